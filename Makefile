@@ -1,0 +1,62 @@
+# PrecisionPain: the README's commands.
+#   make quickstart   set up .venv and run the main job end to end on embedded defaults
+#   make test         set up .venv with the dev extras; ruff, mypy and pytest
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+OUT ?= out
+export OMP_WAIT_POLICY ?= passive
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: quickstart test lint typecheck pytest slow bench proto lock browser clean help
+
+help:
+	@grep -E '^#   make' Makefile | sed 's/^#   //'
+
+$(BIN)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e .
+	@touch $@
+
+$(BIN)/.installed-dev: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	@touch $(BIN)/.installed $@
+
+quickstart: $(BIN)/.installed
+	$(BIN)/precisionpain quickstart --out $(OUT)
+
+test: $(BIN)/.installed-dev browser
+	$(BIN)/ruff check precisionpain tests benchmarks proto
+	$(BIN)/mypy
+	$(BIN)/pytest
+
+slow: $(BIN)/.installed-dev browser
+	$(BIN)/pytest -m slow
+
+# Headless Chromium from Debian's packages for the report's browser tests.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+bench: $(BIN)/.installed
+	$(PY) benchmarks/run_all.py
+
+proto: $(BIN)/.installed-dev
+	$(PY) proto/generate.py
+
+# Re-resolve the pinned versions (run after changing dependencies in pyproject.toml).
+lock:
+	rm -rf .lockenv && $(PYTHON) -m venv .lockenv
+	.lockenv/bin/pip install --quiet --upgrade pip
+	.lockenv/bin/pip install --quiet -e '.[dev]'
+	.lockenv/bin/pip freeze --exclude-editable | grep -v '^precisionpain' > constraints.txt
+	rm -rf .lockenv
+
+clean:
+	rm -rf $(VENV) $(OUT) .mlflow .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,123 @@
+"""Typed contents of the CPIC-derived tables in features/pgx/ (read by precisionpain.catalog.pgx_tables)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+TRANSLATED_GENES = ("CYP2D6", "CYP2C9", "CYP2C19")
+ACTIVITY_SCORE_GENES = ("CYP2D6", "CYP2C9")
+HLA_GENES = ("HLA-A", "HLA-B")
+NO_RECOMMENDATION_GENES = ("OPRM1", "COMT")
+
+
+@dataclass(frozen=True, slots=True)
+class AlleleFunction:
+    gene: str
+    allele: str
+    clinical_function: str | None  # None: allele known to PharmCAT but without a CPIC function
+    activity_value: str | None  # CPIC's string ("1.0", "≥3.0"); None = n/a
+    notation: str  # single | copy_number | cis_combination
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreRule:
+    """One activity-score range from phenotype_rules.tsv (e.g. ``0 < AS < 1.25`` -> Intermediate)."""
+
+    gene: str
+    condition: str
+    phenotype: str
+    low: Decimal | None = None
+    low_inclusive: bool = True
+    high: Decimal | None = None
+    high_inclusive: bool = True
+    applies_to_na: bool = False
+
+    def matches(self, score: Decimal | None) -> bool:
+        if score is None:
+            return self.applies_to_na
+        if self.applies_to_na:
+            return False
+        if self.low is not None and (score < self.low or (score == self.low and not self.low_inclusive)):
+            return False
+        return not (
+            self.high is not None and (score > self.high or (score == self.high and not self.high_inclusive))
+        )
+
+
+_NUM = r"-?\d+(?:\.\d+)?"
+_CONDITION = re.compile(
+    rf"^(?:(?P<lo>{_NUM})\s*(?P<lop><=|<)\s*)?AS\s*(?:(?P<rop>==|<=|<|>=|>)\s*(?P<hi>{_NUM}))?$"
+)
+
+
+def parse_score_condition(gene: str, condition: str, phenotype: str) -> ScoreRule:
+    """Parse the small grammar used in phenotype_rules.tsv: ``AS == 0``, ``0 < AS < 1.25``, ``AS is n/a``."""
+    text = re.sub(r"\(.*?\)", "", condition).strip()
+    if text.startswith("AS is n/a"):
+        return ScoreRule(gene, condition, phenotype, applies_to_na=True)
+    m = _CONDITION.match(text)
+    if m is None:
+        raise ValueError(f"{gene}: cannot parse activity-score condition {condition!r}")
+    rule = ScoreRule(gene, condition, phenotype)
+    low, low_inc, high, high_inc = None, True, None, True
+    if m["lo"] is not None:
+        low, low_inc = Decimal(m["lo"]), m["lop"] == "<="
+    rop, hi = m["rop"], m["hi"]
+    if rop == "==":
+        low = high = Decimal(hi)
+    elif rop in ("<", "<="):
+        high, high_inc = Decimal(hi), rop == "<="
+    elif rop in (">", ">="):
+        low, low_inc = Decimal(hi), rop == ">="
+    return ScoreRule(
+        rule.gene, rule.condition, rule.phenotype, low, low_inc, high, high_inc, applies_to_na=False
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Recommendation:
+    """One row of recommendations.tsv, kept verbatim."""
+
+    drug: str
+    genes: tuple[str, ...]
+    lookup_key: dict[str, str]  # GENE -> value (activity score, phenotype, "*15:02 positive", "No Result", "any")
+    phenotype: str
+    activity_score: str
+    allele_status: str
+    population: str
+    classification: str
+    action_code: str
+    dose_adjustment: tuple[str, ...]
+    mentions_alternative: bool
+    mentions_tdm: bool
+    recommendation: str
+    implications: str
+    comments: str
+    guideline: str
+    guideline_url: str
+    guideline_latest_year: str
+    guideline_publications: str
+    cpic_data_version: str
+    source: str
+
+
+@dataclass(frozen=True, eq=False)
+class PgxTables:
+    """Everything precisionpain.pgx needs, read once from features/pgx/ (hashed by identity)."""
+
+    allele_functions: dict[str, dict[str, AlleleFunction]]
+    score_rules: dict[str, tuple[ScoreRule, ...]]
+    function_pairs: dict[str, dict[tuple[str, str], str]]  # gene -> sorted function pair -> phenotype
+    recommendations: tuple[Recommendation, ...]
+    allele_frequencies: dict[str, dict[str, dict[str, float]]]  # gene -> group -> allele -> frequency
+    sha256: str
+    _by_drug: dict[str, tuple[Recommendation, ...]] = field(default_factory=dict, repr=False, compare=False)
+
+    def recommendations_for(self, drug: str) -> tuple[Recommendation, ...]:
+        return self._by_drug.get(drug, ())
+
+    @property
+    def drugs(self) -> tuple[str, ...]:
+        return tuple(self._by_drug)

@@ -1,0 +1,216 @@
+"""Frozen boundary types between the stages (see docs in README "Design").
+
+``PatientProfile`` holds what arrives about one patient. Its structure and closed vocabularies live here; its
+units, valid ranges and missing policy come from the feature catalog (features/*.yaml) and are checked by
+:func:`precisionpain.features.validate.validate_profile`, which collects every violation and raises once.
+Every stage output round-trips through JSON so the CLI can restart from any stage's file.
+"""
+
+from __future__ import annotations
+
+import math
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import Field, field_serializer, field_validator, model_validator
+
+from precisionpain.base import FrozenModel
+
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+
+
+class Sex(StrEnum):
+    female = "female"
+    male = "male"
+
+
+class PainType(StrEnum):
+    nociceptive = "nociceptive"
+    neuropathic = "neuropathic"
+    nociplastic = "nociplastic"
+    mixed = "mixed"
+
+
+class BiogeographicGroup(StrEnum):
+    """CPIC biogeographic groups (the labels used in CPIC frequency tables)."""
+
+    african_american_afro_caribbean = "african_american_afro_caribbean"
+    american = "american"
+    central_south_asian = "central_south_asian"
+    east_asian = "east_asian"
+    european = "european"
+    latino = "latino"
+    near_eastern = "near_eastern"
+    oceanian = "oceanian"
+    sub_saharan_african = "sub_saharan_african"
+
+
+CPIC_GROUP_LABELS: dict[BiogeographicGroup, str] = {
+    BiogeographicGroup.african_american_afro_caribbean: "African American/Afro-Caribbean",
+    BiogeographicGroup.american: "American",
+    BiogeographicGroup.central_south_asian: "Central/South Asian",
+    BiogeographicGroup.east_asian: "East Asian",
+    BiogeographicGroup.european: "European",
+    BiogeographicGroup.latino: "Latino",
+    BiogeographicGroup.near_eastern: "Near Eastern",
+    BiogeographicGroup.oceanian: "Oceanian",
+    BiogeographicGroup.sub_saharan_african: "Sub-Saharan African",
+}
+
+
+class HlaStatus(StrEnum):
+    positive = "positive"
+    negative = "negative"
+    not_tested = "not_tested"
+
+
+class PgxSource(StrEnum):
+    lab = "lab"
+    pharmcat = "pharmcat"
+
+
+Oprm1Genotype = Literal["A/A", "A/G", "G/G"]
+ComtGenotype = Literal["Val/Val", "Val/Met", "Met/Met"]
+
+
+class Clinical(FrozenModel):
+    age_years: FiniteFloat
+    sex: Sex
+    biogeographic_group: BiogeographicGroup | None = None
+    pain_type: PainType
+    pain_duration_months: FiniteFloat | None = None
+    baseline_nrs: FiniteFloat
+    bpi_severity: FiniteFloat | None = None
+    bpi_interference: FiniteFloat | None = None
+    paindetect_score: int | None = None
+    dn4_score: int | None = None
+    diabetes: bool | None = None
+    carbamazepine_prior_use_over_3_months: bool | None = None
+    current_opioid_use: bool | None = None
+
+
+class Objective(FrozenModel):
+    painchek_total: int | None = None
+    gait_speed_m_per_s: FiniteFloat | None = None
+
+
+class GeneResult(FrozenModel):
+    """A CYP gene result: a diplotype (lab report / PharmCAT) and/or a CPIC phenotype and activity score."""
+
+    diplotype: str | None = Field(default=None, max_length=200)
+    phenotype: str | None = Field(default=None, max_length=80)
+    activity_score: str | None = Field(default=None, max_length=16)
+    source: PgxSource = PgxSource.lab
+
+    @model_validator(mode="after")
+    def _something(self) -> GeneResult:
+        if self.diplotype is None and self.phenotype is None and self.activity_score is None:
+            raise ValueError("give a diplotype, a phenotype or an activity score (or leave the gene out)")
+        return self
+
+
+class Pgx(FrozenModel):
+    cyp2d6: GeneResult | None = None
+    cyp2c9: GeneResult | None = None
+    cyp2c19: GeneResult | None = None
+    hla_b_1502: HlaStatus = HlaStatus.not_tested
+    hla_a_3101: HlaStatus = HlaStatus.not_tested
+    oprm1_rs1799971: Oprm1Genotype | None = None
+    comt_rs4680: ComtGenotype | None = None
+
+
+class Biomarkers(FrozenModel):
+    hs_crp_mg_per_l: FiniteFloat | None = None
+    il6_pg_per_ml: FiniteFloat | None = None
+    tnf_alpha_pg_per_ml: FiniteFloat | None = None
+    vitamin_d_25oh_ng_per_ml: FiniteFloat | None = None
+    hba1c_pct: FiniteFloat | None = None
+    bdnf_ng_per_ml: FiniteFloat | None = None
+
+
+class Wearables(FrozenModel):
+    window_days: int | None = None
+    hrv_rmssd_ms: FiniteFloat | None = None
+    resting_hr_bpm: FiniteFloat | None = None
+    sleep_minutes: FiniteFloat | None = None
+    sleep_efficiency_pct: FiniteFloat | None = None
+    steps_per_day: FiniteFloat | None = None
+    skin_conductance_us: FiniteFloat | None = None
+    activity_deviation_pct: FiniteFloat | None = None
+
+
+class Psychosocial(FrozenModel):
+    pcs_total: int | None = None
+    phq9_total: int | None = None
+    phq9_item9: int | None = None
+    gad7_total: int | None = None
+    tsk11_total: int | None = None
+    tsk17_total: int | None = None
+    pseq_total: int | None = None
+
+
+SECTIONS: tuple[str, ...] = ("clinical", "objective", "pgx", "biomarkers", "wearables", "psychosocial")
+
+
+class PatientProfile(FrozenModel):
+    """Everything known about one patient. Only age, sex, pain type and baseline NRS are required."""
+
+    patient_ref: str | None = Field(default=None, max_length=128, description="opaque; never logged")
+    clinical: Clinical
+    objective: Objective = Objective()
+    pgx: Pgx = Pgx()
+    biomarkers: Biomarkers = Biomarkers()
+    wearables: Wearables = Wearables()
+    psychosocial: Psychosocial = Psychosocial()
+    candidate_option_ids: tuple[str, ...] | None = None
+
+    @field_validator("candidate_option_ids")
+    @classmethod
+    def _non_empty(cls, v: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if v is not None and len(v) == 0:
+            raise ValueError("if given, list at least one option id")
+        return v
+
+
+# ------------------------------------------------------------------------------------------ stage outputs
+
+
+class CatalogRef(FrozenModel):
+    catalog_id: str
+    version: str
+    sha256: str
+
+
+class FeatureVector(FrozenModel):
+    """One patient's model input in catalog column order (NaN = missing)."""
+
+    catalog: CatalogRef
+    names: tuple[str, ...]
+    values: tuple[float, ...]
+    missing: tuple[str, ...]
+
+    @field_validator("values", mode="before")
+    @classmethod
+    def _null_is_nan(cls, v: object) -> object:
+        if isinstance(v, list | tuple):
+            return tuple(math.nan if x is None else x for x in v)
+        return v
+
+    @field_serializer("values", when_used="json")
+    def _nan_is_null(self, v: tuple[float, ...]) -> list[float | None]:
+        return [None if math.isnan(x) else x for x in v]
+
+    @model_validator(mode="after")
+    def _lengths(self) -> FeatureVector:
+        if len(self.names) != len(self.values):
+            raise ValueError("names and values differ in length")
+        return self
+
+    def as_dict(self) -> dict[str, float]:
+        return dict(zip(self.names, self.values, strict=True))
+
+    def value(self, name: str) -> float:
+        return self.values[self.names.index(name)]
+
+    def is_missing(self, name: str) -> bool:
+        return math.isnan(self.value(name))
