@@ -1,0 +1,190 @@
+"""The ``precisionpain`` command line. Verbs mirror the stages: cohort, features, pgx, train, evaluate,
+serve, recommend, report, and quickstart (everything end to end on embedded defaults).
+
+Exit status: 0 ok, 2 usage or validation error (one clear message), 1 unexpected error.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from precisionpain.errors import PrecisionPainError, ValidationError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+app = typer.Typer(
+    name="precisionpain",
+    help="Ranked, explained treatment options for chronic pain.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+pgx_app = typer.Typer(help="Pharmacogenomics: CPIC translation and guidance.", no_args_is_help=True)
+app.add_typer(pgx_app, name="pgx")
+
+err_console = Console(stderr=True)
+out_console = Console()
+
+CatalogRootOpt = Annotated[
+    Path | None,
+    typer.Option("--catalog-root", help="Folder with features/, models/, serving/ (default: bundled).", show_default=False),
+]
+
+
+def _fail(message: str, code: int) -> None:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def handle_errors(fn: F) -> F:
+    """A user's mistake prints one clear message and exits 2; anything unexpected exits 1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except ValidationError as exc:
+            _fail(str(exc), 2)
+        except (PrecisionPainError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+            _fail(str(exc), 2)
+        except KeyboardInterrupt:
+            _fail("interrupted", 130)
+        except Exception as exc:
+            _fail(f"unexpected {type(exc).__name__}: {exc}", 1)
+        return None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _read_text(path: Path) -> str:
+    if str(path) == "-":
+        return sys.stdin.read()
+    return path.read_text(encoding="utf-8")
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def _catalogs(root: Path | None) -> tuple[Any, Any, Any]:
+    from precisionpain.catalog.loader import load_feature_catalog, load_treatment_options
+    from precisionpain.catalog.pgx_tables import load_pgx_tables
+
+    return load_feature_catalog(root), load_treatment_options(root), load_pgx_tables(root)
+
+
+# --------------------------------------------------------------------------------------------- cohort
+
+
+@app.command("cohort")
+@handle_errors
+def cohort_cmd(
+    n: Annotated[int, typer.Option("--n", min=1, help="Number of synthetic patients.")] = 10_000,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed; the same seed gives the same file.")] = 7,
+    out: Annotated[Path, typer.Option("--out", help="Parquet file to write.")] = Path("cohort.parquet"),
+    catalog_root: CatalogRootOpt = None,
+) -> None:
+    """Generate a synthetic cohort with the true response of every patient to every option."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from precisionpain.cohort import generate_cohort
+
+    feature_catalog, options, tables = _catalogs(catalog_root)
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+        disable=n < 50_000,
+    ) as progress:
+        task = progress.add_task("generating patients", total=n)
+        frame = generate_cohort(
+            n,
+            seed,
+            catalog=feature_catalog,
+            options=options,
+            tables=tables,
+            progress=lambda done: progress.update(task, completed=done),
+        )
+    _write_cohort(frame, out, n=n, seed=seed)
+    err_console.print(f"wrote {len(frame):,} patients to {out}")
+
+
+def _write_cohort(frame: Any, out: Path, *, n: int, seed: int) -> None:
+    """Parquet with the generator's metadata; the same frame always gives the same bytes."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from precisionpain.cohort import cohort_metadata
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    meta = dict(table.schema.metadata or {})
+    meta.update({f"precisionpain.{k}".encode(): str(v).encode() for k, v in cohort_metadata(n, seed).items()})
+    out.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table.replace_schema_metadata(meta), out, compression="zstd")
+
+
+# --------------------------------------------------------------------------------------------- features
+
+
+@app.command("features")
+@handle_errors
+def features_cmd(
+    source: Annotated[Path, typer.Argument(help="A profile JSON file, or a cohort/table parquet file.")],
+    out: Annotated[Path | None, typer.Option("--out", help="Output (.features.json or .parquet).")] = None,
+    catalog_root: CatalogRootOpt = None,
+) -> None:
+    """Validate and encode patients into model features (catalog column order, NaN = missing)."""
+    import pandas as pd
+
+    from precisionpain.features.assemble import assemble_features
+    from precisionpain.features.validate import validate_profile
+
+    feature_catalog, _, tables = _catalogs(catalog_root)
+    if source.suffix == ".parquet":
+        frame = pd.read_parquet(source)
+        matrix = assemble_features(frame, feature_catalog, tables)
+        target = out or source.with_suffix(".features.parquet")
+        matrix.to_frame().to_parquet(target)
+        err_console.print(f"wrote {len(matrix):,} x {len(matrix.names)} features to {target}")
+        return
+    profile = validate_profile(_read_text(source), feature_catalog, tables)
+    vector = assemble_features(profile, feature_catalog, tables)
+    target = out or source.with_name(source.name.removesuffix(".json") + ".features.json")
+    _write_json(target, vector.model_dump(mode="json"))
+    err_console.print(f"wrote {len(vector.names)} features ({len(vector.missing)} missing) to {target}")
+
+
+@app.command("validate")
+@handle_errors
+def validate_cmd(
+    profile: Annotated[Path, typer.Argument(help="A profile JSON file ('-' for stdin).")],
+    catalog_root: CatalogRootOpt = None,
+) -> None:
+    """Check a profile against the schema, the feature catalog and the CPIC tables; list every problem."""
+    from precisionpain.features.validate import validate_profile
+
+    feature_catalog, _, tables = _catalogs(catalog_root)
+    validate_profile(_read_text(profile), feature_catalog, tables)
+    err_console.print("valid")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

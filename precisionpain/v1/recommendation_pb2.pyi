@@ -1,0 +1,276 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Modality(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    MODALITY_UNSPECIFIED: _ClassVar[Modality]
+    MODALITY_DRUG: _ClassVar[Modality]
+    MODALITY_NON_DRUG: _ClassVar[Modality]
+
+class GuidanceAction(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    GUIDANCE_ACTION_UNSPECIFIED: _ClassVar[GuidanceAction]
+    GUIDANCE_ACTION_USE_LABEL_DOSING: _ClassVar[GuidanceAction]
+    GUIDANCE_ACTION_REDUCE_DOSE: _ClassVar[GuidanceAction]
+    GUIDANCE_ACTION_CONSIDER_ALTERNATIVE: _ClassVar[GuidanceAction]
+    GUIDANCE_ACTION_USE_WITH_CAUTION: _ClassVar[GuidanceAction]
+    GUIDANCE_ACTION_AVOID: _ClassVar[GuidanceAction]
+    GUIDANCE_ACTION_NO_RECOMMENDATION: _ClassVar[GuidanceAction]
+
+class Severity(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SEVERITY_UNSPECIFIED: _ClassVar[Severity]
+    SEVERITY_INFO: _ClassVar[Severity]
+    SEVERITY_WARNING: _ClassVar[Severity]
+    SEVERITY_CRITICAL: _ClassVar[Severity]
+
+class Domain(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    DOMAIN_UNSPECIFIED: _ClassVar[Domain]
+    DOMAIN_PGX: _ClassVar[Domain]
+    DOMAIN_BIOMARKER: _ClassVar[Domain]
+    DOMAIN_WEARABLE: _ClassVar[Domain]
+    DOMAIN_PSYCHOSOCIAL: _ClassVar[Domain]
+    DOMAIN_CLINICAL: _ClassVar[Domain]
+
+class WarningKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    WARNING_KIND_UNSPECIFIED: _ClassVar[WarningKind]
+    WARNING_KIND_MISSING_INPUT: _ClassVar[WarningKind]
+    WARNING_KIND_OUTSIDE_TRAINING_RANGE: _ClassVar[WarningKind]
+    WARNING_KIND_PGX_NOT_TESTED: _ClassVar[WarningKind]
+    WARNING_KIND_PGX_INDETERMINATE: _ClassVar[WarningKind]
+MODALITY_UNSPECIFIED: Modality
+MODALITY_DRUG: Modality
+MODALITY_NON_DRUG: Modality
+GUIDANCE_ACTION_UNSPECIFIED: GuidanceAction
+GUIDANCE_ACTION_USE_LABEL_DOSING: GuidanceAction
+GUIDANCE_ACTION_REDUCE_DOSE: GuidanceAction
+GUIDANCE_ACTION_CONSIDER_ALTERNATIVE: GuidanceAction
+GUIDANCE_ACTION_USE_WITH_CAUTION: GuidanceAction
+GUIDANCE_ACTION_AVOID: GuidanceAction
+GUIDANCE_ACTION_NO_RECOMMENDATION: GuidanceAction
+SEVERITY_UNSPECIFIED: Severity
+SEVERITY_INFO: Severity
+SEVERITY_WARNING: Severity
+SEVERITY_CRITICAL: Severity
+DOMAIN_UNSPECIFIED: Domain
+DOMAIN_PGX: Domain
+DOMAIN_BIOMARKER: Domain
+DOMAIN_WEARABLE: Domain
+DOMAIN_PSYCHOSOCIAL: Domain
+DOMAIN_CLINICAL: Domain
+WARNING_KIND_UNSPECIFIED: WarningKind
+WARNING_KIND_MISSING_INPUT: WarningKind
+WARNING_KIND_OUTSIDE_TRAINING_RANGE: WarningKind
+WARNING_KIND_PGX_NOT_TESTED: WarningKind
+WARNING_KIND_PGX_INDETERMINATE: WarningKind
+
+class Interval(_message.Message):
+    __slots__ = ("lower", "upper", "level")
+    LOWER_FIELD_NUMBER: _ClassVar[int]
+    UPPER_FIELD_NUMBER: _ClassVar[int]
+    LEVEL_FIELD_NUMBER: _ClassVar[int]
+    lower: float
+    upper: float
+    level: float
+    def __init__(self, lower: _Optional[float] = ..., upper: _Optional[float] = ..., level: _Optional[float] = ...) -> None: ...
+
+class GeneReading(_message.Message):
+    __slots__ = ("gene", "phenotype", "activity_score", "lookup_key")
+    GENE_FIELD_NUMBER: _ClassVar[int]
+    PHENOTYPE_FIELD_NUMBER: _ClassVar[int]
+    ACTIVITY_SCORE_FIELD_NUMBER: _ClassVar[int]
+    LOOKUP_KEY_FIELD_NUMBER: _ClassVar[int]
+    gene: str
+    phenotype: str
+    activity_score: str
+    lookup_key: str
+    def __init__(self, gene: _Optional[str] = ..., phenotype: _Optional[str] = ..., activity_score: _Optional[str] = ..., lookup_key: _Optional[str] = ...) -> None: ...
+
+class Guidance(_message.Message):
+    __slots__ = ("source", "drug", "genes", "action", "classification", "recommendation", "implications", "population", "dose_adjustments", "guideline", "guideline_url", "cpic_data_version")
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    DRUG_FIELD_NUMBER: _ClassVar[int]
+    GENES_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    CLASSIFICATION_FIELD_NUMBER: _ClassVar[int]
+    RECOMMENDATION_FIELD_NUMBER: _ClassVar[int]
+    IMPLICATIONS_FIELD_NUMBER: _ClassVar[int]
+    POPULATION_FIELD_NUMBER: _ClassVar[int]
+    DOSE_ADJUSTMENTS_FIELD_NUMBER: _ClassVar[int]
+    GUIDELINE_FIELD_NUMBER: _ClassVar[int]
+    GUIDELINE_URL_FIELD_NUMBER: _ClassVar[int]
+    CPIC_DATA_VERSION_FIELD_NUMBER: _ClassVar[int]
+    source: str
+    drug: str
+    genes: _containers.RepeatedCompositeFieldContainer[GeneReading]
+    action: GuidanceAction
+    classification: str
+    recommendation: str
+    implications: str
+    population: str
+    dose_adjustments: _containers.RepeatedScalarFieldContainer[str]
+    guideline: str
+    guideline_url: str
+    cpic_data_version: str
+    def __init__(self, source: _Optional[str] = ..., drug: _Optional[str] = ..., genes: _Optional[_Iterable[_Union[GeneReading, _Mapping]]] = ..., action: _Optional[_Union[GuidanceAction, str]] = ..., classification: _Optional[str] = ..., recommendation: _Optional[str] = ..., implications: _Optional[str] = ..., population: _Optional[str] = ..., dose_adjustments: _Optional[_Iterable[str]] = ..., guideline: _Optional[str] = ..., guideline_url: _Optional[str] = ..., cpic_data_version: _Optional[str] = ...) -> None: ...
+
+class Caution(_message.Message):
+    __slots__ = ("code", "severity", "source", "strength", "text")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    SEVERITY_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    STRENGTH_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    severity: Severity
+    source: str
+    strength: str
+    text: str
+    def __init__(self, code: _Optional[str] = ..., severity: _Optional[_Union[Severity, str]] = ..., source: _Optional[str] = ..., strength: _Optional[str] = ..., text: _Optional[str] = ...) -> None: ...
+
+class Contribution(_message.Message):
+    __slots__ = ("feature_id", "label", "value", "unit", "display_value", "domain", "shap_value")
+    FEATURE_ID_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    UNIT_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_VALUE_FIELD_NUMBER: _ClassVar[int]
+    DOMAIN_FIELD_NUMBER: _ClassVar[int]
+    SHAP_VALUE_FIELD_NUMBER: _ClassVar[int]
+    feature_id: str
+    label: str
+    value: float
+    unit: str
+    display_value: str
+    domain: Domain
+    shap_value: float
+    def __init__(self, feature_id: _Optional[str] = ..., label: _Optional[str] = ..., value: _Optional[float] = ..., unit: _Optional[str] = ..., display_value: _Optional[str] = ..., domain: _Optional[_Union[Domain, str]] = ..., shap_value: _Optional[float] = ...) -> None: ...
+
+class DomainTotal(_message.Message):
+    __slots__ = ("domain", "shap_value")
+    DOMAIN_FIELD_NUMBER: _ClassVar[int]
+    SHAP_VALUE_FIELD_NUMBER: _ClassVar[int]
+    domain: Domain
+    shap_value: float
+    def __init__(self, domain: _Optional[_Union[Domain, str]] = ..., shap_value: _Optional[float] = ...) -> None: ...
+
+class Explanation(_message.Message):
+    __slots__ = ("base_value", "margin", "space", "top_contributions", "other_contributions", "domain_totals")
+    BASE_VALUE_FIELD_NUMBER: _ClassVar[int]
+    MARGIN_FIELD_NUMBER: _ClassVar[int]
+    SPACE_FIELD_NUMBER: _ClassVar[int]
+    TOP_CONTRIBUTIONS_FIELD_NUMBER: _ClassVar[int]
+    OTHER_CONTRIBUTIONS_FIELD_NUMBER: _ClassVar[int]
+    DOMAIN_TOTALS_FIELD_NUMBER: _ClassVar[int]
+    base_value: float
+    margin: float
+    space: str
+    top_contributions: _containers.RepeatedCompositeFieldContainer[Contribution]
+    other_contributions: float
+    domain_totals: _containers.RepeatedCompositeFieldContainer[DomainTotal]
+    def __init__(self, base_value: _Optional[float] = ..., margin: _Optional[float] = ..., space: _Optional[str] = ..., top_contributions: _Optional[_Iterable[_Union[Contribution, _Mapping]]] = ..., other_contributions: _Optional[float] = ..., domain_totals: _Optional[_Iterable[_Union[DomainTotal, _Mapping]]] = ...) -> None: ...
+
+class RankedOption(_message.Message):
+    __slots__ = ("option_id", "display_name", "option_class", "modality", "rank", "p_response", "p_response_interval", "guidance", "cautions", "explanation")
+    OPTION_ID_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    OPTION_CLASS_FIELD_NUMBER: _ClassVar[int]
+    MODALITY_FIELD_NUMBER: _ClassVar[int]
+    RANK_FIELD_NUMBER: _ClassVar[int]
+    P_RESPONSE_FIELD_NUMBER: _ClassVar[int]
+    P_RESPONSE_INTERVAL_FIELD_NUMBER: _ClassVar[int]
+    GUIDANCE_FIELD_NUMBER: _ClassVar[int]
+    CAUTIONS_FIELD_NUMBER: _ClassVar[int]
+    EXPLANATION_FIELD_NUMBER: _ClassVar[int]
+    option_id: str
+    display_name: str
+    option_class: str
+    modality: Modality
+    rank: int
+    p_response: float
+    p_response_interval: Interval
+    guidance: _containers.RepeatedCompositeFieldContainer[Guidance]
+    cautions: _containers.RepeatedCompositeFieldContainer[Caution]
+    explanation: Explanation
+    def __init__(self, option_id: _Optional[str] = ..., display_name: _Optional[str] = ..., option_class: _Optional[str] = ..., modality: _Optional[_Union[Modality, str]] = ..., rank: _Optional[int] = ..., p_response: _Optional[float] = ..., p_response_interval: _Optional[_Union[Interval, _Mapping]] = ..., guidance: _Optional[_Iterable[_Union[Guidance, _Mapping]]] = ..., cautions: _Optional[_Iterable[_Union[Caution, _Mapping]]] = ..., explanation: _Optional[_Union[Explanation, _Mapping]] = ...) -> None: ...
+
+class ExcludedOption(_message.Message):
+    __slots__ = ("option_id", "display_name", "option_class", "modality", "reason", "p_response", "p_response_interval", "guidance", "cautions", "explanation")
+    OPTION_ID_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    OPTION_CLASS_FIELD_NUMBER: _ClassVar[int]
+    MODALITY_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    P_RESPONSE_FIELD_NUMBER: _ClassVar[int]
+    P_RESPONSE_INTERVAL_FIELD_NUMBER: _ClassVar[int]
+    GUIDANCE_FIELD_NUMBER: _ClassVar[int]
+    CAUTIONS_FIELD_NUMBER: _ClassVar[int]
+    EXPLANATION_FIELD_NUMBER: _ClassVar[int]
+    option_id: str
+    display_name: str
+    option_class: str
+    modality: Modality
+    reason: str
+    p_response: float
+    p_response_interval: Interval
+    guidance: _containers.RepeatedCompositeFieldContainer[Guidance]
+    cautions: _containers.RepeatedCompositeFieldContainer[Caution]
+    explanation: Explanation
+    def __init__(self, option_id: _Optional[str] = ..., display_name: _Optional[str] = ..., option_class: _Optional[str] = ..., modality: _Optional[_Union[Modality, str]] = ..., reason: _Optional[str] = ..., p_response: _Optional[float] = ..., p_response_interval: _Optional[_Union[Interval, _Mapping]] = ..., guidance: _Optional[_Iterable[_Union[Guidance, _Mapping]]] = ..., cautions: _Optional[_Iterable[_Union[Caution, _Mapping]]] = ..., explanation: _Optional[_Union[Explanation, _Mapping]] = ...) -> None: ...
+
+class DataWarning(_message.Message):
+    __slots__ = ("kind", "field", "message")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    FIELD_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    kind: WarningKind
+    field: str
+    message: str
+    def __init__(self, kind: _Optional[_Union[WarningKind, str]] = ..., field: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+
+class SafetyFlag(_message.Message):
+    __slots__ = ("code", "severity", "message")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    SEVERITY_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    severity: Severity
+    message: str
+    def __init__(self, code: _Optional[str] = ..., severity: _Optional[_Union[Severity, str]] = ..., message: _Optional[str] = ...) -> None: ...
+
+class Provenance(_message.Message):
+    __slots__ = ("model_name", "model_version", "model_alias", "model_run_id", "catalog_id", "catalog_version", "catalog_sha256", "options_catalog_sha256", "code_version", "cpic_data_version", "generated_at")
+    MODEL_NAME_FIELD_NUMBER: _ClassVar[int]
+    MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
+    MODEL_ALIAS_FIELD_NUMBER: _ClassVar[int]
+    MODEL_RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    CATALOG_ID_FIELD_NUMBER: _ClassVar[int]
+    CATALOG_VERSION_FIELD_NUMBER: _ClassVar[int]
+    CATALOG_SHA256_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_CATALOG_SHA256_FIELD_NUMBER: _ClassVar[int]
+    CODE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    CPIC_DATA_VERSION_FIELD_NUMBER: _ClassVar[int]
+    GENERATED_AT_FIELD_NUMBER: _ClassVar[int]
+    model_name: str
+    model_version: str
+    model_alias: str
+    model_run_id: str
+    catalog_id: str
+    catalog_version: str
+    catalog_sha256: str
+    options_catalog_sha256: str
+    code_version: str
+    cpic_data_version: str
+    generated_at: _timestamp_pb2.Timestamp
+    def __init__(self, model_name: _Optional[str] = ..., model_version: _Optional[str] = ..., model_alias: _Optional[str] = ..., model_run_id: _Optional[str] = ..., catalog_id: _Optional[str] = ..., catalog_version: _Optional[str] = ..., catalog_sha256: _Optional[str] = ..., options_catalog_sha256: _Optional[str] = ..., code_version: _Optional[str] = ..., cpic_data_version: _Optional[str] = ..., generated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
