@@ -182,6 +182,98 @@ def validate_cmd(
     err_console.print("valid")
 
 
+# --------------------------------------------------------------------------------------------- pgx
+
+
+@pgx_app.command("translate")
+@handle_errors
+def pgx_translate_cmd(
+    source: Annotated[Path, typer.Argument(help="TSV with columns gene, diplotype (other columns are kept).")],
+    out: Annotated[Path, typer.Option("--out", help="TSV to write: adds activity_score and phenotype.")],
+    catalog_root: CatalogRootOpt = None,
+) -> None:
+    """Translate diplotypes to CPIC activity scores and phenotypes; bad rows are reported, the rest written."""
+    from precisionpain.catalog.pgx_tables import load_pgx_tables
+    from precisionpain.pgx import translate_table
+
+    table = translate_table(_read_text(source), load_pgx_tables(catalog_root))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(table.to_tsv(), encoding="utf-8")
+    for note in table.notes:
+        err_console.print(f"note: {note.describe()}", highlight=False)
+    for error in table.errors:
+        err_console.print(f"[red]error:[/] {error.describe()}", highlight=False)
+    err_console.print(f"wrote {len(table.rows)} row(s) to {out}; {len(table.errors)} row(s) failed")
+    if table.errors:
+        raise typer.Exit(2)
+
+
+@pgx_app.command("guidance")
+@handle_errors
+def pgx_guidance_cmd(
+    profile: Annotated[Path, typer.Argument(help="A profile JSON file ('-' for stdin).")],
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    catalog_root: CatalogRootOpt = None,
+) -> None:
+    """Every CPIC recommendation that applies to the patient."""
+    from rich.table import Table
+
+    from precisionpain.features.validate import validate_profile
+    from precisionpain.pgx import lookup_for_profile
+
+    feature_catalog, _, tables = _catalogs(catalog_root)
+    patient = validate_profile(_read_text(profile), feature_catalog, tables)
+    found = lookup_for_profile(patient, tables)
+    if json_out:
+        out_console.print_json(found.model_dump_json())
+        return
+    table = Table(title="CPIC guidance", show_lines=True)
+    for col in ("drug", "genes", "action", "strength", "recommendation"):
+        table.add_column(col)
+    for g in found.guidance:
+        genes = "\n".join(f"{k}: {v}" for k, v in g.phenotypes.items())
+        table.add_row(g.drug, genes, g.action_code.value, g.classification, g.recommendation)
+    out_console.print(table)
+    for u in found.unresolved:
+        err_console.print(f"note: {u.drug} ({', '.join(u.genes)}): {u.reason}", highlight=False)
+
+
+@pgx_app.command("import-pharmcat")
+@handle_errors
+def pgx_import_cmd(
+    source: Annotated[Path, typer.Argument(help="PharmCAT outside-call TSV or *.phenotype.json.")],
+    profile: Annotated[Path | None, typer.Option("--profile", help="Profile JSON to add the results to.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Where to write the (updated) profile JSON.")] = None,
+    replace: Annotated[bool, typer.Option("--replace", help="PharmCAT results replace disagreeing ones.")] = False,
+    catalog_root: CatalogRootOpt = None,
+) -> None:
+    """Read PharmCAT output into a profile's pharmacogenomics section."""
+    from precisionpain.features.validate import validate_profile
+    from precisionpain.pgx import merge_pgx, read_pharmcat_outside_calls, read_pharmcat_phenotype
+
+    feature_catalog, _, tables = _catalogs(catalog_root)
+    text = _read_text(source)
+    if source.name.endswith(".json"):
+        imported = read_pharmcat_phenotype(json.loads(text), tables)
+    else:
+        imported = read_pharmcat_outside_calls(text, tables)
+    for note in imported.notes:
+        err_console.print(f"note: {note}", highlight=False)
+    if imported.ignored_genes:
+        err_console.print(f"ignored genes: {', '.join(imported.ignored_genes)}", highlight=False)
+    if profile is None:
+        data: dict[str, Any] = {"pgx": imported.pgx.model_dump(mode="json", exclude_none=True)}
+    else:
+        patient = validate_profile(_read_text(profile), feature_catalog, tables)
+        merged = merge_pgx(patient.pgx, imported.pgx, replace=replace, tables=tables)
+        data = patient.model_copy(update={"pgx": merged}).model_dump(mode="json", exclude_none=True)
+    if out is None:
+        out_console.print_json(json.dumps(data))
+    else:
+        _write_json(out, data)
+        err_console.print(f"wrote {out}")
+
+
 def main() -> None:
     app()
 

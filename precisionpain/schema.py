@@ -214,3 +214,151 @@ class FeatureVector(FrozenModel):
 
     def is_missing(self, name: str) -> bool:
         return math.isnan(self.value(name))
+
+
+class Severity(StrEnum):
+    info = "info"
+    warning = "warning"
+    critical = "critical"
+
+
+class Interval(FrozenModel):
+    lower: float
+    upper: float
+    level: float = Field(gt=0.0, lt=1.0)
+
+
+class OptionPrediction(FrozenModel):
+    """The model's calibrated response probability for one option, with its uncertainty interval."""
+
+    option_id: str
+    p_response: float = Field(ge=0.0, le=1.0)
+    interval: Interval
+    model_name: str = ""
+    model_version: str = ""
+
+
+class GeneReading(FrozenModel):
+    gene: str
+    phenotype: str
+    activity_score: str = ""
+    lookup_key: str = ""
+
+
+class Guidance(FrozenModel):
+    """One CPIC recommendation that applies to a patient and an option."""
+
+    source: str = "CPIC"
+    drug: str
+    genes: tuple[GeneReading, ...]
+    action: str  # USE_LABEL_DOSING | REDUCE_DOSE | CONSIDER_ALTERNATIVE | USE_WITH_CAUTION | AVOID | NO_RECOMMENDATION
+    classification: str  # CPIC strength
+    recommendation: str
+    implications: str = ""
+    population: str = ""
+    dose_adjustments: tuple[str, ...] = ()
+    guideline: str = ""
+    guideline_url: str = ""
+    cpic_data_version: str = ""
+
+
+class Caution(FrozenModel):
+    code: str
+    severity: Severity
+    source: str  # "CPIC" | "catalog" | "guideline"
+    strength: str = ""
+    text: str
+
+
+class RankedOption(FrozenModel):
+    option_id: str
+    display_name: str
+    option_class: str
+    modality: str
+    rank: int | None  # None when excluded
+    p_response: float
+    interval: Interval
+    guidance: tuple[Guidance, ...] = ()
+    cautions: tuple[Caution, ...] = ()
+    excluded: bool = False
+    exclusion_reason: str = ""
+
+
+class WarningKind(StrEnum):
+    missing_input = "missing_input"
+    outside_training_range = "outside_training_range"
+    pgx_not_tested = "pgx_not_tested"
+    pgx_indeterminate = "pgx_indeterminate"
+
+
+class DataWarning(FrozenModel):
+    kind: WarningKind
+    field: str
+    message: str
+
+
+class SafetyFlag(FrozenModel):
+    code: str
+    severity: Severity
+    message: str
+
+
+class Provenance(FrozenModel):
+    model_name: str
+    model_version: str
+    model_alias: str = ""
+    model_run_id: str = ""
+    catalog_id: str
+    catalog_version: str
+    catalog_sha256: str
+    options_catalog_sha256: str
+    code_version: str
+    cpic_data_version: str = ""
+    generated_at: str  # ISO 8601, UTC
+
+
+class RankedRecommendation(FrozenModel):
+    """Usable options best first, excluded options with reasons, warnings, safety flags, provenance."""
+
+    patient_ref: str | None = None
+    options: tuple[RankedOption, ...]
+    excluded: tuple[RankedOption, ...] = ()
+    warnings: tuple[DataWarning, ...] = ()
+    safety_flags: tuple[SafetyFlag, ...] = ()
+    provenance: Provenance
+
+
+class Contribution(FrozenModel):
+    feature_id: str
+    label: str
+    domain: str
+    value: float | None  # None = missing
+    unit: str
+    display_value: str
+    shap_value: float  # log-odds
+
+
+class OptionExplanation(FrozenModel):
+    """SHAP explanation of one option's model: base_value + sum(all contributions) == margin (log-odds)."""
+
+    option_id: str
+    base_value: float
+    margin: float
+    space: Literal["log_odds"] = "log_odds"
+    contributions: tuple[Contribution, ...]  # top-k by |shap_value|
+    other_contributions: float  # sum of the contributions not listed
+    domain_totals: dict[str, float]
+
+
+class ExplainedRecommendation(FrozenModel):
+    """A ranked recommendation with an explanation for every option (usable and excluded)."""
+
+    recommendation: RankedRecommendation
+    explanations: tuple[OptionExplanation, ...]
+    features: FeatureVector
+
+    def explanation(self, option_id: str) -> OptionExplanation:
+        for e in self.explanations:
+            if e.option_id == option_id:
+                return e
+        raise KeyError(option_id)

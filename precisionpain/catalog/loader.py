@@ -91,7 +91,7 @@ class _StrictLoader(yaml.SafeLoader):
 def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
     seen: set[Any] = set()
     for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+        key = loader.construct_object(key_node, deep=deep)
         if key in seen:
             raise yaml.constructor.ConstructorError(
                 None, None, f"duplicate key {key!r}", key_node.start_mark
@@ -110,7 +110,7 @@ def read_yaml(path: Path) -> Any:
     except OSError as exc:
         raise CatalogError(str(path), [Violation(str(path), f"cannot be read ({exc.strerror})")]) from exc
     try:
-        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - strict SafeLoader subclass
+        return yaml.load(text, Loader=_StrictLoader)
     except yaml.YAMLError as exc:
         where = ""
         mark = getattr(exc, "problem_mark", None)
@@ -265,7 +265,7 @@ def load_feature_catalog(root: str | os.PathLike[str] | None = None) -> FeatureC
         path = fdir / name
         rel = f"features/{name}"
         if not path.is_file():
-            violations.append(Violation(f"features/catalog.yaml:files", f"lists {name}, which does not exist"))
+            violations.append(Violation("features/catalog.yaml:files", f"lists {name}, which does not exist"))
             continue
         try:
             domain_files.append((rel, parse_as(DomainFile, read_yaml(path), rel)))

@@ -11,6 +11,8 @@ from pathlib import Path
 from precisionpain.catalog.loader import resolve_root, sha256_of_files
 from precisionpain.errors import CatalogError, Violation
 from precisionpain.pgx.tables import (
+    CLASSIFICATIONS,
+    ActionCode,
     AlleleFunction,
     PgxTables,
     Recommendation,
@@ -52,7 +54,9 @@ def load_pgx_tables(root: str | os.PathLike[str] | None = None) -> PgxTables:
     """Read and check features/pgx/*.tsv."""
     pdir = resolve_root(root) / "features" / "pgx"
     functions: dict[str, dict[str, AlleleFunction]] = defaultdict(dict)
-    for row in _rows(pdir / "allele_functions.tsv", ("gene", "allele", "clinical_function", "activity_value")):
+    for row in _rows(
+        pdir / "allele_functions.tsv", ("gene", "allele", "clinical_function", "activity_value")
+    ):
         functions[row["gene"]][row["allele"]] = AlleleFunction(
             gene=row["gene"],
             allele=row["allele"],
@@ -64,7 +68,9 @@ def load_pgx_tables(root: str | os.PathLike[str] | None = None) -> PgxTables:
     score_rules: dict[str, list[ScoreRule]] = defaultdict(list)
     pairs: dict[str, dict[tuple[str, str], str]] = defaultdict(dict)
     problems: list[Violation] = []
-    for i, row in enumerate(_rows(pdir / "phenotype_rules.tsv", ("gene", "rule_type", "condition", "result")), 2):
+    for i, row in enumerate(
+        _rows(pdir / "phenotype_rules.tsv", ("gene", "rule_type", "condition", "result")), 2
+    ):
         if row["rule_type"] == "activity_score_range":
             try:
                 score_rules[row["gene"]].append(
@@ -80,7 +86,19 @@ def load_pgx_tables(root: str | os.PathLike[str] | None = None) -> PgxTables:
 
     recs: list[Recommendation] = []
     by_drug: dict[str, list[Recommendation]] = defaultdict(list)
-    for row in _rows(pdir / "recommendations.tsv", ("drug", "genes", "lookup_key", "action_code")):
+    actions = {a.value for a in ActionCode}
+    for i, row in enumerate(
+        _rows(pdir / "recommendations.tsv", ("drug", "genes", "lookup_key", "action_code")), 2
+    ):
+        where = f"recommendations.tsv line {i}"
+        if row["action_code"] not in actions:
+            problems.append(
+                Violation(where, f"action_code must be one of {', '.join(sorted(actions))}", "string")
+            )
+        if row["classification"] not in CLASSIFICATIONS:
+            problems.append(Violation(where, "classification is not a CPIC classification", "string"))
+        if set(_lookup_key(row["lookup_key"])) != set(row["genes"].split("+")):
+            problems.append(Violation(where, "lookup_key must name exactly the genes of the row"))
         rec = Recommendation(
             drug=row["drug"],
             genes=tuple(row["genes"].split("+")),
@@ -106,6 +124,7 @@ def load_pgx_tables(root: str | os.PathLike[str] | None = None) -> PgxTables:
         )
         recs.append(rec)
         by_drug[rec.drug].append(rec)
+    CatalogError.raise_if_any("pgx tables", problems)
 
     freqs: dict[str, dict[str, dict[str, float]]] = defaultdict(lambda: defaultdict(dict))
     for row in _rows(pdir / "allele_frequencies.tsv", ("gene", "allele", "biogeographic_group", "frequency")):

@@ -201,7 +201,7 @@ def assemble_features(
     raise TypeError(f"assemble_features takes a PatientProfile or a DataFrame, not {type(data).__name__}")
 
 
-class FeatureAssembler(TransformerMixin, BaseEstimator):  # type: ignore[misc]
+class FeatureAssembler(TransformerMixin, BaseEstimator):
     """scikit-learn view of :func:`assemble_features` for pipelines: flat DataFrame -> float array."""
 
     def __init__(self, catalog_root: str | None = None, validate: bool = True) -> None:

@@ -62,7 +62,7 @@ def to_float(arr: np.ndarray) -> np.ndarray:
 def map_values(arr: np.ndarray, lookup: Mapping[str, float] | Callable[[str], float]) -> np.ndarray:
     """Map every string value through ``lookup`` (a mapping or a function); missing or unmapped -> NaN."""
     fn: Callable[[str], float] = (
-        (lambda v: lookup.get(v, NAN)) if isinstance(lookup, Mapping) else lookup  # type: ignore[union-attr]
+        (lambda v: lookup.get(v, NAN)) if isinstance(lookup, Mapping) else lookup
     )
     if len(arr) <= SMALL:
         return np.array([fn(v) if isinstance(v, str) else NAN for v in arr], dtype=np.float64)

@@ -79,7 +79,7 @@ def row_to_profile_dict(row: Mapping[str, Any], catalog: FeatureCatalog) -> dict
             value = int(value)
         elif spec.field.type is FieldType.boolean:
             value = bool(value)
-        elif hasattr(value, "item"):
+        elif value is not None and hasattr(value, "item"):
             value = value.item()
         section[spec.id] = value
     if "patient_ref" in row and not _missing(row["patient_ref"]):

@@ -52,7 +52,9 @@ def resolve_gene(
                 True,
             )
         except UnknownAlleleError:
-            problems.append(("diplotype", f"has an allele that is not in the CPIC allele-function table for {gene}"))
+            problems.append(
+                ("diplotype", f"has an allele that is not in the CPIC allele-function table for {gene}")
+            )
         except DiplotypeFormatError:
             problems.append(("diplotype", "must be two star alleles separated by '/', e.g. '*1/*4'"))
         except PgxError as exc:
@@ -68,7 +70,9 @@ def resolve_gene(
     given_score = None
     if activity_score is not None:
         if gene not in ACTIVITY_SCORE_GENES:
-            problems.append(("activity_score", f"CPIC defines no activity score for {gene}; give the phenotype"))
+            problems.append(
+                ("activity_score", f"CPIC defines no activity score for {gene}; give the phenotype")
+            )
         else:
             try:
                 given_score = canonical_activity_score(activity_score)
@@ -90,6 +94,4 @@ def resolve_gene(
             problems.append(("activity_score", str(exc)))
     if given_phenotype is not None and score_phenotype is not None and given_phenotype != score_phenotype:
         problems.append(("phenotype", "disagrees with the CPIC phenotype of the activity score"))
-    return ResolvedGene(
-        gene, None, given_score, given_phenotype or score_phenotype, tuple(problems)
-    )
+    return ResolvedGene(gene, None, given_score, given_phenotype or score_phenotype, tuple(problems))

@@ -5,11 +5,31 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
+from enum import StrEnum
 
 TRANSLATED_GENES = ("CYP2D6", "CYP2C9", "CYP2C19")
 ACTIVITY_SCORE_GENES = ("CYP2D6", "CYP2C9")
 HLA_GENES = ("HLA-A", "HLA-B")
+HLA_RISK_ALLELES = {"HLA-A": "*31:01", "HLA-B": "*15:02"}  # the allele whose presence CPIC keys on
 NO_RECOMMENDATION_GENES = ("OPRM1", "COMT")
+NO_RESULT = "No Result"  # CPIC lookup key for a gene that was not tested
+ANY_RESULT = "any"  # lookup key of the NO_RECOMMENDATION rows (OPRM1, COMT, oxycodone x CYP2D6)
+NOT_APPLICABLE = "n/a"  # CPIC activity-score key when the score is not defined (Indeterminate)
+
+
+class ActionCode(StrEnum):
+    """What a CPIC recommendation row asks for (derived per row in recommendations.tsv; see PROVENANCE.md)."""
+
+    USE_LABEL_DOSING = "USE_LABEL_DOSING"
+    REDUCE_DOSE = "REDUCE_DOSE"
+    CONSIDER_ALTERNATIVE = "CONSIDER_ALTERNATIVE"
+    AVOID = "AVOID"
+    USE_WITH_CAUTION = "USE_WITH_CAUTION"
+    NO_RECOMMENDATION = "NO_RECOMMENDATION"
+
+
+# CPIC classification (strength), strongest first; "" = none given (the NO_RECOMMENDATION rows)
+CLASSIFICATIONS = ("Strong", "Moderate", "Optional", "No Recommendation", "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +102,8 @@ class Recommendation:
 
     drug: str
     genes: tuple[str, ...]
-    lookup_key: dict[str, str]  # GENE -> value (activity score, phenotype, "*15:02 positive", "No Result", "any")
+    # GENE -> value: activity score, phenotype, "*15:02 positive", "No Result", "any"
+    lookup_key: dict[str, str]
     phenotype: str
     activity_score: str
     allele_status: str

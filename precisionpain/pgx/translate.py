@@ -59,19 +59,25 @@ def _tables(tables: PgxTables | None) -> PgxTables:
 def normalize_gene(gene: str) -> str:
     g = gene.strip().upper().replace("_", "-")
     if g not in TRANSLATED_GENES:
-        raise UnknownGeneError(f"gene {gene!r}: not translated; expected one of {', '.join(TRANSLATED_GENES)}")
+        raise UnknownGeneError(
+            f"gene {gene!r}: not translated; expected one of {', '.join(TRANSLATED_GENES)}"
+        )
     return g
 
 
 _SPACES_PLUS = re.compile(r"\s*\+\s*")
-_COPY = re.compile(r"[xX×]\s*(>=|≥)?\s*(\d+)")
+_COPY = re.compile(r"(?:[xX×]\s*(>=|≥)?|(>=|≥))\s*(\d+)")
+_COPY_NUMBER = re.compile(r"^(?P<base>\*\d+)x(?P<n>\d+)$")
+BINNED_COPY_NUMBER = 3  # CPIC bins three or more copies of *1, *2 and *4 as x≥3
 
 
 def normalize_allele(allele: str) -> str:
-    """Spell an allele the CPIC way: ``*1X>=3`` -> ``*1x≥3``, ``*68+*4`` -> ``*68 + *4``."""
+    """Spell an allele the CPIC way: ``*1X>=3`` -> ``*1x≥3``, ``*68+*4`` and ``[*68 + *4]`` -> ``*68 + *4``."""
     a = allele.strip()
+    if a.startswith("[") and a.endswith("]"):  # PharmCAT's combination syntax
+        a = a[1:-1].strip()
     a = _SPACES_PLUS.sub(" + ", a)
-    a = _COPY.sub(lambda m: "x" + (AT_LEAST if m.group(1) else "") + m.group(2), a)
+    a = _COPY.sub(lambda m: "x" + (AT_LEAST if (m.group(1) or m.group(2)) else "") + m.group(3), a)
     return a
 
 
@@ -81,21 +87,26 @@ def _allele_sort_key(allele: str) -> tuple[tuple[int, str], ...]:
 
 def split_diplotype(gene: str, diplotype: str) -> tuple[str, str]:
     """``"CYP2D6*1/*4"`` or ``"*1/*4"`` -> ``("*1", "*4")`` in canonical order."""
-    text = diplotype.strip()
-    if text.upper().startswith(gene):
-        text = text[len(gene) :].strip()
-    parts = text.split("/")
+    parts = diplotype.strip().split("/")
     if len(parts) != 2 or not all(p.strip() for p in parts):
         raise DiplotypeFormatError(
             f"{gene}: diplotype must be two alleles separated by '/', e.g. '*1/*4' "
             f"(received a string with {len(parts) - 1} '/')"
         )
-    a, b = (normalize_allele(p) for p in parts)
+    a, b = (normalize_allele(_strip_gene(gene, p)) for p in parts)
     for allele in (a, b):
         for component in allele.split(" + "):
-            if not component.startswith("*"):
+            if not component.startswith("*") or len(component) < 2:
                 raise DiplotypeFormatError(f"{gene}: each allele is a star allele such as '*4'")
     return (a, b) if _allele_sort_key(a) <= _allele_sort_key(b) else (b, a)
+
+
+def _strip_gene(gene: str, allele: str) -> str:
+    """``CYP2D6*4`` or ``CYP2D6 *4`` -> ``*4`` (lab reports often prefix each allele with the gene)."""
+    a = allele.strip()
+    if a.upper().startswith(gene):
+        a = a[len(gene) :].strip()
+    return a
 
 
 def parse_activity_score(text: str) -> tuple[Decimal, bool]:
@@ -127,8 +138,13 @@ def canonical_activity_score(text: str) -> str:
 
 
 def _function(tables: PgxTables, gene: str, allele: str) -> AlleleFunction:
+    """The CPIC entry of an allele; ``*1x3`` and higher copy numbers use CPIC's ``*1x≥3`` bin where one exists."""
     known = tables.allele_functions.get(gene, {})
     fn = known.get(allele)
+    if fn is None:
+        m = _COPY_NUMBER.match(allele)
+        if m is not None and int(m["n"]) >= BINNED_COPY_NUMBER:
+            fn = known.get(f"{m['base']}x{AT_LEAST}{BINNED_COPY_NUMBER}")
     if fn is None:
         raise UnknownAlleleError(gene, allele)
     return fn
@@ -148,65 +164,75 @@ def phenotype_from_activity_score(gene: str, score: str | None, tables: PgxTable
 
 
 def translate_diplotype(gene: str, diplotype: str, tables: PgxTables | None = None) -> Translation:
-    """CPIC activity score and phenotype of a diplotype; symmetric in its two alleles."""
+    """CPIC activity score and phenotype of a diplotype; symmetric in its two alleles.
+
+    Raises :class:`DiplotypeFormatError` for a string that is not two star alleles, and
+    :class:`UnknownAlleleError` (naming gene and allele) for an allele missing from the CPIC table.
+    """
     g = normalize_gene(gene)
     t = _tables(tables)
-    a, b = split_diplotype(g, diplotype)
-    fa, fb = _function(t, g, a), _function(t, g, b)
+    a_in, b_in = split_diplotype(g, diplotype)
+    fa, fb = _function(t, g, a_in), _function(t, g, b_in)
+    notes = [
+        f"{given} read as {fn.allele} (CPIC bins three or more copies)"
+        for given, fn in ((a_in, fa), (b_in, fb))
+        if given != fn.allele
+    ]
+    if _allele_sort_key(fb.allele) < _allele_sort_key(fa.allele):
+        fa, fb = fb, fa
+    a, b = fa.allele, fb.allele
     functions = (fa.clinical_function, fb.clinical_function)
-    canonical = f"{a}/{b}"
-    if None in functions:
-        without = a if fa.clinical_function is None else b
+
+    def result(score: str | None, phenotype: str | None, note: str = "") -> Translation:
         return Translation(
             gene=g,
-            diplotype=canonical,
+            diplotype=f"{a}/{b}",
             alleles=(a, b),
             functions=functions,
-            activity_score=None,
-            phenotype=None,
-            note=f"{without} has no CPIC function assignment, so CPIC gives this diplotype no phenotype",
+            activity_score=score,
+            phenotype=phenotype,
+            note="; ".join([*notes, note] if note else notes),
+        )
+
+    fn_a, fn_b = functions
+    if fn_a is None or fn_b is None:
+        without = a if fn_a is None else b
+        return result(
+            None,
+            None,
+            f"{without} has no CPIC function assignment, so CPIC gives this diplotype no phenotype",
         )
     if g in ACTIVITY_SCORE_GENES:
         if fa.activity_value is None or fb.activity_value is None:
-            return Translation(
-                gene=g,
-                diplotype=canonical,
-                alleles=(a, b),
-                functions=functions,
-                activity_score=None,
-                phenotype=phenotype_from_activity_score(g, None, t),
-                note="an allele has no CPIC activity value (n/a)",
+            return result(
+                None, phenotype_from_activity_score(g, None, t), "an allele has no CPIC activity value (n/a)"
             )
         va, la = parse_activity_score(fa.activity_value)
         vb, lb = parse_activity_score(fb.activity_value)
         score = format_activity_score(va + vb, la or lb)
-        return Translation(
-            gene=g,
-            diplotype=canonical,
-            alleles=(a, b),
-            functions=functions,
-            activity_score=score,
-            phenotype=phenotype_from_activity_score(g, score, t),
-        )
-    pair: tuple[str, str] = tuple(sorted(functions))  # type: ignore[assignment,arg-type]
+        return result(score, phenotype_from_activity_score(g, score, t))
+    pair = (fn_a, fn_b) if fn_a <= fn_b else (fn_b, fn_a)
     phenotype = t.function_pairs[g].get(pair)
     if phenotype is None:
         raise PgxError(f"{g}: CPIC has no phenotype rule for the function pair {pair[0]} + {pair[1]}")
-    return Translation(
-        gene=g,
-        diplotype=canonical,
-        alleles=(a, b),
-        functions=functions,
-        activity_score=None,
-        phenotype=phenotype,
-    )
+    return result(None, phenotype)
+
+
+_PHENOTYPE_NOISE = re.compile(r"\(.*?\)|\bCYP2(?:D6|C9|C19)\b", re.IGNORECASE)
 
 
 def normalize_phenotype(text: str) -> str:
-    """Accept CPIC terms in any case and the usual abbreviations (PM, IM, NM, RM, UM)."""
-    t = " ".join(text.strip().split())
+    """Accept CPIC terms in any case and the usual variants of them.
+
+    PM/IM/NM/RM/UM (and EM, CPIC's former "extensive"), British spelling and plurals ("metabolisers"), a gene
+    symbol or a parenthesised abbreviation around the term ("CYP2D6 Poor Metabolizer (PM)"), "ultra-rapid".
+    """
+    t = " ".join(_PHENOTYPE_NOISE.sub(" ", text).split())
     if t.upper() in PHENOTYPE_ABBREVIATIONS:
         return PHENOTYPE_ABBREVIATIONS[t.upper()]
+    t = re.sub(r"metaboli[sz]ers?\b", "metabolizer", t, flags=re.IGNORECASE)
+    t = re.sub(r"\bultra[- ]rapid\b", "ultrarapid", t, flags=re.IGNORECASE)
+    t = re.sub(r"\bextensive metabolizer\b", "normal metabolizer", t, flags=re.IGNORECASE)
     for term in PHENOTYPES:
         if t.lower() == term.lower():
             return term

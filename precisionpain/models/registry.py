@@ -1,0 +1,209 @@
+"""MLflow tracking store and model registry: experiments, versions, aliases, downloads.
+
+Registry changes made by a training run are transactional: :class:`RegistryTransaction` records the aliases
+before the run touches them and, if anything fails or the run is interrupted before it commits, deletes the
+version it created and puts every alias back where it was.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from precisionpain.errors import RegistryError
+
+log = logging.getLogger(__name__)
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+_MODEL_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[A-Za-z0-9_\-]+)|/(?P<version>\d+))$")
+
+
+def quiet_mlflow() -> None:
+    """Keep MLflow's own logging and progress bars out of the CLI and server output (called at the edge)."""
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ.setdefault("MLFLOW_CONFIGURE_LOGGING", "false")
+    for name in ("mlflow", "alembic", "urllib3"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A parsed ``models:/NAME@ALIAS`` or ``models:/NAME/VERSION`` URI."""
+
+    name: str
+    alias: str | None = None
+    version: str | None = None
+
+    @classmethod
+    def parse(cls, uri: str) -> ModelRef:
+        m = _MODEL_URI.match(uri.strip())
+        if m is None:
+            raise RegistryError(
+                "model URI must look like models:/NAME@ALIAS or models:/NAME/VERSION (received a string that does not)"
+            )
+        return cls(name=m["name"], alias=m["alias"], version=m["version"])
+
+    @property
+    def uri(self) -> str:
+        return f"models:/{self.name}@{self.alias}" if self.alias else f"models:/{self.name}/{self.version}"
+
+
+@dataclass(frozen=True)
+class ResolvedVersion:
+    name: str
+    version: str
+    alias: str
+    run_id: str
+    source: str
+    tags: dict[str, str]
+
+
+class Registry:
+    """A thin, typed view of MlflowClient for what PrecisionPain needs."""
+
+    def __init__(self, tracking_uri: str, artifact_root: Path | None = None) -> None:
+        import mlflow
+        from mlflow import MlflowClient
+
+        self.tracking_uri = tracking_uri
+        self.artifact_root = artifact_root
+        mlflow.set_tracking_uri(tracking_uri)
+        mlflow.set_registry_uri(tracking_uri)
+        self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+
+    # -- experiments
+    def experiment_id(self, name: str) -> str:
+        exp = self.client.get_experiment_by_name(name)
+        if exp is not None:
+            return str(exp.experiment_id)
+        location = None
+        if self.artifact_root is not None and self.tracking_uri.startswith("sqlite:"):
+            self.artifact_root.mkdir(parents=True, exist_ok=True)
+            location = (self.artifact_root / re.sub(r"[^A-Za-z0-9_.-]+", "_", name)).as_uri()
+        return str(self.client.create_experiment(name, artifact_location=location))
+
+    # -- registered models and aliases
+    def ensure_registered_model(self, name: str, description: str = "") -> None:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            self.client.get_registered_model(name)
+        except MlflowException:
+            self.client.create_registered_model(name, description=description or None)
+
+    def aliases(self, name: str) -> dict[str, str]:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            model = self.client.get_registered_model(name)
+        except MlflowException:
+            return {}
+        return {alias: str(version) for alias, version in (model.aliases or {}).items()}
+
+    def version_by_alias(self, name: str, alias: str) -> ResolvedVersion | None:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            mv = self.client.get_model_version_by_alias(name, alias)
+        except MlflowException:
+            return None
+        return ResolvedVersion(
+            name=name,
+            version=str(mv.version),
+            alias=alias,
+            run_id=mv.run_id or "",
+            source=mv.source or "",
+            tags=dict(mv.tags or {}),
+        )
+
+    def resolve(self, uri: str) -> ResolvedVersion:
+        ref = ModelRef.parse(uri)
+        if ref.alias is not None:
+            found = self.version_by_alias(ref.name, ref.alias)
+            if found is None:
+                raise RegistryError(f"registered model {ref.name!r} has no version with alias {ref.alias!r}")
+            return found
+        from mlflow.exceptions import MlflowException
+
+        try:
+            mv = self.client.get_model_version(ref.name, str(ref.version))
+        except MlflowException:
+            raise RegistryError(f"registered model {ref.name!r} has no version {ref.version}") from None
+        aliases = [a for a, v in self.aliases(ref.name).items() if v == str(mv.version)]
+        return ResolvedVersion(
+            name=ref.name,
+            version=str(mv.version),
+            alias=aliases[0] if aliases else "",
+            run_id=mv.run_id or "",
+            source=mv.source or "",
+            tags=dict(mv.tags or {}),
+        )
+
+    def download(self, version: ResolvedVersion, dst: Path | None = None) -> Path:
+        """Copy a version's model files to a local folder (a temporary one unless ``dst`` is given)."""
+        from mlflow.artifacts import download_artifacts
+
+        target = dst or Path(tempfile.mkdtemp(prefix="precisionpain-model-"))
+        target.mkdir(parents=True, exist_ok=True)
+        uri = f"models:/{version.name}/{version.version}"
+        return Path(download_artifacts(artifact_uri=uri, dst_path=str(target), tracking_uri=self.tracking_uri))
+
+    @contextmanager
+    def transaction(self, name: str) -> Iterator[RegistryTransaction]:
+        """Registry changes inside the block are undone unless the block finishes."""
+        tx = RegistryTransaction(self, name)
+        try:
+            yield tx
+        except BaseException:
+            tx.rollback()
+            raise
+
+
+class RegistryTransaction:
+    def __init__(self, registry: Registry, name: str) -> None:
+        self.registry = registry
+        self.name = name
+        self.existed = bool(registry.client.search_registered_models(filter_string=f"name = '{name}'"))
+        self.before = registry.aliases(name)
+        self.created_version: str | None = None
+
+    def create_version(self, model_uri: str, run_id: str, model_id: str | None, tags: dict[str, Any]) -> str:
+        self.registry.ensure_registered_model(self.name, "PrecisionPain treatment-response models (one per option set)")
+        mv = self.registry.client.create_model_version(
+            self.name,
+            source=model_uri,
+            run_id=run_id,
+            tags={k: str(v) for k, v in tags.items()},
+            model_id=model_id,
+        )
+        self.created_version = str(mv.version)
+        return self.created_version
+
+    def set_alias(self, alias: str, version: str) -> None:
+        self.registry.client.set_registered_model_alias(self.name, alias, version)
+
+    def rollback(self) -> None:
+        """Put aliases back and remove what this run created. Best effort; each failure is logged."""
+        client = self.registry.client
+        try:
+            now = self.registry.aliases(self.name)
+            for alias in now:
+                if alias not in self.before:
+                    client.delete_registered_model_alias(self.name, alias)
+            for alias, version in self.before.items():
+                if now.get(alias) != version:
+                    client.set_registered_model_alias(self.name, alias, version)
+            if self.created_version is not None:
+                client.delete_model_version(self.name, self.created_version)
+            if not self.existed and self.created_version is not None:
+                client.delete_registered_model(self.name)
+        except Exception as exc:  # rollback must not hide the original error
+            log.error("registry rollback incomplete: %s", type(exc).__name__)

@@ -1,0 +1,345 @@
+"""Predictions + CPIC rules + catalog -> RankedRecommendation.
+
+Options whose CPIC action is AVOID are never ranked as usable: they move to ``excluded`` with the CPIC text
+as the reason. Other CPIC actions (reduce dose, consider an alternative, use with caution) become cautions on
+the option; OPRM1/COMT genotypes are reported as having no CPIC recommendation. Usable options are ranked by
+calibrated response probability.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+from precisionpain.catalog.loader import FeatureCatalog, OptionCatalog
+from precisionpain.catalog.types import DOMAIN_LABELS, FieldType, TreatmentOption
+from precisionpain.errors import ProfileValidationError, Violation
+from precisionpain.pgx.cpic import CpicGuidance, cpic_lookup
+from precisionpain.pgx.tables import ACTIVITY_SCORE_GENES, PgxTables
+from precisionpain.schema import (
+    Caution,
+    DataWarning,
+    FeatureVector,
+    GeneReading,
+    Guidance,
+    OptionPrediction,
+    PatientProfile,
+    Provenance,
+    RankedOption,
+    RankedRecommendation,
+    SafetyFlag,
+    Severity,
+    WarningKind,
+)
+
+AVOID = "AVOID"
+CAUTION_ACTIONS = {"REDUCE_DOSE", "CONSIDER_ALTERNATIVE", "USE_WITH_CAUTION"}
+
+DOSE_TEXT = {
+    "start_dose_minus_25pct": "start at a 25% lower dose",
+    "start_dose_minus_50pct": "start at a 50% lower dose",
+    "start_lowest_dose": "start at the lowest recommended dose",
+    "start_25-50pct_of_lowest_dose": "start at 25-50% of the lowest recommended dose",
+    "start_50pct_of_lowest_dose": "start at 50% of the lowest recommended dose",
+    "lower_start_slower_titration": "lower starting dose and slower titration",
+    "maintenance_minus_25pct": "25% lower maintenance dose",
+    "maintenance_minus_50pct": "50% lower maintenance dose",
+    "slower_titration_lower_maintenance": "slower titration to a lower maintenance dose",
+    "titrate_to_higher_dose": "titrate to a higher dose if needed",
+}
+
+
+def check_candidates(candidate_ids: Sequence[str] | None, options: OptionCatalog) -> tuple[str, ...]:
+    """The option ids to rank; an id not in the catalog is a violation at ``candidate_option_ids[i]``."""
+    if not candidate_ids:
+        return options.ids
+    known = set(options.ids)
+    problems = [
+        Violation(f"candidate_option_ids[{i}]", "is not an option id in models/treatment_options.yaml", "string")
+        for i, c in enumerate(candidate_ids)
+        if c not in known
+    ]
+    seen: set[str] = set()
+    for i, c in enumerate(candidate_ids):
+        if c in seen:
+            problems.append(Violation(f"candidate_option_ids[{i}]", "repeats an option id", "string"))
+        seen.add(c)
+    ProfileValidationError.raise_if_any("candidate options", problems)
+    return tuple(c for c in options.ids if c in seen)
+
+
+def _to_guidance(g: CpicGuidance) -> Guidance:
+    genes = tuple(
+        GeneReading(
+            gene=gene,
+            phenotype=g.phenotypes.get(gene, ""),
+            activity_score=g.lookup.get(gene, "") if gene in ACTIVITY_SCORE_GENES else "",
+            lookup_key=g.lookup.get(gene, ""),
+        )
+        for gene in g.genes
+    )
+    return Guidance(
+        drug=g.drug,
+        genes=genes,
+        action=g.action_code.value,
+        classification=g.classification,
+        recommendation=g.recommendation,
+        implications=g.implications,
+        population=g.population,
+        dose_adjustments=tuple(g.dose_adjustment),
+        guideline=g.guideline,
+        guideline_url=g.guideline_url,
+        cpic_data_version=g.cpic_data_version,
+    )
+
+
+def option_guidance(
+    option: TreatmentOption, profile: PatientProfile, tables: PgxTables, *, alternatives_available: bool = True
+) -> tuple[tuple[Guidance, ...], tuple[str, ...]]:
+    """The CPIC recommendations that apply to this patient for this option (none for non-drug options), and
+    the reasons guidance could not be resolved for genes that were given (e.g. a phenotype without score)."""
+    if option.cpic_drug is None:
+        return (), ()
+    found = cpic_lookup(
+        option.cpic_drug,
+        profile.pgx,
+        prior_use_over_3_months=profile.clinical.carbamazepine_prior_use_over_3_months,
+        alternatives_available=alternatives_available,
+        tables=tables,
+    )
+    return tuple(_to_guidance(g) for g in found.guidance), tuple(u.reason for u in found.unresolved)
+
+
+def _gene_summary(g: Guidance) -> str:
+    return "; ".join(f"{r.gene} {r.phenotype}" for r in g.genes if r.phenotype)
+
+
+def _untested_cautions(option: TreatmentOption, profile: PatientProfile) -> list[Caution]:
+    """Where a guideline asks for a genotype that was not tested, say so."""
+    out: list[Caution] = []
+    pgx = profile.pgx
+    if "CYP2D6" in option.genes and option.cpic_drug in {"codeine", "tramadol"} and pgx.cyp2d6 is None:
+        out.append(
+            Caution(
+                code="cyp2d6_not_tested",
+                severity=Severity.info,
+                source="CPIC",
+                text="CYP2D6 not tested: CPIC genotype-guided dosing could not be applied "
+                "(poor metabolizers get little analgesia, ultrarapid metabolizers risk toxicity).",
+            )
+        )
+    if option.cpic_drug == "carbamazepine" and pgx.hla_b_1502.value == "not_tested":
+        out.append(
+            Caution(
+                code="hla_b_1502_not_tested",
+                severity=Severity.warning,
+                source="guideline",
+                text="HLA-B*15:02 not tested: the carbamazepine label asks for testing before starting in "
+                "patients with ancestry in populations where the allele is common (SJS/TEN risk).",
+            )
+        )
+    return out
+
+
+def _cautions(
+    option: TreatmentOption, guidance: Sequence[Guidance], unresolved: Sequence[str], profile: PatientProfile
+) -> tuple[Caution, ...]:
+    out: list[Caution] = [
+        Caution(code="cpic_unresolved", severity=Severity.info, source="CPIC", text=reason) for reason in unresolved
+    ]
+    for g in guidance:
+        who = _gene_summary(g)
+        if g.action in CAUTION_ACTIONS:
+            dose = "; ".join(DOSE_TEXT.get(t, t) for t in g.dose_adjustments)
+            text = g.recommendation + (f" (dose: {dose})" if dose else "")
+            out.append(
+                Caution(
+                    code=f"cpic_{g.action.lower()}",
+                    severity=Severity.warning,
+                    source="CPIC",
+                    strength=g.classification,
+                    text=f"{who}: {text}" if who else text,
+                )
+            )
+        elif g.action == "NO_RECOMMENDATION" and g.genes and g.genes[0].gene in {"OPRM1", "COMT"}:
+            out.append(
+                Caution(
+                    code=f"no_cpic_recommendation_{g.genes[0].gene.lower()}",
+                    severity=Severity.info,
+                    source="CPIC",
+                    text=f"{who}: CPIC makes no recommendation for this genotype.",
+                )
+            )
+    out.extend(_untested_cautions(option, profile))
+    if option.option_class.value == "gabapentinoid" and profile.clinical.current_opioid_use:
+        out.append(
+            Caution(
+                code="gabapentinoid_with_opioid",
+                severity=Severity.warning,
+                source="guideline",
+                text="Takes an opioid: gabapentinoids add a risk of respiratory depression (FDA 2019 warning).",
+            )
+        )
+    out.extend(
+        Caution(code=f"catalog_{i + 1}", severity=Severity.info, source="catalog", text=text)
+        for i, text in enumerate(option.cautions)
+    )
+    return tuple(out)
+
+
+def _exclusion_reason(guidance: Sequence[Guidance]) -> str:
+    parts = []
+    for g in guidance:
+        if g.action == AVOID:
+            who = _gene_summary(g)
+            strength = f" ({g.classification})" if g.classification else ""
+            parts.append(f"CPIC{strength}{' - ' + who if who else ''}: {g.recommendation}")
+    return " ".join(parts)
+
+
+def rank_options(
+    profile: PatientProfile,
+    predictions: Sequence[OptionPrediction],
+    options: OptionCatalog,
+    tables: PgxTables,
+    provenance: Provenance,
+    *,
+    warnings: Sequence[DataWarning] = (),
+    candidate_ids: Sequence[str] | None = None,
+) -> RankedRecommendation:
+    """Apply CPIC rules to the predictions and rank the usable options (best first)."""
+    wanted = check_candidates(candidate_ids or profile.candidate_option_ids, options)
+    by_id = {p.option_id: p for p in predictions}
+    missing = [o for o in wanted if o not in by_id]
+    if missing:
+        raise KeyError(f"no prediction for option(s) {', '.join(missing)}")
+    usable: list[RankedOption] = []
+    excluded: list[RankedOption] = []
+    for option_id in wanted:
+        option = options.get(option_id)
+        pred = by_id[option_id]
+        guidance, unresolved = option_guidance(option, profile, tables, alternatives_available=len(wanted) > 1)
+        reason = _exclusion_reason(guidance)
+        entry = RankedOption(
+            option_id=option.id,
+            display_name=option.display_name,
+            option_class=option.option_class.value,
+            modality=option.modality.value,
+            rank=None,
+            p_response=pred.p_response,
+            interval=pred.interval,
+            guidance=guidance,
+            cautions=_cautions(option, guidance, unresolved, profile),
+            excluded=bool(reason),
+            exclusion_reason=reason,
+        )
+        (excluded if reason else usable).append(entry)
+    usable.sort(key=lambda o: (-o.p_response, o.option_id))
+    ranked = tuple(o.model_copy(update={"rank": i + 1}) for i, o in enumerate(usable))
+    return RankedRecommendation(
+        patient_ref=profile.patient_ref,
+        options=ranked,
+        excluded=tuple(excluded),
+        warnings=tuple(warnings),
+        safety_flags=safety_flags(profile),
+        provenance=provenance,
+    )
+
+
+def safety_flags(profile: PatientProfile) -> tuple[SafetyFlag, ...]:
+    """Findings a clinician must see whatever the ranking says."""
+    flags: list[SafetyFlag] = []
+    psy = profile.psychosocial
+    if psy.phq9_item9 is not None and psy.phq9_item9 > 0:
+        flags.append(
+            SafetyFlag(
+                code="phq9_item9_positive",
+                severity=Severity.critical,
+                message="PHQ-9 item 9 (thoughts of self-harm) is above 0: assess suicide risk before "
+                "treatment decisions.",
+            )
+        )
+    if psy.phq9_total is not None and psy.phq9_total >= 20:
+        flags.append(
+            SafetyFlag(
+                code="phq9_severe_depression",
+                severity=Severity.warning,
+                message="PHQ-9 of 20 or more suggests severe depression: assess and treat depression.",
+            )
+        )
+    if profile.clinical.current_opioid_use:
+        flags.append(
+            SafetyFlag(
+                code="current_opioid_use",
+                severity=Severity.info,
+                message="Takes an opioid now: check for interactions (gabapentinoids, sedatives, serotonergic "
+                "drugs) before adding a treatment.",
+            )
+        )
+    return tuple(flags)
+
+
+def data_warnings(
+    profile: PatientProfile,
+    features: FeatureVector,
+    catalog: FeatureCatalog,
+    training_ranges: Mapping[str, tuple[float, float]] | None = None,
+) -> tuple[DataWarning, ...]:
+    """Missing inputs (grouped by domain), values outside the training range, PGx not tested or indeterminate."""
+    out: list[DataWarning] = []
+    missing_by_domain: dict[str, list[str]] = {}
+    for name in features.missing:
+        feat = catalog.feature(name)
+        missing_by_domain.setdefault(DOMAIN_LABELS[feat.domain], []).append(feat.label)
+    total = {DOMAIN_LABELS[d]: 0 for d in DOMAIN_LABELS}
+    for f in catalog.features:
+        total[DOMAIN_LABELS[f.domain]] += 1
+    for domain, labels in missing_by_domain.items():
+        n = len(labels)
+        what = "all" if n == total[domain] else f"{n} of {total[domain]}"
+        out.append(
+            DataWarning(
+                kind=WarningKind.missing_input,
+                field=domain.lower(),
+                message=f"{domain}: {what} inputs missing ({', '.join(labels)}); the model treats them as unknown.",
+            )
+        )
+    if training_ranges:
+        for name, value in zip(features.names, features.values, strict=True):
+            rng = training_ranges.get(name)
+            if rng is None or math.isnan(value):
+                continue
+            lo, hi = rng
+            if value < lo or value > hi:
+                feat = catalog.feature(name)
+                out.append(
+                    DataWarning(
+                        kind=WarningKind.outside_training_range,
+                        field=name,
+                        message=f"{feat.label} is outside the range seen in training "
+                        f"({lo:g}-{hi:g} {feat.unit}); the prediction is less certain.",
+                    )
+                )
+    for spec in catalog.fields:
+        if spec.field.type is not FieldType.pgx_gene:
+            continue
+        result = getattr(profile.pgx, spec.id)
+        if result is None:
+            out.append(
+                DataWarning(
+                    kind=WarningKind.pgx_not_tested,
+                    field=spec.path,
+                    message=f"{spec.field.label} not tested.",
+                )
+            )
+        elif (result.phenotype or "").strip().lower() == "indeterminate" or (
+            result.diplotype is not None and features.is_missing(f"{spec.id}_phenotype_ordinal")
+        ):
+            out.append(
+                DataWarning(
+                    kind=WarningKind.pgx_indeterminate,
+                    field=spec.path,
+                    message=f"{spec.field.label}: CPIC phenotype is indeterminate for this result.",
+                )
+            )
+    return tuple(out)
