@@ -362,3 +362,29 @@ class ExplainedRecommendation(FrozenModel):
             if e.option_id == option_id:
                 return e
         raise KeyError(option_id)
+
+
+class SubgroupGap(FrozenModel):
+    """The largest difference in a validation metric between subgroups of one factor (e.g. sex)."""
+
+    factor: str
+    metric: str  # "auc" | "ece"
+    largest_gap: float
+    groups: dict[str, float]
+
+
+class ModelSummary(FrozenModel):
+    """What a report and DescribeModel say about the model behind a recommendation (from its model card)."""
+
+    model_name: str
+    model_version: str
+    model_alias: str = ""
+    run_id: str = ""
+    trained_at: str = ""
+    strategy: str = ""
+    intended_use: str
+    training_data: str  # e.g. "Synthetic cohort (n=200,000, seed 7) - not real patients"
+    synthetic_training_data: bool = True
+    validation_metrics: dict[str, float] = Field(default_factory=dict)  # e.g. "auc_mean", "ece_max"
+    subgroup_gaps: tuple[SubgroupGap, ...] = ()
+    limitations: tuple[str, ...] = ()
