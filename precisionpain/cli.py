@@ -30,6 +30,7 @@ app = typer.Typer(
 pgx_app = typer.Typer(help="Pharmacogenomics: CPIC translation and guidance.", no_args_is_help=True)
 app.add_typer(pgx_app, name="pgx")
 
+COHORT_CHUNK = 100_000
 err_console = Console(stderr=True)
 out_console = Console()
 
@@ -117,13 +118,14 @@ def cohort_cmd(
             catalog=feature_catalog,
             options=options,
             tables=tables,
+            chunk_size=COHORT_CHUNK,
             progress=lambda done: progress.update(task, completed=done),
         )
-    _write_cohort(frame, out, n=n, seed=seed)
+    _write_cohort(frame, out, n=n, seed=seed, chunk_size=COHORT_CHUNK)
     err_console.print(f"wrote {len(frame):,} patients to {out}")
 
 
-def _write_cohort(frame: Any, out: Path, *, n: int, seed: int) -> None:
+def _write_cohort(frame: Any, out: Path, *, n: int, seed: int, chunk_size: int) -> None:
     """Parquet with the generator's metadata; the same frame always gives the same bytes."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -132,7 +134,9 @@ def _write_cohort(frame: Any, out: Path, *, n: int, seed: int) -> None:
 
     table = pa.Table.from_pandas(frame, preserve_index=False)
     meta = dict(table.schema.metadata or {})
-    meta.update({f"precisionpain.{k}".encode(): str(v).encode() for k, v in cohort_metadata(n, seed).items()})
+    meta.update(
+        {k.encode(): str(v).encode() for k, v in cohort_metadata(n, seed, chunk_size=chunk_size).items()}
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(table.replace_schema_metadata(meta), out, compression="zstd")
 

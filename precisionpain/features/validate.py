@@ -172,7 +172,10 @@ def frame_violations(frame: pd.DataFrame, catalog: FeatureCatalog, tables: PgxTa
             keys = pd.Series(list(zip(*parts, strict=True)), dtype=object)
             codes, uniques = pd.factorize(keys)
             for code, key in enumerate(uniques):
-                clean = tuple(None if (v is None or (isinstance(v, float) and math.isnan(v))) else str(v) for v in key)
+                clean = tuple(
+                    None if (v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v))) else str(v)
+                    for v in key
+                )
                 resolved = resolve_gene(spec.id.upper(), clean[0], clean[1], clean[2], tbl)
                 for problem in resolved.problems:
                     bad.setdefault(problem, []).extend(np.flatnonzero(codes == code).tolist())

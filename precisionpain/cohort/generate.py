@@ -1,0 +1,325 @@
+"""generate_cohort: the synthetic cohort as one DataFrame (profile columns, observed treatment, ground truth).
+
+Randomness depends only on (seed, chunk index, stage): chunk k's stage s draws from
+``numpy.random.SeedSequence(seed, spawn_key=(k, s))``. So the same (n, seed, chunk_size) always gives the same
+frame, whatever the timing, and the rows of a complete chunk do not depend on n.
+
+Columns:
+
+- ``patient_id`` ("SYN-0000001", ...);
+- every flat profile column of the feature catalog (:func:`precisionpain.features.frame.flat_columns`), with
+  missing values;
+- ``assigned_option`` (the option the prescriber chose) and ``responded`` (0/1, its observed response);
+- ground truth, which evaluation may read and training must not: ``true_p_response__<option>``,
+  ``true_response__<option>``, ``true_adverse_event__<option>``, ``true_dropout__<option>``,
+  ``true_propensity__<option>``, ``true_p_adverse_event__<option>``, ``true_p_dropout__<option>``,
+  ``true_p_natural_course``, ``true_p_placebo`` and the hidden genotypes and group (``true_cyp2d6_diplotype``, ...).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Callable, Mapping, Sequence
+from importlib import metadata
+from types import MappingProxyType
+
+import numpy as np
+import pandas as pd
+
+from precisionpain.catalog.loader import FeatureCatalog, OptionCatalog, default_feature_catalog
+from precisionpain.catalog.types import FieldType, MissingPolicy
+from precisionpain.cohort import params as P
+from precisionpain.cohort.assignment import draw_assignment, policy_covariates, propensities
+from precisionpain.cohort.genetics import CYP_GENES, OPRM1_GENOTYPES, GenotypeModel, observe_genotypes
+from precisionpain.cohort.outcomes import draw_outcomes, outcome_probabilities
+from precisionpain.cohort.population import GROUPS, draw_population, observe_population
+from precisionpain.errors import ConfigError, Violation, kind_of
+from precisionpain.features.frame import GENE_PARTS
+from precisionpain.pgx.tables import PgxTables
+
+COHORT_SCHEMA_VERSION = P.COHORT_SCHEMA_VERSION
+DEFAULT_CHUNK_SIZE = 100_000
+PATIENT_ID_PREFIX = "SYN-"
+TRUE_PREFIX = "true_"
+# Per-option ground-truth column families, in output order: (prefix, kind).
+PER_OPTION_TRUTH: tuple[tuple[str, str], ...] = (
+    ("true_p_response__", "float"),
+    ("true_response__", "binary"),
+    ("true_adverse_event__", "binary"),
+    ("true_dropout__", "binary"),
+    ("true_propensity__", "float"),
+    ("true_p_adverse_event__", "float"),
+    ("true_p_dropout__", "float"),
+)
+HIDDEN_TRUTH: tuple[str, ...] = (
+    "true_p_natural_course",
+    "true_p_placebo",
+    "true_biogeographic_group",
+    *(f"true_{g.lower()}_{part}" for g in CYP_GENES for part in ("diplotype", "phenotype")),
+    "true_hla_b_1502",
+    "true_hla_a_3101",
+    "true_oprm1_rs1799971",
+    "true_comt_rs4680",
+    "true_carbamazepine_prior_use_over_3_months",
+)
+_STAGES = MappingProxyType(
+    {"population": 0, "genotypes": 1, "observe_population": 2, "observe_genotypes": 3, "assignment": 4,
+     "patient_effects": 5, "outcomes": 6}
+)  # fmt: skip
+
+
+def _rng(seed: int, chunk: int, stage: str) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(chunk, _STAGES[stage])))
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool)
+
+
+def _check_arguments(n: object, seed: object, chunk_size: object) -> None:
+    problems: list[Violation] = []
+    if not _is_int(n) or int(n) < 0:  # type: ignore[call-overload]
+        problems.append(Violation("n", "must be a whole number >= 0", kind_of(n)))
+    if not _is_int(seed) or int(seed) < 0:  # type: ignore[call-overload]
+        problems.append(Violation("seed", "must be a whole number >= 0", kind_of(seed)))
+    if not _is_int(chunk_size) or int(chunk_size) < 1:  # type: ignore[call-overload]
+        problems.append(Violation("chunk_size", "must be a whole number >= 1", kind_of(chunk_size)))
+    ConfigError.raise_if_any("cohort arguments", problems)
+
+
+def _option_ids(options: OptionCatalog | None) -> tuple[str, ...]:
+    if options is None:
+        from precisionpain.catalog.loader import default_treatment_options
+
+        options = default_treatment_options()
+    ids = tuple(options.ids)
+    problems = [
+        Violation(f"options.{o}", "has no data-generating parameters in precisionpain.cohort.params")
+        for o in ids
+        if o not in P.OPTION_SPECS or o not in P.POLICY_COEFFICIENTS or o not in P.POLICY_INTERCEPTS
+    ]
+    if len(ids) < 2:
+        problems.append(Violation("options", "must list at least two options", "list"))
+    ConfigError.raise_if_any("cohort treatment options", problems)
+    return ids
+
+
+def _tables(tables: PgxTables | None) -> PgxTables:
+    if tables is not None:
+        return tables
+    from precisionpain.catalog.pgx_tables import default_pgx_tables
+
+    return default_pgx_tables()
+
+
+def _column_kinds(catalog: FeatureCatalog) -> dict[str, str]:
+    """Flat column -> "float" | "bool" | "str", from the catalog's field types."""
+    kinds: dict[str, str] = {}
+    for spec in catalog.fields:
+        t = spec.field.type
+        if t is FieldType.pgx_gene:
+            kinds.update({f"{spec.id}_{part}": "str" for part in GENE_PARTS})
+        elif t in (FieldType.number, FieldType.integer):
+            kinds[spec.id] = "float"
+        elif t is FieldType.boolean:
+            kinds[spec.id] = "bool"
+        else:
+            kinds[spec.id] = "str"
+    return kinds
+
+
+def _generated_profile_columns() -> frozenset[str]:
+    genes = (f"{g.lower()}_{part}" for g in CYP_GENES for part in GENE_PARTS)
+    return frozenset(
+        (
+            "age_years", "sex", "biogeographic_group", "pain_type", "pain_duration_months", "baseline_nrs",
+            "bpi_severity", "bpi_interference", "paindetect_score", "dn4_score", "diabetes",
+            "carbamazepine_prior_use_over_3_months", "current_opioid_use", "painchek_total",
+            "gait_speed_m_per_s", *genes, "hla_b_1502", "hla_a_3101", "oprm1_rs1799971", "comt_rs4680",
+            "hs_crp_mg_per_l", "il6_pg_per_ml", "tnf_alpha_pg_per_ml", "vitamin_d_25oh_ng_per_ml", "hba1c_pct",
+            "bdnf_ng_per_ml", "window_days", "hrv_rmssd_ms", "resting_hr_bpm", "sleep_minutes",
+            "sleep_efficiency_pct", "steps_per_day", "skin_conductance_us", "activity_deviation_pct",
+            "pcs_total", "phq9_total", "phq9_item9", "gad7_total", "tsk11_total", "tsk17_total", "pseq_total",
+        )
+    )  # fmt: skip
+
+
+def _check_catalog(catalog: FeatureCatalog) -> None:
+    generated = _generated_profile_columns()
+    problems = [
+        Violation(spec.id, "is required by the feature catalog but the cohort generator does not produce it")
+        for spec in catalog.fields
+        if spec.field.missing is MissingPolicy.required and spec.id not in generated
+    ]
+    ConfigError.raise_if_any("cohort feature catalog", problems)
+
+
+def _label(values: np.ndarray, labels: Sequence[str]) -> np.ndarray:
+    return np.asarray(labels, dtype=object)[values]
+
+
+def _chunk(
+    seed: int, chunk: int, n: int, model: GenotypeModel, option_ids: tuple[str, ...]
+) -> dict[str, np.ndarray]:
+    """All columns of one chunk as numpy arrays (object arrays for text and nullable booleans)."""
+    pop = draw_population(_rng(seed, chunk, "population"), n)
+    geno = model.draw(_rng(seed, chunk, "genotypes"), pop.group)
+    cols = observe_population(_rng(seed, chunk, "observe_population"), pop)
+    cols.update(
+        observe_genotypes(
+            _rng(seed, chunk, "observe_genotypes"), geno, cols["biogeographic_group"], pop.pain_type
+        )
+    )
+    prop = propensities(policy_covariates(cols, geno), option_ids)
+    assigned = draw_assignment(_rng(seed, chunk, "assignment"), prop)
+    probs = outcome_probabilities(_rng(seed, chunk, "patient_effects"), pop, geno, option_ids)
+    sampled = draw_outcomes(_rng(seed, chunk, "outcomes"), probs)
+    rows = np.arange(n)
+    cols["assigned_option"] = _label(assigned, option_ids)
+    cols["responded"] = sampled.response[rows, assigned]
+    families = {
+        "true_p_response__": probs.p_response,
+        "true_response__": sampled.response,
+        "true_adverse_event__": sampled.adverse_event,
+        "true_dropout__": sampled.dropout,
+        "true_propensity__": prop,
+        "true_p_adverse_event__": probs.p_adverse_event,
+        "true_p_dropout__": probs.p_dropout,
+    }
+    for prefix, _ in PER_OPTION_TRUTH:
+        matrix = families[prefix]
+        for k, option in enumerate(option_ids):
+            cols[f"{prefix}{option}"] = np.ascontiguousarray(matrix[:, k])
+    cols["true_p_natural_course"] = probs.p_natural
+    cols["true_p_placebo"] = probs.p_placebo
+    cols["true_biogeographic_group"] = _label(pop.group, GROUPS)
+    for gene in CYP_GENES:
+        cols[f"true_{gene.lower()}_diplotype"] = geno.cyp[gene].diplotype
+        cols[f"true_{gene.lower()}_phenotype"] = geno.cyp[gene].phenotype
+    cols["true_hla_b_1502"] = np.where(geno.hla_b_1502, "positive", "negative").astype(object)
+    cols["true_hla_a_3101"] = np.where(geno.hla_a_3101, "positive", "negative").astype(object)
+    cols["true_oprm1_rs1799971"] = _label(geno.oprm1_g, OPRM1_GENOTYPES)
+    cols["true_comt_rs4680"] = _label(geno.comt, P.COMT_GENOTYPES)
+    cols["true_carbamazepine_prior_use_over_3_months"] = pop.carbamazepine_prior
+    return cols
+
+
+def _column_kinds_all(profile_kinds: Mapping[str, str], option_ids: Sequence[str]) -> dict[str, str]:
+    kinds: dict[str, str] = {
+        "patient_id": "str",
+        **profile_kinds,
+        "assigned_option": "str",
+        "responded": "binary",
+    }
+    for prefix, kind in PER_OPTION_TRUTH:
+        kinds.update({f"{prefix}{o}": kind for o in option_ids})
+    kinds["true_p_natural_course"] = "float"
+    kinds["true_p_placebo"] = "float"
+    kinds.update({c: "str" for c in HIDDEN_TRUTH[2:-1]})
+    kinds["true_carbamazepine_prior_use_over_3_months"] = "bool"
+    return kinds
+
+
+def _to_series(values: np.ndarray, kind: str) -> pd.api.extensions.ExtensionArray | np.ndarray:
+    if kind == "float":
+        return np.asarray(values, dtype=np.float64)
+    if kind == "binary":
+        return np.asarray(values, dtype=np.int8)
+    if kind == "bool":
+        return pd.array(values, dtype="boolean")
+    return pd.array(values, dtype="str")
+
+
+def _patient_ids(start: int, stop: int, total: int) -> np.ndarray:
+    width = max(7, len(str(total)))
+    return np.asarray([f"{PATIENT_ID_PREFIX}{i:0{width}d}" for i in range(start + 1, stop + 1)], dtype=object)
+
+
+def generate_cohort(
+    n: int,
+    seed: int,
+    *,
+    catalog: FeatureCatalog | None = None,
+    options: OptionCatalog | None = None,
+    tables: PgxTables | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    progress: Callable[[int], None] | None = None,
+) -> pd.DataFrame:
+    """Generate ``n`` synthetic patients with observed treatment and the true outcome of every option.
+
+    The same (n, seed, chunk_size) gives an identical frame. ``progress`` is called after each chunk with the
+    number of rows finished. Raises :class:`ConfigError` for bad arguments or catalogs the DGP cannot serve.
+    """
+    _check_arguments(n, seed, chunk_size)
+    cat = catalog or default_feature_catalog()
+    _check_catalog(cat)
+    option_ids = _option_ids(options)
+    model = GenotypeModel(_tables(tables))
+    profile_kinds = _column_kinds(cat)
+    kinds = _column_kinds_all(profile_kinds, option_ids)
+    parts: dict[str, list[np.ndarray]] = {c: [] for c in kinds}
+    n_chunks = math.ceil(n / chunk_size)
+    for chunk in range(n_chunks):
+        start = chunk * chunk_size
+        stop = min(start + chunk_size, n)
+        cols = _chunk(seed, chunk, stop - start, model, option_ids)
+        cols["patient_id"] = _patient_ids(start, stop, n)
+        for name in kinds:
+            parts[name].append(cols[name] if name in cols else np.full(stop - start, None, dtype=object))
+        if progress is not None:
+            progress(stop)
+    data = {}
+    for name, kind in kinds.items():
+        values = np.concatenate(parts.pop(name)) if n else np.empty(0, dtype=object)
+        data[name] = _to_series(values, kind)
+    return pd.DataFrame(data, copy=False)
+
+
+def dgp_fingerprint() -> str:
+    """sha256 over every constant in :mod:`precisionpain.cohort.params` (names and values, sorted by name)."""
+    h = hashlib.sha256()
+    for name in sorted(vars(P)):
+        if name.isupper():
+            h.update(name.encode())
+            h.update(b"=")
+            h.update(repr(getattr(P, name)).encode())
+            h.update(b"\n")
+    return h.hexdigest()
+
+
+def cohort_metadata(
+    n: int,
+    seed: int,
+    *,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    catalog: FeatureCatalog | None = None,
+    options: OptionCatalog | None = None,
+    tables: PgxTables | None = None,
+) -> dict[str, str]:
+    """Key/value metadata to store with a written cohort (e.g. in the parquet file's metadata)."""
+    _check_arguments(n, seed, chunk_size)
+    cat = catalog or default_feature_catalog()
+    if options is None:
+        from precisionpain.catalog.loader import default_treatment_options
+
+        options = default_treatment_options()
+    try:
+        version = metadata.version("precisionpain")
+    except metadata.PackageNotFoundError:
+        version = "unknown"
+    return {
+        "precisionpain.cohort.schema_version": COHORT_SCHEMA_VERSION,
+        "precisionpain.cohort.generator": "precisionpain.cohort.generate_cohort",
+        "precisionpain.cohort.package_version": version,
+        "precisionpain.cohort.n": str(int(n)),
+        "precisionpain.cohort.seed": str(int(seed)),
+        "precisionpain.cohort.chunk_size": str(int(chunk_size)),
+        "precisionpain.cohort.dgp_sha256": dgp_fingerprint(),
+        "precisionpain.cohort.feature_catalog_sha256": cat.sha256,
+        "precisionpain.cohort.options_sha256": options.sha256,
+        "precisionpain.cohort.pgx_tables_sha256": _tables(tables).sha256,
+        "precisionpain.cohort.options": ",".join(options.ids),
+        "precisionpain.cohort.outcome": "response = >=30% NRS reduction at 12 weeks (intention to treat)",
+        "precisionpain.cohort.ground_truth_prefix": TRUE_PREFIX,
+    }

@@ -1,0 +1,315 @@
+"""Potential outcomes of every patient under every option: response, adverse event and dropout.
+
+Model (all constants and sources in :mod:`precisionpain.cohort.params`):
+
+- % NRS reduction at 12 weeks under option t: ``Y = mu_i + v_it + s_t + tau_t(x_i) + e``, ``e ~ N(0, sd)``.
+  ``mu_i`` is the natural course (usual care) mean with prognostic factors and an unrecorded patient
+  effect; ``v_it`` a small option-specific patient effect; ``s_t`` the non-specific (placebo) effect for
+  options whose effect sizes were measured against placebo or sham; ``tau_t`` the option's specific effect
+  with its effect modifiers (pain type, PGx, psychosocial scores, biomarkers), floored at 0.
+- A withdrawal-level adverse event (probability ``a``) ends the treatment: dropout and, intention-to-treat,
+  non-response. Other dropout (probability ``d``) keeps only a share of the specific effect.
+- True probability of response (>= 30% reduction):
+  ``p = (1 - a) * ((1 - d) * Phi((mu + v + s + tau - 30) / sd) + d * Phi((mu + v + r * (s + tau) - 30) / sd))``
+  with r the share of the effect kept after stopping early;
+  true probability of dropout ``a + (1 - a) * d``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from statistics import NormalDist
+
+import numpy as np
+from scipy.special import ndtr
+
+from precisionpain.cohort import params as P
+from precisionpain.cohort.genetics import IM, PM, UM, Genotypes
+from precisionpain.cohort.population import MIXED, NEUROPATHIC, Population
+
+_STD = NormalDist()
+OPIOIDS = ("codeine", "tramadol", "oxycodone")
+NSAIDS = ("celecoxib", "ibuprofen", "meloxicam")
+DIGITAL_CBT = ("guided_icbt", "unguided_icbt")
+
+
+def placebo_percent_change() -> tuple[float, float]:
+    """Mean and SD of % NRS change of a normal distribution through the placebo responder rates [D]."""
+    z30 = _STD.inv_cdf(1.0 - P.PLACEBO_P30)
+    z50 = _STD.inv_cdf(1.0 - P.PLACEBO_P50)
+    sd = 20.0 / (z50 - z30)
+    return 30.0 - sd * z30, sd
+
+
+def effect_from_nnt50(nnt: float) -> float:
+    """% points a drug adds to the placebo %-change so that >= 50% relief rises by 1/NNT (normal shift) [D]."""
+    mean, sd = placebo_percent_change()
+    p50 = P.PLACEBO_P50 + 1.0 / nnt
+    drug_mean = 50.0 - sd * _STD.inv_cdf(1.0 - p50)
+    return drug_mean - mean
+
+
+def p30_from_effect(effect_pct: float) -> float:
+    """Published-scale >= 30% responder rate implied by an effect on top of the neuropathic placebo [D]."""
+    mean, sd = placebo_percent_change()
+    return 1.0 - _STD.cdf((30.0 - mean - effect_pct) / sd)
+
+
+def base_effect_pct(option_id: str) -> float:
+    """The option's specific effect (% points) in its reference pain type, before modifiers."""
+    spec = P.OPTION_SPECS[option_id]
+    if spec.nnt50 is not None:
+        effect = effect_from_nnt50(spec.nnt50) * P.PUBLICATION_BIAS_SHRINK
+    elif spec.smd is not None:
+        effect = spec.smd * P.SMD_TO_PCT
+    elif spec.effect_pct is not None:
+        effect = spec.effect_pct
+    else:
+        raise ValueError(f"option {option_id}: no effect size in params.OPTION_SPECS")
+    return effect * spec.evidence_shrink
+
+
+@dataclass(frozen=True)
+class OutcomeProbabilities:
+    """True probabilities for n patients and K options (arrays (n, K); natural course (n,))."""
+
+    natural_mean_pct: np.ndarray
+    p_natural: np.ndarray  # no new treatment (usual care)
+    p_placebo: np.ndarray  # a pill placebo (natural course + non-specific effect), full course
+    effect_pct: np.ndarray  # specific effect tau (n, K)
+    p_adverse_event: np.ndarray
+    p_dropout_other: np.ndarray
+    p_completer: np.ndarray  # response probability if the full course is taken
+    p_partial: np.ndarray  # response probability after stopping early for a reason other than an AE
+
+    @property
+    def p_response(self) -> np.ndarray:
+        a, d = self.p_adverse_event, self.p_dropout_other
+        return (1.0 - a) * ((1.0 - d) * self.p_completer + d * self.p_partial)
+
+    @property
+    def p_dropout(self) -> np.ndarray:
+        a = self.p_adverse_event
+        return a + (1.0 - a) * self.p_dropout_other
+
+
+def natural_course_mean(pop: Population) -> np.ndarray:
+    """Mean % NRS reduction without specific treatment, from recorded-or-not TRUE characteristics."""
+    return (
+        P.NATURAL_COURSE_MEAN_PCT
+        + np.asarray(P.NATURAL_COURSE_PAIN_TYPE_SHIFT)[pop.pain_type]
+        + P.NATURAL_COURSE_PER_YEAR * (pop.age - 55.0)
+        + P.NATURAL_COURSE_PER_NRS * (pop.nrs - 6.5)
+        + P.NATURAL_COURSE_PER_PHQ9 * (pop.phq9 - 9.0)
+        + P.NATURAL_COURSE_PER_PCS * (pop.pcs - 30.0)
+        + P.NATURAL_COURSE_HIGH_CRP * (pop.crp > P.CRP_HIGH_MG_PER_L)
+        + P.NATURAL_COURSE_PER_LOG_DURATION
+        * np.log(pop.duration_months / np.exp(P.PAIN_DURATION_LOG_MEDIAN_MONTHS))
+    )
+
+
+def _prodrug_share(
+    cls: np.ndarray, activity: np.ndarray, pm: float, intercept: float, slope: float
+) -> np.ndarray:
+    share = np.ones(len(cls))
+    share = np.where(cls == PM, pm, share)
+    share = np.where(cls == IM, intercept + slope * activity, share)
+    return np.where(cls == UM, P.UM_EFFECT_SHARE, share)
+
+
+def specific_effects(pop: Population, geno: Genotypes, option_ids: Sequence[str]) -> np.ndarray:
+    """tau (n, K): each option's specific effect in % points with its modifiers, floored at 0."""
+    n = len(pop)
+    d6 = geno.cyp["CYP2D6"]
+    c19 = geno.cyp["CYP2C19"]
+    oprm1_loss = np.asarray(P.OPRM1_LOSS_PER_G_ALLELE)[geno.oprm1_g]
+    tolerant = P.OPIOID_TOLERANT_LOSS * pop.opioid_use
+    phq = pop.phq9 - 9.0
+    dpn = (
+        pop.diabetes & (pop.hba1c >= P.HBA1C_POOR_CONTROL_PCT) & np.isin(pop.pain_type, (NEUROPATHIC, MIXED))
+    )
+    high_crp = pop.crp > P.CRP_HIGH_MG_PER_L
+    cbt = P.CBT_PER_PCS_POINT * (pop.pcs - 30.0) + P.CBT_PER_PHQ9_POINT * phq + P.CBT_PER_FEAR_SD * pop.fear
+    out = np.empty((n, len(option_ids)))
+    for k, option in enumerate(option_ids):
+        spec = P.OPTION_SPECS[option]
+        factor = np.asarray(spec.pain_type_factor)[pop.pain_type]
+        tau = base_effect_pct(option) * factor
+        if option == "codeine":
+            tau = tau * _prodrug_share(
+                d6.mechanism_class, d6.mechanism_activity, P.CODEINE_EFFECT_SHARE_PM,
+                P.CODEINE_IM_SHARE_INTERCEPT, P.CODEINE_IM_SHARE_SLOPE,
+            )  # fmt: skip
+        elif option == "tramadol":
+            tau = tau * _prodrug_share(
+                d6.mechanism_class, d6.mechanism_activity, P.TRAMADOL_EFFECT_SHARE_PM,
+                P.TRAMADOL_IM_SHARE_INTERCEPT, P.TRAMADOL_IM_SHARE_SLOPE,
+            )  # fmt: skip
+        if option in OPIOIDS:
+            tau = tau - oprm1_loss - tolerant
+        elif option in NSAIDS:
+            tau = tau + P.NSAID_HIGH_CRP_GAIN * high_crp * factor
+        elif option == "amitriptyline":
+            um = (d6.mechanism_class == UM) | (c19.mechanism_class == UM)
+            tau = tau * np.where(um, P.AMITRIPTYLINE_UM_EFFECT_SHARE, 1.0)
+            tau = tau + P.ANTIDEPRESSANT_PER_PHQ9["amitriptyline"] * phq
+            tau = tau + P.AMITRIPTYLINE_PER_SLEEP_EFF_BELOW_85 * np.maximum(85.0 - pop.sleep_efficiency, 0.0)
+        elif option == "duloxetine":
+            tau = tau + P.ANTIDEPRESSANT_PER_PHQ9["duloxetine"] * phq
+            tau = tau + P.DULOXETINE_PER_BDNF_NG_PER_ML * np.clip(pop.bdnf - 4.0, -2.0, 4.0)
+            tau = tau + P.DPN_GAIN["duloxetine"] * dpn
+        elif option == "pregabalin":
+            tau = tau + P.DPN_GAIN["pregabalin"] * dpn
+        elif option == "physical_therapy":
+            steps_gain = np.minimum(
+                P.PT_PER_1000_STEPS_BELOW_6000 * np.maximum(6000.0 - pop.steps, 0.0) / 1000.0,
+                P.PT_STEPS_GAIN_CAP,
+            )
+            tau = (
+                tau
+                + P.PT_PER_PSEQ_POINT * (pop.pseq - P.PSEQ_MEAN)
+                + P.PT_PER_FEAR_SD * pop.fear
+                + steps_gain
+            )
+        elif option == "guided_icbt":
+            tau = tau + cbt
+        elif option == "unguided_icbt":
+            tau = tau + P.UNGUIDED_MODIFIER_SHARE * cbt
+        elif option == "mindfulness":
+            tau = tau + P.MINDFULNESS_PER_GAD7_POINT * (pop.gad7 - 7.0)
+        elif option == "vr_therapy":
+            tau = tau + P.VR_PER_YEAR * (pop.age - 50.0)
+        elif option == "peer_support":
+            tau = tau + P.PEER_PER_PSEQ_POINT_BELOW * (P.PSEQ_MEAN - pop.pseq) + P.PEER_PER_PHQ9_POINT * phq
+        out[:, k] = np.maximum(tau, P.EFFECT_FLOOR_PCT)
+    return out
+
+
+def _either(*probs: np.ndarray | float) -> np.ndarray:
+    """Probability that at least one of several independent events happens."""
+    keep = np.asarray(1.0)
+    for p in probs:
+        keep = keep * (1.0 - np.asarray(p))
+    return 1.0 - keep
+
+
+def _with_odds_ratio(base: float, odds_ratio: float, exposed: np.ndarray) -> np.ndarray:
+    odds = base / (1.0 - base) * np.where(exposed, odds_ratio, 1.0)
+    return odds / (1.0 + odds)
+
+
+def adverse_event_probabilities(pop: Population, geno: Genotypes, option_ids: Sequence[str]) -> np.ndarray:
+    """(n, K) probability of a withdrawal-level adverse event attributable to each option."""
+    n = len(pop)
+    d6 = geno.cyp["CYP2D6"]
+    c9 = geno.cyp["CYP2C9"]
+    c19 = geno.cyp["CYP2C19"]
+    c9_steps = np.clip(np.rint(c9.mechanism_activity * 2.0) / 2.0, 0.0, 2.0)
+    nsaid_extra = {col: np.zeros(n) for col in (0, 1)}  # 0: celecoxib/ibuprofen, 1: meloxicam
+    for score, extras in P.NSAID_ADVERSE_EVENT_BY_CYP2C9.items():
+        hit = c9_steps == score
+        for col in (0, 1):
+            nsaid_extra[col][hit] = extras[col]
+    out = np.empty((n, len(option_ids)))
+    for k, option in enumerate(option_ids):
+        base = P.OPTION_SPECS[option].p_adverse_event
+        if option in OPIOIDS:
+            p = _either(base + P.OPIOID_AE_PER_YEAR_OVER_65 * np.maximum(pop.age - 65.0, 0.0))
+            if option == "codeine":
+                p = _either(p, P.CODEINE_UM_ADVERSE_EVENT * (d6.mechanism_class == UM))
+            elif option == "tramadol":
+                p = _either(p, P.TRAMADOL_UM_ADVERSE_EVENT * (d6.mechanism_class == UM))
+        elif option in NSAIDS:
+            clinical = base + P.NSAID_AE_PER_YEAR_OVER_50 * np.maximum(pop.age - 50.0, 0.0)
+            clinical = clinical + P.NSAID_AE_DIABETES * pop.diabetes
+            p = _either(clinical, nsaid_extra[1 if option == "meloxicam" else 0])
+        elif option == "amitriptyline":
+            pm = (d6.mechanism_class == PM) | (c19.mechanism_class == PM)
+            im = ~pm & ((d6.mechanism_class == IM) | (c19.mechanism_class == IM))
+            genetic = np.where(
+                pm, P.AMITRIPTYLINE_PM_ADVERSE_EVENT, np.where(im, P.AMITRIPTYLINE_IM_ADVERSE_EVENT, 0.0)
+            )
+            older = P.AMITRIPTYLINE_AE_PER_YEAR_OVER_60 * np.maximum(pop.age - 60.0, 0.0)
+            p = _either(base + older, genetic)
+        elif option == "carbamazepine":
+            naive = ~pop.carbamazepine_prior
+            sjs = _with_odds_ratio(
+                P.CARBAMAZEPINE_SJS_BASE, P.CARBAMAZEPINE_SJS_OR_B1502, geno.hla_b_1502 & naive
+            )
+            dress = _with_odds_ratio(
+                P.CARBAMAZEPINE_DRESS_BASE, P.CARBAMAZEPINE_DRESS_OR_A3101, geno.hla_a_3101 & naive
+            )
+            p = _either(base, sjs, dress)
+        else:
+            p = np.full(n, base)
+        out[:, k] = np.clip(p, 0.0, 0.95)
+    return out
+
+
+def dropout_probabilities(pop: Population, option_ids: Sequence[str]) -> np.ndarray:
+    """(n, K) probability of stopping before 12 weeks for a reason other than an adverse event."""
+    n = len(pop)
+    digital_rise = P.DIGITAL_DROPOUT_PER_YEAR_OVER_50 * np.maximum(pop.age - 50.0, 0.0)
+    digital_rise = digital_rise + P.DIGITAL_DROPOUT_PER_PHQ9_POINT * np.maximum(pop.phq9 - 9.0, 0.0)
+    out = np.empty((n, len(option_ids)))
+    for k, option in enumerate(option_ids):
+        d = np.full(n, P.OPTION_SPECS[option].p_dropout_other)
+        if option == "unguided_icbt":
+            d = d + digital_rise
+        elif option == "guided_icbt":
+            d = d + P.GUIDED_DROPOUT_MODIFIER_SHARE * digital_rise
+        elif option == "physical_therapy":
+            d = d + P.PT_DROPOUT_PER_FEAR_SD * pop.fear
+        out[:, k] = np.clip(d, 0.0, 0.9)
+    return out
+
+
+def outcome_probabilities(
+    rng: np.random.Generator, pop: Population, geno: Genotypes, option_ids: Sequence[str]
+) -> OutcomeProbabilities:
+    """Draw the unrecorded patient effects and compute every true probability."""
+    n, k = len(pop), len(option_ids)
+    mu = natural_course_mean(pop) + rng.normal(0.0, P.PATIENT_EFFECT_SD_PCT, n)
+    v = rng.normal(0.0, P.OPTION_PATIENT_EFFECT_SD_PCT, (n, k))
+    tau = specific_effects(pop, geno, option_ids)
+    nonspecific = (
+        np.asarray([P.OPTION_SPECS[o].placebo_controlled for o in option_ids]) * P.PLACEBO_NONSPECIFIC_PCT
+    )
+    total = tau + nonspecific[None, :]
+    sd = P.OUTCOME_NOISE_SD_PCT
+    threshold = P.RESPONDER_THRESHOLD_PCT
+    base = mu[:, None] + v
+    return OutcomeProbabilities(
+        natural_mean_pct=mu,
+        p_natural=ndtr((mu - threshold) / sd),
+        p_placebo=ndtr((mu + P.PLACEBO_NONSPECIFIC_PCT - threshold) / sd),
+        effect_pct=tau,
+        p_adverse_event=adverse_event_probabilities(pop, geno, option_ids),
+        p_dropout_other=dropout_probabilities(pop, option_ids),
+        p_completer=ndtr((base + total - threshold) / sd),
+        p_partial=ndtr((base + P.PARTIAL_EXPOSURE_SHARE * total - threshold) / sd),
+    )
+
+
+@dataclass(frozen=True)
+class SampledOutcomes:
+    """One draw of the potential outcomes, (n, K) int8 0/1 each."""
+
+    response: np.ndarray
+    adverse_event: np.ndarray
+    dropout: np.ndarray
+
+
+def draw_outcomes(rng: np.random.Generator, probs: OutcomeProbabilities) -> SampledOutcomes:
+    """Sample adverse event, other dropout and response for every patient and option (ITT response)."""
+    shape = probs.p_completer.shape
+    adverse = rng.random(shape) < probs.p_adverse_event
+    other = rng.random(shape) < probs.p_dropout_other
+    p_resp = np.where(other, probs.p_partial, probs.p_completer)
+    respond = (rng.random(shape) < p_resp) & ~adverse
+    return SampledOutcomes(
+        response=respond.astype(np.int8),
+        adverse_event=adverse.astype(np.int8),
+        dropout=(adverse | other).astype(np.int8),
+    )

@@ -1,0 +1,760 @@
+"""Every constant of the synthetic cohort's data-generating process (DGP), with where it comes from.
+
+Tags used below (the same as in the project's domain facts):
+
+- ``[V]``: a published number read in the cited source;
+- ``[M]``: a published number from a secondary source, not verified;
+- ``[D]``: arithmetic on published numbers (the derivation is given);
+- ``ASSUMPTION``: a modelling choice with no published number behind it. Directions are stated when a source
+  supports the direction but not the size.
+
+Units: pain response is modelled on the scale of the percentage reduction of the 0-10 NRS from baseline
+("points" below = percentage points of NRS reduction). Response = a reduction of at least 30% at 12 weeks
+(IMMPACT "moderately important", Dworkin 2008 [V]).
+
+Nothing here is computed at import time except plain literals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Final
+
+# ------------------------------------------------------------------------------------------------ identity
+
+COHORT_SCHEMA_VERSION: Final = "1.0.0"
+"""Version of the cohort's column layout and DGP. Bump on any change to columns or to a constant here."""
+
+PAIN_TYPES: Final = ("nociceptive", "neuropathic", "nociplastic", "mixed")
+"""Order of the pain-type axis in every per-pain-type tuple below."""
+
+RESPONDER_THRESHOLD_PCT: Final = 30.0  # >=30% NRS reduction, IMMPACT moderate (Dworkin 2008) [V]
+
+# ------------------------------------------------------------------------------------------ demographics
+
+AGE_MEAN_YEARS: Final = 55.0  # ePPOC mean 52.7 (Nicholas 2019) [V]; opioid RCTs median 58 (Busse 2018) [V]
+AGE_SD_YEARS: Final = 14.0  # ASSUMPTION
+AGE_RANGE_YEARS: Final = (18.0, 95.0)  # ASSUMPTION (adults; catalog allows 18-110)
+P_FEMALE: Final = 0.60  # opioid RCT populations 61% female (Busse 2018) [V]; more chronic pain in women (Dahlhamer 2018) [V]
+
+# CPIC biogeographic groups of a US-like pain clinic, with East Asians somewhat enriched so that HLA-B*15:02
+# and CYP2D6*10 carriers are numerous enough to learn from. ASSUMPTION.
+GROUP_SHARES: Final = MappingProxyType(
+    {
+        "european": 0.52,
+        "african_american_afro_caribbean": 0.13,
+        "latino": 0.14,
+        "east_asian": 0.08,
+        "central_south_asian": 0.05,
+        "near_eastern": 0.03,
+        "american": 0.02,
+        "sub_saharan_african": 0.02,
+        "oceanian": 0.01,
+    }
+)
+
+# Diabetes: logistic in age. ASSUMPTION (about 16% at 55 years, rising with age; pain clinics see more
+# diabetes than the general population).
+DIABETES_LOGIT_AT_55: Final = -1.65
+DIABETES_LOGIT_PER_YEAR: Final = 0.035
+# HbA1c (NGSP %). ADA diagnosis threshold 6.5% [M]. Distribution parameters: ASSUMPTION.
+HBA1C_NON_DIABETIC_MEAN_PCT: Final = 5.4
+HBA1C_NON_DIABETIC_SD_PCT: Final = 0.35
+HBA1C_NON_DIABETIC_RANGE_PCT: Final = (4.2, 6.4)
+HBA1C_DIABETIC_LOG_MEAN: Final = 2.01  # median exp(2.01) = 7.5% ASSUMPTION
+HBA1C_DIABETIC_LOG_SD: Final = 0.17  # ASSUMPTION
+HBA1C_DIABETIC_RANGE_PCT: Final = (5.6, 15.0)
+HBA1C_POOR_CONTROL_PCT: Final = 8.0  # DPN OR 3.57 at HbA1c >= 8% (Hoque, BIRDEM) [V]
+
+# ------------------------------------------------------------------------------------------- pain type
+
+# Multinomial logit over PAIN_TYPES (nociceptive is the reference). Intercepts are tuned so the shares are
+# about 40/25/17/18% (ASSUMPTION; in chronic LBP painDETECT classes 37% as predominantly neuropathic,
+# Freynhagen 2006 [V], which our neuropathic + mixed share of ~43% brackets).
+PAIN_TYPE_INTERCEPTS: Final = (0.0, -0.72, -1.35, -0.85)
+PAIN_TYPE_AGE_PER_YEAR: Final = (0.0, 0.015, -0.020, 0.005)  # ASSUMPTION: neuropathic pain rises with age
+# ASSUMPTION: nociplastic pain (e.g. fibromyalgia) is more common in women.
+PAIN_TYPE_FEMALE: Final = (0.0, -0.10, 0.70, 0.05)
+PAIN_TYPE_DIABETES: Final = (0.0, 0.80, 0.0, 0.40)  # ASSUMPTION: diabetic neuropathy
+# log(3.57): DPN odds ratio at HbA1c >= 8% in T2DM (Hoque, BIRDEM) [V], applied to neuropathic pain in diabetics.
+PAIN_TYPE_DIABETIC_POOR_CONTROL_NEUROPATHIC: Final = 1.2726
+
+PAIN_DURATION_LOG_MEDIAN_MONTHS: Final = 3.6  # median exp(3.6) = 37 months. ASSUMPTION
+PAIN_DURATION_LOG_SD: Final = 0.9  # ASSUMPTION
+PAIN_DURATION_RANGE_MONTHS: Final = (3.0, 600.0)  # chronic pain lasts >= 3 months (definition)
+
+# ----------------------------------------------------------------------------- latent distress and scores
+
+# One latent distress factor Z ~ N(0, 1) shifted by pain type and age; questionnaires load on it. Directions:
+# neuropathic pain brings more depression, anxiety and sleep problems (Freynhagen 2006) [V]; scores worsen with
+# age up to 31-50 years and improve after (ePPOC, Nicholas 2019) [V]; men score slightly worse on some scales
+# [V]. Sizes: ASSUMPTION.
+DISTRESS_PAIN_TYPE_SHIFT: Final = (0.0, 0.25, 0.30, 0.10)
+DISTRESS_AGE_PEAK_YEARS: Final = 45.0
+DISTRESS_PER_YEAR_BELOW_PEAK: Final = 0.010
+DISTRESS_PER_YEAR_ABOVE_PEAK: Final = -0.012
+DISTRESS_MALE_SHIFT: Final = 0.05
+
+# Loadings of each trait on the distress factor (trait = loading * Z + sqrt(1 - loading^2) * own noise).
+# PCS, TSK, PHQ-9 and GAD-7 correlate positively and PSEQ negatively (direction Dube 2021 [V]; magnitudes
+# [M]/ASSUMPTION).
+LOADING_CATASTROPHIZING: Final = 0.70
+LOADING_DEPRESSION: Final = 0.75
+LOADING_ANXIETY: Final = 0.70
+LOADING_FEAR_AVOIDANCE: Final = 0.55
+LOADING_SELF_EFFICACY: Final = -0.65
+LOADING_NRS: Final = 0.30  # ASSUMPTION: pain intensity correlates ~0.3 with distress
+
+# Baseline pain. ePPOC: BPI severity 6.4, interference 7.0 (Nicholas 2019) [V]. SDs: ASSUMPTION.
+NRS_MEAN: Final = 6.5
+NRS_SD: Final = 1.6
+NRS_RANGE: Final = (2.0, 10.0)  # ASSUMPTION: clinic referrals report at least mild pain
+BPI_SEVERITY_OFFSET: Final = -0.10  # BPI severity = NRS + offset + noise, mean ~6.4 [V]
+BPI_SEVERITY_NOISE_SD: Final = 0.8
+BPI_INTERFERENCE_MEAN: Final = 7.05  # ePPOC 7.0 [V] (a little above to offset clipping at 10)
+BPI_INTERFERENCE_PER_NRS: Final = 0.60
+BPI_INTERFERENCE_PER_DISTRESS: Final = 0.90
+BPI_INTERFERENCE_NOISE_SD: Final = 1.2
+
+# Questionnaire means: ePPOC PCS 29.8, PSEQ 20.7 [V]; PCS > 30 clinically relevant (SRALab) [V].
+PCS_MEAN: Final = 29.8
+PCS_SD: Final = 11.0  # ASSUMPTION
+PCS_PER_NRS: Final = 0.8  # ASSUMPTION
+PSEQ_MEAN: Final = 20.7
+PSEQ_SD: Final = 12.0  # ASSUMPTION
+PSEQ_PER_NRS: Final = -0.8  # ASSUMPTION
+# PHQ-9 in pain clinics: PHQ-9 >= 5 in 71% (PMC6044157) [V]; mean and SD tuned to that. ASSUMPTION.
+PHQ9_MEAN: Final = 8.3
+PHQ9_SD: Final = 6.0
+# GAD-7: ASSUMPTION (pain-clinic comorbidity; cut-points 5/10/15, Spitzer 2006 [V]).
+GAD7_MEAN: Final = 7.2
+GAD7_SD: Final = 5.0
+# TSK: general population TSK-17 34.2 (men) / 32.9 (women) (Koho 2015) [V]; clinic values higher: ASSUMPTION.
+TSK11_MEAN: Final = 27.0
+TSK11_SD: Final = 6.0
+TSK17_MEAN: Final = 40.0
+TSK17_SD: Final = 8.5
+# PHQ-9 item 9 (self-harm) > 0: logistic in the PHQ-9 total; about 10% overall. ASSUMPTION.
+PHQ9_ITEM9_LOGIT_INTERCEPT: Final = -4.3
+PHQ9_ITEM9_LOGIT_PER_POINT: Final = 0.20
+PHQ9_ITEM9_LEVEL_SHARES: Final = (0.65, 0.22, 0.13)  # item score 1, 2, 3 when > 0. ASSUMPTION
+
+# Screening questionnaires by pain type (order PAIN_TYPES). painDETECT: <=12 unlikely, >=19 likely, sensitivity
+# 85% / specificity 80% (Freynhagen 2006) [V]; specificity only 53% in fibromyalgia [V] (so nociplastic scores
+# high). DN4 >= 4 (Perez 2007) [V], sensitivity ~75%, specificity ~76-79% (van Seventer 2013; Timmerman 2017)
+# [V]. Means and SDs are ASSUMPTIONS chosen to roughly reproduce those operating characteristics.
+PAINDETECT_MEAN: Final = (9.5, 22.5, 17.0, 16.5)
+PAINDETECT_SD: Final = 5.5
+DN4_MEAN: Final = (2.0, 5.0, 3.3, 4.0)
+DN4_SD: Final = 1.6
+
+# Current opioid use: logistic. ASSUMPTION (about a quarter of clinic patients; more with more pain).
+OPIOID_USE_LOGIT_INTERCEPT: Final = -1.15
+OPIOID_USE_LOGIT_PER_NRS: Final = 0.30
+OPIOID_USE_LOGIT_PER_DISTRESS: Final = 0.20
+# Carbamazepine used > 3 months without a reaction. ASSUMPTION.
+P_CARBAMAZEPINE_PRIOR_USE: Final = (0.005, 0.06, 0.01, 0.03)  # by pain type
+
+# ------------------------------------------------------------------------------------------- biomarkers
+
+# hs-CRP log-normal: AHA/CDC bands <1 / 1-3 / >3 mg/L are about population tertiles [V]; Women's Health Study
+# 15.1% < 0.5 mg/L and 5.4% > 10 mg/L (Ridker 2004) [V]. median 1.7 and log-SD 1.2 give ~33/36/31% in the bands
+# and ~15% < 0.5 [D]. CRP is higher in LBP and tracks pain intensity (beta 0.17, Klyne 2017) [V]; the per-NRS
+# slope below is that beta on the log scale per SD of NRS: ASSUMPTION.
+CRP_LOG_MEDIAN: Final = 0.53
+CRP_LOG_SD: Final = 1.2
+CRP_LOG_PER_NRS_SD: Final = 0.17
+CRP_LOG_NOCICEPTIVE_SHIFT: Final = 0.15  # ASSUMPTION: inflammatory (OA) pain among nociceptive
+CRP_RANGE: Final = (0.05, 150.0)
+CRP_HIGH_MG_PER_L: Final = 3.0  # AHA/CDC "high" [V]
+# IL-6: healthy pooled mean 5.19 pg/mL, +0.05 pg/mL per year of age (Said 2021) [V]. Log-normal shape and the
+# correlation with CRP: ASSUMPTION.
+IL6_MEAN_PG_PER_ML: Final = 5.19
+IL6_PER_YEAR: Final = 0.05
+IL6_LOG_SD: Final = 0.55
+IL6_CRP_CORRELATION: Final = 0.4
+IL6_RANGE: Final = (0.2, 200.0)
+# TNF-alpha: normal roughly below 8 pg/mL, assay dependent [V]. Distribution: ASSUMPTION.
+TNF_LOG_MEDIAN: Final = 1.0  # median e^1 = 2.7 pg/mL
+TNF_LOG_SD: Final = 0.5
+TNF_RANGE: Final = (0.1, 200.0)
+# 25(OH)D: ~32% deficient (< 20 ng/mL) in NHANES (Endocrine Society 2011) [V]. Lower in arthritis (-12.3 nmol/L
+# = -4.9 ng/mL), muscle pain (-9.0 nmol/L = -3.6 ng/mL) and chronic widespread pain (-7.8 nmol/L = -3.1 ng/mL)
+# (Wu 2018) [V; nmol/L / 2.496 = ng/mL, D]. Mapped to pain types: nociceptive -3.6, nociplastic -3.1,
+# mixed -1.8, neuropathic 0 (ASSUMPTION mapping). Base mean tuned so that ~32% are deficient overall.
+VITD_MEAN_NG_PER_ML: Final = 27.0
+VITD_SD_NG_PER_ML: Final = 10.0
+VITD_PAIN_TYPE_SHIFT: Final = (-3.6, 0.0, -3.1, -1.8)
+VITD_RANGE: Final = (3.0, 120.0)
+VITD_DEFICIENT_NG_PER_ML: Final = 20.0
+# Serum BDNF ~5.3 +/- 2.7 ng/mL (Bidari 2022, fibromyalgia) [V]; higher in fibromyalgia, SMD 0.72 (PLoS One
+# 2023) [V]: others 5.3 - 0.72 * 2.7 = 3.4 ng/mL [D]. Gamma shape: ASSUMPTION.
+BDNF_MEAN_NOCIPLASTIC: Final = 5.3
+BDNF_SD: Final = 2.7
+BDNF_SMD_NOCIPLASTIC: Final = 0.72
+BDNF_RANGE: Final = (0.1, 60.0)
+
+# ------------------------------------------------------------------------------------------- wearables
+
+# RMSSD: healthy ~42 +/- 15 ms [M]; chronic pain g = -0.24 (Koenig 2016) [V] = -3.6 ms [D]; falls with age
+# (Shaffer & Ginsberg 2017) [V]. Log-normal; slopes: ASSUMPTION.
+RMSSD_HEALTHY_MS: Final = 42.0
+RMSSD_SD_MS: Final = 15.0
+RMSSD_PAIN_G: Final = -0.24
+RMSSD_LOG_PER_YEAR: Final = -0.015
+RMSSD_LOG_PER_NRS: Final = -0.03
+RMSSD_LOG_SD: Final = 0.33
+RMSSD_RANGE: Final = (5.0, 200.0)
+# Resting HR: Fitbit cohort mean 65 bpm, range 40-109 (Quer 2020) [V]. Slopes: ASSUMPTION.
+RHR_MEAN_BPM: Final = 65.0
+RHR_SD_BPM: Final = 8.0
+RHR_PER_DISTRESS: Final = 1.5
+RHR_RANGE: Final = (40.0, 115.0)
+# Sleep: good sleep efficiency >= 85% (Ohayon 2017) [V]; 58.7% of LBP patients report disturbed sleep and each
+# +1 VAS point raises the odds by 10% (Alsaadi 2011) [V]. With SD 7, a slope of -0.4 %/NRS point gives
+# OR ~1.1 per point for efficiency < 85% [D]; mean tuned so ~59% are below 85%. Sleep duration: ASSUMPTION.
+SLEEP_EFFICIENCY_MEAN_PCT: Final = 83.3
+SLEEP_EFFICIENCY_SD_PCT: Final = 7.0
+SLEEP_EFFICIENCY_PER_NRS: Final = -0.4
+SLEEP_EFFICIENCY_PER_DISTRESS: Final = -1.5
+SLEEP_EFFICIENCY_RANGE: Final = (40.0, 99.0)
+SLEEP_GOOD_EFFICIENCY_PCT: Final = 85.0
+SLEEP_MINUTES_MEAN: Final = 395.0
+SLEEP_MINUTES_PER_NRS: Final = -8.0
+SLEEP_MINUTES_SD: Final = 55.0
+SLEEP_MINUTES_RANGE: Final = (150.0, 720.0)
+# Steps: chronic LBP 3,480 fewer steps/day than controls (Ryan 2009) [V]; LBP 8,068 vs controls 10,864
+# (activPAL abstract) [V]; older adults 2,000-9,000 (IJBNPA 8:80) [V]. Controls ~9,500 at 50 years minus
+# 3,000 for chronic pain (ASSUMPTION between the two published gaps); age and NRS slopes: ASSUMPTION.
+STEPS_CONTROL_MEAN: Final = 9500.0
+STEPS_CHRONIC_PAIN_GAP: Final = 3000.0
+STEPS_PER_YEAR_OVER_50: Final = -60.0
+STEPS_PER_NRS: Final = -250.0
+STEPS_PER_DISTRESS: Final = -350.0
+STEPS_LOG_SD: Final = 0.40
+STEPS_RANGE: Final = (300.0, 30000.0)
+# Skin conductance 2-20 uS typical [V, weak source]; no chronic-pain norms, so a weak, noisy feature. ASSUMPTION.
+EDA_LOG_MEDIAN: Final = 1.6  # e^1.6 = 5 uS
+EDA_LOG_SD: Final = 0.6
+EDA_LOG_PER_ANXIETY: Final = 0.05
+EDA_RANGE: Final = (0.2, 60.0)
+# Activity relative to the person's own baseline. ASSUMPTION.
+ACTIVITY_DEVIATION_MEAN_PCT: Final = -8.0
+ACTIVITY_DEVIATION_PER_NRS: Final = -3.0
+ACTIVITY_DEVIATION_SD_PCT: Final = 18.0
+ACTIVITY_DEVIATION_RANGE: Final = (-95.0, 200.0)
+WEARABLE_WINDOW_DAYS: Final = (7, 14, 28, 30)  # ASSUMPTION
+WEARABLE_WINDOW_SHARES: Final = (0.2, 0.4, 0.25, 0.15)
+
+# Objective tools. ASSUMPTION: gait speed ~1.2 m/s in mid-life, slower with age and pain; PainChek is used
+# mostly in people who cannot self-report, so it is rare in this clinic cohort.
+GAIT_SPEED_MEAN_M_PER_S: Final = 1.20
+GAIT_SPEED_PER_YEAR_OVER_50: Final = -0.007
+GAIT_SPEED_PER_NRS: Final = -0.03
+GAIT_SPEED_SD: Final = 0.18
+GAIT_SPEED_RANGE: Final = (0.2, 2.2)
+PAINCHEK_PER_NRS: Final = 2.2
+PAINCHEK_SD: Final = 3.0
+
+# ------------------------------------------------------------------------------------------ missingness
+
+# Share of patients with each field MISSING. All ASSUMPTION. Age, sex, pain type and baseline NRS are never
+# missing (required by the catalog).
+P_MISSING: Final = MappingProxyType(
+    {
+        "biogeographic_group": 0.08,
+        "pain_duration_months": 0.08,
+        "bpi": 0.20,  # severity and interference together
+        "paindetect_score": 0.30,
+        "dn4_score": 0.50,
+        "diabetes": 0.04,
+        "current_opioid_use": 0.04,
+        "carbamazepine_prior_use_over_3_months": 0.55,
+        "gait_speed_m_per_s": 0.75,
+        "pcs_total": 0.18,
+        "phq9_total": 0.12,  # item 9 is missing with the total
+        "gad7_total": 0.18,
+        "pseq_total": 0.20,
+        "il6_tnf": 0.70,  # research cytokines (IL-6 and TNF-alpha together)
+        "bdnf_ng_per_ml": 0.80,
+    }
+)
+P_NO_QUESTIONNAIRES: Final = 0.06  # a patient who returned no questionnaire at all. ASSUMPTION
+P_TSK11: Final = 0.65  # TSK-11 recorded; ASSUMPTION
+P_TSK17: Final = 0.12  # TSK-17 recorded instead; ASSUMPTION (the rest: no TSK)
+P_ROUTINE_LABS: Final = 0.45  # hs-CRP and 25(OH)D drawn. ASSUMPTION
+P_HBA1C_DIABETIC: Final = 0.92  # HbA1c on file: almost always in diabetes, often otherwise. ASSUMPTION
+P_HBA1C_NON_DIABETIC: Final = 0.40
+P_WEARABLE: Final = 0.40  # shares a wearable summary. ASSUMPTION
+P_WEARABLE_NO_EDA: Final = 0.55  # among wearable users, device without EDA. ASSUMPTION
+P_PAINCHEK: Final = 0.04  # ASSUMPTION
+
+# ---------------------------------------------------------------------------------------- pharmacogenomics
+
+# CYP allele frequencies by CPIC biogeographic group. CYP2D6 comes from the CPIC frequency table shipped in
+# features/pgx/allele_frequencies.tsv (only alleles the CPIC allele-function table knows are kept and each
+# group is renormalized; today every listed allele is known). CYP2C9 and CYP2C19 are below; the reference
+# allele *1 takes the remaining mass.
+CYP2C9_ALLELE_FREQUENCIES: Final = MappingProxyType(
+    {
+        "european": {"*2": 0.12, "*3": 0.07},  # [M]
+        "east_asian": {"*3": 0.037},  # *3 2.8-4.6% and *2 ~0 (Korean/Chinese/Japanese table) [V]
+        # Every other group: ASSUMPTION (no published figure in the project's sources).
+        "african_american_afro_caribbean": {"*2": 0.02, "*3": 0.01, "*5": 0.01, "*8": 0.06, "*11": 0.03},
+        "sub_saharan_african": {"*2": 0.01, "*3": 0.005, "*5": 0.015, "*6": 0.01, "*8": 0.07, "*11": 0.03},
+        "latino": {"*2": 0.07, "*3": 0.04},
+        "american": {"*2": 0.05, "*3": 0.04},
+        "central_south_asian": {"*2": 0.04, "*3": 0.10},
+        "near_eastern": {"*2": 0.12, "*3": 0.08},
+        "oceanian": {"*3": 0.03},
+    }
+)
+# CYP2C19. Europeans: phenotype frequencies NM 40.6%, RM 27.6%, UM 4.7%, IM 24.8%, PM 2.1% (PMC9318053) [V]
+# give, under Hardy-Weinberg, *17 = sqrt(0.047) = 0.217 and no-function = sqrt(0.021) = 0.145 [D] (which
+# reproduces NM 0.41, RM 0.28, IM 0.25). East Asians: Japanese PM ~15% [V] -> no-function 0.387 [D], split
+# *2/*3 = 0.28/0.105 and *17 0.015 (ASSUMPTION). Other groups: ASSUMPTION.
+CYP2C19_ALLELE_FREQUENCIES: Final = MappingProxyType(
+    {
+        "european": {"*2": 0.140, "*3": 0.005, "*17": 0.217},
+        "east_asian": {"*2": 0.280, "*3": 0.105, "*17": 0.015},
+        "african_american_afro_caribbean": {"*2": 0.18, "*3": 0.003, "*9": 0.01, "*17": 0.20},
+        "sub_saharan_african": {"*2": 0.17, "*9": 0.01, "*17": 0.18},
+        "latino": {"*2": 0.10, "*17": 0.12},
+        "american": {"*2": 0.10, "*17": 0.08},
+        "central_south_asian": {"*2": 0.33, "*3": 0.01, "*17": 0.17},
+        "near_eastern": {"*2": 0.12, "*17": 0.20},
+        "oceanian": {"*2": 0.45, "*3": 0.12, "*17": 0.02},
+    }
+)
+# HLA carriage (probability of carrying >= 1 copy). B*15:02: >15% in Hong Kong, Thailand, Malaysia, parts of
+# the Philippines; ~10% Taiwan; ~4% North China; rare in Europeans and Japanese (FDA label via NCBI MGS) [V].
+# The CPIC "East Asian" group mixes these: 0.08 (ASSUMPTION within the published range). A*31:01 is the
+# relevant marker in Europeans and Japanese [V]; carriage figures are ASSUMPTION.
+HLA_B_1502_CARRIAGE: Final = MappingProxyType(
+    {
+        "european": 0.001,
+        "african_american_afro_caribbean": 0.002,
+        "latino": 0.003,
+        "east_asian": 0.08,
+        "central_south_asian": 0.03,
+        "near_eastern": 0.002,
+        "american": 0.003,
+        "sub_saharan_african": 0.001,
+        "oceanian": 0.02,
+    }
+)
+HLA_A_3101_CARRIAGE: Final = MappingProxyType(
+    {
+        "european": 0.05,
+        "african_american_afro_caribbean": 0.02,
+        "latino": 0.10,
+        "east_asian": 0.07,
+        "central_south_asian": 0.04,
+        "near_eastern": 0.04,
+        "american": 0.12,
+        "sub_saharan_african": 0.01,
+        "oceanian": 0.02,
+    }
+)
+# OPRM1 A118G G-allele frequency ~15% EUR, ~40% EAS [M]; other groups ASSUMPTION. Hardy-Weinberg genotypes.
+OPRM1_G_FREQUENCY: Final = MappingProxyType(
+    {
+        "european": 0.15,
+        "east_asian": 0.40,
+        "african_american_afro_caribbean": 0.04,
+        "sub_saharan_african": 0.02,
+        "latino": 0.20,
+        "american": 0.25,
+        "central_south_asian": 0.35,
+        "near_eastern": 0.20,
+        "oceanian": 0.30,
+    }
+)
+# COMT Val158Met genotypes in a US chronic-pain cohort: Val/Val 25%, Val/Met 41%, Met/Met 34% (PMC6509985) [V].
+# Used for every group (ASSUMPTION).
+COMT_GENOTYPES: Final = ("Val/Val", "Val/Met", "Met/Met")
+COMT_GENOTYPE_SHARES: Final = (0.25, 0.41, 0.34)
+
+# For the hidden mechanisms only: an allele with uncertain/unknown function (no CPIC activity value) counts as
+# decreased function (0.5). ASSUMPTION. (The observed columns keep CPIC's "Indeterminate".)
+UNCERTAIN_ALLELE_MECHANISM_ACTIVITY: Final = 0.5
+
+# How PGx results appear in the record. All ASSUMPTION.
+P_CYP_PANEL: Final = 0.55  # a CYP2D6/CYP2C9/CYP2C19 panel was done
+CYP_REPORT_SHARES: Final = (0.55, 0.30, 0.15)  # full lab report | diplotype only | phenotype only
+P_PHENOTYPE_ONLY_WITH_SCORE: Final = 0.5  # phenotype-only reports that also give the activity score
+P_GENE_NOT_REPORTED: Final = 0.05  # a gene missing from an otherwise done panel
+P_SOURCE_PHARMCAT: Final = 0.25  # panel called by PharmCAT from a VCF rather than reported by a lab
+# PharmCAT cannot call CYP2D6 from SNP VCFs (needs an outside call, PharmCAT docs) [V]; share of PharmCAT
+# panels without a CYP2D6 outside call: ASSUMPTION.
+P_PHARMCAT_NO_CYP2D6: Final = 0.5
+P_HLA_TESTED_BASE: Final = 0.22
+P_HLA_TESTED_ASIAN_EXTRA: Final = 0.35  # recorded East Asian, Central/South Asian or Oceanian
+P_HLA_TESTED_NEUROPATHIC_EXTRA: Final = 0.15  # carbamazepine candidates
+P_RESEARCH_GENOTYPES: Final = 0.35  # OPRM1 and COMT on a research panel
+
+# ------------------------------------------------------------------------------------ prescriber policy
+
+# Multinomial logit; all ASSUMPTION (a plausible prescriber, not fitted to data). It reads only recorded
+# columns (missing -> neutral value) and never the hidden genotype, so assignment is ignorable given the
+# profile. Covariates (centred/scaled): nrs=(NRS-6.5)/1.6, age=(age-55)/14, old=age>=65, female, neuropathic,
+# nociplastic, mixed, diabetes, opioid (current use), phq=(PHQ-9-9)/6, gad=(GAD-7-7)/5, pcs=(PCS-30)/11,
+# pseq=(PSEQ-21)/12, tsk (TSK % of range, centred 50, /20), and recorded PGx flags: cyp2d6_pm_um, cyp2c9_pm,
+# hla_pos (B*15:02 or A*31:01 positive).
+POLICY_COVARIATES: Final = (
+    "nrs", "age", "old", "female", "neuropathic", "nociplastic", "mixed", "diabetes", "opioid",
+    "phq", "gad", "pcs", "pseq", "tsk", "cyp2d6_pm_um", "cyp2c9_pm", "hla_pos",
+)  # fmt: skip
+POLICY_COEFFICIENTS: Final = MappingProxyType(
+    {
+        "codeine": {"nrs": 0.2, "age": -0.1, "old": -0.3, "neuropathic": -0.6, "nociplastic": -0.3,
+                    "opioid": 0.5, "cyp2d6_pm_um": -1.0},
+        "tramadol": {"nrs": 0.3, "neuropathic": 0.2, "mixed": 0.3, "opioid": 0.6, "phq": -0.1,
+                     "cyp2d6_pm_um": -1.0},
+        "oxycodone": {"nrs": 0.6, "age": -0.2, "neuropathic": 0.3, "mixed": 0.3, "opioid": 1.5, "phq": 0.25,
+                      "pcs": 0.2},
+        "celecoxib": {"age": -0.2, "old": -0.8, "neuropathic": -1.2, "nociplastic": -0.8, "mixed": -0.3,
+                      "diabetes": -0.3, "opioid": -0.2, "cyp2c9_pm": -0.7},
+        "ibuprofen": {"age": -0.5, "old": -1.5, "neuropathic": -1.4, "nociplastic": -0.9, "mixed": -0.4,
+                      "diabetes": -0.4, "opioid": -0.3, "cyp2c9_pm": -0.7},
+        "meloxicam": {"age": -0.2, "old": -1.0, "neuropathic": -1.2, "nociplastic": -0.8, "mixed": -0.3,
+                      "diabetes": -0.3, "cyp2c9_pm": -0.7},
+        "amitriptyline": {"age": -0.2, "old": -1.0, "neuropathic": 1.0, "nociplastic": 1.0, "mixed": 0.6,
+                          "phq": 0.2},
+        "duloxetine": {"neuropathic": 0.8, "nociplastic": 1.2, "mixed": 0.6, "diabetes": 0.4, "phq": 0.5,
+                       "gad": 0.3},
+        "pregabalin": {"neuropathic": 1.5, "nociplastic": 0.8, "mixed": 0.9, "diabetes": 0.6, "gad": 0.1},
+        "gabapentin": {"neuropathic": 1.6, "nociplastic": 0.3, "mixed": 0.8, "diabetes": 0.5},
+        "carbamazepine": {"neuropathic": 2.2, "nociplastic": -0.5, "mixed": 0.9, "age": -0.1, "hla_pos": -1.5},
+        "physical_therapy": {"age": -0.2, "neuropathic": -0.3, "nociplastic": -0.1, "tsk": -0.3,
+                             "pseq": 0.2, "nrs": -0.1},
+        "guided_icbt": {"age": -0.3, "nociplastic": 0.5, "phq": 0.4, "pcs": 0.5, "gad": 0.2},
+        "unguided_icbt": {"age": -0.6, "nociplastic": 0.3, "pcs": 0.3, "phq": 0.1},
+        "mindfulness": {"female": 0.3, "nociplastic": 0.4, "gad": 0.5, "age": -0.1},
+        "vr_therapy": {"age": -0.8, "nrs": 0.1},
+        "peer_support": {"age": 0.2, "opioid": 0.3, "phq": 0.3, "pseq": -0.2},
+    }
+)  # fmt: skip
+# Intercepts tuned (on n = 200,000) so each option gets roughly its target share (>= 3.5%). ASSUMPTION targets:
+# codeine 5, tramadol 7, oxycodone 6, celecoxib 6, ibuprofen 8, meloxicam 5, amitriptyline 7, duloxetine 7,
+# pregabalin 7, gabapentin 8, carbamazepine 3.5, physical therapy 11, guided iCBT 4.5, unguided iCBT 4,
+# mindfulness 4, VR 3.5, peer support 3.5 (%).
+POLICY_INTERCEPTS: Final = MappingProxyType(
+    {
+        "codeine": -0.66,
+        "tramadol": -0.72,
+        "oxycodone": -1.49,
+        "celecoxib": -0.01,
+        "ibuprofen": 0.31,
+        "meloxicam": -0.22,
+        "amitriptyline": -0.81,
+        "duloxetine": -1.16,
+        "pregabalin": -1.37,
+        "gabapentin": -1.17,
+        "carbamazepine": -2.18,
+        "physical_therapy": 0.0,
+        "guided_icbt": -1.15,
+        "unguided_icbt": -1.15,
+        "mindfulness": -1.35,
+        "vr_therapy": -1.32,
+        "peer_support": -1.29,
+    }
+)
+# Every prescriber sometimes deviates at random: propensity = (1 - e) * softmax + e / K. With e = 0.045 and
+# K = 17 no propensity falls below 0.0026, so inverse-propensity estimators stay usable. ASSUMPTION.
+POLICY_EXPLORATION: Final = 0.045
+
+# -------------------------------------------------------------------------------------- potential outcomes
+
+# Individual %-NRS-reduction at 12 weeks: Y_i(t) = mu_i + tau_t(x_i) + e_it, responder if Y >= 30.
+# Placebo in chronic peripheral neuropathic pain trials: 38% reach >= 30% and 23% reach >= 50% (Duarte 2022)
+# [V]. A normal distribution of % change through both points has mean 15.9 and SD 46.1 [D].
+PLACEBO_P30: Final = 0.38
+PLACEBO_P50: Final = 0.23
+# Publication bias overstates neuropathic-pain drug effects by ~10% (Finnerup 2015) [V]: effects derived from
+# NNTs are multiplied by 0.9 [D].
+PUBLICATION_BIAS_SHRINK: Final = 0.9
+
+# Natural course (usual care, no new treatment) mean % reduction for a neuropathic reference patient, tuned
+# so the natural-course responder rate in neuropathic pain is ~0.30 (ASSUMPTION, anchored on the usual-care
+# arm of Cherkin 2016: 26.6% with >= 30% less pain bothersomeness [V]).
+NATURAL_COURSE_MEAN_PCT: Final = 12.0
+# Non-specific (placebo) effect of a pill or a sham, tuned so that placebo in neuropathic pain reaches >= 30%
+# relief in ~38% (Duarte 2022) [V]. Options whose effect sizes were measured against placebo or sham (drugs,
+# VR) get it on top of their specific effect; options measured against passive control or usual care do not
+# (their effect sizes already contain it). [D]
+PLACEBO_NONSPECIFIC_PCT: Final = 9.0
+# Placebo response rises with younger age and higher baseline pain (Clin Drug Investig, 71 trials) [V];
+# higher CRP predicts non-recovery in LBP (Klyne 2018) [V]. Sizes: ASSUMPTION. Depression and catastrophizing
+# as weak negative prognostic factors: ASSUMPTION (catastrophizing predicted pain in 2 of 11 studies, Wertli
+# 2014 [V]).
+NATURAL_COURSE_PAIN_TYPE_SHIFT: Final = (0.0, 0.0, -4.0, -2.0)
+NATURAL_COURSE_PER_YEAR: Final = -0.15  # per year above 55
+NATURAL_COURSE_PER_NRS: Final = 2.0  # per NRS point above 6.5
+NATURAL_COURSE_PER_PHQ9: Final = -0.30  # per PHQ-9 point above 9
+NATURAL_COURSE_PER_PCS: Final = -0.10  # per PCS point above 30
+NATURAL_COURSE_HIGH_CRP: Final = -3.0  # hs-CRP > 3 mg/L
+NATURAL_COURSE_PER_LOG_DURATION: Final = -2.0  # per unit of log(months / 37)
+# Noise (ASSUMPTION): a patient effect shared by every option (unrecorded prognosis), a small option-specific
+# patient effect, and the within-patient outcome noise. Together with the prognostic spread the SD of the
+# placebo %-change is ~33, below the 46 fitted through the published placebo rates: the cohort keeps the
+# >= 30% placebo rate (0.38) but has fewer >= 50% placebo responders (~0.18 vs 0.23) so that individual
+# response probabilities spread enough for feature-driven differences between options to matter.
+PATIENT_EFFECT_SD_PCT: Final = 14.0
+OPTION_PATIENT_EFFECT_SD_PCT: Final = 5.0
+OUTCOME_NOISE_SD_PCT: Final = 30.0
+# Patients who stop early for reasons other than an adverse event keep this share of the specific effect
+# (partial exposure), on top of the natural course. ASSUMPTION.
+PARTIAL_EXPOSURE_SHARE: Final = 0.2
+# Specific effect never makes pain worse than the natural course: tau is floored at 0. ASSUMPTION.
+EFFECT_FLOOR_PCT: Final = 0.0
+# Conversion of standardized mean differences (SMD) to % points: SMD x 46 (the SD of % change above) [D].
+SMD_TO_PCT: Final = 46.0
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """One option's specific effect, adverse events and dropout (modifiers live in outcomes.py).
+
+    ``effect`` is either derived from an NNT for >= 50% relief in neuropathic pain (``nnt50``), from an SMD
+    (``smd``) or given directly in % points (``effect_pct``), for the reference pain type ``reference``; the
+    per-pain-type ``pain_type_factor`` (order PAIN_TYPES) scales it.
+    """
+
+    option_id: str
+    reference: str
+    pain_type_factor: tuple[float, float, float, float]
+    nnt50: float | None = None
+    smd: float | None = None
+    effect_pct: float | None = None
+    effect_source: str = ""
+    p_adverse_event: float = 0.0  # withdrawal-level adverse event attributable to the option
+    adverse_event_source: str = ""
+    p_dropout_other: float = 0.15  # stopping before 12 weeks for any other reason
+    dropout_source: str = ""
+    published: str = ""  # the published figure(s) the calibration used, for docs/cohort.md
+    placebo_controlled: bool = True  # effect measured against placebo/sham (adds PLACEBO_NONSPECIFIC_PCT)
+    evidence_shrink: float = 1.0  # extra shrink for old or low-tier evidence (on top of publication bias)
+
+
+# Opioids in chronic non-cancer pain: -0.69 cm on a 10-cm VAS vs placebo, under the 1 cm MID (Busse 2018) [V];
+# on a mean baseline of 6.5/10 that is a 10.6% reduction [D]. Tramadol and codeine take the same nociceptive /
+# neuropathic ratio as the strong opioids [D/ASSUMPTION].
+_OPIOID_NOCICEPTIVE_RATIO = 0.40  # 10.6 / (0.9 x 29.7) [D]
+
+OPTION_SPECS: Final = MappingProxyType(
+    {
+        "codeine": OptionSpec(
+            "codeine", "neuropathic", (_OPIOID_NOCICEPTIVE_RATIO, 1.0, 0.25, 0.7), nnt50=6.0,
+            effect_source="ASSUMPTION: no codeine NNT in the sources; a weak opioid between SNRI and tramadol",
+            p_adverse_event=0.08, adverse_event_source="ASSUMPTION (like tramadol, NNH 12.6)",
+            p_dropout_other=0.15, dropout_source="ASSUMPTION",
+            published="no published NNT (ASSUMPTION NNT 6.0); CPIC CYP2D6 PM/UM avoid",
+        ),
+        "tramadol": OptionSpec(
+            "tramadol", "neuropathic", (_OPIOID_NOCICEPTIVE_RATIO, 1.0, 0.25, 0.7), nnt50=4.7,
+            effect_source="Finnerup 2015 NNT 4.7 [V]; nociceptive: Busse 2018 [V/D]",
+            p_adverse_event=0.079, adverse_event_source="NNH 12.6 (NICE/BJA Ed 2018) [V]",
+            p_dropout_other=0.15, dropout_source="ASSUMPTION",
+            published="NNT 4.7 (3.6-6.7), NNH 12.6 [V]",
+        ),
+        "oxycodone": OptionSpec(
+            "oxycodone", "neuropathic", (_OPIOID_NOCICEPTIVE_RATIO, 1.0, 0.25, 0.7), nnt50=4.3,
+            effect_source="Finnerup 2015 strong opioids NNT 4.3 [V]; nociceptive: Busse 2018 -0.69 cm [V/D]",
+            p_adverse_event=0.085, adverse_event_source="NNH 11.7 [V]",
+            p_dropout_other=0.15, dropout_source="ASSUMPTION",
+            published="NNT 4.3 (3.4-5.8), NNH 11.7 [V]; CNCP -0.69 cm vs MID 1 cm [V]",
+        ),
+        "celecoxib": OptionSpec(
+            "celecoxib", "nociceptive", (1.0, 0.1, 0.1, 0.55), effect_pct=9.0,
+            effect_source="ASSUMPTION under the MID (15%): between LBP -3.3/100 (Enthoven 2016) [V] and OA",
+            p_adverse_event=0.04, adverse_event_source="ASSUMPTION (GI/CV/renal withdrawals)",
+            published="LBP MD -3.3/100 [V]; kept under the MID",
+        ),
+        "ibuprofen": OptionSpec(
+            "ibuprofen", "nociceptive", (1.0, 0.1, 0.1, 0.55), effect_pct=9.0,
+            effect_source="as celecoxib (ASSUMPTION)",
+            p_adverse_event=0.045, adverse_event_source="ASSUMPTION",
+            published="LBP MD -3.3/100 [V]; kept under the MID",
+        ),
+        "meloxicam": OptionSpec(
+            "meloxicam", "nociceptive", (1.0, 0.1, 0.1, 0.55), effect_pct=8.0,
+            effect_source="as celecoxib, slightly lower (ASSUMPTION)",
+            p_adverse_event=0.04, adverse_event_source="ASSUMPTION",
+            published="LBP MD -3.3/100 [V]; kept under the MID",
+        ),
+        "amitriptyline": OptionSpec(
+            "amitriptyline", "neuropathic", (0.25, 1.0, 0.75, 0.6), nnt50=3.6,
+            effect_source="Finnerup 2015 TCA NNT 3.6 [V]; other pain types ASSUMPTION",
+            p_adverse_event=0.075, adverse_event_source="NNH 13.4 [V]",
+            published="NNT 3.6 (3.0-4.4), NNH 13.4 [V]",
+        ),
+        "duloxetine": OptionSpec(
+            "duloxetine", "neuropathic", (0.55, 1.0, 0.9, 0.75), nnt50=6.4,
+            effect_source="Finnerup 2015 SNRI NNT 6.4 [V]; other pain types ASSUMPTION",
+            p_adverse_event=0.085, adverse_event_source="NNH 11.8 [V]",
+            published="NNT 6.4 (5.2-8.4), NNH 11.8 [V]",
+        ),
+        "pregabalin": OptionSpec(
+            "pregabalin", "neuropathic", (0.15, 1.0, 0.7, 0.65), nnt50=7.7,
+            effect_source="Finnerup 2015 NNT 7.7 [V]; other pain types ASSUMPTION",
+            p_adverse_event=0.072, adverse_event_source="NNH 13.9 [V]",
+            published="NNT 7.7 (6.5-9.4), NNH 13.9 [V]",
+        ),
+        "gabapentin": OptionSpec(
+            "gabapentin", "neuropathic", (0.15, 1.0, 0.4, 0.65), nnt50=6.3,
+            effect_source="Finnerup 2015 NNT 6.3 [V]; other pain types ASSUMPTION",
+            p_adverse_event=0.039, adverse_event_source="NNH 25.6 [V]",
+            published="NNT 6.3 (5.0-8.3), NNH 25.6 [V]",
+        ),
+        "carbamazepine": OptionSpec(
+            "carbamazepine", "neuropathic", (0.05, 1.0, 0.1, 0.45), nnt50=2.5,
+            effect_source="NNT 2.5 DPN / 2.6 TN (older pooled analysis) [V], x0.85 for low-tier, older "
+            "evidence (Wiffen 2014; NNT drift, Finnerup 2018) [V direction; size ASSUMPTION]",
+            p_adverse_event=0.15, adverse_event_source="NNH 3.4 [V] counts any AE; withdrawal-level half "
+            "of it (ASSUMPTION); hypersensitivity on top (outcomes.py)",
+            published="NNT 2.5 DPN / 2.6 TN, NNH 3.4 [V]; HLA-B*15:02 SJS/TEN OR 79.8 [V]",
+            evidence_shrink=0.85,
+        ),
+        "physical_therapy": OptionSpec(
+            "physical_therapy", "nociceptive", (1.0, 0.3, 0.5, 0.55), effect_pct=23.0,
+            effect_source="exercise 15/100 better at 3 months (Hayden 2021) [V] on a 65/100 baseline = 23% [D]; "
+            "other pain types ASSUMPTION",
+            p_adverse_event=0.02, adverse_event_source="ASSUMPTION",
+            p_dropout_other=0.20, dropout_source="ASSUMPTION",
+            published="pain 15/100 (12-18) vs no treatment [V]",
+            placebo_controlled=False,
+        ),
+        "guided_icbt": OptionSpec(
+            "guided_icbt", "nociceptive", (1.0, 0.9, 1.1, 1.0), smd=0.28,
+            effect_source="guided iCBT physical ES 0.26-0.29 vs passive control (Internet Interventions 2022) [V]",
+            p_adverse_event=0.01, adverse_event_source="adverse events minor [V]",
+            p_dropout_other=0.28, dropout_source="app dropout 43% (Meyerowitz-Katz 2020) [V] less the +12 "
+            "points completion with guidance (Musiat 2022) [V] -> 0.31; 0.28 ASSUMPTION",
+            published="ES 0.26-0.29 (physical), 0.34-0.47 (psychological) [V]; CBT SMD 0.21 [V]",
+            placebo_controlled=False,
+        ),
+        "unguided_icbt": OptionSpec(
+            "unguided_icbt", "nociceptive", (1.0, 0.9, 1.1, 1.0), smd=0.22,
+            effect_source="computer-based vs passive SMD 0.18-0.41 (Vugts 2018) [V]; 0.22 ASSUMPTION",
+            p_adverse_event=0.01, adverse_event_source="ASSUMPTION",
+            p_dropout_other=0.40, dropout_source="guided + 12 points (Musiat 2022) [V]; app dropout 43% [V]",
+            published="SMD 0.18-0.41 vs passive [V]; completion 12 points lower than guided [V]",
+            placebo_controlled=False,
+        ),
+        "mindfulness": OptionSpec(
+            "mindfulness", "nociceptive", (1.0, 0.9, 1.1, 1.0), smd=0.32,
+            effect_source="small effect, low-quality evidence (Hilton 2017) [V], SMD ~0.32 [M]",
+            p_adverse_event=0.01, adverse_event_source="ASSUMPTION",
+            p_dropout_other=0.22, dropout_source="53.7% attended >= 6 of 8 sessions (Cherkin 2016) [V]; "
+            "stopping before 12 weeks 0.22 ASSUMPTION",
+            published="SMD ~0.32 [M]; Cherkin 2016 MBSR 43.6% vs usual care 26.6% [V]",
+            placebo_controlled=False,
+        ),
+        "vr_therapy": OptionSpec(
+            "vr_therapy", "nociceptive", (1.0, 0.9, 1.0, 1.0), smd=0.20,
+            effect_source="EaseVRx superior to sham (Garcia 2021) [V]; size ASSUMPTION (small)",
+            p_adverse_event=0.03, adverse_event_source="nausea 9.7% vs 6.7% sham (Garcia 2021) [V] = 3% excess [D]",
+            p_dropout_other=0.18, dropout_source="ASSUMPTION",
+            published="superior to sham; nausea 9.7% vs 6.7% [V]",
+        ),
+        "peer_support": OptionSpec(
+            "peer_support", "nociceptive", (1.0, 1.0, 1.0, 1.0), smd=0.20,
+            effect_source="pilot PEG d = -0.25, PROMIS-PI d = -0.35 (Matthias 2015) [V]; 0.20 ASSUMPTION",
+            p_adverse_event=0.0, adverse_event_source="ASSUMPTION",
+            p_dropout_other=0.25, dropout_source="ASSUMPTION",
+            published="PEG d -0.25, self-efficacy d 0.60 (pilot) [V]",
+            placebo_controlled=False,
+        ),
+    }
+)  # fmt: skip
+
+# ---- effect modifiers (outcomes.py), in % points unless stated
+
+# CYP2D6 and the prodrug opioids. PM -> codeine/tramadol avoid, diminished analgesia; UM -> avoid, toxicity
+# (CPIC, Crews 2021) [V]; PMs have ~40% lower tramadol M1 (FDA label) [V]. Share of the opioid effect kept:
+# codeine PM 0 (no morphine formed), tramadol PM 0.15 (parent drug's monoaminergic action); IM interpolates
+# with the activity score; UM keeps the full effect plus 10%. Sizes: ASSUMPTION.
+CODEINE_EFFECT_SHARE_PM: Final = 0.0
+TRAMADOL_EFFECT_SHARE_PM: Final = 0.15
+CODEINE_IM_SHARE_INTERCEPT: Final = 0.30  # share = intercept + slope * activity score for 0 < AS < 1.25
+CODEINE_IM_SHARE_SLOPE: Final = 0.40
+TRAMADOL_IM_SHARE_INTERCEPT: Final = 0.40
+TRAMADOL_IM_SHARE_SLOPE: Final = 0.35
+UM_EFFECT_SHARE: Final = 1.10
+# UM toxicity (withdrawal-level adverse event, added to the option's base risk). ASSUMPTION.
+CODEINE_UM_ADVERSE_EVENT: Final = 0.35
+TRAMADOL_UM_ADVERSE_EVENT: Final = 0.22
+# OPRM1 118G carriers need more opioid: SMD -0.18 (Hwang 2014) [V], cancer pain -0.30 [V]. Loss of 6 points
+# (A/G, SMD 0.13 on the 46-point SD) and 10 (G/G, SMD 0.22) [D from the SMD ~0.2 suggestion].
+OPRM1_LOSS_PER_G_ALLELE: Final = (0.0, 6.0, 10.0)  # A/A, A/G, G/G. ASSUMPTION (G/G less than additive)
+# Patients already on an opioid gain less from adding one. ASSUMPTION.
+OPIOID_TOLERANT_LOSS: Final = 6.0
+OPIOID_AE_PER_YEAR_OVER_65: Final = 0.003  # ASSUMPTION
+
+# CYP2C9 and CYP2C9-cleared NSAIDs: PM -> 25-50% of the lowest dose (celecoxib, ibuprofen) or an alternative
+# (meloxicam); IM with AS 1 -> lowest dose (meloxicam 50%) (Theken 2020) [V]. Extra withdrawal-level adverse
+# event risk (GI bleeding, CV, renal) by activity score: ASSUMPTION.
+NSAID_ADVERSE_EVENT_BY_CYP2C9: Final = MappingProxyType(
+    {
+        # activity score: (celecoxib/ibuprofen extra, meloxicam extra)
+        0.0: (0.14, 0.22),
+        0.5: (0.12, 0.20),
+        1.0: (0.05, 0.09),
+        1.5: (0.015, 0.025),
+        2.0: (0.0, 0.0),
+    }
+)
+NSAID_AE_PER_YEAR_OVER_50: Final = 0.004  # ASSUMPTION (NSAID risk grows with age)
+NSAID_AE_DIABETES: Final = 0.02  # ASSUMPTION (renal)
+# Inflammatory phenotype: hs-CRP > 3 mg/L -> larger NSAID effect. ASSUMPTION (no published moderator).
+NSAID_HIGH_CRP_GAIN: Final = 14.0
+
+# Amitriptyline at low pain doses: no dose adjustment, but PM/IM have more side effects and UM more treatment
+# failure (CPIC 2016 via UF Health note) [V]. Sizes: ASSUMPTION.
+AMITRIPTYLINE_UM_EFFECT_SHARE: Final = 0.55  # CYP2D6 UM or CYP2C19 UM
+AMITRIPTYLINE_PM_ADVERSE_EVENT: Final = 0.12  # CYP2D6 PM or CYP2C19 PM
+AMITRIPTYLINE_IM_ADVERSE_EVENT: Final = 0.04  # CYP2D6 IM or CYP2C19 IM/likely IM
+AMITRIPTYLINE_AE_PER_YEAR_OVER_60: Final = 0.012  # anticholinergic burden in older adults. ASSUMPTION
+AMITRIPTYLINE_PER_SLEEP_EFF_BELOW_85: Final = 0.5  # sedating: more benefit with poor sleep. ASSUMPTION
+ANTIDEPRESSANT_PER_PHQ9: Final = MappingProxyType({"duloxetine": 0.6, "amitriptyline": 0.3})  # ASSUMPTION
+DULOXETINE_PER_BDNF_NG_PER_ML: Final = 1.5  # above 4 ng/mL; central sensitisation marker. ASSUMPTION
+# Painful diabetic neuropathy with HbA1c >= 8%: extra benefit from pregabalin and duloxetine (approved in DPN).
+# ASSUMPTION.
+DPN_GAIN: Final = MappingProxyType({"pregabalin": 6.0, "duloxetine": 5.0})
+
+# Carbamazepine hypersensitivity (withdrawal-level): SJS/TEN base risk 0.3% (ASSUMPTION) with OR 79.8 for
+# HLA-B*15:02 (Tangamornsuksan 2013) [V]; DRESS/rash base 2% (within "up to 10%" hypersensitivity [V]) with
+# OR 13 for HLA-A*31:01 (ASSUMPTION). Use for > 3 months without a reaction removes the genetic excess
+# (CPIC: may cautiously continue) [V].
+CARBAMAZEPINE_SJS_BASE: Final = 0.003
+CARBAMAZEPINE_SJS_OR_B1502: Final = 79.8
+CARBAMAZEPINE_DRESS_BASE: Final = 0.02
+CARBAMAZEPINE_DRESS_OR_A3101: Final = 13.0
+
+# Physical therapy: higher self-efficacy responds better, high fear-avoidance worse, deconditioned (few
+# steps) gain more. All ASSUMPTION (moderation evidence is weak, Alhowimel 2021 [V]).
+PT_PER_PSEQ_POINT: Final = 0.70  # per point above 20.7
+PT_PER_FEAR_SD: Final = -8.0  # per SD of the fear-avoidance trait
+PT_PER_1000_STEPS_BELOW_6000: Final = 1.2  # capped at 5 points
+PT_STEPS_GAIN_CAP: Final = 5.0
+# CBT-based options (guided/unguided iCBT, mindfulness partly): high catastrophizing, depression and fear-
+# avoidance respond better. ASSUMPTION; most formal moderator tests found no moderation (Wertli 2014) [V].
+CBT_PER_PCS_POINT: Final = 0.70  # per PCS point above 30
+CBT_PER_PHQ9_POINT: Final = 0.60  # per PHQ-9 point above 9
+CBT_PER_FEAR_SD: Final = 3.0
+UNGUIDED_MODIFIER_SHARE: Final = 0.7
+PT_DROPOUT_PER_FEAR_SD: Final = 0.06  # fear-avoidant patients stop exercise programmes more. ASSUMPTION
+# Dropout of digital programmes rises with age and depression (ASSUMPTION); guidance halves the rise.
+DIGITAL_DROPOUT_PER_YEAR_OVER_50: Final = 0.004
+DIGITAL_DROPOUT_PER_PHQ9_POINT: Final = 0.008
+GUIDED_DROPOUT_MODIFIER_SHARE: Final = 0.5
+# Mindfulness: more benefit with anxiety (ASSUMPTION).
+MINDFULNESS_PER_GAD7_POINT: Final = 1.0  # above 7
+# VR: younger patients engage more (ASSUMPTION).
+VR_PER_YEAR: Final = -0.40  # per year above 50
+# Peer support: low self-efficacy and depression gain more; self-efficacy d = 0.60 in the pilot (Matthias
+# 2015) [V]. Sizes: ASSUMPTION.
+PEER_PER_PSEQ_POINT_BELOW: Final = 0.50
+PEER_PER_PHQ9_POINT: Final = 0.25
