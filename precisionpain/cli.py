@@ -278,6 +278,68 @@ def pgx_import_cmd(
         err_console.print(f"wrote {out}")
 
 
+# --------------------------------------------------------------------------------------------- models
+
+HomeOpt = Annotated[
+    Path | None,
+    typer.Option("--home", help="Data directory for the embedded MLflow store (default: PRECISIONPAIN_HOME or ./.precisionpain)."),
+]
+TrackingOpt = Annotated[
+    str | None,
+    typer.Option("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else SQLite in --home)."),
+]
+
+
+def _registry_settings(home: Path | None, tracking_uri: str | None) -> tuple[str, Path]:
+    from precisionpain.models.registry import quiet_mlflow
+    from precisionpain.settings import artifact_root, data_dir
+    from precisionpain.settings import tracking_uri as resolve_tracking
+
+    quiet_mlflow()
+    data_dir(home).mkdir(parents=True, exist_ok=True)
+    return resolve_tracking(tracking_uri, home), artifact_root(home)
+
+
+@app.command("train")
+@handle_errors
+def train_cmd(
+    data: Annotated[Path, typer.Option("--data", help="Cohort / training table (.parquet or .csv).")],
+    config: Annotated[Path, typer.Option("--config", help="Experiment config YAML (experiments/<name>/config.yaml).")],
+    home: HomeOpt = None,
+    tracking_uri: TrackingOpt = None,
+    catalog_root: CatalogRootOpt = None,
+) -> None:
+    """Train, evaluate, track in MLflow and register a model; promote it to champion if it wins."""
+    from rich.progress import BarColumn, Progress, TimeElapsedColumn
+
+    from precisionpain.models.config import load_train_config
+    from precisionpain.models.training import train
+
+    cfg = load_train_config(config)
+    uri, artifacts = _registry_settings(home, tracking_uri)
+    with Progress(
+        "[progress.description]{task.description}", BarColumn(), TimeElapsedColumn(), console=err_console, transient=True
+    ) as progress:
+        task = progress.add_task("training", total=1.0)
+        result = train(
+            data,
+            cfg,
+            tracking_uri=uri,
+            artifact_root=artifacts,
+            catalog_root=catalog_root,
+            config_path=config,
+            progress=lambda msg, frac: progress.update(task, description=msg, completed=frac),
+        )
+    h = result.headline
+    err_console.print(
+        f"run {result.run_id}: registered {result.registered_model} v{result.version} (fit {result.fit_seconds:.0f} s)",
+        highlight=False,
+    )
+    err_console.print(result.decision, highlight=False)
+    shown = ("auc_mean", "ece_max", "dr_policy_value", "best_single_option_dr_value", "regret", "regret_best_single_option")
+    err_console.print("  " + "  ".join(f"{k}={h[k]:.3f}" for k in shown if k in h), highlight=False)
+
+
 def main() -> None:
     app()
 

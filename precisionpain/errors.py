@@ -105,8 +105,8 @@ class DiplotypeFormatError(PgxError):
     """A diplotype string is not of the form ``A/B``."""
 
 
-class DataError(PrecisionPainError, ValueError):
-    """A data file (cohort, training table) is missing columns or has unusable content."""
+class DataError(ValidationError):
+    """A data table (cohort, training table) is missing columns or has unusable content."""
 
 
 class ModelError(PrecisionPainError, RuntimeError):

@@ -11,6 +11,9 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
+import numpy as np
+import pandas as pd
+
 from precisionpain.catalog.loader import FeatureCatalog, OptionCatalog
 from precisionpain.catalog.types import DOMAIN_LABELS, FieldType, TreatmentOption
 from precisionpain.errors import ProfileValidationError, Violation
@@ -343,3 +346,92 @@ def data_warnings(
                 )
             )
     return tuple(out)
+
+
+def _resolved_gene_columns(frame: pd.DataFrame, gene: str, tables: PgxTables) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the CPIC reading (activity score, phenotype) of one CYP gene; None where untested/unreadable."""
+    from precisionpain.pgx.resolve import resolve_gene
+
+    n = len(frame)
+    parts = []
+    for part in ("diplotype", "phenotype", "activity_score"):
+        col = f"{gene}_{part}"
+        values = frame[col].to_numpy(dtype=object) if col in frame.columns else np.full(n, None, dtype=object)
+        parts.append(values)
+    codes, uniques = pd.factorize(pd.Series(list(zip(*parts, strict=True)), dtype=object))
+    score = np.empty(len(uniques) + 1, dtype=object)
+    phenotype = np.empty(len(uniques) + 1, dtype=object)
+    for u, key in enumerate(uniques):
+        clean = [None if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)) else str(v) for v in key]
+        if all(v is None for v in clean):
+            score[u], phenotype[u] = None, None
+            continue
+        r = resolve_gene(gene.upper(), clean[0], clean[1], clean[2], tables)
+        score[u], phenotype[u] = (r.activity_score, r.phenotype) if r.ok else (None, None)
+    score[-1] = phenotype[-1] = None
+    return score[codes], phenotype[codes]
+
+
+_GENE_COLUMNS = {"CYP2D6": "cyp2d6", "CYP2C9": "cyp2c9", "CYP2C19": "cyp2c19"}
+_MARKER_COLUMNS = {"HLA-B": "hla_b_1502", "HLA-A": "hla_a_3101", "OPRM1": "oprm1_rs1799971", "COMT": "comt_rs4680"}
+
+
+def cpic_avoid_matrix(
+    frame: pd.DataFrame,
+    option_ids: Sequence[str],
+    options: OptionCatalog,
+    tables: PgxTables,
+) -> np.ndarray:
+    """(n, k) booleans: True where CPIC says AVOID for that patient and option (a flat patient table).
+
+    The same rule as :func:`rank_options`, looked up once per distinct reading of the option's genes, so a
+    table of hundreds of thousands of patients takes a second or two.
+    """
+    from precisionpain.schema import GeneResult, Pgx
+
+    n = len(frame)
+    out = np.zeros((n, len(option_ids)), dtype=bool)
+    resolved: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    prior_col = "carbamazepine_prior_use_over_3_months"
+    prior = frame[prior_col].to_numpy(dtype=object) if prior_col in frame.columns else np.full(n, None, dtype=object)
+    for j, option_id in enumerate(option_ids):
+        option = options.get(option_id)
+        if option.cpic_drug is None:
+            continue
+        key_columns: list[np.ndarray] = []
+        names: list[str] = []
+        for gene in option.genes:
+            if gene in _GENE_COLUMNS:
+                if gene not in resolved:
+                    resolved[gene] = _resolved_gene_columns(frame, _GENE_COLUMNS[gene], tables)
+                key_columns += list(resolved[gene])
+                names += [f"{gene}:score", f"{gene}:phenotype"]
+            elif gene in _MARKER_COLUMNS and _MARKER_COLUMNS[gene] in frame.columns:
+                key_columns.append(frame[_MARKER_COLUMNS[gene]].to_numpy(dtype=object))
+                names.append(gene)
+        key_columns.append(prior)
+        names.append("prior")
+        codes, uniques = pd.factorize(pd.Series(list(zip(*key_columns, strict=True)), dtype=object))
+        avoid = np.zeros(len(uniques) + 1, dtype=bool)
+        for u, key in enumerate(uniques):
+            row = {
+                name: (None if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)) else v)
+                for name, v in zip(names, key, strict=True)
+            }
+            pgx_data: dict[str, object] = {}
+            for gene, column in _GENE_COLUMNS.items():
+                score, phenotype = row.get(f"{gene}:score"), row.get(f"{gene}:phenotype")
+                if score is not None or phenotype is not None:
+                    pgx_data[column] = GeneResult(phenotype=phenotype, activity_score=score)
+            for gene, column in _MARKER_COLUMNS.items():
+                if row.get(gene) is not None:
+                    pgx_data[column] = row[gene]
+            found = cpic_lookup(
+                option.cpic_drug,
+                Pgx.model_validate(pgx_data),
+                prior_use_over_3_months=None if row["prior"] is None else bool(row["prior"]),
+                tables=tables,
+            )
+            avoid[u] = any(g.action_code.value == AVOID for g in found.guidance)
+        out[:, j] = avoid[codes]
+    return out

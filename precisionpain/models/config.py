@@ -12,9 +12,23 @@ from pydantic import Field, field_validator, model_validator
 
 from precisionpain.base import FrozenModel
 from precisionpain.catalog.loader import parse_as, read_yaml
-from precisionpain.errors import CatalogError, ConfigError
+from precisionpain.errors import CatalogError, ConfigError, Violation
 
-Strategy = Literal["t_learner", "s_learner", "ipw_t_learner", "x_learner", "dr_learner"]
+Strategy = Literal["t_learner", "s_learner", "ipw_t_learner"]
+
+# Tree parameters that map onto TreatmentResponseModel arguments; other keys go to its ``xgb_params``.
+ESTIMATOR_TREE_PARAMS = (
+    "n_estimators",
+    "learning_rate",
+    "max_depth",
+    "min_child_weight",
+    "subsample",
+    "colsample_bytree",
+    "reg_lambda",
+    "tree_method",
+    "max_bin",
+    "early_stopping_rounds",
+)
 
 
 class OutcomeConfig(FrozenModel):
@@ -31,26 +45,39 @@ class SplitConfig(FrozenModel):
 
 
 class IntervalConfig(FrozenModel):
-    method: Literal["bootstrap", "none"] = "bootstrap"
-    n_bootstrap: int = Field(default=4, ge=2, le=200)
+    method: Literal["jackknife", "bootstrap", "none"] = "jackknife"
+    n_bootstrap: int = Field(default=10, ge=2, le=200)
     alpha: float = Field(default=0.1, gt=0.0, lt=0.5)
 
 
 class ModelConfig(FrozenModel):
     strategy: Strategy = "t_learner"
     calibration: Literal["auto", "isotonic", "sigmoid", "none"] = "auto"
+    n_folds: int = Field(default=5, ge=2, le=20)
     min_samples_per_option: int = Field(default=20, ge=2)
+    propensity_clip: float = Field(default=0.01, gt=0.0, lt=0.5)
     n_jobs: int = Field(default=2, ge=1, le=64)
     xgboost: dict[str, Any] = Field(default_factory=dict)
     interval: IntervalConfig = IntervalConfig()
 
-    @field_validator("xgboost")
-    @classmethod
-    def _no_threads(cls, v: dict[str, Any]) -> dict[str, Any]:
-        for key in ("nthread", "n_jobs"):
-            if key in v:
-                raise ValueError(f"set threads with model.n_jobs, not xgboost.{key}")
-        return v
+    def estimator_params(self, objective: str, seed: int) -> dict[str, Any]:
+        """Keyword arguments for TreatmentResponseModel."""
+        tree = {k: v for k, v in self.xgboost.items() if k in ESTIMATOR_TREE_PARAMS}
+        extra = {k: v for k, v in self.xgboost.items() if k not in ESTIMATOR_TREE_PARAMS}
+        return {
+            "objective": objective,
+            "strategy": self.strategy,
+            "calibration": self.calibration,
+            "n_folds": self.n_folds,
+            "min_samples_per_option": self.min_samples_per_option,
+            "propensity_clip": self.propensity_clip,
+            "interval_method": self.interval.method,
+            "n_bootstrap": self.interval.n_bootstrap,
+            "random_state": seed,
+            "n_jobs": self.n_jobs,
+            "xgb_params": extra or None,
+            **tree,
+        }
 
 
 class EvaluationConfig(FrozenModel):
@@ -98,24 +125,61 @@ class TrainConfig(FrozenModel):
         return self
 
 
+def _estimator_violations(model: ModelConfig, objective: str, seed: int) -> list[Violation]:
+    """The estimator's own parameter checks (tree parameters, reserved XGBoost keys), paths under model."""
+    from precisionpain.models.estimator import TreatmentResponseModel
+
+    params = model.estimator_params(objective, seed)
+    try:
+        TreatmentResponseModel(**params)._check_params()
+    except ConfigError as exc:
+        out = []
+        for v in exc.violations:
+            key = v.path.removeprefix("xgb_params[").removesuffix("]")
+            if key in ESTIMATOR_TREE_PARAMS or v.path.startswith("xgb_params["):
+                out.append(Violation(f"model.xgboost.{key}", v.rule, v.received))
+            else:
+                out.append(Violation(f"model.{v.path}", v.rule, v.received))
+        return out
+    except TypeError as exc:  # an unexpected keyword cannot happen: tree keys are filtered above
+        return [Violation("model", str(exc))]
+    return []
+
+
 def load_train_config(path: str | os.PathLike[str]) -> TrainConfig:
     """Read and validate a training config; every problem is raised at once as a ConfigError."""
     p = Path(path)
+    what = f"training config {p}"
     try:
         data = read_yaml(p)
-        if data is None:
-            data = {}
-        return parse_as(TrainConfig, data, str(p))
     except CatalogError as exc:
-        raise ConfigError(f"training config {p}", exc.violations) from None
+        raise ConfigError(what, exc.violations) from None
+    if data is None:
+        data = {}
+    try:
+        config = parse_as(TrainConfig, data, what)
+    except CatalogError as exc:
+        violations = list(exc.violations)
+        # Check the estimator parameters too, so one message lists every problem.
+        raw_model = data.get("model") if isinstance(data, dict) else None
+        raw_xgb = raw_model.get("xgboost") if isinstance(raw_model, dict) else None
+        if isinstance(raw_xgb, dict) and all(isinstance(k, str) for k in raw_xgb):
+            model = ModelConfig.model_construct(xgboost=raw_xgb)
+            seen = {v.path for v in violations}
+            violations += [
+                v
+                for v in _estimator_violations(model, "binary", 0)
+                if v.path.startswith("model.xgboost.") and v.path not in seen
+            ]
+        raise ConfigError(what, violations) from None
+    ConfigError.raise_if_any(what, _estimator_violations(config.model, config.outcome.objective, config.seed))
+    return config
 
 
 def check_options(config: TrainConfig, known: tuple[str, ...]) -> tuple[str, ...]:
     """The option ids this run trains, each checked against the treatment-option catalog."""
     if config.options == "all":
         return known
-    from precisionpain.errors import Violation
-
     unknown = [o for o in config.options if o not in known]
     if unknown:
         raise ConfigError(

@@ -31,6 +31,7 @@ from precisionpain.catalog.loader import (
 from precisionpain.catalog.pgx_tables import load_pgx_tables
 from precisionpain.errors import ModelError
 from precisionpain.pgx.tables import PgxTables
+from precisionpain.schema import SubgroupGap
 
 PACKAGE_FORMAT = 1
 
@@ -46,6 +47,7 @@ class PackageMetadata(FrozenModel):
     feature_ids: tuple[str, ...]
     training_ranges: dict[str, tuple[float, float]] = Field(default_factory=dict)
     headline_metrics: dict[str, float] = Field(default_factory=dict)
+    subgroup_gaps: tuple[SubgroupGap, ...] = ()
     interval_alpha: float = 0.1
     strategy: str = "t_learner"
     intended_use: str = ""

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 
-def _figure(width: float, height: float):  # type: ignore[no-untyped-def]
+def _figure(width: float, height: float) -> Any:
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -21,7 +22,7 @@ def _figure(width: float, height: float):  # type: ignore[no-untyped-def]
     return plt.figure(figsize=(width, height), dpi=110)
 
 
-def _png(fig) -> bytes:  # type: ignore[no-untyped-def]
+def _png(fig: Any) -> bytes:
     import matplotlib.pyplot as plt
 
     buf = io.BytesIO()

@@ -1,0 +1,850 @@
+"""TreatmentResponseModel: expected outcome under each of several treatment options, from observational data.
+
+The estimator is generic: numeric features X (NaN = missing), any hashable treatment labels (two or more) and a
+binary or continuous outcome. It follows the scikit-learn contract (``__init__`` stores parameters only, ``fit``
+returns ``self``, learned attributes end in ``_``, ``get_params``/``set_params``/``clone`` work); the only
+difference is the signature ``fit(X, treatment, y, sample_weight=None)``.
+
+How it fits (per-option strategies ``t_learner`` and ``ipw_t_learner``; the S-learner does the same once over
+all rows with the option as extra one-hot columns):
+
+1. A multinomial logistic propensity model P(option | X) on all rows, for overlap diagnostics (``overlap_``) and,
+   for ``ipw_t_learner``, stabilised inverse-propensity weights ``share(t) / max(e_t(x), propensity_clip)``.
+2. For each option, ``n_folds`` boosters trained in lockstep on K-1 folds each. Boosting stops when the summed
+   held-out loss of the K folds has not improved for ``early_stopping_rounds`` rounds (``xgboost.cv``'s rule,
+   steadier on a few hundred rows than a single validation split); the best round count ``n_rounds`` is kept.
+3. A final booster per option on all of that option's rows with ``n_rounds`` rounds: ``boosters_[option]``.
+4. A calibrator per option fitted on the out-of-fold predictions (each row predicted by the fold booster that did
+   not see it): isotonic, Platt or none, chosen by cross-validated Brier score when ``calibration="auto"``.
+5. Intervals: ``interval_method="jackknife"`` (default) re-uses the K fold boosters as a grouped (delete-a-fold)
+   jackknife: ``se^2 = (K-1)/K * sum_k (m_k - mean m)^2`` on the margin (log-odds) scale, bounds
+   ``m_full -/+ t_{K-1, 1-alpha/2} * se`` mapped through the calibrator; it costs no extra training.
+   ``"bootstrap"`` trains ``n_bootstrap`` more boosters per option on bootstrap resamples (multinomial row
+   counts as weights) and uses ``m_full -/+ z * sd``.
+6. All final boosters (and all interval replicates) are merged into one multi-target booster each, so serving
+   scores every option of a patient in one XGBoost call. Target j reproduces ``boosters_[option_j]`` bit for bit.
+
+These are intervals for the expected outcome (the response probability), not for one patient's outcome. They
+reflect estimation variance only; the bias of shrunken boosted trees is not in them, so their coverage of the
+true probability is measured (benchmarks/estimator_bench.py) rather than assumed.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Self, cast
+
+import numpy as np
+import xgboost as xgb
+from scipy import stats
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError
+
+from precisionpain.errors import ConfigError, ModelError, ValidationError, Violation, kind_of
+from precisionpain.models import boosting
+from precisionpain.models.calibration import CalibrationMethod, Calibrator, fit_calibrator
+from precisionpain.models.inputs import check_features, check_outcome, check_sample_weight, check_treatment
+from precisionpain.models.propensity import (
+    fit_propensity,
+    overlap_diagnostics,
+    stabilised_weights,
+)
+
+Objective = Literal["binary", "regression"]
+Strategy = Literal["t_learner", "s_learner", "ipw_t_learner"]
+IntervalMethod = Literal["jackknife", "bootstrap", "none"]
+
+OBJECTIVES: tuple[str, ...] = ("binary", "regression")
+STRATEGIES: tuple[str, ...] = ("t_learner", "s_learner", "ipw_t_learner")
+CALIBRATIONS: tuple[str, ...] = ("auto", "isotonic", "sigmoid", "none")
+INTERVAL_METHODS: tuple[str, ...] = ("jackknife", "bootstrap", "none")
+TREE_METHODS: tuple[str, ...] = ("hist", "approx", "exact")
+
+_CHUNK_ROWS = 65_536  # rows scored per XGBoost call; bounds memory for the stacked S-learner input
+#: up to this many rows, interval replicates are scored by the compiled tree table instead of XGBoost
+SMALL_BATCH_ROWS = 16
+
+
+class NotFittedModelError(ModelError, NotFittedError):
+    """A TreatmentResponseModel method that needs a fitted model was called before ``fit``."""
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    a.setflags(write=False)
+    return a
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Exact TreeSHAP contributions per option (XGBoost ``pred_contribs``) on the raw margin scale.
+
+    - ``contributions``: (n, k, n_features); ``base_values``: (n, k); ``margins``: (n, k); for every row i and
+      option j, ``base_values[i, j] + contributions[i, j].sum() == margins[i, j]`` (float32 rounding only).
+    - The margin is the raw booster's output before calibration: log-odds for ``objective="binary"``, the
+      predicted value for ``"regression"``.
+    - Per-option strategies: ``base_values`` is the same for every row (the booster's bias term). S-learner:
+      the one-hot option columns' contributions are folded into ``base_values``, which therefore varies by row.
+    """
+
+    contributions: np.ndarray
+    base_values: np.ndarray
+    margins: np.ndarray
+    options: tuple[Hashable, ...]
+    feature_names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class OutcomeInterval:
+    """Point estimate and (1 - alpha) interval of the expected outcome per option; arrays (n, k) in
+    ``options`` order (probabilities for ``objective="binary"``)."""
+
+    estimate: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    alpha: float
+    options: tuple[Hashable, ...]
+
+
+@dataclass(frozen=True)
+class OptionFit:
+    """What fitting learned for one option."""
+
+    option: Hashable
+    n_patients: int
+    n_rounds: int
+    calibration: str
+    calibration_cv_brier: Mapping[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "n_patients": self.n_patients,
+            "n_rounds": self.n_rounds,
+            "calibration": self.calibration,
+            "calibration_cv_brier": dict(self.calibration_cv_brier),
+        }
+
+
+@dataclass(frozen=True)
+class _Fitted:
+    booster: xgb.Booster
+    replicates: tuple[xgb.Booster, ...]
+    oof_margin: np.ndarray
+    n_rounds: int
+
+
+def sorted_options(labels: Sequence[Hashable]) -> tuple[Hashable, ...]:
+    """Distinct labels in sorted order (by type name, then value, when the labels are of mixed types)."""
+    unique = list(dict.fromkeys(labels))
+    try:
+        return tuple(sorted(unique))  # type: ignore[type-var]
+    except TypeError:
+        return tuple(sorted(unique, key=lambda v: (type(v).__name__, repr(v))))
+
+
+def _number(
+    violations: list[Violation],
+    name: str,
+    value: object,
+    *,
+    integer: bool = False,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> None:
+    ok_type = isinstance(value, int | np.integer) if integer else isinstance(value, int | float | np.number)
+    if isinstance(value, bool) or not ok_type:
+        violations.append(
+            Violation(name, f"must be {'an integer' if integer else 'a number'}", kind_of(value))
+        )
+        return
+    v = float(value)  # type: ignore[arg-type]
+    bad = v != v
+    if low is not None:
+        bad = bad or (v <= low if low_open else v < low)
+    if high is not None:
+        bad = bad or (v >= high if high_open else v > high)
+    if bad:
+        lo = "" if low is None else f"{'>' if low_open else '>='} {low:g}"
+        hi = "" if high is None else f"{'<' if high_open else '<='} {high:g}"
+        violations.append(
+            Violation(name, f"must be {' and '.join(x for x in (lo, hi) if x)}", kind_of(value))
+        )
+
+
+def _choice(violations: list[Violation], name: str, value: object, allowed: Sequence[str]) -> None:
+    if not isinstance(value, str) or value not in allowed:
+        violations.append(
+            Violation(name, f"must be one of {', '.join(repr(a) for a in allowed)}", kind_of(value))
+        )
+
+
+def _n_rows(X: Any) -> int | None:
+    shape = getattr(X, "shape", None)
+    if shape is not None and len(shape) >= 1:
+        return int(shape[0])
+    try:
+        return len(X)
+    except TypeError:
+        return None
+
+
+class TreatmentResponseModel(BaseEstimator):
+    """Expected outcome under each treatment option, one gradient-boosted model per option by default.
+
+    Parameters
+    ----------
+    objective: ``"binary"`` (y is 0/1; outcomes are probabilities) or ``"regression"`` (continuous y).
+    strategy: ``"t_learner"`` (one booster per option on its own patients), ``"ipw_t_learner"`` (the same with
+        stabilised, clipped inverse-propensity weights, so each option's booster fits the whole population's
+        covariate mix) or ``"s_learner"`` (one booster on all rows with the option as one-hot columns).
+    n_estimators: upper bound on boosting rounds; the actual count comes from cross-validated early stopping.
+    learning_rate, max_depth, min_child_weight, subsample, colsample_bytree, reg_lambda, tree_method, max_bin:
+        XGBoost tree parameters (``reg_lambda`` is XGBoost's ``lambda``).
+    early_stopping_rounds: stop when the summed held-out loss of the folds has not improved for this many rounds.
+    n_folds: cross-fitting folds (out-of-fold predictions for calibration, early stopping, jackknife intervals).
+    calibration: ``"auto"`` (isotonic, Platt or none, chosen by cross-validated Brier score on the out-of-fold
+        predictions), ``"isotonic"``, ``"sigmoid"`` or ``"none"``; binary objective only (regression: ``"auto"``
+        and ``"none"`` both mean none).
+    interval_method: ``"jackknife"`` (from the fold boosters, free), ``"bootstrap"`` (``n_bootstrap`` extra
+        boosters per option) or ``"none"``.
+    propensity_clip: lower clip of propensities for weights and the overlap threshold.
+    propensity_l2: L2 penalty of the multinomial logistic propensity model (standardised features).
+    min_samples_per_option: fewer patients than this on an option is an error naming the option.
+    random_state: seed (``None`` draws one; the seed used is kept in ``seed_``).
+    n_jobs: threads, passed explicitly to XGBoost; several options are fitted in parallel, one thread each.
+    xgb_params: extra XGBoost parameters merged last (not the keys in ``boosting.RESERVED_XGB_KEYS``).
+
+    Attributes (after fit)
+    ----------------------
+    options_: tuple of option labels, sorted; every (n, k) output follows this order.
+    n_features_in_, feature_names_in_ (only when X was a DataFrame with string column names).
+    boosters_: dict option -> ``xgboost.Booster``; its input is ``booster_input(X, option)``. Per-option
+        strategies: the option's own booster on the raw features. S-learner: every option maps to the one shared
+        booster, whose input is X followed by one-hot option columns (in ``options_`` order).
+    interval_boosters_: dict option -> tuple of boosters (fold or bootstrap replicates; empty for ``"none"``).
+    calibrators_: dict option -> Calibrator (binary only; empty dict for regression).
+    propensity_model_: PropensityModel; overlap_: OverlapReport on the training data.
+    option_fits_: dict option -> OptionFit (patients, boosting rounds, calibration chosen); seed_: int.
+    """
+
+    def __init__(
+        self,
+        *,
+        objective: Objective = "binary",
+        strategy: Strategy = "t_learner",
+        n_estimators: int = 2000,
+        learning_rate: float = 0.05,
+        max_depth: int = 4,
+        min_child_weight: float = 1.0,
+        subsample: float = 0.8,
+        colsample_bytree: float = 0.8,
+        reg_lambda: float = 1.0,
+        tree_method: str = "hist",
+        max_bin: int = 256,
+        early_stopping_rounds: int = 50,
+        n_folds: int = 5,
+        calibration: str = "auto",
+        interval_method: IntervalMethod = "jackknife",
+        n_bootstrap: int = 10,
+        propensity_clip: float = 0.01,
+        propensity_l2: float = 1.0,
+        min_samples_per_option: int = 20,
+        random_state: int | None = 0,
+        n_jobs: int = 1,
+        xgb_params: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.objective = objective
+        self.strategy = strategy
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.max_depth = max_depth
+        self.min_child_weight = min_child_weight
+        self.subsample = subsample
+        self.colsample_bytree = colsample_bytree
+        self.reg_lambda = reg_lambda
+        self.tree_method = tree_method
+        self.max_bin = max_bin
+        self.early_stopping_rounds = early_stopping_rounds
+        self.n_folds = n_folds
+        self.calibration = calibration
+        self.interval_method = interval_method
+        self.n_bootstrap = n_bootstrap
+        self.propensity_clip = propensity_clip
+        self.propensity_l2 = propensity_l2
+        self.min_samples_per_option = min_samples_per_option
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+        self.xgb_params = xgb_params
+
+    # ------------------------------------------------------------------ parameters
+
+    def _check_params(self) -> None:
+        v: list[Violation] = []
+        _choice(v, "objective", self.objective, OBJECTIVES)
+        _choice(v, "strategy", self.strategy, STRATEGIES)
+        _number(v, "n_estimators", self.n_estimators, integer=True, low=1)
+        _number(v, "learning_rate", self.learning_rate, low=0.0, high=1.0, low_open=True)
+        _number(v, "max_depth", self.max_depth, integer=True, low=1, high=20)
+        _number(v, "min_child_weight", self.min_child_weight, low=0.0)
+        _number(v, "subsample", self.subsample, low=0.0, high=1.0, low_open=True)
+        _number(v, "colsample_bytree", self.colsample_bytree, low=0.0, high=1.0, low_open=True)
+        _number(v, "reg_lambda", self.reg_lambda, low=0.0)
+        _choice(v, "tree_method", self.tree_method, TREE_METHODS)
+        _number(v, "max_bin", self.max_bin, integer=True, low=2)
+        _number(v, "early_stopping_rounds", self.early_stopping_rounds, integer=True, low=1)
+        _number(v, "n_folds", self.n_folds, integer=True, low=2, high=20)
+        _choice(v, "calibration", self.calibration, CALIBRATIONS)
+        if self.objective == "regression" and self.calibration in ("isotonic", "sigmoid"):
+            v.append(
+                Violation("calibration", "must be 'auto' or 'none' for objective='regression'", "string")
+            )
+        _choice(v, "interval_method", self.interval_method, INTERVAL_METHODS)
+        _number(v, "n_bootstrap", self.n_bootstrap, integer=True, low=2, high=1000)
+        _number(v, "propensity_clip", self.propensity_clip, low=0.0, high=0.5, low_open=True, high_open=True)
+        _number(v, "propensity_l2", self.propensity_l2, low=0.0)
+        _number(v, "min_samples_per_option", self.min_samples_per_option, integer=True, low=2)
+        if (
+            isinstance(self.min_samples_per_option, int)
+            and isinstance(self.n_folds, int)
+            and self.min_samples_per_option < self.n_folds
+        ):
+            v.append(Violation("min_samples_per_option", "must be >= n_folds", "integer"))
+        if self.random_state is not None:
+            _number(v, "random_state", self.random_state, integer=True, low=0, high=2**32 - 1)
+        _number(v, "n_jobs", self.n_jobs, integer=True, low=1, high=256)
+        if self.xgb_params is not None:
+            if not isinstance(self.xgb_params, Mapping) or not all(
+                isinstance(k, str) for k in self.xgb_params
+            ):
+                v.append(
+                    Violation(
+                        "xgb_params",
+                        "must be a mapping of XGBoost parameter names to values",
+                        kind_of(self.xgb_params),
+                    )
+                )
+            else:
+                for key in sorted(set(self.xgb_params) & boosting.RESERVED_XGB_KEYS):
+                    v.append(
+                        Violation(
+                            f"xgb_params[{key}]",
+                            "is set by the estimator (use objective, n_jobs or random_state)",
+                            kind_of(self.xgb_params[key]),
+                        )
+                    )
+        if v:
+            raise ConfigError("TreatmentResponseModel parameters", v)
+
+    def _params(self, *, nthread: int, seed: int) -> dict[str, Any]:
+        return boosting.booster_params(
+            objective=self.objective,
+            learning_rate=float(self.learning_rate),
+            max_depth=int(self.max_depth),
+            min_child_weight=float(self.min_child_weight),
+            subsample=float(self.subsample),
+            colsample_bytree=float(self.colsample_bytree),
+            reg_lambda=float(self.reg_lambda),
+            tree_method=self.tree_method,
+            max_bin=int(self.max_bin),
+            nthread=nthread,
+            seed=seed,
+            extra=self.xgb_params,
+        )
+
+    # ------------------------------------------------------------------ fit
+
+    def fit(self, X: Any, treatment: Any, y: Any, sample_weight: Any = None) -> Self:
+        """Fit the propensity model, the per-option boosters, the calibrators and the interval replicates.
+
+        X: numeric (n, p) array or DataFrame, NaN = missing. treatment: n hashable labels (two or more distinct).
+        y: n outcomes (0/1 for binary). sample_weight: n non-negative weights (optional). Returns ``self``.
+        """
+        self._check_params()
+        n = _n_rows(X)
+        Xv, names, violations = check_features(X)
+        if Xv is not None:
+            n = Xv.shape[0]
+        labels, v = check_treatment(treatment, n)
+        violations += v
+        yv, v = check_outcome(y, n, self.objective)
+        violations += v
+        wv, v = check_sample_weight(sample_weight, n)
+        violations += v
+        options: tuple[Hashable, ...] = ()
+        codes = np.empty(0, dtype=np.int64)
+        if labels is not None:
+            options = sorted_options(labels)
+            if len(options) < 2:
+                violations.append(
+                    Violation(
+                        "treatment",
+                        "must contain at least two distinct options",
+                        f"{len(options)} distinct option",
+                    )
+                )
+            index = {o: i for i, o in enumerate(options)}
+            codes = np.fromiter((index[lab] for lab in labels), dtype=np.int64, count=len(labels))
+            counts = np.bincount(codes, minlength=len(options))
+            for opt, count in zip(options, counts, strict=True):
+                if count < self.min_samples_per_option:
+                    violations.append(
+                        Violation(
+                            "treatment",
+                            f"option {opt!r} has {count} patients; every option needs at least "
+                            f"min_samples_per_option={self.min_samples_per_option}",
+                            "too few rows",
+                        )
+                    )
+            if wv is not None:
+                for j, opt in enumerate(options):
+                    if counts[j] and not wv[codes == j].sum() > 0:
+                        violations.append(
+                            Violation(
+                                "sample_weight",
+                                f"must have a positive sum over the patients of option {opt!r}",
+                                "all zeros",
+                            )
+                        )
+            if yv is not None and self.objective == "binary" and len(options) >= 2:
+                for j, opt in enumerate(options):
+                    yj = yv[codes == j]
+                    if yj.size and (yj.min() == yj.max()):
+                        violations.append(
+                            Violation(
+                                "y",
+                                f"must contain both outcomes (0 and 1) among the patients of option {opt!r}",
+                                "a single outcome class",
+                            )
+                        )
+        ValidationError.raise_if_any("TreatmentResponseModel.fit", violations)
+        assert Xv is not None and yv is not None and labels is not None  # narrowed by the checks above
+        self._fit_checked(Xv, names, options, codes, yv, wv)
+        return self
+
+    def _fit_checked(
+        self,
+        Xv: np.ndarray,
+        names: tuple[str, ...] | None,
+        options: tuple[Hashable, ...],
+        codes: np.ndarray,
+        y: np.ndarray,
+        sample_weight: np.ndarray | None,
+    ) -> None:
+        n, p = Xv.shape
+        k = len(options)
+        seed = (
+            int(self.random_state)
+            if self.random_state is not None
+            else int(np.random.SeedSequence().generate_state(1)[0])
+        )
+        base_w = np.ones(n) if sample_weight is None else sample_weight * (n / sample_weight.sum())
+
+        propensity = fit_propensity(
+            Xv, codes, k, base_w, l2=float(self.propensity_l2), n_jobs=int(self.n_jobs)
+        )
+        e = propensity.predict(Xv)
+        overlap = overlap_diagnostics(
+            e, codes, options, threshold=float(self.propensity_clip), sample_weight=base_w
+        )
+        train_w = base_w.copy()
+        if self.strategy == "ipw_t_learner":
+            train_w *= stabilised_weights(e, codes, propensity.shares, float(self.propensity_clip))
+        del e
+
+        X32 = np.ascontiguousarray(Xv, dtype=np.float32)
+        if self.strategy == "s_learner":
+            design = np.concatenate([X32, np.eye(k, dtype=np.float32)[codes]], axis=1)
+            w = train_w / train_w.mean()
+            strata = codes * 2 + (y > 0.5) if self.objective == "binary" else codes
+            tasks: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = [
+                (0, design, y, w, strata)
+            ]
+        else:
+            tasks = []
+            for j in range(k):
+                rows = codes == j
+                wj = train_w[rows] / train_w[rows].mean()
+                yj = y[rows]
+                tasks.append((j, X32[rows], yj, wj, self._strata(yj)))
+        tasks.sort(key=lambda t: -t[1].shape[0])  # largest first balances the thread pool
+        n_jobs = int(self.n_jobs)
+        nthread = max(1, n_jobs // len(tasks))
+        workers = max(1, min(n_jobs, len(tasks)))
+        fitted: dict[int, _Fitted] = {}
+        with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = {
+                pool.submit(self._fit_one, Xt, yt, wt, st, seed, key, nthread): key
+                for key, Xt, yt, wt, st in tasks
+            }
+            for fut in concurrent.futures.as_completed(futures):
+                fitted[futures[fut]] = fut.result()
+
+        calibrators: dict[Hashable, Calibrator] = {}
+        fits: dict[Hashable, OptionFit] = {}
+        for j, opt in enumerate(options):
+            rows = codes == j
+            if self.strategy == "s_learner":
+                oof, n_rounds = fitted[0].oof_margin[rows], fitted[0].n_rounds
+            else:
+                oof, n_rounds = fitted[j].oof_margin, fitted[j].n_rounds
+            kind, scores = "none", {}
+            if self.objective == "binary":
+                method = cast(CalibrationMethod, self.calibration)
+                choice = fit_calibrator(
+                    oof,
+                    y[rows],
+                    base_w[rows],
+                    method=method,
+                    rng=np.random.default_rng([seed, j, 7]),
+                )
+                calibrators[opt] = choice.calibrator
+                kind, scores = choice.calibrator.kind, dict(choice.cv_brier)
+            fits[opt] = OptionFit(opt, int(rows.sum()), n_rounds, kind, scores)
+
+        if self.strategy == "s_learner":
+            boosters = {opt: fitted[0].booster for opt in options}
+            replicates = {opt: fitted[0].replicates for opt in options}
+        else:
+            boosters = {opt: fitted[j].booster for j, opt in enumerate(options)}
+            replicates = {opt: fitted[j].replicates for j, opt in enumerate(options)}
+
+        for attr in ("feature_names_in_",):
+            if hasattr(self, attr):
+                delattr(self, attr)
+        if names is not None:
+            self.feature_names_in_ = np.asarray(names, dtype=object)
+        self.n_features_in_ = p
+        self.options_ = options
+        self.seed_ = seed
+        self.propensity_model_ = propensity
+        self.overlap_ = overlap
+        self.calibrators_ = calibrators
+        self.option_fits_ = fits
+        self.interval_boosters_ = replicates
+        self.boosters_ = boosters
+        self._build_serving(probe=X32[: min(n, 64)])
+
+    def _strata(self, y: np.ndarray) -> np.ndarray:
+        if self.objective == "binary":
+            return (y > 0.5).astype(np.int64)
+        edges = np.quantile(y, np.linspace(0, 1, self.n_folds + 1)[1:-1])
+        return np.searchsorted(edges, y).astype(np.int64)
+
+    def _fit_one(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        w: np.ndarray,
+        strata: np.ndarray,
+        seed: int,
+        key: int,
+        nthread: int,
+    ) -> _Fitted:
+        rng = np.random.default_rng([seed, key])
+        params = self._params(nthread=nthread, seed=int(rng.integers(2**31 - 1)))
+        fold = boosting.make_folds(strata, int(self.n_folds), rng)
+        try:
+            cf = boosting.cross_fit(
+                X,
+                y,
+                w,
+                fold,
+                params,
+                max_rounds=int(self.n_estimators),
+                patience=int(self.early_stopping_rounds),
+            )
+            full = boosting.train(X, y, w, params, cf.n_rounds)
+            replicates: tuple[xgb.Booster, ...] = ()
+            if self.interval_method == "jackknife":
+                replicates = cf.boosters
+            elif self.interval_method == "bootstrap":
+                reps = []
+                for _b in range(int(self.n_bootstrap)):
+                    counts = rng.multinomial(X.shape[0], np.full(X.shape[0], 1.0 / X.shape[0]))
+                    params_b = dict(params, seed=int(rng.integers(2**31 - 1)))
+                    reps.append(boosting.train(X, y, w * counts, params_b, cf.n_rounds))
+                replicates = tuple(reps)
+        except xgb.core.XGBoostError as exc:
+            raise ModelError(f"XGBoost failed while fitting: {str(exc).splitlines()[0]}") from None
+        return _Fitted(full, replicates, cf.oof_margin, cf.n_rounds)
+
+    # ------------------------------------------------------------------ serving boosters
+
+    def _build_serving(
+        self,
+        probe: np.ndarray | None = None,
+        point: xgb.Booster | None = None,
+        interval: xgb.Booster | None = None,
+    ) -> None:
+        """Merge the final boosters (and the interval replicates) into multi-target boosters for fast scoring,
+        check them against their sources on ``probe`` rows, and compile the replicates for single patients.
+        ``point``/``interval`` are previously merged boosters (from a saved model) to check instead of merging."""
+        options = self.options_
+        # a fixed synthetic probe (the same at fit and at load, so the compiled table is too), plus real rows
+        rng = np.random.default_rng(0)
+        synthetic = rng.normal(scale=3.0, size=(32, self.n_features_in_)).astype(np.float32)
+        synthetic[rng.random(synthetic.shape) < 0.2] = np.nan
+        probe = synthetic if probe is None else np.concatenate([probe, synthetic])
+
+        def as_input(rows: np.ndarray) -> np.ndarray:
+            return self._stack_design(rows[:8]) if self.strategy == "s_learner" else rows
+
+        if self.strategy == "s_learner":
+            point = self.boosters_[options[0]]
+            reps = list(self.interval_boosters_[options[0]])
+        else:
+            sources = [self.boosters_[o] for o in options]
+            point = boosting.merge_boosters(sources) if point is None else point
+            boosting.check_merged(point, sources, probe)
+            reps = [b for o in options for b in self.interval_boosters_[o]]
+        table = None
+        if reps:
+            if interval is None:
+                interval = boosting.merge_boosters(reps) if len(reps) > 1 else reps[0]
+            boosting.check_merged(interval, reps, as_input(probe))
+            table = boosting.TreeTable.from_booster(interval, as_input(synthetic))
+        else:
+            interval = None
+        self._point_booster_ = point
+        self._interval_booster_ = interval
+        self._interval_table_ = table
+        self._apply_threads()
+
+    def _apply_threads(self) -> None:
+        nthread = int(self.n_jobs)
+        boosters = [*self.boosters_.values(), self._point_booster_]
+        boosters += [b for reps in self.interval_boosters_.values() for b in reps]
+        if self._interval_booster_ is not None:
+            boosters.append(self._interval_booster_)
+        for b in {id(b): b for b in boosters}.values():
+            boosting.set_threads(b, nthread)
+        self._threads_ = nthread
+
+    @property
+    def serving_boosters(self) -> tuple[xgb.Booster, xgb.Booster | None]:
+        """The merged (point, interval) boosters used for prediction; saved with the model to skip re-merging."""
+        self._check_fitted()
+        return self._point_booster_, self._interval_booster_
+
+    def _stack_design(self, X32: np.ndarray) -> np.ndarray:
+        """S-learner input for every option: k copies of X (option-major) with the one-hot option columns."""
+        n = X32.shape[0]
+        k = len(self.options_)
+        onehot = np.repeat(np.eye(k, dtype=np.float32), n, axis=0)
+        return np.concatenate([np.tile(X32, (k, 1)), onehot], axis=1)
+
+    # ------------------------------------------------------------------ prediction
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "_threads_")
+
+    def _check_fitted(self) -> None:
+        if not self.__sklearn_is_fitted__():
+            raise NotFittedModelError(
+                f"this {type(self).__name__} is not fitted yet; call fit(X, treatment, y) first"
+            )
+
+    def _features(self, X: Any) -> np.ndarray:
+        self._check_fitted()
+        if self._threads_ != self.n_jobs and isinstance(self.n_jobs, int) and self.n_jobs >= 1:
+            self._apply_threads()  # n_jobs changed through set_params after fit
+        names = getattr(self, "feature_names_in_", None)
+        Xv, _names, violations = check_features(
+            X, n_features=self.n_features_in_, feature_names=None if names is None else tuple(names)
+        )
+        ValidationError.raise_if_any(f"{type(self).__name__} input", violations)
+        assert Xv is not None
+        return np.ascontiguousarray(Xv, dtype=np.float32)
+
+    def _margins(self, booster: xgb.Booster, X32: np.ndarray) -> np.ndarray:
+        """Margins (n, k, r): per option, r targets (r = 1 for the point booster, replicates for intervals)."""
+        n = X32.shape[0]
+        k = len(self.options_)
+        parts = []
+        step = max(1, _CHUNK_ROWS // k) if self.strategy == "s_learner" else _CHUNK_ROWS
+        for start in range(0, n, step):
+            chunk = X32[start : start + step]
+            m = chunk.shape[0]
+            if self.strategy == "s_learner":
+                out = boosting.predict_margins(booster, self._stack_design(chunk))  # (k*m, r)
+                parts.append(out.reshape(k, m, -1).transpose(1, 0, 2))
+            else:
+                parts.append(boosting.predict_margins(booster, chunk).reshape(m, k, -1))
+        if not parts:
+            return np.empty((0, k, 1))
+        return np.concatenate(parts, axis=0)
+
+    def _replicate_margins(self, X32: np.ndarray) -> np.ndarray:
+        """Interval replicate margins (n, k, r); a few rows go through the compiled tree table (see TreeTable)."""
+        n, k = X32.shape[0], len(self.options_)
+        if self._interval_booster_ is None:
+            raise ModelError(
+                "predict_interval needs a model fitted with interval_method 'jackknife' or 'bootstrap'"
+            )
+        if n > SMALL_BATCH_ROWS or self._interval_table_ is None:
+            return self._margins(self._interval_booster_, X32)
+        if self.strategy == "s_learner":
+            out = self._interval_table_.margins(self._stack_design(X32))  # (k*n, r)
+            return out.reshape(k, n, -1).transpose(1, 0, 2)
+        return self._interval_table_.margins(X32).reshape(n, k, -1)
+
+    def _to_outcome(self, margins: np.ndarray) -> np.ndarray:
+        """Map margins (n, k, ...) to expected outcomes (calibrated probabilities for binary)."""
+        if self.objective != "binary":
+            return margins
+        out = np.empty_like(margins)
+        for j, opt in enumerate(self.options_):
+            out[:, j] = self.calibrators_[opt].apply(margins[:, j])
+        return out
+
+    def predict_margins(self, X: Any) -> np.ndarray:
+        """Raw booster margins (n, k) per option, before calibration (log-odds for binary)."""
+        X32 = self._features(X)
+        return self._margins(self._point_booster_, X32)[:, :, 0]
+
+    def predict_outcomes(self, X: Any) -> np.ndarray:
+        """Expected outcome under each option, (n, k) in ``options_`` order: calibrated P(y=1) for binary."""
+        X32 = self._features(X)
+        return self._to_outcome(self._margins(self._point_booster_, X32)[:, :, 0])
+
+    def predict_effects(self, X: Any, reference: Hashable) -> np.ndarray:
+        """``predict_outcomes(X)`` minus the column of ``reference``, (n, k); the reference column is 0."""
+        self._check_fitted()
+        if not self._is_option(reference):
+            raise ValidationError(
+                f"{type(self).__name__}.predict_effects",
+                [Violation("reference", "must be one of the fitted options (options_)", kind_of(reference))],
+            )
+        outcomes = self.predict_outcomes(X)
+        return outcomes - outcomes[:, [self.options_.index(reference)]]
+
+    def predict_interval(self, X: Any, alpha: float = 0.1) -> OutcomeInterval:
+        """Point estimate and (1 - alpha) interval of the expected outcome per option (see the module doc)."""
+        self._check_fitted()
+        v: list[Violation] = []
+        _number(v, "alpha", alpha, low=0.0, high=1.0, low_open=True, high_open=True)
+        ValidationError.raise_if_any(f"{type(self).__name__}.predict_interval", v)
+        if self._interval_booster_ is None:
+            raise ModelError(
+                "predict_interval needs a model fitted with interval_method 'jackknife' or 'bootstrap'"
+            )
+        X32 = self._features(X)
+        m = self._margins(self._point_booster_, X32)[:, :, 0]
+        reps = self._replicate_margins(X32)  # (n, k, r)
+        r = reps.shape[2]
+        if self.interval_method == "jackknife":
+            se = np.sqrt((r - 1) / r * ((reps - reps.mean(axis=2, keepdims=True)) ** 2).sum(axis=2))
+            q = float(stats.t.ppf(1.0 - alpha / 2.0, r - 1))
+        else:
+            se = reps.std(axis=2, ddof=1)
+            q = float(stats.norm.ppf(1.0 - alpha / 2.0))
+        lo = self._to_outcome(m - q * se)
+        hi = self._to_outcome(m + q * se)
+        return OutcomeInterval(
+            estimate=_frozen(self._to_outcome(m)),
+            lower=_frozen(np.minimum(lo, hi)),
+            upper=_frozen(np.maximum(lo, hi)),
+            alpha=float(alpha),
+            options=self.options_,
+        )
+
+    def predict_propensity(self, X: Any, clip: bool = False) -> np.ndarray:
+        """P(option | x), (n, k) in ``options_`` order; ``clip=True`` floors it at ``propensity_clip``."""
+        X32 = self._features(X)
+        e = self.propensity_model_.predict(X32.astype(np.float64))
+        return np.maximum(e, float(self.propensity_clip)) if clip else e
+
+    def booster_input(self, X: Any, option: Hashable) -> np.ndarray:
+        """The float32 matrix that ``boosters_[option]`` expects for rows X (S-learner: with one-hot columns)."""
+        self._check_fitted()
+        if not self._is_option(option):
+            raise ValidationError(
+                f"{type(self).__name__}.booster_input",
+                [Violation("option", "must be one of the fitted options (options_)", kind_of(option))],
+            )
+        X32 = self._features(X)
+        if self.strategy != "s_learner":
+            return X32
+        onehot = np.zeros((X32.shape[0], len(self.options_)), dtype=np.float32)
+        onehot[:, self.options_.index(option)] = 1.0
+        return np.concatenate([X32, onehot], axis=1)
+
+    def explain(self, X: Any, options: Sequence[Hashable] | None = None) -> Explanation:
+        """Exact TreeSHAP contributions per option on the raw margin scale (see :class:`Explanation`).
+
+        ``options`` restricts the explanation to some options (in the order given); default: all ``options_``.
+        """
+        X32 = self._features(X)
+        chosen = self._check_option_list(options, "explain")
+        n, p = X32.shape
+        idx = [self.options_.index(o) for o in chosen]
+        if self.strategy == "s_learner":
+            k = len(self.options_)
+            onehot = np.zeros((len(idx) * n, k), dtype=np.float32)
+            for pos, j in enumerate(idx):
+                onehot[pos * n : (pos + 1) * n, j] = 1.0
+            design = np.concatenate([np.tile(X32, (len(idx), 1)), onehot], axis=1)
+            booster = self._point_booster_
+            raw = np.asarray(
+                booster.predict(xgb.DMatrix(design, missing=np.nan), pred_contribs=True), dtype=np.float64
+            ).reshape(len(idx), n, p + k + 1)
+            contributions = raw[:, :, :p].transpose(1, 0, 2)
+            base = raw[:, :, p:].sum(axis=2).T
+            margins = boosting.predict_margins(booster, design)[:, 0].reshape(len(idx), n).T
+        elif len(idx) == len(self.options_) and idx == sorted(idx):
+            raw = np.asarray(
+                self._point_booster_.predict(xgb.DMatrix(X32, missing=np.nan), pred_contribs=True),
+                dtype=np.float64,
+            ).reshape(n, len(idx), p + 1)
+            contributions = raw[:, :, :p]
+            base = raw[:, :, p]
+            margins = self._margins(self._point_booster_, X32)[:, :, 0]
+        else:
+            matrix = xgb.DMatrix(X32, missing=np.nan)
+            raw = np.stack(
+                [
+                    np.asarray(
+                        self.boosters_[self.options_[j]].predict(matrix, pred_contribs=True), dtype=np.float64
+                    )
+                    for j in idx
+                ],
+                axis=1,
+            ).reshape(n, len(idx), p + 1)
+            contributions = raw[:, :, :p]
+            base = raw[:, :, p]
+            margins = self._margins(self._point_booster_, X32)[:, idx, 0]
+        names = getattr(self, "feature_names_in_", None)
+        feature_names = tuple(names) if names is not None else tuple(f"x{i}" for i in range(p))
+        return Explanation(
+            contributions=_frozen(np.ascontiguousarray(contributions)),
+            base_values=_frozen(np.ascontiguousarray(base)),
+            margins=_frozen(np.ascontiguousarray(margins)),
+            options=tuple(chosen),
+            feature_names=feature_names,
+        )
+
+    def _check_option_list(self, options: Sequence[Hashable] | None, method: str) -> tuple[Hashable, ...]:
+        if options is None:
+            return self.options_
+        v: list[Violation] = []
+        if isinstance(options, str | bytes) or not isinstance(options, Sequence) or len(options) == 0:
+            v.append(Violation("options", "must be a non-empty list of fitted options", kind_of(options)))
+        else:
+            for i, o in enumerate(options):
+                if not self._is_option(o):
+                    v.append(
+                        Violation(f"options[{i}]", "must be one of the fitted options (options_)", kind_of(o))
+                    )
+            if not v and len(set(options)) != len(options):
+                v.append(Violation("options", "must not list an option twice", "list"))
+        ValidationError.raise_if_any(f"{type(self).__name__}.{method}", v)
+        return tuple(options)
+
+    def _is_option(self, value: object) -> bool:
+        try:
+            return value in self.options_
+        except TypeError:
+            return False

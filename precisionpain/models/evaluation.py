@@ -1,0 +1,347 @@
+"""Evaluate a fitted response model on held-out patients: per-option discrimination and calibration, the
+value of the policy "take the model's top usable option" (IPW and doubly robust, bootstrap CIs) next to the
+observed prescriber policy and the best single option for everyone, subgroup gaps, and, when the table holds
+the synthetic cohort's true potential outcomes, regret, top-1 agreement, Kendall tau, sqrt-PEHE and interval
+coverage against the truth."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pydantic import Field
+
+from precisionpain.base import FrozenModel
+from precisionpain.catalog.loader import FeatureCatalog, OptionCatalog
+from precisionpain.errors import DataError, Violation
+from precisionpain.models.config import EvaluationConfig, OutcomeConfig, SplitConfig
+from precisionpain.models.metrics import (
+    ClassificationMetrics,
+    OracleMetrics,
+    PolicyEvaluation,
+    SubgroupReport,
+    calibration_curve,
+    ece_against_truth,
+    ece_noise_floor,
+    evaluate_policy,
+    oracle_metrics,
+    per_option_metrics,
+    policy_value,
+    subgroup_metrics,
+)
+from precisionpain.pgx.tables import PgxTables
+
+TRUE_P_PREFIX = "true_p_response__"
+
+
+def split_by_patient(frame: pd.DataFrame, split: SplitConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Row positions of the training and test patients; every row of a patient lands on one side."""
+    from sklearn.model_selection import GroupShuffleSplit
+
+    if split.group_column is not None and split.group_column in frame.columns:
+        groups = frame[split.group_column].to_numpy()
+    else:
+        groups = np.arange(len(frame))
+    splitter = GroupShuffleSplit(n_splits=1, test_size=split.test_fraction, random_state=split.seed)
+    train, test = next(splitter.split(np.zeros(len(frame)), groups=groups))
+    return np.sort(train), np.sort(test)
+
+
+def outcome_arrays(frame: pd.DataFrame, outcome: OutcomeConfig, option_ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Treatment labels and outcomes, checked: both present, no missing values, known options, binary y."""
+    problems: list[Violation] = []
+    for col in (outcome.treatment_column, outcome.column):
+        if col not in frame.columns:
+            problems.append(Violation(col, "required column is absent", "no column"))
+    DataError.raise_if_any("training data", problems)
+    treatment = frame[outcome.treatment_column].astype(object).to_numpy()
+    y = pd.to_numeric(frame[outcome.column], errors="coerce").to_numpy(dtype=float)
+    missing_t = pd.isna(treatment)
+    if missing_t.any():
+        problems.append(Violation(outcome.treatment_column, f"{int(missing_t.sum())} rows have no treatment", "null"))
+    if np.isnan(y).any():
+        problems.append(Violation(outcome.column, f"{int(np.isnan(y).sum())} rows have no numeric outcome", "null"))
+    known = set(option_ids)
+    unknown = sorted({str(t) for t in treatment[~missing_t]} - known)
+    if unknown:
+        problems.append(
+            Violation(outcome.treatment_column, f"names option(s) not being trained: {', '.join(unknown)}", "string")
+        )
+    if outcome.objective == "binary" and not np.isin(y[~np.isnan(y)], (0.0, 1.0)).all():
+        problems.append(Violation(outcome.column, "must be 0 or 1 for the binary objective", "number"))
+    DataError.raise_if_any("training data", problems)
+    return treatment, y
+
+
+def true_outcomes(frame: pd.DataFrame, option_ids: Sequence[str]) -> np.ndarray | None:
+    """The synthetic cohort's true response probabilities (n, k), or None when the table has none."""
+    cols = [f"{TRUE_P_PREFIX}{o}" for o in option_ids]
+    if not all(c in frame.columns for c in cols):
+        return None
+    return frame[cols].to_numpy(dtype=float)
+
+
+def age_bands(age: np.ndarray, edges: Sequence[float]) -> np.ndarray:
+    labels = [f"{edges[i]:g}-{edges[i + 1]:g}" for i in range(len(edges) - 1)]
+    idx = np.clip(np.searchsorted(np.asarray(edges), age, side="right") - 1, 0, len(labels) - 1)
+    out = np.array(labels, dtype=object)[idx]
+    out[np.isnan(age)] = "unknown"
+    return out
+
+
+def usable_policy(p: np.ndarray, avoid: np.ndarray) -> np.ndarray:
+    """Column index of the highest predicted option that CPIC does not say to avoid."""
+    masked = np.where(avoid, -np.inf, p)
+    return masked.argmax(axis=1)
+
+
+class OptionEvaluation(FrozenModel):
+    """One option's model on the held-out patients who received it.
+
+    ``metrics.ece`` is the usual binned ECE against observed outcomes; ``ece_noise_floor`` is what a perfectly
+    calibrated model would score on the same patients (sampling noise) and ``ece_excess`` the part above it.
+    With the synthetic truth: ``ece_true`` (these patients) and ``ece_true_all`` (every held-out patient)."""
+
+    option_id: str
+    metrics: ClassificationMetrics
+    ece_noise_floor: float
+    ece_excess: float
+    ece_true: float | None = None
+    ece_true_all: float | None = None
+    calibration_predicted: tuple[float, ...]
+    calibration_observed: tuple[float, ...]
+    calibration_count: tuple[int, ...]
+
+
+class EvaluationResult(FrozenModel):
+    n_test: int
+    option_ids: tuple[str, ...]
+    per_option: tuple[OptionEvaluation, ...]
+    policy: PolicyEvaluation
+    policy_share: dict[str, float]
+    oracle: OracleMetrics | None = None
+    oracle_observed_regret: float | None = None
+    oracle_best_single_regret: float | None = None
+    true_policy_value: float | None = None
+    interval_coverage: float | None = None
+    interval_alpha: float
+    subgroups: dict[str, SubgroupReport] = Field(default_factory=dict)
+    headline: dict[str, float] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """What evaluation needs about the held-out patients, computed once."""
+
+    frame: pd.DataFrame
+    X: np.ndarray
+    treatment: np.ndarray
+    y: np.ndarray
+    avoid: np.ndarray  # (n, k) in option_ids order
+    true_p: np.ndarray | None  # (n, k) in option_ids order
+    option_ids: tuple[str, ...]
+
+    def in_order(self, options: Sequence[str]) -> HeldOut:
+        """The same patients with the (n, k) matrices reordered to ``options`` (e.g. an estimator's options_)."""
+        if tuple(options) == self.option_ids:
+            return self
+        missing = [o for o in options if o not in self.option_ids]
+        if missing:
+            raise DataError(
+                "held-out data", [Violation("options", f"no column for option(s) {', '.join(missing)}", "list")]
+            )
+        idx = [self.option_ids.index(o) for o in options]
+        return HeldOut(
+            frame=self.frame,
+            X=self.X,
+            treatment=self.treatment,
+            y=self.y,
+            avoid=self.avoid[:, idx],
+            true_p=None if self.true_p is None else self.true_p[:, idx],
+            option_ids=tuple(options),
+        )
+
+
+def held_out(
+    frame: pd.DataFrame,
+    X: np.ndarray,
+    outcome: OutcomeConfig,
+    option_ids: Sequence[str],
+    options: OptionCatalog,
+    tables: PgxTables,
+) -> HeldOut:
+    from precisionpain.ranking import cpic_avoid_matrix
+
+    treatment, y = outcome_arrays(frame, outcome, option_ids)
+    return HeldOut(
+        frame=frame,
+        X=X,
+        treatment=treatment,
+        y=y,
+        avoid=cpic_avoid_matrix(frame, option_ids, options, tables),
+        true_p=true_outcomes(frame, option_ids),
+        option_ids=tuple(option_ids),
+    )
+
+
+def policy_dr_value(
+    estimator: Any, data: HeldOut, policy_codes: np.ndarray, config: EvaluationConfig, seed: int
+) -> float:
+    """DR value of any policy on these patients, with this estimator's propensity and outcome predictions as
+    the nuisance models (so two policies are compared with the same nuisances)."""
+    options = [str(o) for o in estimator.options_]
+    data = data.in_order(options)
+    pv = policy_value(
+        np.asarray(options, dtype=object)[policy_codes],
+        data.treatment,
+        data.y,
+        estimator.predict_propensity(data.X),
+        estimator.predict_outcomes(data.X),
+        options,
+        n_boot=10,
+        alpha=config.alpha,
+        clip=estimator.propensity_clip,
+        random_state=seed,
+    )
+    return float(pv.dr.estimate)
+
+
+def evaluate(
+    estimator: Any,
+    data: HeldOut,
+    config: EvaluationConfig,
+    catalog: FeatureCatalog,
+    *,
+    seed: int = 0,
+    interval_alpha: float = 0.1,
+) -> EvaluationResult:
+    """Every metric of one fitted model on held-out patients."""
+    options = tuple(str(o) for o in estimator.options_)
+    data = data.in_order(options)
+    p = estimator.predict_outcomes(data.X)
+    propensity = estimator.predict_propensity(data.X)
+    codes = usable_policy(p, data.avoid)
+    policy_labels = np.asarray(options, dtype=object)[codes]
+
+    metrics = per_option_metrics(data.y, data.treatment, p, options, n_bins=config.calibration_bins)
+    codes_t = pd.Categorical(data.treatment, categories=options).codes
+    per_option = []
+    for j, opt in enumerate(options):
+        if opt not in metrics:
+            continue
+        rows = codes_t == j
+        curve = calibration_curve(data.y[rows], p[rows, j], n_bins=config.calibration_bins)
+        floor = ece_noise_floor(p[rows, j], n_bins=config.calibration_bins, random_state=seed + j)
+        true_ece = true_ece_all = None
+        if data.true_p is not None:
+            true_ece = ece_against_truth(p[rows, j], data.true_p[rows, j], n_bins=config.calibration_bins)
+            true_ece_all = ece_against_truth(p[:, j], data.true_p[:, j], n_bins=config.calibration_bins)
+        per_option.append(
+            OptionEvaluation(
+                option_id=opt,
+                metrics=metrics[opt],
+                ece_noise_floor=floor,
+                ece_excess=max(0.0, metrics[opt].ece - floor),
+                ece_true=true_ece,
+                ece_true_all=true_ece_all,
+                calibration_predicted=tuple(float(x) for x in curve.mean_predicted),
+                calibration_observed=tuple(float(x) for x in curve.observed_rate),
+                calibration_count=tuple(round(x) for x in curve.count),
+            )
+        )
+
+    policy = evaluate_policy(
+        policy_labels,
+        data.treatment,
+        data.y,
+        propensity,
+        p,
+        options,
+        n_boot=config.n_bootstrap,
+        alpha=config.alpha,
+        clip=estimator.propensity_clip,
+        random_state=seed,
+    )
+    share = pd.Series(policy_labels).value_counts(normalize=True)
+    policy_share = {o: float(share.get(o, 0.0)) for o in options}
+
+    # Subgroups: each patient's predicted probability for the option actually received vs the outcome.
+    p_assigned = p[np.arange(len(p)), codes_t]
+    factors: dict[str, np.ndarray] = {}
+    for factor in config.subgroups:
+        if factor == "age_band" and "age_years" in data.frame.columns:
+            factors[factor] = age_bands(data.frame["age_years"].to_numpy(dtype=float), config.age_bands_years)
+        elif factor in data.frame.columns:
+            factors[factor] = data.frame[factor].astype(object).fillna("unknown").to_numpy()
+    subgroups = {
+        name: subgroup_metrics(data.y, p_assigned, groups, n_bins=config.calibration_bins)
+        for name, groups in factors.items()
+    }
+
+    oracle = observed_regret = single_regret = true_value = coverage = None
+    if data.true_p is not None:
+        oracle = oracle_metrics(data.true_p, p, options, reference=options[0], policy=policy_labels)
+        rows = np.arange(len(p))
+        best = data.true_p.max(axis=1)
+        observed_regret = float((best - data.true_p[rows, codes_t]).mean())
+        single = options.index(policy.best_single_option)
+        single_regret = float((best - data.true_p[:, single]).mean())
+        true_value = float(data.true_p[rows, codes].mean())
+        interval = estimator.predict_interval(data.X, alpha=interval_alpha)
+        inside = (data.true_p >= interval.lower) & (data.true_p <= interval.upper)
+        coverage = float(inside.mean())
+
+    auc = [m.metrics.auc for m in per_option]
+    ece = [m.metrics.ece for m in per_option]
+    headline = {
+        "auc_mean": float(np.nanmean(auc)),
+        "auc_min": float(np.nanmin(auc)),
+        "ece_mean": float(np.nanmean(ece)),
+        "ece_max": float(np.nanmax(ece)),
+        "ece_noise_floor_max": float(np.nanmax([m.ece_noise_floor for m in per_option])),
+        "ece_excess_max": float(np.nanmax([m.ece_excess for m in per_option])),
+        "brier_mean": float(np.nanmean([m.metrics.brier for m in per_option])),
+        "dr_policy_value": policy.policy.dr.estimate,
+        "dr_policy_value_ci_low": policy.policy.dr.ci_low,
+        "dr_policy_value_ci_high": policy.policy.dr.ci_high,
+        "ipw_policy_value": policy.policy.ipw.estimate,
+        "observed_policy_value": policy.observed.estimate,
+        "best_single_option_dr_value": policy.best_single.dr.estimate,
+    }
+    for name, report in subgroups.items():
+        headline[f"subgroup_{name}_auc_gap"] = report.auc_gap
+        headline[f"subgroup_{name}_ece_gap"] = report.ece_gap
+    if oracle is not None:
+        headline.update(
+            {
+                "regret": oracle.regret,
+                "top1_agreement": oracle.top1_agreement,
+                "kendall_tau": oracle.kendall_tau,
+                "regret_best_single_option": float(single_regret or 0.0),
+                "regret_observed_policy": float(observed_regret or 0.0),
+                "true_policy_value": float(true_value or 0.0),
+                "interval_coverage": float(coverage or 0.0),
+                "ece_true_max": float(np.nanmax([m.ece_true for m in per_option if m.ece_true is not None])),
+                "ece_true_all_max": float(
+                    np.nanmax([m.ece_true_all for m in per_option if m.ece_true_all is not None])
+                ),
+            }
+        )
+    return EvaluationResult(
+        n_test=len(p),
+        option_ids=options,
+        per_option=tuple(per_option),
+        policy=policy,
+        policy_share=policy_share,
+        oracle=oracle,
+        oracle_observed_regret=observed_regret,
+        oracle_best_single_regret=single_regret,
+        true_policy_value=true_value,
+        interval_coverage=coverage,
+        interval_alpha=interval_alpha,
+        subgroups=subgroups,
+        headline=headline,
+    )

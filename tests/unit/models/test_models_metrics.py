@@ -1,0 +1,230 @@
+"""Metrics against hand-computed small examples and known-truth simulations."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from precisionpain.errors import ValidationError
+from precisionpain.models import metrics as M
+
+Y = np.array([0, 1, 1, 0])
+P = np.array([0.1, 0.9, 0.8, 0.3])
+
+
+def test_brier_log_loss_auc_by_hand() -> None:
+    assert M.brier_score(Y, P) == pytest.approx((0.01 + 0.01 + 0.04 + 0.09) / 4)
+    assert M.log_loss(Y, P) == pytest.approx(-(math.log(0.9) * 2 + math.log(0.8) + math.log(0.7)) / 4)
+    assert M.roc_auc(Y, P) == 1.0
+    # one discordant pair out of four (positive 0.3 below negative 0.4) -> AUC 3/4
+    assert M.roc_auc([0, 0, 1, 1], [0.1, 0.4, 0.3, 0.8]) == pytest.approx(0.75)
+    assert math.isnan(M.roc_auc([1, 1], [0.2, 0.3]))
+
+
+def test_weighted_brier() -> None:
+    assert M.brier_score([0, 1], [0.5, 0.0], sample_weight=[3, 1]) == pytest.approx((3 * 0.25 + 1.0) / 4)
+
+
+def test_ece_uniform_bins_by_hand() -> None:
+    # bin [0, 0.5): p 0.1, 0.3 (mean 0.2), observed 0 -> gap 0.2; bin [0.5, 1]: mean 0.85, observed 1 -> 0.15
+    assert M.expected_calibration_error(Y, P, n_bins=2, strategy="uniform") == pytest.approx(
+        0.5 * 0.2 + 0.5 * 0.15
+    )
+    curve = M.calibration_curve(Y, P, n_bins=2, strategy="uniform")
+    assert curve.mean_predicted == pytest.approx((0.2, 0.85))
+    assert curve.observed_rate == (0.0, 1.0) and curve.count == (2.0, 2.0)
+
+
+def test_ece_quantile_bins_and_perfect_calibration() -> None:
+    # quantile bins of 2 each: {0.1, 0.3} and {0.8, 0.9} -> same as uniform here
+    assert M.expected_calibration_error(Y, P, n_bins=2) == pytest.approx(0.175)
+    rng = np.random.default_rng(0)
+    p = rng.uniform(size=200_000)
+    y = (rng.random(p.size) < p).astype(int)
+    assert M.expected_calibration_error(y, p) < 0.01
+    assert M.expected_calibration_error(y, np.clip(p + 0.1, 0, 1)) > 0.08
+
+
+def test_classification_metrics_bundle() -> None:
+    m = M.classification_metrics(Y, P, n_bins=2, strategy="uniform")
+    assert m.n == 4 and m.prevalence == 0.5 and m.auc == 1.0 and m.ece == pytest.approx(0.175)
+    flat = m.flat("test")
+    assert flat["test.auc"] == 1.0 and flat["test.n"] == 4.0
+
+
+def test_metric_input_errors_do_not_echo_values() -> None:
+    with pytest.raises(ValidationError) as info:
+        M.brier_score([0, 3.777], [0.5, 1.2])
+    assert {v.path for v in info.value.violations} == {"y", "p"}
+    assert "3.777" not in str(info.value)
+    with pytest.raises(ValidationError):
+        M.expected_calibration_error(Y, P, strategy="kmeans")  # type: ignore[arg-type]
+
+
+def test_policy_value_by_hand() -> None:
+    options = ["a", "b"]
+    treatment = np.array(["a", "b", "a", "b"])
+    y = np.array([1.0, 0.0, 0.0, 1.0])
+    e = np.array([[0.5, 0.5], [0.25, 0.75], [0.5, 0.5], [0.8, 0.2]])
+    mu = np.array([[0.6, 0.4], [0.5, 0.5], [0.3, 0.7], [0.2, 0.9]])
+    policy = np.array(["a", "a", "b", "b"])
+    # matches: row 0 (a, e=0.5, w=2), row 3 (b, e=0.2, w=5); rows 1, 2 unmatched
+    ipw = (2 * 1.0 + 5 * 1.0) / (2 + 5)
+    dr = np.mean([0.6 + 2 * (1 - 0.6), 0.5, 0.7, 0.9 + 5 * (1 - 0.9)])
+    v = M.policy_value(policy, treatment, y, e, mu, options, n_boot=50)
+    assert v.ipw.estimate == pytest.approx(ipw)
+    assert v.dr.estimate == pytest.approx(dr)
+    assert v.match_rate == 0.5 and v.n == 4
+
+
+def _randomised(n: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+    x = rng.normal(size=n)
+    p_true = np.column_stack([np.full(n, 0.3), 1 / (1 + np.exp(-x)), np.full(n, 0.5) - 0.1 * (x > 0)])
+    t = rng.integers(0, 3, size=n)
+    y = (rng.random(n) < p_true[np.arange(n), t]).astype(float)
+    return x, p_true, t, y
+
+
+def test_ipw_and_aipw_are_unbiased_on_randomised_data() -> None:
+    rng = np.random.default_rng(4)
+    options = ["a", "b", "c"]
+    e = np.full((400, 3), 1 / 3)
+    ipw, dr, truth = [], [], []
+    for _ in range(300):
+        x, p_true, t, y = _randomised(400, rng)
+        policy_codes = np.where(x > 0, 1, 0)
+        truth.append(p_true[np.arange(400), policy_codes].mean())
+        mu = np.full((400, 3), 0.4)  # a wrong outcome model: DR must still be unbiased (propensity is right)
+        v = M.policy_value(
+            np.asarray(options)[policy_codes], np.asarray(options)[t], y, e, mu, options, n_boot=0
+        )
+        ipw.append(v.ipw.estimate)
+        dr.append(v.dr.estimate)
+    bias_ipw = np.mean(np.array(ipw) - np.array(truth))
+    bias_dr = np.mean(np.array(dr) - np.array(truth))
+    se = np.std(np.array(dr) - np.array(truth)) / np.sqrt(300)
+    assert abs(bias_dr) < 4 * se
+    assert abs(bias_ipw) < 4 * np.std(np.array(ipw) - np.array(truth)) / np.sqrt(300) + 0.002
+
+
+def test_dr_interval_covers_the_truth() -> None:
+    rng = np.random.default_rng(5)
+    options = ["a", "b", "c"]
+    e = np.full((300, 3), 1 / 3)
+    covered = 0
+    reps = 60
+    for r in range(reps):
+        x, p_true, t, y = _randomised(300, rng)
+        policy_codes = np.where(x > 0, 1, 2)
+        mu = p_true + rng.normal(scale=0.05, size=p_true.shape)
+        # truth: the policy's expected value in the population (approximated by a large sample)
+        xb = np.random.default_rng(1000 + r).normal(size=200_000)
+        big = np.where(xb > 0, 1 / (1 + np.exp(-xb)), 0.5 - 0.1 * (xb > 0))
+        v = M.policy_value(
+            np.asarray(options)[policy_codes],
+            np.asarray(options)[t],
+            y,
+            e,
+            mu,
+            options,
+            n_boot=200,
+            alpha=0.1,
+            random_state=r,
+        )
+        covered += v.dr.ci_low <= big.mean() <= v.dr.ci_high
+    assert covered / reps >= 0.78  # nominal 0.90
+
+
+def test_evaluate_policy_compares_with_observed_and_best_single() -> None:
+    rng = np.random.default_rng(6)
+    options = ["a", "b", "c"]
+    _, p_true, t, y = _randomised(3000, rng)
+    e = np.full((3000, 3), 1 / 3)
+    best = p_true.argmax(axis=1)
+    ev = M.evaluate_policy(
+        np.asarray(options)[best], np.asarray(options)[t], y, e, p_true, options, n_boot=100, alpha=0.1
+    )
+    assert ev.observed.estimate == pytest.approx(y.mean())
+    assert ev.best_single_option == options[int(np.argmax(p_true.mean(axis=0)))]
+    assert set(ev.single_option_dr) == set(options)
+    assert ev.dr_gain_vs_observed.estimate > 0 and ev.dr_gain_vs_observed.ci_low > 0
+    assert ev.dr_gain_vs_best_single.estimate > 0
+    assert ev.policy.dr.ci_low <= ev.policy.dr.estimate <= ev.policy.dr.ci_high
+    assert "policy.dr.estimate" in ev.flat()
+
+
+def test_policy_inputs_are_validated() -> None:
+    with pytest.raises(ValidationError) as info:
+        M.policy_value(
+            ["a", "zzz"], ["a", "b"], [1, 0], np.full((2, 2), 0.5), np.full((2, 3), 0.5), ["a", "b"]
+        )
+    paths = {v.path for v in info.value.violations}
+    assert paths == {"policy", "predicted"}
+    assert "zzz" not in str(info.value)
+
+
+def test_oracle_metrics_by_hand() -> None:
+    true = np.array([[0.2, 0.5, 0.4], [0.6, 0.1, 0.3]])
+    pred = np.array([[0.3, 0.35, 0.6], [0.5, 0.2, 0.4]])
+    m = M.oracle_metrics(true, pred, ["a", "b", "c"], reference="a")
+    # row 0 chooses c (true 0.4, best 0.5): regret 0.1; row 1 chooses a (best): 0
+    assert m.regret == pytest.approx(0.05)
+    assert m.top1_agreement == 0.5
+    taus = [stats.kendalltau(pred[i], true[i]).statistic for i in range(2)]
+    assert m.kendall_tau == pytest.approx(np.mean(taus))
+    # effects vs a: true b-a = [0.3, -0.5], pred = [0.05, -0.3]
+    assert m.sqrt_pehe["b"] == pytest.approx(math.sqrt(((0.05 - 0.3) ** 2 + (-0.3 + 0.5) ** 2) / 2))
+    assert set(m.sqrt_pehe) == {"b", "c"}
+    # the oracle itself has no regret
+    perfect = M.oracle_metrics(true, true, ["a", "b", "c"], reference="b")
+    assert perfect.regret == 0 and perfect.top1_agreement == 1 and perfect.kendall_tau == 1
+    observed = M.oracle_metrics(true, pred, ["a", "b", "c"], reference="a", policy=["b", "b"])
+    assert observed.regret == pytest.approx(0.25)
+
+
+def test_kendall_tau_rows_matches_scipy_with_ties() -> None:
+    rng = np.random.default_rng(7)
+    a = rng.integers(0, 4, size=(50, 6)).astype(float)
+    b = rng.normal(size=(50, 6))
+    ours = M.kendall_tau_rows(a, b)
+    ref = [stats.kendalltau(a[i], b[i]).statistic for i in range(50)]
+    assert np.allclose(ours, ref, equal_nan=True)
+
+
+def test_subgroup_metrics_and_gaps() -> None:
+    rng = np.random.default_rng(8)
+    n = 4000
+    p = rng.uniform(0.05, 0.95, size=n)
+    y = (rng.random(n) < p).astype(int)
+    group = np.where(np.arange(n) % 2 == 0, "g1", "g2")
+    p_biased = np.where(group == "g2", np.clip(p + 0.2, 0, 1), p)  # g2 is miscalibrated
+    report = M.subgroup_metrics(y, p_biased, group)
+    assert set(report.groups) == {"g1", "g2"}
+    g1, g2 = report.groups["g1"], report.groups["g2"]
+    assert g1.n == g2.n == n // 2
+    assert abs(g1.calibration_in_the_large) < 0.03 and g2.calibration_in_the_large > 0.12
+    assert report.calibration_in_the_large_gap == pytest.approx(
+        g2.calibration_in_the_large - g1.calibration_in_the_large
+    )
+    assert report.ece_gap > 0.1
+    assert report.auc_gap == pytest.approx(abs(g1.auc - g2.auc))
+
+
+def test_subgroup_gap_ignores_tiny_groups() -> None:
+    y = np.array([0, 1] * 50 + [1, 0])
+    p = np.array([0.2, 0.8] * 50 + [0.1, 0.9])
+    groups = ["big"] * 100 + ["tiny"] * 2
+    report = M.subgroup_metrics(y, p, groups, min_group_size=30)
+    assert report.groups["tiny"].auc == 0.0 and math.isnan(report.auc_gap)
+
+
+def test_per_option_metrics() -> None:
+    y = np.array([0, 1, 0, 1, 1, 0])
+    t = np.array(["a", "a", "b", "b", "a", "b"])
+    pred = np.array([[0.1, 0.9], [0.8, 0.2], [0.3, 0.4], [0.3, 0.7], [0.7, 0.5], [0.2, 0.1]])
+    out = M.per_option_metrics(y, t, pred, ["a", "b"])
+    assert out["a"].n == 3 and out["a"].auc == 1.0 and out["b"].auc == 1.0
+    assert out["a"].brier == pytest.approx(np.mean([0.01, 0.04, 0.09]))
