@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -27,6 +28,7 @@ from precisionpain.schema import (
     Guidance,
     OptionPrediction,
     PatientProfile,
+    Pgx,
     Provenance,
     RankedOption,
     RankedRecommendation,
@@ -103,12 +105,22 @@ def option_guidance(
     the reasons guidance could not be resolved for genes that were given (e.g. a phenotype without score)."""
     if option.cpic_drug is None:
         return (), ()
-    found = cpic_lookup(
+    return _drug_guidance(
         option.cpic_drug,
         profile.pgx,
-        prior_use_over_3_months=profile.clinical.carbamazepine_prior_use_over_3_months,
-        alternatives_available=alternatives_available,
-        tables=tables,
+        profile.clinical.carbamazepine_prior_use_over_3_months,
+        alternatives_available,
+        tables,
+    )
+
+
+@lru_cache(maxsize=8192)
+def _drug_guidance(
+    drug: str, pgx: Pgx, prior: bool | None, alternatives_available: bool, tables: PgxTables
+) -> tuple[tuple[Guidance, ...], tuple[str, ...]]:
+    """Cached per distinct pharmacogenomic result: many patients share the same few readings."""
+    found = cpic_lookup(
+        drug, pgx, prior_use_over_3_months=prior, alternatives_available=alternatives_available, tables=tables
     )
     return tuple(_to_guidance(g) for g in found.guidance), tuple(u.reason for u in found.unresolved)
 
@@ -183,11 +195,16 @@ def _cautions(
                 text="Takes an opioid: gabapentinoids add a risk of respiratory depression (FDA 2019 warning).",
             )
         )
-    out.extend(
+    out.extend(_catalog_cautions(option))
+    return tuple(out)
+
+
+@lru_cache(maxsize=256)
+def _catalog_cautions(option: TreatmentOption) -> tuple[Caution, ...]:
+    return tuple(
         Caution(code=f"catalog_{i + 1}", severity=Severity.info, source="catalog", text=text)
         for i, text in enumerate(option.cautions)
     )
-    return tuple(out)
 
 
 def _exclusion_reason(guidance: Sequence[Guidance]) -> str:

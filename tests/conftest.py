@@ -62,3 +62,18 @@ def catalog_copy(tmp_path: Path) -> Path:
         if p.is_file():
             p.chmod(0o644)
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def small_package_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real (small) model package folder, trained once per test session."""
+    from tests.support.packages import build_package
+
+    return build_package(tmp_path_factory.mktemp("package") / "package")
+
+
+@pytest.fixture(scope="session")
+def small_package(small_package_dir: Path):  # type: ignore[no-untyped-def]
+    from precisionpain.models.package import read_package
+
+    return read_package(small_package_dir)

@@ -691,6 +691,11 @@ class TreatmentResponseModel(BaseEstimator):
             return out.reshape(k, n, -1).transpose(1, 0, 2)
         return self._interval_table_.margins(X32).reshape(n, k, -1)
 
+    def outcomes_from_margins(self, margins: np.ndarray) -> np.ndarray:
+        """Expected outcomes (n, k) from point margins (n, k) computed elsewhere (calibration applied)."""
+        self._check_fitted()
+        return self._to_outcome(np.asarray(margins, dtype=np.float64))
+
     def _to_outcome(self, margins: np.ndarray) -> np.ndarray:
         """Map margins (n, k, ...) to expected outcomes (calibrated probabilities for binary)."""
         if self.objective != "binary":
@@ -733,7 +738,11 @@ class TreatmentResponseModel(BaseEstimator):
             )
         X32 = self._features(X)
         m = self._margins(self._point_booster_, X32)[:, :, 0]
-        reps = self._replicate_margins(X32)  # (n, k, r)
+        return self.interval_from_margins(m, self._replicate_margins(X32), alpha)
+
+    def interval_from_margins(self, m: np.ndarray, reps: np.ndarray, alpha: float = 0.1) -> OutcomeInterval:
+        """The interval of :meth:`predict_interval` from point margins (n, k) and replicate margins (n, k, r)
+        computed elsewhere (e.g. by a fast tree evaluator over ``interval_boosters_``)."""
         r = reps.shape[2]
         if self.interval_method == "jackknife":
             se = np.sqrt((r - 1) / r * ((reps - reps.mean(axis=2, keepdims=True)) ** 2).sum(axis=2))
