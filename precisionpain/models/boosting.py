@@ -8,6 +8,7 @@ decides which rows each booster sees.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -96,6 +97,12 @@ class CrossFit:
     n_rounds: int
 
 
+def raise_if_stopped(stop: threading.Event | None) -> None:
+    """Abandon a fit whose caller has given up (an error elsewhere or an interruption)."""
+    if stop is not None and stop.is_set():
+        raise ModelError("fitting was stopped")
+
+
 def _eval_loss(booster: xgb.Booster, dval: xgb.DMatrix, iteration: int, metric: str) -> float:
     text = booster.eval_set([(dval, "v")], iteration)
     value = float(text.rsplit(":", 1)[1])
@@ -111,9 +118,11 @@ def cross_fit(
     *,
     max_rounds: int,
     patience: int,
+    stop: threading.Event | None = None,
 ) -> CrossFit:
     """K boosters trained in lockstep; stop when the weighted sum of the K held-out losses has not improved for
-    ``patience`` rounds (the rule of ``xgboost.cv``, which is steadier on small data than one split)."""
+    ``patience`` rounds (the rule of ``xgboost.cv``, which is steadier on small data than one split). Setting
+    ``stop`` abandons the fit at the next round (ModelError)."""
     n_folds = int(fold.max()) + 1
     metric = str(params["eval_metric"])
     parts = []
@@ -127,6 +136,7 @@ def cross_fit(
     best_loss = np.inf
     best_round = 0
     for it in range(max_rounds):
+        raise_if_stopped(stop)
         total = 0.0
         for dtrain, dval, wsum, booster in parts:
             booster.update(dtrain, it)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -87,6 +88,7 @@ class EvaluationConfig(FrozenModel):
     age_bands_years: tuple[float, ...] = (18.0, 40.0, 65.0, 111.0)
     shap_sample_size: int = Field(default=400, ge=20, le=20_000)
     calibration_bins: int = Field(default=10, ge=3, le=50)
+    reference_option: str | None = None  # sqrt-PEHE reference; None = the option given most often
 
     @field_validator("age_bands_years")
     @classmethod
@@ -146,8 +148,13 @@ def _estimator_violations(model: ModelConfig, objective: str, seed: int) -> list
     return []
 
 
-def load_train_config(path: str | os.PathLike[str]) -> TrainConfig:
-    """Read and validate a training config; every problem is raised at once as a ConfigError."""
+def load_train_config(
+    path: str | os.PathLike[str], *, known_options: Sequence[str] | None = None
+) -> TrainConfig:
+    """Read and validate a training config; every problem is raised at once as a ConfigError.
+
+    With ``known_options`` (the treatment-option catalog's ids) the option ids the config names (``options``,
+    ``evaluation.reference_option``) are checked against it in the same pass."""
     p = Path(path)
     what = f"training config {p}"
     try:
@@ -161,6 +168,8 @@ def load_train_config(path: str | os.PathLike[str]) -> TrainConfig:
     except CatalogError as exc:
         violations = list(exc.violations)
         # Check the estimator parameters too, so one message lists every problem.
+        if known_options is not None and isinstance(data, dict):
+            violations += _option_violations(data.get("options"), data.get("evaluation"), known_options)
         raw_model = data.get("model") if isinstance(data, dict) else None
         raw_xgb = raw_model.get("xgboost") if isinstance(raw_model, dict) else None
         if isinstance(raw_xgb, dict) and all(isinstance(k, str) for k in raw_xgb):
@@ -172,8 +181,34 @@ def load_train_config(path: str | os.PathLike[str]) -> TrainConfig:
                 if v.path.startswith("model.xgboost.") and v.path not in seen
             ]
         raise ConfigError(what, violations) from None
-    ConfigError.raise_if_any(what, _estimator_violations(config.model, config.outcome.objective, config.seed))
+    violations = _estimator_violations(config.model, config.outcome.objective, config.seed)
+    if known_options is not None:
+        violations += _option_violations(
+            config.options, config.evaluation.model_dump(), known_options
+        )
+    ConfigError.raise_if_any(what, violations)
     return config
+
+
+def _option_violations(options: Any, evaluation: Any, known: Sequence[str]) -> list[Violation]:
+    """Option ids in the config that the treatment-option catalog does not define."""
+    out: list[Violation] = []
+    if isinstance(options, list | tuple):
+        unknown = [str(o) for o in options if isinstance(o, str) and o not in known]
+        if unknown:
+            out.append(
+                Violation(
+                    "options",
+                    f"names option(s) not in models/treatment_options.yaml: {', '.join(unknown)}",
+                    "list",
+                )
+            )
+    reference = evaluation.get("reference_option") if isinstance(evaluation, dict) else None
+    if isinstance(reference, str) and reference not in known:
+        out.append(
+            Violation("evaluation.reference_option", "must be an option of models/treatment_options.yaml", "string")
+        )
+    return out
 
 
 def check_options(config: TrainConfig, known: tuple[str, ...]) -> tuple[str, ...]:

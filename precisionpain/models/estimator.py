@@ -32,6 +32,7 @@ true probability is measured (benchmarks/estimator_bench.py) rather than assumed
 from __future__ import annotations
 
 import concurrent.futures
+import threading
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Self, cast
@@ -474,13 +475,22 @@ class TreatmentResponseModel(BaseEstimator):
         nthread = max(1, n_jobs // len(tasks))
         workers = max(1, min(n_jobs, len(tasks)))
         fitted: dict[int, _Fitted] = {}
-        with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
+        # On an error or an interruption (Ctrl-C) queued fits are cancelled and running ones stop at their next
+        # boosting round, so fit() returns promptly instead of finishing every option first.
+        stop = threading.Event()
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers)
+        try:
             futures = {
-                pool.submit(self._fit_one, Xt, yt, wt, st, seed, key, nthread): key
+                pool.submit(self._fit_one, Xt, yt, wt, st, seed, key, nthread, stop): key
                 for key, Xt, yt, wt, st in tasks
             }
             for fut in concurrent.futures.as_completed(futures):
                 fitted[futures[fut]] = fut.result()
+        except BaseException:
+            stop.set()
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
 
         calibrators: dict[Hashable, Calibrator] = {}
         fits: dict[Hashable, OptionFit] = {}
@@ -542,6 +552,7 @@ class TreatmentResponseModel(BaseEstimator):
         seed: int,
         key: int,
         nthread: int,
+        stop: threading.Event | None = None,
     ) -> _Fitted:
         rng = np.random.default_rng([seed, key])
         params = self._params(nthread=nthread, seed=int(rng.integers(2**31 - 1)))
@@ -555,7 +566,9 @@ class TreatmentResponseModel(BaseEstimator):
                 params,
                 max_rounds=int(self.n_estimators),
                 patience=int(self.early_stopping_rounds),
+                stop=stop,
             )
+            boosting.raise_if_stopped(stop)
             full = boosting.train(X, y, w, params, cf.n_rounds)
             replicates: tuple[xgb.Booster, ...] = ()
             if self.interval_method == "jackknife":
@@ -563,6 +576,7 @@ class TreatmentResponseModel(BaseEstimator):
             elif self.interval_method == "bootstrap":
                 reps = []
                 for _b in range(int(self.n_bootstrap)):
+                    boosting.raise_if_stopped(stop)
                     counts = rng.multinomial(X.shape[0], np.full(X.shape[0], 1.0 / X.shape[0]))
                     params_b = dict(params, seed=int(rng.integers(2**31 - 1)))
                     reps.append(boosting.train(X, y, w * counts, params_b, cf.n_rounds))

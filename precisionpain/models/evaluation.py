@@ -38,11 +38,19 @@ TRUE_P_PREFIX = "true_p_response__"
 
 
 def split_by_patient(frame: pd.DataFrame, split: SplitConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Row positions of the training and test patients; every row of a patient lands on one side."""
+    """Row positions of the training and test patients; every row of a patient lands on one side.
+
+    ``split.group_column`` names the patient column; when it is None every row is its own patient. A configured
+    column that the table lacks is a DataError (see :func:`check_table`), never a silent per-row split.
+    """
     from sklearn.model_selection import GroupShuffleSplit
 
-    if split.group_column is not None and split.group_column in frame.columns:
-        groups = frame[split.group_column].to_numpy()
+    if split.group_column is not None:
+        if split.group_column not in frame.columns:
+            raise DataError(
+                "training data", [Violation(split.group_column, "split.group_column is absent", "no column")]
+            )
+        groups = pd.factorize(frame[split.group_column].astype(object), use_na_sentinel=False)[0]
     else:
         groups = np.arange(len(frame))
     splitter = GroupShuffleSplit(n_splits=1, test_size=split.test_fraction, random_state=split.seed)
@@ -50,30 +58,139 @@ def split_by_patient(frame: pd.DataFrame, split: SplitConfig) -> tuple[np.ndarra
     return np.sort(train), np.sort(test)
 
 
+def _label_text(labels: Sequence[str], limit: int = 5) -> str:
+    shown = ", ".join(labels[:limit])
+    return shown + (f" and {len(labels) - limit} more" if len(labels) > limit else "")
+
+
+def check_table(
+    frame: pd.DataFrame,
+    *,
+    outcome: OutcomeConfig,
+    option_ids: Sequence[str],
+    known_option_ids: Sequence[str],
+    catalog: FeatureCatalog,
+    tables: PgxTables,
+    group_column: str | None,
+    what: str = "training data",
+) -> pd.DataFrame:
+    """Check a patient table for training or evaluation and return the rows whose treatment is one of
+    ``option_ids`` (rows given an option of the catalog that this run does not use are left out).
+
+    Every problem is collected and raised once as a :class:`DataError`: absent columns (treatment, outcome,
+    patient, required catalog fields), treatments that are missing or not in the treatment-option catalog,
+    outcomes that are missing, not numeric or (binary objective) not 0/1, catalog rule violations (ranges,
+    levels, diplotypes). Messages name columns, rules and row positions, never values (option ids are catalog
+    ids). Whether each option has enough patients is checked on the training rows by
+    :func:`option_count_violations`.
+    """
+    from precisionpain.features.validate import frame_violations
+
+    problems: list[Violation] = []
+    if len(frame) == 0:
+        DataError.raise_if_any(what, [Violation("table", "must have at least one row", "0 rows")])
+    required = [outcome.treatment_column, outcome.column]
+    if group_column is not None:
+        required.append(group_column)
+    for col in required:
+        if col not in frame.columns:
+            problems.append(Violation(col, "required column is absent", "no column"))
+    keep = np.ones(len(frame), dtype=bool)
+    treatment: np.ndarray | None = None
+    if outcome.treatment_column in frame.columns:
+        treatment = frame[outcome.treatment_column].astype(object).to_numpy()
+        missing_t = pd.isna(treatment)
+        if missing_t.any():
+            problems.append(
+                Violation(outcome.treatment_column, f"{int(missing_t.sum())} row(s) have no treatment", "null")
+            )
+        labels = pd.Series(treatment[~missing_t]).astype(str)
+        unknown = sorted(set(labels.unique()) - set(known_option_ids))
+        if unknown:
+            problems.append(
+                Violation(
+                    outcome.treatment_column,
+                    f"names option(s) not in models/treatment_options.yaml: {_label_text(unknown)}",
+                    "string",
+                )
+            )
+        keep = np.isin(np.asarray(pd.Series(treatment).astype(str)), list(option_ids)) & ~missing_t
+        if not keep.any():
+            problems.append(
+                Violation(outcome.treatment_column, "no row received one of the options this run uses", "string")
+            )
+    if outcome.column in frame.columns:
+        raw = frame[outcome.column]
+        y = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        not_numeric = np.isnan(y) & ~raw.isna().to_numpy()
+        if not_numeric.any():
+            problems.append(
+                Violation(outcome.column, f"{int(not_numeric.sum())} row(s) have a non-numeric outcome", "string")
+            )
+        if raw.isna().any():
+            problems.append(Violation(outcome.column, f"{int(raw.isna().sum())} row(s) have no outcome", "null"))
+        finite = y[~np.isnan(y)]
+        if outcome.objective == "binary" and not np.isin(finite, (0.0, 1.0)).all():
+            problems.append(
+                Violation(
+                    outcome.column,
+                    f"must be 0 or 1 for the binary objective ({int((~np.isin(finite, (0.0, 1.0))).sum())} "
+                    "row(s) are not)",
+                    "number",
+                )
+            )
+    problems += frame_violations(frame, catalog, tables)
+    DataError.raise_if_any(what, problems)
+    return frame.loc[keep].reset_index(drop=True) if not keep.all() else frame
+
+
+def option_count_violations(
+    treatment: np.ndarray, y: np.ndarray, option_ids: Sequence[str], min_patients: int, objective: str
+) -> list[Violation]:
+    """Options with fewer than ``min_patients`` patients, or (binary) only one outcome class among them."""
+    codes = pd.Categorical(np.asarray(treatment, dtype=object).astype(str), categories=list(option_ids)).codes
+    known = codes >= 0
+    counts = np.bincount(codes[known], minlength=len(option_ids))
+    positives = np.bincount(codes[known], weights=np.asarray(y, dtype=float)[known], minlength=len(option_ids))
+    out = []
+    for j, opt in enumerate(option_ids):
+        if counts[j] < min_patients:
+            out.append(
+                Violation(
+                    "treatment",
+                    f"option {opt} has {counts[j]} training patient(s); min_samples_per_option is {min_patients}",
+                    "too few rows",
+                )
+            )
+        elif objective == "binary" and positives[j] in (0.0, float(counts[j])):
+            out.append(Violation("outcome", f"has a single outcome class among the patients of {opt}", "number"))
+    return out
+
+
 def outcome_arrays(frame: pd.DataFrame, outcome: OutcomeConfig, option_ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Treatment labels and outcomes, checked: both present, no missing values, known options, binary y."""
+    """Treatment labels and outcomes of a table already checked by :func:`check_table` (re-checked cheaply:
+    both columns present, no missing values, only ``option_ids``, binary y for the binary objective)."""
     problems: list[Violation] = []
     for col in (outcome.treatment_column, outcome.column):
         if col not in frame.columns:
             problems.append(Violation(col, "required column is absent", "no column"))
-    DataError.raise_if_any("training data", problems)
+    DataError.raise_if_any("patient table", problems)
     treatment = frame[outcome.treatment_column].astype(object).to_numpy()
-    y = pd.to_numeric(frame[outcome.column], errors="coerce").to_numpy(dtype=float)
+    y = pd.to_numeric(frame[outcome.column], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     missing_t = pd.isna(treatment)
     if missing_t.any():
         problems.append(Violation(outcome.treatment_column, f"{int(missing_t.sum())} rows have no treatment", "null"))
     if np.isnan(y).any():
         problems.append(Violation(outcome.column, f"{int(np.isnan(y).sum())} rows have no numeric outcome", "null"))
-    known = set(option_ids)
-    unknown = sorted({str(t) for t in treatment[~missing_t]} - known)
+    unknown = sorted({str(t) for t in treatment[~missing_t]} - set(option_ids))
     if unknown:
         problems.append(
-            Violation(outcome.treatment_column, f"names option(s) not being trained: {', '.join(unknown)}", "string")
+            Violation(outcome.treatment_column, f"names option(s) this model does not rank: {_label_text(unknown)}", "string")
         )
     if outcome.objective == "binary" and not np.isin(y[~np.isnan(y)], (0.0, 1.0)).all():
         problems.append(Violation(outcome.column, "must be 0 or 1 for the binary objective", "number"))
-    DataError.raise_if_any("training data", problems)
-    return treatment, y
+    DataError.raise_if_any("patient table", problems)
+    return np.asarray([str(t) for t in treatment], dtype=object), y
 
 
 def true_outcomes(frame: pd.DataFrame, option_ids: Sequence[str]) -> np.ndarray | None:
@@ -117,19 +234,34 @@ class OptionEvaluation(FrozenModel):
 
 
 class EvaluationResult(FrozenModel):
+    """Every metric of one model on one set of patients (see :func:`evaluate`).
+
+    With the synthetic truth: ``oracle`` (regret, top-1, Kendall tau, sqrt-PEHE against ``reference_option``),
+    the regret of the observed prescribers (``oracle_observed_regret``), of the truly best single option for
+    everyone (``oracle_best_single_regret``) and of the single option the DR estimate picks
+    (``oracle_dr_best_single_regret``), the true value of the model's policy and the share of true
+    probabilities inside the model's (1 - ``interval_alpha``) intervals, overall and per option.
+    ``provenance`` records what was evaluated when the result comes from a registered version."""
+
     n_test: int
     option_ids: tuple[str, ...]
     per_option: tuple[OptionEvaluation, ...]
     policy: PolicyEvaluation
     policy_share: dict[str, float]
+    reference_option: str
     oracle: OracleMetrics | None = None
     oracle_observed_regret: float | None = None
+    oracle_best_single_option: str | None = None
     oracle_best_single_regret: float | None = None
+    oracle_dr_best_single_regret: float | None = None
     true_policy_value: float | None = None
     interval_coverage: float | None = None
+    interval_coverage_per_option: dict[str, float] = Field(default_factory=dict)
+    interval_mean_width: float | None = None
     interval_alpha: float
     subgroups: dict[str, SubgroupReport] = Field(default_factory=dict)
     headline: dict[str, float] = Field(default_factory=dict)
+    provenance: dict[str, str] = Field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -201,7 +333,7 @@ def policy_dr_value(
         estimator.predict_propensity(data.X),
         estimator.predict_outcomes(data.X),
         options,
-        n_boot=10,
+        n_boot=0,
         alpha=config.alpha,
         clip=estimator.propensity_clip,
         random_state=seed,
@@ -281,21 +413,30 @@ def evaluate(
         for name, groups in factors.items()
     }
 
-    oracle = observed_regret = single_regret = true_value = coverage = None
+    reference = _reference_option(config, options, data.treatment)
+    oracle = observed_regret = single_regret = dr_single_regret = true_value = coverage = width = None
+    oracle_single: str | None = None
+    coverage_per_option: dict[str, float] = {}
     if data.true_p is not None:
-        oracle = oracle_metrics(data.true_p, p, options, reference=options[0], policy=policy_labels)
+        oracle = oracle_metrics(data.true_p, p, options, reference=reference, policy=policy_labels)
         rows = np.arange(len(p))
         best = data.true_p.max(axis=1)
         observed_regret = float((best - data.true_p[rows, codes_t]).mean())
-        single = options.index(policy.best_single_option)
-        single_regret = float((best - data.true_p[:, single]).mean())
+        single_regrets = (best[:, None] - data.true_p).mean(axis=0)
+        oracle_single = options[int(single_regrets.argmin())]
+        single_regret = float(single_regrets.min())
+        dr_single_regret = float(single_regrets[options.index(policy.best_single_option)])
         true_value = float(data.true_p[rows, codes].mean())
-        interval = estimator.predict_interval(data.X, alpha=interval_alpha)
-        inside = (data.true_p >= interval.lower) & (data.true_p <= interval.upper)
-        coverage = float(inside.mean())
+        if getattr(estimator, "interval_method", "none") != "none":
+            interval = estimator.predict_interval(data.X, alpha=interval_alpha)
+            inside = (data.true_p >= interval.lower) & (data.true_p <= interval.upper)
+            coverage = float(inside.mean())
+            coverage_per_option = {o: float(inside[:, j].mean()) for j, o in enumerate(options)}
+            width = float((interval.upper - interval.lower).mean())
 
     auc = [m.metrics.auc for m in per_option]
     ece = [m.metrics.ece for m in per_option]
+    dr = policy.policy.dr
     headline = {
         "auc_mean": float(np.nanmean(auc)),
         "auc_min": float(np.nanmin(auc)),
@@ -304,44 +445,69 @@ def evaluate(
         "ece_noise_floor_max": float(np.nanmax([m.ece_noise_floor for m in per_option])),
         "ece_excess_max": float(np.nanmax([m.ece_excess for m in per_option])),
         "brier_mean": float(np.nanmean([m.metrics.brier for m in per_option])),
-        "dr_policy_value": policy.policy.dr.estimate,
-        "dr_policy_value_ci_low": policy.policy.dr.ci_low,
-        "dr_policy_value_ci_high": policy.policy.dr.ci_high,
+        "log_loss_mean": float(np.nanmean([m.metrics.log_loss for m in per_option])),
+        "dr_policy_value": dr.estimate,
+        "dr_policy_value_ci_low": dr.ci_low,
+        "dr_policy_value_ci_high": dr.ci_high,
         "ipw_policy_value": policy.policy.ipw.estimate,
+        "ipw_policy_value_ci_low": policy.policy.ipw.ci_low,
+        "ipw_policy_value_ci_high": policy.policy.ipw.ci_high,
         "observed_policy_value": policy.observed.estimate,
         "best_single_option_dr_value": policy.best_single.dr.estimate,
+        "best_single_option_ipw_value": policy.best_single.ipw.estimate,
+        "dr_gain_vs_observed": policy.dr_gain_vs_observed.estimate,
+        "dr_gain_vs_best_single": policy.dr_gain_vs_best_single.estimate,
     }
     for name, report in subgroups.items():
         headline[f"subgroup_{name}_auc_gap"] = report.auc_gap
         headline[f"subgroup_{name}_ece_gap"] = report.ece_gap
-    if oracle is not None:
+    if oracle is not None and true_value is not None:
         headline.update(
             {
                 "regret": oracle.regret,
                 "top1_agreement": oracle.top1_agreement,
                 "kendall_tau": oracle.kendall_tau,
+                "sqrt_pehe_mean": float(np.mean(list(oracle.sqrt_pehe.values()))),
                 "regret_best_single_option": float(single_regret or 0.0),
+                "regret_dr_best_single_option": float(dr_single_regret or 0.0),
                 "regret_observed_policy": float(observed_regret or 0.0),
-                "true_policy_value": float(true_value or 0.0),
-                "interval_coverage": float(coverage or 0.0),
+                "true_policy_value": true_value,
+                "dr_ci_covers_true_value": float(dr.ci_low <= true_value <= dr.ci_high),
                 "ece_true_max": float(np.nanmax([m.ece_true for m in per_option if m.ece_true is not None])),
                 "ece_true_all_max": float(
                     np.nanmax([m.ece_true_all for m in per_option if m.ece_true_all is not None])
                 ),
             }
         )
+        if coverage is not None and width is not None:
+            headline["interval_coverage"] = coverage
+            headline["interval_mean_width"] = width
     return EvaluationResult(
         n_test=len(p),
         option_ids=options,
         per_option=tuple(per_option),
         policy=policy,
         policy_share=policy_share,
+        reference_option=reference,
         oracle=oracle,
         oracle_observed_regret=observed_regret,
+        oracle_best_single_option=oracle_single,
         oracle_best_single_regret=single_regret,
+        oracle_dr_best_single_regret=dr_single_regret,
         true_policy_value=true_value,
         interval_coverage=coverage,
+        interval_coverage_per_option=coverage_per_option,
+        interval_mean_width=width,
         interval_alpha=interval_alpha,
         subgroups=subgroups,
         headline=headline,
     )
+
+
+def _reference_option(config: EvaluationConfig, options: Sequence[str], treatment: np.ndarray) -> str:
+    """The option effects (sqrt-PEHE) are measured against: the configured one, else the most given one."""
+    if config.reference_option is not None and config.reference_option in options:
+        return config.reference_option
+    counts = pd.Series(np.asarray(treatment, dtype=object)).value_counts()
+    given = [o for o in counts.index if o in options]
+    return str(given[0]) if given else str(options[0])

@@ -30,6 +30,7 @@ from precisionpain.catalog.loader import (
 )
 from precisionpain.catalog.pgx_tables import load_pgx_tables
 from precisionpain.errors import ModelError
+from precisionpain.models.config import EvaluationConfig, OutcomeConfig, SplitConfig
 from precisionpain.pgx.tables import PgxTables
 from precisionpain.schema import SubgroupGap
 
@@ -58,6 +59,11 @@ class PackageMetadata(FrozenModel):
     trained_at: str = ""
     run_id: str = ""
     experiment: str = ""
+    # How the training run defined the outcome, split the patients and evaluated (re-used by re-evaluation).
+    outcome: OutcomeConfig = OutcomeConfig()
+    split: SplitConfig = SplitConfig()
+    evaluation: EvaluationConfig = EvaluationConfig()
+    seed: int = 7
 
 
 INTENDED_USE = (

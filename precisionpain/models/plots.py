@@ -1,7 +1,8 @@
 """Figures logged with every training run: calibration per option, global SHAP summaries per option.
 
-Pure functions that return PNG bytes (matplotlib's Agg backend, no display needed); the training pipeline
-decides where they go.
+Pure functions that return PNG bytes. Figures are built with ``matplotlib.figure.Figure`` and rendered by the
+Agg canvas directly: no pyplot state, no display, safe to call from any thread; the training pipeline decides
+where the bytes go.
 """
 
 from __future__ import annotations
@@ -14,20 +15,14 @@ import numpy as np
 
 
 def _figure(width: float, height: float) -> Any:
-    import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt.figure(figsize=(width, height), dpi=110)
+    return Figure(figsize=(width, height), dpi=110)
 
 
 def _png(fig: Any) -> bytes:
-    import matplotlib.pyplot as plt
-
     buf = io.BytesIO()
     fig.savefig(buf, format="png", bbox_inches="tight")
-    plt.close(fig)
     return buf.getvalue()
 
 
@@ -79,19 +74,23 @@ def shap_beeswarm_plot(
     fig = _figure(6.5, 0.36 * len(order) + 1.2)
     ax = fig.add_subplot(1, 1, 1)
     rng = np.random.default_rng(0)
-    import matplotlib.pyplot as plt
+    import matplotlib
 
-    cmap = plt.get_cmap("coolwarm")
+    cmap = matplotlib.colormaps["coolwarm"]
+    xs, ys, colours = [], [], []
     for row, j in enumerate(order):
         x = contributions[:, j]
         v = values[:, j]
-        jitter = rng.uniform(-0.3, 0.3, size=len(x))
         present = ~np.isnan(v)
-        colours = np.full((len(x), 4), (0.6, 0.6, 0.6, 0.6))
+        c = np.full((len(x), 4), (0.6, 0.6, 0.6, 0.6))
         if present.any():
             ranks = np.argsort(np.argsort(v[present])) / max(1, present.sum() - 1)
-            colours[present] = cmap(ranks)
-        ax.scatter(x, row + jitter, s=5, c=colours, linewidths=0)
+            c[present] = cmap(ranks)
+        xs.append(x)
+        ys.append(row + rng.uniform(-0.3, 0.3, size=len(x)))
+        colours.append(c)
+    if xs:
+        ax.scatter(np.concatenate(xs), np.concatenate(ys), s=5, c=np.concatenate(colours), linewidths=0)
     ax.set_yticks(range(len(order)))
     ax.set_yticklabels([labels[j] for j in order], fontsize=8)
     ax.axvline(0, color="#666666", linewidth=0.8)

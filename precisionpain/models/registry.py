@@ -10,10 +10,12 @@ from __future__ import annotations
 import logging
 import os
 import re
+import signal
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,12 @@ log = logging.getLogger(__name__)
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 _MODEL_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[A-Za-z0-9_\-]+)|/(?P<version>\d+))$")
+
+
+# Set by the CLI's signal handler next to raising KeyboardInterrupt. Python swallows an exception raised inside a
+# finalizer (``__del__``), so a Ctrl-C that lands there would be lost; a transaction checks this flag before it
+# commits and rolls back all the same.
+interrupt_received = threading.Event()
 
 
 def quiet_mlflow() -> None:
@@ -54,6 +62,15 @@ class ModelRef:
     @property
     def uri(self) -> str:
         return f"models:/{self.name}@{self.alias}" if self.alias else f"models:/{self.name}/{self.version}"
+
+
+@dataclass(frozen=True)
+class RegistrySnapshot:
+    """The versions (version -> run id) and aliases (alias -> version) of one registered model."""
+
+    name: str
+    versions: dict[str, str] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -108,6 +125,24 @@ class Registry:
             return {}
         return {alias: str(version) for alias, version in (model.aliases or {}).items()}
 
+    def snapshot(self, name: str) -> RegistrySnapshot:
+        """Every version of ``name`` with its run id, and every alias; empty when the model does not exist."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            found = self.client.search_model_versions(filter_string=f"name = '{_quote(name)}'")
+        except MlflowException:
+            return RegistrySnapshot(name)
+        versions = {str(mv.version): str(mv.run_id or "") for mv in found}
+        return RegistrySnapshot(name, dict(sorted(versions.items(), key=lambda kv: int(kv[0]))), self.aliases(name))
+
+    def set_alias(self, name: str, alias: str, version: str) -> None:
+        self.client.set_registered_model_alias(name, alias, version)
+
+    def set_version_tags(self, name: str, version: str, tags: dict[str, Any]) -> None:
+        for key, value in tags.items():
+            self.client.set_model_version_tag(name, version, key, str(value))
+
     def version_by_alias(self, name: str, alias: str) -> ResolvedVersion | None:
         from mlflow.exceptions import MlflowException
 
@@ -157,21 +192,51 @@ class Registry:
         return Path(download_artifacts(artifact_uri=uri, dst_path=str(target), tracking_uri=self.tracking_uri))
 
     @contextmanager
-    def transaction(self, name: str) -> Iterator[RegistryTransaction]:
-        """Registry changes inside the block are undone unless the block finishes."""
-        tx = RegistryTransaction(self, name)
+    def transaction(self, name: str, run_id: str | None = None) -> Iterator[RegistryTransaction]:
+        """Registry changes inside the block are undone unless the block finishes (exception, Ctrl-C, or a
+        SIGTERM turned into KeyboardInterrupt by the caller)."""
+        tx = RegistryTransaction(self, name, run_id)
         try:
             yield tx
+            if interrupt_received.is_set():  # a signal whose KeyboardInterrupt was swallowed on the way
+                raise KeyboardInterrupt
         except BaseException:
             tx.rollback()
             raise
 
 
+def _quote(text: str) -> str:
+    return text.replace("'", "''")
+
+
+@contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Ignore SIGINT/SIGTERM for the duration (main thread only), so a second Ctrl-C cannot cut a rollback
+    short; the exception being handled is re-raised afterwards anyway."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous: dict[signal.Signals, Any] = {}
+    try:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous[signum] = signal.signal(signum, signal.SIG_IGN)
+    except ValueError:  # not in the main interpreter
+        pass
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+
+
 class RegistryTransaction:
-    def __init__(self, registry: Registry, name: str) -> None:
+    """What one training run changes in the registry, and how to undo it (see :meth:`Registry.transaction`)."""
+
+    def __init__(self, registry: Registry, name: str, run_id: str | None = None) -> None:
         self.registry = registry
         self.name = name
-        self.existed = bool(registry.client.search_registered_models(filter_string=f"name = '{name}'"))
+        self.run_id = run_id
+        self.existed = bool(registry.client.search_registered_models(filter_string=f"name = '{_quote(name)}'"))
         self.before = registry.aliases(name)
         self.created_version: str | None = None
 
@@ -191,19 +256,29 @@ class RegistryTransaction:
         self.registry.client.set_registered_model_alias(self.name, alias, version)
 
     def rollback(self) -> None:
-        """Put aliases back and remove what this run created. Best effort; each failure is logged."""
+        """Put aliases back and remove every version this run created (also one whose creation was cut off
+        before its number came back: versions are found by run id). Best effort; a failure is logged."""
+        with _signals_deferred():
+            try:
+                self._rollback()
+            except Exception as exc:  # rollback must not hide the original error
+                log.error("registry rollback incomplete: %s", type(exc).__name__)
+
+    def _rollback(self) -> None:
         client = self.registry.client
-        try:
-            now = self.registry.aliases(self.name)
-            for alias in now:
-                if alias not in self.before:
-                    client.delete_registered_model_alias(self.name, alias)
-            for alias, version in self.before.items():
-                if now.get(alias) != version:
-                    client.set_registered_model_alias(self.name, alias, version)
-            if self.created_version is not None:
-                client.delete_model_version(self.name, self.created_version)
-            if not self.existed and self.created_version is not None:
-                client.delete_registered_model(self.name)
-        except Exception as exc:  # rollback must not hide the original error
-            log.error("registry rollback incomplete: %s", type(exc).__name__)
+        if not bool(client.search_registered_models(filter_string=f"name = '{_quote(self.name)}'")):
+            return
+        now = self.registry.aliases(self.name)
+        for alias in now:
+            if alias not in self.before:
+                client.delete_registered_model_alias(self.name, alias)
+        for alias, version in self.before.items():
+            if now.get(alias) != version:
+                client.set_registered_model_alias(self.name, alias, version)
+        created = {self.created_version} if self.created_version is not None else set()
+        if self.run_id is not None:
+            created |= {v for v, run in self.registry.snapshot(self.name).versions.items() if run == self.run_id}
+        for version in sorted(created, key=int):
+            client.delete_model_version(self.name, version)
+        if not self.existed and not self.registry.snapshot(self.name).versions:
+            client.delete_registered_model(self.name)

@@ -1,11 +1,16 @@
-"""The training pipeline: cohort table + config -> fitted, evaluated, tracked and registered model.
+"""The training pipeline: cohort table + config -> fitted, evaluated, tracked and registered model; and the
+re-evaluation and manual promotion of registered versions.
 
-Steps: read and check the table; split by patient; assemble features (the same code path as serving); fit
-the TreatmentResponseModel; evaluate on the held-out patients; draw calibration and SHAP plots; write the model
-card; log everything to one MLflow run; log ONE pyfunc model holding the whole option set; register it as a
-new version with alias ``challenger``; move ``champion`` to it only if its doubly robust policy value on the
-same held-out patients beats the current champion's. If anything fails or the run is interrupted, the
-registry and its aliases are left as they were.
+:func:`train` steps: read and check the table (every problem in one DataError, before any tracking); split by
+patient; assemble features (the same code path as serving); fit the TreatmentResponseModel; evaluate on the
+held-out patients; draw calibration and SHAP plots; write the model card; log everything to one MLflow run; log
+ONE pyfunc model holding the whole option set; register it as a new version with alias ``challenger``; move
+``champion`` to it only if its doubly robust policy value on the same held-out patients beats the current
+champion's. If anything fails or the run is interrupted, the registry and its aliases are left as they were.
+
+:func:`evaluate_registered` re-scores any registered version on a table (whole or the held-out split) with the
+catalog inside its own package and logs an evaluation run tagged with the version; :func:`promote` moves
+``champion`` by hand and logs why.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -37,25 +42,37 @@ from precisionpain.features.assemble import assemble_features
 from precisionpain.features.frame import flat_columns
 from precisionpain.models import plots
 from precisionpain.models.card import model_card, subgroup_gaps
-from precisionpain.models.config import TrainConfig, check_options
+from precisionpain.models.config import EvaluationConfig, TrainConfig, check_options
 from precisionpain.models.evaluation import (
     EvaluationResult,
     HeldOut,
+    check_table,
     evaluate,
     held_out,
+    option_count_violations,
     outcome_arrays,
     policy_dr_value,
     split_by_patient,
     usable_policy,
 )
-from precisionpain.models.package import INTENDED_USE, PackageMetadata, read_package, write_package
-from precisionpain.models.registry import CHALLENGER, CHAMPION, Registry
+from precisionpain.models.package import (
+    INTENDED_USE,
+    LoadedPackage,
+    PackageMetadata,
+    read_package,
+    write_package,
+)
+from precisionpain.models.registry import CHALLENGER, CHAMPION, Registry, ResolvedVersion
 from precisionpain.pgx.tables import PgxTables
 from precisionpain.provenance import code_version, git_commit
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, float], None]  # (step description, fraction of the run done)
+EvaluationSplit = Literal["all", "test", "train"]
+
+TAG = "precisionpain."
+RUN_KIND = TAG + "run_kind"
 
 
 @dataclass(frozen=True)
@@ -70,6 +87,18 @@ class TrainResult:
     headline: dict[str, float]
     model_uri: str
     fit_seconds: float
+    pipeline_seconds: float
+    evaluation: EvaluationResult
+
+
+@dataclass(frozen=True)
+class PromotionResult:
+    registered_model: str
+    version: str
+    previous_champion: str | None
+    changed: bool
+    decision: str
+    run_id: str | None
 
 
 @dataclass(frozen=True)
@@ -80,8 +109,12 @@ class _Catalogs:
     tables: PgxTables
 
 
+def _noop(_message: str, _fraction: float) -> None:
+    return None
+
+
 def data_fingerprint(path: Path, frame: pd.DataFrame) -> str:
-    """sha256 of the file's bytes plus its shape: identifies the exact training table."""
+    """sha256 of the file's bytes plus its shape: identifies the exact table a run read."""
     h = hashlib.sha256()
     with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -90,14 +123,17 @@ def data_fingerprint(path: Path, frame: pd.DataFrame) -> str:
     return h.hexdigest()
 
 
-def read_table(path: Path) -> pd.DataFrame:
+def read_table(path: Path, what: str = "training data") -> pd.DataFrame:
+    """A .parquet or .csv patient table; a missing or unreadable file is a DataError."""
     if not path.is_file():
-        raise DataError("training data", [Violation(str(path), "file does not exist", "path")])
-    if path.suffix.lower() in (".parquet", ".pq"):
-        return pd.read_parquet(path)
-    if path.suffix.lower() == ".csv":
-        return pd.read_csv(path)
-    raise DataError("training data", [Violation(str(path), "must be a .parquet or .csv file", "path")])
+        raise DataError(what, [Violation(str(path), "file does not exist", "path")])
+    suffix = path.suffix.lower()
+    if suffix not in (".parquet", ".pq", ".csv"):
+        raise DataError(what, [Violation(str(path), "must be a .parquet or .csv file", "path")])
+    try:
+        return pd.read_parquet(path) if suffix in (".parquet", ".pq") else pd.read_csv(path)
+    except (OSError, ValueError) as exc:
+        raise DataError(what, [Violation(str(path), "cannot be read as a table", type(exc).__name__)]) from None
 
 
 def training_ranges(X: np.ndarray, names: tuple[str, ...]) -> dict[str, tuple[float, float]]:
@@ -133,24 +169,103 @@ def input_example(catalog: FeatureCatalog) -> pd.DataFrame:
             row[f.id] = float(round(mid)) if f.type is FieldType.integer else float(mid)
         else:
             row[f.id] = None
-    frame = pd.DataFrame([row], columns=list(flat_columns(catalog)))
-    return frame
+    return pd.DataFrame([row], columns=list(flat_columns(catalog)))
+
+
+def model_signature(catalog: FeatureCatalog, option_ids: tuple[str, ...]) -> Any:
+    """The pyfunc signature, from the catalog rather than from one example row: every flat profile column
+    (numbers as double, categories and gene readings as string, booleans as any so that a missing value is
+    allowed), required only when the catalog requires the field; one double output per option."""
+    from mlflow.models import ModelSignature
+    from mlflow.types.schema import AnyType, ColSpec, Schema, TensorSpec
+
+    from precisionpain.catalog.types import FieldType, MissingPolicy
+    from precisionpain.features.frame import GENE_PARTS
+
+    inputs: list[ColSpec | TensorSpec] = []
+    for spec in catalog.fields:
+        f = spec.field
+        required = f.missing is MissingPolicy.required
+        if f.type is FieldType.pgx_gene:
+            inputs += [ColSpec("string", f"{f.id}_{part}", required=False) for part in GENE_PARTS]
+        elif f.type in (FieldType.number, FieldType.integer):
+            inputs.append(ColSpec("double", f.id, required=required))
+        elif f.type is FieldType.boolean:
+            inputs.append(ColSpec(AnyType(), f.id, required=required))
+        else:
+            inputs.append(ColSpec("string", f.id, required=required))
+    outputs: list[ColSpec | TensorSpec] = [ColSpec("double", f"p_response__{o}") for o in option_ids]
+    return ModelSignature(inputs=Schema(inputs), outputs=Schema(outputs))
+
+
+def _load_catalogs(catalog_root: Path | None) -> _Catalogs:
+    root = resolve_root(catalog_root)
+    return _Catalogs(root, load_feature_catalog(root), load_treatment_options(root), load_pgx_tables(root))
+
+
+@dataclass(frozen=True)
+class PreparedData:
+    """A checked training table split by patient, with features assembled (what :func:`train` fits on)."""
+
+    frame: pd.DataFrame
+    fingerprint: str
+    option_ids: tuple[str, ...]
+    train_frame: pd.DataFrame
+    test_frame: pd.DataFrame
+    X_train: np.ndarray
+    X_test: np.ndarray
+    t_train: np.ndarray
+    y_train: np.ndarray
+
+
+def prepare_data(data_path: Path, config: TrainConfig, catalogs: _Catalogs | None = None) -> PreparedData:
+    """Read, check (one DataError listing every problem), filter to the configured options, split by patient
+    and assemble features. Nothing is tracked or registered yet."""
+    cats = catalogs or _load_catalogs(None)
+    option_ids = check_options(config, cats.options.ids)
+    raw = read_table(data_path)
+    fingerprint = data_fingerprint(data_path, raw)
+    frame = check_table(
+        raw,
+        outcome=config.outcome,
+        option_ids=option_ids,
+        known_option_ids=cats.options.ids,
+        catalog=cats.features,
+        tables=cats.tables,
+        group_column=config.split.group_column,
+    )
+    train_idx, test_idx = split_by_patient(frame, config.split)
+    train_frame = frame.iloc[train_idx].reset_index(drop=True)
+    test_frame = frame.iloc[test_idx].reset_index(drop=True)
+    t_train, y_train = outcome_arrays(train_frame, config.outcome, option_ids)
+    DataError.raise_if_any(
+        "training data",
+        option_count_violations(
+            t_train, y_train, option_ids, config.model.min_samples_per_option, config.outcome.objective
+        ),
+    )
+    X_train = assemble_features(train_frame, cats.features, cats.tables, validate=False).values
+    X_test = assemble_features(test_frame, cats.features, cats.tables, validate=False).values
+    return PreparedData(frame, fingerprint, option_ids, train_frame, test_frame, X_train, X_test, t_train, y_train)
 
 
 def _champion_value(
     registry: Registry, name: str, data: HeldOut, estimator: Any, config: TrainConfig
 ) -> tuple[str | None, float | None, str]:
-    """The current champion's version and DR policy value on these held-out patients (same nuisances)."""
+    """The current champion's version and DR policy value on these held-out patients, with the challenger's
+    nuisance models (propensity and outcome predictions), so both policies are scored the same way."""
     current = registry.version_by_alias(name, CHAMPION)
     if current is None:
         return None, None, "no champion yet"
     try:
         with tempfile.TemporaryDirectory(prefix="precisionpain-champion-") as tmp:
             pkg = read_package(registry.download(current, Path(tmp)))
-            X_champion = assemble_features(data.frame, pkg.catalog, pkg.tables).values
+            X_champion = assemble_features(data.frame, pkg.catalog, pkg.tables, validate=False).values
             p = pkg.estimator.predict_outcomes(X_champion)
     except Exception as exc:
-        return current.version, None, f"champion v{current.version} could not be scored on these patients ({type(exc).__name__})"
+        return current.version, None, (
+            f"champion v{current.version} could not be scored on these patients ({type(exc).__name__})"
+        )
     champion_options = [str(o) for o in pkg.estimator.options_]
     ours = [str(o) for o in estimator.options_]
     if champion_options != ours:
@@ -175,91 +290,68 @@ def train(
 
     from precisionpain.models.estimator import TreatmentResponseModel
 
-    step = progress or (lambda _msg, _frac: None)
-    root = resolve_root(catalog_root)
-    cats = _Catalogs(root, load_feature_catalog(root), load_treatment_options(root), load_pgx_tables(root))
-    option_ids = check_options(config, cats.options.ids)
-
-    step("reading the training table", 0.0)
-    frame = read_table(data_path)
-    fingerprint = data_fingerprint(data_path, frame)
-    if config.options != "all" and config.outcome.treatment_column in frame.columns:
-        keep = frame[config.outcome.treatment_column].isin(option_ids).to_numpy()
-        frame = frame.loc[keep].reset_index(drop=True)
-    outcome_arrays(frame, config.outcome, option_ids)  # every data problem is reported before any work
-
-    step("splitting by patient and assembling features", 0.05)
-    train_idx, test_idx = split_by_patient(frame, config.split)
-    train_frame = frame.iloc[train_idx].reset_index(drop=True)
-    test_frame = frame.iloc[test_idx].reset_index(drop=True)
-    X_train = assemble_features(train_frame, cats.features, cats.tables).values
-    X_test = assemble_features(test_frame, cats.features, cats.tables).values
-    t_train, y_train = outcome_arrays(train_frame, config.outcome, option_ids)
+    started = time.perf_counter()
+    step = progress or _noop
+    cats = _load_catalogs(catalog_root)
+    step("reading and checking the training table", 0.0)
+    prepared = prepare_data(data_path, config, cats)
+    option_ids = prepared.option_ids
     feature_ids = cats.features.feature_ids
+    n_train, n_test = len(prepared.train_frame), len(prepared.test_frame)
 
     registry = Registry(tracking_uri, artifact_root)
     experiment_id = registry.experiment_id(config.experiment)
     name = config.registered_model
-    with registry.transaction(name) as tx, mlflow.start_run(experiment_id=experiment_id) as run:
+    run_name = f"{config.model.strategy}-{datetime.now(UTC):%Y%m%d-%H%M%S}"
+    with (
+        mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run,
+        registry.transaction(name, run.info.run_id) as tx,
+    ):
         run_id = run.info.run_id
         mlflow.set_tags(
             {
-                "precisionpain.code_version": code_version(),
-                "precisionpain.git_commit": git_commit() or "",
-                "precisionpain.data_fingerprint": fingerprint,
-                "precisionpain.data_file": data_path.name,
-                "precisionpain.catalog_sha256": cats.features.sha256,
-                "precisionpain.options_sha256": cats.options.sha256,
-                "precisionpain.pgx_tables_sha256": cats.tables.sha256,
+                RUN_KIND: "training",
+                TAG + "strategy": config.model.strategy,
+                TAG + "code_version": code_version(),
+                TAG + "git_commit": git_commit() or "unknown",
+                TAG + "data_fingerprint": prepared.fingerprint,
+                TAG + "data_file": data_path.name,
+                TAG + "catalog_sha256": cats.features.sha256,
+                TAG + "options_sha256": cats.options.sha256,
+                TAG + "pgx_tables_sha256": cats.tables.sha256,
+                TAG + "registered_model": name,
                 "mlflow.note.content": config.description or f"PrecisionPain training run ({config.experiment})",
             }
         )
-        params = {
-            "n_rows": len(frame),
-            "n_train": len(train_idx),
-            "n_test": len(test_idx),
-            "n_features": len(feature_ids),
-            "options": ",".join(option_ids),
-            "catalog_version": cats.features.version,
-            "seed": config.seed,
-        }
-        flat_config = pd.json_normalize(config.model_dump(mode="json"), sep=".").iloc[0].to_dict()
-        params.update({f"config.{k}": v for k, v in flat_config.items()})
-        mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
-        mlflow.log_dict(config.model_dump(mode="json"), "config/config.json")
-        if config_path is not None:
-            mlflow.log_artifact(str(config_path), "config")
-        for rel in (*cats.features.files, cats.options.path.relative_to(root).as_posix()):
-            mlflow.log_artifact(str(root / rel), f"catalog/{Path(rel).parent.as_posix()}")
-        mlflow.log_dict(
-            {
-                "feature_catalog": cats.features.identity,
-                "options_catalog_sha256": cats.options.sha256,
-                "pgx_tables_sha256": cats.tables.sha256,
-                "files": {rel: hashlib.sha256((root / rel).read_bytes()).hexdigest() for rel in cats.features.files},
-            },
-            "catalog/sha256.json",
-        )
+        _log_config_and_catalog(config, config_path, cats, prepared, option_ids)
 
-        step(f"fitting {len(option_ids)} option models on {len(train_idx):,} patients", 0.1)
+        step(f"fitting {len(option_ids)} option models on {n_train:,} patients", 0.1)
         estimator = TreatmentResponseModel(**config.model.estimator_params(config.outcome.objective, config.seed))
         t0 = time.perf_counter()
-        estimator.fit(X_train, t_train, y_train)
+        estimator.fit(prepared.X_train, prepared.t_train, prepared.y_train)
         fit_seconds = time.perf_counter() - t0
         mlflow.log_metric("fit_seconds", fit_seconds)
-        overlap = _overlap_summary(estimator)
+        overlap = overlap_summary(estimator)
         mlflow.log_metrics({f"overlap.{k}": v for k, v in overlap.items()})
         mlflow.log_dict({str(o): f.to_dict() for o, f in estimator.option_fits_.items()}, "fit/options.json")
+        mlflow.log_dict(estimator.overlap_.model_dump(mode="json"), "fit/overlap.json")
 
-        step(f"evaluating on {len(test_idx):,} held-out patients", 0.6)
-        data = held_out(test_frame, X_test, config.outcome, option_ids, cats.options, cats.tables)
+        step(f"evaluating on {n_test:,} held-out patients", 0.6)
+        t0 = time.perf_counter()
+        data = held_out(prepared.test_frame, prepared.X_test, config.outcome, option_ids, cats.options, cats.tables)
         evaluation = evaluate(
-            estimator, data, config.evaluation, cats.features, seed=config.seed, interval_alpha=config.model.interval.alpha
+            estimator,
+            data,
+            config.evaluation,
+            cats.features,
+            seed=config.seed,
+            interval_alpha=config.model.interval.alpha,
         )
-        _log_evaluation(evaluation)
+        mlflow.log_metric("evaluate_seconds", time.perf_counter() - t0)
+        log_evaluation(evaluation)
 
         step("explaining (global SHAP) and plotting", 0.75)
-        _log_plots(estimator, evaluation, X_test, cats.features, config)
+        log_plots(estimator, evaluation, prepared.X_test, cats.features, config.evaluation, config.seed)
 
         metadata = PackageMetadata(
             registered_model=name,
@@ -269,25 +361,29 @@ def train(
             options_catalog_sha256=cats.options.sha256,
             option_ids=tuple(str(o) for o in estimator.options_),
             feature_ids=feature_ids,
-            training_ranges=training_ranges(X_train, feature_ids),
+            training_ranges=training_ranges(prepared.X_train, feature_ids),
             headline_metrics={k: float(v) for k, v in evaluation.headline.items() if np.isfinite(v)},
             subgroup_gaps=subgroup_gaps(evaluation),
             interval_alpha=config.model.interval.alpha,
             strategy=config.model.strategy,
             intended_use=INTENDED_USE,
-            training_data=_training_data_text(frame, data_path),
-            data_fingerprint=fingerprint,
+            training_data=_training_data_text(prepared.frame, data_path),
+            data_fingerprint=prepared.fingerprint,
             code_version=code_version(),
             git_commit=git_commit() or "",
             trained_at=datetime.now(UTC).replace(microsecond=0).isoformat(),
             run_id=run_id,
             experiment=config.experiment,
+            outcome=config.outcome,
+            split=config.split,
+            evaluation=config.evaluation,
+            seed=config.seed,
         )
-        card = model_card(config, evaluation, metadata, overlap, len(train_idx))
+        card = model_card(config, evaluation, metadata, overlap, n_train)
         mlflow.log_text(card, "model_card.md")
 
         step("logging the model", 0.85)
-        model_uri, model_id = _log_model(estimator, metadata, root, card, cats.features)
+        model_uri, model_id = _log_model(estimator, metadata, cats.root, card, cats.features)
 
         step("registering and deciding on the champion", 0.95)
         challenger_value = evaluation.policy.policy.dr.estimate
@@ -296,20 +392,27 @@ def train(
             model_uri,
             run_id,
             model_id,
-            {"dr_policy_value": challenger_value, "catalog_sha256": cats.features.sha256, "code_version": code_version()},
+            {
+                "dr_policy_value": challenger_value,
+                "catalog_sha256": cats.features.sha256,
+                "code_version": code_version(),
+                "strategy": config.model.strategy,
+                "data_fingerprint": prepared.fingerprint,
+            },
         )
         tx.set_alias(CHALLENGER, version)
-        promoted, decision = _decide(
+        promoted, decision = decide_promotion(
             version, challenger_value, champion_version, champion_value, why, config.promotion.min_improvement
         )
         if promoted:
             tx.set_alias(CHAMPION, version)
+        registry.set_version_tags(name, version, {"promotion_decision": decision})
         mlflow.set_tags(
             {
-                "precisionpain.registered_model": name,
-                "precisionpain.model_version": version,
-                "precisionpain.promotion.promoted": str(promoted).lower(),
-                "precisionpain.promotion.decision": decision,
+                TAG + "model_version": version,
+                TAG + "promotion.promoted": str(promoted).lower(),
+                TAG + "promotion.decision": decision,
+                TAG + "promotion.previous_champion": champion_version or "",
             }
         )
         if champion_value is not None:
@@ -317,6 +420,9 @@ def train(
         mlflow.log_text(decision + "\n", "promotion.txt")
         log.info("promotion: %s", decision)
         final_champion = version if promoted else (champion_version or "")
+        pipeline_seconds = time.perf_counter() - started
+        mlflow.log_metric("pipeline_seconds", pipeline_seconds)
+    step("done", 1.0)
     return TrainResult(
         run_id=run_id,
         experiment_id=experiment_id,
@@ -328,10 +434,12 @@ def train(
         headline=evaluation.headline,
         model_uri=f"models:/{name}/{version}",
         fit_seconds=fit_seconds,
+        pipeline_seconds=pipeline_seconds,
+        evaluation=evaluation,
     )
 
 
-def _decide(
+def decide_promotion(
     version: str,
     challenger: float,
     champion_version: str | None,
@@ -339,6 +447,7 @@ def _decide(
     why: str,
     min_improvement: float,
 ) -> tuple[bool, str]:
+    """Whether the new version becomes champion, and the sentence that says why."""
     if champion_version is None:
         return True, f"v{version} becomes champion: {why} (DR policy value {challenger:.4f})"
     if champion is None:
@@ -348,9 +457,10 @@ def _decide(
             f"v{version} becomes champion: DR policy value {challenger:.4f} beats champion v{champion_version} "
             f"({champion:.4f}) on the same held-out patients"
         )
+    margin = f" by more than {min_improvement:g}" if min_improvement > 0 else ""
     return False, (
-        f"v{version} stays challenger: DR policy value {challenger:.4f} does not beat champion v{champion_version} "
-        f"({champion:.4f}) on the same held-out patients"
+        f"v{version} stays challenger: DR policy value {challenger:.4f} does not beat champion "
+        f"v{champion_version} ({champion:.4f}){margin} on the same held-out patients"
     )
 
 
@@ -360,19 +470,26 @@ def _training_data_text(frame: pd.DataFrame, path: Path) -> str:
     return f"{kind} {path.name}, {len(frame):,} patients"
 
 
-def _overlap_summary(estimator: Any) -> dict[str, float]:
+def overlap_summary(estimator: Any) -> dict[str, float]:
+    """The overlap report's headline numbers (per-option details go to fit/overlap.json)."""
     report = estimator.overlap_
-    flat = report.flat() if hasattr(report, "flat") else {}
-    keep = {}
-    for key, value in flat.items():
-        if key.count(".") == 0 and isinstance(value, float) and np.isfinite(value):
-            keep[key] = value
-    return keep
+    out = {
+        "share_outside_overlap": float(report.share_outside_overlap),
+        "share_outside_relative": float(report.share_outside_relative),
+        "max_propensity_ratio_q99": float(report.max_propensity_ratio_q99),
+        "poor_overlap": float(bool(report.poor_overlap)),
+    }
+    if report.options:
+        out["min_ess_fraction"] = float(min(o.ess_fraction for o in report.options))
+    return {k: v for k, v in out.items() if np.isfinite(v)}
 
 
-def _log_evaluation(evaluation: EvaluationResult) -> None:
-    import mlflow
+def _metric_key(key: str) -> str:
+    return "".join(c if c.isalnum() or c in "_-./ " else "_" for c in key)
 
+
+def evaluation_metrics(evaluation: EvaluationResult) -> dict[str, float]:
+    """Every finite number of an evaluation as flat MLflow metric names."""
     metrics: dict[str, float] = {}
     for opt in evaluation.per_option:
         for k, v in opt.metrics.flat().items():
@@ -381,51 +498,109 @@ def _log_evaluation(evaluation: EvaluationResult) -> None:
             value = getattr(opt, k)
             if value is not None:
                 metrics[f"option.{opt.option_id}.{k}"] = value
+    for o, v in evaluation.interval_coverage_per_option.items():
+        metrics[f"option.{o}.interval_coverage"] = v
     metrics.update(evaluation.policy.flat("policy"))
     if evaluation.oracle is not None:
         metrics.update(evaluation.oracle.flat("oracle"))
     for name, report in evaluation.subgroups.items():
-        metrics.update({k: v for k, v in report.flat(f"subgroup.{name}").items() if "groups" not in k or k.count(".") <= 4})
-    metrics.update(evaluation.headline)
+        metrics.update(report.flat(f"subgroup.{name}"))
     for k, v in evaluation.policy_share.items():
         metrics[f"policy_share.{k}"] = v
-    clean = {k.replace(" ", "_").replace("/", "_"): float(v) for k, v in metrics.items() if np.isfinite(v)}
-    mlflow.log_metrics(clean)
+    metrics.update(evaluation.headline)
+    return {_metric_key(k): float(v) for k, v in metrics.items() if np.isfinite(v)}
+
+
+def log_evaluation(evaluation: EvaluationResult) -> None:
+    """Log an evaluation's metrics and its full JSON to the active MLflow run."""
+    import mlflow
+
+    mlflow.log_metrics(evaluation_metrics(evaluation))
     mlflow.log_text(evaluation.model_dump_json(indent=2), "evaluation/evaluation.json")
 
 
-def _log_plots(estimator: Any, evaluation: EvaluationResult, X_test: np.ndarray, catalog: FeatureCatalog, config: TrainConfig) -> None:
+def log_plots(
+    estimator: Any,
+    evaluation: EvaluationResult,
+    X: np.ndarray,
+    catalog: FeatureCatalog,
+    config: EvaluationConfig,
+    seed: int,
+    *,
+    shap: bool = True,
+) -> None:
+    """Calibration plot per option and (``shap``) global SHAP bar and beeswarm plots per option, on a seeded
+    sample of ``config.shap_sample_size`` rows of X, logged under plots/ in the active run."""
     import mlflow
 
     curves = {
-        o.option_id: (o.calibration_predicted, o.calibration_observed, o.calibration_count) for o in evaluation.per_option
+        o.option_id: (o.calibration_predicted, o.calibration_observed, o.calibration_count)
+        for o in evaluation.per_option
     }
-    _log_png(plots.calibration_plot(curves, "Calibration on held-out patients (per option)"), "plots/calibration.png")
-    rng = np.random.default_rng(config.seed)
-    n = min(config.evaluation.shap_sample_size, len(X_test))
-    sample = X_test[rng.choice(len(X_test), size=n, replace=False)]
-    explanation = estimator.explain(sample)
-    labels = [catalog.feature(f).label for f in catalog.feature_ids]
-    summary: dict[str, dict[str, float]] = {}
-    for j, option in enumerate(explanation.options):
-        contrib = explanation.contributions[:, j, :]
-        mean_abs = np.abs(contrib).mean(axis=0)
-        summary[str(option)] = {fid: float(v) for fid, v in zip(catalog.feature_ids, mean_abs, strict=True)}
-        _log_png(plots.shap_bar_plot(mean_abs, labels, f"{option}: mean |SHAP|"), f"plots/shap/{option}_bar.png")
-        _log_png(
-            plots.shap_beeswarm_plot(contrib, sample, labels, f"{option}: SHAP values"),
-            f"plots/shap/{option}_beeswarm.png",
+    with tempfile.TemporaryDirectory(prefix="precisionpain-plots-") as tmp:
+        folder = Path(tmp)
+        (folder / "shap").mkdir()
+        (folder / "calibration.png").write_bytes(
+            plots.calibration_plot(curves, "Calibration on held-out patients (per option)")
         )
-    mlflow.log_dict(summary, "evaluation/shap_mean_abs.json")
+        if shap:
+            rng = np.random.default_rng(seed)
+            n = min(config.shap_sample_size, len(X))
+            sample = X[np.sort(rng.choice(len(X), size=n, replace=False))]
+            explanation = estimator.explain(sample)
+            labels = [catalog.feature(f).label for f in catalog.feature_ids]
+            summary: dict[str, dict[str, float]] = {}
+            for j, option in enumerate(explanation.options):
+                contrib = explanation.contributions[:, j, :]
+                mean_abs = np.abs(contrib).mean(axis=0)
+                summary[str(option)] = {fid: float(v) for fid, v in zip(catalog.feature_ids, mean_abs, strict=True)}
+                (folder / "shap" / f"{option}_bar.png").write_bytes(
+                    plots.shap_bar_plot(mean_abs, labels, f"{option}: mean |SHAP| (log-odds)")
+                )
+                (folder / "shap" / f"{option}_beeswarm.png").write_bytes(
+                    plots.shap_beeswarm_plot(contrib, sample, labels, f"{option}: SHAP values")
+                )
+            mlflow.log_dict(summary, "evaluation/shap_mean_abs.json")
+        mlflow.log_artifacts(str(folder), "plots")
 
 
-def _log_png(data: bytes, artifact_file: str) -> None:
+def _log_config_and_catalog(
+    config: TrainConfig,
+    config_path: Path | None,
+    cats: _Catalogs,
+    prepared: PreparedData,
+    option_ids: tuple[str, ...],
+) -> None:
     import mlflow
 
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / Path(artifact_file).name
-        path.write_bytes(data)
-        mlflow.log_artifact(str(path), str(Path(artifact_file).parent))
+    params: dict[str, Any] = {
+        "n_rows": len(prepared.frame),
+        "n_train": len(prepared.train_frame),
+        "n_test": len(prepared.test_frame),
+        "n_features": len(cats.features.feature_ids),
+        "n_options": len(option_ids),
+        "options": ",".join(option_ids),
+        "catalog_version": cats.features.version,
+        "seed": config.seed,
+    }
+    flat_config = pd.json_normalize(config.model_dump(mode="json"), sep=".").iloc[0].to_dict()
+    params.update({f"config.{k}": v for k, v in flat_config.items()})
+    mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
+    mlflow.log_dict(config.model_dump(mode="json"), "config/config.json")
+    if config_path is not None:
+        mlflow.log_artifact(str(config_path), "config")
+    files = (*cats.features.files, cats.options.path.relative_to(cats.root).as_posix())
+    for rel in files:
+        mlflow.log_artifact(str(cats.root / rel), f"catalog/{Path(rel).parent.as_posix()}")
+    mlflow.log_dict(
+        {
+            "feature_catalog": cats.features.identity,
+            "options_catalog_sha256": cats.options.sha256,
+            "pgx_tables_sha256": cats.tables.sha256,
+            "files": {rel: hashlib.sha256((cats.root / rel).read_bytes()).hexdigest() for rel in files},
+        },
+        "catalog/sha256.json",
+    )
 
 
 def _log_model(
@@ -433,7 +608,7 @@ def _log_model(
 ) -> tuple[str, str | None]:
     """Log the package as ONE pyfunc model (models from code: no pickle) and return its URI and id."""
     import mlflow
-    from mlflow.models import infer_signature
+    from mlflow.pyfunc import PythonModelContext
 
     from precisionpain.models.pyfunc import ENTRY_POINT, PrecisionPainPyfunc
 
@@ -442,12 +617,11 @@ def _log_model(
         entry = Path(tmp) / "precisionpain_model.py"
         entry.write_text(ENTRY_POINT, encoding="utf-8")
         example = input_example(catalog)
-        # The signature's output comes from running the model on the example, as MLflow would.
-        from mlflow.pyfunc import PythonModelContext
-
+        signature = model_signature(catalog, metadata.option_ids)
+        # The package must score its own example before it is logged.
         scorer = PrecisionPainPyfunc()
         scorer.load_context(PythonModelContext(artifacts={"package": str(package)}, model_config={}))
-        signature = infer_signature(example, scorer.predict(None, example))
+        scorer.predict(None, example)
         info = mlflow.pyfunc.log_model(
             name="model",
             python_model=str(entry),
@@ -458,3 +632,216 @@ def _log_model(
             metadata={"precisionpain": json.loads(metadata.model_dump_json(exclude={"training_ranges"}))},
         )
     return info.model_uri, getattr(info, "model_id", None)
+
+
+# --------------------------------------------------------------------------------------------- registered
+
+
+def load_registered(registry: Registry, model_uri: str, directory: Path) -> tuple[ResolvedVersion, LoadedPackage]:
+    """Resolve ``models:/NAME@ALIAS`` or ``models:/NAME/VERSION``, download it into ``directory`` and read it."""
+    version = registry.resolve(model_uri)
+    return version, read_package(registry.download(version, directory))
+
+
+def evaluate_registered(
+    model_uri: str,
+    data_path: Path,
+    *,
+    tracking_uri: str,
+    artifact_root: Path | None,
+    config: EvaluationConfig | None = None,
+    log_to_mlflow: bool = True,
+    split: EvaluationSplit = "all",
+    experiment: str | None = None,
+    plots_shap: bool = False,
+    progress: Progress | None = None,
+) -> EvaluationResult:
+    """Re-evaluate a registered version on a patient table.
+
+    The version is downloaded and its package read; features are assembled with the package's own catalog and
+    CPIC tables; the table is checked like training data (rows given an option the model does not rank are left
+    out). ``split="all"`` scores every row; ``"test"``/``"train"`` take that side of the training run's own
+    split (same config, so on the training table ``"test"`` reproduces the training evaluation). ``config``
+    defaults to the training run's evaluation settings. With ``log_to_mlflow`` an evaluation run is logged
+    (default experiment: the training run's) with the metrics, the calibration plot (and SHAP plots with
+    ``plots_shap``) and tags naming the version. The result's ``provenance`` names what was evaluated.
+    """
+    import mlflow
+
+    step = progress or _noop
+    registry = Registry(tracking_uri, artifact_root)
+    step(f"downloading {model_uri}", 0.0)
+    with tempfile.TemporaryDirectory(prefix="precisionpain-evaluate-") as tmp:
+        version, pkg = load_registered(registry, model_uri, Path(tmp))
+        evaluation, X, frame, fingerprint = _evaluate_package(pkg, data_path, config, split, step)
+        eval_config = config or pkg.metadata.evaluation
+        meta = pkg.metadata
+        provenance = {
+            "model_uri": model_uri,
+            "registered_model": version.name,
+            "model_version": version.version,
+            "model_run_id": version.run_id,
+            "data_file": data_path.name,
+            "data_fingerprint": fingerprint,
+            "split": split,
+            "catalog_sha256": meta.catalog_sha256,
+            "code_version": code_version(),
+        }
+        if not log_to_mlflow:
+            step("done", 1.0)
+            return evaluation.model_copy(update={"provenance": provenance})
+
+        step("logging the evaluation run", 0.8)
+        experiment_id = registry.experiment_id(experiment or meta.experiment or "precisionpain-evaluations")
+        run_name = f"evaluate-{version.name}-v{version.version}"
+        with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
+            mlflow.set_tags(
+                {
+                    RUN_KIND: "evaluation",
+                    TAG + "registered_model": version.name,
+                    TAG + "model_version": version.version,
+                    TAG + "model_uri": model_uri,
+                    TAG + "model_alias": version.alias,
+                    TAG + "model_run_id": version.run_id,
+                    TAG + "evaluation_split": split,
+                    TAG + "data_fingerprint": fingerprint,
+                    TAG + "data_file": data_path.name,
+                    TAG + "catalog_sha256": meta.catalog_sha256,
+                    TAG + "code_version": code_version(),
+                    TAG + "git_commit": git_commit() or "unknown",
+                    TAG + "strategy": meta.strategy,
+                }
+            )
+            mlflow.log_params({"n_rows": len(frame), "split": split, "seed": meta.seed})
+            mlflow.log_dict(eval_config.model_dump(mode="json"), "config/evaluation.json")
+            log_evaluation(evaluation)
+            log_plots(pkg.estimator, evaluation, X, pkg.catalog, eval_config, meta.seed, shap=plots_shap)
+            provenance["run_id"] = run.info.run_id
+            mlflow.log_dict(provenance, "evaluation/provenance.json")
+    step("done", 1.0)
+    return evaluation.model_copy(update={"provenance": provenance})
+
+
+def _evaluate_package(
+    pkg: LoadedPackage,
+    data_path: Path,
+    config: EvaluationConfig | None,
+    split: EvaluationSplit,
+    step: Progress,
+) -> tuple[EvaluationResult, np.ndarray, pd.DataFrame, str]:
+    """Check the table against the package, pick the rows, assemble features and evaluate."""
+    meta = pkg.metadata
+    option_ids = tuple(str(o) for o in pkg.estimator.options_)
+    step("reading and checking the table", 0.1)
+    raw = read_table(data_path, "evaluation data")
+    fingerprint = data_fingerprint(data_path, raw)
+    frame = check_table(
+        raw,
+        outcome=meta.outcome,
+        option_ids=option_ids,
+        known_option_ids=pkg.options.ids,
+        catalog=pkg.catalog,
+        tables=pkg.tables,
+        group_column=meta.split.group_column if split != "all" else None,
+        what="evaluation data",
+    )
+    if split != "all":
+        train_idx, test_idx = split_by_patient(frame, meta.split)
+        frame = frame.iloc[test_idx if split == "test" else train_idx].reset_index(drop=True)
+    step(f"evaluating on {len(frame):,} patients", 0.3)
+    X = assemble_features(frame, pkg.catalog, pkg.tables, validate=False).values
+    data = held_out(frame, X, meta.outcome, option_ids, pkg.options, pkg.tables)
+    evaluation = evaluate(
+        pkg.estimator, data, config or meta.evaluation, pkg.catalog, seed=meta.seed, interval_alpha=meta.interval_alpha
+    )
+    return evaluation, X, frame, fingerprint
+
+
+def promote(
+    model_uri: str,
+    *,
+    tracking_uri: str,
+    artifact_root: Path | None,
+    reason: str = "",
+    alias: str = CHAMPION,
+) -> PromotionResult:
+    """Move ``alias`` (``champion``) to the version ``model_uri`` names, by hand, and log it: the version gets
+    tags with the decision, and a promotion run records the previous and new holder and the reason."""
+    import mlflow
+
+    registry = Registry(tracking_uri, artifact_root)
+    target = registry.resolve(model_uri)
+    name = target.name
+    previous = registry.version_by_alias(name, alias)
+    previous_version = previous.version if previous is not None else None
+    if previous_version == target.version:
+        return PromotionResult(
+            name, target.version, previous_version, False, f"v{target.version} already holds {alias}", None
+        )
+    because = f": {reason}" if reason else ""
+    decision = (
+        f"v{target.version} becomes {alias} by hand"
+        + (f" (was v{previous_version})" if previous_version else " (no previous holder)")
+        + because
+    )
+    experiment_id = _experiment_of_run(registry, target.run_id) or registry.experiment_id("precisionpain-promotions")
+    with (
+        mlflow.start_run(experiment_id=experiment_id, run_name=f"promote-{name}-v{target.version}") as run,
+        registry.transaction(name, run.info.run_id),
+    ):
+        mlflow.set_tags(
+            {
+                RUN_KIND: "promotion",
+                TAG + "registered_model": name,
+                TAG + "model_version": target.version,
+                TAG + "promotion.alias": alias,
+                TAG + "promotion.previous": previous_version or "",
+                TAG + "promotion.decision": decision,
+                TAG + "promotion.reason": reason,
+                TAG + "code_version": code_version(),
+            }
+        )
+        mlflow.log_text(decision + "\n", "promotion.txt")
+        registry.set_alias(name, alias, target.version)
+        registry.set_version_tags(
+            name,
+            target.version,
+            {"promotion_decision": decision, "promoted_at": datetime.now(UTC).replace(microsecond=0).isoformat()},
+        )
+        run_id = run.info.run_id
+    log.info("promotion: %s", decision)
+    return PromotionResult(name, target.version, previous_version, True, decision, run_id)
+
+
+def _experiment_of_run(registry: Registry, run_id: str) -> str | None:
+    from mlflow.exceptions import MlflowException
+
+    if not run_id:
+        return None
+    try:
+        return str(registry.client.get_run(run_id).info.experiment_id)
+    except MlflowException:
+        return None
+
+
+__all__ = [
+    "EvaluationSplit",
+    "PreparedData",
+    "PromotionResult",
+    "TrainResult",
+    "data_fingerprint",
+    "decide_promotion",
+    "evaluate_registered",
+    "evaluation_metrics",
+    "input_example",
+    "load_registered",
+    "log_evaluation",
+    "log_plots",
+    "model_signature",
+    "overlap_summary",
+    "prepare_data",
+    "promote",
+    "read_table",
+    "train",
+    "training_ranges",
+]

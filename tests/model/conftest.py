@@ -1,0 +1,156 @@
+"""Fixtures for the model-pipeline tests: a small synthetic cohort file, one real MLflow store (SQLite file and
+artifact folder in a temporary directory) shared by the session, and configs that train in seconds.
+
+Each test that registers models uses its own registered-model name, so tests do not see each other's versions.
+Training is real (few options, few thousand patients, few boosting rounds, one thread).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+
+REPO = Path(__file__).resolve().parents[2]
+
+#: options the pipeline tests train (CYP2D6 drugs, an HLA-B drug, a gabapentinoid, an SNRI, a non-drug option)
+OPTIONS = ("codeine", "tramadol", "carbamazepine", "pregabalin", "duloxetine", "physical_therapy")
+
+#: a model that learns something on ~10,000 patients in about a second
+GOOD_MODEL: dict[str, Any] = {
+    "strategy": "t_learner",
+    "n_folds": 3,
+    "n_jobs": 1,
+    "xgboost": {"learning_rate": 0.1, "max_depth": 3, "n_estimators": 120, "early_stopping_rounds": 10},
+}
+#: a model that can learn nothing: one split of one tree with a tiny step (near-constant predictions)
+WEAK_MODEL: dict[str, Any] = {
+    "strategy": "t_learner",
+    "n_folds": 3,
+    "n_jobs": 1,
+    "xgboost": {"learning_rate": 0.01, "max_depth": 1, "n_estimators": 1, "early_stopping_rounds": 1},
+}
+FAST_EVALUATION: dict[str, Any] = {"n_bootstrap": 20, "shap_sample_size": 60}
+
+
+@dataclass(frozen=True)
+class Store:
+    tracking_uri: str
+    artifact_root: Path
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        return {"tracking_uri": self.tracking_uri, "artifact_root": self.artifact_root}
+
+    def registry(self) -> Any:
+        from precisionpain.models.registry import Registry
+
+        return Registry(self.tracking_uri, self.artifact_root)
+
+
+@pytest.fixture(scope="session")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
+    from precisionpain.models.registry import quiet_mlflow
+
+    quiet_mlflow()
+    home = tmp_path_factory.mktemp("mlflow-home")
+    return Store(f"sqlite:///{home / 'mlflow.db'}", home / "mlartifacts")
+
+
+def _write_cohort(path: Path, n: int, seed: int) -> Path:
+    from precisionpain.catalog.loader import load_feature_catalog, load_treatment_options
+    from precisionpain.catalog.pgx_tables import load_pgx_tables
+    from precisionpain.cohort import generate_cohort
+
+    frame = generate_cohort(
+        n,
+        seed,
+        catalog=load_feature_catalog(REPO),
+        options=load_treatment_options(REPO),
+        tables=load_pgx_tables(REPO),
+    )
+    frame.to_parquet(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def cohort_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """25,000 synthetic patients (about 10,000 received one of OPTIONS), with the true potential outcomes."""
+    return _write_cohort(tmp_path_factory.mktemp("cohort") / "cohort.parquet", 25_000, 22)
+
+
+@pytest.fixture(scope="session")
+def small_cohort_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """6,000 synthetic patients, for runs whose model quality does not matter."""
+    return _write_cohort(tmp_path_factory.mktemp("cohort-small") / "cohort.parquet", 6_000, 23)
+
+
+def config_dict(name: str, model: dict[str, Any] | None = None, **overrides: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "experiment": f"test-{name}",
+        "registered_model": name,
+        "description": "pipeline test run",
+        "options": list(OPTIONS),
+        "seed": 7,
+        "model": model or GOOD_MODEL,
+        "evaluation": FAST_EVALUATION,
+    }
+    data.update(overrides)
+    return data
+
+
+def write_config(path: Path, data: dict[str, Any]) -> Path:
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def model_name() -> str:
+    return f"pp-test-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def make_config(tmp_path: Path) -> Callable[..., tuple[Any, Path]]:
+    """``make_config(name, model=..., **top_level_overrides)`` -> (TrainConfig, path of its YAML file)."""
+    from precisionpain.models.config import load_train_config
+
+    def make(name: str, model: dict[str, Any] | None = None, **overrides: Any) -> tuple[Any, Path]:
+        path = write_config(tmp_path / f"{name}-{uuid.uuid4().hex[:6]}.yaml", config_dict(name, model, **overrides))
+        return load_train_config(path), path
+
+    return make
+
+
+@dataclass(frozen=True)
+class History:
+    """Three runs of one registered model on the same data: weak (v1), good (v2), weak again (v3)."""
+
+    name: str
+    first: Any
+    better: Any
+    worse: Any
+    config_path: Path
+
+
+@pytest.fixture(scope="session")
+def history(store: Store, cohort_file: Path, tmp_path_factory: pytest.TempPathFactory) -> History:
+    from precisionpain.models.config import load_train_config
+    from precisionpain.models.training import train
+
+    folder = tmp_path_factory.mktemp("configs")
+    name = "pp-history"
+    weak = write_config(folder / "weak.yaml", config_dict(name, WEAK_MODEL))
+    good = write_config(folder / "good.yaml", config_dict(name, GOOD_MODEL))
+    runs = [
+        train(cohort_file, load_train_config(path), config_path=path, **store.kwargs) for path in (weak, good, weak)
+    ]
+    return History(name, runs[0], runs[1], runs[2], good)
