@@ -6,10 +6,16 @@
 The CLI (without --target), the gRPC service and the report all run this same code. Per-option boosters are
 evaluated by the exact TreeSHAP in :mod:`precisionpain.explain.treeshap`, so the probability shown and its
 explanation come from the same margins (base + sum of contributions = margin).
+
+One patient and a batch take the same path (:meth:`Recommender.score`): features, predictions and TreeSHAP
+are computed for all rows at once, then each patient is ranked. A :class:`ScoredRecommendation` keeps the raw
+SHAP arrays next to the ranking, so a caller that only needs another representation (the gRPC response) can
+convert straight from the arrays; :meth:`ScoredRecommendation.explained` gives the frozen stage type.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,15 +23,17 @@ from typing import Any
 
 import numpy as np
 
+from precisionpain.catalog.loader import FeatureCatalog
 from precisionpain.errors import ModelCatalogMismatchError, ModelError
 from precisionpain.explain.contributions import DEFAULT_TOP_K, explain_options
-from precisionpain.features.assemble import assemble_features
-from precisionpain.features.frame import profiles_to_frame
+from precisionpain.features.assemble import encode_columns
+from precisionpain.features.frame import flat_columns, profile_to_row
 from precisionpain.models.card import model_summary
 from precisionpain.models.package import LoadedPackage
 from precisionpain.provenance import code_version
 from precisionpain.ranking import check_candidates, data_warnings, rank_options
 from precisionpain.schema import (
+    CatalogRef,
     ExplainedRecommendation,
     FeatureVector,
     Interval,
@@ -33,10 +41,18 @@ from precisionpain.schema import (
     OptionPrediction,
     PatientProfile,
     Provenance,
+    RankedRecommendation,
 )
 
 PER_OPTION_STRATEGIES = ("t_learner", "ipw_t_learner")
 _SEP = "\x1f"
+
+#: Called between stages and between patients; raises to stop the work (e.g. when a deadline has passed).
+Checkpoint = Callable[[], None]
+
+
+def _no_checkpoint() -> None:
+    return None
 
 
 @dataclass(frozen=True)
@@ -50,8 +66,57 @@ class ModelIdentity:
     uri: str = ""
 
 
+def _feature_vector(values: np.ndarray, names: tuple[str, ...], catalog: CatalogRef) -> FeatureVector:
+    """One row of model input as a FeatureVector (already typed: no re-validation on the hot path)."""
+    vals = tuple(values.tolist())
+    return FeatureVector.model_construct(
+        catalog=catalog,
+        names=names,
+        values=vals,
+        missing=tuple(n for n, v in zip(names, vals, strict=True) if math.isnan(v)),
+    )
+
+
 def _utc_now() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True, eq=False)
+class ScoredRecommendation:
+    """One patient's ranked options with the SHAP arrays of every shown option (usable and excluded).
+
+    ``option_ids`` are the shown options in model order; ``contributions`` (k, p), ``base_values`` and
+    ``margins`` (k,) are in log-odds, ``values`` (p,) is the model input (NaN = missing). Read-only arrays.
+    """
+
+    profile: PatientProfile
+    recommendation: RankedRecommendation
+    option_ids: tuple[str, ...]
+    values: np.ndarray
+    contributions: np.ndarray
+    base_values: np.ndarray
+    margins: np.ndarray
+    catalog: FeatureCatalog
+    catalog_ref: CatalogRef
+    top_k: int
+
+    def features(self) -> FeatureVector:
+        return _feature_vector(self.values, self.catalog.feature_ids, self.catalog_ref)
+
+    def explained(self) -> ExplainedRecommendation:
+        """The frozen stage type: ranking, one OptionExplanation per shown option, and the feature vector."""
+        explanations = explain_options(
+            self.option_ids,
+            self.values,
+            self.contributions,
+            self.base_values,
+            self.margins,
+            self.catalog,
+            self.top_k,
+        )
+        return ExplainedRecommendation(
+            recommendation=self.recommendation, explanations=explanations, features=self.features()
+        )
 
 
 class Recommender:
@@ -83,6 +148,7 @@ class Recommender:
         unknown = [o for o in self.option_ids if o not in package.options.ids]
         if unknown:
             raise ModelCatalogMismatchError(f"the model ranks options missing from its catalog: {', '.join(unknown)}")
+        self._option_index = {o: j for j, o in enumerate(self.option_ids)}
         self.fast = est.strategy in PER_OPTION_STRATEGIES
         self.alpha = meta.interval_alpha
         self._point: Any = None
@@ -99,6 +165,23 @@ class Recommender:
             if reps:
                 self._n_replicates = len(est.interval_boosters_[est.options_[0]])
                 self._replicates = TreeEnsembleSet.from_boosters(reps, names)
+        self._flat_columns = flat_columns(package.catalog)
+        self._catalog_ref = CatalogRef(
+            catalog_id=package.catalog.catalog_id, version=package.catalog.version, sha256=package.catalog.sha256
+        )
+        cpic = {r.cpic_data_version for r in package.tables.recommendations if r.cpic_data_version}
+        self._provenance_fields: dict[str, str] = {
+            "model_name": self.identity.name,
+            "model_version": self.identity.version,
+            "model_alias": self.identity.alias,
+            "model_run_id": self.identity.run_id or meta.run_id,
+            "catalog_id": meta.catalog_id,
+            "catalog_version": meta.catalog_version,
+            "catalog_sha256": meta.catalog_sha256,
+            "options_catalog_sha256": meta.options_catalog_sha256,
+            "code_version": code_version(),
+            "cpic_data_version": ",".join(sorted(cpic)),
+        }
         self.summary: ModelSummary = model_summary(meta, version=self.identity.version, alias=self.identity.alias)
 
     # ------------------------------------------------------------------------------------------ lifecycle
@@ -117,21 +200,7 @@ class Recommender:
         return self.package.metadata.catalog_sha256
 
     def provenance(self) -> Provenance:
-        meta = self.package.metadata
-        cpic = {r.cpic_data_version for r in self.package.tables.recommendations if r.cpic_data_version}
-        return Provenance(
-            model_name=self.identity.name,
-            model_version=self.identity.version,
-            model_alias=self.identity.alias,
-            model_run_id=self.identity.run_id or meta.run_id,
-            catalog_id=meta.catalog_id,
-            catalog_version=meta.catalog_version,
-            catalog_sha256=meta.catalog_sha256,
-            options_catalog_sha256=meta.options_catalog_sha256,
-            code_version=code_version(),
-            cpic_data_version=",".join(sorted(cpic)),
-            generated_at=self._clock(),
-        )
+        return Provenance(**self._provenance_fields, generated_at=self._clock())
 
     # ------------------------------------------------------------------------------------------ scoring
 
@@ -143,12 +212,12 @@ class Recommender:
             margins = shap.margins
             contributions = shap.contributions
             base = np.broadcast_to(self._point.base_values, margins.shape)
-            p = est.outcomes_from_margins(margins)
             if self._replicates is not None:
                 reps = self._replicates.margins(X).reshape(X.shape[0], len(self.option_ids), self._n_replicates)
                 interval = est.interval_from_margins(margins, reps, self.alpha)
-                lower, upper = interval.lower, interval.upper
+                p, lower, upper = interval.estimate, interval.lower, interval.upper
             else:
+                p = est.outcomes_from_margins(margins)
                 lower = upper = p
             return p, lower, upper, contributions, base, margins
         explanation = est.explain(X)
@@ -178,44 +247,24 @@ class Recommender:
             for j, o in enumerate(self.option_ids)
         ]
 
-    def _finish(
-        self,
-        profile: PatientProfile,
-        features: FeatureVector,
-        scored: tuple[np.ndarray, ...],
-        candidate_ids: Sequence[str] | None,
-        top_k: int,
-    ) -> ExplainedRecommendation:
-        p, lower, upper, contributions, base, margins = scored
-        pkg = self.package
-        warnings = data_warnings(profile, features, pkg.catalog, pkg.metadata.training_ranges)
-        ranked = rank_options(
-            profile,
-            self._predictions(p, lower, upper),
-            pkg.options,
-            pkg.tables,
-            self.provenance(),
-            warnings=warnings,
-            candidate_ids=candidate_ids,
-        )
-        shown = {o.option_id for o in ranked.options} | {o.option_id for o in ranked.excluded}
-        idx = [j for j, o in enumerate(self.option_ids) if o in shown]
-        explanations = explain_options(
-            [self.option_ids[j] for j in idx],
-            np.asarray(features.values),
-            contributions[idx],
-            base[idx],
-            margins[idx],
-            pkg.catalog,
-            top_k,
-        )
-        return ExplainedRecommendation(recommendation=ranked, explanations=explanations, features=features)
+    def _feature_matrix(self, profiles: Sequence[PatientProfile]) -> np.ndarray:
+        """Profiles -> (n, p) model input through the feature layer's single encoding path."""
+        catalog = self.package.catalog
+        rows = [profile_to_row(p, catalog) for p in profiles]
+        n = len(rows)
+        columns: dict[str, np.ndarray] = {}
+        for name in self._flat_columns:
+            col = np.empty(n, dtype=object)
+            col[:] = [row[name] for row in rows]
+            columns[name] = col
+        return encode_columns(columns, n, catalog, self.package.tables)
 
-    def _candidates(self, profile: PatientProfile, candidate_ids: Sequence[str] | None) -> Sequence[str] | None:
+    def candidates(self, profile: PatientProfile, candidate_ids: Sequence[str] | None = None) -> tuple[str, ...]:
+        """The options to rank for this patient (all by default); unknown or repeated ids are violations."""
         wanted = candidate_ids or profile.candidate_option_ids
         if wanted:
             check_candidates(wanted, self.package.options)
-            missing = [o for o in wanted if o not in self.option_ids]
+            missing = [o for o in wanted if o not in self._option_index]
             if missing:
                 raise ModelError(f"the loaded model has no model for option(s) {', '.join(missing)}")
             return tuple(wanted)
@@ -224,17 +273,75 @@ class Recommender:
     # ------------------------------------------------------------------------------------------ public
 
     def features(self, profile: PatientProfile) -> FeatureVector:
-        return assemble_features(profile, self.package.catalog, self.package.tables)
+        """The model input of one validated profile (the same encoding :meth:`score` uses)."""
+        return _feature_vector(self._feature_matrix([profile])[0], self.package.catalog.feature_ids, self._catalog_ref)
+
+    def score(
+        self,
+        profiles: Sequence[PatientProfile],
+        candidate_ids: Sequence[Sequence[str] | None] | None = None,
+        top_k: int | Sequence[int] = DEFAULT_TOP_K,
+        *,
+        checkpoint: Checkpoint = _no_checkpoint,
+    ) -> list[ScoredRecommendation]:
+        """Rank and explain validated profiles; one patient is a batch of one.
+
+        Features, predictions and TreeSHAP run once for the whole batch; ranking (CPIC rules, warnings) runs
+        per patient. ``candidate_ids`` and ``top_k`` may be given per patient. ``checkpoint`` is called
+        between stages and between patients and may raise to stop the work.
+        """
+        n = len(profiles)
+        if n == 0:
+            return []
+        cands = list(candidate_ids) if candidate_ids is not None else [None] * n
+        ks = [int(top_k)] * n if isinstance(top_k, int) else [int(k) for k in top_k]
+        if len(cands) != n or len(ks) != n:
+            raise ValueError("candidate_ids and top_k must have one entry per profile")
+        wanted = [self.candidates(p, c) for p, c in zip(profiles, cands, strict=True)]
+        checkpoint()
+        X = self._feature_matrix(profiles)
+        checkpoint()
+        p, lower, upper, contributions, base, margins = self._score(X)
+        X.setflags(write=False)
+        provenance = self.provenance()
+        pkg = self.package
+        names = pkg.catalog.feature_ids
+        out: list[ScoredRecommendation] = []
+        for i, profile in enumerate(profiles):
+            checkpoint()
+            features = _feature_vector(X[i], names, self._catalog_ref)
+            ranked = rank_options(
+                profile,
+                self._predictions(p[i], lower[i], upper[i]),
+                pkg.options,
+                pkg.tables,
+                provenance,
+                warnings=data_warnings(profile, features, pkg.catalog, pkg.metadata.training_ranges),
+                candidate_ids=wanted[i],
+            )
+            shown = {o.option_id for o in ranked.options} | {o.option_id for o in ranked.excluded}
+            idx = [j for j, o in enumerate(self.option_ids) if o in shown]
+            out.append(
+                ScoredRecommendation(
+                    profile=profile,
+                    recommendation=ranked,
+                    option_ids=tuple(self.option_ids[j] for j in idx),
+                    values=X[i],
+                    contributions=contributions[i, idx],
+                    base_values=base[i, idx],
+                    margins=margins[i, idx],
+                    catalog=pkg.catalog,
+                    catalog_ref=self._catalog_ref,
+                    top_k=ks[i],
+                )
+            )
+        return out
 
     def recommend(
         self, profile: PatientProfile, candidate_ids: Sequence[str] | None = None, top_k: int = DEFAULT_TOP_K
     ) -> ExplainedRecommendation:
         """Ranked, explained options for one validated profile."""
-        wanted = self._candidates(profile, candidate_ids)
-        features = self.features(profile)
-        X = np.asarray(features.values, dtype=np.float64)[None, :]
-        scored = self._score(X)
-        return self._finish(profile, features, tuple(a[0] for a in scored), wanted, top_k)
+        return self.score([profile], [candidate_ids], top_k)[0].explained()
 
     def recommend_batch(
         self,
@@ -243,22 +350,4 @@ class Recommender:
         top_k: int = DEFAULT_TOP_K,
     ) -> list[ExplainedRecommendation]:
         """Many validated profiles at once: features, predictions and TreeSHAP are computed for the whole batch."""
-        if not profiles:
-            return []
-        cands = list(candidate_ids) if candidate_ids is not None else [None] * len(profiles)
-        wanted = [self._candidates(p, c) for p, c in zip(profiles, cands, strict=True)]
-        pkg = self.package
-        frame = profiles_to_frame(profiles, pkg.catalog)
-        matrix = assemble_features(frame, pkg.catalog, pkg.tables, validate=False)
-        scored = self._score(matrix.values)
-        out = []
-        for i, profile in enumerate(profiles):
-            values = matrix.values[i]
-            features = FeatureVector(
-                catalog=matrix.catalog,
-                names=matrix.names,
-                values=tuple(values.tolist()),
-                missing=tuple(n for n, v in zip(matrix.names, values, strict=True) if v != v),
-            )
-            out.append(self._finish(profile, features, tuple(a[i] for a in scored), wanted[i], top_k))
-        return out
+        return [s.explained() for s in self.score(profiles, candidate_ids, top_k)]

@@ -2,16 +2,54 @@
 
 Incoming messages become plain dicts that :func:`precisionpain.features.validate.validate_profile` checks, so
 every field violation is reported with its path (prefixed ``patient.`` to match the request message).
+
+Outgoing responses are built straight from the engine's :class:`~precisionpain.recommender.ScoredRecommendation`
+(ranking plus raw SHAP arrays), so the service does not build the per-contribution stage objects only to copy
+them into messages; the explanation rules are those of
+:func:`precisionpain.explain.contributions.explain_options` (top-k by absolute SHAP value, ties in feature
+order; the rest summed; totals per domain), and :func:`explained_recommendation_from_response` turns a
+response back into the :class:`~precisionpain.schema.ExplainedRecommendation` it describes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
+from google.protobuf.descriptor import EnumDescriptor, FieldDescriptor
 from google.protobuf.message import Message
 
-from precisionpain.v1 import patient_pb2
+from precisionpain.catalog.loader import FeatureCatalog, OptionCatalog
+from precisionpain.errors import ProfileValidationError, Violation, kind_of
+from precisionpain.explain import display
+from precisionpain.explain.contributions import DEFAULT_TOP_K
+from precisionpain.schema import (
+    CatalogRef,
+    Caution,
+    Contribution,
+    DataWarning,
+    ExplainedRecommendation,
+    FeatureVector,
+    GeneReading,
+    Guidance,
+    Interval,
+    ModelSummary,
+    OptionExplanation,
+    Provenance,
+    RankedOption,
+    RankedRecommendation,
+    SafetyFlag,
+    SubgroupGap,
+)
+from precisionpain.v1 import patient_pb2, recommendation_pb2, service_pb2
+
+if TYPE_CHECKING:
+    from precisionpain.recommender import ModelIdentity, ScoredRecommendation
 
 PROFILE_PATH_PREFIX = "patient"
 
@@ -55,23 +93,46 @@ def schema_to_enum(enum_name: str, value: str | None) -> str:
     return _ENUM_PREFIX[enum_name] + value.upper()
 
 
+@dataclass(frozen=True)
+class _FieldPlan:
+    name: str
+    kind: int  # 0 scalar without presence, 1 scalar with presence, 2 message, 3 enum
+    enum_values: Mapping[int, str | None]
+
+
+_SCALAR, _OPTIONAL, _MESSAGE, _ENUM = range(4)
+
+
+@lru_cache(maxsize=64)
+def _plan(descriptor: Any) -> tuple[_FieldPlan, ...]:
+    plan = []
+    for field in descriptor.fields:
+        if field.message_type is not None:
+            plan.append(_FieldPlan(field.name, _MESSAGE, {}))
+        elif field.enum_type is not None:
+            values = {v.number: enum_to_schema(field.enum_type.name, v.name) for v in field.enum_type.values}
+            plan.append(_FieldPlan(field.name, _ENUM, values))
+        else:
+            plan.append(_FieldPlan(field.name, _OPTIONAL if field.has_presence else _SCALAR, {}))
+    return tuple(plan)
+
+
 def _message_to_dict(msg: Message) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for field in msg.DESCRIPTOR.fields:
-        name = field.name
-        if field.message_type is not None:
+    for f in _plan(msg.DESCRIPTOR):
+        name = f.name
+        if f.kind == _MESSAGE:
             if msg.HasField(name):
                 out[name] = _message_to_dict(getattr(msg, name))
-            continue
-        if field.enum_type is not None:
-            value_name = field.enum_type.values_by_number[getattr(msg, name)].name
-            value = enum_to_schema(field.enum_type.name, value_name)
+        elif f.kind == _ENUM:
+            number = getattr(msg, name)
+            value = f.enum_values.get(number)
             if value is not None:
                 out[name] = value
-            continue
-        if field.has_presence and not msg.HasField(name):
-            continue
-        out[name] = getattr(msg, name)
+            elif number not in f.enum_values:
+                out[name] = number  # an enum number this version does not know: validation reports it
+        elif f.kind == _SCALAR or msg.HasField(name):
+            out[name] = getattr(msg, name)
     return out
 
 
@@ -93,21 +154,532 @@ def profile_dict_from_proto(patient: patient_pb2.PatientProfile, candidate_optio
 
 
 def profile_proto_from_dict(data: Mapping[str, Any]) -> patient_pb2.PatientProfile:
-    """The dict (JSON) form of a profile -> a PatientProfile message (used by clients and examples)."""
+    """The dict (JSON) form of a profile -> a PatientProfile message (used by clients and examples).
+
+    Keys the message does not have, values of the wrong type and unknown enum values are collected and raised
+    once as a :class:`ProfileValidationError` (values are checked against the catalog later, by the server).
+    """
     msg = patient_pb2.PatientProfile()
-    _fill(msg, {k: v for k, v in data.items() if k != "candidate_option_ids"})
+    violations: list[Violation] = []
+    if isinstance(data, Mapping):
+        _fill(msg, {k: v for k, v in data.items() if k != "candidate_option_ids"}, "", violations)
+    else:
+        violations.append(Violation("(root)", "must be a JSON object", kind_of(data)))
+    ProfileValidationError.raise_if_any("patient profile", violations)
     return msg
 
 
-def _fill(msg: Message, data: Mapping[str, Any]) -> None:
+def _enum_number(enum: Any, value: Any) -> int | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        name = schema_to_enum(enum.name, value)
+    except StopIteration:
+        return None
+    found = enum.values_by_name.get(name)
+    return None if found is None or found.number == 0 else found.number
+
+
+def _fill(msg: Message, data: Mapping[str, Any], path: str, violations: list[Violation]) -> None:
     fields = msg.DESCRIPTOR.fields_by_name
     for name, value in data.items():
+        where = f"{path}.{name}" if path else str(name)
         if value is None:
             continue
-        field = fields[name]
-        if field.message_type is not None:
-            _fill(getattr(msg, name), value)
+        field = fields.get(name)
+        if field is None:
+            violations.append(Violation(where, "unknown key (not allowed)", kind_of(value)))
+        elif field.message_type is not None:
+            if isinstance(value, Mapping):
+                _fill(getattr(msg, name), value, where, violations)
+            else:
+                violations.append(Violation(where, "must be an object", kind_of(value)))
         elif field.enum_type is not None:
-            setattr(msg, name, field.enum_type.values_by_name[schema_to_enum(field.enum_type.name, value)].number)
+            number = _enum_number(field.enum_type, value)
+            if number is None:
+                allowed = [enum_to_schema(field.enum_type.name, v.name) for v in field.enum_type.values if v.number]
+                violations.append(Violation(where, f"must be one of {', '.join(map(str, allowed))}", kind_of(value)))
+            else:
+                setattr(msg, name, number)
         else:
-            setattr(msg, name, value)
+            try:
+                setattr(msg, name, value)
+            except (TypeError, ValueError):
+                violations.append(Violation(where, f"must be {_FIELD_KINDS.get(field.type, 'of another type')}", kind_of(value)))
+
+
+_FIELD_KINDS = {
+    FieldDescriptor.TYPE_DOUBLE: "a number",
+    FieldDescriptor.TYPE_INT32: "a whole number",
+    FieldDescriptor.TYPE_BOOL: "true or false",
+    FieldDescriptor.TYPE_STRING: "a string",
+}
+
+
+# ============================================================================================== requests
+
+
+@dataclass(frozen=True)
+class RecommendInput:
+    """What one RecommendRequest asks for, before validation: the profile dict, candidates and top-k."""
+
+    profile: dict[str, Any]
+    candidate_option_ids: tuple[str, ...]
+    top_k: int
+    violations: tuple[Violation, ...]  # request-level problems found while converting (top_k)
+
+
+def recommend_input_from_request(request: service_pb2.RecommendRequest) -> RecommendInput:
+    """A RecommendRequest -> profile dict (validated next), candidate ids and top-k (0 = default)."""
+    violations: list[Violation] = []
+    top_k = int(request.top_k_contributions)
+    if top_k < 0:
+        violations.append(Violation("top_k_contributions", "must be 0 (default) or more", "integer"))
+    elif top_k == 0:
+        top_k = DEFAULT_TOP_K
+    candidates = tuple(request.candidate_option_ids)
+    return RecommendInput(
+        profile=profile_dict_from_proto(request.patient),
+        candidate_option_ids=candidates,
+        top_k=max(top_k, 0),
+        violations=tuple(violations),
+    )
+
+
+def recommend_request_from_dict(
+    data: Mapping[str, Any], candidates: Sequence[str] | None = None, top_k: int = 0
+) -> service_pb2.RecommendRequest:
+    """A profile in its JSON form (as in examples/patients) -> a RecommendRequest."""
+    ids = list(candidates) if candidates else list(data.get("candidate_option_ids") or ())
+    return service_pb2.RecommendRequest(
+        patient=profile_proto_from_dict(data), candidate_option_ids=ids, top_k_contributions=top_k
+    )
+
+
+# ============================================================================================== enums
+
+
+def _enum_maps(enum: EnumDescriptor, prefix: str, *, lower: bool = True) -> tuple[dict[str, int], dict[int, str]]:
+    """schema value <-> proto number for an enum whose names are PREFIX + VALUE (UNSPECIFIED excluded)."""
+    forward: dict[str, int] = {}
+    for v in enum.values:
+        if v.number == 0:
+            continue
+        key = v.name.removeprefix(prefix)
+        forward[key.lower() if lower else key] = v.number
+    return forward, {n: k for k, n in forward.items()}
+
+
+_MODALITY, _MODALITY_BACK = _enum_maps(recommendation_pb2.Modality.DESCRIPTOR, "MODALITY_")
+_ACTION, _ACTION_BACK = _enum_maps(recommendation_pb2.GuidanceAction.DESCRIPTOR, "GUIDANCE_ACTION_", lower=False)
+_SEVERITY, _SEVERITY_BACK = _enum_maps(recommendation_pb2.Severity.DESCRIPTOR, "SEVERITY_")
+_DOMAIN, _DOMAIN_BACK = _enum_maps(recommendation_pb2.Domain.DESCRIPTOR, "DOMAIN_")
+_WARNING, _WARNING_BACK = _enum_maps(recommendation_pb2.WarningKind.DESCRIPTOR, "WARNING_KIND_")
+
+
+# ============================================================================================== timestamps
+
+
+def _timestamp(msg: Any, iso: str) -> None:
+    """Set a google.protobuf.Timestamp from an ISO 8601 string (empty string = leave unset)."""
+    if not iso:
+        return
+    when = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    msg.FromDatetime(when)
+
+
+def _iso(msg: Any, present: bool) -> str:
+    if not present:
+        return ""
+    return str(msg.ToDatetime(tzinfo=UTC).isoformat().replace("+00:00", "Z"))
+
+
+# ============================================================================================== responses
+
+
+@dataclass(frozen=True)
+class _FeatureTable:
+    """Per model feature, what a Contribution message carries, in catalog order."""
+
+    ids: tuple[str, ...]
+    labels: tuple[str, ...]
+    units: tuple[str, ...]
+    domains: tuple[int, ...]  # proto Domain numbers
+    domain_numbers: tuple[int, ...]  # the domains present, in first-seen catalog order
+    domain_matrix: np.ndarray  # (domains, features) 0/1
+
+
+@lru_cache(maxsize=16)
+def _feature_table(catalog: FeatureCatalog) -> _FeatureTable:
+    names = tuple(f.domain.value for f in catalog.features)
+    present = tuple(dict.fromkeys(names))
+    return _FeatureTable(
+        ids=tuple(f.id for f in catalog.features),
+        labels=tuple(f.label for f in catalog.features),
+        units=tuple(f.unit for f in catalog.features),
+        domains=tuple(_DOMAIN.get(d, 0) for d in names),
+        domain_numbers=tuple(_DOMAIN.get(d, 0) for d in present),
+        domain_matrix=np.array([[1.0 if d == name else 0.0 for d in names] for name in present]),
+    )
+
+
+@lru_cache(maxsize=65536)
+def _display(catalog: FeatureCatalog, index: int, value: float | None) -> str:
+    return display.feature_value(catalog.features[index], value)
+
+
+def _fill_guidance(msg: Any, g: Guidance) -> None:
+    msg.source = g.source
+    msg.drug = g.drug
+    for r in g.genes:
+        msg.genes.add(gene=r.gene, phenotype=r.phenotype, activity_score=r.activity_score, lookup_key=r.lookup_key)
+    msg.action = _ACTION.get(g.action, 0)
+    msg.classification = g.classification
+    msg.recommendation = g.recommendation
+    msg.implications = g.implications
+    msg.population = g.population
+    msg.dose_adjustments.extend(g.dose_adjustments)
+    msg.guideline = g.guideline
+    msg.guideline_url = g.guideline_url
+    msg.cpic_data_version = g.cpic_data_version
+
+
+def _fill_option(msg: Any, o: RankedOption) -> None:
+    """The fields RankedOption and ExcludedOption share (the explanation is filled separately)."""
+    msg.option_id = o.option_id
+    msg.display_name = o.display_name
+    msg.option_class = o.option_class
+    msg.modality = _MODALITY.get(o.modality, 0)
+    msg.p_response = o.p_response
+    iv = msg.p_response_interval
+    iv.lower, iv.upper, iv.level = o.interval.lower, o.interval.upper, o.interval.level
+    for g in o.guidance:
+        _fill_guidance(msg.guidance.add(), g)
+    for c in o.cautions:
+        msg.cautions.add(
+            code=c.code, severity=_SEVERITY.get(c.severity.value, 0), source=c.source, strength=c.strength, text=c.text
+        )
+
+
+def _fill_provenance(msg: Any, p: Provenance) -> None:
+    msg.model_name = p.model_name
+    msg.model_version = p.model_version
+    msg.model_alias = p.model_alias
+    msg.model_run_id = p.model_run_id
+    msg.catalog_id = p.catalog_id
+    msg.catalog_version = p.catalog_version
+    msg.catalog_sha256 = p.catalog_sha256
+    msg.options_catalog_sha256 = p.options_catalog_sha256
+    msg.code_version = p.code_version
+    msg.cpic_data_version = p.cpic_data_version
+    _timestamp(msg.generated_at, p.generated_at)
+
+
+def _fill_recommendation(msg: Any, rec: RankedRecommendation) -> dict[str, Any]:
+    """Options, exclusions, warnings, flags and provenance; returns option id -> its Explanation message."""
+    explanations: dict[str, Any] = {}
+    msg.patient_ref = rec.patient_ref or ""
+    for o in rec.options:
+        m = msg.options.add()
+        _fill_option(m, o)
+        m.rank = o.rank or 0
+        explanations[o.option_id] = m.explanation
+    for o in rec.excluded:
+        m = msg.excluded.add()
+        _fill_option(m, o)
+        m.reason = o.exclusion_reason
+        explanations[o.option_id] = m.explanation
+    for w in rec.warnings:
+        msg.warnings.add(kind=_WARNING.get(w.kind.value, 0), field=w.field, message=w.message)
+    for f in rec.safety_flags:
+        msg.safety_flags.add(code=f.code, severity=_SEVERITY.get(f.severity.value, 0), message=f.message)
+    _fill_provenance(msg.provenance, rec.provenance)
+    return explanations
+
+
+def _fill_features(msg: Any, names: Sequence[str], values: Iterable[float]) -> None:
+    msg.feature_ids.extend(names)
+    msg.feature_values.extend(values)
+
+
+def fill_recommend_response(
+    msg: service_pb2.RecommendResponse, scored: ScoredRecommendation, request_id: str = ""
+) -> service_pb2.RecommendResponse:
+    """Fill a RecommendResponse from the engine's result, converting the SHAP arrays directly."""
+    msg.request_id = request_id
+    explanations = _fill_recommendation(msg, scored.recommendation)
+    catalog = scored.catalog
+    t = _feature_table(catalog)
+    C = np.asarray(scored.contributions, dtype=np.float64)
+    top_k = max(0, min(int(scored.top_k), C.shape[1]))
+    order = np.argsort(-np.abs(C), axis=1, kind="stable")
+    rest = np.take_along_axis(C, order[:, top_k:], axis=1).sum(axis=1).tolist()
+    totals = (C @ t.domain_matrix.T).tolist()
+    top = order[:, :top_k].tolist()
+    shap_top = np.take_along_axis(C, order[:, :top_k], axis=1).tolist()
+    values = [None if math.isnan(x) else x for x in scored.values.tolist()]
+    base = scored.base_values.tolist()
+    margins = scored.margins.tolist()
+    for j, option_id in enumerate(scored.option_ids):
+        e = explanations[option_id]
+        e.base_value = base[j]
+        e.margin = margins[j]
+        e.space = "log_odds"
+        add = e.top_contributions.add
+        for i, shap_value in zip(top[j], shap_top[j], strict=True):
+            add(
+                feature_id=t.ids[i],
+                label=t.labels[i],
+                value=values[i],
+                unit=t.units[i],
+                display_value=_display(catalog, i, values[i]),
+                domain=t.domains[i],
+                shap_value=shap_value,
+            )
+        e.other_contributions = rest[j]
+        for number, total in zip(t.domain_numbers, totals[j], strict=True):
+            e.domain_totals.add(domain=number, shap_value=total)
+    _fill_features(msg, t.ids, scored.values.tolist())
+    return msg
+
+
+def recommend_response(scored: ScoredRecommendation, request_id: str = "") -> service_pb2.RecommendResponse:
+    return fill_recommend_response(service_pb2.RecommendResponse(), scored, request_id)
+
+
+def response_from_explained(
+    explained: ExplainedRecommendation, request_id: str = ""
+) -> service_pb2.RecommendResponse:
+    """An ExplainedRecommendation (e.g. read back from a saved file) -> RecommendResponse."""
+    msg = service_pb2.RecommendResponse(request_id=request_id)
+    explanations = _fill_recommendation(msg, explained.recommendation)
+    for e in explained.explanations:
+        target = explanations.get(e.option_id)
+        if target is None:
+            continue
+        target.base_value = e.base_value
+        target.margin = e.margin
+        target.space = e.space
+        for c in e.contributions:
+            target.top_contributions.add(
+                feature_id=c.feature_id,
+                label=c.label,
+                value=c.value,
+                unit=c.unit,
+                display_value=c.display_value,
+                domain=_DOMAIN.get(c.domain, 0),
+                shap_value=c.shap_value,
+            )
+        target.other_contributions = e.other_contributions
+        for domain, total in e.domain_totals.items():
+            target.domain_totals.add(domain=_DOMAIN.get(domain, 0), shap_value=total)
+    _fill_features(msg, explained.features.names, explained.features.values)
+    return msg
+
+
+# ---------------------------------------------------------------------------------------- response -> schema
+
+
+def _guidance(m: Any) -> Guidance:
+    return Guidance(
+        source=m.source,
+        drug=m.drug,
+        genes=tuple(
+            GeneReading(gene=g.gene, phenotype=g.phenotype, activity_score=g.activity_score, lookup_key=g.lookup_key)
+            for g in m.genes
+        ),
+        action=_ACTION_BACK.get(m.action, ""),
+        classification=m.classification,
+        recommendation=m.recommendation,
+        implications=m.implications,
+        population=m.population,
+        dose_adjustments=tuple(m.dose_adjustments),
+        guideline=m.guideline,
+        guideline_url=m.guideline_url,
+        cpic_data_version=m.cpic_data_version,
+    )
+
+
+def _ranked_option(m: Any, *, excluded: bool) -> RankedOption:
+    return RankedOption(
+        option_id=m.option_id,
+        display_name=m.display_name,
+        option_class=m.option_class,
+        modality=_MODALITY_BACK.get(m.modality, ""),
+        rank=None if excluded else m.rank,
+        p_response=m.p_response,
+        interval=Interval(
+            lower=m.p_response_interval.lower, upper=m.p_response_interval.upper, level=m.p_response_interval.level
+        ),
+        guidance=tuple(_guidance(g) for g in m.guidance),
+        cautions=tuple(
+            Caution(
+                code=c.code,
+                severity=_SEVERITY_BACK.get(c.severity, "info"),
+                source=c.source,
+                strength=c.strength,
+                text=c.text,
+            )
+            for c in m.cautions
+        ),
+        excluded=excluded,
+        exclusion_reason=m.reason if excluded else "",
+    )
+
+
+def _explanation(option_id: str, m: Any) -> OptionExplanation:
+    return OptionExplanation(
+        option_id=option_id,
+        base_value=m.base_value,
+        margin=m.margin,
+        space="log_odds",
+        contributions=tuple(
+            Contribution(
+                feature_id=c.feature_id,
+                label=c.label,
+                domain=_DOMAIN_BACK.get(c.domain, ""),
+                value=c.value if c.HasField("value") else None,
+                unit=c.unit,
+                display_value=c.display_value,
+                shap_value=c.shap_value,
+            )
+            for c in m.top_contributions
+        ),
+        other_contributions=m.other_contributions,
+        domain_totals={_DOMAIN_BACK.get(d.domain, ""): d.shap_value for d in m.domain_totals},
+    )
+
+
+def explained_recommendation_from_response(resp: service_pb2.RecommendResponse) -> ExplainedRecommendation:
+    """A RecommendResponse -> the ExplainedRecommendation it describes (e.g. to build a report remotely).
+
+    Explanations follow the response's order (usable options, then excluded ones); the feature vector comes
+    from ``feature_ids``/``feature_values`` and the catalog identity from ``provenance``.
+    """
+    pv = resp.provenance
+    provenance = Provenance(
+        model_name=pv.model_name,
+        model_version=pv.model_version,
+        model_alias=pv.model_alias,
+        model_run_id=pv.model_run_id,
+        catalog_id=pv.catalog_id,
+        catalog_version=pv.catalog_version,
+        catalog_sha256=pv.catalog_sha256,
+        options_catalog_sha256=pv.options_catalog_sha256,
+        code_version=pv.code_version,
+        cpic_data_version=pv.cpic_data_version,
+        generated_at=_iso(pv.generated_at, pv.HasField("generated_at")),
+    )
+    recommendation = RankedRecommendation(
+        patient_ref=resp.patient_ref or None,
+        options=tuple(_ranked_option(o, excluded=False) for o in resp.options),
+        excluded=tuple(_ranked_option(o, excluded=True) for o in resp.excluded),
+        warnings=tuple(
+            DataWarning(kind=_WARNING_BACK.get(w.kind, ""), field=w.field, message=w.message) for w in resp.warnings
+        ),
+        safety_flags=tuple(
+            SafetyFlag(code=f.code, severity=_SEVERITY_BACK.get(f.severity, ""), message=f.message)
+            for f in resp.safety_flags
+        ),
+        provenance=provenance,
+    )
+    explanations = tuple(_explanation(o.option_id, o.explanation) for o in resp.options) + tuple(
+        _explanation(o.option_id, o.explanation) for o in resp.excluded
+    )
+    names = tuple(resp.feature_ids)
+    values = tuple(float(v) for v in resp.feature_values)
+    if len(names) != len(values):
+        raise ProfileValidationError(
+            "recommend response", [Violation("feature_values", "must have one value per feature id", "list")]
+        )
+    features = FeatureVector(
+        catalog=CatalogRef(catalog_id=pv.catalog_id, version=pv.catalog_version, sha256=pv.catalog_sha256),
+        names=names,
+        values=values,
+        missing=tuple(n for n, v in zip(names, values, strict=True) if math.isnan(v)),
+    )
+    return ExplainedRecommendation(recommendation=recommendation, explanations=explanations, features=features)
+
+
+# ============================================================================================== catalog, model
+
+
+def list_options_response(options: OptionCatalog) -> service_pb2.ListTreatmentOptionsResponse:
+    msg = service_pb2.ListTreatmentOptionsResponse(options_catalog_sha256=options.sha256)
+    for o in options.options:
+        msg.options.add(
+            option_id=o.id,
+            display_name=o.display_name,
+            option_class=o.option_class.value,
+            modality=_MODALITY.get(o.modality.value, 0),
+            cpic_drug=o.cpic_drug or "",
+            genes=list(o.genes),
+            description=o.description,
+            cautions=list(o.cautions),
+        )
+    return msg
+
+
+@dataclass(frozen=True)
+class ModelDescription:
+    """What DescribeModel reports: the model summary plus where it came from and what it was built with."""
+
+    summary: ModelSummary
+    identity: ModelIdentity
+    provenance: Provenance  # catalog identity and code version (generated_at = when the model was loaded)
+    option_ids: tuple[str, ...]
+    feature_ids: tuple[str, ...]
+    max_batch_size: int = 0
+
+
+def describe_model_response(d: ModelDescription) -> service_pb2.DescribeModelResponse:
+    s, p = d.summary, d.provenance
+    msg = service_pb2.DescribeModelResponse(
+        model_name=d.identity.name or s.model_name,
+        model_version=d.identity.version,
+        model_alias=d.identity.alias,
+        model_run_id=d.identity.run_id or s.run_id,
+        model_uri=d.identity.uri,
+        catalog_id=p.catalog_id,
+        catalog_version=p.catalog_version,
+        catalog_sha256=p.catalog_sha256,
+        options_catalog_sha256=p.options_catalog_sha256,
+        code_version=p.code_version,
+        option_ids=list(d.option_ids),
+        feature_ids=list(d.feature_ids),
+        validation_metrics=dict(s.validation_metrics),
+        intended_use=s.intended_use,
+        training_data=s.training_data,
+        strategy=s.strategy,
+        synthetic_training_data=s.synthetic_training_data,
+        limitations=list(s.limitations),
+        max_batch_size=d.max_batch_size,
+    )
+    for gap in s.subgroup_gaps:
+        msg.subgroup_gaps.add(factor=gap.factor, metric=gap.metric, largest_gap=gap.largest_gap, groups=gap.groups)
+    _timestamp(msg.trained_at, s.trained_at)
+    _timestamp(msg.loaded_at, p.generated_at)
+    return msg
+
+
+def model_summary_from_response(msg: service_pb2.DescribeModelResponse) -> ModelSummary:
+    """DescribeModelResponse -> the ModelSummary a report shows (so a report can be built from a remote call)."""
+    return ModelSummary(
+        model_name=msg.model_name,
+        model_version=msg.model_version,
+        model_alias=msg.model_alias,
+        run_id=msg.model_run_id,
+        trained_at=_iso(msg.trained_at, msg.HasField("trained_at")),
+        strategy=msg.strategy,
+        intended_use=msg.intended_use,
+        training_data=msg.training_data,
+        synthetic_training_data=msg.synthetic_training_data,
+        validation_metrics=dict(msg.validation_metrics),
+        subgroup_gaps=tuple(
+            SubgroupGap(factor=g.factor, metric=g.metric, largest_gap=g.largest_gap, groups=dict(g.groups))
+            for g in msg.subgroup_gaps
+        ),
+        limitations=tuple(msg.limitations),
+    )

@@ -274,3 +274,22 @@ class Provenance(_message.Message):
     cpic_data_version: str
     generated_at: _timestamp_pb2.Timestamp
     def __init__(self, model_name: _Optional[str] = ..., model_version: _Optional[str] = ..., model_alias: _Optional[str] = ..., model_run_id: _Optional[str] = ..., catalog_id: _Optional[str] = ..., catalog_version: _Optional[str] = ..., catalog_sha256: _Optional[str] = ..., options_catalog_sha256: _Optional[str] = ..., code_version: _Optional[str] = ..., cpic_data_version: _Optional[str] = ..., generated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class SubgroupGap(_message.Message):
+    __slots__ = ("factor", "metric", "largest_gap", "groups")
+    class GroupsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    FACTOR_FIELD_NUMBER: _ClassVar[int]
+    METRIC_FIELD_NUMBER: _ClassVar[int]
+    LARGEST_GAP_FIELD_NUMBER: _ClassVar[int]
+    GROUPS_FIELD_NUMBER: _ClassVar[int]
+    factor: str
+    metric: str
+    largest_gap: float
+    groups: _containers.ScalarMap[str, float]
+    def __init__(self, factor: _Optional[str] = ..., metric: _Optional[str] = ..., largest_gap: _Optional[float] = ..., groups: _Optional[_Mapping[str, float]] = ...) -> None: ...

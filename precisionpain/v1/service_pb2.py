@@ -28,7 +28,7 @@ from precisionpain.v1 import patient_pb2 as precisionpain_dot_v1_dot_patient__pb
 from precisionpain.v1 import recommendation_pb2 as precisionpain_dot_v1_dot_recommendation__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eprecisionpain/v1/service.proto\x12\x10precisionpain.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\x1a\x1eprecisionpain/v1/patient.proto\x1a%precisionpain/v1/recommendation.proto\"\x80\x01\n\x10RecommendRequest\x12\x31\n\x07patient\x18\x01 \x01(\x0b\x32 .precisionpain.v1.PatientProfile\x12\x1c\n\x14\x63\x61ndidate_option_ids\x18\x02 \x03(\t\x12\x1b\n\x13top_k_contributions\x18\x03 \x01(\x05\"\xb8\x02\n\x11RecommendResponse\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x13\n\x0bpatient_ref\x18\x02 \x01(\t\x12/\n\x07options\x18\x03 \x03(\x0b\x32\x1e.precisionpain.v1.RankedOption\x12\x32\n\x08\x65xcluded\x18\x04 \x03(\x0b\x32 .precisionpain.v1.ExcludedOption\x12/\n\x08warnings\x18\x05 \x03(\x0b\x32\x1d.precisionpain.v1.DataWarning\x12\x32\n\x0csafety_flags\x18\x06 \x03(\x0b\x32\x1c.precisionpain.v1.SafetyFlag\x12\x30\n\nprovenance\x18\x07 \x01(\x0b\x32\x1c.precisionpain.v1.Provenance\"M\n\x15RecommendBatchRequest\x12\x34\n\x08requests\x18\x01 \x03(\x0b\x32\".precisionpain.v1.RecommendRequest\"~\n\x14RecommendBatchResult\x12\x37\n\x08response\x18\x01 \x01(\x0b\x32#.precisionpain.v1.RecommendResponseH\x00\x12#\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x12.google.rpc.StatusH\x00\x42\x08\n\x06result\"e\n\x16RecommendBatchResponse\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x37\n\x07results\x18\x02 \x03(\x0b\x32&.precisionpain.v1.RecommendBatchResult\"\x1d\n\x1bListTreatmentOptionsRequest\"\xc7\x01\n\x0fTreatmentOption\x12\x11\n\toption_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x14\n\x0coption_class\x18\x03 \x01(\t\x12,\n\x08modality\x18\x04 \x01(\x0e\x32\x1a.precisionpain.v1.Modality\x12\x11\n\tcpic_drug\x18\x05 \x01(\t\x12\r\n\x05genes\x18\x06 \x03(\t\x12\x13\n\x0b\x64\x65scription\x18\x07 \x01(\t\x12\x10\n\x08\x63\x61utions\x18\x08 \x03(\t\"r\n\x1cListTreatmentOptionsResponse\x12\x32\n\x07options\x18\x01 \x03(\x0b\x32!.precisionpain.v1.TreatmentOption\x12\x1e\n\x16options_catalog_sha256\x18\x02 \x01(\t\"\x16\n\x14\x44\x65scribeModelRequest\"\xc6\x04\n\x15\x44\x65scribeModelResponse\x12\x12\n\nmodel_name\x18\x01 \x01(\t\x12\x15\n\rmodel_version\x18\x02 \x01(\t\x12\x13\n\x0bmodel_alias\x18\x03 \x01(\t\x12\x14\n\x0cmodel_run_id\x18\x04 \x01(\t\x12\x11\n\tmodel_uri\x18\x05 \x01(\t\x12\x12\n\ncatalog_id\x18\x06 \x01(\t\x12\x17\n\x0f\x63\x61talog_version\x18\x07 \x01(\t\x12\x16\n\x0e\x63\x61talog_sha256\x18\x08 \x01(\t\x12\x1e\n\x16options_catalog_sha256\x18\t \x01(\t\x12\x14\n\x0c\x63ode_version\x18\n \x01(\t\x12\x12\n\noption_ids\x18\x0b \x03(\t\x12\x13\n\x0b\x66\x65\x61ture_ids\x18\x0c \x03(\t\x12Z\n\x12validation_metrics\x18\r \x03(\x0b\x32>.precisionpain.v1.DescribeModelResponse.ValidationMetricsEntry\x12\x14\n\x0cintended_use\x18\x0e \x01(\t\x12\x15\n\rtraining_data\x18\x0f \x01(\t\x12.\n\ntrained_at\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tloaded_at\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a\x38\n\x16ValidationMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x32\xab\x03\n\x15RecommendationService\x12T\n\tRecommend\x12\".precisionpain.v1.RecommendRequest\x1a#.precisionpain.v1.RecommendResponse\x12\x63\n\x0eRecommendBatch\x12\'.precisionpain.v1.RecommendBatchRequest\x1a(.precisionpain.v1.RecommendBatchResponse\x12u\n\x14ListTreatmentOptions\x12-.precisionpain.v1.ListTreatmentOptionsRequest\x1a..precisionpain.v1.ListTreatmentOptionsResponse\x12`\n\rDescribeModel\x12&.precisionpain.v1.DescribeModelRequest\x1a\'.precisionpain.v1.DescribeModelResponseB\x18\n\x14org.precisionpain.v1P\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eprecisionpain/v1/service.proto\x12\x10precisionpain.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\x1a\x1eprecisionpain/v1/patient.proto\x1a%precisionpain/v1/recommendation.proto\"\x80\x01\n\x10RecommendRequest\x12\x31\n\x07patient\x18\x01 \x01(\x0b\x32 .precisionpain.v1.PatientProfile\x12\x1c\n\x14\x63\x61ndidate_option_ids\x18\x02 \x03(\t\x12\x1b\n\x13top_k_contributions\x18\x03 \x01(\x05\"\xe5\x02\n\x11RecommendResponse\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x13\n\x0bpatient_ref\x18\x02 \x01(\t\x12/\n\x07options\x18\x03 \x03(\x0b\x32\x1e.precisionpain.v1.RankedOption\x12\x32\n\x08\x65xcluded\x18\x04 \x03(\x0b\x32 .precisionpain.v1.ExcludedOption\x12/\n\x08warnings\x18\x05 \x03(\x0b\x32\x1d.precisionpain.v1.DataWarning\x12\x32\n\x0csafety_flags\x18\x06 \x03(\x0b\x32\x1c.precisionpain.v1.SafetyFlag\x12\x30\n\nprovenance\x18\x07 \x01(\x0b\x32\x1c.precisionpain.v1.Provenance\x12\x13\n\x0b\x66\x65\x61ture_ids\x18\x08 \x03(\t\x12\x16\n\x0e\x66\x65\x61ture_values\x18\t \x03(\x01\"M\n\x15RecommendBatchRequest\x12\x34\n\x08requests\x18\x01 \x03(\x0b\x32\".precisionpain.v1.RecommendRequest\"~\n\x14RecommendBatchResult\x12\x37\n\x08response\x18\x01 \x01(\x0b\x32#.precisionpain.v1.RecommendResponseH\x00\x12#\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x12.google.rpc.StatusH\x00\x42\x08\n\x06result\"e\n\x16RecommendBatchResponse\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x37\n\x07results\x18\x02 \x03(\x0b\x32&.precisionpain.v1.RecommendBatchResult\"\x1d\n\x1bListTreatmentOptionsRequest\"\xc7\x01\n\x0fTreatmentOption\x12\x11\n\toption_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x14\n\x0coption_class\x18\x03 \x01(\t\x12,\n\x08modality\x18\x04 \x01(\x0e\x32\x1a.precisionpain.v1.Modality\x12\x11\n\tcpic_drug\x18\x05 \x01(\t\x12\r\n\x05genes\x18\x06 \x03(\t\x12\x13\n\x0b\x64\x65scription\x18\x07 \x01(\t\x12\x10\n\x08\x63\x61utions\x18\x08 \x03(\t\"r\n\x1cListTreatmentOptionsResponse\x12\x32\n\x07options\x18\x01 \x03(\x0b\x32!.precisionpain.v1.TreatmentOption\x12\x1e\n\x16options_catalog_sha256\x18\x02 \x01(\t\"\x16\n\x14\x44\x65scribeModelRequest\"\xdc\x05\n\x15\x44\x65scribeModelResponse\x12\x12\n\nmodel_name\x18\x01 \x01(\t\x12\x15\n\rmodel_version\x18\x02 \x01(\t\x12\x13\n\x0bmodel_alias\x18\x03 \x01(\t\x12\x14\n\x0cmodel_run_id\x18\x04 \x01(\t\x12\x11\n\tmodel_uri\x18\x05 \x01(\t\x12\x12\n\ncatalog_id\x18\x06 \x01(\t\x12\x17\n\x0f\x63\x61talog_version\x18\x07 \x01(\t\x12\x16\n\x0e\x63\x61talog_sha256\x18\x08 \x01(\t\x12\x1e\n\x16options_catalog_sha256\x18\t \x01(\t\x12\x14\n\x0c\x63ode_version\x18\n \x01(\t\x12\x12\n\noption_ids\x18\x0b \x03(\t\x12\x13\n\x0b\x66\x65\x61ture_ids\x18\x0c \x03(\t\x12Z\n\x12validation_metrics\x18\r \x03(\x0b\x32>.precisionpain.v1.DescribeModelResponse.ValidationMetricsEntry\x12\x14\n\x0cintended_use\x18\x0e \x01(\t\x12\x15\n\rtraining_data\x18\x0f \x01(\t\x12.\n\ntrained_at\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tloaded_at\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08strategy\x18\x12 \x01(\t\x12\x1f\n\x17synthetic_training_data\x18\x13 \x01(\x08\x12\x34\n\rsubgroup_gaps\x18\x14 \x03(\x0b\x32\x1d.precisionpain.v1.SubgroupGap\x12\x13\n\x0blimitations\x18\x15 \x03(\t\x12\x16\n\x0emax_batch_size\x18\x16 \x01(\x05\x1a\x38\n\x16ValidationMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x32\xab\x03\n\x15RecommendationService\x12T\n\tRecommend\x12\".precisionpain.v1.RecommendRequest\x1a#.precisionpain.v1.RecommendResponse\x12\x63\n\x0eRecommendBatch\x12\'.precisionpain.v1.RecommendBatchRequest\x1a(.precisionpain.v1.RecommendBatchResponse\x12u\n\x14ListTreatmentOptions\x12-.precisionpain.v1.ListTreatmentOptionsRequest\x1a..precisionpain.v1.ListTreatmentOptionsResponse\x12`\n\rDescribeModel\x12&.precisionpain.v1.DescribeModelRequest\x1a\'.precisionpain.v1.DescribeModelResponseB\x18\n\x14org.precisionpain.v1P\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,25 +41,25 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RECOMMENDREQUEST']._serialized_start=182
   _globals['_RECOMMENDREQUEST']._serialized_end=310
   _globals['_RECOMMENDRESPONSE']._serialized_start=313
-  _globals['_RECOMMENDRESPONSE']._serialized_end=625
-  _globals['_RECOMMENDBATCHREQUEST']._serialized_start=627
-  _globals['_RECOMMENDBATCHREQUEST']._serialized_end=704
-  _globals['_RECOMMENDBATCHRESULT']._serialized_start=706
-  _globals['_RECOMMENDBATCHRESULT']._serialized_end=832
-  _globals['_RECOMMENDBATCHRESPONSE']._serialized_start=834
-  _globals['_RECOMMENDBATCHRESPONSE']._serialized_end=935
-  _globals['_LISTTREATMENTOPTIONSREQUEST']._serialized_start=937
-  _globals['_LISTTREATMENTOPTIONSREQUEST']._serialized_end=966
-  _globals['_TREATMENTOPTION']._serialized_start=969
-  _globals['_TREATMENTOPTION']._serialized_end=1168
-  _globals['_LISTTREATMENTOPTIONSRESPONSE']._serialized_start=1170
-  _globals['_LISTTREATMENTOPTIONSRESPONSE']._serialized_end=1284
-  _globals['_DESCRIBEMODELREQUEST']._serialized_start=1286
-  _globals['_DESCRIBEMODELREQUEST']._serialized_end=1308
-  _globals['_DESCRIBEMODELRESPONSE']._serialized_start=1311
-  _globals['_DESCRIBEMODELRESPONSE']._serialized_end=1893
-  _globals['_DESCRIBEMODELRESPONSE_VALIDATIONMETRICSENTRY']._serialized_start=1837
-  _globals['_DESCRIBEMODELRESPONSE_VALIDATIONMETRICSENTRY']._serialized_end=1893
-  _globals['_RECOMMENDATIONSERVICE']._serialized_start=1896
-  _globals['_RECOMMENDATIONSERVICE']._serialized_end=2323
+  _globals['_RECOMMENDRESPONSE']._serialized_end=670
+  _globals['_RECOMMENDBATCHREQUEST']._serialized_start=672
+  _globals['_RECOMMENDBATCHREQUEST']._serialized_end=749
+  _globals['_RECOMMENDBATCHRESULT']._serialized_start=751
+  _globals['_RECOMMENDBATCHRESULT']._serialized_end=877
+  _globals['_RECOMMENDBATCHRESPONSE']._serialized_start=879
+  _globals['_RECOMMENDBATCHRESPONSE']._serialized_end=980
+  _globals['_LISTTREATMENTOPTIONSREQUEST']._serialized_start=982
+  _globals['_LISTTREATMENTOPTIONSREQUEST']._serialized_end=1011
+  _globals['_TREATMENTOPTION']._serialized_start=1014
+  _globals['_TREATMENTOPTION']._serialized_end=1213
+  _globals['_LISTTREATMENTOPTIONSRESPONSE']._serialized_start=1215
+  _globals['_LISTTREATMENTOPTIONSRESPONSE']._serialized_end=1329
+  _globals['_DESCRIBEMODELREQUEST']._serialized_start=1331
+  _globals['_DESCRIBEMODELREQUEST']._serialized_end=1353
+  _globals['_DESCRIBEMODELRESPONSE']._serialized_start=1356
+  _globals['_DESCRIBEMODELRESPONSE']._serialized_end=2088
+  _globals['_DESCRIBEMODELRESPONSE_VALIDATIONMETRICSENTRY']._serialized_start=2032
+  _globals['_DESCRIBEMODELRESPONSE_VALIDATIONMETRICSENTRY']._serialized_end=2088
+  _globals['_RECOMMENDATIONSERVICE']._serialized_start=2091
+  _globals['_RECOMMENDATIONSERVICE']._serialized_end=2518
 # @@protoc_insertion_point(module_scope)

@@ -1,0 +1,306 @@
+"""Recommendation service latency and throughput, all figures from one run.
+
+    OMP_WAIT_POLICY=passive .venv/bin/python benchmarks/serve_bench.py [--model-path DIR] [--save-model DIR]
+
+Without ``--model-path`` it first trains a realistic model: a 50,000-patient synthetic cohort and
+TreatmentResponseModel with its defaults (n_jobs=2), written as a model package (``--save-model`` keeps it).
+Patients are drawn from a separate synthetic cohort, so every call carries a different profile. It prints:
+
+(a) the in-process floor: XGBoost ``predict`` (margins) + ``predict(pred_contribs=True)`` of the merged
+    per-option booster on one row, every option explained (nthread=1), plus the engine's own in-process time;
+(b) Recommend over gRPC on 127.0.0.1 from one client, sequential: p50 and p99 (client-measured);
+(c) 8 concurrent clients: throughput and p99, and the ratio to the single-client throughput;
+(d) RecommendBatch of 1,000 patients: patients per second.
+
+The server runs as its own process (``python -m precisionpain.service.server``), as in production. The
+figures are wall-clock on whatever machine runs the script; on a shared machine other jobs inflate them, so
+the load average is printed before and after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+TARGETS = {"b": 1.3, "c": 1.6, "d": 500.0}
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def train_package(directory: Path, n: int, seed: int) -> Path:
+    from precisionpain.catalog.loader import load_feature_catalog, load_treatment_options
+    from precisionpain.catalog.pgx_tables import load_pgx_tables
+    from precisionpain.cohort import generate_cohort
+    from precisionpain.features.assemble import assemble_features
+    from precisionpain.models.card import LIMITATIONS
+    from precisionpain.models.estimator import TreatmentResponseModel
+    from precisionpain.models.package import INTENDED_USE, PackageMetadata, write_package
+    from precisionpain.models.training import training_ranges
+
+    catalog = load_feature_catalog(REPO)
+    options = load_treatment_options(REPO)
+    tables = load_pgx_tables(REPO)
+    started = time.perf_counter()
+    frame = generate_cohort(n, seed, catalog=catalog, options=options, tables=tables)
+    X = assemble_features(frame, catalog, tables).values
+    model = TreatmentResponseModel(n_jobs=2, random_state=seed).fit(
+        X, frame["assigned_option"].to_numpy(dtype=object), frame["responded"].to_numpy(dtype=float)
+    )
+    metadata = PackageMetadata(
+        registered_model="precisionpain-response",
+        catalog_id=catalog.catalog_id,
+        catalog_version=catalog.version,
+        catalog_sha256=catalog.sha256,
+        options_catalog_sha256=options.sha256,
+        option_ids=tuple(str(o) for o in model.options_),
+        feature_ids=catalog.feature_ids,
+        training_ranges=training_ranges(X, catalog.feature_ids),
+        intended_use=INTENDED_USE,
+        training_data=f"Synthetic cohort (PrecisionPain generator; not real patients), {n:,} patients",
+        trained_at=datetime.now(UTC).replace(microsecond=0).isoformat(),
+        code_version="benchmark",
+        run_id="benchmark",
+    )
+    write_package(directory, model, metadata, REPO, "# Model card (benchmark)\n\n" + "\n".join(LIMITATIONS))
+    rounds = [model.option_fits_[o].n_rounds for o in model.options_]
+    print(
+        f"trained on {n:,} patients in {time.perf_counter() - started:.0f} s: {len(rounds)} options, "
+        f"{min(rounds)}-{max(rounds)} boosting rounds (median {int(np.median(rounds))})"
+    )
+    return directory
+
+
+def patient_requests(n: int, seed: int) -> list[Any]:
+    """RecommendRequests for n synthetic patients (profile columns of a fresh cohort)."""
+    from precisionpain.catalog.loader import load_feature_catalog
+    from precisionpain.cohort import generate_cohort
+    from precisionpain.features.frame import iter_profile_dicts
+    from precisionpain.features.validate import validate_profile
+    from precisionpain.service.client import recommend_request
+
+    catalog = load_feature_catalog(REPO)
+    frame = generate_cohort(n, seed, catalog=catalog)
+    out = []
+    for i, data in enumerate(iter_profile_dicts(frame, catalog)):
+        data["patient_ref"] = f"bench-{i}"
+        validate_profile(data, catalog)
+        out.append(recommend_request(data))
+    return out
+
+
+def percentiles_ms(times: list[float]) -> tuple[float, float]:
+    return float(np.percentile(times, 50) * 1e3), float(np.percentile(times, 99) * 1e3)
+
+
+def floor(package_dir: Path, requests: list[Any], rows: int) -> tuple[float, float, float, float]:
+    """(a): XGBoost predict + pred_contribs on one row (p50, p99 ms), and the engine in-process (p50, p99)."""
+    import xgboost as xgb
+
+    from precisionpain.features.validate import validate_profile
+    from precisionpain.models.package import read_package
+    from precisionpain.recommender import Recommender
+    from precisionpain.service.convert import recommend_input_from_request
+
+    package = read_package(package_dir)
+    engine = Recommender(package)
+    engine.warmup()
+    point, _ = package.estimator.serving_boosters
+    point.set_param({"nthread": 1})
+    profiles = [validate_profile(recommend_input_from_request(r).profile, package.catalog) for r in requests[:rows]]
+    X = np.stack([np.asarray(engine.features(p).values, dtype=np.float32) for p in profiles])
+
+    def xgb_row(x: np.ndarray) -> None:
+        dm = xgb.DMatrix(x[None, :], missing=np.nan)
+        point.predict(dm, output_margin=True)
+        point.predict(dm, pred_contribs=True)
+
+    for x in X[:20]:
+        xgb_row(x)
+    xgb_times = []
+    for x in X:
+        t0 = time.perf_counter()
+        xgb_row(x)
+        xgb_times.append(time.perf_counter() - t0)
+    for p in profiles[:20]:
+        engine.score([p])
+    engine_times = []
+    for p in profiles:
+        t0 = time.perf_counter()
+        engine.score([p])
+        engine_times.append(time.perf_counter() - t0)
+    return (*percentiles_ms(xgb_times), *percentiles_ms(engine_times))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(package_dir: Path, port: int, workers: int, log_path: Path) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, OMP_WAIT_POLICY="passive")
+    cmd = [
+        sys.executable, "-m", "precisionpain.service.server",
+        "--model-path", str(package_dir), "--port", str(port), "--workers", str(workers),
+        "--alias-check-interval-s", "0", "--log-level", "WARNING",
+    ]  # fmt: skip
+    return subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=log_path.open("wb"))
+
+
+def wait_serving(target: str, timeout_s: float = 120.0) -> None:
+    from precisionpain.service.client import RecommendationClient, RecommendationServiceError
+
+    deadline = time.monotonic() + timeout_s
+    with RecommendationClient(target, timeout_s=2.0) as client:
+        while time.monotonic() < deadline:
+            try:
+                if client.health() == "SERVING":
+                    return
+            except RecommendationServiceError:
+                pass
+            time.sleep(0.2)
+    raise SystemExit("the server did not become SERVING in time")
+
+
+def sequential(target: str, requests: list[Any], n: int) -> list[float]:
+    from precisionpain.service.client import RecommendationClient
+
+    times = []
+    with RecommendationClient(target, timeout_s=30.0) as client:
+        for r in requests[:50]:
+            client.recommend(r)
+        for i in range(n):
+            r = requests[i % len(requests)]
+            t0 = time.perf_counter()
+            client.recommend(r)
+            times.append(time.perf_counter() - t0)
+    return times
+
+
+def concurrent(target: str, requests: list[Any], clients: int, per_client: int) -> tuple[float, list[float]]:
+    from precisionpain.service.client import RecommendationClient
+
+    times: list[list[float]] = [[] for _ in range(clients)]
+    start = threading.Barrier(clients + 1)
+
+    def run(k: int) -> None:
+        with RecommendationClient(target, timeout_s=60.0) as client:
+            client.recommend(requests[k])
+            start.wait()
+            for i in range(per_client):
+                r = requests[(k * per_client + i) % len(requests)]
+                t0 = time.perf_counter()
+                client.recommend(r)
+                times[k].append(time.perf_counter() - t0)
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(clients)]
+    for t in threads:
+        t.start()
+    start.wait()
+    t0 = time.perf_counter()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - t0
+    flat = [x for ts in times for x in ts]
+    return len(flat) / elapsed, flat
+
+
+def batch(target: str, requests: list[Any], size: int, repeats: int) -> list[float]:
+    from precisionpain.service.client import RecommendationClient
+
+    rates = []
+    with RecommendationClient(target, timeout_s=300.0) as client:
+        client.recommend_batch(requests[:size])
+        for k in range(repeats):
+            chunk = [requests[(k * size + i) % len(requests)] for i in range(size)]
+            t0 = time.perf_counter()
+            resp = client.recommend_batch(chunk)
+            rates.append(size / (time.perf_counter() - t0))
+            errors = sum(1 for r in resp.results if r.HasField("error"))
+            if errors:
+                raise SystemExit(f"{errors} batch items failed")
+    return rates
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model-path", type=Path, help="an existing model package (skips training)")
+    parser.add_argument("--save-model", type=Path, help="keep the trained package in this folder")
+    parser.add_argument("--cohort", type=int, default=50_000, help="training patients when training")
+    parser.add_argument("--patients", type=int, default=2_000, help="distinct patients sent")
+    parser.add_argument("--calls", type=int, default=1_000, help="sequential Recommend calls timed")
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--per-client", type=int, default=250)
+    parser.add_argument("--batch", type=int, default=1_000)
+    parser.add_argument("--batch-repeats", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=2, help="server threads")
+    args = parser.parse_args()
+
+    print(f"load average before: {load_average()} ({os.cpu_count()} CPUs, shared with other work)")
+    with tempfile.TemporaryDirectory(prefix="serve-bench-") as tmp:
+        package_dir = args.model_path
+        if package_dir is None:
+            package_dir = train_package(args.save_model or Path(tmp) / "package", args.cohort, seed=7)
+        requests = patient_requests(args.patients, seed=99)
+        from precisionpain.models.package import read_package
+
+        meta = read_package(package_dir).metadata
+        print(f"model: {package_dir} ({len(meta.option_ids)} options, all explained; {len(meta.feature_ids)} features)")
+
+        xgb_p50, xgb_p99, eng_p50, eng_p99 = floor(package_dir, requests, rows=min(1000, len(requests)))
+        print(f"(a) XGBoost predict + pred_contribs, one row, all options: p50 {xgb_p50:.3f} ms  p99 {xgb_p99:.3f} ms")
+        print(f"    engine in-process (features, TreeSHAP, intervals, CPIC ranking): p50 {eng_p50:.3f} ms  p99 {eng_p99:.3f} ms")
+
+        port = free_port()
+        log_path = Path(tmp) / "server.log"
+        server = start_server(package_dir, port, args.workers, log_path)
+        target = f"127.0.0.1:{port}"
+        try:
+            wait_serving(target)
+            seq = sequential(target, requests, args.calls)
+            p50, p99 = percentiles_ms(seq)
+            single_rps = len(seq) / sum(seq)
+            print(
+                f"(b) Recommend over gRPC, 1 client, sequential ({len(seq)} calls): p50 {p50:.3f} ms  p99 {p99:.3f} ms"
+                f"  = {p50 / xgb_p50:.2f} x (a) [target <= {TARGETS['b']}]"
+            )
+            rps, times = concurrent(target, requests, args.clients, args.per_client)
+            c50, c99 = percentiles_ms(times)
+            print(
+                f"(c) {args.clients} concurrent clients ({len(times)} calls, {args.workers} server threads): "
+                f"{rps:.0f} calls/s  p50 {c50:.3f} ms  p99 {c99:.3f} ms  = {rps / single_rps:.2f} x single-client "
+                f"throughput ({single_rps:.0f}/s) [target >= {TARGETS['c']}]"
+            )
+            rates = batch(target, requests, args.batch, args.batch_repeats)
+            print(
+                f"(d) RecommendBatch of {args.batch}: {statistics.median(rates):.0f} patients/s median "
+                f"(best {max(rates):.0f}, {len(rates)} calls) [target >= {TARGETS['d']:.0f}]"
+            )
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+    print(f"load average after: {load_average()}")
+
+
+if __name__ == "__main__":
+    main()

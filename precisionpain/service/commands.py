@@ -1,0 +1,266 @@
+"""The ``serve`` and ``recommend`` commands; :func:`register` adds them to the ``precisionpain`` CLI.
+
+``recommend`` without ``--target`` loads the model the way the server does and answers through the same
+servicer and conversion code in-process; with ``--target`` it calls a running server. Both print the same
+table, or the proto3 JSON of the RecommendResponse with ``--json``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+ENV_TOKEN = "PRECISIONPAIN_API_TOKEN"
+
+
+def guarded(fn: F) -> F:
+    """Apply the CLI's error handling (one clear line; exit 2 for mistakes, 1 for the unexpected)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from precisionpain.cli import handle_errors
+
+        return handle_errors(fn)(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+ModelOpt = Annotated[
+    str | None,
+    typer.Option("--model", help="Registered model URI, models:/NAME@ALIAS (default models:/precisionpain-response@champion)."),
+]
+ModelPathOpt = Annotated[
+    Path | None, typer.Option("--model-path", help="A local model package folder (air-gapped sites) instead of the registry.")
+]
+HomeOpt = Annotated[
+    Path | None,
+    typer.Option("--home", help="Data directory of the embedded MLflow store (default: PRECISIONPAIN_HOME or ./.precisionpain)."),
+]
+TrackingOpt = Annotated[
+    str | None, typer.Option("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else SQLite in --home).")
+]
+CatalogRootOpt = Annotated[
+    Path | None,
+    typer.Option("--catalog-root", help="Folder with features/, models/, serving/ (default: bundled).", show_default=False),
+]
+
+
+# --------------------------------------------------------------------------------------------- serve
+
+
+def serve_command(
+    model: ModelOpt = None,
+    model_path: ModelPathOpt = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="Server settings YAML (default: serving/server.yaml of the catalog root).")
+    ] = None,
+    host: Annotated[str | None, typer.Option("--host", help="Address to bind (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Port to listen on (0 = any free port).")] = None,
+    home: HomeOpt = None,
+    tracking_uri: TrackingOpt = None,
+    catalog_root: CatalogRootOpt = None,
+    workers: Annotated[int | None, typer.Option("--workers", help="Threads serving calls (default 2).")] = None,
+    max_batch_size: Annotated[int | None, typer.Option("--max-batch-size", help="Most patients per RecommendBatch.")] = None,
+    alias_check_interval_s: Annotated[
+        float | None, typer.Option("--alias-check-interval-s", help="Seconds between checks for a new model (0 = SIGHUP only).")
+    ] = None,
+    tls_cert: Annotated[Path | None, typer.Option("--tls-cert", help="Server certificate chain (PEM).")] = None,
+    tls_key: Annotated[Path | None, typer.Option("--tls-key", help="Server private key (PEM).")] = None,
+    tls_client_ca: Annotated[Path | None, typer.Option("--tls-client-ca", help="CA that signs client certificates (mTLS).")] = None,
+    require_client_auth: Annotated[
+        bool | None, typer.Option("--require-client-auth/--no-require-client-auth", help="Refuse clients without a certificate.")
+    ] = None,
+    require_token: Annotated[
+        bool | None, typer.Option("--require-token/--no-require-token", help="Require 'authorization: Bearer <token>'.")
+    ] = None,
+    token_file: Annotated[Path | None, typer.Option("--token-file", help="Accepted tokens, one per line.")] = None,
+    log_level: Annotated[str | None, typer.Option("--log-level", help="DEBUG, INFO, WARNING or ERROR.")] = None,
+) -> None:
+    """Serve RecommendationService over gRPC (health, reflection, TLS, tokens; SIGHUP reloads the model)."""
+    from precisionpain.service.config import build_settings
+    from precisionpain.service.server import serve
+
+    settings = build_settings(
+        {
+            "model": model,
+            "model_path": model_path,
+            "host": host,
+            "port": port,
+            "home": home,
+            "tracking_uri": tracking_uri,
+            "catalog_root": catalog_root,
+            "workers": workers,
+            "limits.max_batch_size": max_batch_size,
+            "reload.alias_check_interval_s": alias_check_interval_s,
+            "tls.cert_file": tls_cert,
+            "tls.key_file": tls_key,
+            "tls.client_ca_file": tls_client_ca,
+            "tls.require_client_auth": require_client_auth,
+            "auth.require_token": require_token,
+            "auth.token_file": token_file,
+            "log_level": log_level,
+        },
+        config_path=config,
+    )
+    raise typer.Exit(serve(settings))
+
+
+# --------------------------------------------------------------------------------------------- recommend
+
+
+def _read_profile(path: Path) -> dict[str, Any]:
+    from precisionpain.errors import ProfileValidationError, Violation, kind_of
+
+    text = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ProfileValidationError(
+            "patient profile", [Violation("(root)", f"is not valid JSON at line {exc.lineno}, column {exc.colno}", "text")]
+        ) from None
+    if not isinstance(data, dict):
+        raise ProfileValidationError("patient profile", [Violation("(root)", "must be a JSON object", kind_of(data))])
+    return data
+
+
+def _in_process(
+    request: Any, model: str | None, model_path: Path | None, home: Path | None, tracking: str | None, catalog_root: Path | None
+) -> Any:
+    from precisionpain.catalog.loader import load_feature_catalog
+    from precisionpain.service.config import DEFAULT_MODEL_URI
+    from precisionpain.service.model_store import LocalModelSource, RegistryModelSource, load_model
+    from precisionpain.service.servicer import CallInfo, RecommendationServicer
+
+    catalog = load_feature_catalog(catalog_root)
+    source: Any
+    if model_path is not None:
+        source = LocalModelSource(model_path)
+    else:
+        from precisionpain.models.registry import quiet_mlflow
+        from precisionpain.settings import artifact_root, tracking_uri
+
+        quiet_mlflow()
+        source = RegistryModelSource(model or DEFAULT_MODEL_URI, tracking_uri(tracking, home), artifact_root(home))
+    loaded = load_model(source, catalog.sha256, warmup=False)
+    servicer = RecommendationServicer(lambda: loaded, max_batch_size=1)
+    return servicer.recommend(request, CallInfo(request_id=uuid.uuid4().hex))
+
+
+def _print_table(resp: Any) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from precisionpain.v1 import recommendation_pb2
+
+    out = Console()
+    err = Console(stderr=True)
+    action = recommendation_pb2.GuidanceAction
+    table = Table(title="Ranked treatment options", show_lines=False)
+    for col in ("rank", "option", "class", "p(response)", "90% interval", "CPIC guidance / cautions", "top factors"):
+        table.add_column(col)
+    for o in resp.options:
+        guidance = [
+            f"{action.Name(g.action).removeprefix('GUIDANCE_ACTION_')} ({g.classification or 'n/a'})"
+            for g in o.guidance
+            if g.action not in (0, action.Value("GUIDANCE_ACTION_NO_RECOMMENDATION"))
+        ]
+        warnings = sum(1 for c in o.cautions if c.severity >= 2)
+        notes = ", ".join(guidance) + (f"{'; ' if guidance else ''}{warnings} caution(s)" if warnings else "")
+        factors = ", ".join(
+            f"{c.label} {'+' if c.shap_value >= 0 else '-'}" for c in list(o.explanation.top_contributions)[:3]
+        )
+        iv = o.p_response_interval
+        table.add_row(
+            str(o.rank),
+            o.display_name,
+            o.option_class,
+            f"{o.p_response:.0%}",
+            f"{iv.lower:.0%}-{iv.upper:.0%}",
+            notes,
+            factors,
+        )
+    out.print(table)
+    if resp.excluded:
+        excluded = Table(title="Not ranked as usable", show_lines=True)
+        excluded.add_column("option")
+        excluded.add_column("reason")
+        for o in resp.excluded:
+            excluded.add_row(o.display_name, o.reason)
+        out.print(excluded)
+    for flag in resp.safety_flags:
+        out.print(f"[bold red]safety:[/] {flag.message}", highlight=False)
+    for w in resp.warnings:
+        err.print(f"[yellow]note:[/] {w.message}", highlight=False)
+    p = resp.provenance
+    version = f" v{p.model_version}" if p.model_version else ""
+    alias = f" ({p.model_alias})" if p.model_alias else ""
+    err.print(
+        f"model {p.model_name}{version}{alias}; catalog {p.catalog_id} {p.catalog_version} "
+        f"({p.catalog_sha256[:12]}); code {p.code_version}; request {resp.request_id}",
+        highlight=False,
+        style="dim",
+    )
+
+
+def recommend_command(
+    profile: Annotated[Path, typer.Argument(help="A profile JSON file ('-' for stdin).")],
+    target: Annotated[str | None, typer.Option("--target", help="HOST:PORT of a running server (default: in-process).")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the RecommendResponse as proto3 JSON.")] = False,
+    candidates: Annotated[str | None, typer.Option("--candidates", help="Comma-separated option ids to rank.")] = None,
+    top_k: Annotated[int, typer.Option("--top-k", min=1, help="Contributions listed per explanation.")] = 8,
+    model: ModelOpt = None,
+    model_path: ModelPathOpt = None,
+    home: HomeOpt = None,
+    tracking_uri: TrackingOpt = None,
+    catalog_root: CatalogRootOpt = None,
+    ca: Annotated[Path | None, typer.Option("--ca", help="CA certificate (PEM) to trust the server (turns on TLS).")] = None,
+    cert: Annotated[Path | None, typer.Option("--cert", help="Client certificate chain (PEM) for mutual TLS.")] = None,
+    key: Annotated[Path | None, typer.Option("--key", help="Client private key (PEM) for mutual TLS.")] = None,
+    server_name: Annotated[
+        str | None, typer.Option("--server-name", help="Name in the server certificate, if not the target host.")
+    ] = None,
+    token: Annotated[
+        str | None, typer.Option("--token", envvar=ENV_TOKEN, help=f"Bearer token (or {ENV_TOKEN}).", show_default=False)
+    ] = None,
+    timeout_s: Annotated[float, typer.Option("--timeout-s", help="Deadline of the remote call.")] = 10.0,
+) -> None:
+    """Ranked, explained treatment options for one patient (in-process, or from a server with --target)."""
+    from google.protobuf import json_format
+
+    from precisionpain.service.client import RecommendationClient, recommend_request
+
+    data = _read_profile(profile)
+    wanted = [c.strip() for c in candidates.split(",") if c.strip()] if candidates else None
+    request = recommend_request(data, wanted, top_k)
+    if target is None:
+        resp = _in_process(request, model, model_path, home, tracking_uri, catalog_root)
+    else:
+        with RecommendationClient(
+            target,
+            token=token,
+            root_certificates=ca.read_bytes() if ca else None,
+            certificate_chain=cert.read_bytes() if cert else None,
+            private_key=key.read_bytes() if key else None,
+            server_name=server_name,
+            timeout_s=timeout_s,
+        ) as client:
+            resp = client.recommend(request)
+    if json_out:
+        typer.echo(json_format.MessageToJson(resp, preserving_proto_field_name=True, indent=2))
+        return
+    _print_table(resp)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``serve`` and ``recommend`` to the ``precisionpain`` app."""
+    app.command("serve")(guarded(serve_command))
+    app.command("recommend")(guarded(recommend_command))

@@ -1,0 +1,364 @@
+"""The gRPC server: transport around the thin servicer, health, reflection, TLS, reloads and draining.
+
+Per call (RecommendationService only; health and reflection stay open): a request id (the caller's
+``x-request-id`` if well-formed, else a new one; returned in trailing metadata and in the response), the
+bearer-token check when enabled, a deadline checkpoint between stages, the one exception -> status mapping of
+:mod:`precisionpain.service.status`, and one JSON access line (request id, method, status, latency; never a
+patient value). Health is NOT_SERVING until a model is loaded and matches the server's feature catalog.
+SIGHUP reloads the model; SIGTERM/SIGINT turn health to NOT_SERVING, stop accepting calls and drain the
+calls in flight within the grace period.
+
+    python -m precisionpain.service.server --model-path DIR --port 50051
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import re
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from precisionpain.errors import AuthenticationError, ConfigError, Violation
+from precisionpain.service.config import ServerSettings, load_tokens
+from precisionpain.service.logs import configure_logging, get_logger, log_event, safe_traceback
+from precisionpain.service.model_store import (
+    LoadedModel,
+    LocalModelSource,
+    ModelSource,
+    ModelStore,
+    RegistryModelSource,
+)
+from precisionpain.service.servicer import CallInfo, RecommendationServicer
+from precisionpain.service.status import (
+    CallCancelledError,
+    DeadlineExpiredError,
+    grpc_status,
+    status_code_for,
+    status_for,
+)
+from precisionpain.v1 import service_pb2, service_pb2_grpc
+
+SERVICE_NAME: str = service_pb2.DESCRIPTOR.services_by_name["RecommendationService"].full_name
+REQUEST_ID_KEY = "x-request-id"
+AUTHORIZATION_KEY = "authorization"
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
+
+access_log = get_logger("access")
+log = get_logger("server")
+
+
+def request_id_from(metadata: Sequence[tuple[str, Any]] | None) -> str:
+    """The caller's x-request-id when well-formed (1-64 of A-Z a-z 0-9 . _ : -), else a new random id."""
+    for key, value in metadata or ():
+        if key == REQUEST_ID_KEY and isinstance(value, str) and _REQUEST_ID.match(value):
+            return value
+    return uuid.uuid4().hex
+
+
+class TokenCheck:
+    """Bearer-token authentication, compared in constant time against every accepted token."""
+
+    def __init__(self, tokens: Sequence[str]) -> None:
+        self._tokens = tuple(t.encode() for t in tokens)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self._tokens)
+
+    def check(self, metadata: Sequence[tuple[str, Any]] | None) -> None:
+        if not self._tokens:
+            return
+        presented = b""
+        for key, value in metadata or ():
+            if key == AUTHORIZATION_KEY and isinstance(value, str) and value[:7].lower() == "bearer ":
+                presented = value[7:].strip().encode()
+        ok = False
+        for token in self._tokens:
+            ok |= hmac.compare_digest(presented, token)
+        if not ok:
+            raise AuthenticationError("missing or invalid bearer token (metadata 'authorization: Bearer <token>')")
+
+
+class InFlight:
+    """Counts calls from arrival until gRPC reports them terminated (response sent, or cancelled), so
+    shutdown can tell when the drain is complete."""
+
+    def __init__(self) -> None:
+        self._n = 0
+        self._cond = threading.Condition()
+
+    def track(self, context: grpc.ServicerContext) -> None:
+        with self._cond:
+            self._n += 1
+        if not context.add_callback(self._leave):
+            self._leave()  # already terminated
+
+    def _leave(self) -> None:
+        with self._cond:
+            self._n -= 1
+            self._cond.notify_all()
+
+    @property
+    def count(self) -> int:
+        return self._n
+
+    def wait_idle(self, timeout_s: float) -> bool:
+        with self._cond:
+            return self._cond.wait_for(lambda: self._n == 0, timeout=timeout_s)
+
+
+def _checkpoint(context: grpc.ServicerContext) -> Callable[[], None]:
+    def check() -> None:
+        if context.time_remaining() <= 0:
+            raise DeadlineExpiredError("the call's deadline passed before the work finished")
+        if not context.is_active():
+            raise CallCancelledError("the caller cancelled the call")
+
+    return check
+
+
+class RecommendationService(service_pb2_grpc.RecommendationServiceServicer):
+    """Transport concerns around :class:`RecommendationServicer` (see the module docstring)."""
+
+    def __init__(self, servicer: RecommendationServicer, tokens: TokenCheck, inflight: InFlight) -> None:
+        self.servicer = servicer
+        self.tokens = tokens
+        self.inflight = inflight
+
+    def Recommend(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return self._call("Recommend", self.servicer.recommend, request, context)
+
+    def RecommendBatch(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return self._call("RecommendBatch", self.servicer.recommend_batch, request, context)
+
+    def ListTreatmentOptions(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return self._call("ListTreatmentOptions", self.servicer.list_treatment_options, request, context)
+
+    def DescribeModel(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return self._call("DescribeModel", self.servicer.describe_model, request, context)
+
+    def _call(self, method: str, fn: Callable[[Any, CallInfo], Any], request: Any, context: grpc.ServicerContext) -> Any:
+        started = time.perf_counter()
+        metadata = context.invocation_metadata()
+        request_id = request_id_from(metadata)
+        trailing = ((REQUEST_ID_KEY, request_id),)
+        code = grpc.StatusCode.OK
+        fields: dict[str, Any] = {}
+        self.inflight.track(context)
+        try:
+            self.tokens.check(metadata)
+            checkpoint = _checkpoint(context)
+            checkpoint()
+            response = fn(request, CallInfo(request_id=request_id, checkpoint=checkpoint))
+            if method == "RecommendBatch":
+                fields["items"] = len(response.results)
+                fields["item_errors"] = sum(1 for r in response.results if r.HasField("error"))
+            context.set_trailing_metadata(trailing)
+            return response
+        except Exception as exc:
+            code = status_code_for(exc)
+            if code is grpc.StatusCode.INTERNAL:
+                log_event(
+                    log,
+                    logging.ERROR,
+                    "internal error",
+                    request_id=request_id,
+                    method=method,
+                    error_type=type(exc).__qualname__,
+                    stack=safe_traceback(exc),
+                )
+            status = status_for(exc, request_id, path_prefix="")
+            context.abort_with_status(grpc_status(status, trailing))
+            raise AssertionError("abort_with_status returned") from None
+        finally:
+            log_event(
+                access_log,
+                logging.INFO,
+                "call",
+                request_id=request_id,
+                method=f"/{SERVICE_NAME}/{method}",
+                status=code.name,
+                latency_ms=round((time.perf_counter() - started) * 1e3, 3),
+                **fields,
+            )
+
+
+# ============================================================================================== assembly
+
+
+def model_source(settings: ServerSettings) -> ModelSource:
+    """The model folder (``model_path``) or the registry URI (``model``) from the settings."""
+    if settings.model_path is not None:
+        return LocalModelSource(Path(settings.model_path))
+    from precisionpain.models.registry import quiet_mlflow
+    from precisionpain.settings import artifact_root, tracking_uri
+
+    quiet_mlflow()
+    assert settings.model is not None
+    return RegistryModelSource(
+        settings.model, tracking_uri(settings.tracking_uri, settings.home), artifact_root(settings.home)
+    )
+
+
+def _read(path: Path | None) -> bytes | None:
+    return None if path is None else Path(path).read_bytes()
+
+
+def server_credentials(settings: ServerSettings) -> grpc.ServerCredentials | None:
+    tls = settings.tls
+    if not tls.enabled:
+        return None
+    key, cert = _read(tls.key_file), _read(tls.cert_file)
+    assert key is not None and cert is not None
+    return grpc.ssl_server_credentials(
+        [(key, cert)],
+        root_certificates=_read(tls.client_ca_file),
+        require_client_auth=tls.require_client_auth,
+    )
+
+
+@dataclass
+class Server:
+    """A started server: the gRPC server, its port, the model store and health, ready to be stopped."""
+
+    settings: ServerSettings
+    grpc_server: grpc.Server
+    port: int
+    store: ModelStore
+    health: health.HealthServicer
+    inflight: InFlight
+
+    def set_serving(self, model: LoadedModel) -> None:
+        for name in ("", SERVICE_NAME):
+            self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+
+    def stop(self) -> None:
+        """NOT_SERVING, then (after drain_delay_s) refuse new calls and drain those in flight."""
+        s = self.settings
+        log_event(log, logging.INFO, "shutting down", in_flight=self.inflight.count, grace_period_s=s.grace_period_s)
+        self.health.enter_graceful_shutdown()
+        if s.drain_delay_s > 0:
+            time.sleep(s.drain_delay_s)
+        stopped = self.grpc_server.stop(s.grace_period_s)
+        drained = self.inflight.wait_idle(s.grace_period_s)
+        self.grpc_server.stop(0)  # ends what is left (health watch streams) once our calls are done
+        stopped.wait(5.0)
+        self.store.stop()
+        log_event(log, logging.INFO, "stopped", drained=drained, in_flight=self.inflight.count)
+
+
+def start_server(settings: ServerSettings, *, source: ModelSource | None = None) -> Server:
+    """Build, bind and start the server; the model loads in the background (health says when it is ready)."""
+    from precisionpain.catalog.loader import load_feature_catalog
+
+    tokens = TokenCheck(load_tokens(settings.auth))
+    catalog = load_feature_catalog(settings.catalog_root)
+    limits = settings.limits
+    health_servicer = health.HealthServicer(experimental_non_blocking=True)
+    for name in ("", SERVICE_NAME):
+        health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+    grpc_server = grpc.server(
+        ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="rpc"),
+        options=[
+            ("grpc.max_receive_message_length", limits.max_request_bytes),
+            ("grpc.max_send_message_length", limits.max_response_bytes),
+            ("grpc.so_reuseport", 0),
+        ],
+        maximum_concurrent_rpcs=limits.max_concurrent_rpcs,
+    )
+    store = ModelStore(
+        source or model_source(settings),
+        catalog.sha256,
+        check_interval_s=settings.reload.alias_check_interval_s,
+    )
+    inflight = InFlight()
+    servicer = RecommendationServicer(store.current, max_batch_size=limits.max_batch_size)
+    service_pb2_grpc.add_RecommendationServiceServicer_to_server(
+        RecommendationService(servicer, tokens, inflight), grpc_server
+    )
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, grpc_server)
+    reflection.enable_server_reflection(
+        (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
+        grpc_server,
+    )
+    credentials = server_credentials(settings)
+    try:
+        if credentials is None:
+            port = grpc_server.add_insecure_port(settings.address)
+        else:
+            port = grpc_server.add_secure_port(settings.address, credentials)
+    except RuntimeError:
+        port = 0
+    if port == 0:
+        raise ConfigError(
+            "server settings", [Violation("port", f"cannot listen on {settings.address} (in use or not allowed)")]
+        )
+    server = Server(settings, grpc_server, port, store, health_servicer, inflight)
+    store.on_change = server.set_serving
+    grpc_server.start()
+    log_event(
+        log,
+        logging.INFO,
+        "listening",
+        host=settings.host,
+        port=port,
+        tls=settings.tls.enabled,
+        mutual_tls=settings.tls.require_client_auth,
+        token_auth=tokens.enabled,
+        workers=settings.workers,
+        max_batch_size=limits.max_batch_size,
+        model_source=store.source.description,
+    )
+    store.start()
+    return server
+
+
+def serve(settings: ServerSettings) -> int:
+    """Run until SIGTERM/SIGINT (SIGHUP reloads the model); returns the exit status."""
+    configure_logging(settings.log_level)
+    stop = threading.Event()
+    server = start_server(settings)
+
+    def on_stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    def on_hup(signum: int, frame: FrameType | None) -> None:
+        log_event(log, logging.INFO, "reload requested (SIGHUP)")
+        server.store.request_reload()
+
+    signal.signal(signal.SIGTERM, on_stop)
+    signal.signal(signal.SIGINT, on_stop)
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, on_hup)
+    while not stop.wait(1.0):
+        pass
+    server.stop()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m precisionpain.service.server`` takes the same options as ``precisionpain serve``."""
+    import typer
+
+    from precisionpain.service.commands import guarded, serve_command
+
+    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    app.command()(guarded(serve_command))
+    app(args=list(argv) if argv is not None else None, prog_name="python -m precisionpain.service.server")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,149 @@
+"""The recommendation servicer: convert the request, validate, delegate to the engine, convert back.
+
+It knows nothing about transport (auth, request ids, status codes, logging live in
+:mod:`precisionpain.service.server`); errors are raised as the :mod:`precisionpain.errors` tree and mapped
+to status codes in :mod:`precisionpain.service.status`. The CLI's in-process ``recommend`` calls the same
+methods, so a local and a remote answer are built by the same code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from precisionpain.errors import (
+    PrecisionPainError,
+    ProfileValidationError,
+    ResourceLimitError,
+    ValidationError,
+    Violation,
+)
+from precisionpain.features.validate import validate_profile
+from precisionpain.ranking import check_candidates
+from precisionpain.schema import PatientProfile
+from precisionpain.service import convert
+from precisionpain.service.model_store import LoadedModel
+from precisionpain.service.status import status_for
+from precisionpain.v1 import service_pb2
+
+PATIENT_PREFIX = f"{convert.PROFILE_PATH_PREFIX}."
+
+
+def _no_check() -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class CallInfo:
+    """What the servicer needs from the transport: the request id and a checkpoint that raises when the
+    caller's deadline has passed (or the call was cancelled)."""
+
+    request_id: str
+    checkpoint: Callable[[], None] = _no_check
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    profile: PatientProfile
+    candidates: tuple[str, ...]
+    top_k: int
+
+
+class RecommendationServicer:
+    """Recommend, RecommendBatch, ListTreatmentOptions and DescribeModel over a model source."""
+
+    def __init__(self, model: Callable[[], LoadedModel], *, max_batch_size: int) -> None:
+        self._model = model
+        self.max_batch_size = max_batch_size
+
+    def _prepare(self, model: LoadedModel, request: service_pb2.RecommendRequest) -> _Prepared:
+        """proto -> dict -> validate_profile (+ candidates and top-k); every violation raised at once."""
+        engine = model.engine
+        given = convert.recommend_input_from_request(request)
+        violations: list[Violation] = list(given.violations)
+        profile: PatientProfile | None = None
+        try:
+            profile = validate_profile(given.profile, engine.package.catalog, engine.package.tables)
+        except ProfileValidationError as exc:
+            violations += [Violation(PATIENT_PREFIX + v.path, v.rule, v.received) for v in exc.violations]
+        if given.candidate_option_ids:
+            try:
+                check_candidates(given.candidate_option_ids, engine.package.options)
+            except ValidationError as exc:
+                violations += exc.violations
+        ProfileValidationError.raise_if_any("recommend request", violations)
+        assert profile is not None
+        candidates = engine.candidates(profile, given.candidate_option_ids) if given.candidate_option_ids else ()
+        return _Prepared(profile, candidates, given.top_k)
+
+    # ------------------------------------------------------------------------------------------ RPCs
+
+    def recommend(self, request: service_pb2.RecommendRequest, call: CallInfo) -> service_pb2.RecommendResponse:
+        model = self._model()
+        prepared = self._prepare(model, request)
+        call.checkpoint()
+        (scored,) = model.engine.score(
+            [prepared.profile], [prepared.candidates or None], prepared.top_k, checkpoint=call.checkpoint
+        )
+        return convert.recommend_response(scored, call.request_id)
+
+    def recommend_batch(
+        self, request: service_pb2.RecommendBatchRequest, call: CallInfo
+    ) -> service_pb2.RecommendBatchResponse:
+        n = len(request.requests)
+        if n > self.max_batch_size:
+            raise ResourceLimitError(
+                f"requests: a batch may hold at most {self.max_batch_size} requests (received {n}); split it"
+            )
+        model = self._model()
+        out = service_pb2.RecommendBatchResponse(request_id=call.request_id)
+        prepared: list[_Prepared | None] = []
+        errors: dict[int, PrecisionPainError] = {}
+        for i, item in enumerate(request.requests):
+            if i % 64 == 0:
+                call.checkpoint()
+            try:
+                prepared.append(self._prepare(model, item))
+            except PrecisionPainError as exc:
+                prepared.append(None)
+                errors[i] = exc
+        valid = [p for p in prepared if p is not None]
+        scored = iter(
+            model.engine.score(
+                [p.profile for p in valid],
+                [p.candidates or None for p in valid],
+                [p.top_k for p in valid],
+                checkpoint=call.checkpoint,
+            )
+        )
+        for i, p in enumerate(prepared):
+            result = out.results.add()
+            if p is None:
+                result.error.CopyFrom(status_for(errors[i], call.request_id))
+            else:
+                if i % 64 == 0:
+                    call.checkpoint()
+                convert.fill_recommend_response(result.response, next(scored), call.request_id)
+        return out
+
+    def list_treatment_options(
+        self, request: service_pb2.ListTreatmentOptionsRequest, call: CallInfo
+    ) -> service_pb2.ListTreatmentOptionsResponse:
+        return convert.list_options_response(self._model().engine.package.options)
+
+    def describe_model(
+        self, request: service_pb2.DescribeModelRequest, call: CallInfo
+    ) -> service_pb2.DescribeModelResponse:
+        model = self._model()
+        engine = model.engine
+        provenance = engine.provenance().model_copy(update={"generated_at": model.loaded_at})
+        return convert.describe_model_response(
+            convert.ModelDescription(
+                summary=engine.summary,
+                identity=model.identity,
+                provenance=provenance,
+                option_ids=engine.option_ids,
+                feature_ids=engine.package.metadata.feature_ids,
+                max_batch_size=self.max_batch_size,
+            )
+        )

@@ -1,0 +1,76 @@
+"""``precisionpain recommend`` (in-process and --target) and ``serve`` argument errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from precisionpain.service.commands import register
+from tests.contract.serverproc import ServerProcess
+
+REPO = Path(__file__).resolve().parents[2]
+PM = REPO / "examples" / "patients" / "cyp2d6_poor_metabolizer.json"
+
+
+@pytest.fixture(scope="module")
+def cli() -> typer.Typer:
+    app = typer.Typer(pretty_exceptions_enable=False)
+    register(app)
+    return app
+
+
+def _invoke(cli: typer.Typer, *args: str) -> Any:
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def _comparable(text: str) -> dict[str, Any]:
+    data = json.loads(text)
+    data.pop("request_id")
+    data["provenance"].pop("generated_at")
+    return data  # type: ignore[no-any-return]
+
+
+def test_recommend_in_process_equals_remote(cli, shared_server: ServerProcess, small_package_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    local = _invoke(cli, "recommend", str(PM), "--model-path", str(small_package_dir), "--json",
+                    "--candidates", "codeine,duloxetine,physical_therapy")
+    assert local.exit_code == 0, local.output
+    remote = _invoke(cli, "recommend", str(PM), "--target", shared_server.target, "--json",
+                     "--candidates", "codeine,duloxetine,physical_therapy")
+    assert remote.exit_code == 0, remote.output
+    a, b = _comparable(local.stdout), _comparable(remote.stdout)
+    assert a["provenance"].pop("model_uri", None) == b["provenance"].pop("model_uri", None)
+    assert a == b
+    assert [o["option_id"] for o in a["excluded"]] == ["codeine"]
+    assert {o["option_id"] for o in a["options"]} == {"duloxetine", "physical_therapy"}
+
+
+def test_recommend_table(cli, shared_server: ServerProcess) -> None:  # type: ignore[no-untyped-def]
+    result = _invoke(cli, "recommend", str(PM), "--target", shared_server.target)
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "Ranked treatment options" in out and "Not ranked as usable" in out
+    assert "Codeine" in out and "Avoid codeine" in out
+
+
+def test_recommend_reports_mistakes_in_one_message(cli, tmp_path: Path, shared_server: ServerProcess) -> None:  # type: ignore[no-untyped-def]
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"clinical": {"age_years": "old", "sex": "female", "pain_type": "mixed", "baseline_nrs": 4}}))
+    result = _invoke(cli, "recommend", str(bad), "--target", shared_server.target)
+    assert result.exit_code == 2 and "clinical.age_years" in result.output
+    out_of_range = tmp_path / "range.json"
+    out_of_range.write_text(json.dumps({"clinical": {"age_years": 5, "sex": "female", "pain_type": "mixed", "baseline_nrs": 4}}))
+    result = _invoke(cli, "recommend", str(out_of_range), "--target", shared_server.target)
+    assert result.exit_code == 2 and "INVALID_ARGUMENT" in result.output and "patient.clinical.age_years" in result.output
+
+
+def test_serve_rejects_bad_settings_before_starting(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    result = _invoke(cli, "serve", "--model-path", str(tmp_path / "missing"), "--port", "70000",
+                     "--tls-cert", str(tmp_path / "cert.pem"))
+    assert result.exit_code == 2
+    for expected in ("port", "model_path", "tls"):
+        assert expected in result.output
