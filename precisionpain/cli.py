@@ -1,24 +1,27 @@
 """The ``precisionpain`` command line. Verbs mirror the stages: cohort, features, pgx, train, evaluate,
 serve, recommend, report, and quickstart (everything end to end on embedded defaults).
 
-Exit status: 0 ok, 2 usage or validation error (one clear message), 1 unexpected error.
+Exit status: see :mod:`precisionpain.cli_support`.
 """
 
 from __future__ import annotations
 
-import functools
 import json
-import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
-from precisionpain.errors import PrecisionPainError, ValidationError
-
-F = TypeVar("F", bound=Callable[..., Any])
+from precisionpain.cli_support import (
+    CatalogRootOpt,
+    err_console,
+    handle_errors,
+    out_console,
+    read_text,
+    write_json,
+)
+from precisionpain.models import commands as model_commands
+from precisionpain.service import commands as service_commands
 
 app = typer.Typer(
     name="precisionpain",
@@ -31,51 +34,6 @@ pgx_app = typer.Typer(help="Pharmacogenomics: CPIC translation and guidance.", n
 app.add_typer(pgx_app, name="pgx")
 
 COHORT_CHUNK = 100_000
-err_console = Console(stderr=True)
-out_console = Console()
-
-CatalogRootOpt = Annotated[
-    Path | None,
-    typer.Option("--catalog-root", help="Folder with features/, models/, serving/ (default: bundled).", show_default=False),
-]
-
-
-def _fail(message: str, code: int) -> None:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
-
-
-def handle_errors(fn: F) -> F:
-    """A user's mistake prints one clear message and exits 2; anything unexpected exits 1."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except typer.Exit:
-            raise
-        except ValidationError as exc:
-            _fail(str(exc), 2)
-        except (PrecisionPainError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
-            _fail(str(exc), 2)
-        except KeyboardInterrupt:
-            _fail("interrupted", 130)
-        except Exception as exc:
-            _fail(f"unexpected {type(exc).__name__}: {exc}", 1)
-        return None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _read_text(path: Path) -> str:
-    if str(path) == "-":
-        return sys.stdin.read()
-    return path.read_text(encoding="utf-8")
-
-
-def _write_json(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def _catalogs(root: Path | None) -> tuple[Any, Any, Any]:
@@ -165,10 +123,10 @@ def features_cmd(
         matrix.to_frame().to_parquet(target)
         err_console.print(f"wrote {len(matrix):,} x {len(matrix.names)} features to {target}")
         return
-    profile = validate_profile(_read_text(source), feature_catalog, tables)
+    profile = validate_profile(read_text(source), feature_catalog, tables)
     vector = assemble_features(profile, feature_catalog, tables)
     target = out or source.with_name(source.name.removesuffix(".json") + ".features.json")
-    _write_json(target, vector.model_dump(mode="json"))
+    write_json(target, vector.model_dump(mode="json"))
     err_console.print(f"wrote {len(vector.names)} features ({len(vector.missing)} missing) to {target}")
 
 
@@ -182,7 +140,7 @@ def validate_cmd(
     from precisionpain.features.validate import validate_profile
 
     feature_catalog, _, tables = _catalogs(catalog_root)
-    validate_profile(_read_text(profile), feature_catalog, tables)
+    validate_profile(read_text(profile), feature_catalog, tables)
     err_console.print("valid")
 
 
@@ -200,7 +158,7 @@ def pgx_translate_cmd(
     from precisionpain.catalog.pgx_tables import load_pgx_tables
     from precisionpain.pgx import translate_table
 
-    table = translate_table(_read_text(source), load_pgx_tables(catalog_root))
+    table = translate_table(read_text(source), load_pgx_tables(catalog_root))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(table.to_tsv(), encoding="utf-8")
     for note in table.notes:
@@ -226,7 +184,7 @@ def pgx_guidance_cmd(
     from precisionpain.pgx import lookup_for_profile
 
     feature_catalog, _, tables = _catalogs(catalog_root)
-    patient = validate_profile(_read_text(profile), feature_catalog, tables)
+    patient = validate_profile(read_text(profile), feature_catalog, tables)
     found = lookup_for_profile(patient, tables)
     if json_out:
         out_console.print_json(found.model_dump_json())
@@ -256,7 +214,7 @@ def pgx_import_cmd(
     from precisionpain.pgx import merge_pgx, read_pharmcat_outside_calls, read_pharmcat_phenotype
 
     feature_catalog, _, tables = _catalogs(catalog_root)
-    text = _read_text(source)
+    text = read_text(source)
     if source.name.endswith(".json"):
         imported = read_pharmcat_phenotype(json.loads(text), tables)
     else:
@@ -268,76 +226,20 @@ def pgx_import_cmd(
     if profile is None:
         data: dict[str, Any] = {"pgx": imported.pgx.model_dump(mode="json", exclude_none=True)}
     else:
-        patient = validate_profile(_read_text(profile), feature_catalog, tables)
+        patient = validate_profile(read_text(profile), feature_catalog, tables)
         merged = merge_pgx(patient.pgx, imported.pgx, replace=replace, tables=tables)
         data = patient.model_copy(update={"pgx": merged}).model_dump(mode="json", exclude_none=True)
     if out is None:
         out_console.print_json(json.dumps(data))
     else:
-        _write_json(out, data)
+        write_json(out, data)
         err_console.print(f"wrote {out}")
 
 
-# --------------------------------------------------------------------------------------------- models
+# --------------------------------------------------------------------------------------------- the rest
 
-HomeOpt = Annotated[
-    Path | None,
-    typer.Option("--home", help="Data directory for the embedded MLflow store (default: PRECISIONPAIN_HOME or ./.precisionpain)."),
-]
-TrackingOpt = Annotated[
-    str | None,
-    typer.Option("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else SQLite in --home)."),
-]
-
-
-def _registry_settings(home: Path | None, tracking_uri: str | None) -> tuple[str, Path]:
-    from precisionpain.models.registry import quiet_mlflow
-    from precisionpain.settings import artifact_root, data_dir
-    from precisionpain.settings import tracking_uri as resolve_tracking
-
-    quiet_mlflow()
-    data_dir(home).mkdir(parents=True, exist_ok=True)
-    return resolve_tracking(tracking_uri, home), artifact_root(home)
-
-
-@app.command("train")
-@handle_errors
-def train_cmd(
-    data: Annotated[Path, typer.Option("--data", help="Cohort / training table (.parquet or .csv).")],
-    config: Annotated[Path, typer.Option("--config", help="Experiment config YAML (experiments/<name>/config.yaml).")],
-    home: HomeOpt = None,
-    tracking_uri: TrackingOpt = None,
-    catalog_root: CatalogRootOpt = None,
-) -> None:
-    """Train, evaluate, track in MLflow and register a model; promote it to champion if it wins."""
-    from rich.progress import BarColumn, Progress, TimeElapsedColumn
-
-    from precisionpain.models.config import load_train_config
-    from precisionpain.models.training import train
-
-    cfg = load_train_config(config)
-    uri, artifacts = _registry_settings(home, tracking_uri)
-    with Progress(
-        "[progress.description]{task.description}", BarColumn(), TimeElapsedColumn(), console=err_console, transient=True
-    ) as progress:
-        task = progress.add_task("training", total=1.0)
-        result = train(
-            data,
-            cfg,
-            tracking_uri=uri,
-            artifact_root=artifacts,
-            catalog_root=catalog_root,
-            config_path=config,
-            progress=lambda msg, frac: progress.update(task, description=msg, completed=frac),
-        )
-    h = result.headline
-    err_console.print(
-        f"run {result.run_id}: registered {result.registered_model} v{result.version} (fit {result.fit_seconds:.0f} s)",
-        highlight=False,
-    )
-    err_console.print(result.decision, highlight=False)
-    shown = ("auc_mean", "ece_max", "dr_policy_value", "best_single_option_dr_value", "regret", "regret_best_single_option")
-    err_console.print("  " + "  ".join(f"{k}={h[k]:.3f}" for k in shown if k in h), highlight=False)
+model_commands.register(app)  # train, evaluate, promote
+service_commands.register(app)  # serve, recommend
 
 
 def main() -> None:

@@ -18,28 +18,19 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from precisionpain.cli_support import (
+    CatalogRootOpt,
+    HomeOpt,
+    TrackingOpt,
+    add_commands,
+    err_console,
+    out_console,
+)
+
 if TYPE_CHECKING:
     from rich.console import Console
 
     from precisionpain.models.evaluation import EvaluationResult
-
-MODEL_COMMANDS = ("train", "evaluate", "promote")
-
-HomeOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--home",
-        help="Data directory for the embedded MLflow store (default: PRECISIONPAIN_HOME or ./.precisionpain).",
-    ),
-]
-TrackingOpt = Annotated[
-    str | None,
-    typer.Option("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else SQLite in --home)."),
-]
-CatalogRootOpt = Annotated[
-    Path | None,
-    typer.Option("--catalog-root", help="Folder with features/, models/, serving/ (default: bundled).", show_default=False),
-]
 
 
 def registry_settings(home: Path | None, tracking_uri: str | None) -> tuple[str, Path]:
@@ -68,7 +59,7 @@ def sigterm_interrupts() -> Iterator[None]:
         raise KeyboardInterrupt
 
     interrupt_received.clear()
-    previous: dict[int, Any] = {}
+    previous: dict[signal.Signals, Any] = {}
     try:
         for signum in (signal.SIGINT, signal.SIGTERM):
             previous[signum] = signal.signal(signum, handler)
@@ -144,7 +135,6 @@ def train_cmd(
 ) -> None:
     """Train, evaluate, track in MLflow and register a model; promote it to champion if it wins."""
     from precisionpain.catalog.loader import load_treatment_options
-    from precisionpain.cli import err_console
     from precisionpain.models.config import load_train_config
     from precisionpain.models.training import train
 
@@ -202,7 +192,6 @@ def evaluate_cmd(
     tracking_uri: TrackingOpt = None,
 ) -> None:
     """Re-evaluate a registered model version on a table and log an evaluation run tagged with the version."""
-    from precisionpain.cli import err_console, out_console
     from precisionpain.errors import ConfigError, Violation
     from precisionpain.models.config import load_train_config
     from precisionpain.models.training import evaluate_registered
@@ -243,7 +232,6 @@ def promote_cmd(
     tracking_uri: TrackingOpt = None,
 ) -> None:
     """Move the champion alias to a version by hand; the decision and reason are logged."""
-    from precisionpain.cli import err_console
     from precisionpain.models.training import promote
 
     uri, artifacts = registry_settings(home, tracking_uri)
@@ -254,13 +242,4 @@ def promote_cmd(
 
 def register(app: typer.Typer) -> None:
     """Add ``train``, ``evaluate`` and ``promote`` to ``app`` (replacing commands of the same names)."""
-    from precisionpain.cli import handle_errors
-
-    app.registered_commands = [
-        c
-        for c in app.registered_commands
-        if (c.name or getattr(c.callback, "__name__", "").removesuffix("_cmd").replace("_", "-")) not in MODEL_COMMANDS
-    ]
-    app.command("train")(handle_errors(train_cmd))
-    app.command("evaluate")(handle_errors(evaluate_cmd))
-    app.command("promote")(handle_errors(promote_cmd))
+    add_commands(app, {"train": train_cmd, "evaluate": evaluate_cmd, "promote": promote_cmd})

@@ -7,51 +7,26 @@ table, or the proto3 JSON of the RecommendResponse with ``--json``.
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
 import uuid
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 
-F = TypeVar("F", bound=Callable[..., Any])
+from precisionpain.cli_support import (
+    CatalogRootOpt,
+    HomeOpt,
+    ModelOpt,
+    ModelPathOpt,
+    TrackingOpt,
+    add_commands,
+    err_console,
+    out_console,
+)
 
 ENV_TOKEN = "PRECISIONPAIN_API_TOKEN"
-
-
-def guarded(fn: F) -> F:
-    """Apply the CLI's error handling (one clear line; exit 2 for mistakes, 1 for the unexpected)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from precisionpain.cli import handle_errors
-
-        return handle_errors(fn)(*args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
-
-
-ModelOpt = Annotated[
-    str | None,
-    typer.Option("--model", help="Registered model URI, models:/NAME@ALIAS (default models:/precisionpain-response@champion)."),
-]
-ModelPathOpt = Annotated[
-    Path | None, typer.Option("--model-path", help="A local model package folder (air-gapped sites) instead of the registry.")
-]
-HomeOpt = Annotated[
-    Path | None,
-    typer.Option("--home", help="Data directory of the embedded MLflow store (default: PRECISIONPAIN_HOME or ./.precisionpain)."),
-]
-TrackingOpt = Annotated[
-    str | None, typer.Option("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else SQLite in --home).")
-]
-CatalogRootOpt = Annotated[
-    Path | None,
-    typer.Option("--catalog-root", help="Folder with features/, models/, serving/ (default: bundled).", show_default=False),
-]
 
 
 # --------------------------------------------------------------------------------------------- serve
@@ -156,13 +131,11 @@ def _in_process(
 
 
 def _print_table(resp: Any) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     from precisionpain.v1 import recommendation_pb2
 
-    out = Console()
-    err = Console(stderr=True)
+    out, err = out_console, err_console
     action = recommendation_pb2.GuidanceAction
     table = Table(title="Ranked treatment options", show_lines=False)
     for col in ("rank", "option", "class", "p(response)", "90% interval", "CPIC guidance / cautions", "top factors"):
@@ -261,6 +234,5 @@ def recommend_command(
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``serve`` and ``recommend`` to the ``precisionpain`` app."""
-    app.command("serve")(guarded(serve_command))
-    app.command("recommend")(guarded(recommend_command))
+    """Add ``serve`` and ``recommend`` to ``app`` (replacing commands of the same names)."""
+    add_commands(app, {"serve": serve_command, "recommend": recommend_command})

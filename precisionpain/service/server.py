@@ -353,10 +353,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     """``python -m precisionpain.service.server`` takes the same options as ``precisionpain serve``."""
     import typer
 
-    from precisionpain.service.commands import guarded, serve_command
+    from precisionpain.cli_support import handle_errors
+    from precisionpain.service.commands import serve_command
 
     app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
-    app.command()(guarded(serve_command))
+    app.command()(handle_errors(serve_command))
     app(args=list(argv) if argv is not None else None, prog_name="python -m precisionpain.service.server")
 
 

@@ -147,3 +147,13 @@ def test_n_jobs_two_gives_the_same_model(hte_train: dict[str, Any], hte_test: di
     two = TreatmentResponseModel(**dict(FAST, n_jobs=2)).fit(hte_train["X"], hte_train["t"], hte_train["y"])
     assert np.array_equal(one.predict_outcomes(hte_test["X"]), two.predict_outcomes(hte_test["X"]))
     assert two.boosters_["arm_a"].save_config().count('"nthread":"2"') >= 1
+
+
+def test_package_exports_resolve_lazily() -> None:
+    import precisionpain.models as models
+
+    assert sorted(models.__all__) == sorted(models._HOME)
+    for name in models.__all__:
+        assert getattr(models, name).__name__ == name
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        models.nope  # noqa: B018
