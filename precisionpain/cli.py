@@ -20,6 +20,7 @@ from precisionpain.cli_support import (
     read_text,
     write_json,
 )
+from precisionpain.explain import commands as report_commands
 from precisionpain.models import commands as model_commands
 from precisionpain.service import commands as service_commands
 
@@ -240,6 +241,7 @@ def pgx_import_cmd(
 
 model_commands.register(app)  # train, evaluate, promote
 service_commands.register(app)  # serve, recommend
+report_commands.register(app)  # report
 
 
 def main() -> None:

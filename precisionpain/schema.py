@@ -388,3 +388,17 @@ class ModelSummary(FrozenModel):
     validation_metrics: dict[str, float] = Field(default_factory=dict)  # e.g. "auc_mean", "ece_max"
     subgroup_gaps: tuple[SubgroupGap, ...] = ()
     limitations: tuple[str, ...] = ()
+
+
+RECOMMENDATION_RECORD_FORMAT: Literal["precisionpain.recommendation/1"] = "precisionpain.recommendation/1"
+
+
+class RecommendationRecord(FrozenModel):
+    """A saved recommendation (``<base>.recommendation.json``): the patient's profile, the explained ranking
+    and the summary of the model behind it. Everything the clinician report needs, so a report can be rebuilt
+    later without the model or the server."""
+
+    record_format: Literal["precisionpain.recommendation/1"] = RECOMMENDATION_RECORD_FORMAT
+    profile: PatientProfile
+    explained: ExplainedRecommendation
+    model: ModelSummary

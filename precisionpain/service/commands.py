@@ -2,7 +2,8 @@
 
 ``recommend`` without ``--target`` loads the model the way the server does and answers through the same
 servicer and conversion code in-process; with ``--target`` it calls a running server. Both print the same
-table, or the proto3 JSON of the RecommendResponse with ``--json``.
+table, or the proto3 JSON of the RecommendResponse with ``--json``; ``--save`` also writes the recommendation
+record that ``precisionpain report`` turns into the clinician report.
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ from __future__ import annotations
 import json
 import sys
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -25,6 +27,11 @@ from precisionpain.cli_support import (
     err_console,
     out_console,
 )
+
+if TYPE_CHECKING:
+    from precisionpain.schema import ModelSummary, RecommendationRecord
+    from precisionpain.service.client import RecommendationClient
+    from precisionpain.v1 import service_pb2
 
 ENV_TOKEN = "PRECISIONPAIN_API_TOKEN"
 
@@ -107,27 +114,111 @@ def _read_profile(path: Path) -> dict[str, Any]:
     return data
 
 
-def _in_process(
-    request: Any, model: str | None, model_path: Path | None, home: Path | None, tracking: str | None, catalog_root: Path | None
-) -> Any:
+TargetOpt = Annotated[
+    str | None, typer.Option("--target", help="HOST:PORT of a running server (default: in-process).")
+]
+CaOpt = Annotated[Path | None, typer.Option("--ca", help="CA certificate (PEM) to trust the server (turns on TLS).")]
+CertOpt = Annotated[Path | None, typer.Option("--cert", help="Client certificate chain (PEM) for mutual TLS.")]
+KeyOpt = Annotated[Path | None, typer.Option("--key", help="Client private key (PEM) for mutual TLS.")]
+ServerNameOpt = Annotated[
+    str | None, typer.Option("--server-name", help="Name in the server certificate, if not the target host.")
+]
+TokenOpt = Annotated[
+    str | None, typer.Option("--token", envvar=ENV_TOKEN, help=f"Bearer token (or {ENV_TOKEN}).", show_default=False)
+]
+TimeoutOpt = Annotated[float, typer.Option("--timeout-s", help="Deadline of the remote call.")]
+
+
+@dataclass(frozen=True)
+class Remote:
+    """How to reach a running server (``--target`` and its TLS and token options)."""
+
+    target: str
+    token: str | None = None
+    ca: Path | None = None
+    cert: Path | None = None
+    key: Path | None = None
+    server_name: str | None = None
+    timeout_s: float = 10.0
+
+    def client(self) -> RecommendationClient:
+        from precisionpain.service.client import RecommendationClient
+
+        return RecommendationClient(
+            self.target,
+            token=self.token,
+            root_certificates=self.ca.read_bytes() if self.ca else None,
+            certificate_chain=self.cert.read_bytes() if self.cert else None,
+            private_key=self.key.read_bytes() if self.key else None,
+            server_name=self.server_name,
+            timeout_s=self.timeout_s,
+        )
+
+
+@dataclass(frozen=True)
+class Local:
+    """Where the in-process path finds its model (the same options as ``serve``)."""
+
+    model: str | None = None
+    model_path: Path | None = None
+    home: Path | None = None
+    tracking_uri: str | None = None
+    catalog_root: Path | None = None
+
+
+def answer(request: service_pb2.RecommendRequest, where: Remote | Local) -> tuple[service_pb2.RecommendResponse, ModelSummary]:
+    """The RecommendResponse and the summary of the model that gave it, from a server (``Remote``) or
+    in-process through the servicer the server uses (``Local``)."""
+    from precisionpain.service.convert import model_summary_from_response
+    from precisionpain.v1 import service_pb2 as pb
+
+    if isinstance(where, Remote):
+        with where.client() as client:
+            return client.recommend(request), client.model_summary()
+
     from precisionpain.catalog.loader import load_feature_catalog
     from precisionpain.service.config import DEFAULT_MODEL_URI
-    from precisionpain.service.model_store import LocalModelSource, RegistryModelSource, load_model
+    from precisionpain.service.model_store import (
+        LocalModelSource,
+        ModelSource,
+        RegistryModelSource,
+        load_model,
+    )
     from precisionpain.service.servicer import CallInfo, RecommendationServicer
 
-    catalog = load_feature_catalog(catalog_root)
-    source: Any
-    if model_path is not None:
-        source = LocalModelSource(model_path)
+    catalog = load_feature_catalog(where.catalog_root)
+    source: ModelSource
+    if where.model_path is not None:
+        source = LocalModelSource(where.model_path)
     else:
         from precisionpain.models.registry import quiet_mlflow
         from precisionpain.settings import artifact_root, tracking_uri
 
         quiet_mlflow()
-        source = RegistryModelSource(model or DEFAULT_MODEL_URI, tracking_uri(tracking, home), artifact_root(home))
+        source = RegistryModelSource(
+            where.model or DEFAULT_MODEL_URI, tracking_uri(where.tracking_uri, where.home), artifact_root(where.home)
+        )
     loaded = load_model(source, catalog.sha256, warmup=False)
     servicer = RecommendationServicer(lambda: loaded, max_batch_size=1)
-    return servicer.recommend(request, CallInfo(request_id=uuid.uuid4().hex))
+    call = CallInfo(request_id=uuid.uuid4().hex)
+    description = servicer.describe_model(pb.DescribeModelRequest(), call)
+    return servicer.recommend(request, call), model_summary_from_response(description)
+
+
+def recommendation_record(
+    data: dict[str, Any], response: service_pb2.RecommendResponse, model: ModelSummary, catalog_root: Path | None
+) -> RecommendationRecord:
+    """What ``recommend --save`` writes and ``report`` reads: profile, explained ranking and model summary."""
+    from precisionpain.catalog.loader import load_feature_catalog
+    from precisionpain.catalog.pgx_tables import load_pgx_tables
+    from precisionpain.features.validate import validate_profile
+    from precisionpain.schema import RecommendationRecord
+    from precisionpain.service.convert import explained_recommendation_from_response
+
+    profile = validate_profile(data, load_feature_catalog(catalog_root), load_pgx_tables(catalog_root))
+    return RecommendationRecord(
+        profile=profile, explained=explained_recommendation_from_response(response), model=model
+    )
 
 
 def _print_table(resp: Any) -> None:
@@ -186,7 +277,7 @@ def _print_table(resp: Any) -> None:
 
 def recommend_command(
     profile: Annotated[Path, typer.Argument(help="A profile JSON file ('-' for stdin).")],
-    target: Annotated[str | None, typer.Option("--target", help="HOST:PORT of a running server (default: in-process).")] = None,
+    target: TargetOpt = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the RecommendResponse as proto3 JSON.")] = False,
     candidates: Annotated[str | None, typer.Option("--candidates", help="Comma-separated option ids to rank.")] = None,
     top_k: Annotated[int, typer.Option("--top-k", min=1, help="Contributions listed per explanation.")] = 8,
@@ -195,38 +286,36 @@ def recommend_command(
     home: HomeOpt = None,
     tracking_uri: TrackingOpt = None,
     catalog_root: CatalogRootOpt = None,
-    ca: Annotated[Path | None, typer.Option("--ca", help="CA certificate (PEM) to trust the server (turns on TLS).")] = None,
-    cert: Annotated[Path | None, typer.Option("--cert", help="Client certificate chain (PEM) for mutual TLS.")] = None,
-    key: Annotated[Path | None, typer.Option("--key", help="Client private key (PEM) for mutual TLS.")] = None,
-    server_name: Annotated[
-        str | None, typer.Option("--server-name", help="Name in the server certificate, if not the target host.")
+    save: Annotated[
+        Path | None,
+        typer.Option("--save", help="Also write the recommendation record (input of 'precisionpain report')."),
     ] = None,
-    token: Annotated[
-        str | None, typer.Option("--token", envvar=ENV_TOKEN, help=f"Bearer token (or {ENV_TOKEN}).", show_default=False)
-    ] = None,
-    timeout_s: Annotated[float, typer.Option("--timeout-s", help="Deadline of the remote call.")] = 10.0,
+    ca: CaOpt = None,
+    cert: CertOpt = None,
+    key: KeyOpt = None,
+    server_name: ServerNameOpt = None,
+    token: TokenOpt = None,
+    timeout_s: TimeoutOpt = 10.0,
 ) -> None:
     """Ranked, explained treatment options for one patient (in-process, or from a server with --target)."""
     from google.protobuf import json_format
 
-    from precisionpain.service.client import RecommendationClient, recommend_request
+    from precisionpain.service.client import recommend_request
 
     data = _read_profile(profile)
     wanted = [c.strip() for c in candidates.split(",") if c.strip()] if candidates else None
     request = recommend_request(data, wanted, top_k)
-    if target is None:
-        resp = _in_process(request, model, model_path, home, tracking_uri, catalog_root)
-    else:
-        with RecommendationClient(
-            target,
-            token=token,
-            root_certificates=ca.read_bytes() if ca else None,
-            certificate_chain=cert.read_bytes() if cert else None,
-            private_key=key.read_bytes() if key else None,
-            server_name=server_name,
-            timeout_s=timeout_s,
-        ) as client:
-            resp = client.recommend(request)
+    where: Remote | Local = (
+        Remote(target, token, ca, cert, key, server_name, timeout_s)
+        if target is not None
+        else Local(model, model_path, home, tracking_uri, catalog_root)
+    )
+    resp, summary = answer(request, where)
+    if save is not None:
+        record = recommendation_record(data, resp, summary, catalog_root)
+        save.parent.mkdir(parents=True, exist_ok=True)
+        save.write_text(record.model_dump_json(indent=2) + "\n", encoding="utf-8")
+        err_console.print(f"wrote {save}", highlight=False)
     if json_out:
         typer.echo(json_format.MessageToJson(resp, preserving_proto_field_name=True, indent=2))
         return

@@ -1,0 +1,162 @@
+"""The ``report`` command: one patient's self-contained HTML clinician report.
+
+From a profile, the recommendation comes from the model in-process (the same servicer and conversion code
+the server runs) or, with ``--target``, from a running server. From a saved recommendation record
+(``precisionpain recommend --save``) the report is rebuilt without any model or server.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from precisionpain.cli_support import (
+    CatalogRootOpt,
+    HomeOpt,
+    ModelOpt,
+    ModelPathOpt,
+    TrackingOpt,
+    add_commands,
+    err_console,
+    read_text,
+)
+from precisionpain.service.commands import (
+    CaOpt,
+    CertOpt,
+    KeyOpt,
+    Local,
+    Remote,
+    ServerNameOpt,
+    TargetOpt,
+    TimeoutOpt,
+    TokenOpt,
+)
+
+if TYPE_CHECKING:
+    from precisionpain.explain.report import Report
+    from precisionpain.schema import RecommendationRecord
+
+DEFAULT_TOP_K = 8
+
+
+def read_record(text: str) -> RecommendationRecord:
+    """A saved recommendation record; every problem is raised at once."""
+    import pydantic
+
+    from precisionpain.catalog.loader import pydantic_violations
+    from precisionpain.errors import ValidationError
+    from precisionpain.schema import RecommendationRecord
+
+    try:
+        return RecommendationRecord.model_validate_json(text)
+    except pydantic.ValidationError as err:
+        raise ValidationError("recommendation record", pydantic_violations(err)) from None
+
+
+def is_record(data: Any) -> bool:
+    return isinstance(data, dict) and "record_format" in data
+
+
+def recommend_record(
+    data: dict[str, Any], where: Remote | Local, top_k: int = DEFAULT_TOP_K, catalog_root: Path | None = None
+) -> RecommendationRecord:
+    """Ask the model (in-process or remote) and keep what the report needs."""
+    from precisionpain.service.client import recommend_request
+    from precisionpain.service.commands import answer, recommendation_record
+
+    response, summary = answer(recommend_request(data, None, top_k), where)
+    return recommendation_record(data, response, summary, catalog_root)
+
+
+def report_from_record(record: RecommendationRecord, catalog_root: Path | None = None, top_k: int = DEFAULT_TOP_K) -> Report:
+    """The clinician report of a saved recommendation, against the catalogs the recommendation was made with
+    (a mismatch is an error naming the catalogs, never a silently wrong label)."""
+    from precisionpain.catalog.loader import load_feature_catalog, load_treatment_options
+    from precisionpain.catalog.pgx_tables import load_pgx_tables
+    from precisionpain.explain.report import build_report
+
+    return build_report(
+        record.explained,
+        record.profile,
+        record.model,
+        load_feature_catalog(catalog_root),
+        load_pgx_tables(catalog_root),
+        options=load_treatment_options(catalog_root),
+        max_contributions=top_k,
+    )
+
+
+def write_report(report: Report, html: Path, json_path: Path | None = None) -> None:
+    from precisionpain.explain.report import render_html, report_json
+
+    html.parent.mkdir(parents=True, exist_ok=True)
+    html.write_text(render_html(report), encoding="utf-8")
+    if json_path is not None:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(report_json(report) + "\n", encoding="utf-8")
+
+
+def _default_out(source: Path) -> Path:
+    base = source.name.removesuffix(".json").removesuffix(".recommendation")
+    return source.with_name(f"{base}.report.html")
+
+
+def report_command(
+    source: Annotated[
+        Path,
+        typer.Argument(help="A profile JSON file, or a saved recommendation (precisionpain recommend --save); '-' for stdin."),
+    ],
+    out: Annotated[Path | None, typer.Option("--out", help="HTML file to write (default: <base>.report.html).")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the report as JSON here.")] = None,
+    save: Annotated[
+        Path | None, typer.Option("--save", help="Also write the recommendation record the report was built from.")
+    ] = None,
+    top_k: Annotated[int, typer.Option("--top-k", min=1, help="Contributors shown per option.")] = DEFAULT_TOP_K,
+    target: TargetOpt = None,
+    model: ModelOpt = None,
+    model_path: ModelPathOpt = None,
+    home: HomeOpt = None,
+    tracking_uri: TrackingOpt = None,
+    catalog_root: CatalogRootOpt = None,
+    ca: CaOpt = None,
+    cert: CertOpt = None,
+    key: KeyOpt = None,
+    server_name: ServerNameOpt = None,
+    token: TokenOpt = None,
+    timeout_s: TimeoutOpt = 10.0,
+) -> None:
+    """Write the clinician's HTML report for one patient (in-process, from a server, or from a saved record)."""
+    from precisionpain.errors import ValidationError, Violation, kind_of
+
+    text = read_text(source)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        rule = f"is not valid JSON at line {exc.lineno}, column {exc.colno}"
+        raise ValidationError("report input", [Violation("(root)", rule, "text")]) from None
+    if not isinstance(data, dict):
+        raise ValidationError("report input", [Violation("(root)", "must be a JSON object", kind_of(data))])
+    if is_record(data):
+        record = read_record(text)
+    else:
+        where: Remote | Local = (
+            Remote(target, token, ca, cert, key, server_name, timeout_s)
+            if target is not None
+            else Local(model, model_path, home, tracking_uri, catalog_root)
+        )
+        record = recommend_record(data, where, top_k, catalog_root)
+    report = report_from_record(record, catalog_root, top_k)
+    html = out or (Path("report.html") if str(source) == "-" else _default_out(source))
+    write_report(report, html, json_out)
+    if save is not None:
+        save.parent.mkdir(parents=True, exist_ok=True)
+        save.write_text(record.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    err_console.print(f"wrote {html}", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``report`` to ``app`` (replacing a command of the same name)."""
+    add_commands(app, {"report": report_command})
