@@ -7,6 +7,7 @@ Exit status: see :mod:`precisionpain.cli_support`.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,6 +15,8 @@ import typer
 
 from precisionpain.cli_support import (
     CatalogRootOpt,
+    HomeOpt,
+    TrackingOpt,
     err_console,
     handle_errors,
     out_console,
@@ -58,7 +61,7 @@ def cohort_cmd(
     """Generate a synthetic cohort with the true response of every patient to every option."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    from precisionpain.cohort import generate_cohort
+    from precisionpain.cohort import generate_cohort, write_cohort
 
     feature_catalog, options, tables = _catalogs(catalog_root)
     with Progress(
@@ -80,24 +83,10 @@ def cohort_cmd(
             chunk_size=COHORT_CHUNK,
             progress=lambda done: progress.update(task, completed=done),
         )
-    _write_cohort(frame, out, n=n, seed=seed, chunk_size=COHORT_CHUNK)
-    err_console.print(f"wrote {len(frame):,} patients to {out}")
-
-
-def _write_cohort(frame: Any, out: Path, *, n: int, seed: int, chunk_size: int) -> None:
-    """Parquet with the generator's metadata; the same frame always gives the same bytes."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from precisionpain.cohort import cohort_metadata
-
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    meta = dict(table.schema.metadata or {})
-    meta.update(
-        {k.encode(): str(v).encode() for k, v in cohort_metadata(n, seed, chunk_size=chunk_size).items()}
+    write_cohort(
+        frame, out, n=n, seed=seed, chunk_size=COHORT_CHUNK, catalog=feature_catalog, options=options, tables=tables
     )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table.replace_schema_metadata(meta), out, compression="zstd")
+    err_console.print(f"wrote {len(frame):,} patients to {out}")
 
 
 # --------------------------------------------------------------------------------------------- features
@@ -235,6 +224,75 @@ def pgx_import_cmd(
     else:
         write_json(out, data)
         err_console.print(f"wrote {out}")
+
+
+# --------------------------------------------------------------------------------------------- quickstart
+
+
+@app.command("quickstart")
+@handle_errors
+def quickstart_cmd(
+    out: Annotated[Path, typer.Option("--out", help="Folder for the cohort, recommendations, reports and server log.")] = Path("out"),
+    n: Annotated[int, typer.Option("--n", min=1000, help="Synthetic patients to train on.")] = 200_000,
+    seed: Annotated[int, typer.Option("--seed", help="Cohort seed.")] = 7,
+    examples: Annotated[
+        Path | None, typer.Option("--examples", help="Folder of profile JSON files (default: examples/patients).")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="Training config (default: the shipped models/response_model.yaml).")
+    ] = None,
+    retrain: Annotated[bool, typer.Option("--retrain", help="Train a new model even if a champion exists.")] = False,
+    home: HomeOpt = None,
+    tracking_uri: TrackingOpt = None,
+    catalog_root: CatalogRootOpt = None,
+) -> None:
+    """Everything end to end: cohort, champion model, gRPC server, example requests and their reports."""
+    from rich.table import Table
+
+    from precisionpain.models.commands import progress_bar, sigterm_interrupts
+    from precisionpain.quickstart import QuickstartPlan, run_quickstart
+
+    plan = QuickstartPlan(
+        out=out.resolve(),
+        home=home,
+        tracking_uri=tracking_uri,
+        catalog_root=catalog_root,
+        n_patients=n,
+        seed=seed,
+        examples=examples,
+        config=config,
+        retrain=retrain,
+    )
+
+    def say(message: str) -> None:
+        err_console.print(message, highlight=False)
+
+    with sigterm_interrupts(), progress_bar(err_console, "training") as step:
+        result = run_quickstart(plan, say, step)
+    table = Table(title=f"{len(result.examples)} example patients, answered over gRPC by {result.model_uri} "
+                        f"(v{result.model_version})")
+    for col in ("patient", "top options (chance of response)", "excluded", "report"):
+        table.add_column(col)
+    for ex in result.examples:
+        top = ", ".join(f"{name} {p:.0%}" for name, p in ex.top_options)
+        alert = " [bold red](suicide-risk alert)[/]" if ex.critical_flags else ""
+        table.add_row(ex.name + alert, top, ", ".join(ex.excluded) or "-", ex.report.name)
+    out_console.print(table)
+    store = result.tracking_uri
+    ui = f"{Path(sys.executable).parent / 'mlflow'} ui --backend-store-uri {store}" if store.startswith("sqlite:") else store
+    out_console.print(
+        f"\nreports:          {plan.out / 'reports'}  (open the .html files in a browser)\n"
+        f"recommendations:  {plan.out / 'recommendations'}\n"
+        f"server log:       {result.server_log}\n"
+        f"MLflow UI:        {ui}\n"
+        f"serve yourself:   precisionpain serve --model {result.model_uri}"
+        + (f" --home {home}" if home is not None else "")
+        + "\n"
+        f"done in {result.seconds:.0f} s (cohort {'reused' if result.cohort_reused else 'generated'}, "
+        f"model {'trained' if result.trained else 'reused'})",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 # --------------------------------------------------------------------------------------------- the rest

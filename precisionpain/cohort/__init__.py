@@ -9,6 +9,7 @@ from precisionpain.cohort.generate import (
     cohort_metadata,
     dgp_fingerprint,
     generate_cohort,
+    write_cohort,
 )
 
 __all__ = [
@@ -17,4 +18,5 @@ __all__ = [
     "cohort_metadata",
     "dgp_fingerprint",
     "generate_cohort",
+    "write_cohort",
 ]

@@ -22,6 +22,7 @@ import hashlib
 import math
 from collections.abc import Callable, Mapping, Sequence
 from importlib import metadata
+from pathlib import Path
 from types import MappingProxyType
 
 import numpy as np
@@ -323,3 +324,27 @@ def cohort_metadata(
         "precisionpain.cohort.outcome": "response = >=30% NRS reduction at 12 weeks (intention to treat)",
         "precisionpain.cohort.ground_truth_prefix": TRUE_PREFIX,
     }
+
+
+def write_cohort(
+    frame: pd.DataFrame,
+    out: Path,
+    *,
+    n: int,
+    seed: int,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    catalog: FeatureCatalog | None = None,
+    options: OptionCatalog | None = None,
+    tables: PgxTables | None = None,
+) -> None:
+    """Parquet (zstd) with the generator's metadata (:func:`cohort_metadata`), so a reader can tell which
+    generator, size and seed made it; the same frame always gives the same bytes."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    meta = dict(table.schema.metadata or {})
+    written = cohort_metadata(n, seed, chunk_size=chunk_size, catalog=catalog, options=options, tables=tables)
+    meta.update({k.encode(): str(v).encode() for k, v in written.items()})
+    out.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table.replace_schema_metadata(meta), out, compression="zstd")

@@ -128,16 +128,23 @@ def _print_evaluation(console: Console, evaluation: EvaluationResult) -> None:
 
 def train_cmd(
     data: Annotated[Path, typer.Option("--data", help="Cohort / training table (.parquet or .csv).")],
-    config: Annotated[Path, typer.Option("--config", help="Experiment config YAML (experiments/<name>/config.yaml).")],
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="Experiment config YAML (experiments/<name>/config.yaml; default: the shipped models/response_model.yaml).",
+        ),
+    ] = None,
     home: HomeOpt = None,
     tracking_uri: TrackingOpt = None,
     catalog_root: CatalogRootOpt = None,
 ) -> None:
     """Train, evaluate, track in MLflow and register a model; promote it to champion if it wins."""
     from precisionpain.catalog.loader import load_treatment_options
-    from precisionpain.models.config import load_train_config
+    from precisionpain.models.config import default_config_path, load_train_config
     from precisionpain.models.training import train
 
+    config = config or default_config_path(catalog_root)
     cfg = load_train_config(config, known_options=load_treatment_options(catalog_root).ids)
     uri, artifacts = registry_settings(home, tracking_uri)
     with sigterm_interrupts(), progress_bar(err_console, "training") as step:

@@ -148,6 +148,16 @@ def _estimator_violations(model: ModelConfig, objective: str, seed: int) -> list
     return []
 
 
+DEFAULT_CONFIG = "models/response_model.yaml"
+
+
+def default_config_path(catalog_root: str | os.PathLike[str] | None = None) -> Path:
+    """The shipped response-model spec (``models/response_model.yaml`` of the catalog root)."""
+    from precisionpain.catalog.loader import resolve_root
+
+    return resolve_root(catalog_root) / DEFAULT_CONFIG
+
+
 def load_train_config(
     path: str | os.PathLike[str], *, known_options: Sequence[str] | None = None
 ) -> TrainConfig:

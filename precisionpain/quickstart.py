@@ -1,0 +1,305 @@
+"""Everything end to end on embedded defaults: cohort -> champion model -> gRPC server -> example reports.
+
+1. a synthetic cohort (reused when the file with the same size and seed is there);
+2. a registered champion in the embedded MLflow store, trained with the shipped spec
+   (``models/response_model.yaml``) unless a champion for the current feature catalog already exists;
+3. the gRPC server as its own process on a free 127.0.0.1 port, until its health check says SERVING;
+4. every example patient sent over gRPC; each answer saved as a recommendation record and turned into the
+   clinician report;
+5. the server stopped with SIGTERM (it drains), and a summary of where everything is.
+
+Re-running reuses the cohort and the champion, so a second run takes seconds plus the server start.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from precisionpain.errors import ConfigError, PrecisionPainError, Violation
+
+SERVER_START_TIMEOUT_S = 180.0
+CHAMPION = "champion"
+
+
+class QuickstartError(PrecisionPainError, RuntimeError):
+    """A quickstart step failed; the message says which and where its log is."""
+
+
+@dataclass(frozen=True)
+class QuickstartPlan:
+    out: Path
+    home: Path | None = None
+    tracking_uri: str | None = None
+    catalog_root: Path | None = None
+    n_patients: int = 200_000
+    seed: int = 7
+    examples: Path | None = None
+    config: Path | None = None
+    retrain: bool = False
+
+
+@dataclass(frozen=True)
+class ExampleResult:
+    name: str
+    record: Path
+    report: Path
+    top_options: tuple[tuple[str, float], ...]
+    excluded: tuple[str, ...]
+    critical_flags: int
+
+
+@dataclass(frozen=True)
+class QuickstartResult:
+    cohort: Path
+    cohort_reused: bool
+    model_uri: str
+    model_version: str
+    trained: bool
+    tracking_uri: str
+    examples: tuple[ExampleResult, ...]
+    server_log: Path
+    seconds: float
+
+
+Say = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+def example_patients(plan: QuickstartPlan) -> list[Path]:
+    """The example profiles: ``--examples`` or the ``examples/patients`` folder shipped with the catalogs."""
+    from precisionpain.catalog.loader import resolve_root
+
+    folder = plan.examples or resolve_root(plan.catalog_root) / "examples" / "patients"
+    files = sorted(folder.glob("*.json")) if folder.is_dir() else []
+    if not files:
+        raise ConfigError("quickstart", [Violation("examples", "must be a folder holding profile *.json files", "path")])
+    return files
+
+
+def ensure_cohort(plan: QuickstartPlan, say: Say = _quiet) -> tuple[Path, bool]:
+    """The cohort file, generated unless one with the same size and seed is already there."""
+    import pyarrow.parquet as pq
+
+    from precisionpain.catalog.loader import load_feature_catalog, load_treatment_options
+    from precisionpain.catalog.pgx_tables import load_pgx_tables
+    from precisionpain.cohort import cohort_metadata, generate_cohort, write_cohort
+
+    catalog = load_feature_catalog(plan.catalog_root)
+    options = load_treatment_options(plan.catalog_root)
+    tables = load_pgx_tables(plan.catalog_root)
+    path = plan.out / f"cohort-{plan.n_patients}-seed{plan.seed}.parquet"
+    wanted = cohort_metadata(plan.n_patients, plan.seed, catalog=catalog, options=options, tables=tables)
+    if path.exists():
+        meta = {k.decode(): v.decode() for k, v in (pq.read_schema(path).metadata or {}).items()}
+        if all(meta.get(k) == v for k, v in wanted.items()):
+            say(f"cohort: reusing {path}")
+            return path, True
+    say(f"cohort: generating {plan.n_patients:,} synthetic patients (seed {plan.seed})")
+    frame = generate_cohort(plan.n_patients, plan.seed, catalog=catalog, options=options, tables=tables)
+    write_cohort(frame, path, n=plan.n_patients, seed=plan.seed, catalog=catalog, options=options, tables=tables)
+    return path, False
+
+
+def ensure_champion(
+    plan: QuickstartPlan, cohort: Path, say: Say = _quiet, progress: Callable[[str, float], None] | None = None
+) -> tuple[str, str, bool, str]:
+    """(model URI, champion version, whether it was trained now, tracking URI). Trains when there is no
+    champion, when the champion was trained with another feature catalog, or when ``retrain`` is set."""
+    from precisionpain.catalog.loader import load_feature_catalog, load_treatment_options
+    from precisionpain.models.config import default_config_path, load_train_config
+    from precisionpain.models.registry import Registry, quiet_mlflow
+    from precisionpain.models.training import train
+    from precisionpain.settings import artifact_root, data_dir, tracking_uri
+
+    quiet_mlflow()
+    config_path = plan.config or default_config_path(plan.catalog_root)
+    config = load_train_config(config_path, known_options=load_treatment_options(plan.catalog_root).ids)
+    uri = tracking_uri(plan.tracking_uri, plan.home)
+    if uri.startswith("sqlite:"):
+        data_dir(plan.home).mkdir(parents=True, exist_ok=True)
+    artifacts = artifact_root(plan.home)
+    registry = Registry(uri, artifacts)
+    name = config.registered_model
+    model_uri = f"models:/{name}@{CHAMPION}"
+    catalog_sha = load_feature_catalog(plan.catalog_root).sha256
+    current = registry.version_by_alias(name, CHAMPION)
+    if current is not None and not plan.retrain and current.tags.get("catalog_sha256") == catalog_sha:
+        say(f"model: reusing {name} v{current.version} (champion)")
+        return model_uri, current.version, False, uri
+    why = "no champion yet" if current is None else "retrain requested" if plan.retrain else "the feature catalog changed"
+    say(f"model: training ({why}) with {config_path.name}; runs go to {uri}")
+    result = train(
+        cohort,
+        config,
+        tracking_uri=uri,
+        artifact_root=artifacts,
+        catalog_root=plan.catalog_root,
+        config_path=config_path,
+        progress=progress,
+    )
+    say(f"model: {result.decision}")
+    champion = registry.version_by_alias(name, CHAMPION)
+    if champion is None or champion.tags.get("catalog_sha256") != catalog_sha:
+        raise QuickstartError(
+            f"the champion of {name} was trained with another feature catalog and the new version "
+            f"v{result.version} did not replace it; promote it with "
+            f"'precisionpain promote --model models:/{name}/{result.version}'"
+        )
+    return model_uri, champion.version, True, uri
+
+
+@dataclass
+class RunningServer:
+    proc: subprocess.Popen[bytes]
+    log_path: Path
+    port: int
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+
+def _log_records(path: Path) -> Iterator[dict[str, Any]]:
+    if not path.exists():
+        return
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict):
+            yield record
+
+
+def _log_tail(path: Path, n: int = 15) -> str:
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines() if path.exists() else []
+    return "\n".join(lines[-n:])
+
+
+@contextmanager
+def running_server(plan: QuickstartPlan, model_uri: str, tracking: str, log_path: Path) -> Iterator[RunningServer]:
+    """``precisionpain serve`` as its own process on a free 127.0.0.1 port, SERVING before the block runs;
+    stopped with SIGTERM (drain) afterwards, whatever happens in the block."""
+    from precisionpain.service.client import RecommendationClient, RecommendationServiceError
+
+    argv = [sys.executable, "-m", "precisionpain.service.server", "--model", model_uri, "--host", "127.0.0.1",
+            "--port", "0", "--tracking-uri", tracking, "--alias-check-interval-s", "0"]
+    if plan.home is not None:
+        argv += ["--home", str(plan.home)]
+    if plan.catalog_root is not None:
+        argv += ["--catalog-root", str(plan.catalog_root)]
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log_file: IO[bytes] = log_path.open("wb")
+    env = {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "passive")}
+    proc = subprocess.Popen(argv, stdout=log_file, stderr=subprocess.STDOUT, env=env)
+    server: RunningServer | None = None
+    try:
+        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+        while time.monotonic() < deadline and proc.poll() is None:
+            ports = [r.get("port") for r in _log_records(log_path) if r.get("message") == "listening"]
+            if ports and isinstance(ports[-1], int):
+                server = RunningServer(proc, log_path, ports[-1])
+                break
+            time.sleep(0.1)
+        if server is not None:
+            with RecommendationClient(server.target, timeout_s=2.0) as client:
+                while time.monotonic() < deadline and proc.poll() is None:
+                    try:
+                        if client.health() == "SERVING":
+                            break
+                    except RecommendationServiceError:
+                        pass
+                    time.sleep(0.2)
+                else:
+                    server = None
+        if server is None:
+            raise QuickstartError(
+                f"the server did not become healthy (exit status {proc.poll()}); its log is {log_path}:\n"
+                + _log_tail(log_path)
+            )
+        yield server
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        log_file.close()
+
+
+def send_examples(server: RunningServer, plan: QuickstartPlan, patients: list[Path], say: Say = _quiet) -> tuple[ExampleResult, ...]:
+    """Each example over gRPC; the answer saved as a recommendation record and rendered as a report."""
+    from precisionpain.explain.commands import report_from_record, write_report
+    from precisionpain.service.client import RecommendationClient, recommend_request
+    from precisionpain.service.commands import recommendation_record
+
+    records_dir, reports_dir = plan.out / "recommendations", plan.out / "reports"
+    records_dir.mkdir(parents=True, exist_ok=True)
+    results: list[ExampleResult] = []
+    with RecommendationClient(server.target, timeout_s=30.0) as client:
+        summary = client.model_summary()
+        for path in patients:
+            name = path.name.removesuffix(".json")
+            data = json.loads(path.read_text(encoding="utf-8"))
+            response = client.recommend(recommend_request(data))
+            record = recommendation_record(data, response, summary, plan.catalog_root)
+            record_path = records_dir / f"{name}.recommendation.json"
+            record_path.write_text(record.model_dump_json(indent=2) + "\n", encoding="utf-8")
+            report = report_from_record(record, plan.catalog_root)
+            report_path = reports_dir / f"{name}.html"
+            write_report(report, report_path)
+            rec = record.explained.recommendation
+            results.append(
+                ExampleResult(
+                    name=name,
+                    record=record_path,
+                    report=report_path,
+                    top_options=tuple((o.display_name, o.p_response) for o in rec.options[:3]),
+                    excluded=tuple(o.display_name for o in rec.excluded),
+                    critical_flags=len(report.critical_flags),
+                )
+            )
+            say(f"report: {report_path}")
+    return tuple(results)
+
+
+def run_quickstart(
+    plan: QuickstartPlan, say: Say = _quiet, progress: Callable[[str, float], None] | None = None
+) -> QuickstartResult:
+    started = time.perf_counter()
+    plan.out.mkdir(parents=True, exist_ok=True)
+    patients = example_patients(plan)
+    cohort, reused = ensure_cohort(plan, say)
+    model_uri, version, trained, tracking = ensure_champion(plan, cohort, say, progress)
+    log_path = plan.out / "server.log"
+    say("server: starting on 127.0.0.1")
+    with running_server(plan, model_uri, tracking, log_path) as server:
+        say(f"server: SERVING on {server.target}; sending {len(patients)} example patients")
+        examples = send_examples(server, plan, patients, say)
+    say("server: stopped")
+    return QuickstartResult(
+        cohort=cohort,
+        cohort_reused=reused,
+        model_uri=model_uri,
+        model_version=version,
+        trained=trained,
+        tracking_uri=tracking,
+        examples=examples,
+        server_log=log_path,
+        seconds=time.perf_counter() - started,
+    )

@@ -1,0 +1,71 @@
+"""``precisionpain quickstart``: cohort, champion, a real server, every example answered and reported; a second
+run reuses the cohort and the champion."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def first_and_second(tmp_path_factory: pytest.TempPathFactory, monkeypatch_module: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    from precisionpain.quickstart import QuickstartPlan, run_quickstart
+
+    root = tmp_path_factory.mktemp("quickstart")
+    plan = QuickstartPlan(out=root / "out", home=root / "home", tracking_uri=f"sqlite:///{root / 'home' / 'mlflow.db'}",
+                          n_patients=6000, seed=3)
+    said: list[str] = []
+    first = run_quickstart(plan, said.append)
+    second = run_quickstart(plan, said.append)
+    return plan, first, second, said
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():  # type: ignore[no-untyped-def]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("OMP_WAIT_POLICY", "passive")
+        yield mp
+
+
+def test_first_run_builds_everything(first_and_second) -> None:  # type: ignore[no-untyped-def]
+    _, first, _, _ = first_and_second
+    examples = sorted(p.stem for p in (REPO / "examples" / "patients").glob("*.json"))
+    assert [e.name for e in first.examples] == examples
+    assert first.trained and not first.cohort_reused and first.model_version == "1"
+    for ex in first.examples:
+        page = ex.report.read_text()
+        assert page.startswith("<!DOCTYPE html>") and "http://" not in page.split("<body", 1)[0]
+        record = json.loads(ex.record.read_text())
+        assert record["model"]["model_version"] == "1"
+        assert record["explained"]["recommendation"]["provenance"]["model_name"] == "precisionpain-response"
+    by_name = {e.name: e for e in first.examples}
+    assert {"Codeine", "Tramadol"} <= set(by_name["cyp2d6_poor_metabolizer"].excluded)
+    assert "Carbamazepine" in by_name["hla_b_1502_carrier"].excluded
+    assert by_name["phq9_item9_positive"].critical_flags >= 1
+    assert all(by_name[n].critical_flags == 0 for n in by_name if n != "phq9_item9_positive")
+
+
+def test_the_server_answered_over_grpc_and_stopped_cleanly(first_and_second) -> None:  # type: ignore[no-untyped-def]
+    _, first, _, _ = first_and_second
+    records = [json.loads(line) for line in first.server_log.read_text().splitlines() if line.startswith("{")]
+    recommends = [r for r in records if r.get("method", "").endswith("/Recommend") and r.get("status") == "OK"]
+    assert len(recommends) == len(first.examples)
+    assert any(re.search(r"stop|drain", r.get("message", "")) for r in records[-5:])
+    log_text = first.server_log.read_text()
+    for ex in first.examples:  # no patient value or identifier reaches the log
+        profile = json.loads((REPO / "examples" / "patients" / f"{ex.name}.json").read_text())
+        if profile.get("patient_ref"):
+            assert profile["patient_ref"] not in log_text
+
+
+def test_second_run_reuses_cohort_and_champion(first_and_second) -> None:  # type: ignore[no-untyped-def]
+    _, first, second, said = first_and_second
+    assert second.cohort_reused and not second.trained
+    assert second.model_version == first.model_version and second.cohort == first.cohort
+    assert [e.report for e in second.examples] == [e.report for e in first.examples]
+    assert any(s.startswith("model: reusing") for s in said)
