@@ -2,11 +2,15 @@
 
 Reads, through the MLflow API, the latest finished training run of each strategy (tag precisionpain.strategy)
 and writes a markdown table: policy metrics against the synthetic truth (regret, top-1 agreement, Kendall tau,
-true value of the model's policy), the doubly robust estimate with its interval, discrimination and calibration
-(mean AUC, worst observed ECE, worst ECE against the true probabilities), interval coverage and training time.
+true value of the model's policy, sqrt-PEHE), the doubly robust estimate with its interval, discrimination and
+calibration (mean AUC, worst observed ECE and the worst noise floor of that ECE, worst ECE against the true
+probabilities), interval coverage and training time.
 
     .venv/bin/python experiments/strategies/make_table.py --tracking-uri sqlite:////tmp/pp-strategies/mlflow.db \
+        [--tracking-uri sqlite:////tmp/pp-strategies-s8/mlflow.db] --commands commands.txt \
         --out experiments/strategies/results.md
+
+Each ``--tracking-uri`` is one replicate (the three strategies trained on one cohort file) and gets its own table.
 
 Nothing here is imported by the package.
 """
@@ -55,10 +59,10 @@ def fmt(value: float | None, digits: int = 3) -> str:
 def table(runs: dict[str, Any]) -> list[str]:
     head = (
         "| strategy | regret | best single option regret | top-1 agreement | Kendall tau | DR policy value (90% CI) "
-        "| true policy value | AUC (mean) | ECE max (observed) | ECE max (vs truth) | interval coverage | fit (s) "
-        "| whole run (s) |"
+        "| true policy value | sqrt-PEHE (mean) | AUC (mean) | ECE max (observed) | ECE noise floor (max) "
+        "| ECE max (vs truth) | interval coverage | fit (s) | whole run (s) |"
     )
-    lines = [head, "|---|" + "---:|" * 12]
+    lines = [head, "|---|" + "---:|" * 14]
     for strategy in STRATEGIES:
         m = runs[strategy].data.metrics
         lines.append(
@@ -66,7 +70,8 @@ def table(runs: dict[str, Any]) -> list[str]:
             f"| {fmt(m.get('top1_agreement'))} | {fmt(m.get('kendall_tau'))} "
             f"| {fmt(m.get('dr_policy_value'))} ({fmt(m.get('dr_policy_value_ci_low'))}-"
             f"{fmt(m.get('dr_policy_value_ci_high'))}) | {fmt(m.get('true_policy_value'))} "
-            f"| {fmt(m.get('auc_mean'))} | {fmt(m.get('ece_max'))} | {fmt(m.get('ece_true_max'))} "
+            f"| {fmt(m.get('sqrt_pehe_mean'))} | {fmt(m.get('auc_mean'))} | {fmt(m.get('ece_max'))} "
+            f"| {fmt(m.get('ece_noise_floor_max'))} | {fmt(m.get('ece_true_max'))} "
             f"| {fmt(m.get('interval_coverage'))} | {fmt(m.get('fit_seconds'), 0)} "
             f"| {fmt(m.get('pipeline_seconds'), 0)} |"
         )
@@ -94,24 +99,30 @@ def provenance(runs: dict[str, Any]) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tracking-uri", required=True)
+    parser.add_argument(
+        "--tracking-uri",
+        required=True,
+        action="append",
+        help="MLflow store holding one replicate (one cohort) of the comparison; repeat for more replicates.",
+    )
     parser.add_argument("--experiment", default="strategies")
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("results.md"))
     parser.add_argument("--commands", type=Path, help="A text file with the commands that produced the runs.")
     args = parser.parse_args()
-    runs = latest_runs(args.tracking_uri, args.experiment)
+    replicates = [latest_runs(uri, args.experiment) for uri in args.tracking_uri]
     lines = [
         "# Strategy comparison: T-learner vs S-learner vs IPW-weighted T-learner",
         "",
         f"Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by `experiments/strategies/make_table.py` from the MLflow "
         f"runs of experiment `{args.experiment}`. Metrics are on the held-out 20% of patients; regret, top-1, "
-        "Kendall tau, true policy value, ECE vs truth and interval coverage use the synthetic cohort's true "
-        "response probabilities (never seen in training). Times are wall-clock seconds on 2 shared cores.",
-        "",
-        *table(runs),
-        "",
-        *provenance(runs),
+        "Kendall tau, true policy value, sqrt-PEHE, ECE vs truth and interval coverage use the synthetic cohort's "
+        "true response probabilities (never seen in training). Times are wall-clock seconds on 2 shared cores.",
     ]
+    for runs in replicates:
+        first = runs[STRATEGIES[0]].data
+        if len(replicates) > 1:
+            lines += ["", f"## Cohort `{first.tags.get('precisionpain.data_file')}`"]
+        lines += ["", *table(runs), "", *provenance(runs)]
     if args.commands is not None:
         lines += ["", "Commands:", "", "```", *args.commands.read_text().strip().splitlines(), "```"]
     args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")

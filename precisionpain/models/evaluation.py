@@ -240,7 +240,10 @@ class EvaluationResult(FrozenModel):
     the regret of the observed prescribers (``oracle_observed_regret``), of the truly best single option for
     everyone (``oracle_best_single_regret``) and of the single option the DR estimate picks
     (``oracle_dr_best_single_regret``), the true value of the model's policy and the share of true
-    probabilities inside the model's (1 - ``interval_alpha``) intervals, overall and per option.
+    probabilities inside the model's (1 - ``interval_alpha``) intervals, overall and per option. The intervals are
+    for the expected outcome given the recorded features, while a synthetic patient's true probability also
+    carries unrecorded patient effects, so this coverage stays far below nominal even for a correctly sized
+    interval (experiments/baseline/notes.md, "Intervals").
     ``provenance`` records what was evaluated when the result comes from a registered version."""
 
     n_test: int
