@@ -8,12 +8,16 @@ Outgoing responses are built straight from the engine's :class:`~precisionpain.r
 them into messages; the explanation rules are those of
 :func:`precisionpain.explain.contributions.explain_options` (top-k by absolute SHAP value, ties in feature
 order; the rest summed; totals per domain), and :func:`explained_recommendation_from_response` turns a
-response back into the :class:`~precisionpain.schema.ExplainedRecommendation` it describes.
+response back into the :class:`~precisionpain.schema.ExplainedRecommendation` it describes. On that hot path
+the options and explanations are written as protobuf wire bytes (field numbers taken from the descriptors;
+the parts every answer repeats serialised once and cached) and parsed into the response in one call;
+:func:`response_from_explained` builds the same message field by field, and the tests hold the two equal.
 """
 
 from __future__ import annotations
 
 import math
+import struct
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -325,9 +329,123 @@ def _feature_table(catalog: FeatureCatalog) -> _FeatureTable:
     )
 
 
+# Protobuf wire format (https://protobuf.dev/programming-guides/encoding/) for the Explanation messages.
+_WIRE_VARINT, _WIRE_I64, _WIRE_LEN = 0, 1, 2
+_DOUBLE = struct.Struct("<d")
+_ONE_BYTE = tuple(bytes([n]) for n in range(0x80))
+
+
+def _varint(n: int) -> bytes:
+    if n < 0x80:
+        return _ONE_BYTE[n]
+    if n < 0x4000:
+        return bytes((n & 0x7F | 0x80, n >> 7))
+    out = bytearray()
+    while True:
+        low, n = n & 0x7F, n >> 7
+        if not n:
+            out.append(low)
+            return bytes(out)
+        out.append(low | 0x80)
+
+
+def _key(message: Any, field: str, wire: int) -> bytes:
+    return _varint(message.DESCRIPTOR.fields_by_name[field].number << 3 | wire)
+
+
+def _string_field(key: bytes, text: str) -> bytes:
+    """A string field (omitted when empty, as proto3 writes it)."""
+    data = text.encode("utf-8")
+    return key + _varint(len(data)) + data if data else b""
+
+
+def _varint_field(key: bytes, number: int) -> bytes:
+    return key + _varint(number) if number else b""
+
+
+class _ExplanationCodec:
+    """Writes Explanation messages of one feature catalog as wire bytes (field numbers from the descriptors).
+
+    What a Contribution carries about its feature (id, label, unit, domain) is encoded once per catalog; the
+    patient's value and its display text once per response and feature; only the SHAP value per contribution.
+    """
+
+    def __init__(self, catalog: FeatureCatalog) -> None:
+        E, C, D = recommendation_pb2.Explanation, recommendation_pb2.Contribution, recommendation_pb2.DomainTotal
+        t = _feature_table(catalog)
+        self.static = tuple(
+            _string_field(_key(C, "feature_id", _WIRE_LEN), t.ids[i])
+            + _string_field(_key(C, "label", _WIRE_LEN), t.labels[i])
+            + _string_field(_key(C, "unit", _WIRE_LEN), t.units[i])
+            + _varint_field(_key(C, "domain", _WIRE_VARINT), t.domains[i])
+            for i in range(len(t.ids))
+        )
+        self.value_key = _key(C, "value", _WIRE_I64)
+        self.display_key = _key(C, "display_value", _WIRE_LEN)
+        self.shap_key = _key(C, "shap_value", _WIRE_I64)
+        self.contribution_key = _key(E, "top_contributions", _WIRE_LEN)
+        self.base_key = _key(E, "base_value", _WIRE_I64)
+        self.margin_key = _key(E, "margin", _WIRE_I64)
+        self.space = _string_field(_key(E, "space", _WIRE_LEN), "log_odds")
+        self.other_key = _key(E, "other_contributions", _WIRE_I64)
+        # one DomainTotal entry per domain: the bytes before its 8-byte shap_value
+        self.domain_prefixes = tuple(
+            _key(E, "domain_totals", _WIRE_LEN)
+            + _varint(len(body) + 8)
+            + body
+            for body in (
+                _varint_field(_key(D, "domain", _WIRE_VARINT), number) + _key(D, "shap_value", _WIRE_I64)
+                for number in t.domain_numbers
+            )
+        )
+        # when every prefix has the same length, numpy writes all entries of a response at once
+        sizes = {len(p) for p in self.domain_prefixes}
+        self._domain_layout: np.dtype[Any] | None = None
+        if len(sizes) == 1:
+            (size,) = sizes
+            self._domain_layout = np.dtype([("prefix", f"V{size}"), ("value", "<f8")])
+            self._domain_prefix_array = np.frombuffer(b"".join(self.domain_prefixes), dtype=f"V{size}")
+
+    def header(self, base_value: float, margin: float) -> bytes:
+        return self.base_key + _DOUBLE.pack(base_value) + self.margin_key + _DOUBLE.pack(margin) + self.space
+
+    def other(self, value: float) -> bytes:
+        return self.other_key + _DOUBLE.pack(value)
+
+    def contribution_head(self, catalog: FeatureCatalog, index: int, value: float | None) -> bytes:
+        """A Contribution of this feature up to its shap_value: append the 8 bytes of the value to finish it."""
+        body = (
+            self.static[index]
+            + (self.value_key + _DOUBLE.pack(value) if value is not None else b"")
+            + _string_field(self.display_key, display.feature_value(catalog.features[index], value))
+            + self.shap_key
+        )
+        return self.contribution_key + _varint(len(body) + 8) + body
+
+    def domain_blocks(self, totals: np.ndarray) -> list[bytes]:
+        """Every option's DomainTotal entries, from the (options, domains) totals."""
+        if self._domain_layout is None:  # prefixes of different lengths (not the case for the shipped enums)
+            prefixes = self.domain_prefixes
+            pack = _DOUBLE.pack
+            return [b"".join([p + pack(v) for p, v in zip(prefixes, row, strict=True)]) for row in totals.tolist()]
+        k, d = totals.shape
+        table = np.empty((k, d), dtype=self._domain_layout)
+        table["prefix"] = self._domain_prefix_array
+        table["value"] = totals
+        raw = table.tobytes()
+        step = d * self._domain_layout.itemsize
+        return [raw[i : i + step] for i in range(0, k * step, step)]
+
+
+@lru_cache(maxsize=16)
+def _explanation_codec(catalog: FeatureCatalog) -> _ExplanationCodec:
+    return _ExplanationCodec(catalog)
+
+
 @lru_cache(maxsize=65536)
-def _display(catalog: FeatureCatalog, index: int, value: float | None) -> str:
-    return display.feature_value(catalog.features[index], value)
+def _contribution_head(catalog: FeatureCatalog, index: int, value: float | None) -> bytes:
+    """Cached per feature value: most features take few distinct values (codes, flags, whole scores)."""
+    return _explanation_codec(catalog).contribution_head(catalog, index, value)
 
 
 def _fill_guidance(msg: Any, g: Guidance) -> None:
@@ -404,45 +522,175 @@ def _fill_features(msg: Any, names: Sequence[str], values: Iterable[float]) -> N
     msg.feature_values.extend(values)
 
 
+class _OptionCodec:
+    """Writes RankedOption or ExcludedOption messages as wire bytes (the field of RecommendResponse included).
+
+    The parts every answer repeats are serialised once by protobuf itself and reused: an option's identity
+    (id, name, class, modality), each CPIC Guidance (by object: the ranking caches them per genotype) and
+    each Caution (by content). Only numbers, the rank or exclusion reason and the explanation are new bytes.
+    """
+
+    _CACHE_LIMIT = 4096
+
+    def __init__(self, message: Any, response_field: str) -> None:
+        self.message = message
+        self.field_key = _key(service_pb2.RecommendResponse, response_field, _WIRE_LEN)
+        fields = message.DESCRIPTOR.fields_by_name
+        self.rank_key = _key(message, "rank", _WIRE_VARINT) if "rank" in fields else b""
+        self.reason_key = _key(message, "reason", _WIRE_LEN) if "reason" in fields else b""
+        iv = recommendation_pb2.Interval
+        keys = (
+            _key(message, "p_response", _WIRE_I64),
+            _key(message, "p_response_interval", _WIRE_LEN),
+            _key(iv, "lower", _WIRE_I64),
+            _key(iv, "upper", _WIRE_I64),
+            _key(iv, "level", _WIRE_I64),
+        )
+        if any(len(k) != 1 for k in keys):
+            raise AssertionError("field numbers above 15 in RankedOption/Interval: update _OptionCodec")
+        # p_response, then p_response_interval {lower, upper, level}: one fixed layout of 38 bytes
+        self._numbers = struct.Struct("<BdBBBdBdBd")
+        self._number_keys = (keys[0][0], keys[1][0], 27, keys[2][0], keys[3][0], keys[4][0])
+        self.explanation_key = _key(message, "explanation", _WIRE_LEN)
+        self.guidance_key = _key(message, "guidance", _WIRE_LEN)
+        self.cautions_key = _key(message, "cautions", _WIRE_LEN)
+        self._identity: dict[tuple[str, str, str, str], bytes] = {}
+        self._guidance: dict[int, tuple[Guidance, bytes]] = {}
+        self._cautions: dict[tuple[Any, ...], bytes] = {}
+
+    @staticmethod
+    def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
+        if len(cache) >= _OptionCodec._CACHE_LIMIT:
+            cache.clear()
+        cache[key] = value
+
+    def _identity_bytes(self, o: RankedOption) -> bytes:
+        msg = self.message(
+            option_id=o.option_id,
+            display_name=o.display_name,
+            option_class=o.option_class,
+            modality=_MODALITY.get(o.modality, 0),
+        )
+        data: bytes = msg.SerializeToString()
+        self._remember(self._identity, (o.option_id, o.display_name, o.option_class, o.modality), data)
+        return data
+
+    def _guidance_bytes(self, g: Guidance) -> bytes:
+        msg = recommendation_pb2.Guidance()
+        _fill_guidance(msg, g)
+        payload = msg.SerializeToString()
+        data = self.guidance_key + _varint(len(payload)) + payload
+        self._remember(self._guidance, id(g), (g, data))  # holding g keeps its id from being reused
+        return data
+
+    def _caution_bytes(self, c: Caution, key: tuple[Any, ...]) -> bytes:
+        message: Any = recommendation_pb2.Caution
+        payload = message(
+            code=c.code, severity=_SEVERITY.get(c.severity.value, 0), source=c.source, strength=c.strength, text=c.text
+        ).SerializeToString()
+        data = self.cautions_key + _varint(len(payload)) + payload
+        self._remember(self._cautions, key, data)
+        return data
+
+    def encode(self, o: RankedOption, explanation: bytes) -> bytes:
+        """The option as a field of RecommendResponse (options or excluded)."""
+        identity = self._identity.get((o.option_id, o.display_name, o.option_class, o.modality))
+        parts = [identity if identity is not None else self._identity_bytes(o)]
+        if self.rank_key and o.rank:
+            parts.append(self.rank_key + _varint(o.rank))
+        if self.reason_key and o.exclusion_reason:
+            parts.append(_string_field(self.reason_key, o.exclusion_reason))
+        iv = o.interval
+        k_p, k_iv, n_iv, k_lo, k_up, k_lv = self._number_keys
+        parts.append(self._numbers.pack(k_p, o.p_response, k_iv, n_iv, k_lo, iv.lower, k_up, iv.upper, k_lv, iv.level))
+        guidance = self._guidance
+        for g in o.guidance:
+            hit = guidance.get(id(g))
+            parts.append(hit[1] if hit is not None and hit[0] is g else self._guidance_bytes(g))
+        cautions = self._cautions
+        for c in o.cautions:
+            key = (c.code, c.severity, c.source, c.strength, c.text)
+            data = cautions.get(key)
+            parts.append(data if data is not None else self._caution_bytes(c, key))
+        if explanation:
+            parts.append(self.explanation_key + _varint(len(explanation)) + explanation)
+        body = b"".join(parts)
+        return self.field_key + _varint(len(body)) + body
+
+
+_RANKED = _OptionCodec(recommendation_pb2.RankedOption, "options")
+_EXCLUDED = _OptionCodec(recommendation_pb2.ExcludedOption, "excluded")
+
+
 def fill_recommend_response(
     msg: service_pb2.RecommendResponse, scored: ScoredRecommendation, request_id: str = ""
 ) -> service_pb2.RecommendResponse:
-    """Fill a RecommendResponse from the engine's result, converting the SHAP arrays directly."""
-    msg.request_id = request_id
-    explanations = _fill_recommendation(msg, scored.recommendation)
+    """Fill a RecommendResponse from the engine's result, converting the SHAP arrays directly.
+
+    The options with their explanations (top contributions by absolute SHAP value, ties in feature order; the
+    rest summed; totals per domain) are written as wire bytes (:class:`_ExplanationCodec`,
+    :class:`_OptionCodec`) and parsed into the message in one call: building them field by field was most of
+    the time of a call. :func:`response_from_explained` builds the same message the plain way.
+    """
+    rec = scored.recommendation
     catalog = scored.catalog
     t = _feature_table(catalog)
+    codec = _explanation_codec(catalog)
     C = np.asarray(scored.contributions, dtype=np.float64)
     top_k = max(0, min(int(scored.top_k), C.shape[1]))
     order = np.argsort(-np.abs(C), axis=1, kind="stable")
-    rest = np.take_along_axis(C, order[:, top_k:], axis=1).sum(axis=1).tolist()
-    totals = (C @ t.domain_matrix.T).tolist()
+    ranked = C[np.arange(C.shape[0])[:, None], order]
+    rest = ranked[:, top_k:].sum(axis=1).tolist()
     top = order[:, :top_k].tolist()
-    shap_top = np.take_along_axis(C, order[:, :top_k], axis=1).tolist()
-    values = [None if math.isnan(x) else x for x in scored.values.tolist()]
+    shap_top = ranked[:, :top_k].tolist()
+    raw_values = scored.values.tolist()
+    values = [None if math.isnan(x) else x for x in raw_values]
     base = scored.base_values.tolist()
     margins = scored.margins.tolist()
+    blocks = codec.domain_blocks(C @ t.domain_matrix.T)
+    heads: dict[int, bytes] = {}
+    head_of = heads.get
+    pack = _DOUBLE.pack
+    explanations: dict[str, bytes] = {}
     for j, option_id in enumerate(scored.option_ids):
-        e = explanations[option_id]
-        e.base_value = base[j]
-        e.margin = margins[j]
-        e.space = "log_odds"
-        add = e.top_contributions.add
+        parts = [codec.header(base[j], margins[j])]
         for i, shap_value in zip(top[j], shap_top[j], strict=True):
-            add(
-                feature_id=t.ids[i],
-                label=t.labels[i],
-                value=values[i],
-                unit=t.units[i],
-                display_value=_display(catalog, i, values[i]),
-                domain=t.domains[i],
-                shap_value=shap_value,
-            )
-        e.other_contributions = rest[j]
-        for number, total in zip(t.domain_numbers, totals[j], strict=True):
-            e.domain_totals.add(domain=number, shap_value=total)
-    _fill_features(msg, t.ids, scored.values.tolist())
+            head = head_of(i)
+            if head is None:
+                head = heads[i] = _contribution_head(catalog, i, values[i])
+            parts.append(head)
+            parts.append(pack(shap_value))
+        parts.append(codec.other(rest[j]))
+        parts.append(blocks[j])
+        explanations[option_id] = b"".join(parts)
+    encoded = [_RANKED.encode(o, explanations.get(o.option_id, b"")) for o in rec.options]
+    encoded += [_EXCLUDED.encode(o, explanations.get(o.option_id, b"")) for o in rec.excluded]
+    msg.request_id = request_id
+    msg.patient_ref = rec.patient_ref or ""
+    msg.MergeFromString(b"".join(encoded))
+    for w in rec.warnings:
+        msg.warnings.add(kind=_WARNING.get(w.kind.value, 0), field=w.field, message=w.message)
+    for f in rec.safety_flags:
+        msg.safety_flags.add(code=f.code, severity=_SEVERITY.get(f.severity.value, 0), message=f.message)
+    msg.provenance.MergeFromString(_provenance_bytes(rec.provenance))
+    _fill_features(msg, t.ids, raw_values)
     return msg
+
+
+_PROVENANCE_CACHE: list[tuple[Provenance, bytes]] = []
+
+
+def _provenance_bytes(p: Provenance) -> bytes:
+    """A Provenance message's bytes; the engine shares one Provenance object per second, so keep the last."""
+    cache = _PROVENANCE_CACHE
+    last = cache[-1] if cache else None
+    if last is not None and last[0] is p:
+        return last[1]
+    msg = recommendation_pb2.Provenance()
+    _fill_provenance(msg, p)
+    data = msg.SerializeToString()
+    cache[:] = [(p, data)]
+    return data
 
 
 def recommend_response(scored: ScoredRecommendation, request_id: str = "") -> service_pb2.RecommendResponse:

@@ -1,0 +1,127 @@
+"""The serving hot path's shortcuts give exactly what the plain code gives, on many varied patients.
+
+- responses written as wire bytes == responses built field by field from the stage types;
+- the engine's fused interval == ``TreatmentResponseModel.interval_from_margins`` (jackknife and bootstrap);
+- the engine's feature matrix == the feature layer's own table path;
+- one provenance object per clock second.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from precisionpain.features.validate import validate_profile
+from precisionpain.recommender import ModelIdentity, Recommender
+from precisionpain.schema import PatientProfile
+from precisionpain.service import convert
+from precisionpain.v1 import service_pb2
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def engine(small_package):  # type: ignore[no-untyped-def]
+    # a fixed clock: a batch and the same patients one by one must give the same bytes even when the second
+    # turns between the two calls
+    r = Recommender(
+        small_package,
+        ModelIdentity("precisionpain-test", "7", "champion", "run-7", "models:/x@champion"),
+        clock=lambda: "2026-01-01T00:00:00Z",
+    )
+    r.warmup()
+    return r
+
+
+@pytest.fixture(scope="module")
+def cohort_profiles(feature_catalog) -> list[PatientProfile]:  # type: ignore[no-untyped-def]
+    """Synthetic patients: every genotype mix, missing inputs, safety flags, values outside training ranges."""
+    from precisionpain.cohort import generate_cohort
+    from precisionpain.features.frame import iter_profile_dicts
+
+    frame = generate_cohort(120, 31, catalog=feature_catalog)
+    profiles = []
+    for i, data in enumerate(iter_profile_dicts(frame, feature_catalog)):
+        if i % 3 == 0:
+            data["patient_ref"] = f"p-{i}"
+        profiles.append(validate_profile(data, feature_catalog))
+    return profiles
+
+
+def _wire(msg: Any) -> bytes:
+    return bytes(msg.SerializeToString(deterministic=True))
+
+
+@pytest.mark.parametrize("top_k", [0, 3, 8, 1000])
+def test_wire_bytes_response_equals_the_plain_one(engine, cohort_profiles, patient_examples, top_k) -> None:  # type: ignore[no-untyped-def]
+    profiles = cohort_profiles + [validate_profile(d) for d in patient_examples.values()]
+    for scored in engine.score(profiles, top_k=top_k):
+        fast = convert.recommend_response(scored, "rid-fast")
+        plain = convert.response_from_explained(scored.explained(), "rid-fast")
+        assert _wire(fast) == _wire(plain)
+        again = service_pb2.RecommendResponse.FromString(fast.SerializeToString())
+        assert _wire(again) == _wire(fast)
+
+
+def test_wire_bytes_response_with_candidates_and_in_a_batch(engine, cohort_profiles) -> None:  # type: ignore[no-untyped-def]
+    candidates = [("codeine", "duloxetine"), None, ("carbamazepine", "pregabalin", "tramadol"), ("amitriptyline",)]
+    wanted = [candidates[i % len(candidates)] for i in range(len(cohort_profiles))]
+    batch = engine.score(cohort_profiles, wanted, [1 + i % 9 for i in range(len(cohort_profiles))])
+    for profile, chosen, scored in zip(cohort_profiles, wanted, batch, strict=True):
+        fast = convert.recommend_response(scored)
+        assert _wire(fast) == _wire(convert.response_from_explained(scored.explained()))
+        (single,) = engine.score([profile], [chosen], scored.top_k)
+        assert _wire(convert.recommend_response(single)) == _wire(fast)
+        shown = {o.option_id for o in fast.options} | {o.option_id for o in fast.excluded}
+        assert shown == set(chosen or engine.option_ids)
+
+
+@contextmanager
+def _interval_method(estimator: Any, method: str) -> Iterator[None]:
+    before = estimator.interval_method
+    estimator.interval_method = method
+    try:
+        yield
+    finally:
+        estimator.interval_method = before
+
+
+@pytest.mark.parametrize("method", ["jackknife", "bootstrap"])
+def test_fused_interval_equals_the_estimator(small_package, engine, cohort_profiles, method) -> None:  # type: ignore[no-untyped-def]
+    est = small_package.estimator
+    X = engine._feature_matrix(cohort_profiles)
+    with _interval_method(est, method):
+        r = Recommender(small_package)
+        assert r._replicates is not None and r._interval_q is not None
+        margins = r._point.explain(X).margins
+        reps = r._replicates.margins(X).reshape(X.shape[0], len(r.option_ids), r._n_replicates)
+        expected = est.interval_from_margins(margins, reps, r.alpha)
+        p, lower, upper = r._interval(margins, reps)
+    np.testing.assert_array_equal(p, expected.estimate)
+    np.testing.assert_array_equal(lower, expected.lower)
+    np.testing.assert_array_equal(upper, expected.upper)
+
+
+def test_feature_matrix_equals_the_feature_layer(engine, cohort_profiles, feature_catalog, pgx_tables) -> None:  # type: ignore[no-untyped-def]
+    from precisionpain.features.assemble import assemble_features
+    from precisionpain.features.frame import profiles_to_frame
+
+    X = engine._feature_matrix(cohort_profiles)
+    expected = assemble_features(profiles_to_frame(cohort_profiles, feature_catalog), feature_catalog, pgx_tables)
+    np.testing.assert_array_equal(X, np.asarray(expected.values, dtype=np.float64))
+    for i in (0, 7, len(cohort_profiles) - 1):
+        np.testing.assert_array_equal(engine._feature_matrix([cohort_profiles[i]])[0], X[i])
+
+
+def test_one_provenance_per_clock_second(small_package) -> None:  # type: ignore[no-untyped-def]
+    ticks = iter(["2026-01-01T00:00:00Z", "2026-01-01T00:00:00Z", "2026-01-01T00:00:01Z"])
+    r = Recommender(small_package, clock=lambda: next(ticks))
+    first, second, third = r.provenance(), r.provenance(), r.provenance()
+    assert first is second and first.generated_at == "2026-01-01T00:00:00Z"
+    assert third is not first and third.generated_at == "2026-01-01T00:00:01Z"
+    assert third.model_copy(update={"generated_at": first.generated_at}) == first
