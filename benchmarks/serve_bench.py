@@ -12,9 +12,14 @@ Patients are drawn from a separate synthetic cohort, so every call carries a dif
 (c) 8 concurrent clients: throughput and p99, and the ratio to the single-client throughput;
 (d) RecommendBatch of 1,000 patients: patients per second.
 
-The server runs as its own process (``python -m precisionpain.service.server``), as in production. The
-figures are wall-clock on whatever machine runs the script; on a shared machine other jobs inflate them, so
-the load average is printed before and after.
+The server runs as its own process (``python -m precisionpain.service.server``), as in production, with
+its access log on (``--log-level INFO``, the default; one JSON line per call into a temporary file). Each
+figure is printed with its target and PASS or MISS; the last line counts the targets met (``--strict`` exits
+1 when one is missed). The figures are wall-clock on whatever machine runs the script; on a shared machine
+other jobs inflate them, so the load average is printed before and after, and the server's peak memory.
+
+``--quick`` runs a small version (a 5,000-patient model, fewer calls) to check the script itself; its
+figures are not the capacity figures.
 """
 
 from __future__ import annotations
@@ -154,14 +159,32 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(package_dir: Path, port: int, workers: int, log_path: Path) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, OMP_WAIT_POLICY="passive")
+def start_server(
+    package_dir: Path, port: int, workers: int, log_path: Path, log_level: str = "INFO"
+) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PRECISIONPAIN_SERVE_")}
+    env["OMP_WAIT_POLICY"] = "passive"
     cmd = [
         sys.executable, "-m", "precisionpain.service.server",
         "--model-path", str(package_dir), "--port", str(port), "--workers", str(workers),
-        "--alias-check-interval-s", "0", "--log-level", "WARNING",
+        "--alias-check-interval-s", "0", "--log-level", log_level,
     ]  # fmt: skip
     return subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=log_path.open("wb"))
+
+
+def peak_rss_mib(pid: int) -> float | None:
+    """The process's peak resident memory (Linux /proc), in MiB."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
 
 
 def wait_serving(target: str, timeout_s: float = 120.0) -> None:
@@ -239,6 +262,9 @@ def batch(target: str, requests: list[Any], size: int, repeats: int) -> list[flo
     return rates
 
 
+QUICK = {"cohort": 5_000, "patients": 400, "calls": 200, "per_client": 50, "batch": 200, "batch_repeats": 1}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model-path", type=Path, help="an existing model package (skips training)")
@@ -251,9 +277,16 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1_000)
     parser.add_argument("--batch-repeats", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2, help="server threads")
+    parser.add_argument("--log-level", default="INFO", help="server log level (INFO: one access line per call)")
+    parser.add_argument("--quick", action="store_true", help="a small run to check the script (not capacity figures)")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args()
+    if args.quick:
+        for key, value in QUICK.items():
+            setattr(args, key, min(getattr(args, key), value))
 
     print(f"load average before: {load_average()} ({os.cpu_count()} CPUs, shared with other work)")
+    results: dict[str, bool] = {}
     with tempfile.TemporaryDirectory(prefix="serve-bench-") as tmp:
         package_dir = args.model_path
         if package_dir is None:
@@ -270,29 +303,38 @@ def main() -> None:
 
         port = free_port()
         log_path = Path(tmp) / "server.log"
-        server = start_server(package_dir, port, args.workers, log_path)
+        server = start_server(package_dir, port, args.workers, log_path, args.log_level)
         target = f"127.0.0.1:{port}"
         try:
             wait_serving(target)
             seq = sequential(target, requests, args.calls)
             p50, p99 = percentiles_ms(seq)
             single_rps = len(seq) / sum(seq)
+            ratio_b = p50 / xgb_p50
+            results["b"] = ratio_b <= TARGETS["b"]
             print(
                 f"(b) Recommend over gRPC, 1 client, sequential ({len(seq)} calls): p50 {p50:.3f} ms  p99 {p99:.3f} ms"
-                f"  = {p50 / xgb_p50:.2f} x (a) [target <= {TARGETS['b']}]"
+                f"  = {ratio_b:.2f} x (a) [target <= {TARGETS['b']}: {verdict(results['b'])}]"
             )
             rps, times = concurrent(target, requests, args.clients, args.per_client)
             c50, c99 = percentiles_ms(times)
+            ratio_c = rps / single_rps
+            results["c"] = ratio_c >= TARGETS["c"]
             print(
                 f"(c) {args.clients} concurrent clients ({len(times)} calls, {args.workers} server threads): "
-                f"{rps:.0f} calls/s  p50 {c50:.3f} ms  p99 {c99:.3f} ms  = {rps / single_rps:.2f} x single-client "
-                f"throughput ({single_rps:.0f}/s) [target >= {TARGETS['c']}]"
+                f"{rps:.0f} calls/s  p50 {c50:.3f} ms  p99 {c99:.3f} ms  = {ratio_c:.2f} x single-client "
+                f"throughput ({single_rps:.0f}/s) [target >= {TARGETS['c']}: {verdict(results['c'])}]"
             )
             rates = batch(target, requests, args.batch, args.batch_repeats)
+            rate = statistics.median(rates)
+            results["d"] = rate >= TARGETS["d"]
             print(
-                f"(d) RecommendBatch of {args.batch}: {statistics.median(rates):.0f} patients/s median "
-                f"(best {max(rates):.0f}, {len(rates)} calls) [target >= {TARGETS['d']:.0f}]"
+                f"(d) RecommendBatch of {args.batch}: {rate:.0f} patients/s median "
+                f"(best {max(rates):.0f}, {len(rates)} calls) [target >= {TARGETS['d']:.0f}: {verdict(results['d'])}]"
             )
+            rss = peak_rss_mib(server.pid)
+            if rss is not None:
+                print(f"server peak resident memory: {rss:.0f} MiB")
         finally:
             server.terminate()
             try:
@@ -300,6 +342,11 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 server.kill()
     print(f"load average after: {load_average()}")
+    met = sum(results.values())
+    missed = ", ".join(f"({k})" for k, ok in results.items() if not ok)
+    print(f"targets met: {met} of {len(results)}" + (f"; missed {missed}" if missed else ""))
+    if args.strict and met < len(results):
+        sys.exit(1)
 
 
 if __name__ == "__main__":
