@@ -28,7 +28,8 @@ MIB = 1024 * 1024
 
 
 class TlsSettings(FrozenModel):
-    """Server TLS. A client CA turns on mutual TLS; ``require_client_auth`` rejects clients without a cert."""
+    """Server TLS. Mutual TLS needs both a client CA and ``require_client_auth`` (one without the other is an
+    error: gRPC would accept any client certificate)."""
 
     cert_file: Path | None = None
     key_file: Path | None = None
@@ -43,6 +44,9 @@ class TlsSettings(FrozenModel):
             raise ValueError("client_ca_file needs cert_file and key_file (mutual TLS runs over TLS)")
         if self.require_client_auth and self.client_ca_file is None:
             raise ValueError("require_client_auth needs client_ca_file")
+        if self.client_ca_file is not None and not self.require_client_auth:
+            # gRPC would then accept any client certificate, or none: a silent non-check
+            raise ValueError("client_ca_file only takes effect with require_client_auth: true (set both for mutual TLS)")
         return self
 
     @property

@@ -115,6 +115,16 @@ def test_settings_report_every_problem_at_once(tmp_path: Path) -> None:
         assert expected in text, expected
 
 
+def test_a_client_ca_without_required_client_auth_is_refused(tmp_path: Path) -> None:
+    pem = tmp_path / "x.pem"
+    pem.write_text("-----BEGIN CERTIFICATE-----\n")
+    flags = {"model_path": tmp_path, "tls.cert_file": pem, "tls.key_file": pem, "tls.client_ca_file": pem}
+    with pytest.raises(errors.ConfigError, match="require_client_auth"):
+        build_settings(flags, config_path=None, environ={})
+    settings = build_settings({**flags, "tls.require_client_auth": True}, config_path=None, environ={})
+    assert settings.tls.require_client_auth
+
+
 def test_repository_server_yaml_is_valid() -> None:
     s = build_settings({}, config_path=REPO / "serving" / "server.yaml", environ={})
     assert s.host == "127.0.0.1" and s.model and s.model.startswith("models:/")
