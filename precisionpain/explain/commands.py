@@ -7,7 +7,6 @@ the server runs) or, with ``--target``, from a running server. From a saved reco
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -21,7 +20,6 @@ from precisionpain.cli_support import (
     TrackingOpt,
     add_commands,
     err_console,
-    read_text,
 )
 from precisionpain.service.commands import (
     CaOpt,
@@ -33,6 +31,7 @@ from precisionpain.service.commands import (
     TargetOpt,
     TimeoutOpt,
     TokenOpt,
+    read_json_object,
 )
 
 if TYPE_CHECKING:
@@ -42,8 +41,8 @@ if TYPE_CHECKING:
 DEFAULT_TOP_K = 8
 
 
-def read_record(text: str) -> RecommendationRecord:
-    """A saved recommendation record; every problem is raised at once."""
+def read_record(data: dict[str, Any]) -> RecommendationRecord:
+    """A saved recommendation record (parsed JSON); every problem is raised at once."""
     import pydantic
 
     from precisionpain.catalog.loader import pydantic_violations
@@ -51,7 +50,7 @@ def read_record(text: str) -> RecommendationRecord:
     from precisionpain.schema import RecommendationRecord
 
     try:
-        return RecommendationRecord.model_validate_json(text)
+        return RecommendationRecord.model_validate(data)
     except pydantic.ValidationError as err:
         raise ValidationError("recommendation record", pydantic_violations(err)) from None
 
@@ -129,18 +128,9 @@ def report_command(
     timeout_s: TimeoutOpt = 10.0,
 ) -> None:
     """Write the clinician's HTML report for one patient (in-process, from a server, or from a saved record)."""
-    from precisionpain.errors import ValidationError, Violation, kind_of
-
-    text = read_text(source)
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        rule = f"is not valid JSON at line {exc.lineno}, column {exc.colno}"
-        raise ValidationError("report input", [Violation("(root)", rule, "text")]) from None
-    if not isinstance(data, dict):
-        raise ValidationError("report input", [Violation("(root)", "must be a JSON object", kind_of(data))])
+    data = read_json_object(source, "report input")
     if is_record(data):
-        record = read_record(text)
+        record = read_record(data)
     else:
         where: Remote | Local = (
             Remote(target, token, ca, cert, key, server_name, timeout_s)

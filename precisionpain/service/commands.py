@@ -9,7 +9,6 @@ record that ``precisionpain report`` turns into the clinician report.
 from __future__ import annotations
 
 import json
-import sys
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from precisionpain.cli_support import (
     add_commands,
     err_console,
     out_console,
+    read_text,
 )
 
 if TYPE_CHECKING:
@@ -99,18 +99,18 @@ def serve_command(
 # --------------------------------------------------------------------------------------------- recommend
 
 
-def _read_profile(path: Path) -> dict[str, Any]:
+def read_json_object(path: Path, what: str = "patient profile") -> dict[str, Any]:
+    """A JSON object from a file ('-' for stdin); not JSON, or not an object, is one clear error."""
     from precisionpain.errors import ProfileValidationError, Violation, kind_of
 
-    text = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
     try:
-        data = json.loads(text)
+        data = json.loads(read_text(path))
     except json.JSONDecodeError as exc:
         raise ProfileValidationError(
-            "patient profile", [Violation("(root)", f"is not valid JSON at line {exc.lineno}, column {exc.colno}", "text")]
+            what, [Violation("(root)", f"is not valid JSON at line {exc.lineno}, column {exc.colno}", "text")]
         ) from None
     if not isinstance(data, dict):
-        raise ProfileValidationError("patient profile", [Violation("(root)", "must be a JSON object", kind_of(data))])
+        raise ProfileValidationError(what, [Violation("(root)", "must be a JSON object", kind_of(data))])
     return data
 
 
@@ -302,7 +302,7 @@ def recommend_command(
 
     from precisionpain.service.client import recommend_request
 
-    data = _read_profile(profile)
+    data = read_json_object(profile)
     wanted = [c.strip() for c in candidates.split(",") if c.strip()] if candidates else None
     request = recommend_request(data, wanted, top_k)
     where: Remote | Local = (
