@@ -184,12 +184,15 @@ def test_sigint_while_the_real_command_works(
     config = write_config(tmp_path / "good.yaml", config_dict(model_name, GOOD_MODEL))
     registry = store.registry()
     experiment_id = registry.experiment_id(f"test-{model_name}")
-    n_runs = len(registry.client.search_runs([experiment_id]))
+    runs_dir = store.artifact_root / f"test-{model_name}"  # the embedded store names artifact folders by experiment
+    before_runs = set(runs_dir.iterdir()) if runs_dir.is_dir() else set()
     command = Path(sys.executable).parent / "precisionpain"
     proc = _start([str(command), *_train_args(store, cohort_file, config)], tmp_path)
 
     def started() -> bool:
-        return len(registry.client.search_runs([experiment_id])) > n_runs
+        # watch the artifact folder, not the SQLite store: polling the database while the run writes to it can
+        # make the run's own writes fail with "database is locked"
+        return runs_dir.is_dir() and any(p not in before_runs and len(p.name) == 32 for p in runs_dir.iterdir())
 
     _wait_for(started, proc, 180)
     out = _interrupt(proc)
