@@ -285,7 +285,9 @@ def start_server(settings: ServerSettings, *, source: ModelSource | None = None)
         check_interval_s=settings.reload.alias_check_interval_s,
     )
     inflight = InFlight()
-    servicer = RecommendationServicer(store.current, max_batch_size=limits.max_batch_size)
+    servicer = RecommendationServicer(
+        store.current, max_batch_size=limits.max_batch_size, max_response_bytes=limits.max_response_bytes
+    )
     service_pb2_grpc.add_RecommendationServiceServicer_to_server(
         RecommendationService(servicer, tokens, inflight), grpc_server
     )

@@ -52,9 +52,12 @@ class _Prepared:
 class RecommendationServicer:
     """Recommend, RecommendBatch, ListTreatmentOptions and DescribeModel over a model source."""
 
-    def __init__(self, model: Callable[[], LoadedModel], *, max_batch_size: int) -> None:
+    def __init__(
+        self, model: Callable[[], LoadedModel], *, max_batch_size: int, max_response_bytes: int | None = None
+    ) -> None:
         self._model = model
         self.max_batch_size = max_batch_size
+        self.max_response_bytes = max_response_bytes
 
     def _prepare(self, model: LoadedModel, request: service_pb2.RecommendRequest) -> _Prepared:
         """proto -> dict -> validate_profile (+ candidates and top-k); every violation raised at once."""
@@ -124,6 +127,13 @@ class RecommendationServicer:
                 if i % 64 == 0:
                     call.checkpoint()
                 convert.fill_recommend_response(result.response, next(scored), call.request_id)
+        if self.max_response_bytes is not None:
+            size = out.ByteSize()
+            if size > self.max_response_bytes:  # say so here, so the access log and the caller see the same code
+                raise ResourceLimitError(
+                    f"requests: the answer to {n} requests would be {size:,} bytes, above the server's "
+                    f"max_response_bytes ({self.max_response_bytes:,}); send fewer patients per batch or a smaller top_k"
+                )
         return out
 
     def list_treatment_options(

@@ -18,9 +18,9 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoRe
 
 from precisionpain.service.client import RecommendationClient, RecommendationServiceError, recommend_request
 from precisionpain.service.status import bad_request
-from precisionpain.v1 import recommendation_pb2, service_pb2
+from precisionpain.v1 import recommendation_pb2, service_pb2, service_pb2_grpc
 from tests.contract.conftest import SHARED_MAX_BATCH, SHARED_MAX_REQUEST_BYTES
-from tests.contract.serverproc import ServerProcess
+from tests.contract.serverproc import ServerProcess, running
 
 REPO = Path(__file__).resolve().parents[2]
 SERVICE = "precisionpain.v1.RecommendationService"
@@ -295,3 +295,25 @@ def test_client_class(shared_server: ServerProcess, patient_examples, small_pack
     assert {e.option_id for e in explained.explanations} == {o.option_id for o in
                                                           (*explained.recommendation.options,
                                                            *explained.recommendation.excluded)}
+
+
+def test_an_answer_too_large_is_resource_exhausted_in_the_log_too(small_package_dir: Path, tmp_path: Path, patient_examples) -> None:  # type: ignore[no-untyped-def]
+    config = tmp_path / "server.yaml"
+    config.write_text("version: 1\nlimits:\n  max_response_bytes: 200000\nreload:\n  alias_check_interval_s: 0\n")
+    with running(tmp_path / "run", ["--model-path", str(small_package_dir), "--config", str(config)]) as server:
+        server.wait_serving()
+        with grpc.insecure_channel(server.target) as ch:
+            stub = service_pb2_grpc.RecommendationServiceStub(ch)
+            one = recommend_request(patient_examples["cyp2d6_poor_metabolizer"])
+            small = service_pb2.RecommendBatchRequest(requests=[one])
+            assert len(stub.RecommendBatch(small, timeout=30).results) == 1
+            big = service_pb2.RecommendBatchRequest(requests=[one] * 40)
+            err = _error(stub.RecommendBatch, big, timeout=30, metadata=[("x-request-id", "too-big-1")])
+            assert err.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+            assert "max_response_bytes" in err.details() and "fewer patients" in err.details()
+            for _ in range(100):
+                if server.access("too-big-1") is not None:
+                    break
+                time.sleep(0.05)
+            assert server.access("too-big-1")["status"] == "RESOURCE_EXHAUSTED"
+            assert len(stub.RecommendBatch(small, timeout=30).results) == 1  # still serving
