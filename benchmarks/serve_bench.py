@@ -160,27 +160,35 @@ def free_port() -> int:
 
 
 def start_server(
-    package_dir: Path, port: int, workers: int, log_path: Path, log_level: str = "INFO"
+    package_dir: Path, port: int, workers: int, log_path: Path, log_level: str = "INFO", processes: int = 1
 ) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PRECISIONPAIN_SERVE_")}
     env["OMP_WAIT_POLICY"] = "passive"
     cmd = [
         sys.executable, "-m", "precisionpain.service.server",
         "--model-path", str(package_dir), "--port", str(port), "--workers", str(workers),
-        "--alias-check-interval-s", "0", "--log-level", log_level,
+        "--alias-check-interval-s", "0", "--log-level", log_level, "--processes", str(processes),
     ]  # fmt: skip
     return subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=log_path.open("wb"))
 
 
 def peak_rss_mib(pid: int) -> float | None:
-    """The process's peak resident memory (Linux /proc), in MiB."""
+    """Peak resident memory (Linux /proc) of the process and its children (the server processes under a
+    supervisor), in MiB."""
+    total, found = 0.0, False
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     except OSError:
-        return None
-    return None
+        children = []
+    for one in (pid, *map(int, children)):
+        try:
+            for line in Path(f"/proc/{one}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    total += int(line.split()[1]) / 1024
+                    found = True
+        except OSError:
+            continue
+    return total if found else None
 
 
 def verdict(ok: bool) -> str:
@@ -276,7 +284,8 @@ def main() -> None:
     parser.add_argument("--per-client", type=int, default=250)
     parser.add_argument("--batch", type=int, default=1_000)
     parser.add_argument("--batch-repeats", type=int, default=3)
-    parser.add_argument("--workers", type=int, default=2, help="server threads")
+    parser.add_argument("--workers", type=int, default=2, help="server threads per process")
+    parser.add_argument("--processes", type=int, default=2, help="server processes sharing the port (one per core)")
     parser.add_argument("--log-level", default="INFO", help="server log level (INFO: one access line per call)")
     parser.add_argument("--quick", action="store_true", help="a small run to check the script (not capacity figures)")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
@@ -303,7 +312,7 @@ def main() -> None:
 
         port = free_port()
         log_path = Path(tmp) / "server.log"
-        server = start_server(package_dir, port, args.workers, log_path, args.log_level)
+        server = start_server(package_dir, port, args.workers, log_path, args.log_level, args.processes)
         target = f"127.0.0.1:{port}"
         try:
             wait_serving(target)
@@ -321,7 +330,8 @@ def main() -> None:
             ratio_c = rps / single_rps
             results["c"] = ratio_c >= TARGETS["c"]
             print(
-                f"(c) {args.clients} concurrent clients ({len(times)} calls, {args.workers} server threads): "
+                f"(c) {args.clients} concurrent clients ({len(times)} calls, {args.processes} server processes x "
+                f"{args.workers} threads): "
                 f"{rps:.0f} calls/s  p50 {c50:.3f} ms  p99 {c99:.3f} ms  = {ratio_c:.2f} x single-client "
                 f"throughput ({single_rps:.0f}/s) [target >= {TARGETS['c']}: {verdict(results['c'])}]"
             )

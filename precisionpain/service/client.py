@@ -129,6 +129,9 @@ class RecommendationClient:
         options: list[tuple[str, Any]] = [
             ("grpc.max_receive_message_length", max_message_bytes),
             ("grpc.max_send_message_length", max_message_bytes),
+            # its own connection: gRPC would otherwise share one TCP connection among every channel to the same
+            # target in the process, and a server with several processes sees all of them as one client
+            ("grpc.use_local_subchannel_pool", 1),
         ]
         if any(x is not None for x in (root_certificates, private_key, certificate_chain)):
             if server_name:

@@ -50,7 +50,10 @@ def serve_command(
     home: HomeOpt = None,
     tracking_uri: TrackingOpt = None,
     catalog_root: CatalogRootOpt = None,
-    workers: Annotated[int | None, typer.Option("--workers", help="Threads serving calls (default 2).")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", help="Threads serving calls per process (default 2).")] = None,
+    processes: Annotated[
+        int | None, typer.Option("--processes", help="Server processes sharing the port (default 1; one per core).")
+    ] = None,
     max_batch_size: Annotated[int | None, typer.Option("--max-batch-size", help="Most patients per RecommendBatch.")] = None,
     alias_check_interval_s: Annotated[
         float | None, typer.Option("--alias-check-interval-s", help="Seconds between checks for a new model (0 = SIGHUP only).")
@@ -81,6 +84,7 @@ def serve_command(
             "tracking_uri": tracking_uri,
             "catalog_root": catalog_root,
             "workers": workers,
+            "processes": processes,
             "limits.max_batch_size": max_batch_size,
             "reload.alias_check_interval_s": alias_check_interval_s,
             "tls.cert_file": tls_cert,

@@ -84,7 +84,10 @@ class ServerSettings(FrozenModel):
     catalog_root: Path | None = None
     home: Path | None = None
     tracking_uri: str | None = None
-    workers: int = Field(default=2, ge=1, le=256)
+    workers: int = Field(default=2, ge=1, le=256)  # threads per server process
+    # server processes sharing the port (SO_REUSEPORT; the kernel spreads connections over them): one Python
+    # process cannot use more than about one core for this CPU-bound work, so set it to the cores given
+    processes: int = Field(default=1, ge=1, le=64)
     grace_period_s: float = Field(default=10.0, ge=0.0)
     drain_delay_s: float = Field(default=0.0, ge=0.0)  # NOT_SERVING but still answering, before the drain
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

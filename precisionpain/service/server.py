@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import hmac
 import logging
+import os
 import re
 import signal
+import socket
 import threading
 import time
 import uuid
@@ -260,8 +262,9 @@ class Server:
         log_event(log, logging.INFO, "stopped", drained=drained, in_flight=self.inflight.count)
 
 
-def start_server(settings: ServerSettings, *, source: ModelSource | None = None) -> Server:
-    """Build, bind and start the server; the model loads in the background (health says when it is ready)."""
+def start_server(settings: ServerSettings, *, source: ModelSource | None = None, reuse_port: bool = False) -> Server:
+    """Build, bind and start the server; the model loads in the background (health says when it is ready).
+    ``reuse_port`` lets sibling processes of :func:`serve_processes` bind the same port."""
     from precisionpain.catalog.loader import load_feature_catalog
 
     tokens = TokenCheck(load_tokens(settings.auth))
@@ -275,7 +278,7 @@ def start_server(settings: ServerSettings, *, source: ModelSource | None = None)
         options=[
             ("grpc.max_receive_message_length", limits.max_request_bytes),
             ("grpc.max_send_message_length", limits.max_response_bytes),
-            ("grpc.so_reuseport", 0),
+            ("grpc.so_reuseport", 1 if reuse_port else 0),
         ],
         maximum_concurrent_rpcs=limits.max_concurrent_rpcs,
     )
@@ -328,11 +331,14 @@ def start_server(settings: ServerSettings, *, source: ModelSource | None = None)
     return server
 
 
-def serve(settings: ServerSettings) -> int:
-    """Run until SIGTERM/SIGINT (SIGHUP reloads the model); returns the exit status."""
+def serve(settings: ServerSettings, *, reuse_port: bool = False) -> int:
+    """Run until SIGTERM/SIGINT (SIGHUP reloads the model); returns the exit status. With ``processes`` above 1
+    the work goes to that many server processes on the same port (:func:`serve_processes`)."""
+    if settings.processes > 1:
+        return serve_processes(settings)
     configure_logging(settings.log_level)
     stop = threading.Event()
-    server = start_server(settings)
+    server = start_server(settings, reuse_port=reuse_port)
 
     def on_stop(signum: int, frame: FrameType | None) -> None:
         stop.set()
@@ -349,6 +355,82 @@ def serve(settings: ServerSettings) -> int:
         pass
     server.stop()
     return 0
+
+
+def _claim_port(host: str, port: int) -> int:
+    """The port the processes will share: ``port``, checked free (a plain bind, so another server that allows
+    port sharing is not joined by mistake), or any free port for 0."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            raise ConfigError(
+                "server settings", [Violation("port", f"cannot listen on {host}:{port} (in use or not allowed)")]
+            ) from None
+        return int(sock.getsockname()[1])
+
+
+def _serve_child(settings: ServerSettings) -> None:
+    raise SystemExit(serve(settings, reuse_port=True))
+
+
+def serve_processes(settings: ServerSettings) -> int:
+    """``settings.processes`` server processes on one port (SO_REUSEPORT): the kernel spreads connections over
+    them, so CPU-bound calls use every core instead of queueing behind one interpreter lock. This process
+    supervises: it forwards SIGHUP (reload) and SIGTERM/SIGINT (drain), and if one server process dies it stops
+    the others and exits 1, so the service manager restarts the whole unit."""
+    import multiprocessing
+
+    port = _claim_port(settings.host, settings.port)
+    configure_logging(settings.log_level)
+    child = settings.model_copy(update={"processes": 1, "port": port})
+    context = multiprocessing.get_context("spawn")  # no fork: gRPC and OpenMP state must not be copied
+    procs = [
+        context.Process(target=_serve_child, args=(child,), name=f"precisionpain-serve-{i}")
+        for i in range(settings.processes)
+    ]
+    stop = threading.Event()
+
+    def forward(signum: int) -> None:
+        for p in procs:
+            if p.pid is not None and p.is_alive():
+                os.kill(p.pid, signum)
+
+    def on_stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    def on_hup(signum: int, frame: FrameType | None) -> None:
+        log_event(log, logging.INFO, "reload requested (SIGHUP); forwarded to every server process")
+        forward(signal.SIGHUP)
+
+    signal.signal(signal.SIGTERM, on_stop)
+    signal.signal(signal.SIGINT, on_stop)
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, on_hup)
+    for p in procs:
+        p.start()
+    log_event(log, logging.INFO, "supervising", processes=len(procs), port=port, pids=[p.pid for p in procs])
+    status = 0
+    while not stop.wait(0.5):
+        ended = [p for p in procs if not p.is_alive()]
+        if ended:
+            log_event(
+                log, logging.ERROR, "a server process ended; stopping the others", pid=ended[0].pid,
+                exit_code=ended[0].exitcode,
+            )
+            status = 1
+            break
+    forward(signal.SIGTERM)
+    deadline = time.monotonic() + settings.drain_delay_s + settings.grace_period_s + 15.0
+    for p in procs:
+        p.join(max(0.0, deadline - time.monotonic()))
+        if p.is_alive():
+            p.kill()
+            p.join()
+            status = 1
+    log_event(log, logging.INFO, "stopped every server process", status=status)
+    return status
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -1,0 +1,100 @@
+"""``--processes N``: N server processes on one port, supervised: connections spread over them, SIGHUP and
+SIGTERM reach all of them, and one dying takes the unit down so the service manager restarts it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from precisionpain.service.client import RecommendationClient
+from tests.contract.serverproc import ServerProcess, running
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _wait(predicate: Any, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def _messages(server: ServerProcess, message: str) -> list[dict[str, Any]]:
+    return [r for r in server.log_records() if r.get("message") == message]
+
+
+def _start_two(server: ServerProcess) -> set[int]:
+    pids = set(server.wait_log("supervising")["pids"])
+    assert len(pids) == 2 and os.getpid() not in pids
+    _wait(lambda: {r["pid"] for r in _messages(server, "model loaded")} == pids)
+    return pids
+
+
+def test_processes_share_the_port_and_the_signals(tmp_path: Path, small_package_dir: Path, patient_examples) -> None:  # type: ignore[no-untyped-def]
+    args = ["--model-path", str(small_package_dir), "--processes", "2", "--alias-check-interval-s", "0"]
+    with running(tmp_path / "run", args) as server:
+        pids = _start_two(server)
+        profile = patient_examples["hla_b_1502_carrier"]
+        for i in range(16):  # each client its own connection; the kernel spreads connections over the listeners
+            with RecommendationClient(server.target, timeout_s=30) as client:
+                answer = client.recommend(profile, request_id=f"mp-{i}")
+                assert [o.option_id for o in answer.excluded] == ["carbamazepine"]
+        _wait(lambda: all(server.access(f"mp-{i}") is not None for i in range(16)))
+        assert {server.access(f"mp-{i}")["pid"] for i in range(16)} == pids  # type: ignore[index]
+
+        server.send(signal.SIGHUP)
+        _wait(lambda: {r["pid"] for r in _messages(server, "reload requested (SIGHUP)")} == pids)
+        assert server.stop() == 0
+    assert {r["pid"] for r in _messages(server, "stopped")} == pids
+    assert _messages(server, "stopped every server process")[0]["status"] == 0
+    assert not any(_alive(pid) for pid in pids)
+
+
+def test_one_process_dying_stops_the_unit(tmp_path: Path, small_package_dir: Path) -> None:
+    args = ["--model-path", str(small_package_dir), "--processes", "2", "--alias-check-interval-s", "0"]
+    with running(tmp_path / "run", args) as server:
+        pids = sorted(_start_two(server))
+        os.kill(pids[0], signal.SIGKILL)
+        assert server.proc.wait(timeout=60) == 1
+        ended = _messages(server, "a server process ended; stopping the others")
+        assert ended and ended[0]["pid"] == pids[0]
+        _wait(lambda: not _alive(pids[1]))
+
+
+def test_a_port_in_use_is_refused_before_starting(tmp_path: Path, small_package_dir: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        from typer.testing import CliRunner
+
+        from precisionpain.cli import app
+
+        result = CliRunner().invoke(app, ["serve", "--model-path", str(small_package_dir), "--port", str(port),
+                                          "--processes", "2"])
+    assert result.exit_code == 2 and "port" in result.output and "in use" in result.output
+
+
+@pytest.mark.parametrize("bad", ["0", "65"])
+def test_processes_out_of_range(tmp_path: Path, small_package_dir: Path, bad: str) -> None:
+    from typer.testing import CliRunner
+
+    from precisionpain.cli import app
+
+    result = CliRunner().invoke(app, ["serve", "--model-path", str(small_package_dir), "--processes", bad])
+    assert result.exit_code == 2 and "processes" in result.output
