@@ -16,7 +16,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from precisionpain.service.client import recommend_request
 from precisionpain.v1 import service_pb2, service_pb2_grpc
-from tests.contract.serverproc import running, start_server
+from tests.contract.serverproc import running, start_server, wait_until
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
@@ -28,15 +28,6 @@ def _code(fn: Any, request: Any, timeout: float = 30) -> grpc.StatusCode:
     except grpc.RpcError as err:
         return err.code()  # type: ignore[attr-defined, no-any-return]
     return grpc.StatusCode.OK
-
-
-def _wait(predicate: Any, timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def test_lifecycle(tmp_path: Path, small_package_dir: Path, patient_examples) -> None:  # type: ignore[no-untyped-def]
@@ -94,7 +85,7 @@ def test_lifecycle(tmp_path: Path, small_package_dir: Path, patient_examples) ->
 
         follower = threading.Thread(target=follow)
         follower.start()
-        _wait(lambda: watched == [SERVING])
+        wait_until(lambda: watched == [SERVING])
         batch = service_pb2.RecommendBatchRequest(requests=[recommend_request(d) for d in patient_examples.values()] * 150)
         results: list[Any] = []
 

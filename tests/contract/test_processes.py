@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from precisionpain.service.client import RecommendationClient
-from tests.contract.serverproc import ServerProcess, running
+from tests.contract.serverproc import ServerProcess, running, wait_until
 
 
 def _alive(pid: int) -> bool:
@@ -23,15 +22,6 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _wait(predicate: Any, timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
-
-
 def _messages(server: ServerProcess, message: str) -> list[dict[str, Any]]:
     return [r for r in server.log_records() if r.get("message") == message]
 
@@ -39,7 +29,7 @@ def _messages(server: ServerProcess, message: str) -> list[dict[str, Any]]:
 def _start_two(server: ServerProcess) -> set[int]:
     pids = set(server.wait_log("supervising")["pids"])
     assert len(pids) == 2 and os.getpid() not in pids
-    _wait(lambda: {r["pid"] for r in _messages(server, "model loaded")} == pids)
+    wait_until(lambda: {r["pid"] for r in _messages(server, "model loaded")} == pids)
     return pids
 
 
@@ -52,11 +42,11 @@ def test_processes_share_the_port_and_the_signals(tmp_path: Path, small_package_
             with RecommendationClient(server.target, timeout_s=30) as client:
                 answer = client.recommend(profile, request_id=f"mp-{i}")
                 assert [o.option_id for o in answer.excluded] == ["carbamazepine"]
-        _wait(lambda: all(server.access(f"mp-{i}") is not None for i in range(16)))
+        wait_until(lambda: all(server.access(f"mp-{i}") is not None for i in range(16)))
         assert {server.access(f"mp-{i}")["pid"] for i in range(16)} == pids  # type: ignore[index]
 
         server.send(signal.SIGHUP)
-        _wait(lambda: {r["pid"] for r in _messages(server, "reload requested (SIGHUP)")} == pids)
+        wait_until(lambda: {r["pid"] for r in _messages(server, "reload requested (SIGHUP)")} == pids)
         assert server.stop() == 0
     assert {r["pid"] for r in _messages(server, "stopped")} == pids
     assert _messages(server, "stopped every server process")[0]["status"] == 0
@@ -71,7 +61,7 @@ def test_one_process_dying_stops_the_unit(tmp_path: Path, small_package_dir: Pat
         assert server.proc.wait(timeout=60) == 1
         ended = _messages(server, "a server process ended; stopping the others")
         assert ended and ended[0]["pid"] == pids[0]
-        _wait(lambda: not _alive(pids[1]))
+        wait_until(lambda: not _alive(pids[1]))
 
 
 def test_a_port_in_use_is_refused_before_starting(tmp_path: Path, small_package_dir: Path) -> None:
