@@ -33,7 +33,6 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -56,8 +55,7 @@ def train_package(directory: Path, n: int, seed: int) -> Path:
     from precisionpain.features.assemble import assemble_features
     from precisionpain.models.card import LIMITATIONS
     from precisionpain.models.estimator import TreatmentResponseModel
-    from precisionpain.models.package import INTENDED_USE, PackageMetadata, write_package
-    from precisionpain.models.training import training_ranges
+    from precisionpain.models.package import package_metadata, write_package
 
     catalog = load_feature_catalog(REPO)
     options = load_treatment_options(REPO)
@@ -68,18 +66,13 @@ def train_package(directory: Path, n: int, seed: int) -> Path:
     model = TreatmentResponseModel(n_jobs=2, random_state=seed).fit(
         X, frame["assigned_option"].to_numpy(dtype=object), frame["responded"].to_numpy(dtype=float)
     )
-    metadata = PackageMetadata(
+    metadata = package_metadata(
+        model,
+        X,
+        catalog,
+        options,
         registered_model="precisionpain-response",
-        catalog_id=catalog.catalog_id,
-        catalog_version=catalog.version,
-        catalog_sha256=catalog.sha256,
-        options_catalog_sha256=options.sha256,
-        option_ids=tuple(str(o) for o in model.options_),
-        feature_ids=catalog.feature_ids,
-        training_ranges=training_ranges(X, catalog.feature_ids),
-        intended_use=INTENDED_USE,
         training_data=f"Synthetic cohort (PrecisionPain generator; not real patients), {n:,} patients",
-        trained_at=datetime.now(UTC).replace(microsecond=0).isoformat(),
         code_version="benchmark",
         run_id="benchmark",
     )

@@ -41,10 +41,10 @@ COHORT_CHUNK = 100_000
 
 
 def _catalogs(root: Path | None) -> tuple[Any, Any, Any]:
-    from precisionpain.catalog.loader import load_feature_catalog, load_treatment_options
-    from precisionpain.catalog.pgx_tables import load_pgx_tables
+    from precisionpain.catalog.catalogs import load_catalogs
 
-    return load_feature_catalog(root), load_treatment_options(root), load_pgx_tables(root)
+    cats = load_catalogs(root)
+    return cats.features, cats.options, cats.tables
 
 
 # --------------------------------------------------------------------------------------------- cohort

@@ -93,13 +93,11 @@ def ensure_cohort(plan: QuickstartPlan, say: Say = _quiet) -> tuple[Path, bool]:
     """The cohort file, generated unless one with the same size and seed is already there."""
     import pyarrow.parquet as pq
 
-    from precisionpain.catalog.loader import load_feature_catalog, load_treatment_options
-    from precisionpain.catalog.pgx_tables import load_pgx_tables
+    from precisionpain.catalog.catalogs import load_catalogs
     from precisionpain.cohort import cohort_metadata, generate_cohort, write_cohort
 
-    catalog = load_feature_catalog(plan.catalog_root)
-    options = load_treatment_options(plan.catalog_root)
-    tables = load_pgx_tables(plan.catalog_root)
+    cats = load_catalogs(plan.catalog_root)
+    catalog, options, tables = cats.features, cats.options, cats.tables
     path = plan.out / f"cohort-{plan.n_patients}-seed{plan.seed}.parquet"
     wanted = cohort_metadata(plan.n_patients, plan.seed, catalog=catalog, options=options, tables=tables)
     if path.exists():
@@ -120,17 +118,12 @@ def ensure_champion(
     champion, when the champion was trained with another feature catalog, or when ``retrain`` is set."""
     from precisionpain.catalog.loader import load_feature_catalog, load_treatment_options
     from precisionpain.models.config import default_config_path, load_train_config
-    from precisionpain.models.registry import Registry, quiet_mlflow
+    from precisionpain.models.registry import Registry, store_location
     from precisionpain.models.training import train
-    from precisionpain.settings import artifact_root, data_dir, tracking_uri
 
-    quiet_mlflow()
     config_path = plan.config or default_config_path(plan.catalog_root)
     config = load_train_config(config_path, known_options=load_treatment_options(plan.catalog_root).ids)
-    uri = tracking_uri(plan.tracking_uri, plan.home)
-    if uri.startswith("sqlite:"):
-        data_dir(plan.home).mkdir(parents=True, exist_ok=True)
-    artifacts = artifact_root(plan.home)
+    uri, artifacts = store_location(plan.home, plan.tracking_uri)
     registry = Registry(uri, artifacts)
     name = config.registered_model
     model_uri = f"models:/{name}@{CHAMPION}"
@@ -244,10 +237,12 @@ def running_server(plan: QuickstartPlan, model_uri: str, tracking: str, log_path
 
 def send_examples(server: RunningServer, plan: QuickstartPlan, patients: list[Path], say: Say = _quiet) -> tuple[ExampleResult, ...]:
     """Each example over gRPC; the answer saved as a recommendation record and rendered as a report."""
+    from precisionpain.catalog.catalogs import load_catalogs
     from precisionpain.explain.commands import report_from_record, write_report
     from precisionpain.service.client import RecommendationClient, recommend_request
-    from precisionpain.service.commands import recommendation_record
+    from precisionpain.service.commands import recommendation_record, write_record
 
+    catalogs = load_catalogs(plan.catalog_root)
     records_dir, reports_dir = plan.out / "recommendations", plan.out / "reports"
     records_dir.mkdir(parents=True, exist_ok=True)
     results: list[ExampleResult] = []
@@ -257,10 +252,10 @@ def send_examples(server: RunningServer, plan: QuickstartPlan, patients: list[Pa
             name = path.name.removesuffix(".json")
             data = json.loads(path.read_text(encoding="utf-8"))
             response = client.recommend(recommend_request(data))
-            record = recommendation_record(data, response, summary, plan.catalog_root)
+            record = recommendation_record(data, response, summary, catalogs)
             record_path = records_dir / f"{name}.recommendation.json"
-            record_path.write_text(record.model_dump_json(indent=2) + "\n", encoding="utf-8")
-            report = report_from_record(record, plan.catalog_root)
+            write_record(record, record_path)
+            report = report_from_record(record, catalogs)
             report_path = reports_dir / f"{name}.html"
             write_report(report, report_path)
             rec = record.explained.recommendation

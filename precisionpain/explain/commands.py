@@ -31,10 +31,13 @@ from precisionpain.service.commands import (
     TargetOpt,
     TimeoutOpt,
     TokenOpt,
+    ask_where,
     read_json_object,
+    write_record,
 )
 
 if TYPE_CHECKING:
+    from precisionpain.catalog.catalogs import Catalogs
     from precisionpain.explain.report import Report
     from precisionpain.schema import RecommendationRecord
 
@@ -60,30 +63,28 @@ def is_record(data: Any) -> bool:
 
 
 def recommend_record(
-    data: dict[str, Any], where: Remote | Local, top_k: int = DEFAULT_TOP_K, catalog_root: Path | None = None
+    data: dict[str, Any], where: Remote | Local, catalogs: Catalogs, top_k: int = DEFAULT_TOP_K
 ) -> RecommendationRecord:
     """Ask the model (in-process or remote) and keep what the report needs."""
     from precisionpain.service.client import recommend_request
     from precisionpain.service.commands import answer, recommendation_record
 
     response, summary = answer(recommend_request(data, None, top_k), where)
-    return recommendation_record(data, response, summary, catalog_root)
+    return recommendation_record(data, response, summary, catalogs)
 
 
-def report_from_record(record: RecommendationRecord, catalog_root: Path | None = None, top_k: int = DEFAULT_TOP_K) -> Report:
+def report_from_record(record: RecommendationRecord, catalogs: Catalogs, top_k: int = DEFAULT_TOP_K) -> Report:
     """The clinician report of a saved recommendation, against the catalogs the recommendation was made with
     (a mismatch is an error naming the catalogs, never a silently wrong label)."""
-    from precisionpain.catalog.loader import load_feature_catalog, load_treatment_options
-    from precisionpain.catalog.pgx_tables import load_pgx_tables
     from precisionpain.explain.report import build_report
 
     return build_report(
         record.explained,
         record.profile,
         record.model,
-        load_feature_catalog(catalog_root),
-        load_pgx_tables(catalog_root),
-        options=load_treatment_options(catalog_root),
+        catalogs.features,
+        catalogs.tables,
+        options=catalogs.options,
         max_contributions=top_k,
     )
 
@@ -128,22 +129,21 @@ def report_command(
     timeout_s: TimeoutOpt = 10.0,
 ) -> None:
     """Write the clinician's HTML report for one patient (in-process, from a server, or from a saved record)."""
+    from precisionpain.catalog.catalogs import load_catalogs
+
     data = read_json_object(source, "report input")
+    catalogs = load_catalogs(catalog_root)
     if is_record(data):
         record = read_record(data)
     else:
-        where: Remote | Local = (
-            Remote(target, token, ca, cert, key, server_name, timeout_s)
-            if target is not None
-            else Local(model, model_path, home, tracking_uri, catalog_root)
-        )
-        record = recommend_record(data, where, top_k, catalog_root)
-    report = report_from_record(record, catalog_root, top_k)
+        local = Local(model, model_path, home, tracking_uri, catalog_root)
+        where = ask_where(target, (token, ca, cert, key, server_name, timeout_s), local)
+        record = recommend_record(data, where, catalogs, top_k)
+    report = report_from_record(record, catalogs, top_k)
     html = out or (Path("report.html") if str(source) == "-" else _default_out(source))
     write_report(report, html, json_out)
     if save is not None:
-        save.parent.mkdir(parents=True, exist_ok=True)
-        save.write_text(record.model_dump_json(indent=2) + "\n", encoding="utf-8")
+        write_record(record, save)
     err_console.print(f"wrote {html}", highlight=False)
 
 

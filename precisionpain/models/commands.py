@@ -26,25 +26,12 @@ from precisionpain.cli_support import (
     err_console,
     out_console,
 )
+from precisionpain.models.registry import store_location
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from precisionpain.models.evaluation import EvaluationResult
-
-
-def registry_settings(home: Path | None, tracking_uri: str | None) -> tuple[str, Path]:
-    """(tracking URI, artifact folder) from the flags and the environment; creates the data directory only when
-    the embedded store is used."""
-    from precisionpain.models.registry import quiet_mlflow
-    from precisionpain.settings import artifact_root, data_dir
-    from precisionpain.settings import tracking_uri as resolve_tracking
-
-    quiet_mlflow()
-    uri = resolve_tracking(tracking_uri, home)
-    if uri.startswith("sqlite:"):
-        data_dir(home).mkdir(parents=True, exist_ok=True)
-    return uri, artifact_root(home)
 
 
 @contextmanager
@@ -146,7 +133,7 @@ def train_cmd(
 
     config = config or default_config_path(catalog_root)
     cfg = load_train_config(config, known_options=load_treatment_options(catalog_root).ids)
-    uri, artifacts = registry_settings(home, tracking_uri)
+    uri, artifacts = store_location(home, tracking_uri)
     with sigterm_interrupts(), progress_bar(err_console, "training") as step:
         result = train(
             data,
@@ -206,7 +193,7 @@ def evaluate_cmd(
     if split not in ("all", "test", "train"):
         raise ConfigError("--split", [Violation("--split", "must be one of all, test, train", "string")])
     eval_config = load_train_config(config).evaluation if config is not None else None
-    uri, artifacts = registry_settings(home, tracking_uri)
+    uri, artifacts = store_location(home, tracking_uri)
     with sigterm_interrupts(), progress_bar(err_console, "evaluating") as step:
         result = evaluate_registered(
             model,
@@ -241,7 +228,7 @@ def promote_cmd(
     """Move the champion alias to a version by hand; the decision and reason are logged."""
     from precisionpain.models.training import promote
 
-    uri, artifacts = registry_settings(home, tracking_uri)
+    uri, artifacts = store_location(home, tracking_uri)
     with sigterm_interrupts():
         result = promote(model, tracking_uri=uri, artifact_root=artifacts, reason=reason)
     err_console.print(result.decision, highlight=False)

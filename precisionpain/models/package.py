@@ -16,9 +16,11 @@ from __future__ import annotations
 import json
 import shutil
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from pydantic import Field
 
 from precisionpain.base import FrozenModel
@@ -71,6 +73,46 @@ INTENDED_USE = (
     "probability of a >=30% pain reduction at 12 weeks, with CPIC pharmacogenomic guidance and explanations. "
     "It supports and does not replace clinical judgment; not for acute pain, children, or emergencies."
 )
+
+
+def training_ranges(X: np.ndarray, names: tuple[str, ...]) -> dict[str, tuple[float, float]]:
+    """Per feature, the 0.5th and 99.5th percentiles seen in training (what serving warns outside of)."""
+    out: dict[str, tuple[float, float]] = {}
+    for j, name in enumerate(names):
+        col = X[:, j]
+        col = col[~np.isnan(col)]
+        if len(col):
+            lo, hi = np.quantile(col, [0.005, 0.995])
+            out[name] = (float(lo), float(hi))
+    return out
+
+
+def package_metadata(
+    estimator: Any,
+    X_train: np.ndarray,
+    catalog: FeatureCatalog,
+    options: OptionCatalog,
+    *,
+    registered_model: str,
+    training_data: str,
+    **fields: Any,
+) -> PackageMetadata:
+    """The metadata of a package for ``estimator`` fitted on ``X_train`` (catalog column order): catalog
+    identity and hashes, option and feature ids, training ranges and the training time, plus ``fields``."""
+    return PackageMetadata(
+        registered_model=registered_model,
+        catalog_id=catalog.catalog_id,
+        catalog_version=catalog.version,
+        catalog_sha256=catalog.sha256,
+        options_catalog_sha256=options.sha256,
+        option_ids=tuple(str(o) for o in estimator.options_),
+        feature_ids=catalog.feature_ids,
+        training_ranges=training_ranges(X_train, catalog.feature_ids),
+        intended_use=fields.pop("intended_use", INTENDED_USE),
+        training_data=training_data,
+        trained_at=fields.pop("trained_at", None) or datetime.now(UTC).replace(microsecond=0).isoformat(),
+        **fields,
+    )
 
 
 @dataclass(frozen=True)

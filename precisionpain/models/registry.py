@@ -42,6 +42,19 @@ def quiet_mlflow() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
+def store_location(home: str | os.PathLike[str] | None, tracking_uri: str | None) -> tuple[str, Path]:
+    """(tracking URI, artifact folder) from the flags and the environment, MLflow's own output kept quiet;
+    creates the data directory only when the embedded SQLite store is used."""
+    from precisionpain.settings import artifact_root, data_dir
+    from precisionpain.settings import tracking_uri as resolve_tracking
+
+    quiet_mlflow()
+    uri = resolve_tracking(tracking_uri, home)
+    if uri.startswith("sqlite:"):
+        data_dir(home).mkdir(parents=True, exist_ok=True)
+    return uri, artifact_root(home)
+
+
 @dataclass(frozen=True)
 class ModelRef:
     """A parsed ``models:/NAME@ALIAS`` or ``models:/NAME/VERSION`` URI."""

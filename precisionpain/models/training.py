@@ -29,14 +29,10 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from precisionpain.catalog.catalogs import Catalogs, load_catalogs
 from precisionpain.catalog.loader import (
     FeatureCatalog,
-    OptionCatalog,
-    load_feature_catalog,
-    load_treatment_options,
-    resolve_root,
 )
-from precisionpain.catalog.pgx_tables import load_pgx_tables
 from precisionpain.errors import DataError, Violation
 from precisionpain.features.assemble import assemble_features
 from precisionpain.features.frame import flat_columns
@@ -56,14 +52,14 @@ from precisionpain.models.evaluation import (
     usable_policy,
 )
 from precisionpain.models.package import (
-    INTENDED_USE,
     LoadedPackage,
     PackageMetadata,
+    package_metadata,
     read_package,
+    training_ranges,
     write_package,
 )
 from precisionpain.models.registry import CHALLENGER, CHAMPION, Registry, ResolvedVersion
-from precisionpain.pgx.tables import PgxTables
 from precisionpain.provenance import code_version, git_commit
 
 log = logging.getLogger(__name__)
@@ -101,14 +97,6 @@ class PromotionResult:
     run_id: str | None
 
 
-@dataclass(frozen=True)
-class _Catalogs:
-    root: Path
-    features: FeatureCatalog
-    options: OptionCatalog
-    tables: PgxTables
-
-
 def _noop(_message: str, _fraction: float) -> None:
     return None
 
@@ -134,18 +122,6 @@ def read_table(path: Path, what: str = "training data") -> pd.DataFrame:
         return pd.read_parquet(path) if suffix in (".parquet", ".pq") else pd.read_csv(path)
     except (OSError, ValueError) as exc:
         raise DataError(what, [Violation(str(path), "cannot be read as a table", type(exc).__name__)]) from None
-
-
-def training_ranges(X: np.ndarray, names: tuple[str, ...]) -> dict[str, tuple[float, float]]:
-    """Per feature, the 0.5th and 99.5th percentiles seen in training (what serving warns outside of)."""
-    out: dict[str, tuple[float, float]] = {}
-    for j, name in enumerate(names):
-        col = X[:, j]
-        col = col[~np.isnan(col)]
-        if len(col):
-            lo, hi = np.quantile(col, [0.005, 0.995])
-            out[name] = (float(lo), float(hi))
-    return out
 
 
 def input_example(catalog: FeatureCatalog) -> pd.DataFrame:
@@ -198,11 +174,6 @@ def model_signature(catalog: FeatureCatalog, option_ids: tuple[str, ...]) -> Any
     return ModelSignature(inputs=Schema(inputs), outputs=Schema(outputs))
 
 
-def _load_catalogs(catalog_root: Path | None) -> _Catalogs:
-    root = resolve_root(catalog_root)
-    return _Catalogs(root, load_feature_catalog(root), load_treatment_options(root), load_pgx_tables(root))
-
-
 @dataclass(frozen=True)
 class PreparedData:
     """A checked training table split by patient, with features assembled (what :func:`train` fits on)."""
@@ -218,10 +189,10 @@ class PreparedData:
     y_train: np.ndarray
 
 
-def prepare_data(data_path: Path, config: TrainConfig, catalogs: _Catalogs | None = None) -> PreparedData:
+def prepare_data(data_path: Path, config: TrainConfig, catalogs: Catalogs | None = None) -> PreparedData:
     """Read, check (one DataError listing every problem), filter to the configured options, split by patient
     and assemble features. Nothing is tracked or registered yet."""
-    cats = catalogs or _load_catalogs(None)
+    cats = catalogs or load_catalogs(None)
     option_ids = check_options(config, cats.options.ids)
     raw = read_table(data_path)
     fingerprint = data_fingerprint(data_path, raw)
@@ -292,11 +263,10 @@ def train(
 
     started = time.perf_counter()
     step = progress or _noop
-    cats = _load_catalogs(catalog_root)
+    cats = load_catalogs(catalog_root)
     step("reading and checking the training table", 0.0)
     prepared = prepare_data(data_path, config, cats)
     option_ids = prepared.option_ids
-    feature_ids = cats.features.feature_ids
     n_train, n_test = len(prepared.train_frame), len(prepared.test_frame)
 
     registry = Registry(tracking_uri, artifact_root)
@@ -353,25 +323,20 @@ def train(
         step("explaining (global SHAP) and plotting", 0.75)
         log_plots(estimator, evaluation, prepared.X_test, cats.features, config.evaluation, config.seed)
 
-        metadata = PackageMetadata(
+        metadata = package_metadata(
+            estimator,
+            prepared.X_train,
+            cats.features,
+            cats.options,
             registered_model=name,
-            catalog_id=cats.features.catalog_id,
-            catalog_version=cats.features.version,
-            catalog_sha256=cats.features.sha256,
-            options_catalog_sha256=cats.options.sha256,
-            option_ids=tuple(str(o) for o in estimator.options_),
-            feature_ids=feature_ids,
-            training_ranges=training_ranges(prepared.X_train, feature_ids),
+            training_data=_training_data_text(prepared.frame, data_path),
             headline_metrics={k: float(v) for k, v in evaluation.headline.items() if np.isfinite(v)},
             subgroup_gaps=subgroup_gaps(evaluation),
             interval_alpha=config.model.interval.alpha,
             strategy=config.model.strategy,
-            intended_use=INTENDED_USE,
-            training_data=_training_data_text(prepared.frame, data_path),
             data_fingerprint=prepared.fingerprint,
             code_version=code_version(),
             git_commit=git_commit() or "",
-            trained_at=datetime.now(UTC).replace(microsecond=0).isoformat(),
             run_id=run_id,
             experiment=config.experiment,
             outcome=config.outcome,
@@ -567,7 +532,7 @@ def log_plots(
 def _log_config_and_catalog(
     config: TrainConfig,
     config_path: Path | None,
-    cats: _Catalogs,
+    cats: Catalogs,
     prepared: PreparedData,
     option_ids: tuple[str, ...],
 ) -> None:

@@ -29,6 +29,7 @@ from precisionpain.cli_support import (
 )
 
 if TYPE_CHECKING:
+    from precisionpain.catalog.catalogs import Catalogs
     from precisionpain.schema import ModelSummary, RecommendationRecord
     from precisionpain.service.client import RecommendationClient
     from precisionpain.v1 import service_pb2
@@ -182,26 +183,13 @@ def answer(request: service_pb2.RecommendRequest, where: Remote | Local) -> tupl
 
     from precisionpain.catalog.loader import load_feature_catalog
     from precisionpain.service.config import DEFAULT_MODEL_URI
-    from precisionpain.service.model_store import (
-        LocalModelSource,
-        ModelSource,
-        RegistryModelSource,
-        load_model,
-    )
+    from precisionpain.service.model_store import load_model, model_source
     from precisionpain.service.servicer import CallInfo, RecommendationServicer
 
     catalog = load_feature_catalog(where.catalog_root)
-    source: ModelSource
-    if where.model_path is not None:
-        source = LocalModelSource(where.model_path)
-    else:
-        from precisionpain.models.registry import quiet_mlflow
-        from precisionpain.settings import artifact_root, tracking_uri
-
-        quiet_mlflow()
-        source = RegistryModelSource(
-            where.model or DEFAULT_MODEL_URI, tracking_uri(where.tracking_uri, where.home), artifact_root(where.home)
-        )
+    source = model_source(
+        where.model or DEFAULT_MODEL_URI, where.model_path, home=where.home, tracking_uri=where.tracking_uri
+    )
     loaded = load_model(source, catalog.sha256, warmup=False)
     servicer = RecommendationServicer(lambda: loaded, max_batch_size=1)
     call = CallInfo(request_id=uuid.uuid4().hex)
@@ -209,20 +197,33 @@ def answer(request: service_pb2.RecommendRequest, where: Remote | Local) -> tupl
     return servicer.recommend(request, call), model_summary_from_response(description)
 
 
+def ask_where(
+    target: str | None,
+    remote: tuple[str | None, Path | None, Path | None, Path | None, str | None, float],
+    local: Local,
+) -> Remote | Local:
+    """A running server when ``target`` is given (``remote``: token, ca, cert, key, server name, timeout),
+    else in-process with ``local``."""
+    return Remote(target, *remote) if target is not None else local
+
+
 def recommendation_record(
-    data: dict[str, Any], response: service_pb2.RecommendResponse, model: ModelSummary, catalog_root: Path | None
+    data: dict[str, Any], response: service_pb2.RecommendResponse, model: ModelSummary, catalogs: Catalogs
 ) -> RecommendationRecord:
     """What ``recommend --save`` writes and ``report`` reads: profile, explained ranking and model summary."""
-    from precisionpain.catalog.loader import load_feature_catalog
-    from precisionpain.catalog.pgx_tables import load_pgx_tables
     from precisionpain.features.validate import validate_profile
     from precisionpain.schema import RecommendationRecord
     from precisionpain.service.convert import explained_recommendation_from_response
 
-    profile = validate_profile(data, load_feature_catalog(catalog_root), load_pgx_tables(catalog_root))
+    profile = validate_profile(data, catalogs.features, catalogs.tables)
     return RecommendationRecord(
         profile=profile, explained=explained_recommendation_from_response(response), model=model
     )
+
+
+def write_record(record: RecommendationRecord, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(record.model_dump_json(indent=2) + "\n", encoding="utf-8")
 
 
 def _print_table(resp: Any) -> None:
@@ -309,16 +310,14 @@ def recommend_command(
     data = read_json_object(profile)
     wanted = [c.strip() for c in candidates.split(",") if c.strip()] if candidates else None
     request = recommend_request(data, wanted, top_k)
-    where: Remote | Local = (
-        Remote(target, token, ca, cert, key, server_name, timeout_s)
-        if target is not None
-        else Local(model, model_path, home, tracking_uri, catalog_root)
+    where = ask_where(
+        target, (token, ca, cert, key, server_name, timeout_s), Local(model, model_path, home, tracking_uri, catalog_root)
     )
     resp, summary = answer(request, where)
     if save is not None:
-        record = recommendation_record(data, resp, summary, catalog_root)
-        save.parent.mkdir(parents=True, exist_ok=True)
-        save.write_text(record.model_dump_json(indent=2) + "\n", encoding="utf-8")
+        from precisionpain.catalog.catalogs import load_catalogs
+
+        write_record(recommendation_record(data, resp, summary, load_catalogs(catalog_root)), save)
         err_console.print(f"wrote {save}", highlight=False)
     if json_out:
         typer.echo(json_format.MessageToJson(resp, preserving_proto_field_name=True, indent=2))

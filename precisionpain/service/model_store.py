@@ -272,3 +272,21 @@ class ModelStore:
             event.clear()
             # nothing loaded yet: every check retries (the registry may have been unreachable at start)
             self.load(force=forced or self._state.current is None)
+
+
+def model_source(
+    model: str | None, model_path: Path | None, *, home: Path | None = None, tracking_uri: str | None = None
+) -> ModelSource:
+    """A local package folder (``model_path``) if given, else the registry version behind ``model``
+    (``models:/NAME@ALIAS``) in the store that ``home`` / ``tracking_uri`` name."""
+    if model_path is not None:
+        return LocalModelSource(Path(model_path))
+    from precisionpain.settings import artifact_root
+    from precisionpain.settings import tracking_uri as resolve_tracking
+
+    if not model:
+        raise ModelError("no model given: pass a registry URI (models:/NAME@ALIAS) or a local package folder")
+    from precisionpain.models.registry import quiet_mlflow
+
+    quiet_mlflow()
+    return RegistryModelSource(model, resolve_tracking(tracking_uri, home), artifact_root(home))

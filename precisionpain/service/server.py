@@ -38,10 +38,9 @@ from precisionpain.service.config import ServerSettings, load_tokens
 from precisionpain.service.logs import configure_logging, get_logger, log_event, safe_traceback
 from precisionpain.service.model_store import (
     LoadedModel,
-    LocalModelSource,
     ModelSource,
     ModelStore,
-    RegistryModelSource,
+    model_source,
 )
 from precisionpain.service.servicer import CallInfo, RecommendationServicer
 from precisionpain.service.status import (
@@ -201,18 +200,9 @@ class RecommendationService(service_pb2_grpc.RecommendationServiceServicer):
 # ============================================================================================== assembly
 
 
-def model_source(settings: ServerSettings) -> ModelSource:
+def settings_model_source(settings: ServerSettings) -> ModelSource:
     """The model folder (``model_path``) or the registry URI (``model``) from the settings."""
-    if settings.model_path is not None:
-        return LocalModelSource(Path(settings.model_path))
-    from precisionpain.models.registry import quiet_mlflow
-    from precisionpain.settings import artifact_root, tracking_uri
-
-    quiet_mlflow()
-    assert settings.model is not None
-    return RegistryModelSource(
-        settings.model, tracking_uri(settings.tracking_uri, settings.home), artifact_root(settings.home)
-    )
+    return model_source(settings.model, settings.model_path, home=settings.home, tracking_uri=settings.tracking_uri)
 
 
 def _read(path: Path | None) -> bytes | None:
@@ -283,7 +273,7 @@ def start_server(settings: ServerSettings, *, source: ModelSource | None = None,
         maximum_concurrent_rpcs=limits.max_concurrent_rpcs,
     )
     store = ModelStore(
-        source or model_source(settings),
+        source or settings_model_source(settings),
         catalog.sha256,
         check_interval_s=settings.reload.alias_check_interval_s,
     )

@@ -56,3 +56,18 @@ def stub(channel: grpc.Channel) -> Any:
 @pytest.fixture(scope="session")
 def patient_examples() -> dict[str, dict[str, Any]]:
     return {p.stem: json.loads(p.read_text()) for p in sorted((REPO / "examples" / "patients").glob("*.json"))}
+
+
+@pytest.fixture(scope="session")
+def cli() -> Any:
+    """The ``precisionpain`` command line, every command registered."""
+    from precisionpain.cli import app
+
+    return app
+
+
+def invoke(cli: Any, *args: str) -> Any:
+    """Run one command in-process; exceptions propagate (the CLI's own handling turns mistakes into exit 2)."""
+    from typer.testing import CliRunner
+
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)

@@ -6,26 +6,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
-import typer
-from typer.testing import CliRunner
-
-from precisionpain.service.commands import register
+from tests.contract.conftest import invoke as _invoke
 from tests.contract.serverproc import ServerProcess
 
 REPO = Path(__file__).resolve().parents[2]
 PM = REPO / "examples" / "patients" / "cyp2d6_poor_metabolizer.json"
-
-
-@pytest.fixture(scope="module")
-def cli() -> typer.Typer:
-    app = typer.Typer(pretty_exceptions_enable=False)
-    register(app)
-    return app
-
-
-def _invoke(cli: typer.Typer, *args: str) -> Any:
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
 def _comparable(text: str) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from precisionpain.service.client import RecommendationClient
+from tests.contract.conftest import invoke
 from tests.contract.serverproc import ServerProcess, running, wait_until
 
 
@@ -64,27 +65,18 @@ def test_one_process_dying_stops_the_unit(tmp_path: Path, small_package_dir: Pat
         wait_until(lambda: not _alive(pids[1]))
 
 
-def test_a_port_in_use_is_refused_before_starting(tmp_path: Path, small_package_dir: Path) -> None:
+def test_a_port_in_use_is_refused_before_starting(cli: Any, small_package_dir: Path) -> None:
     import socket
 
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        from typer.testing import CliRunner
-
-        from precisionpain.cli import app
-
-        result = CliRunner().invoke(app, ["serve", "--model-path", str(small_package_dir), "--port", str(port),
-                                          "--processes", "2"])
+        result = invoke(cli, "serve", "--model-path", str(small_package_dir), "--port", str(port), "--processes", "2")
     assert result.exit_code == 2 and "port" in result.output and "in use" in result.output
 
 
 @pytest.mark.parametrize("bad", ["0", "65"])
-def test_processes_out_of_range(tmp_path: Path, small_package_dir: Path, bad: str) -> None:
-    from typer.testing import CliRunner
-
-    from precisionpain.cli import app
-
-    result = CliRunner().invoke(app, ["serve", "--model-path", str(small_package_dir), "--processes", bad])
+def test_processes_out_of_range(cli: Any, small_package_dir: Path, bad: str) -> None:
+    result = invoke(cli, "serve", "--model-path", str(small_package_dir), "--processes", bad)
     assert result.exit_code == 2 and "processes" in result.output

@@ -6,28 +6,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
-import typer
-from typer.testing import CliRunner
-
-from precisionpain.explain import commands as report_commands
-from precisionpain.service import commands as service_commands
+from tests.contract.conftest import invoke as _invoke
 from tests.contract.serverproc import ServerProcess
 
 REPO = Path(__file__).resolve().parents[2]
 PATIENTS = REPO / "examples" / "patients"
-
-
-@pytest.fixture(scope="module")
-def cli() -> typer.Typer:
-    app = typer.Typer(pretty_exceptions_enable=False)
-    service_commands.register(app)
-    report_commands.register(app)
-    return app
-
-
-def _invoke(cli: typer.Typer, *args: str) -> Any:
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
 def _without_call_details(report_json: str) -> dict[str, Any]:

@@ -7,7 +7,6 @@ server's ``--model-path`` accept.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -22,8 +21,7 @@ def build_package(directory: Path, *, n: int = 4000, seed: int = 5, n_estimators
     from precisionpain.features.assemble import assemble_features
     from precisionpain.models.card import LIMITATIONS
     from precisionpain.models.estimator import TreatmentResponseModel
-    from precisionpain.models.package import INTENDED_USE, PackageMetadata, write_package
-    from precisionpain.models.training import training_ranges
+    from precisionpain.models.package import package_metadata, write_package
 
     catalog = load_feature_catalog(REPO)
     options = load_treatment_options(REPO)
@@ -39,19 +37,14 @@ def build_package(directory: Path, *, n: int = 4000, seed: int = 5, n_estimators
         random_state=seed,
         n_jobs=1,
     ).fit(X, frame["assigned_option"].to_numpy(dtype=object), frame["responded"].to_numpy(dtype=float))
-    metadata = PackageMetadata(
+    metadata = package_metadata(
+        model,
+        X,
+        catalog,
+        options,
         registered_model="precisionpain-test",
-        catalog_id=catalog.catalog_id,
-        catalog_version=catalog.version,
-        catalog_sha256=catalog.sha256,
-        options_catalog_sha256=options.sha256,
-        option_ids=tuple(str(o) for o in model.options_),
-        feature_ids=catalog.feature_ids,
-        training_ranges=training_ranges(X, catalog.feature_ids),
-        headline_metrics={"auc_mean": 0.6, "ece_max": 0.05, "dr_policy_value": 0.5},
-        intended_use=INTENDED_USE,
         training_data=f"Synthetic cohort (PrecisionPain generator; not real patients), {n:,} patients",
-        trained_at=datetime.now(UTC).replace(microsecond=0).isoformat(),
+        headline_metrics={"auc_mean": 0.6, "ece_max": 0.05, "dr_policy_value": 0.5},
         code_version="test",
         run_id="test-run",
     )
