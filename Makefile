@@ -7,6 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 OUT ?= out
+QUICKSTART_ARGS ?=
 export OMP_WAIT_POLICY ?= passive
 export PYTHONDONTWRITEBYTECODE := 1
 
@@ -28,7 +29,7 @@ $(BIN)/.installed-dev: pyproject.toml constraints.txt
 	@touch $(BIN)/.installed $@
 
 quickstart: $(BIN)/.installed
-	$(BIN)/precisionpain quickstart --out $(OUT)
+	$(BIN)/precisionpain quickstart --out $(OUT) $(QUICKSTART_ARGS)
 
 test: $(BIN)/.installed-dev browser
 	$(BIN)/ruff check precisionpain tests benchmarks proto

@@ -30,6 +30,7 @@ QUICK_ARGS: dict[str, list[str]] = {
     "cohort_bench": ["--n", "50000"],
     "estimator_bench": ["--n-train", "20000", "--n-test", "5000"],
     "features_bench": ["--rows", "50000", "--repeats", "500"],
+    "quickstart_bench": ["--n", "20000"],
     "serve_bench": ["--quick"],
     "train_bench": ["--n", "20000", "--no-oracle"],
     "treeshap_bench": ["--rows", "100", "--batch", "200"],
