@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -18,7 +20,7 @@ import pandas as pd
 from precisionpain.catalog.loader import FeatureCatalog, OptionCatalog
 from precisionpain.catalog.types import DOMAIN_LABELS, FieldType, TreatmentOption
 from precisionpain.errors import ProfileValidationError, Violation
-from precisionpain.pgx.cpic import CpicGuidance, cpic_lookup
+from precisionpain.pgx.cpic import CpicGuidance, cpic_lookup, drug_pgx_fields
 from precisionpain.pgx.tables import ACTIVITY_SCORE_GENES, PgxTables
 from precisionpain.schema import (
     Caution,
@@ -60,7 +62,9 @@ def check_candidates(candidate_ids: Sequence[str] | None, options: OptionCatalog
         return options.ids
     known = set(options.ids)
     problems = [
-        Violation(f"candidate_option_ids[{i}]", "is not an option id in models/treatment_options.yaml", "string")
+        Violation(
+            f"candidate_option_ids[{i}]", "is not an option id in models/treatment_options.yaml", "string"
+        )
         for i, c in enumerate(candidate_ids)
         if c not in known
     ]
@@ -98,31 +102,68 @@ def _to_guidance(g: CpicGuidance) -> Guidance:
     )
 
 
-def option_guidance(
-    option: TreatmentOption, profile: PatientProfile, tables: PgxTables, *, alternatives_available: bool = True
-) -> tuple[tuple[Guidance, ...], tuple[str, ...]]:
-    """The CPIC recommendations that apply to this patient for this option (none for non-drug options), and
-    the reasons guidance could not be resolved for genes that were given (e.g. a phenotype without score)."""
+@dataclass(frozen=True, slots=True)
+class _CpicView:
+    """What CPIC says about one drug for one set of results: guidance, unresolved reasons, the exclusion reason
+    (empty unless an action is AVOID) and the cautions that follow from the guidance alone."""
+
+    guidance: tuple[Guidance, ...] = ()
+    unresolved: tuple[str, ...] = ()
+    exclusion_reason: str = ""
+    cautions: tuple[Caution, ...] = ()
+
+
+_NO_CPIC = _CpicView()
+
+
+def _cpic_view(
+    option: TreatmentOption, profile: PatientProfile, tables: PgxTables, alternatives_available: bool
+) -> _CpicView:
     if option.cpic_drug is None:
-        return (), ()
-    return _drug_guidance(
+        return _NO_CPIC
+    fields = drug_pgx_fields(option.cpic_drug, tables)
+    pgx = profile.pgx
+    return _drug_view(
         option.cpic_drug,
-        profile.pgx,
+        tuple((f, getattr(pgx, f)) for f in fields),
         profile.clinical.carbamazepine_prior_use_over_3_months,
         alternatives_available,
         tables,
     )
 
 
-@lru_cache(maxsize=8192)
-def _drug_guidance(
-    drug: str, pgx: Pgx, prior: bool | None, alternatives_available: bool, tables: PgxTables
+def option_guidance(
+    option: TreatmentOption,
+    profile: PatientProfile,
+    tables: PgxTables,
+    *,
+    alternatives_available: bool = True,
 ) -> tuple[tuple[Guidance, ...], tuple[str, ...]]:
-    """Cached per distinct pharmacogenomic result: many patients share the same few readings."""
+    """The CPIC recommendations that apply to this patient for this option (none for non-drug options), and
+    the reasons guidance could not be resolved for genes that were given (e.g. a phenotype without score)."""
+    view = _cpic_view(option, profile, tables, alternatives_available)
+    return view.guidance, view.unresolved
+
+
+@lru_cache(maxsize=8192)
+def _drug_view(
+    drug: str,
+    results: tuple[tuple[str, Any], ...],
+    prior: bool | None,
+    alternatives_available: bool,
+    tables: PgxTables,
+) -> _CpicView:
+    """Cached per drug and the results of the genes its CPIC rows read: many patients share those few readings."""
     found = cpic_lookup(
-        drug, pgx, prior_use_over_3_months=prior, alternatives_available=alternatives_available, tables=tables
+        drug,
+        Pgx(**dict(results)),
+        prior_use_over_3_months=prior,
+        alternatives_available=alternatives_available,
+        tables=tables,
     )
-    return tuple(_to_guidance(g) for g in found.guidance), tuple(u.reason for u in found.unresolved)
+    guidance = tuple(_to_guidance(g) for g in found.guidance)
+    unresolved = tuple(u.reason for u in found.unresolved)
+    return _CpicView(guidance, unresolved, _exclusion_reason(guidance), _cpic_cautions(guidance, unresolved))
 
 
 def _gene_summary(g: Guidance) -> str:
@@ -156,11 +197,10 @@ def _untested_cautions(option: TreatmentOption, profile: PatientProfile) -> list
     return out
 
 
-def _cautions(
-    option: TreatmentOption, guidance: Sequence[Guidance], unresolved: Sequence[str], profile: PatientProfile
-) -> tuple[Caution, ...]:
+def _cpic_cautions(guidance: Sequence[Guidance], unresolved: Sequence[str]) -> tuple[Caution, ...]:
     out: list[Caution] = [
-        Caution(code="cpic_unresolved", severity=Severity.info, source="CPIC", text=reason) for reason in unresolved
+        Caution(code="cpic_unresolved", severity=Severity.info, source="CPIC", text=reason)
+        for reason in unresolved
     ]
     for g in guidance:
         who = _gene_summary(g)
@@ -185,6 +225,11 @@ def _cautions(
                     text=f"{who}: CPIC makes no recommendation for this genotype.",
                 )
             )
+    return tuple(out)
+
+
+def _cautions(option: TreatmentOption, cpic: _CpicView, profile: PatientProfile) -> tuple[Caution, ...]:
+    out: list[Caution] = list(cpic.cautions)
     out.extend(_untested_cautions(option, profile))
     if option.option_class.value == "gabapentinoid" and profile.clinical.current_opioid_use:
         out.append(
@@ -233,14 +278,14 @@ def rank_options(
     missing = [o for o in wanted if o not in by_id]
     if missing:
         raise KeyError(f"no prediction for option(s) {', '.join(missing)}")
-    usable: list[RankedOption] = []
+    usable: list[dict[str, Any]] = []
     excluded: list[RankedOption] = []
     for option_id in wanted:
         option = options.get(option_id)
         pred = by_id[option_id]
-        guidance, unresolved = option_guidance(option, profile, tables, alternatives_available=len(wanted) > 1)
-        reason = _exclusion_reason(guidance)
-        entry = RankedOption(
+        cpic = _cpic_view(option, profile, tables, len(wanted) > 1)
+        reason = cpic.exclusion_reason
+        entry = dict(
             option_id=option.id,
             display_name=option.display_name,
             option_class=option.option_class.value,
@@ -248,14 +293,17 @@ def rank_options(
             rank=None,
             p_response=pred.p_response,
             interval=pred.interval,
-            guidance=guidance,
-            cautions=_cautions(option, guidance, unresolved, profile),
+            guidance=cpic.guidance,
+            cautions=_cautions(option, cpic, profile),
             excluded=bool(reason),
             exclusion_reason=reason,
         )
-        (excluded if reason else usable).append(entry)
-    usable.sort(key=lambda o: (-o.p_response, o.option_id))
-    ranked = tuple(o.model_copy(update={"rank": i + 1}) for i, o in enumerate(usable))
+        if reason:
+            excluded.append(RankedOption(**entry))
+        else:
+            usable.append(entry)
+    usable.sort(key=lambda o: (-o["p_response"], o["option_id"]))
+    ranked = tuple(RankedOption(**{**o, "rank": i + 1}) for i, o in enumerate(usable))
     return RankedRecommendation(
         patient_ref=profile.patient_ref,
         options=ranked,
@@ -365,7 +413,9 @@ def data_warnings(
     return tuple(out)
 
 
-def _resolved_gene_columns(frame: pd.DataFrame, gene: str, tables: PgxTables) -> tuple[np.ndarray, np.ndarray]:
+def _resolved_gene_columns(
+    frame: pd.DataFrame, gene: str, tables: PgxTables
+) -> tuple[np.ndarray, np.ndarray]:
     """Per row, the CPIC reading (activity score, phenotype) of one CYP gene; None where untested/unreadable."""
     from precisionpain.pgx.resolve import resolve_gene
 
@@ -379,7 +429,10 @@ def _resolved_gene_columns(frame: pd.DataFrame, gene: str, tables: PgxTables) ->
     score = np.empty(len(uniques) + 1, dtype=object)
     phenotype = np.empty(len(uniques) + 1, dtype=object)
     for u, key in enumerate(uniques):
-        clean = [None if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)) else str(v) for v in key]
+        clean = [
+            None if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)) else str(v)
+            for v in key
+        ]
         if all(v is None for v in clean):
             score[u], phenotype[u] = None, None
             continue
@@ -390,7 +443,12 @@ def _resolved_gene_columns(frame: pd.DataFrame, gene: str, tables: PgxTables) ->
 
 
 _GENE_COLUMNS = {"CYP2D6": "cyp2d6", "CYP2C9": "cyp2c9", "CYP2C19": "cyp2c19"}
-_MARKER_COLUMNS = {"HLA-B": "hla_b_1502", "HLA-A": "hla_a_3101", "OPRM1": "oprm1_rs1799971", "COMT": "comt_rs4680"}
+_MARKER_COLUMNS = {
+    "HLA-B": "hla_b_1502",
+    "HLA-A": "hla_a_3101",
+    "OPRM1": "oprm1_rs1799971",
+    "COMT": "comt_rs4680",
+}
 
 
 def cpic_avoid_matrix(
@@ -410,7 +468,11 @@ def cpic_avoid_matrix(
     out = np.zeros((n, len(option_ids)), dtype=bool)
     resolved: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     prior_col = "carbamazepine_prior_use_over_3_months"
-    prior = frame[prior_col].to_numpy(dtype=object) if prior_col in frame.columns else np.full(n, None, dtype=object)
+    prior = (
+        frame[prior_col].to_numpy(dtype=object)
+        if prior_col in frame.columns
+        else np.full(n, None, dtype=object)
+    )
     for j, option_id in enumerate(option_ids):
         option = options.get(option_id)
         if option.cpic_drug is None:

@@ -105,6 +105,14 @@ class GeneState:
 
 
 _PGX_FIELD = {"CYP2D6": "cyp2d6", "CYP2C9": "cyp2c9", "CYP2C19": "cyp2c19"}
+PGX_FIELDS: dict[str, str] = {
+    **_PGX_FIELD,
+    "HLA-B": "hla_b_1502",
+    "HLA-A": "hla_a_3101",
+    "OPRM1": "oprm1_rs1799971",
+    "COMT": "comt_rs4680",
+}
+"""Gene -> the Pgx field that carries its result."""
 
 
 def _cyp_state(gene: str, result: GeneResult, tables: PgxTables, violations: list[Violation]) -> GeneState:
@@ -205,6 +213,13 @@ def _groups(tables: PgxTables) -> dict[str, tuple[_Group, ...]]:
             by_genes.setdefault(rec.genes, []).append(_Row(rec, _split_keyed(rec.phenotype)))
         out[drug] = tuple(_Group(drug, genes, tuple(rows)) for genes, rows in by_genes.items())
     return out
+
+
+@lru_cache(maxsize=256)
+def drug_pgx_fields(drug: str, tables: PgxTables) -> tuple[str, ...]:
+    """The Pgx fields whose results CPIC's rows for ``drug`` read (its lookup depends on nothing else)."""
+    genes = {g for group in _groups(tables)[_normalize_drug(drug, tables)] for g in group.genes}
+    return tuple(f for g, f in PGX_FIELDS.items() if g in genes)
 
 
 def _default_tables(tables: PgxTables | None) -> PgxTables:
