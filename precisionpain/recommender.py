@@ -19,9 +19,11 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 import numpy as np
+from pydantic import TypeAdapter
 
 from precisionpain.catalog.loader import FeatureCatalog
 from precisionpain.errors import ModelCatalogMismatchError, ModelError
@@ -36,7 +38,6 @@ from precisionpain.schema import (
     CatalogRef,
     ExplainedRecommendation,
     FeatureVector,
-    Interval,
     ModelSummary,
     OptionPrediction,
     PatientProfile,
@@ -75,6 +76,12 @@ def _feature_vector(values: np.ndarray, names: tuple[str, ...], catalog: Catalog
         values=vals,
         missing=tuple(n for n, v in zip(names, vals, strict=True) if math.isnan(v)),
     )
+
+
+@cache
+def _predictions_adapter() -> TypeAdapter[list[OptionPrediction]]:
+    """Validates a whole list of predictions in one call (cheaper than constructing them one by one)."""
+    return TypeAdapter(list[OptionPrediction])
 
 
 def _interval_quantile(method: str, alpha: float, replicates: int) -> float | None:
@@ -277,16 +284,19 @@ class Recommender:
         pp = np.clip(p, 0.0, 1.0).tolist()
         lo = np.clip(lower, 0.0, 1.0).tolist()
         hi = np.clip(upper, 0.0, 1.0).tolist()
-        return [
-            OptionPrediction.model_construct(
-                option_id=o,
-                p_response=pp[j],
-                interval=Interval.model_construct(lower=lo[j], upper=hi[j], level=level),
-                model_name=self.identity.name,
-                model_version=self.identity.version,
-            )
-            for j, o in enumerate(self.option_ids)
-        ]
+        name, version = self.identity.name, self.identity.version
+        return _predictions_adapter().validate_python(
+            [
+                {
+                    "option_id": o,
+                    "p_response": pp[j],
+                    "interval": {"lower": lo[j], "upper": hi[j], "level": level},
+                    "model_name": name,
+                    "model_version": version,
+                }
+                for j, o in enumerate(self.option_ids)
+            ]
+        )
 
     def _feature_matrix(self, profiles: Sequence[PatientProfile]) -> np.ndarray:
         """Profiles -> (n, p) model input through the feature layer's single encoding path."""

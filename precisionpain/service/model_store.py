@@ -262,7 +262,7 @@ class ModelStore:
             self._thread.join(timeout=5.0)
 
     def _watch(self) -> None:
-        self.load(force=True)
+        self.load(force=self._state.current is None)  # nothing to do when the model was loaded before start
         event = self._state.reload_requested
         while not self._stop.is_set():
             timeout = self.check_interval_s if self.check_interval_s > 0 else None

@@ -13,6 +13,7 @@ calls in flight within the grace period.
 
 from __future__ import annotations
 
+import gc
 import hmac
 import logging
 import os
@@ -232,8 +233,11 @@ class Server:
     store: ModelStore
     health: health.HealthServicer
     inflight: InFlight
+    freeze_heap: bool = False
 
     def set_serving(self, model: LoadedModel) -> None:
+        if self.freeze_heap:
+            settle_heap()
         for name in ("", SERVICE_NAME):
             self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
 
@@ -252,9 +256,33 @@ class Server:
         log_event(log, logging.INFO, "stopped", drained=drained, in_flight=self.inflight.count)
 
 
-def start_server(settings: ServerSettings, *, source: ModelSource | None = None, reuse_port: bool = False) -> Server:
+# A call allocates tens of thousands of short-lived objects; with the default threshold (700) the collector
+# runs many times per call, and its full passes walk the whole loaded model. Serving processes raise it.
+GC_THRESHOLD = (20_000, 20, 20)
+
+
+def settle_heap() -> None:
+    """After a model load: collect (the previous model's cycles included), then move every live object to the
+    permanent generation, so later collections only walk what calls allocate."""
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
+
+
+def start_server(
+    settings: ServerSettings,
+    *,
+    source: ModelSource | None = None,
+    reuse_port: bool = False,
+    freeze_heap: bool = False,
+    load_first: bool = False,
+) -> Server:
     """Build, bind and start the server; the model loads in the background (health says when it is ready).
-    ``reuse_port`` lets sibling processes of :func:`serve_processes` bind the same port."""
+    ``reuse_port`` lets sibling processes of :func:`serve_processes` bind the same port; ``load_first`` (for
+    them) loads the model before binding, so no connection reaches a process still loading while its siblings
+    serve (if that load fails, it binds anyway: health says NOT_SERVING and the watcher retries);
+    ``freeze_heap`` (for a process that only serves) freezes the heap after each model load
+    (:func:`settle_heap`)."""
     from precisionpain.catalog.loader import load_feature_catalog
 
     tokens = TokenCheck(load_tokens(settings.auth))
@@ -277,6 +305,8 @@ def start_server(settings: ServerSettings, *, source: ModelSource | None = None,
         catalog.sha256,
         check_interval_s=settings.reload.alias_check_interval_s,
     )
+    if load_first:
+        store.load(force=True)
     inflight = InFlight()
     servicer = RecommendationServicer(
         store.current, max_batch_size=limits.max_batch_size, max_response_bytes=limits.max_response_bytes
@@ -301,8 +331,10 @@ def start_server(settings: ServerSettings, *, source: ModelSource | None = None,
         raise ConfigError(
             "server settings", [Violation("port", f"cannot listen on {settings.address} (in use or not allowed)")]
         )
-    server = Server(settings, grpc_server, port, store, health_servicer, inflight)
+    server = Server(settings, grpc_server, port, store, health_servicer, inflight, freeze_heap=freeze_heap)
     store.on_change = server.set_serving
+    if store.ready:
+        server.set_serving(store.current())
     grpc_server.start()
     log_event(
         log,
@@ -328,7 +360,8 @@ def serve(settings: ServerSettings, *, reuse_port: bool = False) -> int:
         return serve_processes(settings)
     configure_logging(settings.log_level)
     stop = threading.Event()
-    server = start_server(settings, reuse_port=reuse_port)
+    gc.set_threshold(*GC_THRESHOLD)
+    server = start_server(settings, reuse_port=reuse_port, freeze_heap=True, load_first=reuse_port)
 
     def on_stop(signum: int, frame: FrameType | None) -> None:
         stop.set()
