@@ -29,6 +29,7 @@ figures are not the capacity figures.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import socket
 import statistics
@@ -139,9 +140,7 @@ def floor(package_dir: Path, requests: list[Any], rows: int, reference_response:
     per_option = [estimator.boosters_[o] for o in estimator.options_]
     for booster in (point, *per_option):
         booster.set_param({"nthread": 1})
-    profiles = [
-        validate_profile(recommend_input_from_request(r).profile, package.catalog) for r in requests[:rows]
-    ]
+    profiles = [validate_profile(recommend_input_from_request(r).profile, package.catalog) for r in requests[:rows]]
     X = np.stack([np.asarray(engine.features(p).values, dtype=np.float32) for p in profiles])
     (first,) = engine.score(profiles[:1])
     reference_response.write_bytes(recommend_response(first).SerializeToString())
@@ -189,7 +188,7 @@ def reference_server(package_dir: Path, port: int, response_path: Path) -> None:
     point.set_param({"nthread": 1})
     rows = np.random.default_rng(0).normal(size=(1024, len(package.metadata.feature_ids))).astype(np.float32)
     response = service_pb2.RecommendResponse.FromString(response_path.read_bytes())
-    calls = iter(range(1 << 62))
+    calls = itertools.count()
 
     class Reference(service_pb2_grpc.RecommendationServiceServicer):
         def Recommend(self, request: Any, context: Any) -> Any:
@@ -208,9 +207,7 @@ def reference_server(package_dir: Path, port: int, response_path: Path) -> None:
     server.wait_for_termination()
 
 
-def reference_latency(
-    package_dir: Path, response_path: Path, requests: list[Any], calls: int
-) -> tuple[float, float]:
+def reference_latency(package_dir: Path, response_path: Path, requests: list[Any], calls: int) -> tuple[float, float]:
     port = free_port()
     cmd = [sys.executable, __file__, "--reference-server", str(port), "--model-path", str(package_dir),
            "--reference-response", str(response_path)]  # fmt: skip
@@ -356,15 +353,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1_000)
     parser.add_argument("--batch-repeats", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2, help="server threads per process")
-    parser.add_argument(
-        "--processes", type=int, default=2, help="server processes sharing the port (one per core)"
-    )
-    parser.add_argument(
-        "--log-level", default="INFO", help="server log level (INFO: one access line per call)"
-    )
-    parser.add_argument(
-        "--quick", action="store_true", help="a small run to check the script (not capacity figures)"
-    )
+    parser.add_argument("--processes", type=int, default=2, help="server processes sharing the port (one per core)")
+    parser.add_argument("--log-level", default="INFO", help="server log level (INFO: one access line per call)")
+    parser.add_argument("--quick", action="store_true", help="a small run to check the script (not capacity figures)")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--reference-server", type=int, help=argparse.SUPPRESS)  # internal: (b) reference
     parser.add_argument("--reference-response", type=Path, help=argparse.SUPPRESS)
@@ -386,9 +377,7 @@ def main() -> None:
         from precisionpain.models.package import read_package
 
         meta = read_package(package_dir).metadata
-        print(
-            f"model: {package_dir} ({len(meta.option_ids)} options, all explained; {len(meta.feature_ids)} features)"
-        )
+        print(f"model: {package_dir} ({len(meta.option_ids)} options, all explained; {len(meta.feature_ids)} features)")
 
         response_path = Path(tmp) / "reference-response.bin"
         a = floor(package_dir, requests, min(1000, len(requests)), response_path)

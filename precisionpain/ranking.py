@@ -21,7 +21,7 @@ from precisionpain.catalog.loader import FeatureCatalog, OptionCatalog
 from precisionpain.catalog.types import DOMAIN_LABELS, FieldType, TreatmentOption
 from precisionpain.errors import ProfileValidationError, Violation
 from precisionpain.pgx.cpic import CpicGuidance, cpic_lookup, drug_pgx_fields
-from precisionpain.pgx.tables import ACTIVITY_SCORE_GENES, PgxTables
+from precisionpain.pgx.tables import ACTIVITY_SCORE_GENES, PGX_FIELDS, TRANSLATED_GENES, PgxTables
 from precisionpain.schema import (
     Caution,
     DataWarning,
@@ -62,9 +62,7 @@ def check_candidates(candidate_ids: Sequence[str] | None, options: OptionCatalog
         return options.ids
     known = set(options.ids)
     problems = [
-        Violation(
-            f"candidate_option_ids[{i}]", "is not an option id in models/treatment_options.yaml", "string"
-        )
+        Violation(f"candidate_option_ids[{i}]", "is not an option id in models/treatment_options.yaml", "string")
         for i, c in enumerate(candidate_ids)
         if c not in known
     ]
@@ -133,11 +131,7 @@ def _cpic_view(
 
 
 def option_guidance(
-    option: TreatmentOption,
-    profile: PatientProfile,
-    tables: PgxTables,
-    *,
-    alternatives_available: bool = True,
+    option: TreatmentOption, profile: PatientProfile, tables: PgxTables, *, alternatives_available: bool = True
 ) -> tuple[tuple[Guidance, ...], tuple[str, ...]]:
     """The CPIC recommendations that apply to this patient for this option (none for non-drug options), and
     the reasons guidance could not be resolved for genes that were given (e.g. a phenotype without score)."""
@@ -199,8 +193,7 @@ def _untested_cautions(option: TreatmentOption, profile: PatientProfile) -> list
 
 def _cpic_cautions(guidance: Sequence[Guidance], unresolved: Sequence[str]) -> tuple[Caution, ...]:
     out: list[Caution] = [
-        Caution(code="cpic_unresolved", severity=Severity.info, source="CPIC", text=reason)
-        for reason in unresolved
+        Caution(code="cpic_unresolved", severity=Severity.info, source="CPIC", text=reason) for reason in unresolved
     ]
     for g in guidance:
         who = _gene_summary(g)
@@ -413,9 +406,7 @@ def data_warnings(
     return tuple(out)
 
 
-def _resolved_gene_columns(
-    frame: pd.DataFrame, gene: str, tables: PgxTables
-) -> tuple[np.ndarray, np.ndarray]:
+def _resolved_gene_columns(frame: pd.DataFrame, gene: str, tables: PgxTables) -> tuple[np.ndarray, np.ndarray]:
     """Per row, the CPIC reading (activity score, phenotype) of one CYP gene; None where untested/unreadable."""
     from precisionpain.pgx.resolve import resolve_gene
 
@@ -429,10 +420,7 @@ def _resolved_gene_columns(
     score = np.empty(len(uniques) + 1, dtype=object)
     phenotype = np.empty(len(uniques) + 1, dtype=object)
     for u, key in enumerate(uniques):
-        clean = [
-            None if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)) else str(v)
-            for v in key
-        ]
+        clean = [None if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)) else str(v) for v in key]
         if all(v is None for v in clean):
             score[u], phenotype[u] = None, None
             continue
@@ -442,13 +430,8 @@ def _resolved_gene_columns(
     return score[codes], phenotype[codes]
 
 
-_GENE_COLUMNS = {"CYP2D6": "cyp2d6", "CYP2C9": "cyp2c9", "CYP2C19": "cyp2c19"}
-_MARKER_COLUMNS = {
-    "HLA-B": "hla_b_1502",
-    "HLA-A": "hla_a_3101",
-    "OPRM1": "oprm1_rs1799971",
-    "COMT": "comt_rs4680",
-}
+_GENE_COLUMNS = {g: PGX_FIELDS[g] for g in TRANSLATED_GENES}
+_MARKER_COLUMNS = {g: f for g, f in PGX_FIELDS.items() if g not in _GENE_COLUMNS}
 
 
 def cpic_avoid_matrix(
@@ -468,11 +451,7 @@ def cpic_avoid_matrix(
     out = np.zeros((n, len(option_ids)), dtype=bool)
     resolved: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     prior_col = "carbamazepine_prior_use_over_3_months"
-    prior = (
-        frame[prior_col].to_numpy(dtype=object)
-        if prior_col in frame.columns
-        else np.full(n, None, dtype=object)
-    )
+    prior = frame[prior_col].to_numpy(dtype=object) if prior_col in frame.columns else np.full(n, None, dtype=object)
     for j, option_id in enumerate(option_ids):
         option = options.get(option_id)
         if option.cpic_drug is None:

@@ -34,6 +34,7 @@ from precisionpain.pgx.tables import (
     CLASSIFICATIONS,
     NO_RESULT,
     NOT_APPLICABLE,
+    PGX_FIELDS,
     TRANSLATED_GENES,
     ActionCode,
     PgxTables,
@@ -104,21 +105,10 @@ class GeneState:
     problem: str = ""  # why a tested gene has no key and no phenotype
 
 
-_PGX_FIELD = {"CYP2D6": "cyp2d6", "CYP2C9": "cyp2c9", "CYP2C19": "cyp2c19"}
-PGX_FIELDS: dict[str, str] = {
-    **_PGX_FIELD,
-    "HLA-B": "hla_b_1502",
-    "HLA-A": "hla_a_3101",
-    "OPRM1": "oprm1_rs1799971",
-    "COMT": "comt_rs4680",
-}
-"""Gene -> the Pgx field that carries its result."""
-
-
 def _cyp_state(gene: str, result: GeneResult, tables: PgxTables, violations: list[Violation]) -> GeneState:
     resolved = resolve_gene(gene, result.diplotype, result.phenotype, result.activity_score, tables)
     for part, rule in resolved.problems:
-        violations.append(Violation(f"pgx.{_PGX_FIELD[gene]}.{part}", rule, "string"))
+        violations.append(Violation(f"pgx.{PGX_FIELDS[gene]}.{part}", rule, "string"))
     phenotype = resolved.phenotype
     if gene in ACTIVITY_SCORE_GENES:
         if resolved.activity_score is not None:
@@ -152,7 +142,7 @@ def gene_states(pgx: Pgx, tables: PgxTables) -> dict[str, GeneState]:
     violations: list[Violation] = []
     states: dict[str, GeneState] = {}
     for gene in TRANSLATED_GENES:
-        result: GeneResult | None = getattr(pgx, _PGX_FIELD[gene])
+        result: GeneResult | None = getattr(pgx, PGX_FIELDS[gene])
         if result is None:
             states[gene] = GeneState(gene, False, NO_RESULT, None, NOT_TESTED)
         else:

@@ -35,6 +35,7 @@ from precisionpain.pgx.tables import (
     NO_RECOMMENDATION_GENES,
     NO_RESULT,
     NOT_APPLICABLE,
+    PGX_FIELDS,
     TRANSLATED_GENES,
     PgxTables,
 )
@@ -46,15 +47,6 @@ PHENOTYPE_JSON_GENES = (*TRANSLATED_GENES, *HLA_GENES)
 NO_CALL_DIPLOTYPES = ("/", ".", "./.")
 # PharmCAT's words for "nothing here" in phenotype and activity-score fields
 _EMPTY_VALUES = {"", NO_RESULT.lower(), NOT_APPLICABLE, "unknown", "no call"}
-_PGX_FIELD = {
-    "CYP2D6": "cyp2d6",
-    "CYP2C9": "cyp2c9",
-    "CYP2C19": "cyp2c19",
-    "HLA-B": "hla_b_1502",
-    "HLA-A": "hla_a_3101",
-    "OPRM1": "oprm1_rs1799971",
-    "COMT": "comt_rs4680",
-}
 
 
 class PharmcatImport(FrozenModel):
@@ -102,11 +94,11 @@ class _Builder:
             self.ignored.append(gene)
 
     def set(self, gene: str, value: Any) -> None:
-        self.values[_PGX_FIELD[gene]] = value
+        self.values[PGX_FIELDS[gene]] = value
 
     def finish(self) -> PharmcatImport:
         ValidationError.raise_if_any(self.what, self.violations)
-        genes = tuple(g for g in OUTSIDE_CALL_GENES if _PGX_FIELD[g] in self.values)
+        genes = tuple(g for g in OUTSIDE_CALL_GENES if PGX_FIELDS[g] in self.values)
         return PharmcatImport(
             pgx=Pgx(**self.values), genes=genes, ignored_genes=tuple(self.ignored), notes=tuple(self.notes)
         )

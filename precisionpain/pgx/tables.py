@@ -12,6 +12,15 @@ ACTIVITY_SCORE_GENES = ("CYP2D6", "CYP2C9")
 HLA_GENES = ("HLA-A", "HLA-B")
 HLA_RISK_ALLELES = {"HLA-A": "*31:01", "HLA-B": "*15:02"}  # the allele whose presence CPIC keys on
 NO_RECOMMENDATION_GENES = ("OPRM1", "COMT")
+PGX_FIELDS = {
+    "CYP2D6": "cyp2d6",
+    "CYP2C9": "cyp2c9",
+    "CYP2C19": "cyp2c19",
+    "HLA-B": "hla_b_1502",
+    "HLA-A": "hla_a_3101",
+    "OPRM1": "oprm1_rs1799971",
+    "COMT": "comt_rs4680",
+}  # gene -> the Pgx field that carries its result
 NO_RESULT = "No Result"  # CPIC lookup key for a gene that was not tested
 ANY_RESULT = "any"  # lookup key of the NO_RECOMMENDATION rows (OPRM1, COMT, oxycodone x CYP2D6)
 NOT_APPLICABLE = "n/a"  # CPIC activity-score key when the score is not defined (Indeterminate)
