@@ -29,6 +29,7 @@ figures are not the capacity figures.
 from __future__ import annotations
 
 import argparse
+import gc
 import itertools
 import os
 import socket
@@ -120,6 +121,7 @@ class Floor:
     per_option: tuple[float, float]
     merged: tuple[float, float]
     engine: tuple[float, float]
+    settle_s: float  # the collection + freeze a serving process does after each model load (calls pause)
 
 
 def floor(package_dir: Path, requests: list[Any], rows: int, reference_response: Path) -> Floor:
@@ -131,10 +133,15 @@ def floor(package_dir: Path, requests: list[Any], rows: int, reference_response:
     from precisionpain.models.package import read_package
     from precisionpain.recommender import Recommender
     from precisionpain.service.convert import recommend_input_from_request, recommend_response
+    from precisionpain.service.server import settle_heap
 
     package = read_package(package_dir)
     engine = Recommender(package)
     engine.warmup()
+    t0 = time.perf_counter()
+    settle_heap()
+    settle_s = time.perf_counter() - t0
+    gc.unfreeze()
     estimator = package.estimator
     point, _ = estimator.serving_boosters
     per_option = [estimator.boosters_[o] for o in estimator.options_]
@@ -168,6 +175,7 @@ def floor(package_dir: Path, requests: list[Any], rows: int, reference_response:
         per_option=timed(xgb_row(per_option), X),
         merged=timed(xgb_row([point]), X),
         engine=timed(lambda p: engine.score([p]), profiles),
+        settle_s=settle_s,
     )
 
 
@@ -391,6 +399,7 @@ def main() -> None:
             "    engine in-process (features, exact TreeSHAP, intervals, CPIC ranking): "
             f"p50 {a.engine[0]:.3f} ms  p99 {a.engine[1]:.3f} ms"
         )
+        print(f"    collection + heap freeze after a model load (calls pause this long): {a.settle_s:.3f} s")
         ref_p50, ref_p99 = reference_latency(package_dir, response_path, requests, args.calls)
 
         port = free_port()
