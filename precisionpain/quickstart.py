@@ -240,7 +240,7 @@ def send_examples(server: RunningServer, plan: QuickstartPlan, patients: list[Pa
     from precisionpain.catalog.catalogs import load_catalogs
     from precisionpain.explain.commands import report_from_record, write_report
     from precisionpain.service.client import RecommendationClient, recommend_request
-    from precisionpain.service.commands import recommendation_record, write_record
+    from precisionpain.service.commands import checked_profile, recommendation_record, write_record
 
     catalogs = load_catalogs(plan.catalog_root)
     records_dir, reports_dir = plan.out / "recommendations", plan.out / "reports"
@@ -251,8 +251,9 @@ def send_examples(server: RunningServer, plan: QuickstartPlan, patients: list[Pa
         for path in patients:
             name = path.name.removesuffix(".json")
             data = json.loads(path.read_text(encoding="utf-8"))
+            profile = checked_profile(data, catalogs)
             response = client.recommend(recommend_request(data))
-            record = recommendation_record(data, response, summary, catalogs)
+            record = recommendation_record(profile, response, summary)
             record_path = records_dir / f"{name}.recommendation.json"
             write_record(record, record_path)
             report = report_from_record(record, catalogs)

@@ -32,6 +32,7 @@ from precisionpain.service.commands import (
     TimeoutOpt,
     TokenOpt,
     ask_where,
+    checked_profile,
     read_json_object,
     write_record,
 )
@@ -39,7 +40,7 @@ from precisionpain.service.commands import (
 if TYPE_CHECKING:
     from precisionpain.catalog.catalogs import Catalogs
     from precisionpain.explain.report import Report
-    from precisionpain.schema import RecommendationRecord
+    from precisionpain.schema import PatientProfile, RecommendationRecord
 
 DEFAULT_TOP_K = 8
 
@@ -63,14 +64,15 @@ def is_record(data: Any) -> bool:
 
 
 def recommend_record(
-    data: dict[str, Any], where: Remote | Local, catalogs: Catalogs, top_k: int = DEFAULT_TOP_K
+    data: dict[str, Any], profile: PatientProfile, where: Remote | Local, top_k: int = DEFAULT_TOP_K
 ) -> RecommendationRecord:
-    """Ask the model (in-process or remote) and keep what the report needs."""
+    """Ask the model (in-process or remote) about a profile (``data``, already checked as ``profile``) and keep
+    what the report needs."""
     from precisionpain.service.client import recommend_request
     from precisionpain.service.commands import answer, recommendation_record
 
     response, summary = answer(recommend_request(data, None, top_k), where)
-    return recommendation_record(data, response, summary, catalogs)
+    return recommendation_record(profile, response, summary)
 
 
 def report_from_record(record: RecommendationRecord, catalogs: Catalogs, top_k: int = DEFAULT_TOP_K) -> Report:
@@ -136,9 +138,10 @@ def report_command(
     if is_record(data):
         record = read_record(data)
     else:
+        patient = checked_profile(data, catalogs)
         local = Local(model, model_path, home, tracking_uri, catalog_root)
         where = ask_where(target, (token, ca, cert, key, server_name, timeout_s), local)
-        record = recommend_record(data, where, catalogs, top_k)
+        record = recommend_record(data, patient, where, top_k)
     report = report_from_record(record, catalogs, top_k)
     html = out or (Path("report.html") if str(source) == "-" else _default_out(source))
     write_report(report, html, json_out)

@@ -30,7 +30,7 @@ from precisionpain.cli_support import (
 
 if TYPE_CHECKING:
     from precisionpain.catalog.catalogs import Catalogs
-    from precisionpain.schema import ModelSummary, RecommendationRecord
+    from precisionpain.schema import ModelSummary, PatientProfile, RecommendationRecord
     from precisionpain.service.client import RecommendationClient
     from precisionpain.v1 import service_pb2
 
@@ -207,15 +207,22 @@ def ask_where(
     return Remote(target, *remote) if target is not None else local
 
 
+def checked_profile(data: dict[str, Any], catalogs: Catalogs) -> PatientProfile:
+    """The profile checked the way ``validate`` checks it (schema, catalog ranges, CPIC tables), every problem
+    raised at once, so ``recommend`` and ``report`` list the same problems as ``validate`` and list them before
+    any model is loaded or any server called."""
+    from precisionpain.features.validate import validate_profile
+
+    return validate_profile(data, catalogs.features, catalogs.tables)
+
+
 def recommendation_record(
-    data: dict[str, Any], response: service_pb2.RecommendResponse, model: ModelSummary, catalogs: Catalogs
+    profile: PatientProfile, response: service_pb2.RecommendResponse, model: ModelSummary
 ) -> RecommendationRecord:
     """What ``recommend --save`` writes and ``report`` reads: profile, explained ranking and model summary."""
-    from precisionpain.features.validate import validate_profile
     from precisionpain.schema import RecommendationRecord
     from precisionpain.service.convert import explained_recommendation_from_response
 
-    profile = validate_profile(data, catalogs.features, catalogs.tables)
     return RecommendationRecord(
         profile=profile, explained=explained_recommendation_from_response(response), model=model
     )
@@ -305,9 +312,11 @@ def recommend_command(
     """Ranked, explained treatment options for one patient (in-process, or from a server with --target)."""
     from google.protobuf import json_format
 
+    from precisionpain.catalog.catalogs import load_catalogs
     from precisionpain.service.client import recommend_request
 
     data = read_json_object(profile)
+    patient = checked_profile(data, load_catalogs(catalog_root))
     wanted = [c.strip() for c in candidates.split(",") if c.strip()] if candidates else None
     request = recommend_request(data, wanted, top_k)
     where = ask_where(
@@ -315,9 +324,7 @@ def recommend_command(
     )
     resp, summary = answer(request, where)
     if save is not None:
-        from precisionpain.catalog.catalogs import load_catalogs
-
-        write_record(recommendation_record(data, resp, summary, load_catalogs(catalog_root)), save)
+        write_record(recommendation_record(patient, resp, summary), save)
         err_console.print(f"wrote {save}", highlight=False)
     if json_out:
         typer.echo(json_format.MessageToJson(resp, preserving_proto_field_name=True, indent=2))

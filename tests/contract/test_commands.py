@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.contract.conftest import invoke as _invoke
 from tests.contract.serverproc import ServerProcess
 
@@ -50,7 +52,32 @@ def test_recommend_reports_mistakes_in_one_message(cli, tmp_path: Path, shared_s
     out_of_range = tmp_path / "range.json"
     out_of_range.write_text(json.dumps({"clinical": {"age_years": 5, "sex": "female", "pain_type": "mixed", "baseline_nrs": 4}}))
     result = _invoke(cli, "recommend", str(out_of_range), "--target", shared_server.target)
-    assert result.exit_code == 2 and "INVALID_ARGUMENT" in result.output and "patient.clinical.age_years" in result.output
+    assert result.exit_code == 2 and "clinical.age_years: must be between 18 and" in result.output
+
+
+TYPO = {"clinical": {"age_years": 50, "sex": "female", "pain_type": "mixed", "baselin_nrs": 6}}
+OUT_OF_RANGE = {"clinical": {"age_years": 5, "sex": "female", "pain_type": "mixed", "baseline_nrs": 11},
+                "pgx": {"cyp2d6": {"diplotype": "*4/*999"}}}
+
+
+def _problems(output: str) -> list[str]:
+    return [line.strip() for line in output.splitlines() if line.lstrip().startswith("- ")]
+
+
+@pytest.mark.parametrize("command", ["recommend", "report"])
+@pytest.mark.parametrize("profile", [TYPO, OUT_OF_RANGE], ids=["typo", "out-of-range"])
+def test_a_profile_is_checked_like_validate_before_any_model_is_loaded(  # type: ignore[no-untyped-def]
+    cli, tmp_path: Path, command: str, profile: dict[str, Any]
+) -> None:
+    """The same problems as ``validate``, all of them, and before a model is needed (there is none here)."""
+    path = tmp_path / "profile.json"
+    path.write_text(json.dumps(profile))
+    checked = _invoke(cli, "validate", str(path))
+    assert checked.exit_code == 2 and len(_problems(checked.output)) >= 2, checked.output
+    result = _invoke(cli, command, str(path), "--model-path", str(tmp_path / "no-model-here"))
+    assert result.exit_code == 2
+    assert _problems(result.output) == _problems(checked.output), result.output
+    assert not list(tmp_path.glob("*.html"))
 
 
 def test_serve_rejects_bad_settings_before_starting(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
