@@ -18,6 +18,21 @@ from precisionpain.base import FrozenModel
 
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 
+# Every free-text part of a profile or request is bounded, and checked against its bound before any parsing.
+MAX_DIPLOTYPE_CHARS = 200
+MAX_PHENOTYPE_CHARS = 80
+MAX_ACTIVITY_SCORE_CHARS = 16
+MAX_PATIENT_REF_CHARS = 128
+MAX_OPTION_ID_CHARS = 64
+MAX_CANDIDATE_OPTIONS = 64  # more than any catalog holds; ids may not repeat
+
+OptionId = Annotated[str, Field(max_length=MAX_OPTION_ID_CHARS)]
+
+
+def length_rule(limit: int) -> str:
+    """The rule a too-long string breaks, for checks made outside pydantic (same words as its own check)."""
+    return f"must have at most {limit} characters"
+
 
 class Sex(StrEnum):
     female = "female"
@@ -64,15 +79,6 @@ class HlaStatus(StrEnum):
     not_tested = "not_tested"
 
 
-class HepaticImpairment(StrEnum):
-    """Liver function by Child-Pugh class (``none`` = no hepatic impairment)."""
-
-    none = "none"
-    child_pugh_a = "child_pugh_a"
-    child_pugh_b = "child_pugh_b"
-    child_pugh_c = "child_pugh_c"
-
-
 class PgxSource(StrEnum):
     lab = "lab"
     pharmcat = "pharmcat"
@@ -96,17 +102,6 @@ class Clinical(FrozenModel):
     diabetes: bool | None = None
     carbamazepine_prior_use_over_3_months: bool | None = None
     current_opioid_use: bool | None = None
-    # organ function, pregnancy and histories read by the safety rules (models/safety_rules.yaml);
-    # missing means unknown, and an unknown that matters is said
-    egfr_ml_per_min_1_73m2: FiniteFloat | None = None
-    hepatic_impairment: HepaticImpairment | None = None
-    pregnant: bool | None = None
-    gestational_age_weeks: FiniteFloat | None = None
-    breastfeeding: bool | None = None
-    opioid_mme_per_day: FiniteFloat | None = None
-    history_gi_bleed: bool | None = None
-    cardiovascular_disease: bool | None = None
-    seizure_disorder: bool | None = None
 
 
 class Objective(FrozenModel):
@@ -117,9 +112,9 @@ class Objective(FrozenModel):
 class GeneResult(FrozenModel):
     """A CYP gene result: a diplotype (lab report / PharmCAT) and/or a CPIC phenotype and activity score."""
 
-    diplotype: str | None = Field(default=None, max_length=200)
-    phenotype: str | None = Field(default=None, max_length=80)
-    activity_score: str | None = Field(default=None, max_length=16)
+    diplotype: str | None = Field(default=None, max_length=MAX_DIPLOTYPE_CHARS)
+    phenotype: str | None = Field(default=None, max_length=MAX_PHENOTYPE_CHARS)
+    activity_score: str | None = Field(default=None, max_length=MAX_ACTIVITY_SCORE_CHARS)
     source: PgxSource = PgxSource.lab
 
     @model_validator(mode="after")
@@ -169,34 +164,20 @@ class Psychosocial(FrozenModel):
     pseq_total: int | None = None
 
 
-MAX_MEDICATION_NAME_CHARS = 80
-MAX_RXCUI_CHARS = 10
-MAX_MEDICATIONS = 64
-
-
-class Medication(FrozenModel):
-    """A medication the patient takes now: its generic name (or a synonym in features/medications.yaml) and,
-    optionally, its RxNorm ingredient code (RxCUI). Resolved against the medication catalog."""
-
-    name: str = Field(min_length=1, max_length=MAX_MEDICATION_NAME_CHARS)
-    rxnorm: str | None = Field(default=None, max_length=MAX_RXCUI_CHARS, pattern=r"^[0-9]+$")
-
-
 SECTIONS: tuple[str, ...] = ("clinical", "objective", "pgx", "biomarkers", "wearables", "psychosocial")
 
 
 class PatientProfile(FrozenModel):
     """Everything known about one patient. Only age, sex, pain type and baseline NRS are required."""
 
-    patient_ref: str | None = Field(default=None, max_length=128, description="opaque; never logged")
+    patient_ref: str | None = Field(default=None, max_length=MAX_PATIENT_REF_CHARS, description="opaque; never logged")
     clinical: Clinical
     objective: Objective = Objective()
     pgx: Pgx = Pgx()
     biomarkers: Biomarkers = Biomarkers()
     wearables: Wearables = Wearables()
     psychosocial: Psychosocial = Psychosocial()
-    candidate_option_ids: tuple[str, ...] | None = None
-    medications: tuple[Medication, ...] = Field(default=(), max_length=MAX_MEDICATIONS)
+    candidate_option_ids: tuple[OptionId, ...] | None = Field(default=None, max_length=MAX_CANDIDATE_OPTIONS)
 
     @field_validator("candidate_option_ids")
     @classmethod

@@ -3,13 +3,16 @@
 Structure and vocabularies come from :mod:`precisionpain.schema`; units, valid ranges, required fields and
 cross-field rules from features/*.yaml; CYP gene results are checked against the CPIC tables. The error
 lists every problem with its field path, the rule and the kind of value received, never the value itself.
+
+A field that fails the schema (too long, wrong type) is reported for that and not parsed any further: the CPIC
+reading of a gene result only runs on parts that passed their length check.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 import numpy as np
@@ -57,7 +60,7 @@ def catalog_violations(get: Getter, catalog: FeatureCatalog, *, structural_ok: b
                 out.append(Violation(f.path, "required"))
             continue
         if f.valid_range is not None and _numeric(value):
-            if not math.isfinite(value):
+            if isinstance(value, float) and not math.isfinite(value):
                 continue  # the schema reports non-finite numbers
             lo, hi = f.valid_range
             if not lo <= value <= hi:
@@ -72,11 +75,18 @@ def catalog_violations(get: Getter, catalog: FeatureCatalog, *, structural_ok: b
     return out
 
 
-def gene_violations(get: Getter, catalog: FeatureCatalog, tables: PgxTables) -> list[Violation]:
-    """CYP gene results against the CPIC tables (unknown alleles, disagreeing phenotype or score)."""
+def gene_violations(
+    get: Getter, catalog: FeatureCatalog, tables: PgxTables, *, failed: Collection[str] = ()
+) -> list[Violation]:
+    """CYP gene results against the CPIC tables (unknown alleles, disagreeing phenotype or score).
+
+    Genes with a path in ``failed`` (or under one) already broke a schema rule and are not read again.
+    """
     out: list[Violation] = []
     for spec in catalog.field_rows:
         if spec.type is not FieldType.pgx_gene:
+            continue
+        if any(p == spec.path or p.startswith(spec.path + ".") for p in failed):
             continue
         result = get(spec.section, spec.id)
         if result is None:
@@ -93,6 +103,21 @@ def gene_violations(get: Getter, catalog: FeatureCatalog, tables: PgxTables) -> 
     return out
 
 
+def _json_object(text: str | bytes) -> Any:
+    """Parse JSON text; what cannot be read (syntax, encoding, a number of thousands of digits, nesting deeper
+    than the parser's recursion limit) is one violation at the root."""
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        where = f" at line {exc.lineno}, column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
+        rule = f"is not valid JSON{where}"
+    except ValueError:  # int() refuses numbers of more than sys.get_int_max_str_digits() digits
+        rule = "is not readable JSON: a number has too many digits"
+    except RecursionError:
+        rule = "is not readable JSON: nested too deeply"
+    raise ProfileValidationError("patient profile", [Violation("(root)", rule, "text")])
+
+
 def validate_profile(
     raw: PatientProfile | Mapping[str, Any] | str | bytes,
     catalog: FeatureCatalog | None = None,
@@ -102,13 +127,7 @@ def validate_profile(
     cat = catalog or default_feature_catalog()
     tbl = _tables(tables)
     if isinstance(raw, str | bytes):
-        try:
-            raw = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            where = f" at line {exc.lineno}, column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
-            raise ProfileValidationError(
-                "patient profile", [Violation("(root)", f"is not valid JSON{where}", "text")]
-            ) from None
+        raw = _json_object(raw)
     if isinstance(raw, PatientProfile):
         profile: PatientProfile | None = raw
         violations: list[Violation] = []
@@ -140,7 +159,8 @@ def validate_profile(
             return sec.get(field) if isinstance(sec, Mapping) else None
 
         already = {v.path for v in violations}
-        extra = catalog_violations(get_raw, cat, structural_ok=False) + gene_violations(get_raw, cat, tbl)
+        extra = catalog_violations(get_raw, cat, structural_ok=False)
+        extra += gene_violations(get_raw, cat, tbl, failed=already)
         violations += [v for v in extra if v.path not in already]
     ProfileValidationError.raise_if_any("patient profile", violations)
     assert profile is not None

@@ -13,12 +13,19 @@ from typing import cast
 
 from precisionpain.errors import DiplotypeFormatError, PgxError
 from precisionpain.pgx.tables import HLA_GENES, HLA_RISK_ALLELES, NO_RESULT
-from precisionpain.schema import ComtGenotype, HlaStatus, Oprm1Genotype
+from precisionpain.schema import (
+    MAX_DIPLOTYPE_CHARS,
+    MAX_PHENOTYPE_CHARS,
+    ComtGenotype,
+    HlaStatus,
+    Oprm1Genotype,
+    length_rule,
+)
 
 # "*15:02", "B*15:02", "HLA-B*15:02:01:03", "*15:02:01G": two or more fields, an optional expression/group suffix
-_HLA_ALLELE = re.compile(r"^(?:HLA-)?(?P<letter>[A-Z])?\*(?P<fields>\d{2,4}(?::\d{2,4}){1,3})[A-Z]?$")
+_HLA_ALLELE = re.compile(r"^(?:HLA-)?(?P<letter>[A-Z])?\*(?P<fields>[0-9]{2,4}(?::[0-9]{2,4}){1,3})[A-Z]?$")
 _HLA_STATUS = re.compile(
-    r"^(?:HLA-[AB])?(?P<allele>\*\d{2,4}:\d{2,4})\s+(?P<status>positive|negative)$", re.I
+    r"^(?:HLA-[AB])?(?P<allele>\*[0-9]{2,4}:[0-9]{2,4})\s+(?P<status>positive|negative)$", re.I
 )
 
 
@@ -44,6 +51,8 @@ def hla_two_field(gene: str, allele: str) -> str:
 def hla_status_from_diplotype(gene: str, diplotype: str) -> HlaStatus:
     """Positive if either allele is the CPIC risk allele of the gene (HLA-B*15:02, HLA-A*31:01)."""
     g = _hla_gene(gene)
+    if len(diplotype) > MAX_DIPLOTYPE_CHARS:
+        raise DiplotypeFormatError(f"{g}: a diplotype {length_rule(MAX_DIPLOTYPE_CHARS)}")
     parts = diplotype.strip().split("/")
     if len(parts) != 2 or not all(p.strip() for p in parts):
         raise DiplotypeFormatError(
@@ -58,6 +67,8 @@ def hla_status_from_phenotype(gene: str, text: str) -> HlaStatus | None:
     """``*15:02 positive`` -> positive. A result about another allele (``*57:01 positive``) says nothing about
     the risk allele: None."""
     g = _hla_gene(gene)
+    if len(text) > MAX_PHENOTYPE_CHARS:
+        raise PgxError(f"{g}: a result {length_rule(MAX_PHENOTYPE_CHARS)}")
     m = _HLA_STATUS.match(" ".join(text.split()))
     if m is None:
         raise PgxError(
@@ -91,6 +102,8 @@ _COMT = {
 
 
 def _genotype_key(text: str, rsid: str) -> str:
+    if len(text) > MAX_DIPLOTYPE_CHARS:
+        return ""  # no genotype spelling is that long: the caller reports it as unreadable
     t = text.strip().upper()
     if t.startswith(rsid.upper()):
         t = t[len(rsid) :].strip()

@@ -47,6 +47,7 @@ PHENOTYPE_JSON_GENES = (*TRANSLATED_GENES, *HLA_GENES)
 NO_CALL_DIPLOTYPES = ("/", ".", "./.")
 # PharmCAT's words for "nothing here" in phenotype and activity-score fields
 _EMPTY_VALUES = {"", NO_RESULT.lower(), NOT_APPLICABLE, "unknown", "no call"}
+MAX_GENE_SYMBOL_CHARS = 32  # HGNC symbols are short; a longer "gene" is not listed back as an ignored gene
 
 
 class PharmcatImport(FrozenModel):
@@ -89,8 +90,12 @@ class _Builder:
         self.ignored: list[str] = []
         self.notes: list[str] = []
 
-    def ignore(self, gene: str) -> None:
-        if gene not in self.ignored:
+    def ignore(self, where: str, gene: str) -> None:
+        if len(gene) > MAX_GENE_SYMBOL_CHARS:
+            self.violations.append(
+                Violation(where, f"a gene symbol has at most {MAX_GENE_SYMBOL_CHARS} characters", "string")
+            )
+        elif gene not in self.ignored:
             self.ignored.append(gene)
 
     def set(self, gene: str, value: Any) -> None:
@@ -213,7 +218,7 @@ def read_pharmcat_outside_calls(text: str, tables: PgxTables | None = None) -> P
             b.violations.append(Violation(where, "the gene symbol (first field) is empty", "empty string"))
             continue
         if gene not in OUTSIDE_CALL_GENES:
-            b.ignore(gene)
+            b.ignore(where, gene)
             continue
         if gene in seen:
             b.violations.append(
@@ -428,7 +433,7 @@ def read_pharmcat_phenotype(data: Mapping[str, Any], tables: PgxTables | None = 
         return b.finish()
     for path, gene, report in _gene_reports(data, b):
         if gene not in PHENOTYPE_JSON_GENES:
-            b.ignore(gene)
+            b.ignore(path, gene)
             continue
         if report.get("callSource") == "NONE":
             continue

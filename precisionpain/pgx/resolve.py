@@ -1,12 +1,17 @@
 """Resolve what a report says about a CYP gene (diplotype, phenotype, activity score) into one CPIC reading,
-checking that the parts agree. Used by profile validation and by the feature layer (cached per input).
+checking that the parts agree. Used by profile validation and by the feature layer.
+
+Readings are cached by the parts as given, so the cache is keyed by what callers send: a part longer than its
+field allows is refused before any parsing and never cached, and the cache is bounded in bytes
+(:data:`RESOLVE_CACHE_BYTES`), not in entries.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from typing import Any
 
+from precisionpain.bounded_cache import lru_cache_bytes, text_bytes
 from precisionpain.errors import DiplotypeFormatError, PgxError, UnknownAlleleError
 from precisionpain.pgx.tables import ACTIVITY_SCORE_GENES, PgxTables
 from precisionpain.pgx.translate import (
@@ -14,6 +19,19 @@ from precisionpain.pgx.translate import (
     normalize_phenotype,
     phenotype_from_activity_score,
     translate_diplotype,
+)
+from precisionpain.schema import (
+    MAX_ACTIVITY_SCORE_CHARS,
+    MAX_DIPLOTYPE_CHARS,
+    MAX_PHENOTYPE_CHARS,
+    length_rule,
+)
+
+RESOLVE_CACHE_BYTES = 16 * 1024 * 1024
+_LIMITS = (
+    ("diplotype", MAX_DIPLOTYPE_CHARS),
+    ("phenotype", MAX_PHENOTYPE_CHARS),
+    ("activity_score", MAX_ACTIVITY_SCORE_CHARS),
 )
 
 
@@ -30,7 +48,6 @@ class ResolvedGene:
         return not self.problems
 
 
-@lru_cache(maxsize=1 << 16)
 def resolve_gene(
     gene: str,
     diplotype: str | None,
@@ -38,7 +55,33 @@ def resolve_gene(
     activity_score: str | None,
     tables: PgxTables,
 ) -> ResolvedGene:
-    """One CPIC reading of a gene result; disagreements and unreadable parts are listed, not raised."""
+    """One CPIC reading of a gene result; disagreements and unreadable parts are listed, not raised.
+
+    A part longer than its field allows is reported as such and nothing is parsed or cached.
+    """
+    too_long = tuple(
+        (part, length_rule(limit))
+        for (part, limit), text in zip(_LIMITS, (diplotype, phenotype, activity_score), strict=True)
+        if text is not None and len(text) > limit
+    )
+    if too_long:
+        return ResolvedGene(gene, None, None, None, too_long)
+    return _resolve(gene, diplotype, phenotype, activity_score, tables)
+
+
+def _entry_bytes(args: tuple[Any, ...], r: ResolvedGene) -> int:
+    problems = [rule for _, rule in r.problems]
+    return text_bytes(*args, r.diplotype, r.activity_score, r.phenotype, *problems) + 64 * (4 + len(problems))
+
+
+@lru_cache_bytes(RESOLVE_CACHE_BYTES, _entry_bytes)
+def _resolve(
+    gene: str,
+    diplotype: str | None,
+    phenotype: str | None,
+    activity_score: str | None,
+    tables: PgxTables,
+) -> ResolvedGene:
     problems: list[tuple[str, str]] = []
     dip_canonical = dip_phenotype = dip_score = None
     translated = False

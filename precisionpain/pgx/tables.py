@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
+from functools import cached_property
 
 TRANSLATED_GENES = ("CYP2D6", "CYP2C9", "CYP2C19")
 ACTIVITY_SCORE_GENES = ("CYP2D6", "CYP2C9")
@@ -75,7 +76,8 @@ class ScoreRule:
         )
 
 
-_NUM = r"-?\d+(?:\.\d+)?"
+_ASIDE = re.compile(r"\([^()]*\)")  # "(includes all ≥-prefixed scores)"; linear: no nested parentheses
+_NUM = r"-?[0-9]+(?:\.[0-9]+)?"
 _CONDITION = re.compile(
     rf"^(?:(?P<lo>{_NUM})\s*(?P<lop><=|<)\s*)?AS\s*(?:(?P<rop>==|<=|<|>=|>)\s*(?P<hi>{_NUM}))?$"
 )
@@ -83,7 +85,7 @@ _CONDITION = re.compile(
 
 def parse_score_condition(gene: str, condition: str, phenotype: str) -> ScoreRule:
     """Parse the small grammar used in phenotype_rules.tsv: ``AS == 0``, ``0 < AS < 1.25``, ``AS is n/a``."""
-    text = re.sub(r"\(.*?\)", "", condition).strip()
+    text = _ASIDE.sub("", condition).strip()
     if text.startswith("AS is n/a"):
         return ScoreRule(gene, condition, phenotype, applies_to_na=True)
     m = _CONDITION.match(text)
@@ -151,3 +153,18 @@ class PgxTables:
     @property
     def drugs(self) -> tuple[str, ...]:
         return tuple(self._by_drug)
+
+    @cached_property
+    def highest_activity_scores(self) -> dict[str, Decimal]:
+        """Per activity-score gene, the highest score two alleles can sum to (twice the highest allele value,
+        a ``≥`` dropped): CYP2D6 6.0 (*1x≥3/*1x≥3), CYP2C9 2.0. A higher score is not a CPIC reading."""
+        out: dict[str, Decimal] = {}
+        for gene in ACTIVITY_SCORE_GENES:
+            values = [
+                Decimal(a.activity_value.removeprefix("≥"))
+                for a in self.allele_functions.get(gene, {}).values()
+                if a.activity_value is not None
+            ]
+            if values:
+                out[gene] = 2 * max(values)
+        return out

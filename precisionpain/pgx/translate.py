@@ -4,16 +4,26 @@ CYP2D6 and CYP2C9: the activity score is the sum of the two alleles' activity va
 carried into the sum) and the phenotype comes from the score ranges in phenotype_rules.tsv. CYP2C19: the
 phenotype comes from the unordered pair of allele functions. An allele missing from allele_functions.tsv is
 an :class:`UnknownAlleleError`; nothing is guessed.
+
+Every parser here first checks its input against the bound of its field (``precisionpain.schema``), and every
+pattern is linear in its input (no two repeats next to each other that can match the same characters), so a
+caller's string cannot make the work grow faster than its length.
 """
 
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from precisionpain.base import FrozenModel
 from precisionpain.errors import DiplotypeFormatError, PgxError, UnknownAlleleError, UnknownGeneError
 from precisionpain.pgx.tables import ACTIVITY_SCORE_GENES, TRANSLATED_GENES, AlleleFunction, PgxTables
+from precisionpain.schema import (
+    MAX_ACTIVITY_SCORE_CHARS,
+    MAX_DIPLOTYPE_CHARS,
+    MAX_PHENOTYPE_CHARS,
+    length_rule,
+)
 
 PHENOTYPE_ORDINAL: dict[str, float] = {
     "Poor Metabolizer": 0.0,
@@ -65,9 +75,11 @@ def normalize_gene(gene: str) -> str:
     return g
 
 
-_SPACES_PLUS = re.compile(r"\s*\+\s*")
-_COPY = re.compile(r"(?:[xX×]\s*(>=|≥)?|(>=|≥))\s*(\d+)")
-_COPY_NUMBER = re.compile(r"^(?P<base>\*\d+)x(?P<n>\d+)$")
+# "x3", "X 3", "×3", "x>=3", "x≥ 3", "≥3": a copy number. One whitespace run between any two tokens, so linear.
+_COPY = re.compile(r"(?:[xX×]\s*(?:(>=|≥)\s*)?|(>=|≥)\s*)([0-9]+)")
+_COPY_NUMBER = re.compile(r"^(?P<base>\*[0-9]+)x(?P<n>[0-9]{1,2})$")  # more than 99 copies is no reading
+_DIGITS_OR_NOT = re.compile(r"[0-9]+|[^0-9]+")
+_PLAIN_DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+")
 BINNED_COPY_NUMBER = 3  # CPIC bins three or more copies of *1, *2 and *4 as x≥3
 
 
@@ -76,17 +88,19 @@ def normalize_allele(allele: str) -> str:
     a = allele.strip()
     if a.startswith("[") and a.endswith("]"):  # PharmCAT's combination syntax
         a = a[1:-1].strip()
-    a = _SPACES_PLUS.sub(" + ", a)
+    a = " + ".join(part.strip() for part in a.split("+"))
     a = _COPY.sub(lambda m: "x" + (AT_LEAST if (m.group(1) or m.group(2)) else "") + m.group(3), a)
     return a
 
 
 def _allele_sort_key(allele: str) -> tuple[tuple[int, str], ...]:
-    return tuple((int(n) if n.isdigit() else -1, n) for n in re.findall(r"\d+|\D+", allele))
+    return tuple((int(n) if n[0] in "0123456789" else -1, n) for n in _DIGITS_OR_NOT.findall(allele))
 
 
 def split_diplotype(gene: str, diplotype: str) -> tuple[str, str]:
     """``"CYP2D6*1/*4"`` or ``"*1/*4"`` -> ``("*1", "*4")`` in canonical order."""
+    if len(diplotype) > MAX_DIPLOTYPE_CHARS:
+        raise DiplotypeFormatError(f"{gene}: a diplotype {length_rule(MAX_DIPLOTYPE_CHARS)}")
     parts = diplotype.strip().split("/")
     if len(parts) != 2 or not all(p.strip() for p in parts):
         raise DiplotypeFormatError(
@@ -110,19 +124,21 @@ def _strip_gene(gene: str, allele: str) -> str:
 
 
 def parse_activity_score(text: str) -> tuple[Decimal, bool]:
-    """``"1.25"`` -> (1.25, False); ``"≥4.0"`` or ``">=4"`` -> (4.0, True)."""
+    """``"1.25"`` -> (1.25, False); ``"≥4.0"`` or ``">=4"`` -> (4.0, True).
+
+    Only plain decimals are read (ASCII digits, at most one point): no sign, exponent, NaN, infinity or digit
+    separators, so reading a score can neither overflow nor take long.
+    """
+    if len(text) > MAX_ACTIVITY_SCORE_CHARS:
+        raise PgxError(f"activity score {length_rule(MAX_ACTIVITY_SCORE_CHARS)}")
     t = text.strip()
     at_least = False
     for prefix in (AT_LEAST, ">="):
         if t.startswith(prefix):
             at_least, t = True, t[len(prefix) :].strip()
-    try:
-        value = Decimal(t)
-    except InvalidOperation:
-        raise PgxError("activity score must be a number such as '1.25' or '≥4.0'") from None
-    if not value.is_finite() or value < 0:
-        raise PgxError("activity score must be a finite number >= 0")
-    return value, at_least
+    if _PLAIN_DECIMAL.fullmatch(t) is None:
+        raise PgxError("activity score must be a number >= 0 written in digits, such as '1.25' or '≥4.0'")
+    return Decimal(t), at_least
 
 
 def format_activity_score(value: Decimal, at_least: bool = False) -> str:
@@ -157,6 +173,12 @@ def phenotype_from_activity_score(gene: str, score: str | None, tables: PgxTable
         raise PgxError(f"{g}: CPIC assigns phenotypes from allele functions, not activity scores")
     t = _tables(tables)
     value = None if score is None else parse_activity_score(score)[0]
+    highest = t.highest_activity_scores.get(g)
+    if value is not None and highest is not None and value > highest:
+        raise PgxError(
+            f"{g}: activity score must be between 0 and {format_activity_score(highest)} "
+            "(the highest sum of two CPIC allele activity values)"
+        )
     for rule in t.score_rules[g]:
         if rule.matches(value):
             return rule.phenotype
@@ -218,7 +240,8 @@ def translate_diplotype(gene: str, diplotype: str, tables: PgxTables | None = No
     return result(None, phenotype)
 
 
-_PHENOTYPE_NOISE = re.compile(r"\(.*?\)|\bCYP2(?:D6|C9|C19)\b", re.IGNORECASE)
+# a parenthesised aside without nested parentheses: each scan stops at the next parenthesis, so linear
+_PHENOTYPE_NOISE = re.compile(r"\([^()]*\)|\bCYP2(?:D6|C9|C19)\b", re.IGNORECASE)
 
 
 def normalize_phenotype(text: str) -> str:
@@ -227,6 +250,8 @@ def normalize_phenotype(text: str) -> str:
     PM/IM/NM/RM/UM (and EM, CPIC's former "extensive"), British spelling and plurals ("metabolisers"), a gene
     symbol or a parenthesised abbreviation around the term ("CYP2D6 Poor Metabolizer (PM)"), "ultra-rapid".
     """
+    if len(text) > MAX_PHENOTYPE_CHARS:
+        raise PgxError(f"phenotype {length_rule(MAX_PHENOTYPE_CHARS)}")
     t = " ".join(_PHENOTYPE_NOISE.sub(" ", text).split())
     if t.upper() in PHENOTYPE_ABBREVIATIONS:
         return PHENOTYPE_ABBREVIATIONS[t.upper()]

@@ -148,3 +148,108 @@ def test_non_finite_numbers_rejected() -> None:
     with pytest.raises(ProfileValidationError) as err:
         validate_profile(data)
     assert "clinical.age_years" in _paths(err.value)
+
+
+# ------------------------------------------------------------------------------ adversarial input (bounds)
+
+MINIMAL = {"age_years": 40, "sex": "male", "pain_type": "mixed", "baseline_nrs": 5}
+
+
+def test_candidate_option_ids_are_bounded_in_count_and_length() -> None:
+    too_many = [f"option_{i}" for i in range(65)]
+    with pytest.raises(ProfileValidationError) as err:
+        validate_profile({"clinical": MINIMAL, "candidate_option_ids": too_many})
+    assert "candidate_option_ids" in _paths(err.value)
+    with pytest.raises(ProfileValidationError) as err:
+        validate_profile({"clinical": MINIMAL, "candidate_option_ids": ["codeine", "x" * 5000]})
+    assert _paths(err.value) == {"candidate_option_ids[1]"}
+    assert "xxxx" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("section", "field"),
+    [("clinical", "age_years"), ("psychosocial", "pcs_total"), ("wearables", "window_days")],
+)
+def test_huge_integers_are_range_violations(section: str, field: str) -> None:
+    data: dict[str, Any] = {"clinical": dict(MINIMAL)}
+    data.setdefault(section, {})[field] = 10**400
+    with pytest.raises(ProfileValidationError) as err:
+        validate_profile(data)
+    assert f"{section}.{field}" in _paths(err.value)
+    assert "1" * 20 not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"clinical": {"age_years": ' + "1" * 5000 + "}}",
+        "[" * 100_000,
+        '{"a": ' * 100_000,
+    ],
+    ids=["number-with-5000-digits", "deeply-nested-list", "deeply-nested-object"],
+)
+def test_json_that_cannot_be_read_is_a_violation(text: str) -> None:
+    with pytest.raises(ProfileValidationError) as err:
+        validate_profile(text)
+    assert _paths(err.value) == {"(root)"}
+
+
+@pytest.mark.parametrize(
+    ("part", "value"),
+    [
+        ("activity_score", "1e9999999"),
+        ("activity_score", "1E5"),
+        ("activity_score", "Infinity"),
+        ("activity_score", "1_0"),
+        ("activity_score", "99"),
+        ("activity_score", "6.25"),
+        ("diplotype", "*1²/*4"),
+        ("diplotype", "*1/*4" + "1" * 190),
+        ("diplotype", "*1x" + "9" * 190 + "/*4"),
+        ("phenotype", "(" * 80),
+    ],
+)
+def test_adversarial_gene_parts_are_violations(part: str, value: str) -> None:
+    data = {"clinical": MINIMAL, "pgx": {"cyp2d6": {part: value}}}
+    with pytest.raises(ProfileValidationError) as err:
+        validate_profile(data)
+    assert _paths(err.value) == {f"pgx.cyp2d6.{part}"}
+    assert value not in str(err.value)
+
+
+@pytest.mark.parametrize(("gene", "score"), [("cyp2d6", "6.5"), ("cyp2c9", "2.5"), ("cyp2c9", "≥3.0")])
+def test_activity_scores_outside_cpic_range_are_refused(gene: str, score: str) -> None:
+    with pytest.raises(ProfileValidationError) as err:
+        validate_profile({"clinical": MINIMAL, "pgx": {gene: {"activity_score": score}}})
+    (violation,) = err.value.violations
+    assert violation.path == f"pgx.{gene}.activity_score"
+    assert "between 0" in violation.rule
+
+
+def test_fields_that_failed_the_schema_are_not_parsed_or_kept() -> None:
+    """Over-long gene parts are refused for their length and nothing about them stays in memory."""
+    import gc
+    import tracemalloc
+
+    def profile(i: int) -> dict[str, Any]:
+        filler = f"{i:08d}" + "a" * 100_000
+        return {"clinical": MINIMAL, "pgx": {"cyp2d6": {"diplotype": "*1/*4" + filler, "phenotype": filler}}}
+
+    for warm in range(3):  # let one-off allocations (tables, caches of fixed keys) happen first
+        with pytest.raises(ProfileValidationError):
+            validate_profile(profile(-1 - warm))
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(40):
+            with pytest.raises(ProfileValidationError) as err:
+                validate_profile(profile(i))
+            by_path = {v.path: v.rule for v in err.value.violations}
+            assert set(by_path) == {"pgx.cyp2d6.diplotype", "pgx.cyp2d6.phenotype"}
+            assert all("at most" in rule for rule in by_path.values())
+        gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert grown < 1_000_000, f"{grown:,} bytes kept after 40 profiles with 200 KB of gene text each"

@@ -139,3 +139,17 @@ def test_importing_the_package_opens_no_file_of_the_catalog() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
     assert out.stdout.split("\n")[:2] == ["[]", "False"]
+
+
+# ------------------------------------------------------------------------------------------ adversarial input
+
+
+def test_marker_parsers_refuse_overlong_text_without_reading_it() -> None:
+    with pytest.raises(DiplotypeFormatError, match="at most 200 characters"):
+        hla_status_from_diplotype("HLA-B", "*15:02/*57:01" + " " * 5000)
+    with pytest.raises(PgxError, match="at most 80 characters"):
+        hla_status_from_phenotype("HLA-B", "*15:02" + " " * 5000 + "positive")
+    with pytest.raises(PgxError):
+        normalize_oprm1_genotype("A/G" + " " * 5000)
+    with pytest.raises(DiplotypeFormatError):
+        hla_status_from_diplotype("HLA-B", "*15:0²/*57:01")

@@ -213,3 +213,19 @@ def test_phenotype_json_hla_alleles_and_phenotypes_must_agree(pgx_tables) -> Non
     with pytest.raises(ValidationError) as err:
         read_pharmcat_phenotype(data, pgx_tables)
     assert "disagree" in str(err.value)
+
+
+def test_an_overlong_gene_symbol_is_refused_not_listed_back(pgx_tables) -> None:
+    symbol = "G" * 5000
+    with pytest.raises(ValidationError) as err:
+        read_pharmcat_outside_calls(f"CYP2D6\t*1/*4\n{symbol}\t*1/*1\n", pgx_tables)
+    assert [v.path for v in err.value.violations] == ["line 2"]
+    assert "at most 32 characters" in err.value.violations[0].rule
+    assert symbol not in str(err.value)
+
+
+def test_overlong_pharmcat_parts_are_refused_for_their_length(pgx_tables) -> None:
+    with pytest.raises(ValidationError) as err:
+        read_pharmcat_outside_calls(f"CYP2D6\t*1/*4{'1' * 300}\nCYP2C19\t\t{'(' * 20_000}\n", pgx_tables)
+    assert [v.path for v in err.value.violations] == ["line 1", "line 2"]
+    assert all("at most" in v.rule for v in err.value.violations)

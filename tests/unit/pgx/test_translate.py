@@ -9,6 +9,7 @@ IM 1.0-1.5, NM 2.0; CYP2C19 by the pair of allele functions.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from decimal import Decimal
 
@@ -342,3 +343,72 @@ def test_phenotype_spellings(text: str, term: str) -> None:
 def test_unknown_phenotype_words(bad: str) -> None:
     with pytest.raises(PgxError):
         normalize_phenotype(bad)
+
+
+# ---------------------------------------------------------------------------------------------- adversarial input
+
+
+def test_parsers_refuse_input_longer_than_its_field_before_reading_it(pgx_tables) -> None:
+    with pytest.raises(PgxError, match="at most 80 characters"):
+        normalize_phenotype("(" * 20_000)
+    with pytest.raises(DiplotypeFormatError, match="at most 200 characters"):
+        translate_diplotype("CYP2D6", "*1" + " " * 20_000 + "+*4/*1", pgx_tables)
+    with pytest.raises(PgxError, match="at most 16 characters"):
+        canonical_activity_score("1" * 17)
+
+
+@pytest.mark.parametrize(
+    "bad", ["1e9999999", "1E5", "NaN", "Infinity", "1_0", "+1", "-0", "٣", "0x10", "1.2.3", "≥", "1 0"]
+)
+def test_activity_scores_are_plain_decimals(bad: str) -> None:
+    with pytest.raises(PgxError, match="digits"):
+        canonical_activity_score(bad)
+
+
+@pytest.mark.parametrize(("gene", "score", "highest"), [("CYP2D6", "6.25", "6.0"), ("CYP2C9", "≥2.5", "2.0")])
+def test_activity_scores_above_what_two_alleles_can_sum_to_are_refused(
+    gene: str, score: str, highest: str, pgx_tables
+) -> None:
+    with pytest.raises(PgxError, match=f"between 0 and {highest}"):
+        phenotype_from_activity_score(gene, score, pgx_tables)
+    assert phenotype_from_activity_score(gene, highest, pgx_tables)
+
+
+@pytest.mark.parametrize(
+    "diplotype", ["*1²/*4", "*1/*4٣", "*1x" + "9" * 190 + "/*4", "*1x²/*4", "*4/*1" + "1" * 190]
+)
+def test_odd_digits_and_absurd_copy_numbers_are_unknown_alleles(diplotype: str, pgx_tables) -> None:
+    with pytest.raises(PgxError):
+        translate_diplotype("CYP2D6", diplotype, pgx_tables)
+
+
+@pytest.mark.parametrize(
+    ("variant", "canonical"),
+    [
+        ("*68  +   *4/*1", "*1/*68 + *4"),
+        ("*2X >= 3/*1", "*1/*2x≥3"),
+        ("*1×  2/*4", "*1x2/*4"),
+        ("*2≥ 3/*1", "*1/*2x≥3"),
+    ],
+)
+def test_spelling_variants_with_inner_spaces(variant: str, canonical: str, pgx_tables) -> None:
+    assert translate_diplotype("CYP2D6", variant, pgx_tables).diplotype == canonical
+
+
+_PIECES = ["(", ")", " ", "\t", "+", "x", "X", "×", "≥", ">=", "*", "/", "1", "4", "9", "²", "٣", "CYP2D6", "."]
+_ADVERSARIAL = st.lists(st.sampled_from(_PIECES), max_size=60).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(diplotype=_ADVERSARIAL, phenotype=_ADVERSARIAL, score=_ADVERSARIAL)
+def test_adversarial_text_is_read_or_refused_never_crashes(
+    diplotype: str, phenotype: str, score: str, pgx_tables
+) -> None:
+    """Whatever the characters, a parser either reads the text or raises PgxError (a request's INVALID_ARGUMENT)."""
+    for parse in (
+        lambda: translate_diplotype("CYP2D6", diplotype, pgx_tables),
+        lambda: normalize_phenotype(phenotype),
+        lambda: phenotype_from_activity_score("CYP2D6", score, pgx_tables),
+    ):
+        with contextlib.suppress(PgxError):
+            parse()
