@@ -79,6 +79,15 @@ class HlaStatus(StrEnum):
     not_tested = "not_tested"
 
 
+class HepaticImpairment(StrEnum):
+    """Liver function by Child-Pugh class (``none`` = no hepatic impairment)."""
+
+    none = "none"
+    child_pugh_a = "child_pugh_a"
+    child_pugh_b = "child_pugh_b"
+    child_pugh_c = "child_pugh_c"
+
+
 class PgxSource(StrEnum):
     lab = "lab"
     pharmcat = "pharmcat"
@@ -102,6 +111,17 @@ class Clinical(FrozenModel):
     diabetes: bool | None = None
     carbamazepine_prior_use_over_3_months: bool | None = None
     current_opioid_use: bool | None = None
+    # organ function, pregnancy and histories read by the safety rules (models/safety_rules.yaml);
+    # missing means unknown, and an unknown that matters is said
+    egfr_ml_per_min_1_73m2: FiniteFloat | None = None
+    hepatic_impairment: HepaticImpairment | None = None
+    pregnant: bool | None = None
+    gestational_age_weeks: FiniteFloat | None = None
+    breastfeeding: bool | None = None
+    opioid_mme_per_day: FiniteFloat | None = None
+    history_gi_bleed: bool | None = None
+    cardiovascular_disease: bool | None = None
+    seizure_disorder: bool | None = None
 
 
 class Objective(FrozenModel):
@@ -164,6 +184,19 @@ class Psychosocial(FrozenModel):
     pseq_total: int | None = None
 
 
+MAX_MEDICATION_NAME_CHARS = 80
+MAX_RXCUI_CHARS = 10
+MAX_MEDICATIONS = 64
+
+
+class Medication(FrozenModel):
+    """A medication the patient takes now: its generic name (or a synonym in features/medications.yaml) and,
+    optionally, its RxNorm ingredient code (RxCUI). Resolved against the medication catalog."""
+
+    name: str = Field(min_length=1, max_length=MAX_MEDICATION_NAME_CHARS)
+    rxnorm: str | None = Field(default=None, max_length=MAX_RXCUI_CHARS, pattern=r"^[0-9]+$")
+
+
 SECTIONS: tuple[str, ...] = ("clinical", "objective", "pgx", "biomarkers", "wearables", "psychosocial")
 
 
@@ -178,6 +211,7 @@ class PatientProfile(FrozenModel):
     wearables: Wearables = Wearables()
     psychosocial: Psychosocial = Psychosocial()
     candidate_option_ids: tuple[OptionId, ...] | None = Field(default=None, max_length=MAX_CANDIDATE_OPTIONS)
+    medications: tuple[Medication, ...] = Field(default=(), max_length=MAX_MEDICATIONS)
 
     @field_validator("candidate_option_ids")
     @classmethod
