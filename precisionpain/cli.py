@@ -17,6 +17,7 @@ from precisionpain.cli_support import (
     CatalogRootOpt,
     HomeOpt,
     TrackingOpt,
+    complete_help_when_piped,
     err_console,
     handle_errors,
     out_console,
@@ -303,6 +304,7 @@ report_commands.register(app)  # report
 
 
 def main() -> None:
+    complete_help_when_piped()
     app()
 
 

@@ -7,20 +7,50 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 
 from precisionpain.errors import PrecisionPainError, ValidationError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-err_console = Console(stderr=True)
-out_console = Console()
+#: columns output is laid out in when it goes to a pipe or a file: wide enough that no table or line is cut
+PIPED_WIDTH = 10_000
+#: columns of ``--help`` sent to a pipe or a file (its panels fill the width, so not PIPED_WIDTH); wide enough
+#: that no help text is cut
+PIPED_HELP_WIDTH = 120
+
+
+class CompleteConsole(Console):
+    """A rich console that lays its output out at its natural width when its stream is not a terminal (a pipe,
+    a file, a CI log), where rich would cut table headers ("p(respon…") and wrap lines at 80 columns. On a
+    terminal it fits the terminal, as usual."""
+
+    def _complete_size(self) -> ConsoleDimensions:
+        size = Console.size.fget(self)  # type: ignore[attr-defined]
+        return size if self.is_terminal else ConsoleDimensions(PIPED_WIDTH, size.height)
+
+    def _set_size(self, new_size: tuple[int, int]) -> None:
+        Console.size.fset(self, new_size)  # type: ignore[attr-defined]
+
+    size = property(_complete_size, _set_size)
+
+
+err_console = CompleteConsole(stderr=True)
+out_console = CompleteConsole()
+
+
+def complete_help_when_piped() -> None:
+    """``--help`` sent to a pipe or a file is laid out PIPED_HELP_WIDTH wide instead of 80 columns, which cut
+    long help texts. Typer reads ``TERMINAL_WIDTH`` when it first formats help; a width the user set wins."""
+    if not sys.stdout.isatty():
+        os.environ.setdefault("TERMINAL_WIDTH", str(PIPED_HELP_WIDTH))
 
 CatalogRootOpt = Annotated[
     Path | None,
