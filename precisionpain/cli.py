@@ -14,7 +14,9 @@ from typing import Annotated, Any
 import typer
 
 from precisionpain.cli_support import (
+    OUT_DIR,
     CatalogRootOpt,
+    ForceOpt,
     HomeOpt,
     TrackingOpt,
     complete_help_when_piped,
@@ -22,6 +24,7 @@ from precisionpain.cli_support import (
     handle_errors,
     out_console,
     read_text,
+    refuse_overwrite,
     write_json,
 )
 from precisionpain.explain import commands as report_commands
@@ -56,14 +59,19 @@ def _catalogs(root: Path | None) -> tuple[Any, Any, Any]:
 def cohort_cmd(
     n: Annotated[int, typer.Option("--n", min=1, help="Number of synthetic patients.")] = 10_000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed; the same seed gives the same file.")] = 7,
-    out: Annotated[Path, typer.Option("--out", help="Parquet file to write.")] = Path("cohort.parquet"),
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Parquet file to write (default: out/cohort-N-seedS.parquet).")
+    ] = None,
+    force: ForceOpt = False,
     catalog_root: CatalogRootOpt = None,
 ) -> None:
     """Generate a synthetic cohort with the true response of every patient to every option."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    from precisionpain.cohort import generate_cohort, write_cohort
+    from precisionpain.cohort import cohort_file_name, generate_cohort, write_cohort
 
+    out = out or OUT_DIR / cohort_file_name(n, seed)
+    refuse_overwrite(force, out=out)
     feature_catalog, options, tables = _catalogs(catalog_root)
     with Progress(
         "[progress.description]{task.description}",
@@ -97,7 +105,11 @@ def cohort_cmd(
 @handle_errors
 def features_cmd(
     source: Annotated[Path, typer.Argument(help="A profile JSON file, or a cohort/table parquet file.")],
-    out: Annotated[Path | None, typer.Option("--out", help="Output (.features.json or .parquet).")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Output (.features.json or .parquet; default: out/<base>.features.json or .parquet)."),
+    ] = None,
+    force: ForceOpt = False,
     catalog_root: CatalogRootOpt = None,
 ) -> None:
     """Validate and encode patients into model features (catalog column order, NaN = missing)."""
@@ -106,17 +118,20 @@ def features_cmd(
     from precisionpain.features.assemble import assemble_features
     from precisionpain.features.validate import validate_profile
 
+    table = source.suffix == ".parquet"
+    base = source.stem if table else source.name.removesuffix(".json")
+    target = out or OUT_DIR / f"{base}.features.{'parquet' if table else 'json'}"
+    refuse_overwrite(force, out=target)
     feature_catalog, _, tables = _catalogs(catalog_root)
-    if source.suffix == ".parquet":
+    if table:
         frame = pd.read_parquet(source)
         matrix = assemble_features(frame, feature_catalog, tables)
-        target = out or source.with_suffix(".features.parquet")
+        target.parent.mkdir(parents=True, exist_ok=True)
         matrix.to_frame().to_parquet(target)
         err_console.print(f"wrote {len(matrix):,} x {len(matrix.names)} features to {target}")
         return
     profile = validate_profile(read_text(source), feature_catalog, tables)
     vector = assemble_features(profile, feature_catalog, tables)
-    target = out or source.with_name(source.name.removesuffix(".json") + ".features.json")
     write_json(target, vector.model_dump(mode="json"))
     err_console.print(f"wrote {len(vector.names)} features ({len(vector.missing)} missing) to {target}")
 
@@ -143,12 +158,14 @@ def validate_cmd(
 def pgx_translate_cmd(
     source: Annotated[Path, typer.Argument(help="TSV with columns gene, diplotype (other columns are kept).")],
     out: Annotated[Path, typer.Option("--out", help="TSV to write: adds activity_score and phenotype.")],
+    force: ForceOpt = False,
     catalog_root: CatalogRootOpt = None,
 ) -> None:
     """Translate diplotypes to CPIC activity scores and phenotypes; bad rows are reported, the rest written."""
     from precisionpain.catalog.pgx_tables import load_pgx_tables
     from precisionpain.pgx import translate_table
 
+    refuse_overwrite(force, out=out)
     table = translate_table(read_text(source), load_pgx_tables(catalog_root))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(table.to_tsv(), encoding="utf-8")
@@ -198,12 +215,14 @@ def pgx_import_cmd(
     profile: Annotated[Path | None, typer.Option("--profile", help="Profile JSON to add the results to.")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Where to write the (updated) profile JSON.")] = None,
     replace: Annotated[bool, typer.Option("--replace", help="PharmCAT results replace disagreeing ones.")] = False,
+    force: ForceOpt = False,
     catalog_root: CatalogRootOpt = None,
 ) -> None:
     """Read PharmCAT output into a profile's pharmacogenomics section."""
     from precisionpain.features.validate import validate_profile
     from precisionpain.pgx import merge_pgx, read_pharmcat_outside_calls, read_pharmcat_phenotype
 
+    refuse_overwrite(force, out=out)
     feature_catalog, _, tables = _catalogs(catalog_root)
     text = read_text(source)
     if source.name.endswith(".json"):

@@ -16,7 +16,7 @@ from typing import Annotated, Any, NoReturn, TypeVar
 import typer
 from rich.console import Console, ConsoleDimensions
 
-from precisionpain.errors import PrecisionPainError, ValidationError
+from precisionpain.errors import PrecisionPainError, ValidationError, Violation
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -51,6 +51,11 @@ def complete_help_when_piped() -> None:
     long help texts. Typer reads ``TERMINAL_WIDTH`` when it first formats help; a width the user set wins."""
     if not sys.stdout.isatty():
         os.environ.setdefault("TERMINAL_WIDTH", str(PIPED_HELP_WIDTH))
+
+#: where a command writes its files when no path is given (relative to the working directory; ignored by git)
+OUT_DIR = Path("out")
+
+ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite output files that already exist.")]
 
 CatalogRootOpt = Annotated[
     Path | None,
@@ -112,6 +117,21 @@ def read_text(path: Path) -> str:
     if str(path) == "-":
         return sys.stdin.read()
     return path.read_text(encoding="utf-8")
+
+
+def refuse_overwrite(force: bool, **outputs: Path | None) -> None:
+    """Before any work: each output (option name -> path) that already exists is an error naming the option and
+    the file, unless ``--force`` was given."""
+    if force:
+        return
+    ValidationError.raise_if_any(
+        "output files",
+        [
+            Violation(f"--{option.replace('_', '-')}", f"{path} already exists; add --force to overwrite it")
+            for option, path in outputs.items()
+            if path is not None and path.exists()
+        ],
+    )
 
 
 def write_json(path: Path, data: Any) -> None:

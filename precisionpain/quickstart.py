@@ -94,11 +94,11 @@ def ensure_cohort(plan: QuickstartPlan, say: Say = _quiet) -> tuple[Path, bool]:
     import pyarrow.parquet as pq
 
     from precisionpain.catalog.catalogs import load_catalogs
-    from precisionpain.cohort import cohort_metadata, generate_cohort, write_cohort
+    from precisionpain.cohort import cohort_file_name, cohort_metadata, generate_cohort, write_cohort
 
     cats = load_catalogs(plan.catalog_root)
     catalog, options, tables = cats.features, cats.options, cats.tables
-    path = plan.out / f"cohort-{plan.n_patients}-seed{plan.seed}.parquet"
+    path = plan.out / cohort_file_name(plan.n_patients, plan.seed)
     wanted = cohort_metadata(plan.n_patients, plan.seed, catalog=catalog, options=options, tables=tables)
     if path.exists():
         meta = {k.decode(): v.decode() for k, v in (pq.read_schema(path).metadata or {}).items()}

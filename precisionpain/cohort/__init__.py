@@ -6,6 +6,7 @@ from __future__ import annotations
 from precisionpain.cohort.generate import (
     COHORT_SCHEMA_VERSION,
     DEFAULT_CHUNK_SIZE,
+    cohort_file_name,
     cohort_metadata,
     dgp_fingerprint,
     generate_cohort,
@@ -15,6 +16,7 @@ from precisionpain.cohort.generate import (
 __all__ = [
     "COHORT_SCHEMA_VERSION",
     "DEFAULT_CHUNK_SIZE",
+    "cohort_file_name",
     "cohort_metadata",
     "dgp_fingerprint",
     "generate_cohort",

@@ -326,6 +326,11 @@ def cohort_metadata(
     }
 
 
+def cohort_file_name(n: int, seed: int) -> str:
+    """The file name a cohort of ``n`` patients from ``seed`` is written under when none is given."""
+    return f"cohort-{n}-seed{seed}.parquet"
+
+
 def write_cohort(
     frame: pd.DataFrame,
     out: Path,

@@ -13,13 +13,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from precisionpain.cli_support import (
+    OUT_DIR,
     CatalogRootOpt,
+    ForceOpt,
     HomeOpt,
     ModelOpt,
     ModelPathOpt,
     TrackingOpt,
     add_commands,
     err_console,
+    refuse_overwrite,
 )
 from precisionpain.service.commands import (
     CaOpt,
@@ -102,8 +105,11 @@ def write_report(report: Report, html: Path, json_path: Path | None = None) -> N
 
 
 def _default_out(source: Path) -> Path:
+    """``out/<base>.report.html`` in the working directory (``out/report.html`` for standard input)."""
+    if str(source) == "-":
+        return OUT_DIR / "report.html"
     base = source.name.removesuffix(".json").removesuffix(".recommendation")
-    return source.with_name(f"{base}.report.html")
+    return OUT_DIR / f"{base}.report.html"
 
 
 def report_command(
@@ -111,12 +117,15 @@ def report_command(
         Path,
         typer.Argument(help="A profile JSON file, or a saved recommendation (precisionpain recommend --save); '-' for stdin."),
     ],
-    out: Annotated[Path | None, typer.Option("--out", help="HTML file to write (default: <base>.report.html).")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="HTML file to write (default: out/<base>.report.html).")
+    ] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write the report as JSON here.")] = None,
     save: Annotated[
         Path | None, typer.Option("--save", help="Also write the recommendation record the report was built from.")
     ] = None,
     top_k: Annotated[int, typer.Option("--top-k", min=1, help="Contributors shown per option.")] = DEFAULT_TOP_K,
+    force: ForceOpt = False,
     target: TargetOpt = None,
     model: ModelOpt = None,
     model_path: ModelPathOpt = None,
@@ -133,6 +142,8 @@ def report_command(
     """Write the clinician's HTML report for one patient (in-process, from a server, or from a saved record)."""
     from precisionpain.catalog.catalogs import load_catalogs
 
+    html = out or _default_out(source)
+    refuse_overwrite(force, out=html, json=json_out, save=save)
     data = read_json_object(source, "report input")
     catalogs = load_catalogs(catalog_root)
     if is_record(data):
@@ -143,7 +154,6 @@ def report_command(
         where = ask_where(target, (token, ca, cert, key, server_name, timeout_s), local)
         record = recommend_record(data, patient, where, top_k)
     report = report_from_record(record, catalogs, top_k)
-    html = out or (Path("report.html") if str(source) == "-" else _default_out(source))
     write_report(report, html, json_out)
     if save is not None:
         write_record(record, save)

@@ -20,11 +20,13 @@ import typer
 
 from precisionpain.cli_support import (
     CatalogRootOpt,
+    ForceOpt,
     HomeOpt,
     TrackingOpt,
     add_commands,
     err_console,
     out_console,
+    refuse_overwrite,
 )
 from precisionpain.models.registry import store_location
 
@@ -182,6 +184,7 @@ def evaluate_cmd(
     shap_plots: Annotated[bool, typer.Option("--shap-plots", help="Also log global SHAP plots.")] = False,
     no_log: Annotated[bool, typer.Option("--no-log", help="Print only; log no MLflow run.")] = False,
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write the evaluation as JSON here.")] = None,
+    force: ForceOpt = False,
     home: HomeOpt = None,
     tracking_uri: TrackingOpt = None,
 ) -> None:
@@ -190,6 +193,7 @@ def evaluate_cmd(
     from precisionpain.models.config import load_train_config
     from precisionpain.models.training import evaluate_registered
 
+    refuse_overwrite(force, json=json_out)
     if split not in ("all", "test", "train"):
         raise ConfigError("--split", [Violation("--split", "must be one of all, test, train", "string")])
     eval_config = load_train_config(config).evaluation if config is not None else None

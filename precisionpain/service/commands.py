@@ -18,6 +18,7 @@ import typer
 
 from precisionpain.cli_support import (
     CatalogRootOpt,
+    ForceOpt,
     HomeOpt,
     ModelOpt,
     ModelPathOpt,
@@ -26,6 +27,7 @@ from precisionpain.cli_support import (
     err_console,
     out_console,
     read_text,
+    refuse_overwrite,
 )
 
 if TYPE_CHECKING:
@@ -69,6 +71,13 @@ def serve_command(
         bool | None, typer.Option("--require-token/--no-require-token", help="Require 'authorization: Bearer <token>'.")
     ] = None,
     token_file: Annotated[Path | None, typer.Option("--token-file", help="Accepted tokens, one per line.")] = None,
+    reflection_requires_token: Annotated[
+        bool | None,
+        typer.Option(
+            "--reflection-requires-token/--no-reflection-requires-token",
+            help="Put server reflection behind the token check too (production).",
+        ),
+    ] = None,
     log_level: Annotated[str | None, typer.Option("--log-level", help="DEBUG, INFO, WARNING or ERROR.")] = None,
 ) -> None:
     """Serve RecommendationService over gRPC (health, reflection, TLS, tokens; SIGHUP reloads the model)."""
@@ -94,6 +103,7 @@ def serve_command(
             "tls.require_client_auth": require_client_auth,
             "auth.require_token": require_token,
             "auth.token_file": token_file,
+            "auth.reflection_requires_token": reflection_requires_token,
             "log_level": log_level,
         },
         config_path=config,
@@ -302,6 +312,7 @@ def recommend_command(
         Path | None,
         typer.Option("--save", help="Also write the recommendation record (input of 'precisionpain report')."),
     ] = None,
+    force: ForceOpt = False,
     ca: CaOpt = None,
     cert: CertOpt = None,
     key: KeyOpt = None,
@@ -315,6 +326,7 @@ def recommend_command(
     from precisionpain.catalog.catalogs import load_catalogs
     from precisionpain.service.client import recommend_request
 
+    refuse_overwrite(force, save=save)
     data = read_json_object(profile)
     patient = checked_profile(data, load_catalogs(catalog_root))
     wanted = [c.strip() for c in candidates.split(",") if c.strip()] if candidates else None

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.contract.conftest import invoke as _invoke
 from tests.contract.serverproc import ServerProcess
 
@@ -37,14 +39,15 @@ def test_report_in_process_then_from_the_saved_record(cli, small_package_dir: Pa
     assert again.read_bytes() == html.read_bytes()
 
 
-def test_recommend_save_feeds_report(cli, small_package_dir: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_recommend_save_feeds_report(cli, small_package_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(tmp_path)
     record = tmp_path / "hla.recommendation.json"
     result = _invoke(cli, "recommend", str(PATIENTS / "hla_b_1502_carrier.json"), "--model-path",
                      str(small_package_dir), "--save", str(record))
     assert result.exit_code == 0, result.output
     result = _invoke(cli, "report", str(record))
     assert result.exit_code == 0, result.output
-    page = (tmp_path / "hla.report.html").read_text()
+    page = (tmp_path / "out" / "hla.report.html").read_text()
     assert "carbamazepine" in page.lower() and "HLA-B*15:02" in page
 
 
@@ -61,7 +64,8 @@ def test_report_from_a_server_equals_in_process(cli, shared_server: ServerProces
     assert "suicide" in right_text.lower()
 
 
-def test_bad_inputs_get_one_clear_message(cli, tmp_path: Path, small_package_dir: Path) -> None:  # type: ignore[no-untyped-def]
+def test_bad_inputs_get_one_clear_message(cli, tmp_path: Path, small_package_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(tmp_path)
     not_json = tmp_path / "x.json"
     not_json.write_text("{nope")
     result = _invoke(cli, "report", str(not_json), "--model-path", str(small_package_dir))
@@ -78,4 +82,4 @@ def test_bad_inputs_get_one_clear_message(cli, tmp_path: Path, small_package_dir
     result = _invoke(cli, "report", str(invalid), "--model-path", str(small_package_dir))
     assert result.exit_code == 2 and "clinical.age_years" in result.output
     assert "MRN-0042" not in result.output
-    assert not (tmp_path / "invalid.report.html").exists()
+    assert not (tmp_path / "out").exists()
