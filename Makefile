@@ -60,4 +60,4 @@ lock:
 	rm -rf .lockenv
 
 clean:
-	rm -rf $(VENV) $(OUT) .mlflow .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(OUT) .precisionpain .mlflow .pytest_cache .mypy_cache .ruff_cache

@@ -7,7 +7,6 @@ Exit status: see :mod:`precisionpain.cli_support`.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -270,7 +269,7 @@ def quickstart_cmd(
     from rich.table import Table
 
     from precisionpain.models.commands import progress_bar, sigterm_interrupts
-    from precisionpain.quickstart import QuickstartPlan, run_quickstart
+    from precisionpain.quickstart import QuickstartPlan, run_quickstart, summary_text
 
     plan = QuickstartPlan(
         out=out.resolve(),
@@ -298,21 +297,7 @@ def quickstart_cmd(
         alert = " [bold red](suicide-risk alert)[/]" if ex.critical_flags else ""
         table.add_row(ex.name + alert, top, ", ".join(ex.excluded) or "-", ex.report.name)
     out_console.print(table)
-    store = result.tracking_uri
-    ui = f"{Path(sys.executable).parent / 'mlflow'} ui --backend-store-uri {store}" if store.startswith("sqlite:") else store
-    out_console.print(
-        f"\nreports:          {plan.out / 'reports'}  (open the .html files in a browser)\n"
-        f"recommendations:  {plan.out / 'recommendations'}\n"
-        f"server log:       {result.server_log}\n"
-        f"MLflow UI:        {ui}\n"
-        f"serve yourself:   precisionpain serve --model {result.model_uri}"
-        + (f" --home {home}" if home is not None else "")
-        + "\n"
-        f"done in {result.seconds:.0f} s (cohort {'reused' if result.cohort_reused else 'generated'}, "
-        f"model {'trained' if result.trained else 'reused'})",
-        highlight=False,
-        soft_wrap=True,
-    )
+    out_console.print("\n" + summary_text(plan, result), highlight=False, soft_wrap=True)
 
 
 # --------------------------------------------------------------------------------------------- the rest

@@ -274,6 +274,37 @@ def send_examples(server: RunningServer, plan: QuickstartPlan, patients: list[Pa
     return tuple(results)
 
 
+def command_path(name: str) -> str:
+    """How to start one of this environment's programs from the working directory when its folder may not be
+    on PATH: the script beside the running Python (``.venv/bin/precisionpain``), relative to the working
+    directory when it lies inside it."""
+    path = Path(sys.executable).parent / name
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def summary_text(plan: QuickstartPlan, result: QuickstartResult) -> str:
+    """Where everything is, and the commands to go on with, each runnable as printed."""
+    store = result.tracking_uri
+    ui = f"{command_path('mlflow')} ui --backend-store-uri {store}" if store.startswith("sqlite:") else store
+    serve = f"{command_path('precisionpain')} serve --model {result.model_uri}"
+    if plan.home is not None:
+        serve += f" --home {plan.home}"
+    if plan.tracking_uri is not None:
+        serve += f" --tracking-uri {plan.tracking_uri}"
+    return (
+        f"reports:          {plan.out / 'reports'}  (open the .html files in a browser)\n"
+        f"recommendations:  {plan.out / 'recommendations'}\n"
+        f"server log:       {result.server_log}\n"
+        f"MLflow UI:        {ui}\n"
+        f"serve yourself:   {serve}\n"
+        f"done in {result.seconds:.0f} s (cohort {'reused' if result.cohort_reused else 'generated'}, "
+        f"model {'trained' if result.trained else 'reused'})"
+    )
+
+
 def run_quickstart(
     plan: QuickstartPlan, say: Say = _quiet, progress: Callable[[str, float], None] | None = None
 ) -> QuickstartResult:

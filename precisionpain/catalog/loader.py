@@ -131,13 +131,14 @@ def pydantic_violations(err: pydantic.ValidationError, prefix: str = "") -> list
         if prefix:
             path = f"{prefix}.{path}" if path else prefix
         rule = e["msg"]
+        received = kind_of(e.get("input"))
         if e["type"] == "extra_forbidden":
             rule = "unknown key (not allowed)"
-        elif e["type"] == "missing":
-            rule = "required"
+        elif e["type"] == "missing":  # the input pydantic reports is the enclosing object, not the absent value
+            rule, received = "missing (required)", ""
         elif rule.startswith("Value error, "):
             rule = rule[len("Value error, ") :]
-        out.append(Violation(path or "(root)", rule, kind_of(e.get("input"))))
+        out.append(Violation(path or "(root)", rule, received))
     return out
 
 

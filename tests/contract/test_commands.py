@@ -86,3 +86,11 @@ def test_serve_rejects_bad_settings_before_starting(cli, tmp_path: Path) -> None
     assert result.exit_code == 2
     for expected in ("port", "model_path", "tls"):
         assert expected in result.output
+
+
+def test_an_absent_required_field_is_reported_as_missing(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "profile.json"
+    path.write_text(json.dumps({"clinical": {"age_years": 50, "sex": "female", "pain_type": "mixed"}}))
+    result = _invoke(cli, "validate", str(path))
+    assert result.exit_code == 2
+    assert _problems(result.output) == ["- clinical.baseline_nrs: missing (required)"], result.output
