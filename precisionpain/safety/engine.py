@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -160,7 +160,7 @@ def _compile(c: Condition, features: FeatureCatalog) -> Evaluator:
                 return [f"{label}: {_fmt(v)}"] if v is not None and v == wanted else None
 
             return equal
-        members = frozenset(c.in_ if op == "in_" else (c.not_in or ()))
+        members = frozenset((c.in_ if op == "in_" else c.not_in) or ())
         inside = op == "in_"
 
         def member(ctx: _Context) -> Facts:
@@ -475,6 +475,12 @@ def _reason(cr: _CompiledRule, facts: list[str], catalogs: SafetyCatalogs) -> Sa
     )
 
 
+def _option_safety(option: TreatmentOption, verdict: Verdict, reasons: tuple[SafetyReason, ...]) -> OptionSafety:
+    return OptionSafety.model_construct(
+        option_id=option.id, modality=option.modality.value, verdict=verdict, reasons=reasons
+    )
+
+
 def _severity(r: SafetyReason) -> int:
     return LEVEL_SEVERITY[r.level]
 
@@ -504,8 +510,8 @@ def apply_safety_rules(
         hit = cr.targets
         if cr.uses_medications and own_drug_taken:
             for oid in hit & own_drug_taken.keys():
-                drug = own_drug_taken[oid]
-                own = cr.evaluate(_Context(profile, tuple(m for m in meds if m is not drug), functional))
+                own_row = own_drug_taken[oid]
+                own = cr.evaluate(_Context(profile, tuple(m for m in meds if m is not own_row), functional))
                 if own is not None:
                     reasons[oid].append(_reason(cr, own, catalogs))
             hit = hit - own_drug_taken.keys()
@@ -521,16 +527,16 @@ def apply_safety_rules(
 
     levels = catalogs._cpic_levels
     pgx = functional.pgx
-    for option, drug, fields in catalogs._cpic_options:
-        reasons[option.id].extend(_cpic_for(drug, fields, pgx, profile, True, catalogs, levels))
+    for option, cpic_drug, fields in catalogs._cpic_options:
+        reasons[option.id].extend(_cpic_for(cpic_drug, fields, pgx, profile, True, catalogs, levels))
     verdicts = {oid: verdict_for(r.level for r in rs) for oid, rs in reasons.items()}
     drug_ids = catalogs._drug_option_ids
     usable_drugs = sum(1 for oid in drug_ids if verdicts[oid] is not Verdict.excluded)
-    for option, drug, fields in catalogs._cpic_options:
+    for option, cpic_drug, fields in catalogs._cpic_options:
         others = usable_drugs - (verdicts[option.id] is not Verdict.excluded)
         if others == 0:  # no other usable drug option: CPIC's "no alternatives" rows apply
             kept = [r for r in reasons[option.id] if not r.rule_id.startswith(CPIC_RULE_PREFIX)]
-            reasons[option.id] = kept + list(_cpic_for(drug, fields, pgx, profile, False, catalogs, levels))
+            reasons[option.id] = kept + list(_cpic_for(cpic_drug, fields, pgx, profile, False, catalogs, levels))
             verdicts[option.id] = verdict_for(r.level for r in reasons[option.id])
 
     wanted = None if option_ids is None else set(option_ids)
@@ -544,9 +550,7 @@ def apply_safety_rules(
             _remember(
                 catalogs._option_results,
                 (option.id, verdict, *map(id, rs)),
-                lambda o=option, v=verdict, rs=rs: OptionSafety.model_construct(
-                    option_id=o.id, modality=o.modality.value, verdict=v, reasons=rs
-                ),
+                partial(_option_safety, option, verdict, rs),
             )
         )
     return SafetyAssessment.model_construct(
