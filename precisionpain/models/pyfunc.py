@@ -2,7 +2,9 @@
 
 Input: a table of patient profiles in the flat form (one column per catalog field, as in a cohort file).
 Output: one column ``p_response__<option_id>`` per option (calibrated probability of response).
-The model is logged as "models from code", so loading it unpickles nothing.
+The model is logged as "models from code", so loading it unpickles nothing. The sha256 of the package's manifest
+is logged in the model config (``package_manifest_sha256``), and loading checks every file of the package
+against the manifest and the manifest against that sha256.
 """
 
 from __future__ import annotations
@@ -23,11 +25,17 @@ mlflow.models.set_model(PrecisionPainPyfunc())
 """
 
 
+MANIFEST_CONFIG_KEY = "package_manifest_sha256"
+
+
 class PrecisionPainPyfunc(PythonModel):
     def load_context(self, context: Any) -> None:
         from precisionpain.models.package import read_package
 
-        self.package = read_package(Path(context.artifacts["package"]))
+        config = context.model_config or {}
+        self.package = read_package(
+            Path(context.artifacts["package"]), expected_manifest_sha256=config.get(MANIFEST_CONFIG_KEY)
+        )
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
         from precisionpain.features.assemble import assemble_features

@@ -19,12 +19,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from precisionpain.errors import RegistryError
+from precisionpain.errors import ModelError, RegistryError
 
 log = logging.getLogger(__name__)
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
+#: version tag holding the sha256 of the package's manifest.json, written when the version is registered
+PACKAGE_MANIFEST_TAG = "package_manifest_sha256"
+_SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 _MODEL_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[A-Za-z0-9_\-]+)|/(?P<version>\d+))$")
 
 
@@ -94,6 +97,18 @@ class ResolvedVersion:
     run_id: str
     source: str
     tags: dict[str, str]
+
+    @property
+    def package_manifest_sha256(self) -> str:
+        """The sha256 the registry recorded for this version's package manifest; a version without one (registered
+        before packages had manifests, or by hand) cannot be verified and is refused."""
+        recorded = self.tags.get(PACKAGE_MANIFEST_TAG, "")
+        if _SHA256_HEX.match(recorded) is None:
+            raise ModelError(
+                f"registered model {self.name!r} version {self.version} records no sha256 of its package manifest "
+                f"(version tag {PACKAGE_MANIFEST_TAG}), so its files cannot be verified: refusing it; retrain the model"
+            )
+        return recorded
 
 
 class Registry:

@@ -54,12 +54,19 @@ from precisionpain.models.evaluation import (
 from precisionpain.models.package import (
     LoadedPackage,
     PackageMetadata,
+    package_manifest_sha256,
     package_metadata,
     read_package,
     training_ranges,
     write_package,
 )
-from precisionpain.models.registry import CHALLENGER, CHAMPION, Registry, ResolvedVersion
+from precisionpain.models.registry import (
+    CHALLENGER,
+    CHAMPION,
+    PACKAGE_MANIFEST_TAG,
+    Registry,
+    ResolvedVersion,
+)
 from precisionpain.provenance import code_version, git_commit
 
 log = logging.getLogger(__name__)
@@ -230,7 +237,7 @@ def _champion_value(
         return None, None, "no champion yet"
     try:
         with tempfile.TemporaryDirectory(prefix="precisionpain-champion-") as tmp:
-            pkg = read_package(registry.download(current, Path(tmp)))
+            _, pkg = read_registered(registry, current, Path(tmp))
             X_champion = assemble_features(data.frame, pkg.catalog, pkg.tables, validate=False).values
             p = pkg.estimator.predict_outcomes(X_champion)
     except Exception as exc:
@@ -348,7 +355,8 @@ def train(
         mlflow.log_text(card, "model_card.md")
 
         step("logging the model", 0.85)
-        model_uri, model_id = _log_model(estimator, metadata, cats.root, card, cats.features)
+        model_uri, model_id, manifest_sha256 = _log_model(estimator, metadata, cats.root, card, cats.features)
+        mlflow.set_tag(TAG + PACKAGE_MANIFEST_TAG, manifest_sha256)
 
         step("registering and deciding on the champion", 0.95)
         challenger_value = evaluation.policy.policy.dr.estimate
@@ -363,6 +371,7 @@ def train(
                 "code_version": code_version(),
                 "strategy": config.model.strategy,
                 "data_fingerprint": prepared.fingerprint,
+                PACKAGE_MANIFEST_TAG: manifest_sha256,
             },
         )
         tx.set_alias(CHALLENGER, version)
@@ -570,42 +579,52 @@ def _log_config_and_catalog(
 
 def _log_model(
     estimator: Any, metadata: PackageMetadata, catalog_root: Path, card: str, catalog: FeatureCatalog
-) -> tuple[str, str | None]:
-    """Log the package as ONE pyfunc model (models from code: no pickle) and return its URI and id."""
+) -> tuple[str, str | None, str]:
+    """Log the package as ONE pyfunc model (models from code: no pickle) and return its URI, its id and the
+    sha256 of the package's manifest."""
     import mlflow
     from mlflow.pyfunc import PythonModelContext
 
-    from precisionpain.models.pyfunc import ENTRY_POINT, PrecisionPainPyfunc
+    from precisionpain.models.pyfunc import ENTRY_POINT, MANIFEST_CONFIG_KEY, PrecisionPainPyfunc
 
     with tempfile.TemporaryDirectory(prefix="precisionpain-package-") as tmp:
         package = write_package(Path(tmp) / "package", estimator, metadata, catalog_root, card)
+        manifest_sha256 = package_manifest_sha256(package)
+        model_config = {MANIFEST_CONFIG_KEY: manifest_sha256}
         entry = Path(tmp) / "precisionpain_model.py"
         entry.write_text(ENTRY_POINT, encoding="utf-8")
         example = input_example(catalog)
         signature = model_signature(catalog, metadata.option_ids)
         # The package must score its own example before it is logged.
         scorer = PrecisionPainPyfunc()
-        scorer.load_context(PythonModelContext(artifacts={"package": str(package)}, model_config={}))
+        scorer.load_context(PythonModelContext(artifacts={"package": str(package)}, model_config=model_config))
         scorer.predict(None, example)
         info = mlflow.pyfunc.log_model(
             name="model",
             python_model=str(entry),
             artifacts={"package": str(package)},
+            model_config=model_config,
             signature=signature,
             input_example=example,
             pip_requirements=[f"precisionpain=={metadata.code_version.split('+')[0]}"],
             metadata={"precisionpain": json.loads(metadata.model_dump_json(exclude={"training_ranges"}))},
         )
-    return info.model_uri, getattr(info, "model_id", None)
+    return info.model_uri, getattr(info, "model_id", None), manifest_sha256
 
 
 # --------------------------------------------------------------------------------------------- registered
 
 
 def load_registered(registry: Registry, model_uri: str, directory: Path) -> tuple[ResolvedVersion, LoadedPackage]:
-    """Resolve ``models:/NAME@ALIAS`` or ``models:/NAME/VERSION``, download it into ``directory`` and read it."""
-    version = registry.resolve(model_uri)
-    return version, read_package(registry.download(version, directory))
+    """Resolve ``models:/NAME@ALIAS`` or ``models:/NAME/VERSION``, download it into ``directory`` and read it
+    (every file checked against the package manifest, the manifest against the version's recorded sha256)."""
+    return read_registered(registry, registry.resolve(model_uri), directory)
+
+
+def read_registered(registry: Registry, version: ResolvedVersion, directory: Path) -> tuple[ResolvedVersion, LoadedPackage]:
+    """Download a resolved version into ``directory`` and read its package, verified against the registry."""
+    recorded = version.package_manifest_sha256
+    return version, read_package(registry.download(version, directory), expected_manifest_sha256=recorded)
 
 
 def evaluate_registered(

@@ -5,6 +5,10 @@ feature catalog and warmed up *beside* the current one, then swapped in with one
 already took the old model finish on it. A load that fails leaves the current model serving and logs why.
 Loads happen on a background thread: at start, on :meth:`ModelStore.request_reload` (SIGHUP) and when the
 periodic check sees a new version behind the alias (or changed files behind a local path).
+
+Every load reads a private copy (a registry download, or a copy of a local folder) and checks every file of the
+package against its manifest, and a registry version's manifest against the sha256 recorded on the version,
+before anything is parsed: a tampered package is refused like any other broken one.
 """
 
 from __future__ import annotations
@@ -34,24 +38,34 @@ from precisionpain.service.logs import get_logger, log_event, safe_traceback
 log = get_logger("model")
 
 
+@dataclass(frozen=True)
+class FetchedModel:
+    """A model copied where only this process reads it: the folder, where it came from, the fingerprint of what
+    was fetched, and the manifest sha256 the source recorded for it (None for a local folder: no record)."""
+
+    path: Path
+    identity: ModelIdentity
+    fingerprint: str
+    manifest_sha256: str | None = None
+
+
 class ModelSource(Protocol):
-    """Where models come from: a cheap fingerprint to notice changes, and a fetch into a local folder."""
+    """Where models come from: a cheap fingerprint to notice changes, and a fetch into a private folder."""
 
     description: str
 
     def fingerprint(self) -> str: ...
 
-    def fetch(self) -> tuple[Path, ModelIdentity, str]:
-        """(local folder holding the package, identity, fingerprint of what was fetched)."""
-        ...
+    def fetch(self) -> FetchedModel: ...
 
     def release(self, path: Path) -> None:
-        """Forget a fetched copy once it is loaded or has failed (no-op for a local folder)."""
+        """Forget a fetched copy once it is loaded or has failed."""
         ...
 
 
 class LocalModelSource:
-    """A package folder on disk (``--model-path``): its fingerprint covers every file's name, size and mtime."""
+    """A package folder on disk (``--model-path``): its fingerprint covers every file's name, size and mtime.
+    A fetch copies the package (never following symlinks) so that the files checked are the files read."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -67,13 +81,19 @@ class LocalModelSource:
                 h.update(f"{p.relative_to(self.path).as_posix()}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
         return h.hexdigest()
 
-    def fetch(self) -> tuple[Path, ModelIdentity, str]:
+    def fetch(self) -> FetchedModel:
         before = self.fingerprint()
         root = find_package_root(self.path)
-        return root, ModelIdentity(name="", uri=self.path.resolve().as_uri()), before
+        copy = Path(tempfile.mkdtemp(prefix="precisionpain-local-")) / "package"
+        try:
+            shutil.copytree(root, copy, symlinks=True)
+        except BaseException:
+            self.release(copy)
+            raise
+        return FetchedModel(copy, ModelIdentity(name="", uri=self.path.resolve().as_uri()), before)
 
     def release(self, path: Path) -> None:
-        return None
+        shutil.rmtree(path.parent, ignore_errors=True)
 
 
 class RegistryModelSource:
@@ -91,14 +111,15 @@ class RegistryModelSource:
     def fingerprint(self) -> str:
         return self.registry.resolve(self.uri).version
 
-    def fetch(self) -> tuple[Path, ModelIdentity, str]:
+    def fetch(self) -> FetchedModel:
         resolved = self.registry.resolve(self.uri)
+        recorded = resolved.package_manifest_sha256  # a version without a record is refused before downloading
         target = self._downloads / f"v{resolved.version}-{time.monotonic_ns()}"
         path = self.registry.download(resolved, target)
         identity = ModelIdentity(
             name=resolved.name, version=resolved.version, alias=resolved.alias, run_id=resolved.run_id, uri=self.uri
         )
-        return path, identity, resolved.version
+        return FetchedModel(path, identity, resolved.version, recorded)
 
     def release(self, path: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
@@ -112,6 +133,7 @@ class LoadedModel:
     identity: ModelIdentity
     fingerprint: str
     loaded_at: str
+    manifest_sha256: str = ""
 
 
 def _utc_now() -> str:
@@ -119,10 +141,12 @@ def _utc_now() -> str:
 
 
 def load_model(source: ModelSource, expected_catalog_sha256: str, *, warmup: bool = True) -> LoadedModel:
-    """Fetch, read and check one model from ``source``; raises on any problem (the store catches and logs)."""
-    path, identity, fingerprint = source.fetch()
+    """Fetch, verify, read and check one model from ``source``; raises on any problem (the store catches and
+    logs)."""
+    fetched = source.fetch()
+    identity = fetched.identity
     try:
-        package = read_package(path)
+        package = read_package(fetched.path, expected_manifest_sha256=fetched.manifest_sha256)
         if not identity.name:
             identity = ModelIdentity(
                 name=package.metadata.registered_model,
@@ -135,8 +159,14 @@ def load_model(source: ModelSource, expected_catalog_sha256: str, *, warmup: boo
         if warmup:
             engine.warmup()
     finally:
-        source.release(path)
-    return LoadedModel(engine=engine, identity=identity, fingerprint=fingerprint, loaded_at=_utc_now())
+        source.release(fetched.path)
+    return LoadedModel(
+        engine=engine,
+        identity=identity,
+        fingerprint=fetched.fingerprint,
+        loaded_at=_utc_now(),
+        manifest_sha256=package.manifest_sha256,
+    )
 
 
 @dataclass
@@ -218,6 +248,7 @@ class ModelStore:
                 model_version=identity.version,
                 model_alias=identity.alias,
                 catalog_sha256=engine.catalog_sha256,
+                package_manifest_sha256=model.manifest_sha256,
                 options=len(engine.option_ids),
                 load_seconds=round(time.perf_counter() - started, 3),
                 previous_version=None if previous is None else previous.identity.version,

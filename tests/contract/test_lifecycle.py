@@ -14,6 +14,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from precisionpain.models.package import seal_package
 from precisionpain.service.client import recommend_request
 from precisionpain.v1 import service_pb2, service_pb2_grpc
 from tests.contract.serverproc import running, start_server, wait_until
@@ -67,6 +68,7 @@ def test_lifecycle(tmp_path: Path, small_package_dir: Path, patient_examples) ->
         metadata = json.loads((small_package_dir / "metadata.json").read_text())
         metadata["run_id"] = "run-2"
         (model_dir / "metadata.json").write_text(json.dumps(metadata))
+        seal_package(model_dir)  # a new package is sealed when it is written
         n_records = len(server.log_records())
         server.send(signal.SIGHUP)
         server.wait_log("model replaced", after=n_records)

@@ -183,3 +183,31 @@ def test_registered_version_points_at_the_run(history: History, store: Store) ->
     assert mv.tags["data_fingerprint"] and float(mv.tags["dr_policy_value"]) == pytest.approx(
         history.better.headline["dr_policy_value"]
     )
+
+
+def test_the_package_manifest_sha256_is_recorded_on_the_version_and_the_run(
+    history: History, store: Store, run: Any, tmp_path: Path
+) -> None:
+    from precisionpain.errors import ModelError
+    from precisionpain.models.package import MANIFEST_FILE, find_package_root, read_package, seal_package
+    from precisionpain.models.training import load_registered
+    from tests.unit.models.test_package_integrity import swap_two_option_ids
+
+    registry = store.registry()
+    uri = f"models:/{history.name}/{history.better.version}"
+    version, pkg = load_registered(registry, uri, tmp_path / "a")
+    recorded = version.tags["package_manifest_sha256"]
+    assert hashlib.sha256((pkg.path / MANIFEST_FILE).read_bytes()).hexdigest() == recorded == pkg.manifest_sha256
+    assert run.data.tags["precisionpain.package_manifest_sha256"] == recorded
+    # files and manifest rewritten together: consistent in itself, refused against the record, which the
+    # pyfunc's model config carries too
+    downloaded = registry.download(version, tmp_path / "b")
+    swap_two_option_ids(find_package_root(downloaded))
+    seal_package(find_package_root(downloaded))
+    read_package(downloaded)
+    with pytest.raises(ModelError, match="does not match the sha256 recorded"):
+        read_package(downloaded, expected_manifest_sha256=recorded)
+    import mlflow
+
+    with pytest.raises(ModelError, match="does not match the sha256 recorded"):
+        mlflow.pyfunc.load_model(str(downloaded))
