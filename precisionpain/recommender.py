@@ -26,7 +26,7 @@ import numpy as np
 from pydantic import TypeAdapter
 
 from precisionpain.catalog.loader import FeatureCatalog
-from precisionpain.errors import ModelCatalogMismatchError, ModelError
+from precisionpain.errors import ModelCatalogMismatchError, ModelError, PrecisionPainError
 from precisionpain.explain.contributions import DEFAULT_TOP_K, explain_options
 from precisionpain.features.assemble import encode_columns
 from precisionpain.features.frame import flat_columns, profile_to_row
@@ -34,6 +34,7 @@ from precisionpain.models.card import model_summary
 from precisionpain.models.package import LoadedPackage
 from precisionpain.provenance import code_version
 from precisionpain.ranking import check_candidates, data_warnings, rank_options
+from precisionpain.safety import SafetyCatalogs, apply_safety_rules, load_safety_catalogs
 from precisionpain.schema import (
     CatalogRef,
     ExplainedRecommendation,
@@ -149,6 +150,7 @@ class Recommender:
         *,
         expected_catalog_sha256: str | None = None,
         clock: Callable[[], str] = _utc_now,
+        safety: SafetyCatalogs | None = None,
     ) -> None:
         from precisionpain.explain.treeshap import TreeEnsembleSet
 
@@ -192,8 +194,12 @@ class Recommender:
         self._catalog_ref = CatalogRef(
             catalog_id=package.catalog.catalog_id, version=package.catalog.version, sha256=package.catalog.sha256
         )
+        #: The safety rules every answer obeys: by default the catalogs packaged with the model (compiled against
+        #: its option catalog), so a model version always answers under the rules it was registered with.
+        self.safety: SafetyCatalogs = safety or load_safety_catalogs(package.path / "catalog")
+        self.summary: ModelSummary = model_summary(meta, version=self.identity.version, alias=self.identity.alias)
         cpic = {r.cpic_data_version for r in package.tables.recommendations if r.cpic_data_version}
-        self._provenance_fields: dict[str, str] = {
+        self._provenance_fields: dict[str, Any] = {
             "model_name": self.identity.name,
             "model_version": self.identity.version,
             "model_alias": self.identity.alias,
@@ -204,8 +210,12 @@ class Recommender:
             "options_catalog_sha256": meta.options_catalog_sha256,
             "code_version": code_version(),
             "cpic_data_version": ",".join(sorted(cpic)),
+            "synthetic_training_data": self.summary.synthetic_training_data,
+            "intended_use": self.summary.intended_use,
+            "safety_rules_version": self.safety.rules_ref.version,
+            "safety_rules_sha256": self.safety.rules_ref.sha256,
+            "medication_catalog_sha256": self.safety.medications_ref.sha256,
         }
-        self.summary: ModelSummary = model_summary(meta, version=self.identity.version, alias=self.identity.alias)
 
     # ------------------------------------------------------------------------------------------ lifecycle
 
@@ -338,8 +348,27 @@ class Recommender:
 
         Features, predictions and TreeSHAP run once for the whole batch; ranking (CPIC rules, warnings) runs
         per patient. ``candidate_ids`` and ``top_k`` may be given per patient. ``checkpoint`` is called
-        between stages and between patients and may raise to stop the work.
+        between stages and between patients and may raise to stop the work. The first patient that breaks a
+        rule raises its error; :meth:`score_items` gives every other patient its answer instead.
         """
+        out: list[ScoredRecommendation] = []
+        for item in self.score_items(profiles, candidate_ids, top_k, checkpoint=checkpoint):
+            if isinstance(item, PrecisionPainError):
+                raise item
+            out.append(item)
+        return out
+
+    def score_items(
+        self,
+        profiles: Sequence[PatientProfile],
+        candidate_ids: Sequence[Sequence[str] | None] | None = None,
+        top_k: int | Sequence[int] = DEFAULT_TOP_K,
+        *,
+        checkpoint: Checkpoint = _no_checkpoint,
+    ) -> list[ScoredRecommendation | PrecisionPainError]:
+        """:meth:`score` for a batch whose patients fail alone: a patient whose own request breaks a rule (its
+        candidate options, its ranking) gets that error in its place and the others are still answered. What
+        ``checkpoint`` raises (a deadline, a cancelled call) stops the whole batch."""
         n = len(profiles)
         if n == 0:
             return []
@@ -347,7 +376,14 @@ class Recommender:
         ks = [int(top_k)] * n if isinstance(top_k, int) else [int(k) for k in top_k]
         if len(cands) != n or len(ks) != n:
             raise ValueError("candidate_ids and top_k must have one entry per profile")
-        wanted = [self.candidates(p, c) for p, c in zip(profiles, cands, strict=True)]
+        failed: dict[int, PrecisionPainError] = {}
+        wanted: list[tuple[str, ...]] = []
+        for i, (profile, c) in enumerate(zip(profiles, cands, strict=True)):
+            try:
+                wanted.append(self.candidates(profile, c))
+            except PrecisionPainError as exc:
+                failed[i] = exc
+                wanted.append(())
         checkpoint()
         X = self._feature_matrix(profiles)
         checkpoint()
@@ -356,19 +392,27 @@ class Recommender:
         provenance = self.provenance()
         pkg = self.package
         names = self._feature_ids
-        out: list[ScoredRecommendation] = []
+        out: list[ScoredRecommendation | PrecisionPainError] = []
         for i, profile in enumerate(profiles):
             checkpoint()
+            if i in failed:
+                out.append(failed[i])
+                continue
             features = _feature_vector(X[i], names, self._catalog_ref)
-            ranked = rank_options(
-                profile,
-                self._predictions(p[i], lower[i], upper[i]),
-                pkg.options,
-                pkg.tables,
-                provenance,
-                warnings=data_warnings(profile, features, pkg.catalog, pkg.metadata.training_ranges),
-                candidate_ids=wanted[i],
-            )
+            try:
+                ranked = rank_options(
+                    profile,
+                    self._predictions(p[i], lower[i], upper[i]),
+                    pkg.options,
+                    pkg.tables,
+                    provenance,
+                    safety=apply_safety_rules(profile, self.safety),
+                    warnings=data_warnings(profile, features, pkg.catalog, pkg.metadata.training_ranges),
+                    candidate_ids=wanted[i],
+                )
+            except PrecisionPainError as exc:
+                out.append(exc)
+                continue
             shown = {o.option_id for o in ranked.options} | {o.option_id for o in ranked.excluded}
             idx = [j for j, o in enumerate(self.option_ids) if o in shown]
             out.append(

@@ -28,11 +28,14 @@ import numpy as np
 from google.protobuf.descriptor import EnumDescriptor, FieldDescriptor
 from google.protobuf.message import Message
 
+from precisionpain.bounded_cache import lru_cache_bytes, text_bytes
 from precisionpain.catalog.loader import FeatureCatalog, OptionCatalog
 from precisionpain.errors import ProfileValidationError, Violation, kind_of
 from precisionpain.explain import display
 from precisionpain.explain.contributions import DEFAULT_TOP_K
 from precisionpain.schema import (
+    MAX_CANDIDATE_OPTIONS,
+    MAX_OPTION_ID_CHARS,
     CatalogRef,
     Caution,
     Contribution,
@@ -49,6 +52,7 @@ from precisionpain.schema import (
     RankedRecommendation,
     SafetyFlag,
     SubgroupGap,
+    length_rule,
 )
 from precisionpain.v1 import patient_pb2, recommendation_pb2, service_pb2
 
@@ -230,18 +234,37 @@ class RecommendInput:
     profile: dict[str, Any]
     candidate_option_ids: tuple[str, ...]
     top_k: int
-    violations: tuple[Violation, ...]  # request-level problems found while converting (top_k)
+    violations: tuple[Violation, ...]  # request-level problems found while converting (top_k, candidate ids)
+
+
+def _bounded_candidates(ids: Sequence[str], violations: list[Violation]) -> tuple[str, ...]:
+    """The request's candidate ids if their count and lengths are within bounds; else () and the violations."""
+    if len(ids) > MAX_CANDIDATE_OPTIONS:
+        violations.append(
+            Violation("candidate_option_ids", f"must list at most {MAX_CANDIDATE_OPTIONS} option ids", "list")
+        )
+        return ()
+    too_long = [
+        Violation(f"candidate_option_ids[{i}]", length_rule(MAX_OPTION_ID_CHARS), "string")
+        for i, c in enumerate(ids)
+        if len(c) > MAX_OPTION_ID_CHARS
+    ]
+    violations += too_long
+    return () if too_long else tuple(ids)
 
 
 def recommend_input_from_request(request: service_pb2.RecommendRequest) -> RecommendInput:
-    """A RecommendRequest -> profile dict (validated next), candidate ids and top-k (0 = default)."""
+    """A RecommendRequest -> profile dict (validated next), candidate ids and top-k (0 = default).
+
+    Candidate ids beyond their bounds (count, length) are reported here and not looked at further.
+    """
     violations: list[Violation] = []
     top_k = int(request.top_k_contributions)
     if top_k < 0:
         violations.append(Violation("top_k_contributions", "must be 0 (default) or more", "integer"))
     elif top_k == 0:
         top_k = DEFAULT_TOP_K
-    candidates = tuple(request.candidate_option_ids)
+    candidates = _bounded_candidates(request.candidate_option_ids, violations)
     return RecommendInput(
         profile=profile_dict_from_proto(request.patient),
         candidate_option_ids=candidates,
@@ -442,9 +465,13 @@ def _explanation_codec(catalog: FeatureCatalog) -> _ExplanationCodec:
     return _ExplanationCodec(catalog)
 
 
-@lru_cache(maxsize=65536)
+CONTRIBUTION_HEAD_CACHE_BYTES = 4 * 1024 * 1024
+
+
+@lru_cache_bytes(CONTRIBUTION_HEAD_CACHE_BYTES, lambda args, head: text_bytes(head) + 128)
 def _contribution_head(catalog: FeatureCatalog, index: int, value: float | None) -> bytes:
-    """Cached per feature value: most features take few distinct values (codes, flags, whole scores)."""
+    """Cached per feature value: most features take few distinct values (codes, flags, whole scores). The value
+    is the caller's, so the cache is bounded in bytes: a flood of distinct values evicts, it does not grow."""
     return _explanation_codec(catalog).contribution_head(catalog, index, value)
 
 
@@ -522,6 +549,23 @@ def _fill_features(msg: Any, names: Sequence[str], values: Iterable[float]) -> N
     msg.feature_values.extend(values)
 
 
+class _PartCache(dict[Any, Any]):
+    """A dict of serialised parts, emptied when the bytes it holds would pass ``max_bytes``: what a caution says
+    depends on the patient's readings, so the parts kept are bounded in bytes, not in number."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__()
+        self.max_bytes = max_bytes
+        self.nbytes = 0
+
+    def remember(self, key: Any, value: Any, nbytes: int) -> None:
+        if self.nbytes + nbytes > self.max_bytes:
+            self.clear()
+            self.nbytes = 0
+        self[key] = value
+        self.nbytes += nbytes
+
+
 class _OptionCodec:
     """Writes RankedOption or ExcludedOption messages as wire bytes (the field of RecommendResponse included).
 
@@ -530,7 +574,9 @@ class _OptionCodec:
     each Caution (by content). Only numbers, the rank or exclusion reason and the explanation are new bytes.
     """
 
-    _CACHE_LIMIT = 4096
+    CACHE_BYTES = 2 * 1024 * 1024  # per kind of part
+    _ENTRY_BYTES = 256  # the key, the dict slot and the bytes object's header
+    _GUIDANCE_OBJECT_BYTES = 4096  # a Guidance kept alive with its bytes (its texts are the CPIC table's)
 
     def __init__(self, message: Any, response_field: str) -> None:
         self.message = message
@@ -554,15 +600,9 @@ class _OptionCodec:
         self.explanation_key = _key(message, "explanation", _WIRE_LEN)
         self.guidance_key = _key(message, "guidance", _WIRE_LEN)
         self.cautions_key = _key(message, "cautions", _WIRE_LEN)
-        self._identity: dict[tuple[str, str, str, str], bytes] = {}
-        self._guidance: dict[int, tuple[Guidance, bytes]] = {}
-        self._cautions: dict[tuple[Any, ...], bytes] = {}
-
-    @staticmethod
-    def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
-        if len(cache) >= _OptionCodec._CACHE_LIMIT:
-            cache.clear()
-        cache[key] = value
+        self._identity = _PartCache(self.CACHE_BYTES)  # (id, name, class, modality) -> bytes
+        self._guidance = _PartCache(self.CACHE_BYTES)  # id(Guidance) -> (Guidance, bytes)
+        self._cautions = _PartCache(self.CACHE_BYTES)  # (code, severity, source, strength, text) -> bytes
 
     def _identity_bytes(self, o: RankedOption) -> bytes:
         msg = self.message(
@@ -572,7 +612,8 @@ class _OptionCodec:
             modality=_MODALITY.get(o.modality, 0),
         )
         data: bytes = msg.SerializeToString()
-        self._remember(self._identity, (o.option_id, o.display_name, o.option_class, o.modality), data)
+        key = (o.option_id, o.display_name, o.option_class, o.modality)
+        self._identity.remember(key, data, len(data) + text_bytes(*key) + self._ENTRY_BYTES)
         return data
 
     def _guidance_bytes(self, g: Guidance) -> bytes:
@@ -580,7 +621,8 @@ class _OptionCodec:
         _fill_guidance(msg, g)
         payload = msg.SerializeToString()
         data = self.guidance_key + _varint(len(payload)) + payload
-        self._remember(self._guidance, id(g), (g, data))  # holding g keeps its id from being reused
+        # holding g keeps its id from being reused
+        self._guidance.remember(id(g), (g, data), len(data) + self._GUIDANCE_OBJECT_BYTES)
         return data
 
     def _caution_bytes(self, c: Caution, key: tuple[Any, ...]) -> bytes:
@@ -589,7 +631,7 @@ class _OptionCodec:
             code=c.code, severity=_SEVERITY.get(c.severity.value, 0), source=c.source, strength=c.strength, text=c.text
         ).SerializeToString()
         data = self.cautions_key + _varint(len(payload)) + payload
-        self._remember(self._cautions, key, data)
+        self._cautions.remember(key, data, len(data) + text_bytes(c.text) + self._ENTRY_BYTES)
         return data
 
     def encode(self, o: RankedOption, explanation: bytes) -> bytes:

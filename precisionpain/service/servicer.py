@@ -112,7 +112,7 @@ class RecommendationServicer:
                 errors[i] = exc
         valid = [p for p in prepared if p is not None]
         scored = iter(
-            model.engine.score(
+            model.engine.score_items(
                 [p.profile for p in valid],
                 [p.candidates or None for p in valid],
                 [p.top_k for p in valid],
@@ -121,12 +121,13 @@ class RecommendationServicer:
         )
         for i, p in enumerate(prepared):
             result = out.results.add()
-            if p is None:
-                result.error.CopyFrom(status_for(errors[i], call.request_id))
+            outcome = errors[i] if p is None else next(scored)
+            if isinstance(outcome, PrecisionPainError):  # this item broke a rule: it fails alone
+                result.error.CopyFrom(status_for(outcome, call.request_id))
             else:
                 if i % 64 == 0:
                     call.checkpoint()
-                convert.fill_recommend_response(result.response, next(scored), call.request_id)
+                convert.fill_recommend_response(result.response, outcome, call.request_id)
         if self.max_response_bytes is not None:
             size = out.ByteSize()
             if size > self.max_response_bytes:  # say so here, so the access log and the caller see the same code

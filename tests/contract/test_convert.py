@@ -170,3 +170,35 @@ def test_nan_feature_values_survive_json(engine, patient_examples) -> None:  # t
     values = list(again.feature_values)
     assert any(math.isnan(v) for v in values)
     assert [math.isnan(v) for v in values] == [math.isnan(v) for v in response.feature_values]
+
+
+# ---------------------------------------------------------------------------------------------- bounds
+
+
+def test_candidate_ids_beyond_their_bounds_are_violations_and_not_passed_on() -> None:
+    many = service_pb2.RecommendRequest(candidate_option_ids=["codeine"] * 65)
+    given = convert.recommend_input_from_request(many)
+    assert given.candidate_option_ids == ()
+    assert [(v.path, v.received) for v in given.violations] == [("candidate_option_ids", "list")]
+    long_id = service_pb2.RecommendRequest(candidate_option_ids=["codeine", "x" * 5000])
+    given = convert.recommend_input_from_request(long_id)
+    assert given.candidate_option_ids == ()
+    assert [v.path for v in given.violations] == ["candidate_option_ids[1]"]
+    assert "at most 64 characters" in given.violations[0].rule
+
+
+def test_serialised_part_caches_are_bounded_in_bytes(feature_catalog) -> None:  # type: ignore[no-untyped-def]
+    """Distinct values and caution texts (they follow the caller's readings) evict; they do not accumulate."""
+    from precisionpain.schema import Caution
+
+    for i in range(30_000):
+        convert._contribution_head(feature_catalog, i % len(feature_catalog.features), 1.0 + i * 1e-9)
+    heads = convert._contribution_head.cache
+    assert heads.nbytes <= heads.max_bytes == convert.CONTRIBUTION_HEAD_CACHE_BYTES
+    assert heads.nbytes > 0
+    codec = convert._RANKED
+    for i in range(20_000):
+        codec._caution_bytes(
+            Caution(code="c", severity=Severity.info, source="CPIC", text=f"{i}" + " reading" * 20), ("c", i)
+        )
+    assert 0 < codec._cautions.nbytes <= codec.CACHE_BYTES

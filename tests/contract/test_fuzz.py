@@ -23,19 +23,34 @@ texts = st.text(alphabet=st.characters(exclude_categories=("Cs",)), max_size=40)
 floats = st.floats(allow_nan=True, allow_infinity=True, width=64)
 int32 = st.integers(-(2**31), 2**31 - 1)
 
+# What broke parsers before: floods of one unit (quadratic patterns), numbers no decimal type should read
+# (exponent overflow, NaN, separators, other scripts' digits), and digit runs past int()'s limit.
+FLOOD_UNITS = ["(", " ", "\t", "+", "x ", "*1 ", "1", "≥", ">=", "٣", "²", "/", ")(", "*", "CYP2D6 "]
+MAX_FLOOD = 8000  # nine gene parts of floods stay below the shared server's max_request_bytes
+numeric_strings = st.sampled_from(
+    ["1e9999999", "-1e9999999", "1E5", "NaN", "-nan", "Infinity", "1_0", "+1", "-0", "٣", "0x10", "≥1e999", "9" * 99]
+)
+floods = st.builds(
+    lambda unit, n, tail: unit * n + tail, st.sampled_from(FLOOD_UNITS), st.integers(1, MAX_FLOOD), texts
+)
+adversarial_texts = st.one_of(texts, floods, numeric_strings)
+adversarial_floats = st.one_of(floats, st.sampled_from([1e308, -1e308, 5e-324, -0.0]))
+
 
 def _field_value(field: Any) -> st.SearchStrategy[Any]:
     t = field.type
     if field.enum_type is not None:
         return st.integers(-3, 12)
     if t == field.TYPE_DOUBLE:
-        return st.one_of(floats, st.floats(-200, 200))
+        return st.one_of(adversarial_floats, st.floats(-200, 200))
     if t == field.TYPE_INT32:
         return st.one_of(int32, st.integers(-5, 120))
     if t == field.TYPE_BOOL:
         return st.booleans()
     if t == field.TYPE_STRING:
-        return st.one_of(texts, st.sampled_from(["*1/*4", "*4/*4", "Poor Metabolizer", "1.0", "≥4.0", "*2x2/*1"]))
+        return st.one_of(
+            adversarial_texts, st.sampled_from(["*1/*4", "*4/*4", "Poor Metabolizer", "1.0", "≥4.0", "*2x2/*1"])
+        )
     raise AssertionError(field)
 
 
@@ -65,7 +80,11 @@ def _fill(msg: Any, data: dict[str, Any]) -> None:
 def invalid_requests(draw: st.DrawFn) -> service_pb2.RecommendRequest:
     request = service_pb2.RecommendRequest()
     _fill(request.patient, draw(raw_messages(patient_pb2.PatientProfile.DESCRIPTOR)))
-    request.candidate_option_ids.extend(draw(st.lists(st.one_of(st.sampled_from(OPTION_IDS), texts), max_size=4)))
+    candidates = st.one_of(
+        st.lists(st.one_of(st.sampled_from(OPTION_IDS), adversarial_texts), max_size=4),
+        st.lists(st.sampled_from(OPTION_IDS), min_size=65, max_size=80),  # more ids than a request may list
+    )
+    request.candidate_option_ids.extend(draw(candidates))
     request.top_k_contributions = draw(st.integers(-3, 100))
     return request
 
