@@ -7,7 +7,6 @@ Jinja2 environment is built on first use (nothing happens at import time) and au
 
 from __future__ import annotations
 
-import math
 import re
 from datetime import datetime, timedelta
 from functools import cache
@@ -21,12 +20,12 @@ from precisionpain.explain import charts, display
 from precisionpain.explain.report import (
     ACTION_LABELS,
     BIN_LABELS,
-    METRIC_LABELS,
     OptionWhy,
     PgxBin,
     Report,
     WaterfallStep,
 )
+from precisionpain.models.card import MetricKind, ValidationGroup, ValidationRow, validation_table
 from precisionpain.schema import CPIC_GROUP_LABELS, BiogeographicGroup, Severity, WarningKind
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -104,23 +103,48 @@ def _group_label(name: str) -> str:
         return display.humanize(name)
 
 
-def _metric_value(name: str, value: float) -> str:
-    """Rates as percentages, regret in percentage points, other measures with three decimals."""
-    if "regret" in name:
-        return display.points(value)
-    if "value" in name or name in ("top1_agreement", "interval_coverage"):
+def _figure(kind: MetricKind, value: float) -> str:
+    if kind == "rate":
         return f"{100 * value:.0f}%"
+    if kind == "points":
+        return f"{100 * value:.1f} pts"
+    if kind == "gain":
+        return display.points(value)
+    if kind == "yes_no":
+        return "yes" if value >= 0.5 else "no"
     return f"{value:.3f}"
 
 
-def _shown_metrics(report: Report) -> dict[str, float]:
-    """Validation figures for the table; per-subgroup gaps have their own table when it is present."""
+def _metric_value(row: ValidationRow) -> str:
+    """The figure as it reads (rates as percentages, probability differences in percentage points, scores with
+    three decimals), with its interval when the run recorded one."""
+    shown = _figure(row.kind, row.value)
+    if row.low is None or row.high is None:
+        return shown
+    if row.kind == "rate":
+        return f"{shown} ({display.percent_range(row.low, row.high)})"
+    return f"{shown} ({_figure(row.kind, row.low)} to {_figure(row.kind, row.high)})"
+
+
+def _validation(report: Report) -> tuple[ValidationGroup, ...]:
+    """The validation figures in plain language, grouped and ordered; the per-subgroup gaps have their own
+    table (with each group's figure) when it is present."""
     skip_subgroups = bool(report.model.subgroup_gaps)
-    return {
-        k: v
-        for k, v in report.model.validation_metrics.items()
-        if math.isfinite(v) and not (skip_subgroups and k.startswith("subgroup_"))
-    }
+    return validation_table(
+        {k: v for k, v in report.model.validation_metrics.items() if not (skip_subgroups and k.startswith("subgroup_"))}
+    )
+
+
+GAP_METRICS = {"auc": ("Discrimination (AUC)", "score"), "ece": ("Calibration error", "points")}
+
+
+def _gap_metric(metric: str) -> str:
+    return GAP_METRICS.get(metric, (metric.upper(), "score"))[0]
+
+
+def _gap_value(metric: str, value: float) -> str:
+    kind: MetricKind = "points" if GAP_METRICS.get(metric, ("", "score"))[1] == "points" else "score"
+    return _figure(kind, value)
 
 
 def _drivers(why: OptionWhy, up: bool, n: int = 2) -> list[WaterfallStep]:
@@ -162,9 +186,10 @@ def _environment() -> Environment:
         ACTION_LABELS=ACTION_LABELS,
         SEVERITY_TITLES={s.value: t for s, t in SEVERITY_TITLES.items()},
         WARNING_HEADINGS={k.value: t for k, t in WARNING_HEADINGS.items()},
-        METRIC_LABELS=METRIC_LABELS,
         SOURCE_LABELS=SOURCE_LABELS,
         metric_value=_metric_value,
+        gap_metric=_gap_metric,
+        gap_value=_gap_value,
         drivers=_drivers,
         driver_text=_driver_text,
         UP_FILL=charts.UP_FILL,
@@ -202,7 +227,7 @@ def _context(report: Report) -> dict[str, Any]:
         "strategy_text": STRATEGY_TEXT.get(report.model.strategy, ""),
         "report_limitations": REPORT_LIMITATIONS,
         "bins_present": [b.value for b in BIN_ORDER if report.pgx.in_bin(b)],
-        "metrics": _shown_metrics(report),
+        "validation": _validation(report),
     }
 
 

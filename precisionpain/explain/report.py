@@ -119,28 +119,6 @@ ACTION_LABELS = {
 _PGX_SECTION_ONLY = ("cpic_unresolved", "no_cpic_recommendation")
 _BIN_SEVERITY = {PgxBin.avoid: 3, PgxBin.caution: 2, PgxBin.use_as_directed: 1}
 
-METRIC_LABELS = {
-    "auc_mean": "Discrimination (AUC), mean over options",
-    "auc_min": "Discrimination (AUC), weakest option",
-    "ece_mean": "Calibration error (ECE), mean over options",
-    "ece_max": "Calibration error (ECE), worst option",
-    "brier_mean": "Brier score, mean over options",
-    "dr_policy_value": "Response rate if the top option is followed (doubly robust estimate)",
-    "dr_policy_value_ci_low": "lower confidence bound",
-    "dr_policy_value_ci_high": "upper confidence bound",
-    "ipw_policy_value": "Response rate if the top option is followed (inverse-propensity estimate)",
-    "observed_policy_value": "Response rate with the treatments actually given",
-    "best_single_option_dr_value": "Response rate if everyone got the best single option",
-    "true_policy_value": "Response rate if the top option is followed (true outcomes, synthetic data)",
-    "top1_agreement": "Top option agrees with the truly best option (synthetic data)",
-    "kendall_tau": "Rank agreement with the true ranking, Kendall tau (synthetic data)",
-    "regret": "Average regret against the truly best option (synthetic data)",
-    "regret_best_single_option": "Regret of giving everyone the best single option (synthetic data)",
-    "regret_observed_policy": "Regret of the treatments actually given (synthetic data)",
-    "interval_coverage": "Share of true response probabilities inside the interval (synthetic data)",
-}
-
-
 # ------------------------------------------------------------------------------------------- report types
 
 
@@ -167,12 +145,27 @@ class DomainInputs(FrozenModel):
 
 
 class PatientSummary(FrozenModel):
-    """Key inputs with units, grouped by domain; no identifiers."""
+    """Key inputs with units, grouped by domain; no identifiers. Every count the report shows about the inputs
+    (header, domain cards, missing-input warnings, genes reported) is read from ``domains``."""
 
     domains: tuple[DomainInputs, ...]
     missing_domains: tuple[str, ...]  # domains with no input at all
-    n_features: int
-    n_features_missing: int
+
+    @pydantic.model_validator(mode="before")
+    @classmethod
+    def _drop_feature_counts(cls, data: Any) -> Any:
+        """Reports saved before the counts came from ``domains`` also carried the model's feature counts."""
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if k not in ("n_features", "n_features_missing")}
+        return data
+
+    @property
+    def n_inputs(self) -> int:
+        return sum(len(d.items) for d in self.domains)
+
+    @property
+    def n_given(self) -> int:
+        return sum(d.n_given for d in self.domains)
 
 
 class GeneRow(FrozenModel):
@@ -466,13 +459,10 @@ def _is_given(value: Any) -> bool:
     return value is not None and value != HlaStatus.not_tested
 
 
-def _patient_summary(
-    profile: PatientProfile,
-    explained: ExplainedRecommendation,
-    catalog: FeatureCatalog,
-    genes: Sequence[GeneRow],
-) -> PatientSummary:
-    gene_text = {g.gene: g.summary for g in genes if g.tested}
+def _patient_summary(profile: PatientProfile, catalog: FeatureCatalog, genes: Sequence[GeneRow]) -> PatientSummary:
+    """The inputs by domain; a gene or marker counts as given exactly when the pharmacogenomics section reports
+    it as tested, so both sections count the same."""
+    gene_rows = {g.gene: g for g in genes}
     groups: list[DomainInputs] = []
     missing_domains: list[str] = []
     for domain in DOMAIN_ORDER:
@@ -481,9 +471,10 @@ def _patient_summary(
             if spec.domain is not domain:
                 continue
             value = _field_value(profile, spec)
-            given = _is_given(value)
+            row = gene_rows.get(spec.field.label) if spec.domain is Domain.pgx else None
+            given = row.tested if row is not None else _is_given(value)
             if spec.domain is Domain.pgx:
-                shown, unit = (gene_text.get(spec.field.label, "result given") if given else "not tested"), ""
+                shown, unit = ((row.summary if row is not None else "") or "result given") if given else "not tested", ""
             else:
                 shown, unit = _input_display(spec, value)
             items.append(
@@ -500,12 +491,26 @@ def _patient_summary(
         groups.append(group)
         if items and group.n_given == 0:
             missing_domains.append(group.domain)
-    return PatientSummary(
-        domains=tuple(groups),
-        missing_domains=tuple(missing_domains),
-        n_features=len(explained.features.names),
-        n_features_missing=len(explained.features.missing),
-    )
+    return PatientSummary(domains=tuple(groups), missing_domains=tuple(missing_domains))
+
+
+def _missing_input_warnings(summary: PatientSummary) -> tuple[DataWarning, ...]:
+    """One warning per domain with missing inputs, counted and named from the patient summary's own cards."""
+    out = []
+    for d in summary.domains:
+        missing = d.missing_labels
+        if not missing:
+            continue
+        what = f"all {len(d.items)}" if d.n_given == 0 else f"{len(missing)} of {len(d.items)}"
+        out.append(
+            DataWarning(
+                kind=WarningKind.missing_input,
+                field=d.domain.lower(),
+                message=f"{d.domain}: {what} inputs missing ({', '.join(missing)}); the model treats them as "
+                "unknown.",
+            )
+        )
+    return tuple(out)
 
 
 # ------------------------------------------------------------------------------------------- pharmacogenomics
@@ -881,7 +886,14 @@ def build_report(
     rec = explained.recommendation
     pgx = _pgx_section(explained, profile, catalog, tables, options)
     bins = {d.option_id: d.bin for d in pgx.drugs}
-    warnings = _merge_warnings(rec.warnings, data_warnings(profile, explained.features, catalog))
+    patient = _patient_summary(profile, catalog, pgx.genes)
+    # missing inputs are counted once, from the patient summary; the model's own per-feature count differs
+    others = (
+        w
+        for w in (*rec.warnings, *data_warnings(profile, explained.features, catalog))
+        if w.kind is not WarningKind.missing_input
+    )
+    warnings = _merge_warnings(_missing_input_warnings(patient), others)
     outside = {w.field for w in warnings if w.kind is WarningKind.outside_training_range}
     by_id = {o.option_id: o for o in (*rec.options, *rec.excluded)}
     n_features = len(explained.features.names)
@@ -903,7 +915,7 @@ def build_report(
         provenance=rec.provenance,
         model=model,
         safety_flags=_merge_flags(rec.safety_flags, safety_flags(profile), _screening_gaps(profile)),
-        patient=_patient_summary(profile, explained, catalog, pgx.genes),
+        patient=patient,
         pgx=pgx,
         options=tuple(_option_entry(o, bins, options) for o in rec.options),
         excluded=tuple(_option_entry(o, bins, options) for o in rec.excluded),

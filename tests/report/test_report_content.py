@@ -395,12 +395,51 @@ def test_model_card_section(report_for: Callable[[str], Report]) -> None:
         assert limitation in text
     gap_rows = section.find("table", class_="gaps").find("tbody").find_all("tr")
     assert len(gap_rows) == len(report.model.subgroup_gaps)
-    metric_rows = section.find("table", class_="metrics").find("tbody").find_all("tr")
-    shown = [k for k in report.model.validation_metrics if not k.startswith("subgroup_")]  # own table
-    assert len(metric_rows) == len(shown)
-    metric_text = " ".join(r.text for r in metric_rows)
-    assert "46%" in metric_text and "44%" in metric_text  # policy value and its lower bound as rates
-    assert "+3.1 pts" in metric_text  # regret in percentage points
+    assert "Discrimination (AUC)" in gap_rows[0].text
+    rows = _validation_rows(section)
+    assert [group for group, _ in rows] == ["Discrimination", "Discrimination", "Calibration", "Ranking quality",
+                                            "Policy value"]  # subgroup figures are in their own table
+    policy = rows[-1][1]
+    assert "Response rate if the top option is followed" in policy
+    assert "46% (44\u201349%)" in policy  # the interval on its own figure's row
+    assert "3.1 pts" in rows[3][1]  # regret in percentage points
+
+
+def _validation_rows(section: Node) -> list[tuple[str, str]]:
+    """(group, row text) of each figure of the validation table, in order."""
+    out = []
+    for body in section.find("table", class_="metrics").find_all("tbody"):
+        group = body.find("tr", class_="group").text.strip()
+        out += [(group, " ".join(tr.text.split())) for tr in body.find_all("tr") if "group" not in tr.attrs.get("class", "")]
+    return out
+
+
+def test_validation_figures_are_grouped_and_named_for_a_clinician(
+    explained_for: Callable[[str], Any], feature_catalog: Any, pgx_tables: Any
+) -> None:
+    """Every figure a training run records, as the model summary carries it (a proto map: no order)."""
+    from precisionpain.models.card import VALIDATION_GROUPS, VALIDATION_METRICS
+
+    figures = {key: 0.5 for key in VALIDATION_METRICS}
+    figures |= {"dr_policy_value_ci_low": 0.41, "dr_policy_value_ci_high": 0.59, "ipw_policy_value_ci_low": 0.4,
+                "ipw_policy_value_ci_high": 0.6, "subgroup_sex_auc_gap": 0.02, "subgroup_age_band_ece_gap": 0.01}
+    shuffled = dict(sorted(figures.items(), key=lambda kv: kv[0][::-1]))
+    explained, profile = explained_for("cyp2d6_poor_metabolizer")
+    summary = model_summary().model_copy(update={"validation_metrics": shuffled, "subgroup_gaps": ()})
+    report = build_report(explained, profile, summary, feature_catalog, pgx_tables)
+    section = _section(parse(render_html(report)), "model")
+    rows = _validation_rows(section)
+    assert len(rows) == len(figures) - 4  # each interval is on its figure's row
+    groups = [g for g, _ in rows]
+    assert sorted(set(groups), key=groups.index) == list(VALIDATION_GROUPS)
+    assert groups == sorted(groups, key=VALIDATION_GROUPS.index)
+    text = " ".join(t for _, t in rows)
+    assert "_" not in text and "Ece" not in text and "Dr gain" not in text
+    for key, meaning in VALIDATION_METRICS.items():
+        assert meaning.name in text and meaning.meaning in text, key
+    dr = next(t for _, t in rows if t.startswith(VALIDATION_METRICS["dr_policy_value"].name + " "))
+    assert "50% (41\u201359%)" in dr
+    assert "sex groups" in text and "age band groups" in text
 
 
 def test_real_data_model_has_no_synthetic_banner(
@@ -455,9 +494,11 @@ def test_headings_and_tables_are_structured(report_for: Callable[[str], Report])
         assert table.find_all("caption"), "every table has a caption"
         head = table.find("thead")
         assert all(th.attrs.get("scope") == "col" for th in head.find_all("th"))
-        for tr in table.find("tbody").find_all("tr"):
-            row_headers = [th for th in tr.find_all("th")]
-            assert all(th.attrs.get("scope") == "row" for th in row_headers)
+        for body in table.find_all("tbody"):
+            for tr in body.find_all("tr"):
+                row_headers = [th for th in tr.find_all("th")]
+                scopes = {"row", "rowgroup"} if "group" in tr.attrs.get("class", "") else {"row"}
+                assert all(th.attrs.get("scope") in scopes for th in row_headers)
 
 
 # ------------------------------------------------------------------------------------------- JSON
