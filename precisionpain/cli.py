@@ -22,6 +22,7 @@ from precisionpain.cli_support import (
     err_console,
     handle_errors,
     out_console,
+    progress_steps,
     read_text,
     refuse_overwrite,
     write_json,
@@ -41,6 +42,8 @@ pgx_app = typer.Typer(help="Pharmacogenomics: CPIC translation and guidance.", n
 app.add_typer(pgx_app, name="pgx")
 
 COHORT_CHUNK = 100_000
+#: cohorts of this many patients or more show their progress
+COHORT_PROGRESS_FROM = 50_000
 
 
 def _catalogs(root: Path | None) -> tuple[Any, Any, Any]:
@@ -65,23 +68,16 @@ def cohort_cmd(
     catalog_root: CatalogRootOpt = None,
 ) -> None:
     """Generate a synthetic cohort with the true response of every patient to every option."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+    from contextlib import nullcontext
 
     from precisionpain.cohort import cohort_file_name, generate_cohort, write_cohort
 
     out = out or OUT_DIR / cohort_file_name(n, seed)
     refuse_overwrite(force, out=out)
     feature_catalog, options, tables = _catalogs(catalog_root)
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=True,
-        disable=n < 50_000,
-    ) as progress:
-        task = progress.add_task("generating patients", total=n)
+    what = f"generating {n:,} synthetic patients"
+    shown = progress_steps(err_console, "cohort") if n >= COHORT_PROGRESS_FROM else nullcontext(None)
+    with shown as step:
         frame = generate_cohort(
             n,
             seed,
@@ -89,7 +85,7 @@ def cohort_cmd(
             options=options,
             tables=tables,
             chunk_size=COHORT_CHUNK,
-            progress=lambda done: progress.update(task, completed=done),
+            progress=(lambda done: step(what, done / n)) if step is not None else None,
         )
     write_cohort(
         frame, out, n=n, seed=seed, chunk_size=COHORT_CHUNK, catalog=feature_catalog, options=options, tables=tables
@@ -268,7 +264,7 @@ def quickstart_cmd(
     """Everything end to end: cohort, champion model, gRPC server, example requests and their reports."""
     from rich.table import Table
 
-    from precisionpain.models.commands import progress_bar, sigterm_interrupts
+    from precisionpain.models.commands import sigterm_interrupts
     from precisionpain.quickstart import QuickstartPlan, run_quickstart, summary_text
 
     plan = QuickstartPlan(
@@ -286,8 +282,8 @@ def quickstart_cmd(
     def say(message: str) -> None:
         err_console.print(message, highlight=False)
 
-    with sigterm_interrupts(), progress_bar(err_console, "training") as step:
-        result = run_quickstart(plan, say, step)
+    with sigterm_interrupts():
+        result = run_quickstart(plan, say, lambda label: progress_steps(err_console, label))
     table = Table(title=f"{len(result.examples)} example patients, answered over gRPC by {result.model_uri} "
                         f"(v{result.model_version})")
     for col in ("patient", "top options (chance of response)", "excluded", "report"):

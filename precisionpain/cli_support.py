@@ -9,12 +9,19 @@ import functools
 import json
 import os
 import sys
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console, ConsoleDimensions
+
+if TYPE_CHECKING:
+    from rich.progress import Task
+    from rich.text import Text
 
 from precisionpain.errors import PrecisionPainError, ValidationError, Violation
 
@@ -44,6 +51,124 @@ class CompleteConsole(Console):
 
 err_console = CompleteConsole(stderr=True)
 out_console = CompleteConsole()
+
+
+# --------------------------------------------------------------------------------------------- progress
+
+Step = Callable[[str, float], None]
+#: below this fraction done, the time left is not estimated yet
+MIN_FRACTION_FOR_ESTIMATE = 0.05
+
+
+def duration_text(seconds: float) -> str:
+    """``42 s``, ``3 min 5 s``, ``1 h 2 min``."""
+    s = round(max(seconds, 0.0))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60} s" if s % 60 else f"{s // 60} min"
+    return f"{s // 3600} h {s % 3600 // 60} min"
+
+
+def time_left_text(fraction: float, elapsed_at_update_s: float, elapsed_s: float) -> str:
+    """An estimate of the time left, from how long the work took to reach ``fraction``: "about 30 s left",
+    "estimating the time left" before MIN_FRACTION_FOR_ESTIMATE, "longer than estimated" past the estimate."""
+    if fraction < MIN_FRACTION_FOR_ESTIMATE:
+        return "estimating the time left"
+    left = elapsed_at_update_s * (1.0 - fraction) / fraction - (elapsed_s - elapsed_at_update_s)
+    if left <= 0.0:
+        return "longer than estimated"
+    return f"about {duration_text(max(left, 1.0))} left"
+
+
+class ProgressLines:
+    """Progress of a long step for a pipe or a log: one line at each new step and one every ``heartbeat_s``
+    while a step lasts, each with the share done, the time so far and an estimate of the time left."""
+
+    def __init__(self, console: Console, label: str, *, heartbeat_s: float = 15.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.console, self.label, self.heartbeat_s, self.clock = console, label, heartbeat_s, clock
+        self.started = clock()
+        self.message, self.fraction = "", 0.0
+        self.updated = self.printed = self.started
+        self.lock = threading.Lock()
+
+    def update(self, message: str, fraction: float) -> None:
+        with self.lock:
+            self.message, self.fraction = message, min(max(fraction, 0.0), 1.0)
+            self.updated = self.clock()
+            self._print()
+
+    def beat(self) -> None:
+        """Print the current step again when ``heartbeat_s`` have passed since the last line."""
+        with self.lock:
+            if self.message and self.clock() - self.printed >= self.heartbeat_s:
+                self._print()
+
+    def _print(self) -> None:
+        now = self.clock()
+        so_far = now - self.started
+        if self.fraction >= 1.0:
+            status = f"100%, {duration_text(so_far)}"
+        elif self.fraction <= 0.0:
+            status = f"0%, {duration_text(so_far)} so far"
+        else:
+            left = time_left_text(self.fraction, self.updated - self.started, so_far)
+            status = f"{self.fraction:.0%}, {duration_text(so_far)} so far, {left}"
+        self.console.print(f"{self.label}: {self.message} ({status})", highlight=False, markup=False)
+        self.printed = now
+
+
+def _time_left_column() -> Any:
+    from rich.progress import ProgressColumn
+    from rich.text import Text
+
+    class TimeLeft(ProgressColumn):
+        def render(self, task: Task) -> Text:
+            fraction = task.completed / task.total if task.total else 0.0
+            elapsed = task.elapsed or 0.0
+            return Text(time_left_text(fraction, task.fields.get("updated_s", elapsed), elapsed), style="progress.remaining")
+
+    return TimeLeft()
+
+
+@contextmanager
+def progress_steps(console: Console, label: str, *, heartbeat_s: float = 15.0) -> Iterator[Step]:
+    """Progress of a long step driven by ``step(message, fraction)``. On a terminal, a transient bar with the
+    share done, the time so far and an estimate of the time left; in a pipe or a log, :class:`ProgressLines`."""
+    if not console.is_terminal:
+        lines = ProgressLines(console, label, heartbeat_s=heartbeat_s)
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(1.0):
+                lines.beat()
+
+        beating = threading.Thread(target=beat, name="progress-heartbeat", daemon=True)
+        beating.start()
+        try:
+            yield lines.update
+        finally:
+            stop.set()
+            beating.join()
+        return
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TimeElapsedColumn
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        _time_left_column(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(label, total=1.0)
+
+        def step(message: str, fraction: float) -> None:
+            elapsed = bar.tasks[0].elapsed or 0.0
+            bar.update(task, description=f"{label}: {message}", completed=fraction, updated_s=elapsed)
+
+        yield step
 
 
 def complete_help_when_piped() -> None:

@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -72,10 +72,23 @@ class QuickstartResult:
 
 
 Say = Callable[[str], None]
+#: progress of a long step: (what is being done, fraction done)
+Step = Callable[[str, float], None]
+#: opens the progress display of one long step ("cohort", "training") and yields its Step
+Track = Callable[[str], AbstractContextManager[Step]]
 
 
 def _quiet(_: str) -> None:
     return None
+
+
+def _no_progress(_message: str, _fraction: float) -> None:
+    return None
+
+
+@contextmanager
+def _untracked(_label: str) -> Iterator[Step]:
+    yield _no_progress
 
 
 def example_patients(plan: QuickstartPlan) -> list[Path]:
@@ -89,7 +102,7 @@ def example_patients(plan: QuickstartPlan) -> list[Path]:
     return files
 
 
-def ensure_cohort(plan: QuickstartPlan, say: Say = _quiet) -> tuple[Path, bool]:
+def ensure_cohort(plan: QuickstartPlan, say: Say = _quiet, progress: Step = _no_progress) -> tuple[Path, bool]:
     """The cohort file, generated unless one with the same size and seed is already there."""
     import pyarrow.parquet as pq
 
@@ -106,13 +119,24 @@ def ensure_cohort(plan: QuickstartPlan, say: Say = _quiet) -> tuple[Path, bool]:
             say(f"cohort: reusing {path}")
             return path, True
     say(f"cohort: generating {plan.n_patients:,} synthetic patients (seed {plan.seed})")
-    frame = generate_cohort(plan.n_patients, plan.seed, catalog=catalog, options=options, tables=tables)
+    what = f"generating {plan.n_patients:,} synthetic patients"
+    progress(what, 0.0)
+    frame = generate_cohort(
+        plan.n_patients,
+        plan.seed,
+        catalog=catalog,
+        options=options,
+        tables=tables,
+        progress=lambda done: progress(what, 0.9 * done / plan.n_patients),
+    )
+    progress("writing the cohort file", 0.9)
     write_cohort(frame, path, n=plan.n_patients, seed=plan.seed, catalog=catalog, options=options, tables=tables)
+    progress("done", 1.0)
     return path, False
 
 
 def ensure_champion(
-    plan: QuickstartPlan, cohort: Path, say: Say = _quiet, progress: Callable[[str, float], None] | None = None
+    plan: QuickstartPlan, cohort: Path, say: Say = _quiet, progress: Step | None = None
 ) -> tuple[str, str, bool, str]:
     """(model URI, champion version, whether it was trained now, tracking URI). Trains when there is no
     champion, when the champion was trained with another feature catalog, or when ``retrain`` is set."""
@@ -305,14 +329,16 @@ def summary_text(plan: QuickstartPlan, result: QuickstartResult) -> str:
     )
 
 
-def run_quickstart(
-    plan: QuickstartPlan, say: Say = _quiet, progress: Callable[[str, float], None] | None = None
-) -> QuickstartResult:
+def run_quickstart(plan: QuickstartPlan, say: Say = _quiet, track: Track = _untracked) -> QuickstartResult:
+    """Every step; ``say`` gets one line per step, ``track(label)`` shows the progress of the long ones (cohort
+    generation and training) with an estimate of the time left."""
     started = time.perf_counter()
     plan.out.mkdir(parents=True, exist_ok=True)
     patients = example_patients(plan)
-    cohort, reused = ensure_cohort(plan, say)
-    model_uri, version, trained, tracking = ensure_champion(plan, cohort, say, progress)
+    with track("cohort") as step:
+        cohort, reused = ensure_cohort(plan, say, step)
+    with track("training") as step:
+        model_uri, version, trained, tracking = ensure_champion(plan, cohort, say, step)
     log_path = plan.out / "server.log"
     say("server: starting on 127.0.0.1")
     with running_server(plan, model_uri, tracking, log_path) as server:

@@ -11,7 +11,7 @@ data directory (``--home``, else ``PRECISIONPAIN_HOME``, else ``./.precisionpain
 from __future__ import annotations
 
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -26,6 +26,7 @@ from precisionpain.cli_support import (
     add_commands,
     err_console,
     out_console,
+    progress_steps,
     refuse_overwrite,
 )
 from precisionpain.models.registry import store_location
@@ -60,23 +61,6 @@ def sigterm_interrupts() -> Iterator[None]:
     finally:
         for signum, old in previous.items():
             signal.signal(signum, old if old is not None else signal.SIG_DFL)
-
-
-@contextmanager
-def progress_bar(console: Console, label: str) -> Iterator[Callable[[str, float], None]]:
-    """A transient progress bar (description, bar, percentage, elapsed time) driven by (message, fraction)."""
-    from rich.progress import BarColumn, Progress, TaskProgressColumn, TimeElapsedColumn
-
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        TaskProgressColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as bar:
-        task = bar.add_task(label, total=1.0)
-        yield lambda message, fraction: bar.update(task, description=message, completed=fraction)
 
 
 def _print_evaluation(console: Console, evaluation: EvaluationResult) -> None:
@@ -136,7 +120,7 @@ def train_cmd(
     config = config or default_config_path(catalog_root)
     cfg = load_train_config(config, known_options=load_treatment_options(catalog_root).ids)
     uri, artifacts = store_location(home, tracking_uri)
-    with sigterm_interrupts(), progress_bar(err_console, "training") as step:
+    with sigterm_interrupts(), progress_steps(err_console, "training") as step:
         result = train(
             data,
             cfg,
@@ -198,7 +182,7 @@ def evaluate_cmd(
         raise ConfigError("--split", [Violation("--split", "must be one of all, test, train", "string")])
     eval_config = load_train_config(config).evaluation if config is not None else None
     uri, artifacts = store_location(home, tracking_uri)
-    with sigterm_interrupts(), progress_bar(err_console, "evaluating") as step:
+    with sigterm_interrupts(), progress_steps(err_console, "evaluating") as step:
         result = evaluate_registered(
             model,
             data,

@@ -101,3 +101,38 @@ def test_consoles_lay_out_at_natural_width_when_not_a_terminal(stderr: bool) -> 
     assert lines[0] == summary
     assert any(all(f"column number {i}" in line for i in range(12)) for line in lines)
     assert any(all(f"value {i} value {i} value {i}" in line for i in range(12)) for line in lines)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_progress_in_a_log_has_the_time_so_far_and_an_estimate_of_the_time_left() -> None:
+    """Piped or logged, a long step prints a line at each new step and a heartbeat while one lasts."""
+    from precisionpain.cli_support import CompleteConsole, ProgressLines
+
+    buffer, clock = io.StringIO(), FakeClock()
+    lines = ProgressLines(CompleteConsole(file=buffer), "training", heartbeat_s=15.0, clock=clock)
+    lines.update("reading the table", 0.0)
+    clock.now += 10
+    lines.update("fitting 17 option models", 0.25)
+    clock.now += 5
+    lines.beat()  # too soon for a heartbeat
+    clock.now += 20
+    lines.beat()
+    clock.now += 60
+    lines.beat()
+    clock.now += 30
+    lines.update("done", 1.0)
+    printed = buffer.getvalue().splitlines()
+    assert printed == [
+        "training: reading the table (0%, 0 s so far)",
+        "training: fitting 17 option models (25%, 10 s so far, about 30 s left)",
+        "training: fitting 17 option models (25%, 35 s so far, about 5 s left)",
+        "training: fitting 17 option models (25%, 1 min 35 s so far, longer than estimated)",
+        "training: done (100%, 2 min 5 s)",
+    ]
