@@ -24,6 +24,7 @@ def test_overlong_parts_are_refused_for_their_length_and_not_cached(pgx_tables) 
 def test_the_cache_counts_the_text_it_keeps_and_stays_within_its_bytes(pgx_tables) -> None:
     from precisionpain.pgx import resolve
 
+    resolve._resolve.cache_clear()  # start empty, so nothing earlier in the session is evicted meanwhile
     cache = resolve._resolve.cache
     assert cache.max_bytes == RESOLVE_CACHE_BYTES
     start = cache.nbytes
