@@ -102,7 +102,9 @@ def features_cmd(
     source: Annotated[Path, typer.Argument(help="A profile JSON file, or a cohort/table parquet file.")],
     out: Annotated[
         Path | None,
-        typer.Option("--out", help="Output (.features.json or .parquet; default: out/<base>.features.json or .parquet)."),
+        typer.Option(
+            "--out", help="Output (.features.json or .parquet; default: out/<base>.features.json or .parquet)."
+        ),
     ] = None,
     force: ForceOpt = False,
     catalog_root: CatalogRootOpt = None,

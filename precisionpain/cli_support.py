@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 import typer
 from rich.console import Console, ConsoleDimensions
 
+from precisionpain.errors import PrecisionPainError, ValidationError, Violation
+
 if TYPE_CHECKING:
     from rich.progress import Task
     from rich.text import Text
-
-from precisionpain.errors import PrecisionPainError, ValidationError, Violation
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -85,7 +85,9 @@ class ProgressLines:
     """Progress of a long step for a pipe or a log: one line at each new step and one every ``heartbeat_s``
     while a step lasts, each with the share done, the time so far and an estimate of the time left."""
 
-    def __init__(self, console: Console, label: str, *, heartbeat_s: float = 15.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, console: Console, label: str, *, heartbeat_s: float = 15.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.console, self.label, self.heartbeat_s, self.clock = console, label, heartbeat_s, clock
         self.started = clock()
         self.message, self.fraction = "", 0.0
@@ -126,7 +128,8 @@ def _time_left_column() -> Any:
         def render(self, task: Task) -> Text:
             fraction = task.completed / task.total if task.total else 0.0
             elapsed = task.elapsed or 0.0
-            return Text(time_left_text(fraction, task.fields.get("updated_s", elapsed), elapsed), style="progress.remaining")
+            left = time_left_text(fraction, task.fields.get("updated_s", elapsed), elapsed)
+            return Text(left, style="progress.remaining")
 
     return TimeLeft()
 
@@ -176,6 +179,7 @@ def complete_help_when_piped() -> None:
     long help texts. Typer reads ``TERMINAL_WIDTH`` when it first formats help; a width the user set wins."""
     if not sys.stdout.isatty():
         os.environ.setdefault("TERMINAL_WIDTH", str(PIPED_HELP_WIDTH))
+
 
 #: where a command writes its files when no path is given (relative to the working directory; ignored by git)
 OUT_DIR = Path("out")

@@ -130,9 +130,8 @@ def _validation(report: Report) -> tuple[ValidationGroup, ...]:
     """The validation figures in plain language, grouped and ordered; the per-subgroup gaps have their own
     table (with each group's figure) when it is present."""
     skip_subgroups = bool(report.model.subgroup_gaps)
-    return validation_table(
-        {k: v for k, v in report.model.validation_metrics.items() if not (skip_subgroups and k.startswith("subgroup_"))}
-    )
+    figures = report.model.validation_metrics
+    return validation_table({k: v for k, v in figures.items() if not (skip_subgroups and k.startswith("subgroup_"))})
 
 
 GAP_METRICS = {"auc": ("Discrimination (AUC)", "score"), "ece": ("Calibration error", "points")}

@@ -474,7 +474,8 @@ def _patient_summary(profile: PatientProfile, catalog: FeatureCatalog, genes: Se
             row = gene_rows.get(spec.field.label) if spec.domain is Domain.pgx else None
             given = row.tested if row is not None else _is_given(value)
             if spec.domain is Domain.pgx:
-                shown, unit = ((row.summary if row is not None else "") or "result given") if given else "not tested", ""
+                summary = (row.summary if row is not None else "") or "result given"
+                shown, unit = (summary if given else "not tested"), ""
             else:
                 shown, unit = _input_display(spec, value)
             items.append(

@@ -61,88 +61,188 @@ class MetricMeaning:
     kind: MetricKind
 
 
-def _m(group: str, name: str, meaning: str, kind: MetricKind) -> MetricMeaning:
-    return MetricMeaning(group, name, meaning, kind)
-
-
 #: every figure a training run records (``EvaluationResult.headline``), in the table's order; a figure's
 #: ``<key>_ci_low`` and ``<key>_ci_high`` are its interval and are shown with it
 VALIDATION_METRICS: dict[str, MetricMeaning] = {
-    "auc_mean": _m("Discrimination", "Discrimination (AUC), average over options",
-                   "How well the estimates separate patients who responded from those who did not: 0.5 is chance, "
-                   "1 is perfect.", "score"),
-    "auc_min": _m("Discrimination", "Discrimination (AUC), weakest option", "The same, for the option where it is lowest.", "score"),
-    "ece_mean": _m("Calibration", "Calibration error, average over options",
-                   "Average gap between the estimated chance of response and the response rate observed in "
-                   "patients given that estimate (0 is perfect).", "points"),
-    "ece_max": _m("Calibration", "Calibration error, worst option", "The largest such gap among the options.", "points"),
-    "ece_noise_floor_max": _m("Calibration", "Calibration error expected from chance alone, worst option",
-                              "The gap a perfectly calibrated model would still show on this few patients.",
-                              "points"),
-    "ece_excess_max": _m("Calibration", "Calibration error beyond chance, worst option",
-                         "How far the worst gap exceeds what chance alone explains.", "points"),
-    "ece_true_max": _m("Calibration", "Calibration error against the true chance, worst option (synthetic data)",
-                       "Gap between the estimates and the simulated patients' true chance of response, among "
-                       "patients who received the option.", "points"),
-    "ece_true_all_max": _m("Calibration", "Calibration error against the true chance in all patients, worst option "
-                           "(synthetic data)",
-                           "The same over every held-out patient, whichever option they received.", "points"),
-    "brier_mean": _m("Calibration", "Brier score, average over options",
-                     "Mean squared difference between estimate and outcome (lower is better; always guessing 50% "
-                     "scores 0.25).", "score"),
-    "log_loss_mean": _m("Calibration", "Log loss, average over options",
-                        "Penalty that grows with confident wrong estimates (lower is better).", "score"),
-    "interval_coverage": _m("Calibration", "Intervals that contain the true chance (synthetic data)",
-                            "Share of patients whose true chance of response lies inside the interval shown with "
-                            "the estimate (see the limitations).", "rate"),
-    "interval_mean_width": _m("Calibration", "Average interval width",
-                              "Average distance between the lower and upper end of the interval.", "points"),
-    "top1_agreement": _m("Ranking quality", "Top option is the truly best option (synthetic data)",
-                         "Share of patients whose first-ranked usable option is the one with the highest true "
-                         "chance of response.", "rate"),
-    "kendall_tau": _m("Ranking quality", "Agreement with the true order of options (Kendall tau, synthetic data)",
-                      "From -1 (reversed) through 0 (unrelated) to 1 (the same order).", "score"),
-    "regret": _m("Ranking quality", "Chance of response lost by following the ranking (regret, synthetic data)",
-                 "Average loss in true chance of response from taking the top option instead of the truly best "
-                 "one (lower is better).", "points"),
-    "regret_best_single_option": _m("Ranking quality", "Chance lost by giving everyone the truly best single option "
-                                    "(synthetic data)",
-                                    "The same loss if every patient got the one option that is best on average.",
-                                    "points"),
-    "regret_dr_best_single_option": _m("Ranking quality", "Chance lost by giving everyone the option estimated best on average "
-                                       "(synthetic data)",
-                                       "The same loss for the single option the policy estimate below picks.",
-                                       "points"),
-    "regret_observed_policy": _m("Ranking quality", "Chance lost with the treatments actually given (synthetic data)",
-                                 "The same loss for the options the simulated prescribers chose.", "points"),
-    "sqrt_pehe_mean": _m("Ranking quality", "Error in the estimated difference between options (synthetic data)",
-                         "Typical error of the estimated difference in chance of response between an option and "
-                         "the reference option (square root of PEHE).", "points"),
-    "dr_policy_value": _m("Policy value", "Response rate if the top option is followed",
-                          "Estimated share of patients who would respond if each took their top usable option "
-                          "(doubly robust estimate, with its interval).", "rate"),
-    "ipw_policy_value": _m("Policy value", "Response rate if the top option is followed, second estimate",
-                           "The same, estimated by weighting each patient by how rarely patients like them got "
-                           "their option (inverse-propensity estimate, with its interval).", "rate"),
-    "observed_policy_value": _m("Policy value", "Response rate with the treatments actually given",
-                                "Share of held-out patients who responded to the option they received.", "rate"),
-    "best_single_option_dr_value": _m("Policy value", "Response rate if everyone got the best single option",
-                                      "Estimated share responding if every patient got the one option that is "
-                                      "best on average (doubly robust estimate).", "rate"),
-    "best_single_option_ipw_value": _m("Policy value", "Response rate if everyone got the best single option, second "
-                                       "estimate", "The same, by the inverse-propensity estimate.", "rate"),
-    "dr_gain_vs_observed": _m("Policy value", "Gain over the treatments actually given",
-                              "Response rate following the ranking minus the rate with the treatments actually "
-                              "given.", "gain"),
-    "dr_gain_vs_best_single": _m("Policy value", "Gain over the best single option",
-                                 "Response rate following the ranking minus the rate if everyone got the best "
-                                 "single option.", "gain"),
-    "true_policy_value": _m("Policy value", "True response rate if the top option is followed (synthetic data)",
-                            "What the simulated patients' true chances of response give for the same rule.",
-                            "rate"),
-    "dr_ci_covers_true_value": _m("Policy value", "Estimate's interval contains the true response rate (synthetic data)",
-                                  "Whether the interval of the first estimate above contains the true value.",
-                                  "yes_no"),
+    "auc_mean": MetricMeaning(
+        "Discrimination",
+        "Discrimination (AUC), average over options",
+        "How well the estimates separate patients who responded from those who did not: 0.5 is chance, 1 is "
+        "perfect.",
+        "score",
+    ),
+    "auc_min": MetricMeaning(
+        "Discrimination",
+        "Discrimination (AUC), weakest option",
+        "The same, for the option where it is lowest.",
+        "score",
+    ),
+    "ece_mean": MetricMeaning(
+        "Calibration",
+        "Calibration error, average over options",
+        "Average gap between the estimated chance of response and the response rate observed in patients "
+        "given that estimate (0 is perfect).",
+        "points",
+    ),
+    "ece_max": MetricMeaning(
+        "Calibration",
+        "Calibration error, worst option",
+        "The largest such gap among the options.",
+        "points",
+    ),
+    "ece_noise_floor_max": MetricMeaning(
+        "Calibration",
+        "Calibration error expected from chance alone, worst option",
+        "The gap a perfectly calibrated model would still show on this few patients.",
+        "points",
+    ),
+    "ece_excess_max": MetricMeaning(
+        "Calibration",
+        "Calibration error beyond chance, worst option",
+        "How far the worst gap exceeds what chance alone explains.",
+        "points",
+    ),
+    "ece_true_max": MetricMeaning(
+        "Calibration",
+        "Calibration error against the true chance, worst option (synthetic data)",
+        "Gap between the estimates and the simulated patients' true chance of response, among patients who "
+        "received the option.",
+        "points",
+    ),
+    "ece_true_all_max": MetricMeaning(
+        "Calibration",
+        "Calibration error against the true chance in all patients, worst option (synthetic data)",
+        "The same over every held-out patient, whichever option they received.",
+        "points",
+    ),
+    "brier_mean": MetricMeaning(
+        "Calibration",
+        "Brier score, average over options",
+        "Mean squared difference between estimate and outcome (lower is better; always guessing 50% scores "
+        "0.25).",
+        "score",
+    ),
+    "log_loss_mean": MetricMeaning(
+        "Calibration",
+        "Log loss, average over options",
+        "Penalty that grows with confident wrong estimates (lower is better).",
+        "score",
+    ),
+    "interval_coverage": MetricMeaning(
+        "Calibration",
+        "Intervals that contain the true chance (synthetic data)",
+        "Share of patients whose true chance of response lies inside the interval shown with the estimate "
+        "(see the limitations).",
+        "rate",
+    ),
+    "interval_mean_width": MetricMeaning(
+        "Calibration",
+        "Average interval width",
+        "Average distance between the lower and upper end of the interval.",
+        "points",
+    ),
+    "top1_agreement": MetricMeaning(
+        "Ranking quality",
+        "Top option is the truly best option (synthetic data)",
+        "Share of patients whose first-ranked usable option is the one with the highest true chance of "
+        "response.",
+        "rate",
+    ),
+    "kendall_tau": MetricMeaning(
+        "Ranking quality",
+        "Agreement with the true order of options (Kendall tau, synthetic data)",
+        "From -1 (reversed) through 0 (unrelated) to 1 (the same order).",
+        "score",
+    ),
+    "regret": MetricMeaning(
+        "Ranking quality",
+        "Chance of response lost by following the ranking (regret, synthetic data)",
+        "Average loss in true chance of response from taking the top option instead of the truly best one "
+        "(lower is better).",
+        "points",
+    ),
+    "regret_best_single_option": MetricMeaning(
+        "Ranking quality",
+        "Chance lost by giving everyone the truly best single option (synthetic data)",
+        "The same loss if every patient got the one option that is best on average.",
+        "points",
+    ),
+    "regret_dr_best_single_option": MetricMeaning(
+        "Ranking quality",
+        "Chance lost by giving everyone the option estimated best on average (synthetic data)",
+        "The same loss for the single option the policy estimate below picks.",
+        "points",
+    ),
+    "regret_observed_policy": MetricMeaning(
+        "Ranking quality",
+        "Chance lost with the treatments actually given (synthetic data)",
+        "The same loss for the options the simulated prescribers chose.",
+        "points",
+    ),
+    "sqrt_pehe_mean": MetricMeaning(
+        "Ranking quality",
+        "Error in the estimated difference between options (synthetic data)",
+        "Typical error of the estimated difference in chance of response between an option and the reference"
+        " option (square root of PEHE).",
+        "points",
+    ),
+    "dr_policy_value": MetricMeaning(
+        "Policy value",
+        "Response rate if the top option is followed",
+        "Estimated share of patients who would respond if each took their top usable option (doubly robust "
+        "estimate, with its interval).",
+        "rate",
+    ),
+    "ipw_policy_value": MetricMeaning(
+        "Policy value",
+        "Response rate if the top option is followed, second estimate",
+        "The same, estimated by weighting each patient by how rarely patients like them got their option "
+        "(inverse-propensity estimate, with its interval).",
+        "rate",
+    ),
+    "observed_policy_value": MetricMeaning(
+        "Policy value",
+        "Response rate with the treatments actually given",
+        "Share of held-out patients who responded to the option they received.",
+        "rate",
+    ),
+    "best_single_option_dr_value": MetricMeaning(
+        "Policy value",
+        "Response rate if everyone got the best single option",
+        "Estimated share responding if every patient got the one option that is best on average (doubly "
+        "robust estimate).",
+        "rate",
+    ),
+    "best_single_option_ipw_value": MetricMeaning(
+        "Policy value",
+        "Response rate if everyone got the best single option, second estimate",
+        "The same, by the inverse-propensity estimate.",
+        "rate",
+    ),
+    "dr_gain_vs_observed": MetricMeaning(
+        "Policy value",
+        "Gain over the treatments actually given",
+        "Response rate following the ranking minus the rate with the treatments actually given.",
+        "gain",
+    ),
+    "dr_gain_vs_best_single": MetricMeaning(
+        "Policy value",
+        "Gain over the best single option",
+        "Response rate following the ranking minus the rate if everyone got the best single option.",
+        "gain",
+    ),
+    "true_policy_value": MetricMeaning(
+        "Policy value",
+        "True response rate if the top option is followed (synthetic data)",
+        "What the simulated patients' true chances of response give for the same rule.",
+        "rate",
+    ),
+    "dr_ci_covers_true_value": MetricMeaning(
+        "Policy value",
+        "Estimate's interval contains the true response rate (synthetic data)",
+        "Whether the interval of the first estimate above contains the true value.",
+        "yes_no",
+    ),
 }
 
 INTERVAL_SUFFIXES = ("_ci_low", "_ci_high")
@@ -162,12 +262,20 @@ def metric_meaning(key: str) -> MetricMeaning | None:
         return None
     factor, metric = found.group(1).replace("_", " "), found.group(2)
     if metric == "auc":
-        return _m("Subgroups", f"Largest difference in discrimination (AUC) between {factor} groups",
-                  "Between groups of at least 30 patients; a large difference means the estimates separate "
-                  "responders better in some groups than in others.", "score")
-    return _m("Subgroups", f"Largest difference in calibration error between {factor} groups",
-              "Between groups of at least 30 patients; a large difference means the estimates are more "
-              "trustworthy in some groups than in others.", "points")
+        return MetricMeaning(
+            "Subgroups",
+            f"Largest difference in discrimination (AUC) between {factor} groups",
+            "Between groups of at least 30 patients; a large difference means the estimates separate responders "
+            "better in some groups than in others.",
+            "score",
+        )
+    return MetricMeaning(
+        "Subgroups",
+        f"Largest difference in calibration error between {factor} groups",
+        "Between groups of at least 30 patients; a large difference means the estimates are more trustworthy in "
+        "some groups than in others.",
+        "points",
+    )
 
 
 @dataclass(frozen=True)

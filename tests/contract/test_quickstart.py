@@ -5,11 +5,21 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.contract.conftest import invoke
+
 REPO = Path(__file__).resolve().parents[2]
+
+
+#: (run, long step, message, fraction) of every progress report
+PROGRESS: list[tuple[int, str, str, float]] = []
 
 
 @pytest.fixture(scope="module")
@@ -20,8 +30,16 @@ def first_and_second(tmp_path_factory: pytest.TempPathFactory, monkeypatch_modul
     plan = QuickstartPlan(out=root / "out", home=root / "home", tracking_uri=f"sqlite:///{root / 'home' / 'mlflow.db'}",
                           n_patients=6000, seed=3)
     said: list[str] = []
-    first = run_quickstart(plan, said.append)
-    second = run_quickstart(plan, said.append)
+
+    def recorder(run: int) -> Any:
+        @contextmanager
+        def track(label: str) -> Iterator[Any]:
+            yield lambda message, fraction: PROGRESS.append((run, label, message, fraction))
+
+        return track
+
+    first = run_quickstart(plan, said.append, recorder(1))
+    second = run_quickstart(plan, said.append, recorder(2))
     return plan, first, second, said
 
 
@@ -69,3 +87,39 @@ def test_second_run_reuses_cohort_and_champion(first_and_second) -> None:  # typ
     assert second.model_version == first.model_version and second.cohort == first.cohort
     assert [e.report for e in second.examples] == [e.report for e in first.examples]
     assert any(s.startswith("model: reusing") for s in said)
+
+
+def test_the_long_steps_report_their_progress(first_and_second) -> None:  # type: ignore[no-untyped-def]
+    """Cohort generation and training report how far they are, from 0 to done, each on its own track; a re-run
+    that reuses both reports none."""
+    assert first_and_second  # both runs are done
+    for step in ("cohort", "training"):
+        fractions = [f for run, label, _, f in PROGRESS if run == 1 and label == step]
+        assert len(fractions) >= 3 and fractions[0] == 0.0 and fractions[-1] == 1.0, (step, fractions)
+        assert fractions == sorted(fractions)
+    assert [p for p in PROGRESS if p[0] == 2] == []
+
+
+def _readme_block(containing: str) -> list[str]:
+    text = (REPO / "README.md").read_text()
+    for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S):
+        if containing in block:
+            return [line.split("  #")[0].strip() for line in block.splitlines() if line.startswith(".venv/bin/precisionpain ")]
+    raise AssertionError(f"no README block with {containing!r}")
+
+
+@pytest.mark.slow
+def test_the_readme_training_commands_work_after_the_quickstart(  # type: ignore[no-untyped-def]
+    first_and_second, cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's cohort, train, evaluate and promote lines as written (a smaller cohort), on the quickstart's
+    store: in particular the promote example names a version that exists."""
+    plan, _, _, _ = first_and_second
+    monkeypatch.chdir(tmp_path)
+    for line in _readme_block("precisionpain promote"):
+        argv = [str(REPO / a) if a.startswith("experiments/") else a.replace("200000", "6000")
+                for a in shlex.split(line)[1:]]
+        if argv[0] != "cohort":
+            argv += ["--tracking-uri", str(plan.tracking_uri)]
+        result = invoke(cli, *argv)
+        assert result.exit_code == 0, (line, result.output)
