@@ -1,8 +1,10 @@
-"""Predictions + CPIC rules + catalog -> RankedRecommendation.
+"""Predictions + the safety assessment + CPIC guidance + catalog -> RankedRecommendation.
 
-Options whose CPIC action is AVOID are never ranked as usable: they move to ``excluded`` with the CPIC text
-as the reason. Other CPIC actions (reduce dose, consider an alternative, use with caution) become cautions on
-the option; OPRM1/COMT genotypes are reported as having no CPIC recommendation. Usable options are ranked by
+The safety layer (:mod:`precisionpain.safety`) decides what may be ranked: an option whose verdict is
+``excluded`` (a contraindication, an interaction, a CPIC AVOID on the functional phenotype, ...) moves to
+``excluded`` with every reason; the ranking obeys the verdict and never re-decides it. Other reasons become
+cautions on the option, most severe first, beside the CPIC guidance (looked up with the functional phenotypes,
+so phenoconversion shows in the guidance too) and the catalog's own cautions. Usable options are ranked by
 calibrated response probability.
 """
 
@@ -22,10 +24,12 @@ from precisionpain.catalog.types import DOMAIN_LABELS, FieldType, TreatmentOptio
 from precisionpain.errors import ProfileValidationError, Violation
 from precisionpain.pgx.cpic import CpicGuidance, cpic_lookup, drug_pgx_fields
 from precisionpain.pgx.tables import ACTIVITY_SCORE_GENES, PGX_FIELDS, TRANSLATED_GENES, PgxTables
+from precisionpain.safety import SafetyAssessment, Verdict, alternatives_available
 from precisionpain.schema import (
     Caution,
     DataWarning,
     FeatureVector,
+    FunctionalReading,
     GeneReading,
     Guidance,
     OptionPrediction,
@@ -34,7 +38,9 @@ from precisionpain.schema import (
     Provenance,
     RankedOption,
     RankedRecommendation,
+    RuleLevel,
     SafetyFlag,
+    SafetyReason,
     Severity,
     WarningKind,
 )
@@ -102,12 +108,11 @@ def _to_guidance(g: CpicGuidance) -> Guidance:
 
 @dataclass(frozen=True, slots=True)
 class _CpicView:
-    """What CPIC says about one drug for one set of results: guidance, unresolved reasons, the exclusion reason
-    (empty unless an action is AVOID) and the cautions that follow from the guidance alone."""
+    """What CPIC says about one drug for one set of results: guidance, unresolved reasons and the cautions that
+    follow from the guidance alone (whether the option may be ranked is the safety layer's verdict)."""
 
     guidance: tuple[Guidance, ...] = ()
     unresolved: tuple[str, ...] = ()
-    exclusion_reason: str = ""
     cautions: tuple[Caution, ...] = ()
 
 
@@ -115,27 +120,23 @@ _NO_CPIC = _CpicView()
 
 
 def _cpic_view(
-    option: TreatmentOption, profile: PatientProfile, tables: PgxTables, alternatives_available: bool
+    option: TreatmentOption, pgx: Pgx, prior_use: bool | None, tables: PgxTables, alternatives: bool
 ) -> _CpicView:
     if option.cpic_drug is None:
         return _NO_CPIC
     fields = drug_pgx_fields(option.cpic_drug, tables)
-    pgx = profile.pgx
-    return _drug_view(
-        option.cpic_drug,
-        tuple((f, getattr(pgx, f)) for f in fields),
-        profile.clinical.carbamazepine_prior_use_over_3_months,
-        alternatives_available,
-        tables,
-    )
+    return _drug_view(option.cpic_drug, tuple((f, getattr(pgx, f)) for f in fields), prior_use, alternatives, tables)
 
 
 def option_guidance(
     option: TreatmentOption, profile: PatientProfile, tables: PgxTables, *, alternatives_available: bool = True
 ) -> tuple[tuple[Guidance, ...], tuple[str, ...]]:
-    """The CPIC recommendations that apply to this patient for this option (none for non-drug options), and
-    the reasons guidance could not be resolved for genes that were given (e.g. a phenotype without score)."""
-    view = _cpic_view(option, profile, tables, alternatives_available)
+    """The CPIC recommendations that apply to these results for this option (none for non-drug options), and
+    the reasons guidance could not be resolved for genes that were given (e.g. a phenotype without score).
+    Looks the profile's Pgx up as given; the ranking passes the functional (phenoconverted) Pgx instead."""
+    view = _cpic_view(
+        option, profile.pgx, profile.clinical.carbamazepine_prior_use_over_3_months, tables, alternatives_available
+    )
     return view.guidance, view.unresolved
 
 
@@ -157,7 +158,7 @@ def _drug_view(
     )
     guidance = tuple(_to_guidance(g) for g in found.guidance)
     unresolved = tuple(u.reason for u in found.unresolved)
-    return _CpicView(guidance, unresolved, _exclusion_reason(guidance), _cpic_cautions(guidance, unresolved))
+    return _CpicView(guidance, unresolved, _cpic_cautions(guidance, unresolved))
 
 
 def _gene_summary(g: Guidance) -> str:
@@ -165,11 +166,9 @@ def _gene_summary(g: Guidance) -> str:
 
 
 def _untested_cautions(option: TreatmentOption, profile: PatientProfile) -> list[Caution]:
-    """Where a guideline asks for a genotype that was not tested, say so."""
-    out: list[Caution] = []
-    pgx = profile.pgx
-    if "CYP2D6" in option.genes and option.cpic_drug in {"codeine", "tramadol"} and pgx.cyp2d6 is None:
-        out.append(
+    """Where a guideline asks for a genotype that was not tested, say so (HLA-B*15:02 screening is a safety rule)."""
+    if "CYP2D6" in option.genes and option.cpic_drug in {"codeine", "tramadol"} and profile.pgx.cyp2d6 is None:
+        return [
             Caution(
                 code="cyp2d6_not_tested",
                 severity=Severity.info,
@@ -177,18 +176,8 @@ def _untested_cautions(option: TreatmentOption, profile: PatientProfile) -> list
                 text="CYP2D6 not tested: CPIC genotype-guided dosing could not be applied "
                 "(poor metabolizers get little analgesia, ultrarapid metabolizers risk toxicity).",
             )
-        )
-    if option.cpic_drug == "carbamazepine" and pgx.hla_b_1502.value == "not_tested":
-        out.append(
-            Caution(
-                code="hla_b_1502_not_tested",
-                severity=Severity.warning,
-                source="guideline",
-                text="HLA-B*15:02 not tested: the carbamazepine label asks for testing before starting in "
-                "patients with ancestry in populations where the allele is common (SJS/TEN risk).",
-            )
-        )
-    return out
+        ]
+    return []
 
 
 def _cpic_cautions(guidance: Sequence[Guidance], unresolved: Sequence[str]) -> tuple[Caution, ...]:
@@ -221,18 +210,33 @@ def _cpic_cautions(guidance: Sequence[Guidance], unresolved: Sequence[str]) -> t
     return tuple(out)
 
 
-def _cautions(option: TreatmentOption, cpic: _CpicView, profile: PatientProfile) -> tuple[Caution, ...]:
-    out: list[Caution] = list(cpic.cautions)
+#: How a safety reason's level shows as a caution's severity.
+_SEVERITY_BY_LEVEL = {RuleLevel.contraindicated: Severity.critical, RuleLevel.warning: Severity.warning,
+                      RuleLevel.info: Severity.info}  # fmt: skip
+_SEVERITY_ORDER = {Severity.critical: 0, Severity.warning: 1, Severity.info: 2}
+
+
+@lru_cache(maxsize=4096)
+def _rule_caution(reason: SafetyReason) -> Caution:
+    facts = f" ({'; '.join(reason.facts)})" if reason.facts else ""
+    return Caution(
+        code=reason.rule_id,
+        severity=_SEVERITY_BY_LEVEL[reason.level],
+        source="rule",
+        strength="judgement" if reason.judgement else "",
+        text=reason.text + facts,
+    )
+
+
+def _cautions(
+    option: TreatmentOption, cpic: _CpicView, profile: PatientProfile, reasons: Sequence[SafetyReason]
+) -> tuple[Caution, ...]:
+    """Safety-rule cautions (CPIC reasons show as the CPIC cautions), CPIC, untested genes, then the catalog's;
+    most severe first, the order within a severity kept."""
+    out: list[Caution] = [_rule_caution(r) for r in reasons if not r.is_cpic]
+    out.extend(cpic.cautions)
     out.extend(_untested_cautions(option, profile))
-    if option.option_class.value == "gabapentinoid" and profile.clinical.current_opioid_use:
-        out.append(
-            Caution(
-                code="gabapentinoid_with_opioid",
-                severity=Severity.warning,
-                source="guideline",
-                text="Takes an opioid: gabapentinoids add a risk of respiratory depression (FDA 2019 warning).",
-            )
-        )
+    out.sort(key=lambda c: _SEVERITY_ORDER[c.severity])
     out.extend(_catalog_cautions(option))
     return tuple(out)
 
@@ -245,14 +249,34 @@ def _catalog_cautions(option: TreatmentOption) -> tuple[Caution, ...]:
     )
 
 
-def _exclusion_reason(guidance: Sequence[Guidance]) -> str:
+def _exclusion_reason(reasons: Sequence[SafetyReason], guidance: Sequence[Guidance]) -> str:
+    """Every contraindication in one line: CPIC's avoid with its strength and genes, then the rules' texts."""
     parts = []
     for g in guidance:
         if g.action == AVOID:
             who = _gene_summary(g)
             strength = f" ({g.classification})" if g.classification else ""
             parts.append(f"CPIC{strength}{' - ' + who if who else ''}: {g.recommendation}")
+    parts.extend(_rule_caution(r).text for r in reasons if r.level is RuleLevel.contraindicated and not r.is_cpic)
+    if not parts:  # a CPIC avoid the displayed guidance does not show (it cannot happen with one CPIC table)
+        parts = [r.text for r in reasons if r.level is RuleLevel.contraindicated]
     return " ".join(parts)
+
+
+def functional_readings(safety: SafetyAssessment) -> tuple[FunctionalReading, ...]:
+    """The genotype and functional reading of every CYP gene that was given, for the response and report."""
+    return tuple(
+        FunctionalReading(
+            gene=g.gene,
+            genotype_phenotype=g.genotype_phenotype or "",
+            functional_phenotype=g.functional_phenotype or "",
+            inhibitors=g.inhibitors,
+            phenoconverted=g.phenoconverted,
+            text=g.describe(),
+        )
+        for g in safety.functional_phenotypes
+        if g.genotype_phenotype or g.functional_phenotype
+    )
 
 
 def rank_options(
@@ -262,10 +286,15 @@ def rank_options(
     tables: PgxTables,
     provenance: Provenance,
     *,
+    safety: SafetyAssessment,
     warnings: Sequence[DataWarning] = (),
     candidate_ids: Sequence[str] | None = None,
 ) -> RankedRecommendation:
-    """Apply CPIC rules to the predictions and rank the usable options (best first)."""
+    """Obey the safety verdicts and rank the usable options (best first).
+
+    ``safety`` is :func:`precisionpain.safety.apply_safety_rules` for this profile over the whole option
+    catalog: an excluded option is never ranked, whatever the model predicts.
+    """
     wanted = check_candidates(candidate_ids or profile.candidate_option_ids, options)
     by_id = {p.option_id: p for p in predictions}
     missing = [o for o in wanted if o not in by_id]
@@ -273,11 +302,15 @@ def rank_options(
         raise KeyError(f"no prediction for option(s) {', '.join(missing)}")
     usable: list[dict[str, Any]] = []
     excluded: list[RankedOption] = []
+    pgx = safety.functional_pgx
+    prior = profile.clinical.carbamazepine_prior_use_over_3_months
     for option_id in wanted:
         option = options.get(option_id)
         pred = by_id[option_id]
-        cpic = _cpic_view(option, profile, tables, len(wanted) > 1)
-        reason = cpic.exclusion_reason
+        verdict = safety.option(option_id)
+        reasons = verdict.reasons
+        cpic = _cpic_view(option, pgx, prior, tables, alternatives_available(option_id, safety))
+        is_excluded = verdict.verdict is Verdict.excluded
         entry = dict(
             option_id=option.id,
             display_name=option.display_name,
@@ -287,11 +320,13 @@ def rank_options(
             p_response=pred.p_response,
             interval=pred.interval,
             guidance=cpic.guidance,
-            cautions=_cautions(option, cpic, profile),
-            excluded=bool(reason),
-            exclusion_reason=reason,
+            cautions=_cautions(option, cpic, profile, reasons),
+            excluded=is_excluded,
+            exclusion_reason=_exclusion_reason(reasons, cpic.guidance) if is_excluded else "",
+            verdict=verdict.verdict.value,
+            safety_reasons=reasons,
         )
-        if reason:
+        if is_excluded:
             excluded.append(RankedOption(**entry))
         else:
             usable.append(entry)
@@ -301,9 +336,19 @@ def rank_options(
         patient_ref=profile.patient_ref,
         options=ranked,
         excluded=tuple(excluded),
-        warnings=tuple(warnings),
+        warnings=(*warnings, *safety_warnings(safety)),
         safety_flags=safety_flags(profile),
         provenance=provenance,
+        functional_phenotypes=functional_readings(safety),
+        medications=safety.medications,
+    )
+
+
+def safety_warnings(safety: SafetyAssessment) -> tuple[DataWarning, ...]:
+    """The unknowns that matter to the safety rules ("kidney function not given: ... not checked")."""
+    return tuple(
+        DataWarning(kind=WarningKind.safety_not_checked, field=w.field, message=w.message)
+        for w in safety.data_warnings
     )
 
 

@@ -34,6 +34,7 @@ from precisionpain.models.card import model_summary
 from precisionpain.models.package import LoadedPackage
 from precisionpain.provenance import code_version
 from precisionpain.ranking import check_candidates, data_warnings, rank_options
+from precisionpain.safety import SafetyCatalogs, apply_safety_rules, load_safety_catalogs
 from precisionpain.schema import (
     CatalogRef,
     ExplainedRecommendation,
@@ -149,6 +150,7 @@ class Recommender:
         *,
         expected_catalog_sha256: str | None = None,
         clock: Callable[[], str] = _utc_now,
+        safety: SafetyCatalogs | None = None,
     ) -> None:
         from precisionpain.explain.treeshap import TreeEnsembleSet
 
@@ -192,8 +194,12 @@ class Recommender:
         self._catalog_ref = CatalogRef(
             catalog_id=package.catalog.catalog_id, version=package.catalog.version, sha256=package.catalog.sha256
         )
+        #: The safety rules every answer obeys: by default the catalogs packaged with the model (compiled against
+        #: its option catalog), so a model version always answers under the rules it was registered with.
+        self.safety: SafetyCatalogs = safety or load_safety_catalogs(package.path / "catalog")
+        self.summary: ModelSummary = model_summary(meta, version=self.identity.version, alias=self.identity.alias)
         cpic = {r.cpic_data_version for r in package.tables.recommendations if r.cpic_data_version}
-        self._provenance_fields: dict[str, str] = {
+        self._provenance_fields: dict[str, Any] = {
             "model_name": self.identity.name,
             "model_version": self.identity.version,
             "model_alias": self.identity.alias,
@@ -204,8 +210,12 @@ class Recommender:
             "options_catalog_sha256": meta.options_catalog_sha256,
             "code_version": code_version(),
             "cpic_data_version": ",".join(sorted(cpic)),
+            "synthetic_training_data": self.summary.synthetic_training_data,
+            "intended_use": self.summary.intended_use,
+            "safety_rules_version": self.safety.rules_ref.version,
+            "safety_rules_sha256": self.safety.rules_ref.sha256,
+            "medication_catalog_sha256": self.safety.medications_ref.sha256,
         }
-        self.summary: ModelSummary = model_summary(meta, version=self.identity.version, alias=self.identity.alias)
 
     # ------------------------------------------------------------------------------------------ lifecycle
 
@@ -396,6 +406,7 @@ class Recommender:
                     pkg.options,
                     pkg.tables,
                     provenance,
+                    safety=apply_safety_rules(profile, self.safety),
                     warnings=data_warnings(profile, features, pkg.catalog, pkg.metadata.training_ranges),
                     candidate_ids=wanted[i],
                 )

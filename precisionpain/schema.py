@@ -311,6 +311,51 @@ class Guidance(FrozenModel):
     cpic_data_version: str = ""
 
 
+class RuleLevel(StrEnum):
+    """Level of a safety rule (models/safety_rules.yaml): what it makes of the option it hits."""
+
+    contraindicated = "contraindicated"
+    warning = "warning"
+    info = "info"
+
+
+class SourceRef(FrozenModel):
+    """A citation behind a safety reason: catalog source id, label, URL and whether it was read in the source."""
+
+    source_id: str
+    label: str
+    url: str = ""
+    verified: bool = False
+
+
+class SafetyReason(FrozenModel):
+    """Why an option is excluded, warned or annotated: rule, level, text, sources and the patient facts used
+    (e.g. "eGFR 25 mL/min/1.73 m2 < 30"). CPIC recommendations appear as rules ``cpic_<drug>``."""
+
+    rule_id: str
+    level: RuleLevel
+    text: str
+    facts: tuple[str, ...] = ()
+    sources: tuple[SourceRef, ...] = ()
+    judgement: bool = False
+    note: str = ""
+
+    @property
+    def is_cpic(self) -> bool:
+        return self.rule_id.startswith("cpic_")
+
+
+class FunctionalReading(FrozenModel):
+    """One CYP gene as genotyped and as it works with the patient's medications (phenoconversion)."""
+
+    gene: str
+    genotype_phenotype: str = ""
+    functional_phenotype: str = ""
+    inhibitors: tuple[str, ...] = ()
+    phenoconverted: bool = False
+    text: str = ""  # e.g. "CYP2D6: genotype Normal Metabolizer; functional Poor Metabolizer with paroxetine"
+
+
 class Caution(FrozenModel):
     code: str
     severity: Severity
@@ -331,6 +376,9 @@ class RankedOption(FrozenModel):
     cautions: tuple[Caution, ...] = ()
     excluded: bool = False
     exclusion_reason: str = ""
+    # The safety layer's verdict (usable | warning | excluded) and every reason behind it, most severe first.
+    verdict: Literal["usable", "warning", "excluded"] = "usable"
+    safety_reasons: tuple[SafetyReason, ...] = ()
 
 
 class WarningKind(StrEnum):
@@ -338,6 +386,7 @@ class WarningKind(StrEnum):
     outside_training_range = "outside_training_range"
     pgx_not_tested = "pgx_not_tested"
     pgx_indeterminate = "pgx_indeterminate"
+    safety_not_checked = "safety_not_checked"  # a safety rule could not be checked: an input it needs is missing
 
 
 class DataWarning(FrozenModel):
@@ -364,6 +413,11 @@ class Provenance(FrozenModel):
     code_version: str
     cpic_data_version: str = ""
     generated_at: str  # ISO 8601, UTC
+    synthetic_training_data: bool = False  # the model learned from synthetic patients: demonstration only
+    intended_use: str = ""
+    safety_rules_version: str = ""
+    safety_rules_sha256: str = ""
+    medication_catalog_sha256: str = ""
 
 
 class RankedRecommendation(FrozenModel):
@@ -375,6 +429,8 @@ class RankedRecommendation(FrozenModel):
     warnings: tuple[DataWarning, ...] = ()
     safety_flags: tuple[SafetyFlag, ...] = ()
     provenance: Provenance
+    functional_phenotypes: tuple[FunctionalReading, ...] = ()
+    medications: tuple[str, ...] = ()  # the patient's medications, as catalog generic names
 
 
 class Contribution(FrozenModel):

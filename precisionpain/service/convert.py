@@ -35,6 +35,7 @@ from precisionpain.explain import display
 from precisionpain.explain.contributions import DEFAULT_TOP_K
 from precisionpain.schema import (
     MAX_CANDIDATE_OPTIONS,
+    MAX_MEDICATIONS,
     MAX_OPTION_ID_CHARS,
     CatalogRef,
     Caution,
@@ -42,6 +43,7 @@ from precisionpain.schema import (
     DataWarning,
     ExplainedRecommendation,
     FeatureVector,
+    FunctionalReading,
     GeneReading,
     Guidance,
     Interval,
@@ -51,6 +53,8 @@ from precisionpain.schema import (
     RankedOption,
     RankedRecommendation,
     SafetyFlag,
+    SafetyReason,
+    SourceRef,
     SubgroupGap,
     length_rule,
 )
@@ -78,6 +82,7 @@ _ENUM_PREFIX = {
     "PgxSource": "PGX_SOURCE_",
     "Oprm1Genotype": "OPRM1_GENOTYPE_",
     "ComtGenotype": "COMT_GENOTYPE_",
+    "HepaticImpairment": "HEPATIC_IMPAIRMENT_",
 }
 
 
@@ -104,18 +109,23 @@ def schema_to_enum(enum_name: str, value: str | None) -> str:
 @dataclass(frozen=True)
 class _FieldPlan:
     name: str
-    kind: int  # 0 scalar without presence, 1 scalar with presence, 2 message, 3 enum
+    kind: int  # 0 scalar without presence, 1 scalar with presence, 2 message, 3 enum, 4 repeated message
     enum_values: Mapping[int, str | None]
 
 
-_SCALAR, _OPTIONAL, _MESSAGE, _ENUM = range(4)
+_SCALAR, _OPTIONAL, _MESSAGE, _ENUM, _REPEATED_MESSAGE = range(5)
+MAX_REPEATED_ITEMS = MAX_MEDICATIONS  # the profile's only repeated message is its medication list
 
 
 @lru_cache(maxsize=64)
 def _plan(descriptor: Any) -> tuple[_FieldPlan, ...]:
     plan = []
     for field in descriptor.fields:
-        if field.message_type is not None:
+        if field.is_repeated:
+            if field.message_type is None:
+                raise TypeError(f"{descriptor.name}.{field.name}: repeated scalars are not part of the profile")
+            plan.append(_FieldPlan(field.name, _REPEATED_MESSAGE, {}))
+        elif field.message_type is not None:
             plan.append(_FieldPlan(field.name, _MESSAGE, {}))
         elif field.enum_type is not None:
             values = {v.number: enum_to_schema(field.enum_type.name, v.name) for v in field.enum_type.values}
@@ -129,7 +139,12 @@ def _message_to_dict(msg: Message) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for f in _plan(msg.DESCRIPTOR):
         name = f.name
-        if f.kind == _MESSAGE:
+        if f.kind == _REPEATED_MESSAGE:
+            items = getattr(msg, name)
+            if items:
+                # One item past the schema's bound is enough for validation to say "too many": no more is read.
+                out[name] = [_item_to_dict(m) for m in items[: MAX_REPEATED_ITEMS + 1]]
+        elif f.kind == _MESSAGE:
             if msg.HasField(name):
                 out[name] = _message_to_dict(getattr(msg, name))
         elif f.kind == _ENUM:
@@ -142,6 +157,11 @@ def _message_to_dict(msg: Message) -> dict[str, Any]:
         elif f.kind == _SCALAR or msg.HasField(name):
             out[name] = getattr(msg, name)
     return out
+
+
+def _item_to_dict(msg: Message) -> dict[str, Any]:
+    """An item of a repeated message: an empty string means "not given" (proto3 strings have no presence)."""
+    return {k: v for k, v in _message_to_dict(msg).items() if v != ""}
 
 
 def profile_dict_from_proto(patient: patient_pb2.PatientProfile, candidate_option_ids: Any = ()) -> dict[str, Any]:
@@ -197,6 +217,16 @@ def _fill(msg: Message, data: Mapping[str, Any], path: str, violations: list[Vio
         field = fields.get(name)
         if field is None:
             violations.append(Violation(where, "unknown key (not allowed)", kind_of(value)))
+        elif field.is_repeated:
+            if not isinstance(value, list | tuple):
+                violations.append(Violation(where, "must be a list", kind_of(value)))
+                continue
+            items = getattr(msg, name)
+            for i, item in enumerate(value[: MAX_REPEATED_ITEMS + 1]):
+                if isinstance(item, Mapping):
+                    _fill(items.add(), item, f"{where}[{i}]", violations)
+                else:
+                    violations.append(Violation(f"{where}[{i}]", "must be an object", kind_of(item)))
         elif field.message_type is not None:
             if isinstance(value, Mapping):
                 _fill(getattr(msg, name), value, where, violations)
@@ -302,6 +332,8 @@ _ACTION, _ACTION_BACK = _enum_maps(recommendation_pb2.GuidanceAction.DESCRIPTOR,
 _SEVERITY, _SEVERITY_BACK = _enum_maps(recommendation_pb2.Severity.DESCRIPTOR, "SEVERITY_")
 _DOMAIN, _DOMAIN_BACK = _enum_maps(recommendation_pb2.Domain.DESCRIPTOR, "DOMAIN_")
 _WARNING, _WARNING_BACK = _enum_maps(recommendation_pb2.WarningKind.DESCRIPTOR, "WARNING_KIND_")
+_LEVEL, _LEVEL_BACK = _enum_maps(recommendation_pb2.RuleLevel.DESCRIPTOR, "RULE_LEVEL_")
+_VERDICT, _VERDICT_BACK = _enum_maps(recommendation_pb2.SafetyVerdict.DESCRIPTOR, "SAFETY_VERDICT_")
 
 
 # ============================================================================================== timestamps
@@ -491,6 +523,17 @@ def _fill_guidance(msg: Any, g: Guidance) -> None:
     msg.cpic_data_version = g.cpic_data_version
 
 
+def _fill_reason(msg: Any, r: SafetyReason) -> None:
+    msg.rule_id = r.rule_id
+    msg.level = _LEVEL.get(r.level.value, 0)
+    msg.text = r.text
+    msg.facts.extend(r.facts)
+    for src in r.sources:
+        msg.sources.add(source_id=src.source_id, label=src.label, url=src.url, verified=src.verified)
+    msg.judgement = r.judgement
+    msg.note = r.note
+
+
 def _fill_option(msg: Any, o: RankedOption) -> None:
     """The fields RankedOption and ExcludedOption share (the explanation is filled separately)."""
     msg.option_id = o.option_id
@@ -506,6 +549,9 @@ def _fill_option(msg: Any, o: RankedOption) -> None:
         msg.cautions.add(
             code=c.code, severity=_SEVERITY.get(c.severity.value, 0), source=c.source, strength=c.strength, text=c.text
         )
+    msg.verdict = _VERDICT.get(o.verdict, 0)
+    for r in o.safety_reasons:
+        _fill_reason(msg.safety_reasons.add(), r)
 
 
 def _fill_provenance(msg: Any, p: Provenance) -> None:
@@ -520,6 +566,11 @@ def _fill_provenance(msg: Any, p: Provenance) -> None:
     msg.code_version = p.code_version
     msg.cpic_data_version = p.cpic_data_version
     _timestamp(msg.generated_at, p.generated_at)
+    msg.synthetic_training_data = p.synthetic_training_data
+    msg.intended_use = p.intended_use
+    msg.safety_rules_version = p.safety_rules_version
+    msg.safety_rules_sha256 = p.safety_rules_sha256
+    msg.medication_catalog_sha256 = p.medication_catalog_sha256
 
 
 def _fill_recommendation(msg: Any, rec: RankedRecommendation) -> dict[str, Any]:
@@ -536,12 +587,27 @@ def _fill_recommendation(msg: Any, rec: RankedRecommendation) -> dict[str, Any]:
         _fill_option(m, o)
         m.reason = o.exclusion_reason
         explanations[o.option_id] = m.explanation
+    _fill_patient_safety(msg, rec)
+    _fill_provenance(msg.provenance, rec.provenance)
+    return explanations
+
+
+def _fill_patient_safety(msg: Any, rec: RankedRecommendation) -> None:
+    """Warnings, safety flags, functional phenotypes and medications: what the answer says of the patient."""
     for w in rec.warnings:
         msg.warnings.add(kind=_WARNING.get(w.kind.value, 0), field=w.field, message=w.message)
     for f in rec.safety_flags:
         msg.safety_flags.add(code=f.code, severity=_SEVERITY.get(f.severity.value, 0), message=f.message)
-    _fill_provenance(msg.provenance, rec.provenance)
-    return explanations
+    for g in rec.functional_phenotypes:
+        msg.functional_phenotypes.add(
+            gene=g.gene,
+            genotype_phenotype=g.genotype_phenotype,
+            functional_phenotype=g.functional_phenotype,
+            inhibitors=g.inhibitors,
+            phenoconverted=g.phenoconverted,
+            text=g.text,
+        )
+    msg.medications.extend(rec.medications)
 
 
 def _fill_features(msg: Any, names: Sequence[str], values: Iterable[float]) -> None:
@@ -600,9 +666,12 @@ class _OptionCodec:
         self.explanation_key = _key(message, "explanation", _WIRE_LEN)
         self.guidance_key = _key(message, "guidance", _WIRE_LEN)
         self.cautions_key = _key(message, "cautions", _WIRE_LEN)
+        self.verdict_key = _key(message, "verdict", _WIRE_VARINT)
+        self.reasons_key = _key(message, "safety_reasons", _WIRE_LEN)
         self._identity = _PartCache(self.CACHE_BYTES)  # (id, name, class, modality) -> bytes
         self._guidance = _PartCache(self.CACHE_BYTES)  # id(Guidance) -> (Guidance, bytes)
         self._cautions = _PartCache(self.CACHE_BYTES)  # (code, severity, source, strength, text) -> bytes
+        self._reasons = _PartCache(self.CACHE_BYTES)  # SafetyReason (by value) -> bytes
 
     def _identity_bytes(self, o: RankedOption) -> bytes:
         msg = self.message(
@@ -634,6 +703,14 @@ class _OptionCodec:
         self._cautions.remember(key, data, len(data) + text_bytes(c.text) + self._ENTRY_BYTES)
         return data
 
+    def _reason_bytes(self, r: SafetyReason) -> bytes:
+        msg = recommendation_pb2.SafetyReason()
+        _fill_reason(msg, r)
+        payload = msg.SerializeToString()
+        data = self.reasons_key + _varint(len(payload)) + payload
+        self._reasons.remember(r, data, 2 * len(data) + self._ENTRY_BYTES)
+        return data
+
     def encode(self, o: RankedOption, explanation: bytes) -> bytes:
         """The option as a field of RecommendResponse (options or excluded)."""
         identity = self._identity.get((o.option_id, o.display_name, o.option_class, o.modality))
@@ -654,6 +731,13 @@ class _OptionCodec:
             key = (c.code, c.severity, c.source, c.strength, c.text)
             data = cautions.get(key)
             parts.append(data if data is not None else self._caution_bytes(c, key))
+        verdict = _VERDICT.get(o.verdict, 0)
+        if verdict:
+            parts.append(self.verdict_key + _varint(verdict))
+        reasons = self._reasons
+        for r in o.safety_reasons:
+            data = reasons.get(r)
+            parts.append(data if data is not None else self._reason_bytes(r))
         if explanation:
             parts.append(self.explanation_key + _varint(len(explanation)) + explanation)
         body = b"".join(parts)
@@ -710,10 +794,7 @@ def fill_recommend_response(
     msg.request_id = request_id
     msg.patient_ref = rec.patient_ref or ""
     msg.MergeFromString(b"".join(encoded))
-    for w in rec.warnings:
-        msg.warnings.add(kind=_WARNING.get(w.kind.value, 0), field=w.field, message=w.message)
-    for f in rec.safety_flags:
-        msg.safety_flags.add(code=f.code, severity=_SEVERITY.get(f.severity.value, 0), message=f.message)
+    _fill_patient_safety(msg, rec)
     msg.provenance.MergeFromString(_provenance_bytes(rec.provenance))
     _fill_features(msg, t.ids, raw_values)
     return msg
@@ -816,6 +897,21 @@ def _ranked_option(m: Any, *, excluded: bool) -> RankedOption:
         ),
         excluded=excluded,
         exclusion_reason=m.reason if excluded else "",
+        verdict=_VERDICT_BACK.get(m.verdict) or ("excluded" if excluded else "usable"),
+        safety_reasons=tuple(
+            SafetyReason(
+                rule_id=r.rule_id,
+                level=_LEVEL_BACK.get(r.level, "info"),
+                text=r.text,
+                facts=tuple(r.facts),
+                sources=tuple(
+                    SourceRef(source_id=x.source_id, label=x.label, url=x.url, verified=x.verified) for x in r.sources
+                ),
+                judgement=r.judgement,
+                note=r.note,
+            )
+            for r in m.safety_reasons
+        ),
     )
 
 
@@ -861,6 +957,11 @@ def explained_recommendation_from_response(resp: service_pb2.RecommendResponse) 
         code_version=pv.code_version,
         cpic_data_version=pv.cpic_data_version,
         generated_at=_iso(pv.generated_at, pv.HasField("generated_at")),
+        synthetic_training_data=pv.synthetic_training_data,
+        intended_use=pv.intended_use,
+        safety_rules_version=pv.safety_rules_version,
+        safety_rules_sha256=pv.safety_rules_sha256,
+        medication_catalog_sha256=pv.medication_catalog_sha256,
     )
     recommendation = RankedRecommendation(
         patient_ref=resp.patient_ref or None,
@@ -874,6 +975,18 @@ def explained_recommendation_from_response(resp: service_pb2.RecommendResponse) 
             for f in resp.safety_flags
         ),
         provenance=provenance,
+        functional_phenotypes=tuple(
+            FunctionalReading(
+                gene=g.gene,
+                genotype_phenotype=g.genotype_phenotype,
+                functional_phenotype=g.functional_phenotype,
+                inhibitors=tuple(g.inhibitors),
+                phenoconverted=g.phenoconverted,
+                text=g.text,
+            )
+            for g in resp.functional_phenotypes
+        ),
+        medications=tuple(resp.medications),
     )
     explanations = tuple(_explanation(o.option_id, o.explanation) for o in resp.options) + tuple(
         _explanation(o.option_id, o.explanation) for o in resp.excluded

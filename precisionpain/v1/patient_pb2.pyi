@@ -1,7 +1,8 @@
+from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Mapping as _Mapping
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
@@ -54,6 +55,14 @@ class ComtGenotype(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     COMT_GENOTYPE_VAL_MET: _ClassVar[ComtGenotype]
     COMT_GENOTYPE_MET_MET: _ClassVar[ComtGenotype]
 
+class HepaticImpairment(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    HEPATIC_IMPAIRMENT_UNSPECIFIED: _ClassVar[HepaticImpairment]
+    HEPATIC_IMPAIRMENT_NONE: _ClassVar[HepaticImpairment]
+    HEPATIC_IMPAIRMENT_CHILD_PUGH_A: _ClassVar[HepaticImpairment]
+    HEPATIC_IMPAIRMENT_CHILD_PUGH_B: _ClassVar[HepaticImpairment]
+    HEPATIC_IMPAIRMENT_CHILD_PUGH_C: _ClassVar[HepaticImpairment]
+
 class PgxSource(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     PGX_SOURCE_UNSPECIFIED: _ClassVar[PgxSource]
@@ -89,6 +98,11 @@ COMT_GENOTYPE_UNSPECIFIED: ComtGenotype
 COMT_GENOTYPE_VAL_VAL: ComtGenotype
 COMT_GENOTYPE_VAL_MET: ComtGenotype
 COMT_GENOTYPE_MET_MET: ComtGenotype
+HEPATIC_IMPAIRMENT_UNSPECIFIED: HepaticImpairment
+HEPATIC_IMPAIRMENT_NONE: HepaticImpairment
+HEPATIC_IMPAIRMENT_CHILD_PUGH_A: HepaticImpairment
+HEPATIC_IMPAIRMENT_CHILD_PUGH_B: HepaticImpairment
+HEPATIC_IMPAIRMENT_CHILD_PUGH_C: HepaticImpairment
 PGX_SOURCE_UNSPECIFIED: PgxSource
 PGX_SOURCE_LAB: PgxSource
 PGX_SOURCE_PHARMCAT: PgxSource
@@ -106,7 +120,7 @@ class GeneResult(_message.Message):
     def __init__(self, diplotype: _Optional[str] = ..., phenotype: _Optional[str] = ..., activity_score: _Optional[str] = ..., source: _Optional[_Union[PgxSource, str]] = ...) -> None: ...
 
 class Clinical(_message.Message):
-    __slots__ = ("age_years", "sex", "biogeographic_group", "pain_type", "pain_duration_months", "baseline_nrs", "bpi_severity", "bpi_interference", "paindetect_score", "dn4_score", "diabetes", "carbamazepine_prior_use_over_3_months", "current_opioid_use")
+    __slots__ = ("age_years", "sex", "biogeographic_group", "pain_type", "pain_duration_months", "baseline_nrs", "bpi_severity", "bpi_interference", "paindetect_score", "dn4_score", "diabetes", "carbamazepine_prior_use_over_3_months", "current_opioid_use", "egfr_ml_per_min_1_73m2", "hepatic_impairment", "pregnant", "gestational_age_weeks", "breastfeeding", "opioid_mme_per_day", "history_gi_bleed", "cardiovascular_disease", "seizure_disorder")
     AGE_YEARS_FIELD_NUMBER: _ClassVar[int]
     SEX_FIELD_NUMBER: _ClassVar[int]
     BIOGEOGRAPHIC_GROUP_FIELD_NUMBER: _ClassVar[int]
@@ -120,6 +134,15 @@ class Clinical(_message.Message):
     DIABETES_FIELD_NUMBER: _ClassVar[int]
     CARBAMAZEPINE_PRIOR_USE_OVER_3_MONTHS_FIELD_NUMBER: _ClassVar[int]
     CURRENT_OPIOID_USE_FIELD_NUMBER: _ClassVar[int]
+    EGFR_ML_PER_MIN_1_73M2_FIELD_NUMBER: _ClassVar[int]
+    HEPATIC_IMPAIRMENT_FIELD_NUMBER: _ClassVar[int]
+    PREGNANT_FIELD_NUMBER: _ClassVar[int]
+    GESTATIONAL_AGE_WEEKS_FIELD_NUMBER: _ClassVar[int]
+    BREASTFEEDING_FIELD_NUMBER: _ClassVar[int]
+    OPIOID_MME_PER_DAY_FIELD_NUMBER: _ClassVar[int]
+    HISTORY_GI_BLEED_FIELD_NUMBER: _ClassVar[int]
+    CARDIOVASCULAR_DISEASE_FIELD_NUMBER: _ClassVar[int]
+    SEIZURE_DISORDER_FIELD_NUMBER: _ClassVar[int]
     age_years: float
     sex: Sex
     biogeographic_group: BiogeographicGroup
@@ -133,7 +156,24 @@ class Clinical(_message.Message):
     diabetes: bool
     carbamazepine_prior_use_over_3_months: bool
     current_opioid_use: bool
-    def __init__(self, age_years: _Optional[float] = ..., sex: _Optional[_Union[Sex, str]] = ..., biogeographic_group: _Optional[_Union[BiogeographicGroup, str]] = ..., pain_type: _Optional[_Union[PainType, str]] = ..., pain_duration_months: _Optional[float] = ..., baseline_nrs: _Optional[float] = ..., bpi_severity: _Optional[float] = ..., bpi_interference: _Optional[float] = ..., paindetect_score: _Optional[int] = ..., dn4_score: _Optional[int] = ..., diabetes: _Optional[bool] = ..., carbamazepine_prior_use_over_3_months: _Optional[bool] = ..., current_opioid_use: _Optional[bool] = ...) -> None: ...
+    egfr_ml_per_min_1_73m2: float
+    hepatic_impairment: HepaticImpairment
+    pregnant: bool
+    gestational_age_weeks: float
+    breastfeeding: bool
+    opioid_mme_per_day: float
+    history_gi_bleed: bool
+    cardiovascular_disease: bool
+    seizure_disorder: bool
+    def __init__(self, age_years: _Optional[float] = ..., sex: _Optional[_Union[Sex, str]] = ..., biogeographic_group: _Optional[_Union[BiogeographicGroup, str]] = ..., pain_type: _Optional[_Union[PainType, str]] = ..., pain_duration_months: _Optional[float] = ..., baseline_nrs: _Optional[float] = ..., bpi_severity: _Optional[float] = ..., bpi_interference: _Optional[float] = ..., paindetect_score: _Optional[int] = ..., dn4_score: _Optional[int] = ..., diabetes: _Optional[bool] = ..., carbamazepine_prior_use_over_3_months: _Optional[bool] = ..., current_opioid_use: _Optional[bool] = ..., egfr_ml_per_min_1_73m2: _Optional[float] = ..., hepatic_impairment: _Optional[_Union[HepaticImpairment, str]] = ..., pregnant: _Optional[bool] = ..., gestational_age_weeks: _Optional[float] = ..., breastfeeding: _Optional[bool] = ..., opioid_mme_per_day: _Optional[float] = ..., history_gi_bleed: _Optional[bool] = ..., cardiovascular_disease: _Optional[bool] = ..., seizure_disorder: _Optional[bool] = ...) -> None: ...
+
+class Medication(_message.Message):
+    __slots__ = ("name", "rxnorm")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    RXNORM_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    rxnorm: str
+    def __init__(self, name: _Optional[str] = ..., rxnorm: _Optional[str] = ...) -> None: ...
 
 class Objective(_message.Message):
     __slots__ = ("painchek_total", "gait_speed_m_per_s")
@@ -216,7 +256,7 @@ class Psychosocial(_message.Message):
     def __init__(self, pcs_total: _Optional[int] = ..., phq9_total: _Optional[int] = ..., phq9_item9: _Optional[int] = ..., gad7_total: _Optional[int] = ..., tsk11_total: _Optional[int] = ..., tsk17_total: _Optional[int] = ..., pseq_total: _Optional[int] = ...) -> None: ...
 
 class PatientProfile(_message.Message):
-    __slots__ = ("patient_ref", "clinical", "objective", "pgx", "biomarkers", "wearables", "psychosocial")
+    __slots__ = ("patient_ref", "clinical", "objective", "pgx", "biomarkers", "wearables", "psychosocial", "medications")
     PATIENT_REF_FIELD_NUMBER: _ClassVar[int]
     CLINICAL_FIELD_NUMBER: _ClassVar[int]
     OBJECTIVE_FIELD_NUMBER: _ClassVar[int]
@@ -224,6 +264,7 @@ class PatientProfile(_message.Message):
     BIOMARKERS_FIELD_NUMBER: _ClassVar[int]
     WEARABLES_FIELD_NUMBER: _ClassVar[int]
     PSYCHOSOCIAL_FIELD_NUMBER: _ClassVar[int]
+    MEDICATIONS_FIELD_NUMBER: _ClassVar[int]
     patient_ref: str
     clinical: Clinical
     objective: Objective
@@ -231,4 +272,5 @@ class PatientProfile(_message.Message):
     biomarkers: Biomarkers
     wearables: Wearables
     psychosocial: Psychosocial
-    def __init__(self, patient_ref: _Optional[str] = ..., clinical: _Optional[_Union[Clinical, _Mapping]] = ..., objective: _Optional[_Union[Objective, _Mapping]] = ..., pgx: _Optional[_Union[Pharmacogenomics, _Mapping]] = ..., biomarkers: _Optional[_Union[Biomarkers, _Mapping]] = ..., wearables: _Optional[_Union[Wearables, _Mapping]] = ..., psychosocial: _Optional[_Union[Psychosocial, _Mapping]] = ...) -> None: ...
+    medications: _containers.RepeatedCompositeFieldContainer[Medication]
+    def __init__(self, patient_ref: _Optional[str] = ..., clinical: _Optional[_Union[Clinical, _Mapping]] = ..., objective: _Optional[_Union[Objective, _Mapping]] = ..., pgx: _Optional[_Union[Pharmacogenomics, _Mapping]] = ..., biomarkers: _Optional[_Union[Biomarkers, _Mapping]] = ..., wearables: _Optional[_Union[Wearables, _Mapping]] = ..., psychosocial: _Optional[_Union[Psychosocial, _Mapping]] = ..., medications: _Optional[_Iterable[_Union[Medication, _Mapping]]] = ...) -> None: ...

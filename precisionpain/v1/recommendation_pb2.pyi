@@ -42,6 +42,20 @@ class Domain(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     DOMAIN_PSYCHOSOCIAL: _ClassVar[Domain]
     DOMAIN_CLINICAL: _ClassVar[Domain]
 
+class RuleLevel(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    RULE_LEVEL_UNSPECIFIED: _ClassVar[RuleLevel]
+    RULE_LEVEL_CONTRAINDICATED: _ClassVar[RuleLevel]
+    RULE_LEVEL_WARNING: _ClassVar[RuleLevel]
+    RULE_LEVEL_INFO: _ClassVar[RuleLevel]
+
+class SafetyVerdict(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SAFETY_VERDICT_UNSPECIFIED: _ClassVar[SafetyVerdict]
+    SAFETY_VERDICT_USABLE: _ClassVar[SafetyVerdict]
+    SAFETY_VERDICT_WARNING: _ClassVar[SafetyVerdict]
+    SAFETY_VERDICT_EXCLUDED: _ClassVar[SafetyVerdict]
+
 class WarningKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     WARNING_KIND_UNSPECIFIED: _ClassVar[WarningKind]
@@ -49,6 +63,7 @@ class WarningKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     WARNING_KIND_OUTSIDE_TRAINING_RANGE: _ClassVar[WarningKind]
     WARNING_KIND_PGX_NOT_TESTED: _ClassVar[WarningKind]
     WARNING_KIND_PGX_INDETERMINATE: _ClassVar[WarningKind]
+    WARNING_KIND_SAFETY_NOT_CHECKED: _ClassVar[WarningKind]
 MODALITY_UNSPECIFIED: Modality
 MODALITY_DRUG: Modality
 MODALITY_NON_DRUG: Modality
@@ -69,11 +84,20 @@ DOMAIN_BIOMARKER: Domain
 DOMAIN_WEARABLE: Domain
 DOMAIN_PSYCHOSOCIAL: Domain
 DOMAIN_CLINICAL: Domain
+RULE_LEVEL_UNSPECIFIED: RuleLevel
+RULE_LEVEL_CONTRAINDICATED: RuleLevel
+RULE_LEVEL_WARNING: RuleLevel
+RULE_LEVEL_INFO: RuleLevel
+SAFETY_VERDICT_UNSPECIFIED: SafetyVerdict
+SAFETY_VERDICT_USABLE: SafetyVerdict
+SAFETY_VERDICT_WARNING: SafetyVerdict
+SAFETY_VERDICT_EXCLUDED: SafetyVerdict
 WARNING_KIND_UNSPECIFIED: WarningKind
 WARNING_KIND_MISSING_INPUT: WarningKind
 WARNING_KIND_OUTSIDE_TRAINING_RANGE: WarningKind
 WARNING_KIND_PGX_NOT_TESTED: WarningKind
 WARNING_KIND_PGX_INDETERMINATE: WarningKind
+WARNING_KIND_SAFETY_NOT_CHECKED: WarningKind
 
 class Interval(_message.Message):
     __slots__ = ("lower", "upper", "level")
@@ -139,6 +163,52 @@ class Caution(_message.Message):
     text: str
     def __init__(self, code: _Optional[str] = ..., severity: _Optional[_Union[Severity, str]] = ..., source: _Optional[str] = ..., strength: _Optional[str] = ..., text: _Optional[str] = ...) -> None: ...
 
+class SourceRef(_message.Message):
+    __slots__ = ("source_id", "label", "url", "verified")
+    SOURCE_ID_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    URL_FIELD_NUMBER: _ClassVar[int]
+    VERIFIED_FIELD_NUMBER: _ClassVar[int]
+    source_id: str
+    label: str
+    url: str
+    verified: bool
+    def __init__(self, source_id: _Optional[str] = ..., label: _Optional[str] = ..., url: _Optional[str] = ..., verified: _Optional[bool] = ...) -> None: ...
+
+class SafetyReason(_message.Message):
+    __slots__ = ("rule_id", "level", "text", "facts", "sources", "judgement", "note")
+    RULE_ID_FIELD_NUMBER: _ClassVar[int]
+    LEVEL_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    FACTS_FIELD_NUMBER: _ClassVar[int]
+    SOURCES_FIELD_NUMBER: _ClassVar[int]
+    JUDGEMENT_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    rule_id: str
+    level: RuleLevel
+    text: str
+    facts: _containers.RepeatedScalarFieldContainer[str]
+    sources: _containers.RepeatedCompositeFieldContainer[SourceRef]
+    judgement: bool
+    note: str
+    def __init__(self, rule_id: _Optional[str] = ..., level: _Optional[_Union[RuleLevel, str]] = ..., text: _Optional[str] = ..., facts: _Optional[_Iterable[str]] = ..., sources: _Optional[_Iterable[_Union[SourceRef, _Mapping]]] = ..., judgement: _Optional[bool] = ..., note: _Optional[str] = ...) -> None: ...
+
+class FunctionalPhenotype(_message.Message):
+    __slots__ = ("gene", "genotype_phenotype", "functional_phenotype", "inhibitors", "phenoconverted", "text")
+    GENE_FIELD_NUMBER: _ClassVar[int]
+    GENOTYPE_PHENOTYPE_FIELD_NUMBER: _ClassVar[int]
+    FUNCTIONAL_PHENOTYPE_FIELD_NUMBER: _ClassVar[int]
+    INHIBITORS_FIELD_NUMBER: _ClassVar[int]
+    PHENOCONVERTED_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    gene: str
+    genotype_phenotype: str
+    functional_phenotype: str
+    inhibitors: _containers.RepeatedScalarFieldContainer[str]
+    phenoconverted: bool
+    text: str
+    def __init__(self, gene: _Optional[str] = ..., genotype_phenotype: _Optional[str] = ..., functional_phenotype: _Optional[str] = ..., inhibitors: _Optional[_Iterable[str]] = ..., phenoconverted: _Optional[bool] = ..., text: _Optional[str] = ...) -> None: ...
+
 class Contribution(_message.Message):
     __slots__ = ("feature_id", "label", "value", "unit", "display_value", "domain", "shap_value")
     FEATURE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -182,7 +252,7 @@ class Explanation(_message.Message):
     def __init__(self, base_value: _Optional[float] = ..., margin: _Optional[float] = ..., space: _Optional[str] = ..., top_contributions: _Optional[_Iterable[_Union[Contribution, _Mapping]]] = ..., other_contributions: _Optional[float] = ..., domain_totals: _Optional[_Iterable[_Union[DomainTotal, _Mapping]]] = ...) -> None: ...
 
 class RankedOption(_message.Message):
-    __slots__ = ("option_id", "display_name", "option_class", "modality", "rank", "p_response", "p_response_interval", "guidance", "cautions", "explanation")
+    __slots__ = ("option_id", "display_name", "option_class", "modality", "rank", "p_response", "p_response_interval", "guidance", "cautions", "explanation", "verdict", "safety_reasons")
     OPTION_ID_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
     OPTION_CLASS_FIELD_NUMBER: _ClassVar[int]
@@ -193,6 +263,8 @@ class RankedOption(_message.Message):
     GUIDANCE_FIELD_NUMBER: _ClassVar[int]
     CAUTIONS_FIELD_NUMBER: _ClassVar[int]
     EXPLANATION_FIELD_NUMBER: _ClassVar[int]
+    VERDICT_FIELD_NUMBER: _ClassVar[int]
+    SAFETY_REASONS_FIELD_NUMBER: _ClassVar[int]
     option_id: str
     display_name: str
     option_class: str
@@ -203,10 +275,12 @@ class RankedOption(_message.Message):
     guidance: _containers.RepeatedCompositeFieldContainer[Guidance]
     cautions: _containers.RepeatedCompositeFieldContainer[Caution]
     explanation: Explanation
-    def __init__(self, option_id: _Optional[str] = ..., display_name: _Optional[str] = ..., option_class: _Optional[str] = ..., modality: _Optional[_Union[Modality, str]] = ..., rank: _Optional[int] = ..., p_response: _Optional[float] = ..., p_response_interval: _Optional[_Union[Interval, _Mapping]] = ..., guidance: _Optional[_Iterable[_Union[Guidance, _Mapping]]] = ..., cautions: _Optional[_Iterable[_Union[Caution, _Mapping]]] = ..., explanation: _Optional[_Union[Explanation, _Mapping]] = ...) -> None: ...
+    verdict: SafetyVerdict
+    safety_reasons: _containers.RepeatedCompositeFieldContainer[SafetyReason]
+    def __init__(self, option_id: _Optional[str] = ..., display_name: _Optional[str] = ..., option_class: _Optional[str] = ..., modality: _Optional[_Union[Modality, str]] = ..., rank: _Optional[int] = ..., p_response: _Optional[float] = ..., p_response_interval: _Optional[_Union[Interval, _Mapping]] = ..., guidance: _Optional[_Iterable[_Union[Guidance, _Mapping]]] = ..., cautions: _Optional[_Iterable[_Union[Caution, _Mapping]]] = ..., explanation: _Optional[_Union[Explanation, _Mapping]] = ..., verdict: _Optional[_Union[SafetyVerdict, str]] = ..., safety_reasons: _Optional[_Iterable[_Union[SafetyReason, _Mapping]]] = ...) -> None: ...
 
 class ExcludedOption(_message.Message):
-    __slots__ = ("option_id", "display_name", "option_class", "modality", "reason", "p_response", "p_response_interval", "guidance", "cautions", "explanation")
+    __slots__ = ("option_id", "display_name", "option_class", "modality", "reason", "p_response", "p_response_interval", "guidance", "cautions", "explanation", "verdict", "safety_reasons")
     OPTION_ID_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
     OPTION_CLASS_FIELD_NUMBER: _ClassVar[int]
@@ -217,6 +291,8 @@ class ExcludedOption(_message.Message):
     GUIDANCE_FIELD_NUMBER: _ClassVar[int]
     CAUTIONS_FIELD_NUMBER: _ClassVar[int]
     EXPLANATION_FIELD_NUMBER: _ClassVar[int]
+    VERDICT_FIELD_NUMBER: _ClassVar[int]
+    SAFETY_REASONS_FIELD_NUMBER: _ClassVar[int]
     option_id: str
     display_name: str
     option_class: str
@@ -227,7 +303,9 @@ class ExcludedOption(_message.Message):
     guidance: _containers.RepeatedCompositeFieldContainer[Guidance]
     cautions: _containers.RepeatedCompositeFieldContainer[Caution]
     explanation: Explanation
-    def __init__(self, option_id: _Optional[str] = ..., display_name: _Optional[str] = ..., option_class: _Optional[str] = ..., modality: _Optional[_Union[Modality, str]] = ..., reason: _Optional[str] = ..., p_response: _Optional[float] = ..., p_response_interval: _Optional[_Union[Interval, _Mapping]] = ..., guidance: _Optional[_Iterable[_Union[Guidance, _Mapping]]] = ..., cautions: _Optional[_Iterable[_Union[Caution, _Mapping]]] = ..., explanation: _Optional[_Union[Explanation, _Mapping]] = ...) -> None: ...
+    verdict: SafetyVerdict
+    safety_reasons: _containers.RepeatedCompositeFieldContainer[SafetyReason]
+    def __init__(self, option_id: _Optional[str] = ..., display_name: _Optional[str] = ..., option_class: _Optional[str] = ..., modality: _Optional[_Union[Modality, str]] = ..., reason: _Optional[str] = ..., p_response: _Optional[float] = ..., p_response_interval: _Optional[_Union[Interval, _Mapping]] = ..., guidance: _Optional[_Iterable[_Union[Guidance, _Mapping]]] = ..., cautions: _Optional[_Iterable[_Union[Caution, _Mapping]]] = ..., explanation: _Optional[_Union[Explanation, _Mapping]] = ..., verdict: _Optional[_Union[SafetyVerdict, str]] = ..., safety_reasons: _Optional[_Iterable[_Union[SafetyReason, _Mapping]]] = ...) -> None: ...
 
 class DataWarning(_message.Message):
     __slots__ = ("kind", "field", "message")
@@ -250,7 +328,7 @@ class SafetyFlag(_message.Message):
     def __init__(self, code: _Optional[str] = ..., severity: _Optional[_Union[Severity, str]] = ..., message: _Optional[str] = ...) -> None: ...
 
 class Provenance(_message.Message):
-    __slots__ = ("model_name", "model_version", "model_alias", "model_run_id", "catalog_id", "catalog_version", "catalog_sha256", "options_catalog_sha256", "code_version", "cpic_data_version", "generated_at")
+    __slots__ = ("model_name", "model_version", "model_alias", "model_run_id", "catalog_id", "catalog_version", "catalog_sha256", "options_catalog_sha256", "code_version", "cpic_data_version", "generated_at", "synthetic_training_data", "intended_use", "safety_rules_version", "safety_rules_sha256", "medication_catalog_sha256")
     MODEL_NAME_FIELD_NUMBER: _ClassVar[int]
     MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
     MODEL_ALIAS_FIELD_NUMBER: _ClassVar[int]
@@ -262,6 +340,11 @@ class Provenance(_message.Message):
     CODE_VERSION_FIELD_NUMBER: _ClassVar[int]
     CPIC_DATA_VERSION_FIELD_NUMBER: _ClassVar[int]
     GENERATED_AT_FIELD_NUMBER: _ClassVar[int]
+    SYNTHETIC_TRAINING_DATA_FIELD_NUMBER: _ClassVar[int]
+    INTENDED_USE_FIELD_NUMBER: _ClassVar[int]
+    SAFETY_RULES_VERSION_FIELD_NUMBER: _ClassVar[int]
+    SAFETY_RULES_SHA256_FIELD_NUMBER: _ClassVar[int]
+    MEDICATION_CATALOG_SHA256_FIELD_NUMBER: _ClassVar[int]
     model_name: str
     model_version: str
     model_alias: str
@@ -273,7 +356,12 @@ class Provenance(_message.Message):
     code_version: str
     cpic_data_version: str
     generated_at: _timestamp_pb2.Timestamp
-    def __init__(self, model_name: _Optional[str] = ..., model_version: _Optional[str] = ..., model_alias: _Optional[str] = ..., model_run_id: _Optional[str] = ..., catalog_id: _Optional[str] = ..., catalog_version: _Optional[str] = ..., catalog_sha256: _Optional[str] = ..., options_catalog_sha256: _Optional[str] = ..., code_version: _Optional[str] = ..., cpic_data_version: _Optional[str] = ..., generated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    synthetic_training_data: bool
+    intended_use: str
+    safety_rules_version: str
+    safety_rules_sha256: str
+    medication_catalog_sha256: str
+    def __init__(self, model_name: _Optional[str] = ..., model_version: _Optional[str] = ..., model_alias: _Optional[str] = ..., model_run_id: _Optional[str] = ..., catalog_id: _Optional[str] = ..., catalog_version: _Optional[str] = ..., catalog_sha256: _Optional[str] = ..., options_catalog_sha256: _Optional[str] = ..., code_version: _Optional[str] = ..., cpic_data_version: _Optional[str] = ..., generated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., synthetic_training_data: _Optional[bool] = ..., intended_use: _Optional[str] = ..., safety_rules_version: _Optional[str] = ..., safety_rules_sha256: _Optional[str] = ..., medication_catalog_sha256: _Optional[str] = ...) -> None: ...
 
 class SubgroupGap(_message.Message):
     __slots__ = ("factor", "metric", "largest_gap", "groups")

@@ -23,7 +23,7 @@ class RecommendRequest(_message.Message):
     def __init__(self, patient: _Optional[_Union[_patient_pb2.PatientProfile, _Mapping]] = ..., candidate_option_ids: _Optional[_Iterable[str]] = ..., top_k_contributions: _Optional[int] = ...) -> None: ...
 
 class RecommendResponse(_message.Message):
-    __slots__ = ("request_id", "patient_ref", "options", "excluded", "warnings", "safety_flags", "provenance", "feature_ids", "feature_values")
+    __slots__ = ("request_id", "patient_ref", "options", "excluded", "warnings", "safety_flags", "provenance", "feature_ids", "feature_values", "functional_phenotypes", "medications")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     PATIENT_REF_FIELD_NUMBER: _ClassVar[int]
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
@@ -33,6 +33,8 @@ class RecommendResponse(_message.Message):
     PROVENANCE_FIELD_NUMBER: _ClassVar[int]
     FEATURE_IDS_FIELD_NUMBER: _ClassVar[int]
     FEATURE_VALUES_FIELD_NUMBER: _ClassVar[int]
+    FUNCTIONAL_PHENOTYPES_FIELD_NUMBER: _ClassVar[int]
+    MEDICATIONS_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     patient_ref: str
     options: _containers.RepeatedCompositeFieldContainer[_recommendation_pb2.RankedOption]
@@ -42,7 +44,9 @@ class RecommendResponse(_message.Message):
     provenance: _recommendation_pb2.Provenance
     feature_ids: _containers.RepeatedScalarFieldContainer[str]
     feature_values: _containers.RepeatedScalarFieldContainer[float]
-    def __init__(self, request_id: _Optional[str] = ..., patient_ref: _Optional[str] = ..., options: _Optional[_Iterable[_Union[_recommendation_pb2.RankedOption, _Mapping]]] = ..., excluded: _Optional[_Iterable[_Union[_recommendation_pb2.ExcludedOption, _Mapping]]] = ..., warnings: _Optional[_Iterable[_Union[_recommendation_pb2.DataWarning, _Mapping]]] = ..., safety_flags: _Optional[_Iterable[_Union[_recommendation_pb2.SafetyFlag, _Mapping]]] = ..., provenance: _Optional[_Union[_recommendation_pb2.Provenance, _Mapping]] = ..., feature_ids: _Optional[_Iterable[str]] = ..., feature_values: _Optional[_Iterable[float]] = ...) -> None: ...
+    functional_phenotypes: _containers.RepeatedCompositeFieldContainer[_recommendation_pb2.FunctionalPhenotype]
+    medications: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, request_id: _Optional[str] = ..., patient_ref: _Optional[str] = ..., options: _Optional[_Iterable[_Union[_recommendation_pb2.RankedOption, _Mapping]]] = ..., excluded: _Optional[_Iterable[_Union[_recommendation_pb2.ExcludedOption, _Mapping]]] = ..., warnings: _Optional[_Iterable[_Union[_recommendation_pb2.DataWarning, _Mapping]]] = ..., safety_flags: _Optional[_Iterable[_Union[_recommendation_pb2.SafetyFlag, _Mapping]]] = ..., provenance: _Optional[_Union[_recommendation_pb2.Provenance, _Mapping]] = ..., feature_ids: _Optional[_Iterable[str]] = ..., feature_values: _Optional[_Iterable[float]] = ..., functional_phenotypes: _Optional[_Iterable[_Union[_recommendation_pb2.FunctionalPhenotype, _Mapping]]] = ..., medications: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class RecommendBatchRequest(_message.Message):
     __slots__ = ("requests",)

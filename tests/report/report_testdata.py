@@ -8,6 +8,7 @@ exact SHAP values of that score and ``base + sum(contributions) == margin`` hold
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import zlib
@@ -24,6 +25,7 @@ from precisionpain.features.assemble import assemble_features
 from precisionpain.features.validate import validate_profile
 from precisionpain.pgx.tables import PgxTables
 from precisionpain.ranking import data_warnings, rank_options
+from precisionpain.safety import SafetyCatalogs, apply_safety_rules, load_safety_catalogs
 from precisionpain.schema import (
     Contribution,
     ExplainedRecommendation,
@@ -206,6 +208,11 @@ def provenance(catalog: FeatureCatalog, options: OptionCatalog, tables: PgxTable
     )
 
 
+@functools.cache
+def _safety_catalogs() -> SafetyCatalogs:
+    return load_safety_catalogs()
+
+
 def build_explained(
     raw: dict[str, Any], catalog: FeatureCatalog, options: OptionCatalog, tables: PgxTables
 ) -> tuple[ExplainedRecommendation, PatientProfile]:
@@ -216,7 +223,13 @@ def build_explained(
     predictions = [_prediction(s) for s in scored]
     warnings = data_warnings(profile, features, catalog, TRAINING_RANGES)
     ranked = rank_options(
-        profile, predictions, options, tables, provenance(catalog, options, tables), warnings=warnings
+        profile,
+        predictions,
+        options,
+        tables,
+        provenance(catalog, options, tables),
+        safety=apply_safety_rules(profile, _safety_catalogs()),
+        warnings=warnings,
     )
     explanations = tuple(_explanation(s, features.values, catalog) for s in scored)
     return ExplainedRecommendation(
