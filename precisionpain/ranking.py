@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from precisionpain.bounded_cache import lru_cache_bytes, text_bytes
 from precisionpain.catalog.loader import FeatureCatalog, OptionCatalog
 from precisionpain.catalog.types import DOMAIN_LABELS, FieldType, TreatmentOption
 from precisionpain.errors import ProfileValidationError, Violation
@@ -46,6 +47,9 @@ from precisionpain.schema import (
 )
 
 AVOID = "AVOID"
+#: Byte budgets of the caches keyed by what patients carry (gene readings, rule facts such as an eGFR value).
+CPIC_VIEW_CACHE_BYTES = 16 * 1024 * 1024
+RULE_CAUTION_CACHE_BYTES = 4 * 1024 * 1024
 CAUTION_ACTIONS = {"REDUCE_DOSE", "CONSIDER_ALTERNATIVE", "USE_WITH_CAUTION"}
 
 DOSE_TEXT = {
@@ -140,7 +144,14 @@ def option_guidance(
     return view.guidance, view.unresolved
 
 
-@lru_cache(maxsize=8192)
+def _drug_view_bytes(args: tuple[Any, ...], view: _CpicView) -> int:
+    """What one cached CPIC view holds beyond the shared tables: its key's strings and its cautions' texts."""
+    results = args[1]
+    key_text = sum(text_bytes(*(getattr(r, "diplotype", r), getattr(r, "phenotype", ""))) for _, r in results)
+    return key_text + sum(text_bytes(c.text) + 256 for c in view.cautions) + 2048
+
+
+@lru_cache_bytes(CPIC_VIEW_CACHE_BYTES, _drug_view_bytes)
 def _drug_view(
     drug: str,
     results: tuple[tuple[str, Any], ...],
@@ -216,7 +227,7 @@ _SEVERITY_BY_LEVEL = {RuleLevel.contraindicated: Severity.critical, RuleLevel.wa
 _SEVERITY_ORDER = {Severity.critical: 0, Severity.warning: 1, Severity.info: 2}
 
 
-@lru_cache(maxsize=4096)
+@lru_cache_bytes(RULE_CAUTION_CACHE_BYTES, lambda args, c: 2 * text_bytes(c.text, *args[0].facts) + 512)
 def _rule_caution(reason: SafetyReason) -> Caution:
     facts = f" ({'; '.join(reason.facts)})" if reason.facts else ""
     return Caution(
