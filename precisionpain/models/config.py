@@ -99,8 +99,13 @@ class EvaluationConfig(FrozenModel):
 
 
 class PromotionConfig(FrozenModel):
+    """When a new version takes ``champion``: the one-sided ``confidence`` lower bound of its paired DR policy
+    value gain over the champion, on held-out patients neither model was trained on, must be above
+    ``min_improvement`` (a difference in response rate). See precisionpain/models/promotion.py."""
+
     metric: Literal["dr_policy_value"] = "dr_policy_value"
-    min_improvement: float = Field(default=0.0, ge=0.0)
+    min_improvement: float = Field(default=0.005, ge=0.0, le=1.0)
+    confidence: float = Field(default=0.95, ge=0.5, lt=1.0)
 
 
 class TrainConfig(FrozenModel):

@@ -29,9 +29,9 @@ from precisionpain.models.metrics import (
     evaluate_policy,
     oracle_metrics,
     per_option_metrics,
-    policy_value,
     subgroup_metrics,
 )
+from precisionpain.models.metrics import policy_dr_scores as aipw_scores
 from precisionpain.pgx.tables import PgxTables
 
 TRUE_P_PREFIX = "true_p_response__"
@@ -322,26 +322,21 @@ def held_out(
     )
 
 
-def policy_dr_value(
-    estimator: Any, data: HeldOut, policy_codes: np.ndarray, config: EvaluationConfig, seed: int
-) -> float:
-    """DR value of any policy on these patients, with this estimator's propensity and outcome predictions as
-    the nuisance models (so two policies are compared with the same nuisances)."""
+def policy_dr_scores(estimator: Any, data: HeldOut, policy_codes: np.ndarray) -> np.ndarray:
+    """Each patient's DR (AIPW) score under a policy given as column indices of ``estimator.options_``, with this
+    estimator's propensity and outcome predictions as the nuisance models; the mean is the policy's DR value.
+    Two policies scored with the same estimator on the same patients are paired patient by patient."""
     options = [str(o) for o in estimator.options_]
     data = data.in_order(options)
-    pv = policy_value(
+    return aipw_scores(
         np.asarray(options, dtype=object)[policy_codes],
         data.treatment,
         data.y,
         estimator.predict_propensity(data.X),
         estimator.predict_outcomes(data.X),
         options,
-        n_boot=0,
-        alpha=config.alpha,
         clip=estimator.propensity_clip,
-        random_state=seed,
     )
-    return float(pv.dr.estimate)
 
 
 def evaluate(

@@ -461,6 +461,26 @@ def policy_value(
     return _value(pol, treat, yy, e, mu, clip, boots, alpha)[0]
 
 
+def policy_dr_scores(
+    policy: Any,
+    treatment: Any,
+    y: Any,
+    propensity: Any,
+    predicted: Any,
+    options: Sequence[Hashable],
+    *,
+    clip: float = 0.01,
+) -> np.ndarray:
+    """Each patient's AIPW (doubly robust) score under a deterministic policy; their mean is the DR estimate of
+    :func:`policy_value`. Scores of two policies on the same patients with the same nuisances (``propensity``,
+    ``predicted``) are paired, so their per-patient differences give the noise of the difference."""
+    pol, treat, yy, e, mu = _check_policy_inputs(
+        "policy_dr_scores", policy, treatment, y, propensity, predicted, options, 0, 0.05, clip
+    )
+    assert pol is not None
+    return _policy_terms(pol, treat, yy, e, mu, clip)[2]
+
+
 def evaluate_policy(
     policy: Any,
     treatment: Any,

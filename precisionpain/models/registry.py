@@ -219,6 +219,22 @@ class Registry:
         uri = f"models:/{version.name}/{version.version}"
         return Path(download_artifacts(artifact_uri=uri, dst_path=str(target), tracking_uri=self.tracking_uri))
 
+    def download_run_artifacts(self, run_id: str, artifact_path: str, dst: Path) -> Path | None:
+        """Copy a folder of a run's artifacts to ``dst``; None when the run or the folder does not exist."""
+        from mlflow.artifacts import download_artifacts
+        from mlflow.exceptions import MlflowException
+
+        if not run_id:
+            return None
+        dst.mkdir(parents=True, exist_ok=True)
+        try:
+            path = download_artifacts(
+                run_id=run_id, artifact_path=artifact_path, dst_path=str(dst), tracking_uri=self.tracking_uri
+            )
+        except (MlflowException, OSError):
+            return None
+        return Path(path)
+
     @contextmanager
     def transaction(self, name: str, run_id: str | None = None) -> Iterator[RegistryTransaction]:
         """Registry changes inside the block are undone unless the block finishes (exception, Ctrl-C, or a

@@ -3,10 +3,12 @@ re-evaluation and manual promotion of registered versions.
 
 :func:`train` steps: read and check the table (every problem in one DataError, before any tracking); split by
 patient; assemble features (the same code path as serving); fit the TreatmentResponseModel; evaluate on the
-held-out patients; draw calibration and SHAP plots; write the model card; log everything to one MLflow run; log
-ONE pyfunc model holding the whole option set; register it as a new version with alias ``challenger``; move
-``champion`` to it only if its doubly robust policy value on the same held-out patients beats the current
-champion's. If anything fails or the run is interrupted, the registry and its aliases are left as they were.
+held-out patients; draw calibration and SHAP plots; write the model card; log everything to one MLflow run (with
+a keyed-hash record of the training patients); log ONE pyfunc model holding the whole option set; register it as
+a new version with alias ``challenger``; move ``champion`` to it only if its doubly robust policy value beats the
+current champion's by more than the noise, on held-out patients neither was trained on
+(:mod:`precisionpain.models.promotion`). If anything fails or the run is interrupted, the registry and its
+aliases are left as they were.
 
 :func:`evaluate_registered` re-scores any registered version on a table (whole or the held-out split) with the
 catalog inside its own package and logs an evaluation run tagged with the version; :func:`promote` moves
@@ -33,7 +35,7 @@ from precisionpain.catalog.catalogs import Catalogs, load_catalogs
 from precisionpain.catalog.loader import (
     FeatureCatalog,
 )
-from precisionpain.errors import DataError, Violation
+from precisionpain.errors import DataError, PrecisionPainError, Violation
 from precisionpain.features.assemble import assemble_features
 from precisionpain.features.frame import flat_columns
 from precisionpain.models import plots
@@ -47,7 +49,7 @@ from precisionpain.models.evaluation import (
     held_out,
     option_count_violations,
     outcome_arrays,
-    policy_dr_value,
+    policy_dr_scores,
     split_by_patient,
     usable_policy,
 )
@@ -59,6 +61,15 @@ from precisionpain.models.package import (
     read_package,
     training_ranges,
     write_package,
+)
+from precisionpain.models.promotion import (
+    RECORD_FOLDER,
+    PairedComparison,
+    TrainingPatients,
+    compare_paired,
+    decide_promotion,
+    overlap_reason,
+    promotion_rule,
 )
 from precisionpain.models.registry import (
     CHALLENGER,
@@ -92,6 +103,7 @@ class TrainResult:
     fit_seconds: float
     pipeline_seconds: float
     evaluation: EvaluationResult
+    comparison: PairedComparison | None = None  # challenger vs champion, when they could be compared
 
 
 @dataclass(frozen=True)
@@ -116,6 +128,24 @@ def data_fingerprint(path: Path, frame: pd.DataFrame) -> str:
             h.update(block)
     h.update(f"{frame.shape[0]}x{frame.shape[1]}".encode())
     return h.hexdigest()
+
+
+def data_namespace(path: Path) -> str:
+    """Whose patient ids a table holds: for a synthetic cohort file (parquet with the generator's metadata) the
+    generator's seed and parameters, since its ids repeat in every cohort; "" for any other table."""
+    if path.suffix.lower() not in (".parquet", ".pq"):
+        return ""
+    import pyarrow.parquet as pq
+
+    try:
+        raw = pq.read_schema(path).metadata or {}
+    except (OSError, ValueError):
+        return ""
+    meta = {k.decode("utf-8", "replace"): v.decode("utf-8", "replace")[:200] for k, v in raw.items()}
+    seed, dgp = meta.get("precisionpain.cohort.seed"), meta.get("precisionpain.cohort.dgp_sha256")
+    if seed is None or dgp is None or not seed.isdigit():
+        return ""
+    return f"synthetic cohort seed {int(seed)}, generator parameters {dgp[:12]}"
 
 
 def read_table(path: Path, what: str = "training data") -> pd.DataFrame:
@@ -194,6 +224,7 @@ class PreparedData:
     X_test: np.ndarray
     t_train: np.ndarray
     y_train: np.ndarray
+    namespace: str = ""  # see data_namespace
 
 
 def prepare_data(data_path: Path, config: TrainConfig, catalogs: Catalogs | None = None) -> PreparedData:
@@ -224,33 +255,78 @@ def prepare_data(data_path: Path, config: TrainConfig, catalogs: Catalogs | None
     )
     X_train = assemble_features(train_frame, cats.features, cats.tables, validate=False).values
     X_test = assemble_features(test_frame, cats.features, cats.tables, validate=False).values
-    return PreparedData(frame, fingerprint, option_ids, train_frame, test_frame, X_train, X_test, t_train, y_train)
+    return PreparedData(
+        frame, fingerprint, option_ids, train_frame, test_frame, X_train, X_test, t_train, y_train, data_namespace(data_path)
+    )
 
 
-def _champion_value(
-    registry: Registry, name: str, data: HeldOut, estimator: Any, config: TrainConfig
-) -> tuple[str | None, float | None, str]:
-    """The current champion's version and DR policy value on these held-out patients, with the challenger's
-    nuisance models (propensity and outcome predictions), so both policies are scored the same way."""
+def _patient_ids(frame: pd.DataFrame, split: Any) -> list[Any] | None:
+    """The patient ids of a table's rows (one per patient), or None when rows are not grouped by patient."""
+    column = split.group_column
+    if column is None or column not in frame.columns:
+        return None
+    return list(pd.unique(frame[column].astype(object)))
+
+
+def _log_training_patients(prepared: PreparedData, config: TrainConfig) -> None:
+    """Record who this run trained on (keyed hashes of the ids; see TrainingPatients) as run artifacts."""
+    import mlflow
+
+    ids = _patient_ids(prepared.train_frame, config.split)
+    if ids is None or config.split.group_column is None:
+        return
+    record = TrainingPatients.of(ids, namespace=prepared.namespace, group_column=config.split.group_column)
+    with tempfile.TemporaryDirectory(prefix="precisionpain-patients-") as tmp:
+        record.write(Path(tmp))
+        mlflow.log_artifacts(tmp, RECORD_FOLDER)
+
+
+def _compare_with_champion(
+    registry: Registry, name: str, data: HeldOut, estimator: Any, config: TrainConfig, prepared: PreparedData
+) -> tuple[str | None, PairedComparison | None, str]:
+    """(champion version, paired comparison, why there is none). The current champion scores this run's held-out
+    patients with its own package; both policies are valued patient by patient with the same DR estimator and this
+    run's nuisance models, so the difference is due to the choices, not to the estimator. No comparison when the
+    champion cannot be read or scored, ranks another option set, or was trained on some of these patients."""
     current = registry.version_by_alias(name, CHAMPION)
     if current is None:
         return None, None, "no champion yet"
     try:
         with tempfile.TemporaryDirectory(prefix="precisionpain-champion-") as tmp:
-            _, pkg = read_registered(registry, current, Path(tmp))
+            _, pkg = read_registered(registry, current, Path(tmp) / "model")
             X_champion = assemble_features(data.frame, pkg.catalog, pkg.tables, validate=False).values
-            p = pkg.estimator.predict_outcomes(X_champion)
+            p_champion = pkg.estimator.predict_outcomes(X_champion)
+            record_dir = registry.download_run_artifacts(current.run_id, RECORD_FOLDER, Path(tmp) / "record")
+            champion_patients = None if record_dir is None else TrainingPatients.read(record_dir)
     except Exception as exc:
-        return current.version, None, (
-            f"champion v{current.version} could not be scored on these patients ({type(exc).__name__})"
-        )
+        detail = str(exc) if isinstance(exc, PrecisionPainError) else type(exc).__name__
+        return current.version, None, f"champion v{current.version} could not be scored on these patients ({detail})"
     champion_options = [str(o) for o in pkg.estimator.options_]
     ours = [str(o) for o in estimator.options_]
     if champion_options != ours:
         return current.version, None, f"champion v{current.version} ranks a different option set"
-    codes = usable_policy(p, data.in_order(champion_options).avoid)
-    value = policy_dr_value(estimator, data, codes, config.evaluation, config.seed)
-    return current.version, value, ""
+    overlap = overlap_reason(
+        current.version,
+        champion_patients,
+        pkg.metadata.data_fingerprint,
+        pkg.metadata.split,
+        fingerprint=prepared.fingerprint,
+        split=config.split,
+        namespace=prepared.namespace,
+        held_out_ids=_patient_ids(data.frame, config.split),
+    )
+    if overlap:
+        return current.version, None, overlap
+    data = data.in_order(ours)
+    champion_codes = usable_policy(p_champion, data.avoid)
+    challenger_codes = usable_policy(estimator.predict_outcomes(data.X), data.avoid)
+    comparison = compare_paired(
+        policy_dr_scores(estimator, data, challenger_codes),
+        policy_dr_scores(estimator, data, champion_codes),
+        confidence=config.promotion.confidence,
+        n_discordant=int((champion_codes != challenger_codes).sum()),
+    )
+    return current.version, comparison, ""
 
 
 def train(
@@ -297,10 +373,12 @@ def train(
                 TAG + "options_sha256": cats.options.sha256,
                 TAG + "pgx_tables_sha256": cats.tables.sha256,
                 TAG + "registered_model": name,
+                TAG + "data_namespace": prepared.namespace or "patient ids of the table",
                 "mlflow.note.content": config.description or f"PrecisionPain training run ({config.experiment})",
             }
         )
         _log_config_and_catalog(config, config_path, cats, prepared, option_ids)
+        _log_training_patients(prepared, config)
 
         step(f"fitting {len(option_ids)} option models on {n_train:,} patients", 0.1)
         estimator = TreatmentResponseModel(**config.model.estimator_params(config.outcome.objective, config.seed))
@@ -360,7 +438,7 @@ def train(
 
         step("registering and deciding on the champion", 0.95)
         challenger_value = evaluation.policy.policy.dr.estimate
-        champion_version, champion_value, why = _champion_value(registry, name, data, estimator, config)
+        champion_version, comparison, why = _compare_with_champion(registry, name, data, estimator, config, prepared)
         version = tx.create_version(
             model_uri,
             run_id,
@@ -376,22 +454,43 @@ def train(
         )
         tx.set_alias(CHALLENGER, version)
         promoted, decision = decide_promotion(
-            version, challenger_value, champion_version, champion_value, why, config.promotion.min_improvement
+            version, challenger_value, champion_version, comparison, why, config.promotion
         )
         if promoted:
             tx.set_alias(CHAMPION, version)
-        registry.set_version_tags(name, version, {"promotion_decision": decision})
+        rule = promotion_rule(config.promotion)
+        figures: dict[str, Any] = {}
+        if comparison is not None:
+            figures = {
+                "promotion_dr_difference": f"{comparison.difference:.6f}",
+                "promotion_dr_difference_lower_bound": f"{comparison.lower_bound:.6f}",
+                "promotion_n_patients": comparison.n_patients,
+            }
+        registry.set_version_tags(
+            name,
+            version,
+            {
+                "promotion_decision": decision,
+                "promotion_rule": rule,
+                "promotion_compared_with": f"v{champion_version}" if comparison is not None else "",
+                **figures,
+            },
+        )
         mlflow.set_tags(
             {
                 TAG + "model_version": version,
                 TAG + "promotion.promoted": str(promoted).lower(),
                 TAG + "promotion.decision": decision,
+                TAG + "promotion.rule": rule,
                 TAG + "promotion.previous_champion": champion_version or "",
+                **({TAG + "promotion.not_compared": why} if why else {}),
             }
         )
-        if champion_value is not None:
-            mlflow.log_metric("champion_dr_policy_value_same_data", champion_value)
-        mlflow.log_text(decision + "\n", "promotion.txt")
+        mlflow.log_metric("promotion.min_improvement", config.promotion.min_improvement)
+        if comparison is not None:
+            mlflow.log_metric("champion_dr_policy_value_same_data", comparison.champion_value)
+            mlflow.log_metrics(comparison.metrics())
+        mlflow.log_text(decision + "\n" + rule + "\n", "promotion.txt")
         log.info("promotion: %s", decision)
         final_champion = version if promoted else (champion_version or "")
         pipeline_seconds = time.perf_counter() - started
@@ -410,31 +509,7 @@ def train(
         fit_seconds=fit_seconds,
         pipeline_seconds=pipeline_seconds,
         evaluation=evaluation,
-    )
-
-
-def decide_promotion(
-    version: str,
-    challenger: float,
-    champion_version: str | None,
-    champion: float | None,
-    why: str,
-    min_improvement: float,
-) -> tuple[bool, str]:
-    """Whether the new version becomes champion, and the sentence that says why."""
-    if champion_version is None:
-        return True, f"v{version} becomes champion: {why} (DR policy value {challenger:.4f})"
-    if champion is None:
-        return False, f"v{version} stays challenger: {why}; promote it by hand if intended"
-    if challenger > champion + min_improvement:
-        return True, (
-            f"v{version} becomes champion: DR policy value {challenger:.4f} beats champion v{champion_version} "
-            f"({champion:.4f}) on the same held-out patients"
-        )
-    margin = f" by more than {min_improvement:g}" if min_improvement > 0 else ""
-    return False, (
-        f"v{version} stays challenger: DR policy value {challenger:.4f} does not beat champion "
-        f"v{champion_version} ({champion:.4f}){margin} on the same held-out patients"
+        comparison=comparison,
     )
 
 

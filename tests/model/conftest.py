@@ -66,32 +66,46 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
     return Store(f"sqlite:///{home / 'mlflow.db'}", home / "mlartifacts")
 
 
-def _write_cohort(path: Path, n: int, seed: int) -> Path:
+def write_cohort_file(path: Path, n: int, seed: int) -> Path:
+    """A synthetic cohort written as ``precisionpain cohort`` writes it (parquet with the generator's metadata)."""
     from precisionpain.catalog.loader import load_feature_catalog, load_treatment_options
     from precisionpain.catalog.pgx_tables import load_pgx_tables
-    from precisionpain.cohort import generate_cohort
+    from precisionpain.cohort import generate_cohort, write_cohort
 
-    frame = generate_cohort(
-        n,
-        seed,
-        catalog=load_feature_catalog(REPO),
-        options=load_treatment_options(REPO),
-        tables=load_pgx_tables(REPO),
-    )
-    frame.to_parquet(path, index=False)
+    cats = {"catalog": load_feature_catalog(REPO), "options": load_treatment_options(REPO), "tables": load_pgx_tables(REPO)}
+    write_cohort(generate_cohort(n, seed, **cats), path, n=n, seed=seed, **cats)
     return path
 
 
 @pytest.fixture(scope="session")
 def cohort_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """25,000 synthetic patients (about 10,000 received one of OPTIONS), with the true potential outcomes."""
-    return _write_cohort(tmp_path_factory.mktemp("cohort") / "cohort.parquet", 25_000, 22)
+    return write_cohort_file(tmp_path_factory.mktemp("cohort") / "cohort.parquet", 25_000, 22)
+
+
+def reversed_outcomes(path: Path, out: Path) -> Path:
+    """The same patients (same file metadata) with every outcome reversed: a model trained on it ranks the options
+    backwards, which makes a champion that any reasonable model clearly beats."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    frame = table.to_pandas()
+    frame["responded"] = (1 - frame["responded"]).astype(frame["responded"].dtype)
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(table.schema.metadata), out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def reversed_cohort_file(cohort_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``cohort_file`` with every outcome reversed (see :func:`reversed_outcomes`)."""
+    return reversed_outcomes(cohort_file, tmp_path_factory.mktemp("cohort-reversed") / "cohort.parquet")
 
 
 @pytest.fixture(scope="session")
 def small_cohort_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """6,000 synthetic patients, for runs whose model quality does not matter."""
-    return _write_cohort(tmp_path_factory.mktemp("cohort-small") / "cohort.parquet", 6_000, 23)
+    return write_cohort_file(tmp_path_factory.mktemp("cohort-small") / "cohort.parquet", 6_000, 23)
 
 
 def config_dict(name: str, model: dict[str, Any] | None = None, **overrides: Any) -> dict[str, Any]:
@@ -132,7 +146,9 @@ def make_config(tmp_path: Path) -> Callable[..., tuple[Any, Path]]:
 
 @dataclass(frozen=True)
 class History:
-    """Three runs of one registered model on the same data: weak (v1), good (v2), weak again (v3)."""
+    """Three runs of one registered model on the same patients split the same way: a weak model trained on reversed
+    outcomes (v1, ranks the options backwards), a good model (v2, clearly better), the weak model on the real
+    outcomes (v3, no better than v2)."""
 
     name: str
     first: Any
@@ -142,7 +158,9 @@ class History:
 
 
 @pytest.fixture(scope="session")
-def history(store: Store, cohort_file: Path, tmp_path_factory: pytest.TempPathFactory) -> History:
+def history(
+    store: Store, cohort_file: Path, reversed_cohort_file: Path, tmp_path_factory: pytest.TempPathFactory
+) -> History:
     from precisionpain.models.config import load_train_config
     from precisionpain.models.training import train
 
@@ -151,6 +169,7 @@ def history(store: Store, cohort_file: Path, tmp_path_factory: pytest.TempPathFa
     weak = write_config(folder / "weak.yaml", config_dict(name, WEAK_MODEL))
     good = write_config(folder / "good.yaml", config_dict(name, GOOD_MODEL))
     runs = [
-        train(cohort_file, load_train_config(path), config_path=path, **store.kwargs) for path in (weak, good, weak)
+        train(data, load_train_config(path), config_path=path, **store.kwargs)
+        for data, path in ((reversed_cohort_file, weak), (cohort_file, good), (cohort_file, weak))
     ]
     return History(name, runs[0], runs[1], runs[2], good)

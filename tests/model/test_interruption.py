@@ -21,10 +21,12 @@ from tests.model.conftest import GOOD_MODEL, REPO, WEAK_MODEL, Store, config_dic
 
 
 def _seed_champion(store: Store, data: Path, make_config: Any, name: str) -> Any:
+    """A champion the good model clearly beats: the weak model trained on the same patients' reversed outcomes."""
     from precisionpain.models.training import train
+    from tests.model.conftest import reversed_outcomes
 
     config, _ = make_config(name, WEAK_MODEL)
-    train(data, config, **store.kwargs)
+    train(reversed_outcomes(data, data.with_name(f"reversed-{name}.parquet")), config, **store.kwargs)
     before = store.registry().snapshot(name)
     assert list(before.versions) == ["1"] and before.aliases == {"champion": "1", "challenger": "1"}
     return before

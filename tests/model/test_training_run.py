@@ -141,9 +141,23 @@ def test_model_card_has_every_section_filled_from_the_run(artifacts: Path, run: 
 
 
 def test_decision_is_logged(artifacts: Path, run: Any) -> None:
-    decision = (artifacts / "promotion.txt").read_text().strip()
+    decision, rule = (artifacts / "promotion.txt").read_text().strip().split("\n")
     assert decision == run.data.tags["precisionpain.promotion.decision"]
+    assert rule == run.data.tags["precisionpain.promotion.rule"]
     assert decision.startswith("v2 becomes champion")
+
+
+def test_the_training_patients_are_recorded_without_their_ids(artifacts: Path, cohort_file: Path) -> None:
+    from precisionpain.models.promotion import TrainingPatients
+
+    record = TrainingPatients.read(artifacts / "data")
+    assert record is not None and record.group_column == "patient_id"
+    assert record.namespace.startswith("synthetic cohort seed 22, generator parameters ")
+    frame = pd.read_parquet(cohort_file)
+    ids = frame.loc[frame["assigned_option"].isin(OPTIONS), "patient_id"].tolist()
+    assert record.count_seen(ids, record.namespace) == record.digests.size == round(0.8 * len(ids))
+    assert not any(i.encode() in (artifacts / "data" / name).read_bytes() for i in ids[:50] for name in
+                   ("training_patients.json", "training_patients.npy"))
 
 
 def test_one_pyfunc_model_with_signature_and_example_predicts_like_the_package(
