@@ -35,6 +35,8 @@ from precisionpain.errors import CatalogError, Violation, kind_of
 
 ENV_CATALOG_ROOT = "PRECISIONPAIN_CATALOG_ROOT"
 CATALOG_DIRS = ("features", "models", "serving")
+#: The vocabulary of medication_list fields, under features/ (read by precisionpain.catalog.safety).
+MEDICATION_CATALOG_FILE = "medications.yaml"
 
 M = TypeVar("M", bound=pydantic.BaseModel)
 
@@ -182,7 +184,9 @@ class FieldRow:
 class FeatureCatalog:
     """The validated feature catalog: input fields (for validation) and model features (column order).
 
-    Compared and hashed by identity; two loads of the same files have the same ``sha256``.
+    ``fields`` are the fields of the profile's sections (``clinical.age_years``, ...); ``top_level_fields`` the
+    top-level ones (``medications``, a ``medication_list``). :meth:`field` finds both. Compared and hashed by
+    identity; two loads of the same files have the same ``sha256``.
     """
 
     catalog_id: str
@@ -193,6 +197,8 @@ class FeatureCatalog:
     features: tuple[FeatureSpec, ...]
     constraints: tuple[Constraint, ...]
     files: tuple[str, ...]
+    # Top-level profile fields (the medication list): not in ``fields``, which are the fields of the sections.
+    top_level_fields: tuple[FieldSpec, ...] = ()
     _field_by_id: Mapping[str, FieldSpec] = field(repr=False, compare=False, default_factory=dict)
     _feature_by_id: Mapping[str, FeatureSpec] = field(repr=False, compare=False, default_factory=dict)
 
@@ -212,6 +218,15 @@ class FeatureCatalog:
 
     def has_field(self, field_id: str) -> bool:
         return field_id in self._field_by_id
+
+    @property
+    def input_fields(self) -> tuple[FieldSpec, ...]:
+        """Every profile input: the sections' fields, then the top-level ones (the flat columns' order)."""
+        return (*self.fields, *self.top_level_fields)
+
+    @property
+    def medication_list_fields(self) -> tuple[FieldSpec, ...]:
+        return tuple(f for f in self.top_level_fields if f.field.type is FieldType.medication_list)
 
     def fields_in(self, section: str) -> tuple[FieldSpec, ...]:
         return tuple(f for f in self.fields if f.section == section)
@@ -274,6 +289,7 @@ def load_feature_catalog(root: str | os.PathLike[str] | None = None) -> FeatureC
             violations.extend(Violation(f"{rel}:{v.path}", v.rule, v.received) for v in exc.violations)
 
     fields: list[FieldSpec] = []
+    top_level: list[FieldSpec] = []
     features: list[FeatureSpec] = []
     constraints: list[Constraint] = []
     seen_fields: dict[str, str] = {}
@@ -288,7 +304,8 @@ def load_feature_catalog(root: str | os.PathLike[str] | None = None) -> FeatureC
                 )
                 continue
             seen_fields[f.id] = rel
-            fields.append(FieldSpec(section=df.section, domain=df.domain, field=f))
+            spec = FieldSpec(section=df.section or "", domain=df.domain, field=f)
+            (fields if df.section is not None else top_level).append(spec)
             if f.model is ModelUse.identity:
                 seen_features[f.id] = rel
                 features.append(
@@ -310,13 +327,13 @@ def load_feature_catalog(root: str | os.PathLike[str] | None = None) -> FeatureC
             pending_derived.append((rel, i, df.domain, d))
         constraints.extend(df.constraints)
 
-    seen_field_specs = {f.id: f.field for f in fields}
+    seen_field_specs = {f.id: f.field for f in (*fields, *top_level)}
+    field_types = {fid: spec.type for fid, spec in seen_field_specs.items()}
     for rel, i, domain, d in pending_derived:
         where = f"{rel}:derived[{i}]"
         if d.id in seen_features or d.id in seen_fields:
             violations.append(Violation(f"{where}.id", "duplicate id (a field or feature already has it)"))
             continue
-        field_types = {f.id: f.field.type for f in fields}
         for s in d.sources:
             if s not in seen_fields:
                 violations.append(Violation(f"{where}.sources", f"names {s!r}, which is not a field"))
@@ -328,10 +345,20 @@ def load_feature_catalog(root: str | os.PathLike[str] | None = None) -> FeatureC
         else:
             for problem in encoder.check_args(d.args):
                 violations.append(Violation(f"{where}.args", problem))
-            if not encoder.multiple_sources and len(d.sources) != 1:
+            if encoder.source_types is not None:
+                wanted = ", ".join(t.value for t in encoder.source_types)
+                got = [field_types.get(s) for s in d.sources]
+                if len(got) != len(encoder.source_types) or any(
+                    t is not None and t is not w for t, w in zip(got, encoder.source_types, strict=False)
+                ):
+                    violations.append(Violation(f"{where}.sources", f"{d.encoder} takes fields of types {wanted}, in that order"))
+            elif not encoder.multiple_sources and len(d.sources) != 1:
                 violations.append(Violation(f"{where}.sources", f"{d.encoder} takes exactly one source"))
             for s in d.sources:
-                if s not in seen_fields:
+                if s not in seen_fields or encoder.source_types is not None:
+                    continue
+                if field_types[s] is FieldType.medication_list:
+                    violations.append(Violation(f"{where}.sources", f"{s}: {d.encoder} cannot read a medication_list"))
                     continue
                 is_gene = field_types[s] is FieldType.pgx_gene
                 if encoder.gene_sources != is_gene:
@@ -360,9 +387,17 @@ def load_feature_catalog(root: str | os.PathLike[str] | None = None) -> FeatureC
         for fid in c.fields:
             if fid not in seen_fields:
                 violations.append(Violation(f"constraints.{c.id}", f"names {fid!r}, which is not a field"))
+            elif field_types[fid] not in (FieldType.number, FieldType.integer):
+                violations.append(Violation(f"constraints.{c.id}", f"names {fid!r}, which is not a number field"))
 
+    if top_level and not (fdir / MEDICATION_CATALOG_FILE).is_file():
+        violations.append(
+            Violation("features/catalog.yaml:files", f"a medication_list field needs features/{MEDICATION_CATALOG_FILE}")
+        )
     CatalogError.raise_if_any("feature catalog", violations)
     all_files = [fdir / "catalog.yaml", *(fdir / n for n in index.files)]
+    if top_level:  # the medication list's vocabulary (and the inhibitor strengths features read) is part of it
+        all_files.append(fdir / MEDICATION_CATALOG_FILE)
     pgx_dir = fdir / index.pgx_tables
     all_files += sorted(p for p in pgx_dir.glob("*.tsv"))
     return FeatureCatalog(
@@ -374,7 +409,8 @@ def load_feature_catalog(root: str | os.PathLike[str] | None = None) -> FeatureC
         features=tuple(features),
         constraints=tuple(constraints),
         files=tuple(p.relative_to(base).as_posix() for p in all_files),
-        _field_by_id={f.id: f for f in fields},
+        top_level_fields=tuple(top_level),
+        _field_by_id={f.id: f for f in (*fields, *top_level)},
         _feature_by_id={f.id: f for f in features},
     )
 

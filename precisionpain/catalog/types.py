@@ -41,6 +41,9 @@ class FieldType(StrEnum):
     category = "category"
     pgx_gene = "pgx_gene"  # CYP gene result: diplotype and/or phenotype + activity score
     text = "text"
+    # The profile's top-level medication list, resolved against features/medications.yaml; in the flat form one
+    # column of generic names joined by "; ". Only in a file without a section (top-level), never a model feature.
+    medication_list = "medication_list"
 
 
 class FeatureType(StrEnum):
@@ -93,6 +96,8 @@ class InputField(FrozenModel):
             FieldType.boolean,
         ):
             raise ValueError("only number, integer and boolean fields can be model features as they are")
+        if self.type is FieldType.medication_list and self.missing is MissingPolicy.required:
+            raise ValueError("a medication_list field is optional (an empty list means none recorded)")
         return self
 
 
@@ -120,14 +125,27 @@ class Constraint(FrozenModel):
 
 
 class DomainFile(FrozenModel):
-    """One features/<domain>.yaml file."""
+    """One features/<domain>.yaml file. Without ``section`` its fields are top-level profile fields (only
+    ``medication_list`` fields live there); with one, they are fields of that profile section."""
 
     domain: Domain
-    section: str = Field(pattern=SNAKE_ID)
+    section: str | None = Field(default=None, pattern=SNAKE_ID)
     description: str = ""
     fields: tuple[InputField, ...] = ()
     derived: tuple[DerivedFeature, ...] = ()
     constraints: tuple[Constraint, ...] = ()
+
+    @model_validator(mode="after")
+    def _placement(self) -> DomainFile:
+        top_level = self.section is None
+        for f in self.fields:
+            if top_level and f.type is not FieldType.medication_list:
+                raise ValueError(f"{f.id}: a file without a section holds only medication_list fields")
+            if not top_level and f.type is FieldType.medication_list:
+                raise ValueError(f"{f.id}: a medication_list field is top-level (in a file without a section)")
+        if top_level and self.constraints:
+            raise ValueError("constraints belong to a file with a section")
+        return self
 
 
 class CatalogIndex(FrozenModel):
@@ -157,7 +175,7 @@ class FeatureSpec(FrozenModel):
 
 
 class FieldSpec(FrozenModel):
-    """An input field, resolved with its profile section and domain."""
+    """An input field, resolved with its profile section ("" for a top-level field) and domain."""
 
     section: str
     domain: Domain
@@ -168,8 +186,12 @@ class FieldSpec(FrozenModel):
         return self.field.id
 
     @property
+    def top_level(self) -> bool:
+        return not self.section
+
+    @property
     def path(self) -> str:
-        return f"{self.section}.{self.field.id}"
+        return self.field.id if self.top_level else f"{self.section}.{self.field.id}"
 
 
 # ---------------------------------------------------------------- treatment options (models/)

@@ -117,7 +117,7 @@ def _tables(tables: PgxTables | None) -> PgxTables:
 def _column_kinds(catalog: FeatureCatalog) -> dict[str, str]:
     """Flat column -> "float" | "bool" | "str", from the catalog's field types."""
     kinds: dict[str, str] = {}
-    for spec in catalog.fields:
+    for spec in catalog.input_fields:
         t = spec.field.type
         if t is FieldType.pgx_gene:
             kinds.update({f"{spec.id}_{part}": "str" for part in GENE_PARTS})

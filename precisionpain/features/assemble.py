@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any, overload
 
@@ -68,21 +68,24 @@ def _gene_column(gene: str, columns: Mapping[str, np.ndarray], n: int, tables: P
     dip, phe, score = (columns.get(f"{gene}_{part}", empty) for part in ("diplotype", "phenotype", "activity_score"))
     activity = np.full(n, NAN)
     phenotype = np.full(n, None, dtype=object)
+    text = np.full(n, None, dtype=object)
     if n <= SMALL:
         for i in range(n):
             r = resolve_gene(gene.upper(), _clean(dip[i]), _clean(phe[i]), _clean(score[i]), tables)
             activity[i] = _score_value(r.activity_score)
             phenotype[i] = r.phenotype
-        return GeneColumn(activity, phenotype)
+            text[i] = r.activity_score
+        return GeneColumn(activity, phenotype, text)
     keys = pd.Series(list(zip(dip, phe, score, strict=True)), dtype=object)
     codes, uniques = pd.factorize(keys)
     act_u = np.empty(len(uniques) + 1)
     phe_u = np.empty(len(uniques) + 1, dtype=object)
+    txt_u = np.empty(len(uniques) + 1, dtype=object)
     for k, key in enumerate(uniques):
         r = resolve_gene(gene.upper(), _clean(key[0]), _clean(key[1]), _clean(key[2]), tables)
-        act_u[k], phe_u[k] = _score_value(r.activity_score), r.phenotype
-    act_u[-1], phe_u[-1] = NAN, None
-    return GeneColumn(act_u[codes], phe_u[codes])
+        act_u[k], phe_u[k], txt_u[k] = _score_value(r.activity_score), r.phenotype, r.activity_score
+    act_u[-1], phe_u[-1], txt_u[-1] = NAN, None, None
+    return GeneColumn(act_u[codes], phe_u[codes], txt_u[codes])
 
 
 def _score_value(score: str | None) -> float:
@@ -127,7 +130,7 @@ def _plan(catalog: FeatureCatalog) -> _Plan:
         identity_sources=tuple(f.sources[0] for f in identity),
         steps=steps,
         genes=genes,
-        ctx=EncodeContext(source_ranges={f.id: f.field.valid_range for f in catalog.fields}),
+        ctx=EncodeContext(source_ranges={f.id: f.field.valid_range for f in catalog.fields}, catalog=catalog),
     )
 
 
@@ -146,9 +149,10 @@ def encode_columns(
         for j, col in zip(plan.identity_index, sources, strict=True):
             out[:, j] = to_float(col)
     genes = {g: _gene_column(g, columns, n, tables) for g in plan.genes}
+    ctx = replace(plan.ctx, tables=tables)
     for step in plan.steps:
         cols = [(s, genes[s] if is_gene else columns.get(s, absent)) for s, is_gene in step.sources]
-        out[:, step.index] = step.encoder.encode(cols, step.args, plan.ctx)
+        out[:, step.index] = step.encoder.encode(cols, step.args, ctx)
     return out
 
 

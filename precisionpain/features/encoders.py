@@ -8,12 +8,18 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from precisionpain.catalog.types import FieldType
 from precisionpain.pgx.translate import PHENOTYPE_ORDINAL
+
+if TYPE_CHECKING:
+    from precisionpain.catalog.loader import FeatureCatalog
+    from precisionpain.pgx.tables import PgxTables
 
 NAN = math.nan
 SMALL = 64  # below this many rows, plain Python beats pandas' hashing
@@ -21,10 +27,12 @@ SMALL = 64  # below this many rows, plain Python beats pandas' hashing
 
 @dataclass(frozen=True)
 class GeneColumn:
-    """A CYP gene resolved for every row: activity score (NaN = none) and CPIC phenotype (None = none)."""
+    """A CYP gene resolved for every row: activity score (NaN = none), CPIC phenotype (None = none) and the
+    activity score as CPIC writes it (None = none; e.g. "≥3.0")."""
 
     activity: np.ndarray
     phenotype: np.ndarray  # object array of str | None
+    score_text: np.ndarray | None = None  # object array of str | None
 
     def __len__(self) -> int:
         return len(self.activity)
@@ -35,9 +43,12 @@ Column = np.ndarray | GeneColumn
 
 @dataclass(frozen=True)
 class EncodeContext:
-    """What some encoders need beyond their source columns."""
+    """What some encoders need beyond their source columns: the sources' valid ranges, and the catalog and CPIC
+    tables being encoded with (for encoders that read the medication catalog or translate gene results)."""
 
     source_ranges: Mapping[str, tuple[float, float] | None]
+    catalog: FeatureCatalog | None = None
+    tables: PgxTables | None = None
 
 
 def is_missing(arr: np.ndarray) -> np.ndarray:
@@ -81,6 +92,8 @@ class Encoder(ABC):
     multiple_sources: bool = False
     gene_sources: bool = False  # sources are CYP gene results (resolved to GeneColumn)
     needs_source_ranges: bool = False
+    # When set: exactly these field types, in this order (gene sources arrive as GeneColumn, others as arrays).
+    source_types: tuple[FieldType, ...] | None = None
 
     def check_args(self, args: Mapping[str, Any]) -> list[str]:
         return [f"{self.name} takes no arguments"] if args else []
@@ -189,6 +202,85 @@ class PercentOfRange(Encoder):
         return out
 
 
+class LevelIndex(Encoder):
+    """The position of the category in ``args.levels`` (0, 1, 2, ...): an ordinal scale; missing -> NaN."""
+
+    name = "level_index"
+
+    def check_args(self, args: Mapping[str, Any]) -> list[str]:
+        levels = args.get("levels")
+        problems = [f"{self.name}: unknown argument(s) {', '.join(sorted(set(args) - {'levels'}))}"] if set(args) - {
+            "levels"
+        } else []
+        if not (
+            isinstance(levels, list | tuple)
+            and len(levels) >= 2
+            and all(isinstance(v, str) for v in levels)
+            and len(set(levels)) == len(levels)
+        ):
+            problems.append(f"{self.name} needs args.levels, two or more distinct category levels in scale order")
+        return problems
+
+    def encode(self, sources: Sources, args: Mapping[str, Any], ctx: EncodeContext) -> np.ndarray:
+        return map_values(_array(sources), {level: float(i) for i, level in enumerate(args["levels"])})
+
+
+class FunctionalActivityScore(Encoder):
+    """A CYP gene's activity score as it works with the patient's medicines (phenoconversion): the genotype score
+    read through :func:`precisionpain.pgx.phenoconversion.functional_phenotype` with the strongest inhibitor of the
+    gene the medication list holds (features/medications.yaml) and the safety rules' method (strong x 0, moderate
+    x 0.5 in the shipped catalog). Without an inhibitor it is the genotype score; a phenotype without a score gives
+    a number only when a strong inhibitor makes it 0. NaN when the gene is untested or a medicine is unknown."""
+
+    name = "functional_activity_score"
+    source_types = (FieldType.pgx_gene, FieldType.medication_list)
+
+    def encode(self, sources: Sources, args: Mapping[str, Any], ctx: EncodeContext) -> np.ndarray:
+        from precisionpain.features.medications import strongest_strengths
+
+        (gene_id, gene_col), (_, med_col) = sources
+        assert isinstance(gene_col, GeneColumn) and isinstance(med_col, np.ndarray)
+        assert ctx.catalog is not None and ctx.tables is not None, "functional_activity_score needs the catalog"
+        gene = gene_id.upper()
+        n = len(gene_col)
+        scores = gene_col.score_text if gene_col.score_text is not None else np.full(n, None, dtype=object)
+        strengths = strongest_strengths(med_col, gene, ctx.catalog)
+        reader = _functional_reader(ctx.catalog, ctx.tables)
+        out = np.full(n, NAN)
+        known: dict[tuple[Any, Any, Any], float] = {}
+        for i in range(n):
+            key = (scores[i], gene_col.phenotype[i], strengths[i])
+            value = known.get(key)
+            if value is None:
+                value = known[key] = reader(gene, *key)
+            out[i] = value
+        return out
+
+
+@lru_cache(maxsize=8)
+def _functional_reader(catalog: FeatureCatalog, tables: PgxTables) -> Callable[..., float]:
+    """(gene, genotype score text, phenotype, strongest strength) -> functional activity score, cached per reading
+    (scores and phenotypes are CPIC values, strengths a closed set: few distinct keys)."""
+    from precisionpain.features.medications import phenoconversion_method
+    from precisionpain.pgx.phenoconversion import Inhibitor, InhibitorStrength, functional_phenotype
+    from precisionpain.schema import GeneResult
+
+    method = phenoconversion_method(catalog)
+
+    @lru_cache(maxsize=4096)
+    def read(gene: str, score: str | None, phenotype: str | None, strength: InhibitorStrength | None) -> float:
+        if strength is None or (score is None and phenotype is None):
+            return NAN
+        inhibitors = [] if strength is InhibitorStrength.none else [Inhibitor(medication="-", gene=gene, strength=strength)]
+        reading = functional_phenotype(
+            gene, GeneResult(phenotype=phenotype, activity_score=score), inhibitors, method, tables
+        )
+        text = reading.functional_activity_score
+        return NAN if text is None else float(text.lstrip("≥"))
+
+    return read
+
+
 ENCODERS: dict[str, Encoder] = {
     e.name: e
     for e in (
@@ -199,5 +291,7 @@ ENCODERS: dict[str, Encoder] = {
         Carrier(),
         AlleleCount(),
         PercentOfRange(),
+        LevelIndex(),
+        FunctionalActivityScore(),
     )
 }

@@ -2,7 +2,9 @@
 
 A cohort file, a training table and a single profile all reach the feature layer in this form, so the batch
 and the single-patient path are one code path. CYP genes spread over three columns each:
-``<gene>_diplotype``, ``<gene>_phenotype`` and ``<gene>_activity_score`` (plus ``<gene>_source``).
+``<gene>_diplotype``, ``<gene>_phenotype`` and ``<gene>_activity_score`` (plus ``<gene>_source``). The
+top-level medication list is one column, ``medications``: catalog generic names joined by ``"; "`` (missing or
+empty: none recorded; an RxCUI given in a profile is not kept, the name resolves the medicine).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import pandas as pd
 
 from precisionpain.catalog.loader import FeatureCatalog
 from precisionpain.catalog.types import FieldType
+from precisionpain.features.medications import is_missing, join_names, medications_of
 from precisionpain.schema import PatientProfile
 
 GENE_PARTS = ("diplotype", "phenotype", "activity_score", "source")
@@ -22,7 +25,7 @@ GENE_PARTS = ("diplotype", "phenotype", "activity_score", "source")
 def flat_columns(catalog: FeatureCatalog) -> tuple[str, ...]:
     """Every flat column a profile spreads into, in catalog order."""
     cols: list[str] = []
-    for spec in catalog.fields:
+    for spec in catalog.input_fields:
         if spec.field.type is FieldType.pgx_gene:
             cols.extend(f"{spec.id}_{part}" for part in GENE_PARTS)
         else:
@@ -41,6 +44,8 @@ def profile_to_row(profile: PatientProfile, catalog: FeatureCatalog) -> dict[str
                 row[f"{f.id}_{part}"] = None if value is None else value[part]
         else:
             row[f.id] = value
+    for spec in catalog.medication_list_fields:
+        row[spec.id] = join_names(getattr(profile, spec.id), catalog)
     return row
 
 
@@ -50,7 +55,7 @@ def profiles_to_frame(profiles: Iterable[PatientProfile], catalog: FeatureCatalo
 
 
 def _missing(value: Any) -> bool:
-    if value is None:
+    if is_missing(value):
         return True
     try:
         return bool(pd.isna(value))
@@ -82,6 +87,10 @@ def row_to_profile_dict(row: Mapping[str, Any], catalog: FeatureCatalog) -> dict
         elif value is not None and hasattr(value, "item"):
             value = value.item()
         section[spec.id] = value
+    for spec in catalog.medication_list_fields:
+        medications = medications_of(row, spec.id)
+        if medications:
+            out[spec.id] = medications
     if "patient_ref" in row and not _missing(row["patient_ref"]):
         out["patient_ref"] = str(row["patient_ref"])
     return out

@@ -1,8 +1,10 @@
 """Validate a patient profile against the schema *and* the feature catalog, collecting every violation.
 
 Structure and vocabularies come from :mod:`precisionpain.schema`; units, valid ranges, required fields and
-cross-field rules from features/*.yaml; CYP gene results are checked against the CPIC tables. The error
-lists every problem with its field path, the rule and the kind of value received, never the value itself.
+cross-field rules from features/*.yaml; CYP gene results are checked against the CPIC tables; the medication
+list against features/medications.yaml (an unknown name is a violation at ``medications[i].name``), with the
+same check for a JSON profile, a converted proto message and a flat table. The error lists every problem with
+its field path, the rule and the kind of value received, never the value itself.
 
 A field that fails the schema (too long, wrong type) is reported for that and not parsed any further: the CPIC
 reading of a gene result only runs on parts that passed their length check.
@@ -22,6 +24,7 @@ import pydantic
 from precisionpain.catalog.loader import FeatureCatalog, default_feature_catalog, pydantic_violations
 from precisionpain.catalog.types import FieldType, MissingPolicy
 from precisionpain.errors import ProfileValidationError, Violation, kind_of
+from precisionpain.features import medications as meds
 from precisionpain.pgx.resolve import resolve_gene
 from precisionpain.pgx.tables import PgxTables
 from precisionpain.schema import PatientProfile
@@ -151,6 +154,8 @@ def validate_profile(
 
         violations += catalog_violations(get, cat, structural_ok=True)
         violations += gene_violations(get, cat, tbl)
+        for spec in cat.medication_list_fields:
+            violations += meds.catalog_problems(getattr(profile, spec.id), cat)
     else:
         data = raw if isinstance(raw, Mapping) else {}
 
@@ -161,6 +166,8 @@ def validate_profile(
         already = {v.path for v in violations}
         extra = catalog_violations(get_raw, cat, structural_ok=False)
         extra += gene_violations(get_raw, cat, tbl, failed=already)
+        for spec in cat.medication_list_fields:
+            extra += meds.raw_problems(data.get(spec.id), cat, sorted(already))
         violations += [v for v in extra if v.path not in already]
     ProfileValidationError.raise_if_any("patient profile", violations)
     assert profile is not None
@@ -179,7 +186,7 @@ def frame_violations(frame: pd.DataFrame, catalog: FeatureCatalog, tables: PgxTa
 
     tbl = _tables(tables)
     out: list[Violation] = []
-    for spec in catalog.fields:
+    for spec in catalog.input_fields:
         f = spec.field
         if f.type is FieldType.pgx_gene:
             cols = [f"{spec.id}_{part}" for part in GENE_PARTS[:3]]
@@ -201,6 +208,10 @@ def frame_violations(frame: pd.DataFrame, catalog: FeatureCatalog, tables: PgxTa
                     bad.setdefault(problem, []).extend(np.flatnonzero(codes == code).tolist())
             for (part, rule), rows in bad.items():
                 out.append(Violation(f"{spec.id}_{part}", f"{rule} ({_rows_text(np.array(sorted(rows)))})", "string"))
+            continue
+        if f.type is FieldType.medication_list:
+            if f.id in frame.columns:
+                out += meds.frame_problems(frame[f.id].to_numpy(dtype=object), catalog, _rows_text)
             continue
         if f.id not in frame.columns:
             if f.missing is MissingPolicy.required:
