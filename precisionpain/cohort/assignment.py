@@ -3,8 +3,9 @@
 The policy reads only RECORDED columns (a missing value counts as the neutral value) and never the hidden
 genotype, so assignment is ignorable given the profile columns. Recorded PGx results act weakly (a prescriber
 avoids codeine/tramadol for a reported CYP2D6 poor or ultrarapid metabolizer, NSAIDs for a reported CYP2C9
-poor metabolizer and carbamazepine for a reported HLA carrier). A small exploration share keeps every
-propensity above ``params.POLICY_EXPLORATION / K``.
+poor metabolizer and carbamazepine for a reported HLA carrier), and so do recorded safety facts (NSAIDs less
+with a recorded eGFR below 60 or GI bleeding, opioids less with a benzodiazepine on the list). A small
+exploration share keeps every propensity above ``params.POLICY_EXPLORATION / K``.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from precisionpain.catalog.safety import MedicationProperty
 from precisionpain.cohort import params as P
 from precisionpain.cohort.genetics import PM, UM, Genotypes
+from precisionpain.cohort.medications import MedicationModel
 
 
 def _recorded(values: np.ndarray, neutral: float) -> np.ndarray:
@@ -34,11 +37,12 @@ def _tsk_pct(cols: Mapping[str, np.ndarray]) -> np.ndarray:
     return np.where(np.isnan(tsk11), tsk17, tsk11)
 
 
-def policy_covariates(cols: Mapping[str, np.ndarray], geno: Genotypes) -> np.ndarray:
+def policy_covariates(cols: Mapping[str, np.ndarray], geno: Genotypes, medicines: MedicationModel) -> np.ndarray:
     """(n, len(params.POLICY_COVARIATES)) covariates from the recorded columns (see params for scaling).
 
     ``geno`` supplies the CPIC phenotype of a gene only where the record reports that gene (a prescriber
-    reads the phenotype off the report, or has the diplotype interpreted).
+    reads the phenotype off the report, or has the diplotype interpreted); ``medicines`` what a recorded
+    medicine is (benzodiazepine or not).
     """
     age = np.asarray(cols["age_years"], dtype=np.float64)
     pain = cols["pain_type"]
@@ -69,6 +73,11 @@ def policy_covariates(cols: Mapping[str, np.ndarray], geno: Genotypes) -> np.nda
         "cyp2d6_pm_um": (reported("CYP2D6") & ((cpic_d6 == PM) | (cpic_d6 == UM))).astype(np.float64),
         "cyp2c9_pm": (reported("CYP2C9") & (cpic_c9 == PM)).astype(np.float64),
         "hla_pos": ((cols["hla_b_1502"] == "positive") | (cols["hla_a_3101"] == "positive")).astype(
+            np.float64
+        ),
+        "ckd": (_recorded(cols["egfr_ml_per_min_1_73m2"], 90.0) < 60.0).astype(np.float64),
+        "gi_bleed": _flag(cols["history_gi_bleed"]),
+        "benzodiazepine": medicines.property_flags(cols["medications"], MedicationProperty.benzodiazepine).astype(
             np.float64
         ),
     }

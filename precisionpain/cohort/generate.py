@@ -13,7 +13,9 @@ Columns:
 - ground truth, which evaluation may read and training must not: ``true_p_response__<option>``,
   ``true_response__<option>``, ``true_adverse_event__<option>``, ``true_dropout__<option>``,
   ``true_propensity__<option>``, ``true_p_adverse_event__<option>``, ``true_p_dropout__<option>``,
-  ``true_p_natural_course``, ``true_p_placebo`` and the hidden genotypes and group (``true_cyp2d6_diplotype``, ...).
+  ``true_p_natural_course``, ``true_p_placebo``, the hidden genotypes and group (``true_cyp2d6_diplotype``, ...)
+  and the hidden safety inputs behind the recorded ones (``true_medications``, ``true_egfr_ml_per_min_1_73m2``,
+  ...).
 """
 
 from __future__ import annotations
@@ -29,14 +31,23 @@ import numpy as np
 import pandas as pd
 
 from precisionpain.catalog.loader import FeatureCatalog, OptionCatalog, default_feature_catalog
+from precisionpain.catalog.safety import MedicationCatalog
 from precisionpain.catalog.types import FieldType, MissingPolicy
 from precisionpain.cohort import params as P
 from precisionpain.cohort.assignment import draw_assignment, policy_covariates, propensities
 from precisionpain.cohort.genetics import CYP_GENES, OPRM1_GENOTYPES, GenotypeModel, observe_genotypes
+from precisionpain.cohort.medications import MedicationModel, observe_medications
 from precisionpain.cohort.outcomes import draw_outcomes, outcome_probabilities
-from precisionpain.cohort.population import GROUPS, draw_population, observe_population
+from precisionpain.cohort.population import (
+    GROUPS,
+    draw_clinical_safety,
+    draw_population,
+    observe_clinical_safety,
+    observe_population,
+)
 from precisionpain.errors import ConfigError, Violation, kind_of
 from precisionpain.features.frame import GENE_PARTS
+from precisionpain.features.medications import medication_catalog
 from precisionpain.pgx.tables import PgxTables
 
 COHORT_SCHEMA_VERSION = P.COHORT_SCHEMA_VERSION
@@ -53,20 +64,34 @@ PER_OPTION_TRUTH: tuple[tuple[str, str], ...] = (
     ("true_p_adverse_event__", "float"),
     ("true_p_dropout__", "float"),
 )
-HIDDEN_TRUTH: tuple[str, ...] = (
-    "true_p_natural_course",
-    "true_p_placebo",
-    "true_biogeographic_group",
-    *(f"true_{g.lower()}_{part}" for g in CYP_GENES for part in ("diplotype", "phenotype")),
-    "true_hla_b_1502",
-    "true_hla_a_3101",
-    "true_oprm1_rs1799971",
-    "true_comt_rs4680",
-    "true_carbamazepine_prior_use_over_3_months",
+# Hidden truth columns after the per-option families, in output order, with their kinds.
+HIDDEN_TRUTH_KINDS: MappingProxyType[str, str] = MappingProxyType(
+    {
+        "true_p_natural_course": "float",
+        "true_p_placebo": "float",
+        "true_biogeographic_group": "str",
+        **{f"true_{g.lower()}_{part}": "str" for g in CYP_GENES for part in ("diplotype", "phenotype")},
+        "true_hla_b_1502": "str",
+        "true_hla_a_3101": "str",
+        "true_oprm1_rs1799971": "str",
+        "true_comt_rs4680": "str",
+        "true_carbamazepine_prior_use_over_3_months": "bool",
+        "true_medications": "str",
+        "true_egfr_ml_per_min_1_73m2": "float",
+        "true_hepatic_impairment": "str",
+        "true_pregnant": "bool",
+        "true_breastfeeding": "bool",
+        "true_opioid_mme_per_day": "float",
+        "true_history_gi_bleed": "bool",
+        "true_cardiovascular_disease": "bool",
+        "true_seizure_disorder": "bool",
+    }
 )
+HIDDEN_TRUTH: tuple[str, ...] = tuple(HIDDEN_TRUTH_KINDS)
+# Random streams per chunk. New stages take new numbers, so the streams of the others stay as they were.
 _STAGES = MappingProxyType(
     {"population": 0, "genotypes": 1, "observe_population": 2, "observe_genotypes": 3, "assignment": 4,
-     "patient_effects": 5, "outcomes": 6}
+     "patient_effects": 5, "outcomes": 6, "safety_inputs": 7, "medications": 8, "observe_safety": 9}
 )  # fmt: skip
 
 
@@ -114,6 +139,11 @@ def _tables(tables: PgxTables | None) -> PgxTables:
     return default_pgx_tables()
 
 
+def _medications(medications: MedicationCatalog | None, catalog: FeatureCatalog) -> MedicationCatalog:
+    """The given medication catalog, or the feature catalog root's (read once per feature catalog)."""
+    return medications if medications is not None else medication_catalog(catalog)
+
+
 def _column_kinds(catalog: FeatureCatalog) -> dict[str, str]:
     """Flat column -> "float" | "bool" | "str", from the catalog's field types."""
     kinds: dict[str, str] = {}
@@ -142,6 +172,8 @@ def _generated_profile_columns() -> frozenset[str]:
             "bdnf_ng_per_ml", "window_days", "hrv_rmssd_ms", "resting_hr_bpm", "sleep_minutes",
             "sleep_efficiency_pct", "steps_per_day", "skin_conductance_us", "activity_deviation_pct",
             "pcs_total", "phq9_total", "phq9_item9", "gad7_total", "tsk11_total", "tsk17_total", "pseq_total",
+            "egfr_ml_per_min_1_73m2", "hepatic_impairment", "pregnant", "gestational_age_weeks", "breastfeeding",
+            "opioid_mme_per_day", "history_gi_bleed", "cardiovascular_disease", "seizure_disorder", "medications",
         )
     )  # fmt: skip
 
@@ -161,20 +193,28 @@ def _label(values: np.ndarray, labels: Sequence[str]) -> np.ndarray:
 
 
 def _chunk(
-    seed: int, chunk: int, n: int, model: GenotypeModel, option_ids: tuple[str, ...]
+    seed: int, chunk: int, n: int, model: GenotypeModel, medicines: MedicationModel, option_ids: tuple[str, ...]
 ) -> dict[str, np.ndarray]:
     """All columns of one chunk as numpy arrays (object arrays for text and nullable booleans)."""
     pop = draw_population(_rng(seed, chunk, "population"), n)
     geno = model.draw(_rng(seed, chunk, "genotypes"), pop.group)
+    safety = draw_clinical_safety(_rng(seed, chunk, "safety_inputs"), pop)
+    meds = medicines.draw(_rng(seed, chunk, "medications"), pop, safety)
     cols = observe_population(_rng(seed, chunk, "observe_population"), pop)
     cols.update(
         observe_genotypes(
             _rng(seed, chunk, "observe_genotypes"), geno, cols["biogeographic_group"], pop.pain_type
         )
     )
-    prop = propensities(policy_covariates(cols, geno), option_ids)
+    observe = _rng(seed, chunk, "observe_safety")
+    cols.update(observe_clinical_safety(observe, pop, safety, cols["current_opioid_use"]))
+    cols.update(observe_medications(observe, meds))
+    prop = propensities(policy_covariates(cols, geno, medicines), option_ids)
     assigned = draw_assignment(_rng(seed, chunk, "assignment"), prop)
-    probs = outcome_probabilities(_rng(seed, chunk, "patient_effects"), pop, geno, option_ids)
+    exposures = medicines.exposures(meds)
+    probs = outcome_probabilities(
+        _rng(seed, chunk, "patient_effects"), pop, geno, option_ids, safety, exposures
+    )
     sampled = draw_outcomes(_rng(seed, chunk, "outcomes"), probs)
     rows = np.arange(n)
     cols["assigned_option"] = _label(assigned, option_ids)
@@ -203,6 +243,15 @@ def _chunk(
     cols["true_oprm1_rs1799971"] = _label(geno.oprm1_g, OPRM1_GENOTYPES)
     cols["true_comt_rs4680"] = _label(geno.comt, P.COMT_GENOTYPES)
     cols["true_carbamazepine_prior_use_over_3_months"] = pop.carbamazepine_prior
+    cols["true_medications"] = meds.names()
+    cols["true_egfr_ml_per_min_1_73m2"] = safety.egfr
+    cols["true_hepatic_impairment"] = _label(safety.hepatic, P.HEPATIC_CLASSES)
+    cols["true_pregnant"] = safety.pregnant
+    cols["true_breastfeeding"] = safety.breastfeeding
+    cols["true_opioid_mme_per_day"] = safety.opioid_mme
+    cols["true_history_gi_bleed"] = safety.gi_bleed
+    cols["true_cardiovascular_disease"] = safety.cvd
+    cols["true_seizure_disorder"] = safety.seizure
     return cols
 
 
@@ -215,10 +264,7 @@ def _column_kinds_all(profile_kinds: Mapping[str, str], option_ids: Sequence[str
     }
     for prefix, kind in PER_OPTION_TRUTH:
         kinds.update({f"{prefix}{o}": kind for o in option_ids})
-    kinds["true_p_natural_course"] = "float"
-    kinds["true_p_placebo"] = "float"
-    kinds.update({c: "str" for c in HIDDEN_TRUTH[2:-1]})
-    kinds["true_carbamazepine_prior_use_over_3_months"] = "bool"
+    kinds.update(HIDDEN_TRUTH_KINDS)
     return kinds
 
 
@@ -244,19 +290,22 @@ def generate_cohort(
     catalog: FeatureCatalog | None = None,
     options: OptionCatalog | None = None,
     tables: PgxTables | None = None,
+    medications: MedicationCatalog | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     progress: Callable[[int], None] | None = None,
 ) -> pd.DataFrame:
     """Generate ``n`` synthetic patients with observed treatment and the true outcome of every option.
 
     The same (n, seed, chunk_size) gives an identical frame. ``progress`` is called after each chunk with the
-    number of rows finished. Raises :class:`ConfigError` for bad arguments or catalogs the DGP cannot serve.
+    number of rows finished. ``medications`` is the medication catalog (default: the feature catalog root's
+    features/medications.yaml). Raises :class:`ConfigError` for bad arguments or catalogs the DGP cannot serve.
     """
     _check_arguments(n, seed, chunk_size)
     cat = catalog or default_feature_catalog()
     _check_catalog(cat)
     option_ids = _option_ids(options)
     model = GenotypeModel(_tables(tables))
+    medicines = MedicationModel(_medications(medications, cat))
     profile_kinds = _column_kinds(cat)
     kinds = _column_kinds_all(profile_kinds, option_ids)
     parts: dict[str, list[np.ndarray]] = {c: [] for c in kinds}
@@ -264,7 +313,7 @@ def generate_cohort(
     for chunk in range(n_chunks):
         start = chunk * chunk_size
         stop = min(start + chunk_size, n)
-        cols = _chunk(seed, chunk, stop - start, model, option_ids)
+        cols = _chunk(seed, chunk, stop - start, model, medicines, option_ids)
         cols["patient_id"] = _patient_ids(start, stop, n)
         for name in kinds:
             parts[name].append(cols[name] if name in cols else np.full(stop - start, None, dtype=object))
@@ -297,6 +346,7 @@ def cohort_metadata(
     catalog: FeatureCatalog | None = None,
     options: OptionCatalog | None = None,
     tables: PgxTables | None = None,
+    medications: MedicationCatalog | None = None,
 ) -> dict[str, str]:
     """Key/value metadata to store with a written cohort (e.g. in the parquet file's metadata)."""
     _check_arguments(n, seed, chunk_size)
@@ -320,6 +370,7 @@ def cohort_metadata(
         "precisionpain.cohort.feature_catalog_sha256": cat.sha256,
         "precisionpain.cohort.options_sha256": options.sha256,
         "precisionpain.cohort.pgx_tables_sha256": _tables(tables).sha256,
+        "precisionpain.cohort.medications_sha256": _medications(medications, cat).sha256,
         "precisionpain.cohort.options": ",".join(options.ids),
         "precisionpain.cohort.outcome": "response = >=30% NRS reduction at 12 weeks (intention to treat)",
         "precisionpain.cohort.ground_truth_prefix": TRUE_PREFIX,
@@ -341,6 +392,7 @@ def write_cohort(
     catalog: FeatureCatalog | None = None,
     options: OptionCatalog | None = None,
     tables: PgxTables | None = None,
+    medications: MedicationCatalog | None = None,
 ) -> None:
     """Parquet (zstd) with the generator's metadata (:func:`cohort_metadata`), so a reader can tell which
     generator, size and seed made it; the same frame always gives the same bytes."""
@@ -349,7 +401,9 @@ def write_cohort(
 
     table = pa.Table.from_pandas(frame, preserve_index=False)
     meta = dict(table.schema.metadata or {})
-    written = cohort_metadata(n, seed, chunk_size=chunk_size, catalog=catalog, options=options, tables=tables)
+    written = cohort_metadata(
+        n, seed, chunk_size=chunk_size, catalog=catalog, options=options, tables=tables, medications=medications
+    )
     meta.update({k.encode(): str(v).encode() for k, v in written.items()})
     out.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(table.replace_schema_metadata(meta), out, compression="zstd")

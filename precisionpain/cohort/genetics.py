@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -202,6 +202,27 @@ def _activity_class(gene: str, activity: float) -> int:
     if activity <= 0.5:
         return PM
     return IM if activity <= 1.5 else NM
+
+
+def _activity_classes(gene: str, activity: np.ndarray) -> np.ndarray:
+    """:func:`_activity_class` over an array."""
+    if gene == "CYP2D6":
+        klass = np.where(activity == 0, PM, np.where(activity < 1.25, IM, np.where(activity <= 2.25, NM, UM)))
+    else:
+        klass = np.where(activity <= 0.5, PM, np.where(activity <= 1.5, IM, NM))
+    return klass.astype(np.int8)
+
+
+def functional_calls(calls: GeneCalls, gene: str, activity_factor: np.ndarray) -> GeneCalls:
+    """The gene as it works with the medicines taken (phenoconversion): the mechanism activity times the strongest
+    inhibitor's factor (1 without one), reclassified with the CPIC ranges. Rows with factor 1 are unchanged; the
+    recorded CPIC values (diplotype, phenotype, score) stay the genotype's."""
+    changed = activity_factor != 1.0
+    if not changed.any():
+        return calls
+    activity = np.where(changed, calls.mechanism_activity * activity_factor, calls.mechanism_activity)
+    klass = np.where(changed, _activity_classes(gene, activity), calls.mechanism_class).astype(np.int8)
+    return replace(calls, mechanism_activity=activity, mechanism_class=klass)
 
 
 def observe_genotypes(

@@ -9,6 +9,11 @@ Model (all constants and sources in :mod:`precisionpain.cohort.params`):
   with its effect modifiers (pain type, PGx, psychosocial scores, biomarkers), floored at 0.
 - A withdrawal-level adverse event (probability ``a``) ends the treatment: dropout and, intention-to-treat,
   non-response. Other dropout (probability ``d``) keeps only a share of the specific effect.
+- The medicines taken now and the safety inputs act where the evidence says so: a CYP2D6 inhibitor lowers the
+  CYP2D6 activity the mechanisms read (phenoconversion: a strong one makes codeine and tramadol work as in a
+  poor metabolizer); NSAID adverse events rise with low eGFR, a GI-bleeding history, anticoagulants and
+  cardiovascular disease; opioid adverse events with benzodiazepines and gabapentinoids; serotonergic options
+  with an MAO inhibitor.
 - True probability of response (>= 30% reduction):
   ``p = (1 - a) * ((1 - d) * Phi((mu + v + s + tau - 30) / sd) + d * Phi((mu + v + r * (s + tau) - 30) / sd))``
   with r the share of the effect kept after stopping early;
@@ -25,13 +30,21 @@ import numpy as np
 from scipy.special import ndtr
 
 from precisionpain.cohort import params as P
-from precisionpain.cohort.genetics import IM, PM, UM, Genotypes
-from precisionpain.cohort.population import MIXED, NEUROPATHIC, Population
+from precisionpain.cohort.genetics import IM, PM, UM, GeneCalls, Genotypes, functional_calls
+from precisionpain.cohort.medications import Exposures
+from precisionpain.cohort.population import MIXED, NEUROPATHIC, ClinicalSafety, Population
 
 _STD = NormalDist()
 OPIOIDS = ("codeine", "tramadol", "oxycodone")
 NSAIDS = ("celecoxib", "ibuprofen", "meloxicam")
+GABAPENTINOIDS = ("pregabalin", "gabapentin")
+SEROTONERGIC_WITH_MAOI = ("tramadol", "duloxetine", "amitriptyline")
 DIGITAL_CBT = ("guided_icbt", "unguided_icbt")
+
+
+def functional_cyp2d6(geno: Genotypes, exposures: Exposures) -> GeneCalls:
+    """CYP2D6 as it works with the medicines taken (phenoconversion), the reading every CYP2D6 mechanism uses."""
+    return functional_calls(geno.cyp["CYP2D6"], "CYP2D6", exposures.cyp2d6_activity_factor)
 
 
 def placebo_percent_change() -> tuple[float, float]:
@@ -118,10 +131,12 @@ def _prodrug_share(
     return np.where(cls == UM, P.UM_EFFECT_SHARE, share)
 
 
-def specific_effects(pop: Population, geno: Genotypes, option_ids: Sequence[str]) -> np.ndarray:
+def specific_effects(
+    pop: Population, geno: Genotypes, option_ids: Sequence[str], exposures: Exposures
+) -> np.ndarray:
     """tau (n, K): each option's specific effect in % points with its modifiers, floored at 0."""
     n = len(pop)
-    d6 = geno.cyp["CYP2D6"]
+    d6 = functional_cyp2d6(geno, exposures)
     c19 = geno.cyp["CYP2C19"]
     oprm1_loss = np.asarray(P.OPRM1_LOSS_PER_G_ALLELE)[geno.oprm1_g]
     tolerant = P.OPIOID_TOLERANT_LOSS * pop.opioid_use
@@ -199,10 +214,12 @@ def _with_odds_ratio(base: float, odds_ratio: float, exposed: np.ndarray) -> np.
     return odds / (1.0 + odds)
 
 
-def adverse_event_probabilities(pop: Population, geno: Genotypes, option_ids: Sequence[str]) -> np.ndarray:
+def adverse_event_probabilities(
+    pop: Population, geno: Genotypes, option_ids: Sequence[str], safety: ClinicalSafety, exposures: Exposures
+) -> np.ndarray:
     """(n, K) probability of a withdrawal-level adverse event attributable to each option."""
     n = len(pop)
-    d6 = geno.cyp["CYP2D6"]
+    d6 = functional_cyp2d6(geno, exposures)
     c9 = geno.cyp["CYP2C9"]
     c19 = geno.cyp["CYP2C19"]
     c9_steps = np.clip(np.rint(c9.mechanism_activity * 2.0) / 2.0, 0.0, 2.0)
@@ -211,11 +228,27 @@ def adverse_event_probabilities(pop: Population, geno: Genotypes, option_ids: Se
         hit = c9_steps == score
         for col in (0, 1):
             nsaid_extra[col][hit] = extras[col]
+    egfr_below_30 = safety.egfr < 30.0
+    egfr_30_to_60 = (safety.egfr >= 30.0) & (safety.egfr < 60.0)
+    nsaid_risk = _either(
+        P.NSAID_AE_EGFR_BELOW_30 * egfr_below_30,
+        P.NSAID_AE_EGFR_30_TO_60 * egfr_30_to_60,
+        P.NSAID_AE_GI_BLEED * safety.gi_bleed,
+        P.NSAID_AE_ANTICOAGULANT * exposures.anticoagulant,
+        P.NSAID_AE_CVD * safety.cvd,
+    )
+    opioid_combination = _either(
+        P.OPIOID_AE_BENZODIAZEPINE * exposures.benzodiazepine, P.OPIOID_AE_GABAPENTINOID * exposures.gabapentinoid
+    )
+    gabapentinoid_risk = _either(
+        P.GABAPENTINOID_AE_WITH_OPIOID * exposures.opioid, P.GABAPENTINOID_AE_EGFR_BELOW_60 * (safety.egfr < 60.0)
+    )
+    serotonin_syndrome = P.MAOI_SEROTONERGIC_AE * exposures.maoi
     out = np.empty((n, len(option_ids)))
     for k, option in enumerate(option_ids):
         base = P.OPTION_SPECS[option].p_adverse_event
         if option in OPIOIDS:
-            p = _either(base + P.OPIOID_AE_PER_YEAR_OVER_65 * np.maximum(pop.age - 65.0, 0.0))
+            p = _either(base + P.OPIOID_AE_PER_YEAR_OVER_65 * np.maximum(pop.age - 65.0, 0.0), opioid_combination)
             if option == "codeine":
                 p = _either(p, P.CODEINE_UM_ADVERSE_EVENT * (d6.mechanism_class == UM))
             elif option == "tramadol":
@@ -223,7 +256,7 @@ def adverse_event_probabilities(pop: Population, geno: Genotypes, option_ids: Se
         elif option in NSAIDS:
             clinical = base + P.NSAID_AE_PER_YEAR_OVER_50 * np.maximum(pop.age - 50.0, 0.0)
             clinical = clinical + P.NSAID_AE_DIABETES * pop.diabetes
-            p = _either(clinical, nsaid_extra[1 if option == "meloxicam" else 0])
+            p = _either(clinical, nsaid_extra[1 if option == "meloxicam" else 0], nsaid_risk)
         elif option == "amitriptyline":
             pm = (d6.mechanism_class == PM) | (c19.mechanism_class == PM)
             im = ~pm & ((d6.mechanism_class == IM) | (c19.mechanism_class == IM))
@@ -241,8 +274,12 @@ def adverse_event_probabilities(pop: Population, geno: Genotypes, option_ids: Se
                 P.CARBAMAZEPINE_DRESS_BASE, P.CARBAMAZEPINE_DRESS_OR_A3101, geno.hla_a_3101 & naive
             )
             p = _either(base, sjs, dress)
+        elif option in GABAPENTINOIDS:
+            p = _either(base, gabapentinoid_risk)
         else:
             p = np.full(n, base)
+        if option in SEROTONERGIC_WITH_MAOI:
+            p = _either(p, serotonin_syndrome)
         out[:, k] = np.clip(p, 0.0, 0.95)
     return out
 
@@ -266,13 +303,18 @@ def dropout_probabilities(pop: Population, option_ids: Sequence[str]) -> np.ndar
 
 
 def outcome_probabilities(
-    rng: np.random.Generator, pop: Population, geno: Genotypes, option_ids: Sequence[str]
+    rng: np.random.Generator,
+    pop: Population,
+    geno: Genotypes,
+    option_ids: Sequence[str],
+    safety: ClinicalSafety,
+    exposures: Exposures,
 ) -> OutcomeProbabilities:
     """Draw the unrecorded patient effects and compute every true probability."""
     n, k = len(pop), len(option_ids)
     mu = natural_course_mean(pop) + rng.normal(0.0, P.PATIENT_EFFECT_SD_PCT, n)
     v = rng.normal(0.0, P.OPTION_PATIENT_EFFECT_SD_PCT, (n, k))
-    tau = specific_effects(pop, geno, option_ids)
+    tau = specific_effects(pop, geno, option_ids, exposures)
     nonspecific = (
         np.asarray([P.OPTION_SPECS[o].placebo_controlled for o in option_ids]) * P.PLACEBO_NONSPECIFIC_PCT
     )
@@ -285,7 +327,7 @@ def outcome_probabilities(
         p_natural=ndtr((mu - threshold) / sd),
         p_placebo=ndtr((mu + P.PLACEBO_NONSPECIFIC_PCT - threshold) / sd),
         effect_pct=tau,
-        p_adverse_event=adverse_event_probabilities(pop, geno, option_ids),
+        p_adverse_event=adverse_event_probabilities(pop, geno, option_ids, safety, exposures),
         p_dropout_other=dropout_probabilities(pop, option_ids),
         p_completer=ndtr((base + total - threshold) / sd),
         p_partial=ndtr((base + P.PARTIAL_EXPOSURE_SHARE * total - threshold) / sd),

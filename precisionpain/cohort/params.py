@@ -23,7 +23,7 @@ from typing import Final
 
 # ------------------------------------------------------------------------------------------------ identity
 
-COHORT_SCHEMA_VERSION: Final = "1.0.0"
+COHORT_SCHEMA_VERSION: Final = "1.1.0"
 """Version of the cohort's column layout and DGP. Bump on any change to columns or to a constant here."""
 
 PAIN_TYPES: Final = ("nociceptive", "neuropathic", "nociplastic", "mixed")
@@ -257,6 +257,100 @@ GAIT_SPEED_RANGE: Final = (0.2, 2.2)
 PAINCHEK_PER_NRS: Final = 2.2
 PAINCHEK_SD: Final = 3.0
 
+# ----------------------------------------------------------------------- safety inputs: organ function, etc.
+
+# Kidney function. eGFR falls about 1 mL/min/1.73 m2 a year from mid-life (Lindeman 1985; KDIGO 2012) [M]; CKD
+# stages 3-5 (eGFR < 60) in about 14% of US adults and about 38% of those aged 65 or more (CDC Chronic Kidney
+# Disease Surveillance System, NHANES 2017-2020) [M]; about 1 in 3 adults with diabetes has CKD (CDC) [M].
+# A normal distribution falling with age and lower with diabetes; numbers tuned to those shares: ASSUMPTION.
+EGFR_AT_40: Final = 101.0
+EGFR_PER_YEAR_OVER_40: Final = -1.0
+EGFR_DIABETES_SHIFT: Final = -13.0
+EGFR_SD: Final = 17.0
+EGFR_RANGE: Final = (5.0, 150.0)  # plausibility bounds; whole numbers as labs report them
+# Hepatic impairment by Child-Pugh class (order HEPATIC_CLASSES). Cirrhosis affects about 0.27% of US adults
+# (Scaglione 2015, NHANES) [M], of whom roughly half class A, a third B, the rest C [M]; a pain clinic's older,
+# opioid- and alcohol-exposed patients hold more: 1.2% in all (ASSUMPTION).
+HEPATIC_CLASSES: Final = ("none", "child_pugh_a", "child_pugh_b", "child_pugh_c")
+HEPATIC_CLASS_SHARES: Final = (0.988, 0.0065, 0.004, 0.0015)
+# Pregnancy and breastfeeding, women only. US general fertility rate about 56 births per 1,000 women aged 15-44
+# a year (CDC NVSS 2022) [M], so about 4% are pregnant at a given time [D]; fewer come to a pain clinic
+# (ASSUMPTION): 2.5% at 18-39, 1% at 40-44, 0.2% at 45-49, none from 50. Gestational age uniform over 4-40
+# weeks (ASSUMPTION). Breastfeeding: 83% start and 56% still breastfeed at 6 months (CDC Breastfeeding Report
+# Card 2022) [M], about 3% of women aged 15-44 at a time [D]; 2% at 18-44 in the clinic (ASSUMPTION), never
+# while pregnant.
+P_PREGNANT_BY_AGE: Final = ((40.0, 0.025), (45.0, 0.010), (50.0, 0.002))  # (age below, probability)
+GESTATIONAL_AGE_RANGE_WEEKS: Final = (4.0, 40.0)
+P_BREASTFEEDING: Final = 0.02
+BREASTFEEDING_AGE_BELOW_YEARS: Final = 45.0
+# Current opioid dose of opioid users, MME/day: log-normal with median 30 and log-SD 0.8, so about 26% take 50 or
+# more and 9% 90 or more (the CDC 2016 thresholds [V]). ASSUMPTION: long-term opioid therapy in pain clinics is
+# mostly below 50 MME/day with a minority at high doses.
+OPIOID_MME_LOG_MEDIAN: Final = 3.4012  # log(30)
+OPIOID_MME_LOG_SD: Final = 0.8
+OPIOID_MME_RANGE: Final = (5.0, 600.0)
+# Histories, logistic in age (per year from 55). GI bleeding / peptic ulcer bleeding: about 2% at 55, rising
+# with age (ASSUMPTION; upper-GI bleeding incidence rises steeply with age [M]). Established cardiovascular
+# disease (coronary disease, heart failure, stroke): about 8% at 55 and 22% at 75 without diabetes, higher with
+# it (AHA Heart Disease and Stroke Statistics: ~10% of US adults, rising with age [M]; sizes ASSUMPTION). Active
+# epilepsy in 1.2% of US adults (Zack & Kobau 2017, CDC) [M], flat in age (ASSUMPTION).
+GI_BLEED_LOGIT_AT_55: Final = -3.9
+GI_BLEED_LOGIT_PER_YEAR: Final = 0.04
+CVD_LOGIT_AT_55: Final = -2.45
+CVD_LOGIT_PER_YEAR: Final = 0.06
+CVD_LOGIT_DIABETES: Final = 0.7
+P_SEIZURE_DISORDER: Final = 0.012
+
+# ------------------------------------------------------------------------------- safety inputs: medicines
+
+# Medicines taken now, by group: whether the group is taken (a model per group below) and which medicine
+# (shares within the group; names as in features/medications.yaml). At most one medicine per group. Shares
+# within groups: ASSUMPTION after US prescribing ranks [M] (hydrocodone and oxycodone lead long-term opioid
+# therapy; sertraline and escitalopram lead the SSRIs). Duloxetine and amitriptyline, both treatment options,
+# are left out of the current medicines so that an option is a new start.
+MEDICATION_GROUPS: Final = MappingProxyType(
+    {
+        "opioid": MappingProxyType({"hydrocodone": 0.32, "oxycodone": 0.30, "tramadol": 0.18, "morphine": 0.10,
+                                    "codeine": 0.06, "tapentadol": 0.04}),
+        "antidepressant": MappingProxyType({"sertraline": 0.28, "escitalopram": 0.20, "citalopram": 0.12,
+                                            "fluoxetine": 0.12, "paroxetine": 0.08, "bupropion": 0.10,
+                                            "venlafaxine": 0.10}),
+        "maoi": MappingProxyType({"phenelzine": 0.4, "tranylcypromine": 0.3, "selegiline": 0.3}),
+        "benzodiazepine": MappingProxyType({"alprazolam": 0.35, "clonazepam": 0.30, "lorazepam": 0.25,
+                                            "diazepam": 0.10}),
+        "z_drug": MappingProxyType({"zolpidem": 1.0}),
+        "gabapentinoid": MappingProxyType({"gabapentin": 0.7, "pregabalin": 0.3}),
+        "proton_pump_inhibitor": MappingProxyType({"omeprazole": 1.0}),
+        "anticoagulant": MappingProxyType({"apixaban": 0.6, "warfarin": 0.4}),
+    }
+)  # fmt: skip
+# Opioid: every TRUE current opioid user takes one (the profile's current_opioid_use and the list agree).
+# Antidepressant: logistic in the true PHQ-9 (centred at 8.3): about 20% overall and 35% at PHQ-9 15. US adults:
+# 13% took an antidepressant in the past month (NCHS Data Brief 377, 2015-2018) [M]; more in chronic pain and
+# with depression (ASSUMPTION).
+ANTIDEPRESSANT_LOGIT_INTERCEPT: Final = -1.45
+ANTIDEPRESSANT_LOGIT_PER_PHQ9: Final = 0.10
+# MAO inhibitors are rarely prescribed (a small fraction of antidepressant use [M]): 0.3%, instead of another
+# antidepressant (the combination is contraindicated). ASSUMPTION.
+P_MAOI: Final = 0.003
+# Benzodiazepines: logistic in the true GAD-7 (centred at 7.2): about 6% overall, 12% at GAD-7 15. 12.6% of US
+# adults used one in the past year (Maust 2019) [M]; point use lower (ASSUMPTION).
+BENZODIAZEPINE_LOGIT_INTERCEPT: Final = -2.75
+BENZODIAZEPINE_LOGIT_PER_GAD7: Final = 0.10
+P_Z_DRUG: Final = 0.03  # ASSUMPTION
+# Gabapentinoid already taken, by pain type (order PAIN_TYPES). ASSUMPTION (prescribed most in neuropathic pain).
+P_GABAPENTINOID: Final = (0.04, 0.12, 0.08, 0.08)
+# Proton-pump inhibitor (omeprazole): 8% at 55, +0.3 points a year, +25 points after GI bleeding. US adult PPI use
+# about 7-15% [M]; sizes ASSUMPTION.
+P_PPI_AT_55: Final = 0.08
+P_PPI_PER_YEAR: Final = 0.003
+P_PPI_GI_BLEED: Final = 0.25
+# Oral anticoagulant: logistic in age (per year from 55), more with cardiovascular disease; about 1.3% at 55 and
+# 5% at 75 (atrial fibrillation, the main indication, rises steeply with age [M]; sizes ASSUMPTION).
+ANTICOAGULANT_LOGIT_AT_55: Final = -4.3
+ANTICOAGULANT_LOGIT_PER_YEAR: Final = 0.07
+ANTICOAGULANT_LOGIT_CVD: Final = 1.0
+
 # ------------------------------------------------------------------------------------------ missingness
 
 # Share of patients with each field MISSING. All ASSUMPTION. Age, sex, pain type and baseline NRS are never
@@ -289,6 +383,24 @@ P_HBA1C_NON_DIABETIC: Final = 0.40
 P_WEARABLE: Final = 0.40  # shares a wearable summary. ASSUMPTION
 P_WEARABLE_NO_EDA: Final = 0.55  # among wearable users, device without EDA. ASSUMPTION
 P_PAINCHEK: Final = 0.04  # ASSUMPTION
+# Safety inputs (all ASSUMPTION; chosen so the rules' "not given" warnings are common, as in practice): eGFR on
+# file for 65% (90% at 65 or more and in diabetes, who get renal panels); liver status recorded for 50% ("none")
+# and 90% of impaired patients (cirrhosis is on the problem list); pregnancy status for 80% of women under 50 and
+# 30% of older women, never for men; gestational age for 90% of recorded pregnancies; breastfeeding for 60% of
+# women under 50; opioid dose for 70% of recorded opioid users; histories for 75% (90% when present); the
+# medication list (complete when recorded) for 85%.
+P_EGFR_RECORDED: Final = 0.65
+P_EGFR_RECORDED_OLDER_OR_DIABETIC: Final = 0.90
+P_HEPATIC_RECORDED: Final = 0.50
+P_HEPATIC_RECORDED_IMPAIRED: Final = 0.90
+P_PREGNANCY_RECORDED_UNDER_50: Final = 0.80
+P_PREGNANCY_RECORDED_50_PLUS: Final = 0.30
+P_GESTATIONAL_AGE_RECORDED: Final = 0.90
+P_BREASTFEEDING_RECORDED_UNDER_50: Final = 0.60
+P_OPIOID_DOSE_RECORDED: Final = 0.70
+P_HISTORY_RECORDED: Final = 0.75
+P_HISTORY_RECORDED_PRESENT: Final = 0.90
+P_MEDICATIONS_RECORDED: Final = 0.85
 
 # ---------------------------------------------------------------------------------------- pharmacogenomics
 
@@ -400,26 +512,28 @@ P_RESEARCH_GENOTYPES: Final = 0.35  # OPRM1 and COMT on a research panel
 # columns (missing -> neutral value) and never the hidden genotype, so assignment is ignorable given the
 # profile. Covariates (centred/scaled): nrs=(NRS-6.5)/1.6, age=(age-55)/14, old=age>=65, female, neuropathic,
 # nociplastic, mixed, diabetes, opioid (current use), phq=(PHQ-9-9)/6, gad=(GAD-7-7)/5, pcs=(PCS-30)/11,
-# pseq=(PSEQ-21)/12, tsk (TSK % of range, centred 50, /20), and recorded PGx flags: cyp2d6_pm_um, cyp2c9_pm,
-# hla_pos (B*15:02 or A*31:01 positive).
+# pseq=(PSEQ-21)/12, tsk (TSK % of range, centred 50, /20), recorded PGx flags: cyp2d6_pm_um, cyp2c9_pm,
+# hla_pos (B*15:02 or A*31:01 positive), and recorded safety facts: ckd (eGFR < 60), gi_bleed (history),
+# benzodiazepine (on the medication list).
 POLICY_COVARIATES: Final = (
     "nrs", "age", "old", "female", "neuropathic", "nociplastic", "mixed", "diabetes", "opioid",
-    "phq", "gad", "pcs", "pseq", "tsk", "cyp2d6_pm_um", "cyp2c9_pm", "hla_pos",
+    "phq", "gad", "pcs", "pseq", "tsk", "cyp2d6_pm_um", "cyp2c9_pm", "hla_pos", "ckd", "gi_bleed",
+    "benzodiazepine",
 )  # fmt: skip
 POLICY_COEFFICIENTS: Final = MappingProxyType(
     {
         "codeine": {"nrs": 0.2, "age": -0.1, "old": -0.3, "neuropathic": -0.6, "nociplastic": -0.3,
-                    "opioid": 0.5, "cyp2d6_pm_um": -1.0},
+                    "opioid": 0.5, "cyp2d6_pm_um": -1.0, "benzodiazepine": -0.4},
         "tramadol": {"nrs": 0.3, "neuropathic": 0.2, "mixed": 0.3, "opioid": 0.6, "phq": -0.1,
-                     "cyp2d6_pm_um": -1.0},
+                     "cyp2d6_pm_um": -1.0, "benzodiazepine": -0.4},
         "oxycodone": {"nrs": 0.6, "age": -0.2, "neuropathic": 0.3, "mixed": 0.3, "opioid": 1.5, "phq": 0.25,
-                      "pcs": 0.2},
+                      "pcs": 0.2, "benzodiazepine": -0.4},
         "celecoxib": {"age": -0.2, "old": -0.8, "neuropathic": -1.2, "nociplastic": -0.8, "mixed": -0.3,
-                      "diabetes": -0.3, "opioid": -0.2, "cyp2c9_pm": -0.7},
+                      "diabetes": -0.3, "opioid": -0.2, "cyp2c9_pm": -0.7, "ckd": -1.0, "gi_bleed": -1.0},
         "ibuprofen": {"age": -0.5, "old": -1.5, "neuropathic": -1.4, "nociplastic": -0.9, "mixed": -0.4,
-                      "diabetes": -0.4, "opioid": -0.3, "cyp2c9_pm": -0.7},
+                      "diabetes": -0.4, "opioid": -0.3, "cyp2c9_pm": -0.7, "ckd": -1.0, "gi_bleed": -1.0},
         "meloxicam": {"age": -0.2, "old": -1.0, "neuropathic": -1.2, "nociplastic": -0.8, "mixed": -0.3,
-                      "diabetes": -0.3, "cyp2c9_pm": -0.7},
+                      "diabetes": -0.3, "cyp2c9_pm": -0.7, "ckd": -1.0, "gi_bleed": -1.0},
         "amitriptyline": {"age": -0.2, "old": -1.0, "neuropathic": 1.0, "nociplastic": 1.0, "mixed": 0.6,
                           "phq": 0.2},
         "duloxetine": {"neuropathic": 0.8, "nociplastic": 1.2, "mixed": 0.6, "diabetes": 0.4, "phq": 0.5,
@@ -732,6 +846,33 @@ CARBAMAZEPINE_SJS_BASE: Final = 0.003
 CARBAMAZEPINE_SJS_OR_B1502: Final = 79.8
 CARBAMAZEPINE_DRESS_BASE: Final = 0.02
 CARBAMAZEPINE_DRESS_OR_A3101: Final = 13.0
+
+# Phenoconversion in the truth: the CYP2D6 activity of the mechanisms above is multiplied by the factor of the
+# strongest CYP2D6 inhibitor taken (strength from features/medications.yaml, after FDA's table) and reclassified
+# with the CPIC ranges, so a strong inhibitor makes codeine and tramadol work as in a poor metabolizer. "A strong
+# inhibitor drives the effective activity to zero, a moderate inhibitor roughly halves it" (gene2rx.com summary)
+# [V]; composite activity score, Borges 2010 [V]. The same factors as the safety rules' method.
+CYP2D6_INHIBITOR_ACTIVITY_FACTOR: Final = MappingProxyType({"strong": 0.0, "moderate": 0.5, "weak": 1.0, "none": 1.0})
+# NSAIDs and the kidney, the gut and bleeding (withdrawal-level adverse events added to the option's base risk).
+# Directions: NSAIDs may cause acute kidney injury, avoid at CrCl < 30 (AGS Beers 2023) [V]; a prior complicated
+# ulcer raises NSAID upper-GI complications about 4-5 fold (Lanza 2009, ACG guideline) [M]; anticoagulants with
+# NSAIDs raise bleeding [M]. Sizes: ASSUMPTION.
+NSAID_AE_EGFR_BELOW_30: Final = 0.15
+NSAID_AE_EGFR_30_TO_60: Final = 0.04
+NSAID_AE_GI_BLEED: Final = 0.08
+NSAID_AE_ANTICOAGULANT: Final = 0.05
+NSAID_AE_CVD: Final = 0.02
+# Opioids with benzodiazepines (FDA 2016 boxed warning) [V direction] or gabapentinoids (FDA 2019 warning) [V
+# direction]: sedation and respiratory depression. Sizes: ASSUMPTION.
+OPIOID_AE_BENZODIAZEPINE: Final = 0.06
+OPIOID_AE_GABAPENTINOID: Final = 0.04
+GABAPENTINOID_AE_WITH_OPIOID: Final = 0.03  # the same warning, the gabapentinoid started. ASSUMPTION
+# Gabapentinoids are renally cleared; labels reduce the dose below CrCl 60 [M]: more adverse events at the usual
+# dose. ASSUMPTION.
+GABAPENTINOID_AE_EGFR_BELOW_60: Final = 0.03
+# Serotonin syndrome: tramadol, duloxetine and amitriptyline with an MAO inhibitor (contraindicated in their
+# labels) [M]. ASSUMPTION (a large withdrawal-level risk).
+MAOI_SEROTONERGIC_AE: Final = 0.30
 
 # Physical therapy: higher self-efficacy responds better, high fear-avoidance worse, deconditioned (few
 # steps) gain more. All ASSUMPTION (moderation evidence is weak, Alhowimel 2021 [V]).

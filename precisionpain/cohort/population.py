@@ -1,7 +1,10 @@
-"""The synthetic population: demographics, pain phenotype, questionnaires, biomarkers and wearables.
+"""The synthetic population: demographics, pain phenotype, questionnaires, biomarkers and wearables, and the
+inputs the safety rules read (kidney and liver function, pregnancy, breastfeeding, opioid dose, histories).
 
 :func:`draw_population` draws every patient's TRUE values (nothing missing); :func:`observe_population`
-turns them into the recorded flat columns, with realistic missingness. Constants and their sources are in
+turns them into the recorded flat columns, with realistic missingness. :func:`draw_clinical_safety` and
+:func:`observe_clinical_safety` do the same for the safety inputs, from their own random streams (the medicines
+are in :mod:`precisionpain.cohort.medications`). Constants and their sources are in
 :mod:`precisionpain.cohort.params`.
 """
 
@@ -416,4 +419,104 @@ def observe_population(rng: np.random.Generator, pop: Population) -> dict[str, n
         pop.tsk17, answered & (tsk_version >= P.P_TSK11) & (tsk_version < P.P_TSK11 + P.P_TSK17)
     )
     cols["pseq_total"] = _masked(pop.pseq, answered & kept("pseq_total"))
+    return cols
+
+
+# ------------------------------------------------------------------------------------------ safety inputs
+
+
+@dataclass(frozen=True)
+class ClinicalSafety:
+    """True organ function, pregnancy, breastfeeding, opioid dose and histories of n patients."""
+
+    egfr: FloatArray  # mL/min/1.73 m2, whole numbers
+    hepatic: np.ndarray  # int index into params.HEPATIC_CLASSES
+    pregnant: np.ndarray  # bool
+    gestational_weeks: FloatArray  # NaN when not pregnant
+    breastfeeding: np.ndarray  # bool
+    opioid_mme: FloatArray  # MME/day of current opioid users; NaN for others
+    gi_bleed: np.ndarray  # bool
+    cvd: np.ndarray  # bool
+    seizure: np.ndarray  # bool
+
+    def __len__(self) -> int:
+        return len(self.egfr)
+
+
+def _p_pregnant(age: FloatArray) -> FloatArray:
+    p = np.zeros(len(age))
+    for below, prob in reversed(P.P_PREGNANT_BY_AGE):
+        p = np.where(age < below, prob, p)
+    return p
+
+
+def draw_clinical_safety(rng: np.random.Generator, pop: Population) -> ClinicalSafety:
+    """The true safety inputs of the population (the order of draws is fixed)."""
+    n = len(pop)
+    age = pop.age
+    egfr_mean = (
+        P.EGFR_AT_40 + P.EGFR_PER_YEAR_OVER_40 * np.maximum(age - 40.0, 0.0) + P.EGFR_DIABETES_SHIFT * pop.diabetes
+    )
+    egfr = np.rint(np.clip(rng.normal(egfr_mean, P.EGFR_SD), *P.EGFR_RANGE))
+    hepatic = rng.choice(len(P.HEPATIC_CLASSES), size=n, p=np.asarray(P.HEPATIC_CLASS_SHARES))
+    pregnant = pop.female & (rng.random(n) < _p_pregnant(age))
+    gestational = np.where(pregnant, np.floor(rng.uniform(*P.GESTATIONAL_AGE_RANGE_WEEKS, n)), np.nan)
+    breastfeeding = (
+        pop.female & ~pregnant & (age < P.BREASTFEEDING_AGE_BELOW_YEARS) & (rng.random(n) < P.P_BREASTFEEDING)
+    )
+    mme = np.round(
+        np.clip(np.exp(rng.normal(P.OPIOID_MME_LOG_MEDIAN, P.OPIOID_MME_LOG_SD, n)), *P.OPIOID_MME_RANGE), 0
+    )
+    mme = np.where(pop.opioid_use, mme, np.nan)
+    years = age - 55.0
+    gi_bleed = rng.random(n) < _sigmoid(P.GI_BLEED_LOGIT_AT_55 + P.GI_BLEED_LOGIT_PER_YEAR * years)
+    cvd = rng.random(n) < _sigmoid(
+        P.CVD_LOGIT_AT_55 + P.CVD_LOGIT_PER_YEAR * years + P.CVD_LOGIT_DIABETES * pop.diabetes
+    )
+    seizure = rng.random(n) < P.P_SEIZURE_DISORDER
+    return ClinicalSafety(
+        egfr=egfr,
+        hepatic=hepatic,
+        pregnant=pregnant,
+        gestational_weeks=gestational,
+        breastfeeding=breastfeeding,
+        opioid_mme=mme,
+        gi_bleed=gi_bleed,
+        cvd=cvd,
+        seizure=seizure,
+    )
+
+
+def observe_clinical_safety(
+    rng: np.random.Generator, pop: Population, safety: ClinicalSafety, opioid_recorded: np.ndarray
+) -> dict[str, np.ndarray]:
+    """The recorded safety columns, with missing values (``opioid_recorded``: the recorded current_opioid_use
+    column, an object array of True/False/None; the dose is recorded only for recorded users)."""
+    n = len(pop)
+    cols: dict[str, np.ndarray] = {}
+    older_or_diabetic = (pop.age >= 65) | pop.diabetes
+    egfr_kept = rng.random(n) < np.where(older_or_diabetic, P.P_EGFR_RECORDED_OLDER_OR_DIABETIC, P.P_EGFR_RECORDED)
+    cols["egfr_ml_per_min_1_73m2"] = _masked(safety.egfr, egfr_kept)
+    impaired = safety.hepatic > 0
+    hepatic_kept = rng.random(n) < np.where(impaired, P.P_HEPATIC_RECORDED_IMPAIRED, P.P_HEPATIC_RECORDED)
+    cols["hepatic_impairment"] = _labels(P.HEPATIC_CLASSES, safety.hepatic, hepatic_kept)
+    under_50 = pop.age < 50
+    p_status = np.where(
+        pop.female, np.where(under_50, P.P_PREGNANCY_RECORDED_UNDER_50, P.P_PREGNANCY_RECORDED_50_PLUS), 0.0
+    )
+    status = rng.random(n) < p_status
+    cols["pregnant"] = _bool_masked(safety.pregnant, status)
+    ga_kept = status & safety.pregnant & (rng.random(n) < P.P_GESTATIONAL_AGE_RECORDED)
+    cols["gestational_age_weeks"] = _masked(safety.gestational_weeks, ga_kept)
+    bf_kept = pop.female & under_50 & (rng.random(n) < P.P_BREASTFEEDING_RECORDED_UNDER_50)
+    cols["breastfeeding"] = _bool_masked(safety.breastfeeding, bf_kept)
+    dose_kept = (opioid_recorded == True) & (rng.random(n) < P.P_OPIOID_DOSE_RECORDED)  # noqa: E712
+    cols["opioid_mme_per_day"] = _masked(safety.opioid_mme, dose_kept)
+    for name, present in (
+        ("history_gi_bleed", safety.gi_bleed),
+        ("cardiovascular_disease", safety.cvd),
+        ("seizure_disorder", safety.seizure),
+    ):
+        kept = rng.random(n) < np.where(present, P.P_HISTORY_RECORDED_PRESENT, P.P_HISTORY_RECORDED)
+        cols[name] = _bool_masked(present, kept)
     return cols

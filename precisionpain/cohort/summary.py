@@ -11,7 +11,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from precisionpain.catalog.safety import MedicationCatalog
 from precisionpain.cohort import params as P
+from precisionpain.cohort.medications import MEDICINES
 from precisionpain.cohort.outcomes import base_effect_pct, p30_from_effect
 from precisionpain.errors import DataError, Violation
 
@@ -162,8 +164,12 @@ def _grouped(df: pd.DataFrame, key: pd.Series, columns: Sequence[str], labels: S
     return table
 
 
-def mechanism_tables(df: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """The PGx mechanisms as they show in the true probabilities, by TRUE genotype."""
+def mechanism_tables(df: pd.DataFrame, medications: MedicationCatalog | None = None) -> dict[str, pd.DataFrame]:
+    """The PGx mechanisms as they show in the true probabilities, by TRUE genotype, and those of the medicines
+    and safety inputs (phenoconversion, kidney and GI bleeding with NSAIDs, sedatives with opioids).
+
+    ``medications`` says which medicine inhibits CYP2D6 strongly (default: the catalog root's medication catalog).
+    """
     ids = set(option_ids(df))
     out: dict[str, pd.DataFrame] = {}
     if {"codeine", "tramadol"} <= ids:
@@ -203,6 +209,63 @@ def mechanism_tables(df: pd.DataFrame) -> dict[str, pd.DataFrame]:
     if cols:
         out["COMT (no effect by design)"] = _grouped(
             df, df["true_comt_rs4680"], cols, [c[len(P_RESPONSE) :] for c in cols]
+        )
+    if "true_medications" in df.columns:
+        out.update(_medicine_mechanisms(df, ids, medications))
+    return out
+
+
+def _medicine_mechanisms(
+    df: pd.DataFrame, ids: set[str], medications: MedicationCatalog | None
+) -> dict[str, pd.DataFrame]:
+    from precisionpain.catalog.safety import load_medication_catalog
+
+    meds = medications if medications is not None else load_medication_catalog()
+    taking = _medicine_sets(df, "true_medications")
+    strong = {m.name for m in meds.medications if m.strength("CYP2D6").value == "strong"}
+
+    def label(values: list[str], name: str) -> pd.Series:
+        return pd.Series(values, index=df.index, name=name)
+
+    out: dict[str, pd.DataFrame] = {}
+    if {"codeine", "tramadol"} <= ids:
+        phenotype = df["true_cyp2d6_phenotype"].astype(object).fillna("none").map(lambda v: str(v).replace("Likely ", ""))
+        key = [
+            f"{p} / {'strong CYP2D6 inhibitor' if t & strong else 'no strong inhibitor'}"
+            for p, t in zip(phenotype, taking, strict=True)
+        ]
+        table = _grouped(
+            df,
+            label(key, "CYP2D6 genotype phenotype / medicines"),
+            ["true_p_response__codeine", "true_p_response__tramadol", "true_p_placebo"],
+            ["p codeine", "p tramadol", "p placebo"],
+        )
+        keep = [i for i in table.index if i.split(" / ")[0] in ("Normal Metabolizer", "Intermediate Metabolizer",
+                                                              "Poor Metabolizer")]  # fmt: skip
+        out["CYP2D6 phenoconversion and codeine/tramadol"] = table.loc[keep]
+    if {"celecoxib", "ibuprofen"} <= ids:
+        egfr = df["true_egfr_ml_per_min_1_73m2"].to_numpy(dtype=np.float64)
+        band = np.where(egfr < 30, "eGFR < 30", np.where(egfr < 60, "eGFR 30-59", "eGFR >= 60"))
+        bled = df["true_history_gi_bleed"].to_numpy(dtype=bool)
+        key = [f"{b} / {'GI bleeding' if g else 'no GI bleeding'}" for b, g in zip(band, bled, strict=True)]
+        out["Kidney function, GI bleeding and NSAIDs"] = _grouped(
+            df,
+            label(key, "kidney / history"),
+            ["true_p_adverse_event__celecoxib", "true_p_adverse_event__ibuprofen", "true_p_response__ibuprofen"],
+            ["AE celecoxib", "AE ibuprofen", "p ibuprofen"],
+        ).sort_index()
+    if {"oxycodone", "tramadol"} <= ids:
+        benzo, gaba = (set(P.MEDICATION_GROUPS[g]) for g in ("benzodiazepine", "gabapentinoid"))
+        key = [
+            "benzodiazepine and gabapentinoid" if t & benzo and t & gaba else
+            "benzodiazepine" if t & benzo else "gabapentinoid" if t & gaba else "neither"
+            for t in taking
+        ]  # fmt: skip
+        out["Sedatives taken now and opioid adverse events"] = _grouped(
+            df,
+            label(key, "taking"),
+            ["true_p_adverse_event__oxycodone", "true_p_adverse_event__tramadol"],
+            ["AE oxycodone", "AE tramadol"],
         )
     return out
 
@@ -245,6 +308,98 @@ def marginals_table(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["quantity", "cohort", "published"]).set_index("quantity")
 
 
+def _medicine_sets(df: pd.DataFrame, column: str) -> list[set[str]]:
+    values = df[column].astype(object).to_numpy()
+    return [set(v.split("; ")) if isinstance(v, str) and v else set() for v in values]
+
+
+def safety_inputs_table(df: pd.DataFrame, medications: MedicationCatalog | None = None) -> pd.DataFrame:
+    """The safety inputs (TRUE values unless marked recorded) next to the figures they were drawn to match.
+
+    ``medications`` is the medication catalog that says which medicine inhibits CYP2D6 strongly (default: the
+    catalog root's features/medications.yaml).
+    """
+    from precisionpain.catalog.safety import load_medication_catalog
+
+    meds = medications if medications is not None else load_medication_catalog()
+    strong = {m.name for m in meds.medications if m.strength("CYP2D6").value == "strong"}
+    taking = _medicine_sets(df, "true_medications")
+    groups = {g: set(names) for g, names in P.MEDICATION_GROUPS.items()}
+
+    def share_taking(group: str | set[str], mask: np.ndarray | None = None) -> float:
+        names = groups[group] if isinstance(group, str) else group
+        hits = np.fromiter((bool(t & names) for t in taking), dtype=bool, count=len(taking))
+        return float(hits[mask].mean()) if mask is not None else float(hits.mean())
+
+    def true(col: str) -> np.ndarray:
+        return df[f"true_{col}"].to_numpy(dtype=np.float64)
+
+    def flag(col: str) -> np.ndarray:
+        return df[f"true_{col}"].to_numpy(dtype=bool)
+
+    age = df["age_years"].to_numpy(dtype=np.float64)
+    women_18_44 = (df["sex"] == "female").to_numpy() & (age < 45)
+    egfr = true("egfr_ml_per_min_1_73m2")
+    diabetic = df["diabetes"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    mme = true("opioid_mme_per_day")
+    users = ~np.isnan(mme)
+    phq = df["phq9_total"].to_numpy(dtype=np.float64)
+    gad = df["gad7_total"].to_numpy(dtype=np.float64)
+    hepatic = df["true_hepatic_impairment"].astype(object).to_numpy()
+    n_meds = np.asarray([len(t) for t in taking])
+    old, older = age >= 65, age >= 75
+
+    def mean(values: np.ndarray, mask: np.ndarray | None = None) -> float:
+        chosen = values if mask is None else values[mask]
+        return float(np.mean(chosen)) if len(chosen) else math.nan
+
+    def recorded(col: str, mask: np.ndarray | None = None) -> float:
+        return mean(df[col].notna().to_numpy(), mask)
+
+    rows = [
+        ("eGFR < 60 mL/min/1.73 m2", mean(egfr < 60), "0.14 US adults (CDC CKD surveillance) [M]"),
+        ("eGFR < 60, age >= 65", mean(egfr < 60, old), "0.38 (CDC CKD surveillance) [M]"),
+        ("eGFR < 60, diabetes", mean(egfr < 60, diabetic), "about 1 in 3 (CDC) [M]"),
+        ("eGFR < 30", mean(egfr < 30), "ASSUMPTION ~0.01"),
+        ("hepatic impairment (Child-Pugh A / B / C)",
+         " / ".join(f"{mean(hepatic == c):.4f}" for c in P.HEPATIC_CLASSES[1:]),
+         "cirrhosis 0.0027 US adults (Scaglione 2015) [M]; clinic ASSUMPTION 0.012"),
+        ("pregnant, women 18-44", mean(flag("pregnant"), women_18_44), "~0.04 at a time (CDC NVSS) [D]; clinic ASSUMPTION"),
+        ("breastfeeding, women 18-44", mean(flag("breastfeeding"), women_18_44), "~0.03 (CDC Breastfeeding Report Card) [D]"),
+        ("current opioid use", mean(users), "ASSUMPTION ~0.25"),
+        ("opioid users: MME/day median", float(np.median(mme[users])) if users.any() else math.nan, "ASSUMPTION 30"),
+        ("opioid users: >= 50 / >= 90 MME/day", f"{mean(mme[users] >= 50):.3f} / {mean(mme[users] >= 90):.3f}",
+         "ASSUMPTION ~0.26 / ~0.09 (CDC 2016 thresholds)"),
+        ("history of GI bleeding (all / age >= 75)", f"{mean(flag('history_gi_bleed')):.3f} / "
+         f"{mean(flag('history_gi_bleed'), older):.3f}", "ASSUMPTION, rising with age"),
+        ("cardiovascular disease (all / age >= 75)", f"{mean(flag('cardiovascular_disease')):.3f} / "
+         f"{mean(flag('cardiovascular_disease'), older):.3f}", "~0.10 US adults, rising with age (AHA) [M]"),
+        ("seizure disorder", mean(flag("seizure_disorder")), "0.012 active epilepsy (Zack & Kobau 2017) [M]"),
+        ("medicines per patient (mean; share 0 / 1 / 2 / 3+)",
+         f"{n_meds.mean():.2f}; {mean(n_meds == 0):.2f} / {mean(n_meds == 1):.2f} / {mean(n_meds == 2):.2f} / "
+         f"{mean(n_meds >= 3):.2f}", "ASSUMPTION"),
+        ("opioid on the list, current opioid users", share_taking("opioid", users), "1 by construction"),
+        ("antidepressant (PHQ-9 < 10 / >= 10)", f"{share_taking('antidepressant', phq < 10):.3f} / "
+         f"{share_taking('antidepressant', phq >= 10):.3f}", "0.13 US adults (NCHS 2020) [M]; more with depression"),
+        ("strong CYP2D6 inhibitor (features/medications.yaml)", share_taking(strong & set(MEDICINES)),
+         "follows the antidepressant shares"),
+        ("benzodiazepine (GAD-7 < 10 / >= 10)", f"{share_taking('benzodiazepine', gad < 10):.3f} / "
+         f"{share_taking('benzodiazepine', gad >= 10):.3f}", "past-year 0.126 (Maust 2019) [M]; more with anxiety"),
+        ("MAO inhibitor", share_taking("maoi"), "ASSUMPTION 0.003"),
+        ("gabapentinoid already taken", share_taking("gabapentinoid"), "ASSUMPTION"),
+        ("omeprazole", share_taking("proton_pump_inhibitor"), "PPI 0.07-0.15 US adults [M]"),
+        ("anticoagulant (age < 65 / >= 75)", f"{share_taking('anticoagulant', ~old):.3f} / "
+         f"{share_taking('anticoagulant', older):.3f}", "rising with age (atrial fibrillation) [M]"),
+        ("recorded: eGFR", recorded("egfr_ml_per_min_1_73m2"), "ASSUMPTION"),
+        ("recorded: liver status", recorded("hepatic_impairment"), "ASSUMPTION"),
+        ("recorded: pregnancy status, women < 50", recorded("pregnant", (df["sex"] == "female").to_numpy() & (age < 50)),
+         "ASSUMPTION 0.80"),
+        ("recorded: opioid dose, current opioid users", recorded("opioid_mme_per_day", users), "ASSUMPTION ~0.67"),
+        ("recorded: a medicine list (patients taking any)", recorded("medications", n_meds > 0), "ASSUMPTION 0.85"),
+    ]  # fmt: skip
+    return pd.DataFrame(rows, columns=["quantity", "cohort", "published"]).set_index("quantity")
+
+
 def _cell(value: object, digits: int) -> str:
     if isinstance(value, float | np.floating):
         if math.isnan(value):
@@ -275,6 +430,7 @@ def summary_markdown(df: pd.DataFrame) -> str:
         "### Oracle choice (share of patients whose best option it is)\n\n"
         + markdown_table(oracle_choice_table(df)),
         "### Marginals\n\n" + markdown_table(marginals_table(df)),
+        "### Safety inputs (true values unless marked recorded)\n\n" + markdown_table(safety_inputs_table(df)),
     ]
     for title, table in mechanism_tables(df).items():
         parts.append(f"### Mechanism: {title}\n\n" + markdown_table(table))

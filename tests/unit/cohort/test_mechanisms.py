@@ -24,11 +24,15 @@ from precisionpain.cohort.population import NEUROPATHIC, NOCICEPTIVE
 OPIOIDS = ("codeine", "tramadol", "oxycodone")
 
 
-def _probs(draw: Any, *, pop: Any = None, geno: Any = None) -> OutcomeProbabilities:
+def _probs(
+    draw: Any, *, pop: Any = None, geno: Any = None, safety: Any = None, exposures: Any = None
+) -> OutcomeProbabilities:
     """True probabilities with the unrecorded patient effects fixed (same rng seed every call)."""
     pop = draw.pop if pop is None else pop
     geno = draw.geno if geno is None else geno
-    return outcome_probabilities(np.random.default_rng(0), pop, geno, draw.option_ids)
+    safety = draw.safety if safety is None else safety
+    exposures = draw.exposures if exposures is None else exposures
+    return outcome_probabilities(np.random.default_rng(0), pop, geno, draw.option_ids, safety, exposures)
 
 
 def _with_cyp(geno: Any, gene: str, klass: int, activity: float) -> Any:
@@ -194,3 +198,106 @@ def test_mechanisms_show_in_a_generated_cohort(cohort: pd.DataFrame) -> None:
         - cohort[[c for c in cohort.columns if c.startswith("true_p_response__")]].mean().max()
     )
     assert regret > 0.08  # choosing per patient clearly beats one option for everyone
+
+
+# ------------------------------------------------------------------------ medicines and safety inputs
+
+
+def _taking(draw: Any, medicines: Any, *names: str) -> Any:
+    """Exposures of the same patients if every one of them took exactly ``names``."""
+    from precisionpain.cohort.medications import MEDICINES, Medications
+
+    taking = np.zeros((len(draw.pop), len(MEDICINES)), dtype=bool)
+    for name in names:
+        taking[:, MEDICINES.index(name)] = True
+    return medicines.exposures(Medications(taking))
+
+
+def test_strong_cyp2d6_inhibitor_makes_normal_metabolizers_respond_like_poor_ones(draw: Any, medicines: Any) -> None:
+    """Phenoconversion: paroxetine turns a genotypic normal metabolizer's codeine and tramadol into a poor
+    metabolizer's (same patients, same unrecorded effects); a weak inhibitor changes nothing."""
+    nm = _with_cyp(draw.geno, "CYP2D6", NM, 2.0)
+    pm = _with_cyp(draw.geno, "CYP2D6", PM, 0.0)
+    nothing = _taking(draw, medicines)
+    nm_paroxetine = _probs(draw, geno=nm, exposures=_taking(draw, medicines, "paroxetine"))
+    pm_nothing = _probs(draw, geno=pm, exposures=nothing)
+    nm_nothing = _probs(draw, geno=nm, exposures=nothing)
+    for option in ("codeine", "tramadol", "amitriptyline"):
+        for what in ("p_response", "p_adverse_event"):
+            np.testing.assert_allclose(_col(nm_paroxetine, draw, option, what), _col(pm_nothing, draw, option, what))
+    assert _col(nm_nothing, draw, "codeine").mean() > _col(nm_paroxetine, draw, "codeine").mean() + 0.05
+    np.testing.assert_allclose(  # oxycodone is not a CYP2D6 prodrug
+        _col(nm_paroxetine, draw, "oxycodone"), _col(nm_nothing, draw, "oxycodone")
+    )
+    sertraline = _probs(draw, geno=nm, exposures=_taking(draw, medicines, "sertraline"))
+    np.testing.assert_allclose(sertraline.p_response, nm_nothing.p_response)  # weak: negative control
+
+
+def test_paroxetine_users_who_are_genotypic_normal_metabolizers_get_codeine_like_poor_ones(
+    large_cohort: pd.DataFrame,
+) -> None:
+    """The same in a generated cohort: codeine's gain over placebo is gone for NMs on paroxetine, as for PMs."""
+    meds = large_cohort["true_medications"].astype(object).fillna("")
+    paroxetine = meds.map(lambda s: "paroxetine" in s.split("; ")).to_numpy(dtype=bool)
+    strong = meds.map(lambda s: bool({"paroxetine", "fluoxetine", "bupropion"} & set(s.split("; ")))).to_numpy(bool)
+    phenotype = large_cohort["true_cyp2d6_phenotype"].astype(object).to_numpy()
+    gain = (large_cohort["true_p_response__codeine"] - large_cohort["true_p_placebo"]).to_numpy()
+    nm_paroxetine = (phenotype == "Normal Metabolizer") & paroxetine
+    pm = (phenotype == "Poor Metabolizer") & ~strong
+    nm = (phenotype == "Normal Metabolizer") & ~strong
+    assert nm_paroxetine.sum() >= 100
+    assert abs(gain[nm_paroxetine].mean() - gain[pm].mean()) < 0.02
+    assert gain[nm].mean() - gain[nm_paroxetine].mean() > 0.05
+
+
+def test_nsaid_adverse_events_rise_with_low_egfr_and_gi_bleeding(draw: Any) -> None:
+    n = len(draw.pop)
+    healthy = replace(draw.safety, egfr=np.full(n, 90.0), gi_bleed=np.zeros(n, dtype=bool))
+    ckd3 = replace(healthy, egfr=np.full(n, 45.0))
+    ckd4 = replace(healthy, egfr=np.full(n, 25.0))
+    bled = replace(healthy, gi_bleed=np.ones(n, dtype=bool))
+    ae = {
+        name: _probs(draw, safety=s)
+        for name, s in (("healthy", healthy), ("ckd3", ckd3), ("ckd4", ckd4), ("bled", bled))
+    }
+    for option in ("celecoxib", "ibuprofen", "meloxicam"):
+        mean = {k: _col(v, draw, option, "p_adverse_event").mean() for k, v in ae.items()}
+        assert mean["ckd4"] > mean["ckd3"] > mean["healthy"], option
+        assert mean["ckd4"] > mean["healthy"] + 0.1 and mean["bled"] > mean["healthy"] + 0.05, option
+        assert _col(ae["ckd4"], draw, option).mean() < _col(ae["healthy"], draw, option).mean(), option
+    np.testing.assert_allclose(  # a non-renal, non-GI option does not care
+        _col(ae["ckd4"], draw, "physical_therapy", "p_adverse_event"),
+        _col(ae["healthy"], draw, "physical_therapy", "p_adverse_event"),
+    )
+
+
+def test_opioid_adverse_events_rise_with_benzodiazepines_and_gabapentinoids(draw: Any, medicines: Any) -> None:
+    nothing = _probs(draw, exposures=_taking(draw, medicines))
+    benzo = _probs(draw, exposures=_taking(draw, medicines, "alprazolam"))
+    gaba = _probs(draw, exposures=_taking(draw, medicines, "gabapentin"))
+    for option in OPIOIDS:
+        base = _col(nothing, draw, option, "p_adverse_event").mean()
+        assert _col(benzo, draw, option, "p_adverse_event").mean() > base + 0.04, option
+        assert _col(gaba, draw, option, "p_adverse_event").mean() > base + 0.02, option
+    np.testing.assert_allclose(
+        _col(benzo, draw, "celecoxib", "p_adverse_event"), _col(nothing, draw, "celecoxib", "p_adverse_event")
+    )
+
+
+def test_tca_adverse_events_rise_with_age(draw: Any) -> None:
+    n = len(draw.pop)
+    young = _probs(draw, pop=replace(draw.pop, age=np.full(n, 40.0)))
+    old = _probs(draw, pop=replace(draw.pop, age=np.full(n, 78.0)))
+    gap = _col(old, draw, "amitriptyline", "p_adverse_event").mean() - _col(young, draw, "amitriptyline", "p_adverse_event").mean()
+    assert gap > 0.15  # anticholinergic burden in older adults (Beers)
+
+
+def test_mao_inhibitor_serotonin_syndrome(draw: Any, medicines: Any) -> None:
+    nothing = _probs(draw, exposures=_taking(draw, medicines))
+    maoi = _probs(draw, exposures=_taking(draw, medicines, "phenelzine"))
+    for option in ("tramadol", "duloxetine", "amitriptyline"):
+        gap = _col(maoi, draw, option, "p_adverse_event").mean() - _col(nothing, draw, option, "p_adverse_event").mean()
+        assert gap > 0.2, option
+    np.testing.assert_allclose(
+        _col(maoi, draw, "pregabalin", "p_adverse_event"), _col(nothing, draw, "pregabalin", "p_adverse_event")
+    )
