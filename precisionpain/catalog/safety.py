@@ -34,6 +34,7 @@ from precisionpain.errors import CatalogError, Violation, kind_of
 from precisionpain.pgx.phenoconversion import InhibitorStrength, PhenoconversionMethod
 from precisionpain.pgx.tables import ACTIVITY_SCORE_GENES, TRANSLATED_GENES, ActionCode
 from precisionpain.pgx.translate import PHENOTYPES, canonical_activity_score
+from precisionpain.schema import RuleLevel
 
 MEDICATIONS_FILE = "features/medications.yaml"
 RULES_FILE = "models/safety_rules.yaml"
@@ -53,12 +54,6 @@ class MedicationProperty(StrEnum):
     anticoagulant = "anticoagulant"
     antiplatelet = "antiplatelet"
     hla_b_1502_risk = "hla_b_1502_risk"
-
-
-class RuleLevel(StrEnum):
-    contraindicated = "contraindicated"
-    warning = "warning"
-    info = "info"
 
 
 class Source(FrozenModel):
@@ -125,7 +120,8 @@ class MedicationCatalog:
     _by_rxcui: Mapping[str, MedicationRow] = field(repr=False, default_factory=dict)
 
     def by_name(self, name: str) -> MedicationRow | None:
-        return self._by_name.get(normalize_medication_name(name))
+        # a name already in normal form (the usual spelling) is found without normalizing it again
+        return self._by_name.get(name) or self._by_name.get(normalize_medication_name(name))
 
     def by_rxcui(self, rxcui: str) -> MedicationRow | None:
         return self._by_rxcui.get(rxcui)

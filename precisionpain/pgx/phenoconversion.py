@@ -182,10 +182,13 @@ def functional_phenotype(
     method: PhenoconversionMethod,
     tables: PgxTables,
 ) -> FunctionalPhenotype:
-    """The functional reading of one translated gene (an untested gene stays unknown)."""
+    """The functional reading of one translated gene (an untested gene stays unknown).
+
+    Built without validation: every part comes from a validated result, the catalog's method and CPIC's tables.
+    """
     strength, names = _strongest(inhibitors, gene) if gene in method.genes else (InhibitorStrength.none, ())
     if result is None:
-        return FunctionalPhenotype(
+        return FunctionalPhenotype.model_construct(
             gene=gene,
             genotype_phenotype=None,
             genotype_activity_score=None,
@@ -201,7 +204,7 @@ def functional_phenotype(
     functional, functional_score, lookup = phenotype, score_text, score_text
     note = ""
     if phenotype is None or not resolved.ok:
-        return FunctionalPhenotype(
+        return FunctionalPhenotype.model_construct(
             gene=gene,
             genotype_phenotype=phenotype,
             genotype_activity_score=score_text,
@@ -232,7 +235,7 @@ def functional_phenotype(
             note = f"{gene} {functional} without an activity score: the activity-score-{guess} CPIC rows apply"
     if functional == INDETERMINATE and gene in ACTIVITY_SCORE_GENES:
         lookup = None
-    return FunctionalPhenotype(
+    return FunctionalPhenotype.model_construct(
         gene=gene,
         genotype_phenotype=phenotype,
         genotype_activity_score=score_text,
@@ -247,24 +250,45 @@ def functional_phenotype(
     )
 
 
+def functional_readings(
+    pgx: Pgx, inhibitors: Sequence[Inhibitor], method: PhenoconversionMethod, tables: PgxTables
+) -> tuple[FunctionalPhenotype, ...]:
+    """The functional reading of every translated gene (CYP2D6, CYP2C9, CYP2C19), in that order."""
+    return tuple(
+        functional_phenotype(gene, getattr(pgx, PGX_FIELDS[gene]), inhibitors, method, tables)
+        for gene in TRANSLATED_GENES
+    )
+
+
+def functional_change(reading: FunctionalPhenotype, result: GeneResult | None) -> GeneResult | None:
+    """What the CPIC lookup reads for one gene instead of the result as given: the functional phenotype and
+    lookup score of a phenoconverted gene or of a gene with an assumed score (None: the result as given). Built
+    without validation: the phenotype and score are CPIC's own terms."""
+    if result is None or not (reading.phenoconverted or reading.assumed_score):
+        return None
+    score = reading.lookup_activity_score if reading.gene in ACTIVITY_SCORE_GENES else None
+    if score == NOT_APPLICABLE:
+        score = None
+    return GeneResult.model_construct(
+        phenotype=reading.functional_phenotype, activity_score=score, source=result.source
+    )
+
+
+def functional_changes(pgx: Pgx, genes: Sequence[FunctionalPhenotype]) -> dict[str, GeneResult]:
+    """The Pgx fields the CPIC lookup must read differently (empty when nothing changed)."""
+    changes: dict[str, GeneResult] = {}
+    for g in genes:
+        field = PGX_FIELDS[g.gene]
+        change = functional_change(g, getattr(pgx, field))
+        if change is not None:
+            changes[field] = change
+    return changes
+
+
 def functional_pgx(
     pgx: Pgx, inhibitors: Sequence[Inhibitor], method: PhenoconversionMethod, tables: PgxTables
 ) -> FunctionalPgx:
     """Functional readings of CYP2D6, CYP2C9 and CYP2C19, and the Pgx section the CPIC lookup should use."""
-    genes = tuple(
-        functional_phenotype(gene, getattr(pgx, PGX_FIELDS[gene]), inhibitors, method, tables)
-        for gene in TRANSLATED_GENES
-    )
-    changes: dict[str, GeneResult] = {}
-    for g in genes:
-        if not (g.phenoconverted or g.assumed_score):
-            continue
-        original: GeneResult = getattr(pgx, PGX_FIELDS[g.gene])
-        score = g.lookup_activity_score if g.gene in ACTIVITY_SCORE_GENES else None
-        if score == NOT_APPLICABLE:
-            score = None
-        changes[PGX_FIELDS[g.gene]] = GeneResult(
-            phenotype=g.functional_phenotype, activity_score=score, source=original.source
-        )
+    genes = functional_readings(pgx, inhibitors, method, tables)
+    changes = functional_changes(pgx, genes)
     return FunctionalPgx(genes=genes, pgx=pgx.model_copy(update=changes) if changes else pgx)
-

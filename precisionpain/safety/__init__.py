@@ -23,8 +23,6 @@ from precisionpain.safety.assessment import (
     OptionSafety,
     SafetyAssessment,
     SafetyDataWarning,
-    SafetyReason,
-    SourceRef,
     alternatives_available,
 )
 from precisionpain.safety.engine import (
@@ -36,6 +34,7 @@ from precisionpain.safety.engine import (
     resolve_medications,
 )
 from precisionpain.safety.verdicts import VERDICT_BY_LEVEL, Verdict, verdict_for
+from precisionpain.schema import SafetyReason, SourceRef
 
 __all__ = [
     "VERDICT_BY_LEVEL",

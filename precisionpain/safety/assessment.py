@@ -5,38 +5,11 @@ output."""
 from __future__ import annotations
 
 from precisionpain.base import FrozenModel
-from precisionpain.catalog.safety import RuleLevel
 from precisionpain.pgx.phenoconversion import FunctionalPhenotype
 from precisionpain.safety.verdicts import Verdict
-from precisionpain.schema import CatalogRef, Pgx
+from precisionpain.schema import CatalogRef, Pgx, SafetyReason
 
-CPIC_RULE_PREFIX = "cpic_"
-
-
-class SourceRef(FrozenModel):
-    """A citation behind a reason: catalog source id, label, URL and whether it was read in the source."""
-
-    source_id: str
-    label: str
-    url: str = ""
-    verified: bool = False
-
-
-class SafetyReason(FrozenModel):
-    """Why an option is excluded, warned or annotated: rule, level, text, sources and the patient facts used
-    (e.g. "eGFR 25 mL/min/1.73 m2 < 30"). CPIC recommendations appear as rules ``cpic_<drug>``."""
-
-    rule_id: str
-    level: RuleLevel
-    text: str
-    facts: tuple[str, ...] = ()
-    sources: tuple[SourceRef, ...] = ()
-    judgement: bool = False
-    note: str = ""
-
-    @property
-    def is_cpic(self) -> bool:
-        return self.rule_id.startswith(CPIC_RULE_PREFIX)
+CPIC_RULE_PREFIX = "cpic_"  # SafetyReason.is_cpic reads the same prefix
 
 
 class OptionSafety(FrozenModel):
