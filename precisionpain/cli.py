@@ -147,6 +147,81 @@ def validate_cmd(
     err_console.print("valid")
 
 
+# --------------------------------------------------------------------------------------------- rules
+
+
+@app.command("rules")
+@handle_errors
+def rules_cmd(
+    check: Annotated[
+        Path | None, typer.Option("--check", help="A profile JSON file: show which rules fire for it, and why.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    catalog_root: CatalogRootOpt = None,
+) -> None:
+    """List the medication-safety rules (level, options, sources), or with --check which fire for a patient."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from precisionpain.features.validate import validate_profile
+    from precisionpain.safety import apply_safety_rules, load_safety_catalogs
+
+    catalogs = load_safety_catalogs(catalog_root)
+    if check is None:
+        targets = catalogs.rule_option_ids()
+        rules = [
+            {
+                "id": r.id,
+                "level": r.level.value,
+                "options": list(targets[r.id]),
+                "text": r.text,
+                "sources": [catalogs.rules.sources[s].label for s in r.sources],
+                "judgement": r.note if r.judgement else "",
+            }
+            for r in catalogs.rules.rules
+        ]
+        if as_json:
+            out_console.print_json(data={"catalog": catalogs.rules_ref.model_dump(), "rules": rules})
+            return
+        table = Table(
+            title=f"Safety rules {catalogs.rules_ref.version} ({len(rules)}; sha256 {catalogs.rules_ref.sha256[:12]})",
+            show_lines=True,
+        )
+        for col in ("rule", "level", "options", "what it says", "sources"):
+            table.add_column(col)
+        for r in rules:
+            judgement = f"\n[italic]our judgement: {escape(r['judgement'])}[/]" if r["judgement"] else ""
+            table.add_row(
+                r["id"],
+                r["level"],
+                ", ".join(r["options"]),
+                escape(r["text"]) + judgement,
+                escape("\n".join(r["sources"])),
+            )
+        out_console.print(table)
+        return
+    profile = validate_profile(read_text(check), catalogs.features, catalogs.tables)
+    assessment = apply_safety_rules(profile, catalogs)
+    if as_json:
+        out_console.print_json(assessment.model_dump_json())
+        return
+    for g in assessment.functional_phenotypes:
+        if g.genotype_phenotype or g.functional_phenotype:
+            out_console.print(escape(g.describe()), highlight=False)
+    for w in assessment.data_warnings:
+        out_console.print(f"not checked: {escape(w.message)}", highlight=False)
+    table = Table(title="Options for this patient", show_lines=True)
+    for col in ("option", "verdict", "reasons (most severe first)"):
+        table.add_column(col)
+    for o in assessment.options:
+        reasons = [
+            f"[{r.level.value}] {r.rule_id}: {r.text}" + (f" ({'; '.join(r.facts)})" if r.facts else "")
+            for r in o.reasons
+        ]
+        table.add_row(o.option_id, o.verdict.value, escape("\n".join(reasons)) or "-")
+    out_console.print(table)
+
+
 # --------------------------------------------------------------------------------------------- pgx
 
 

@@ -92,7 +92,7 @@ Evaluator = Callable[[Inputs], Facts]
 
 #: Bytes all caches of one :class:`SafetyCatalogs` may hold together, as estimated (as in bounded_cache): an upper
 #: bound, since an entry counts the option results it holds although other entries share them.
-SAFETY_CACHE_BYTES = 128 * 1024 * 1024
+SAFETY_CACHE_BYTES = 32 * 1024 * 1024
 MIN_SAFETY_CACHE_BYTES = 1024
 #: How the budget is shared: answers per patient, option results per group, reasons, CPIC guidance per drug and
 #: per patient, phenoconversion per gene.
@@ -649,6 +649,11 @@ class SafetyCatalogs:
     def cache_info(self) -> dict[str, CacheInfo]:
         """Hits, misses, entries and bytes of each of the engine's caches (each within its share of the budget)."""
         return self._engine.cache_info()
+
+    def rule_option_ids(self) -> dict[str, tuple[str, ...]]:
+        """Each rule's id -> the ids of the options it can hit, in catalog order (for listing the catalog)."""
+        engine = self._engine
+        return {cr.rule.id: tuple(engine.options[i].id for i in cr.targets) for cr in engine.rules}
 
 
 def compile_safety_catalogs(
