@@ -55,11 +55,13 @@ class TlsSettings(FrozenModel):
 
 
 class AuthSettings(FrozenModel):
-    """Bearer tokens (``authorization: Bearer <token>`` metadata). Health and reflection need no token."""
+    """Bearer tokens (``authorization: Bearer <token>`` metadata). Health needs no token; reflection needs one
+    only with ``reflection_requires_token`` (open by default, for development; production turns it on)."""
 
     require_token: bool = False
     token_file: Path | None = None  # one token per line; blank lines and lines starting with # are ignored
     token_env: str = Field(default=DEFAULT_TOKEN_ENV, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")  # comma-separated
+    reflection_requires_token: bool = False  # server reflection behind the same token check as the service
 
 
 class LimitSettings(FrozenModel):
@@ -239,6 +241,14 @@ def build_settings(
         raise ConfigError("server settings", violations) from None
     if settings.auth.token_file is not None and not settings.auth.require_token:
         violations.append(Violation("auth.token_file", "is set but auth.require_token is false", "path"))
+    if settings.auth.reflection_requires_token and not settings.auth.require_token:
+        violations.append(
+            Violation(
+                "auth.reflection_requires_token",
+                "is true but auth.require_token is false (there is no token to require)",
+                "boolean",
+            )
+        )
     ConfigError.raise_if_any("server settings", violations)
     return settings
 

@@ -1,18 +1,23 @@
 """The gRPC server: transport around the thin servicer, health, reflection, TLS, reloads and draining.
 
-Per call (RecommendationService only; health and reflection stay open): a request id (the caller's
-``x-request-id`` if well-formed, else a new one; returned in trailing metadata and in the response), the
-bearer-token check when enabled, a deadline checkpoint between stages, the one exception -> status mapping of
-:mod:`precisionpain.service.status`, and one JSON access line (request id, method, status, latency; never a
-patient value). Health is NOT_SERVING until a model is loaded and matches the server's feature catalog.
-SIGHUP reloads the model; SIGTERM/SIGINT turn health to NOT_SERVING, stop accepting calls and drain the
-calls in flight within the grace period.
+Per call (RecommendationService only; health stays open, and reflection unless
+``auth.reflection_requires_token``): a request id (the caller's ``x-request-id`` if well-formed, else a new
+one; returned in trailing metadata and in the response), the bearer-token check when enabled, then the
+request's bytes parsed (bytes that are not the message are INVALID_ARGUMENT, after the token check), a
+deadline checkpoint between stages, the answer serialized and held to ``max_response_bytes``, the one
+exception -> status mapping of :mod:`precisionpain.service.status`, and one JSON access line (request id,
+method, status, latency; never a patient value) written when the call has ended, with the status the caller
+received. Health is NOT_SERVING until a model is loaded and matches the server's feature catalog; the port
+opens once the first load has been tried. SIGHUP reloads the model; SIGTERM/SIGINT turn health to
+NOT_SERVING, stop accepting calls and let every call accepted before (queued ones included) finish within
+the grace period.
 
     python -m precisionpain.service.server --model-path DIR --port 50051
 """
 
 from __future__ import annotations
 
+import functools
 import gc
 import hmac
 import logging
@@ -23,20 +28,33 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, ClassVar
 
 import grpc
+from google.protobuf.message import DecodeError, Message
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
+from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
 
-from precisionpain.errors import AuthenticationError, ConfigError, Violation
+from precisionpain.errors import (
+    AuthenticationError,
+    ConfigError,
+    ResourceLimitError,
+    ValidationError,
+    Violation,
+)
 from precisionpain.service.config import ServerSettings, load_tokens
-from precisionpain.service.logs import configure_logging, get_logger, log_event, safe_traceback
+from precisionpain.service.logs import (
+    configure_logging,
+    get_logger,
+    log_event,
+    route_native_stderr,
+    safe_traceback,
+)
 from precisionpain.service.model_store import (
     LoadedModel,
     ModelSource,
@@ -51,7 +69,7 @@ from precisionpain.service.status import (
     status_code_for,
     status_for,
 )
-from precisionpain.v1 import service_pb2, service_pb2_grpc
+from precisionpain.v1 import service_pb2
 
 SERVICE_NAME: str = service_pb2.DESCRIPTOR.services_by_name["RecommendationService"].full_name
 REQUEST_ID_KEY = "x-request-id"
@@ -95,20 +113,22 @@ class TokenCheck:
 
 
 class InFlight:
-    """Counts calls from arrival until gRPC reports them terminated (response sent, or cancelled), so
-    shutdown can tell when the drain is complete."""
+    """Counts calls from the moment gRPC accepts them (waiting for a worker thread included) until they have
+    ended, so shutdown can tell when every accepted call is done."""
+
+    #: After the count reaches zero, how long it must stay there: a call gRPC accepted just before shutdown
+    #: may still be on its way to the worker pool.
+    SETTLE_S = 0.05
 
     def __init__(self) -> None:
         self._n = 0
         self._cond = threading.Condition()
 
-    def track(self, context: grpc.ServicerContext) -> None:
+    def enter(self) -> None:
         with self._cond:
             self._n += 1
-        if not context.add_callback(self._leave):
-            self._leave()  # already terminated
 
-    def _leave(self) -> None:
+    def leave(self) -> None:
         with self._cond:
             self._n -= 1
             self._cond.notify_all()
@@ -118,8 +138,37 @@ class InFlight:
         return self._n
 
     def wait_idle(self, timeout_s: float) -> bool:
+        """True once no call has been in flight for :attr:`SETTLE_S`; False if that did not happen in time."""
+        deadline = time.monotonic() + timeout_s
         with self._cond:
-            return self._cond.wait_for(lambda: self._n == 0, timeout=timeout_s)
+            while True:
+                if not self._cond.wait_for(lambda: self._n == 0, timeout=max(0.0, deadline - time.monotonic())):
+                    return False
+                if not self._cond.wait_for(lambda: self._n > 0, timeout=self.SETTLE_S):
+                    return True
+
+
+class CountingExecutor(ThreadPoolExecutor):
+    """The server's worker threads. gRPC hands every accepted call to :meth:`submit`; the call counts as in
+    flight from then on, while it waits for a free thread too, until its handler is done."""
+
+    def __init__(self, inflight: InFlight, max_workers: int) -> None:
+        super().__init__(max_workers=max_workers, thread_name_prefix="rpc")
+        self.inflight = inflight
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        self.inflight.enter()
+        try:
+            return super().submit(self._run, fn, *args, **kwargs)
+        except BaseException:
+            self.inflight.leave()
+            raise
+
+    def _run(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            self.inflight.leave()
 
 
 def _checkpoint(context: grpc.ServicerContext) -> Callable[[], None]:
@@ -132,47 +181,151 @@ def _checkpoint(context: grpc.ServicerContext) -> Callable[[], None]:
     return check
 
 
-class RecommendationService(service_pb2_grpc.RecommendationServiceServicer):
-    """Transport concerns around :class:`RecommendationServicer` (see the module docstring)."""
+def parse_request(message_type: type[Message], raw: bytes) -> Any:
+    """The request message from the bytes that arrived; bytes that are not that message are a violation."""
+    try:
+        return message_type.FromString(raw)
+    except DecodeError:
+        raise ValidationError(
+            "request",
+            [
+                Violation(
+                    "(request)",
+                    f"must be a {message_type.DESCRIPTOR.full_name} message in the protobuf binary encoding",
+                    "undecodable bytes",
+                )
+            ],
+        ) from None
 
-    def __init__(self, servicer: RecommendationServicer, tokens: TokenCheck, inflight: InFlight) -> None:
+
+#: The caller's deadline passes before the server's copy of it, by the time the request took to arrive: a call
+#: that ends without its answer this close to its deadline was ended by the caller's deadline (DEADLINE_EXCEEDED
+#: on the caller's side), not by a cancellation.
+DEADLINE_SLACK_S = 0.1
+
+
+def _answer_lost(context: grpc.ServicerContext) -> bool:
+    """Whether the call ended without the caller getting the handler's status (its deadline passed, it cancelled,
+    or gRPC refused the answer). gRPC's ServicerContext has no public question for this once the call is over;
+    the call state its server keeps records it (``client == "cancelled"``). Without that state: whether the
+    deadline has passed."""
+    client = getattr(getattr(context, "_state", None), "client", None)
+    if isinstance(client, str):
+        return client == "cancelled"
+    return context.time_remaining() <= 0
+
+
+class _CallLog:
+    """One call's access line, written once both the handler has finished and gRPC has ended the call, with the
+    status the caller received; the call leaves the in-flight count at the same moment."""
+
+    def __init__(self, inflight: InFlight, request_id: str, method: str) -> None:
+        self.inflight = inflight
+        self.request_id = request_id
+        self.method = method
+        self.started = time.perf_counter()
+        self.code = grpc.StatusCode.OK
+        self.fields: dict[str, Any] = {}
+        self._pending = 2
+        self._lock = threading.Lock()
+        inflight.enter()
+
+    def ended(self, context: grpc.ServicerContext) -> None:
+        """gRPC ended the call (its termination callback)."""
+        if _answer_lost(context):
+            expired = context.time_remaining() < DEADLINE_SLACK_S
+            self.code = grpc.StatusCode.DEADLINE_EXCEEDED if expired else grpc.StatusCode.CANCELLED
+        self._done()
+
+    def handled(self) -> None:
+        """The handler returned or raised."""
+        self._done()
+
+    def _done(self) -> None:
+        with self._lock:
+            self._pending -= 1
+            last = self._pending == 0
+        if not last:
+            return
+        try:
+            log_event(
+                access_log,
+                logging.INFO,
+                "call",
+                request_id=self.request_id,
+                method=self.method,
+                status=self.code.name,
+                latency_ms=round((time.perf_counter() - self.started) * 1e3, 3),
+                **self.fields,
+            )
+        finally:
+            self.inflight.leave()
+
+
+class RecommendationService:
+    """Transport concerns around :class:`RecommendationServicer` (see the module docstring). Its handlers take
+    the request's bytes and return the answer's bytes: gRPC's own parsing would answer INTERNAL for bytes that
+    are not a message, before the token check and without a request id."""
+
+    def __init__(
+        self,
+        servicer: RecommendationServicer,
+        tokens: TokenCheck,
+        inflight: InFlight,
+        *,
+        max_response_bytes: int | None = None,
+    ) -> None:
         self.servicer = servicer
         self.tokens = tokens
         self.inflight = inflight
+        self.max_response_bytes = max_response_bytes
 
-    def Recommend(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return self._call("Recommend", self.servicer.recommend, request, context)
+    #: Each method of the service: the servicer method that answers it and its request type.
+    methods: ClassVar[Mapping[str, tuple[str, type[Message]]]] = {
+        "Recommend": ("recommend", service_pb2.RecommendRequest),
+        "RecommendBatch": ("recommend_batch", service_pb2.RecommendBatchRequest),
+        "ListTreatmentOptions": ("list_treatment_options", service_pb2.ListTreatmentOptionsRequest),
+        "DescribeModel": ("describe_model", service_pb2.DescribeModelRequest),
+    }
 
-    def RecommendBatch(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return self._call("RecommendBatch", self.servicer.recommend_batch, request, context)
+    def add_to(self, server: grpc.Server) -> None:
+        """Register every method of the service on ``server`` (bytes in, bytes out)."""
+        handlers = {
+            name: grpc.unary_unary_rpc_method_handler(functools.partial(self._call, name)) for name in self.methods
+        }
+        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
+        server.add_registered_method_handlers(SERVICE_NAME, handlers)
 
-    def ListTreatmentOptions(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return self._call("ListTreatmentOptions", self.servicer.list_treatment_options, request, context)
-
-    def DescribeModel(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return self._call("DescribeModel", self.servicer.describe_model, request, context)
-
-    def _call(self, method: str, fn: Callable[[Any, CallInfo], Any], request: Any, context: grpc.ServicerContext) -> Any:
-        started = time.perf_counter()
+    def _call(self, method: str, raw: bytes, context: grpc.ServicerContext) -> bytes:
         metadata = context.invocation_metadata()
         request_id = request_id_from(metadata)
         trailing = ((REQUEST_ID_KEY, request_id),)
-        code = grpc.StatusCode.OK
-        fields: dict[str, Any] = {}
-        self.inflight.track(context)
+        call = _CallLog(self.inflight, request_id, f"/{SERVICE_NAME}/{method}")
+        if not context.add_callback(functools.partial(call.ended, context)):
+            call.ended(context)  # already over (cancelled while it waited for a thread)
+        answering, request_type = self.methods[method]
         try:
             self.tokens.check(metadata)
+            request = parse_request(request_type, raw)
             checkpoint = _checkpoint(context)
             checkpoint()
+            fn: Callable[[Any, CallInfo], Any] = getattr(self.servicer, answering)
             response = fn(request, CallInfo(request_id=request_id, checkpoint=checkpoint))
             if method == "RecommendBatch":
-                fields["items"] = len(response.results)
-                fields["item_errors"] = sum(1 for r in response.results if r.HasField("error"))
+                call.fields["items"] = len(response.results)
+                call.fields["item_errors"] = sum(1 for r in response.results if r.HasField("error"))
+            answer = response.SerializeToString()
+            if self.max_response_bytes is not None and len(answer) > self.max_response_bytes:
+                raise ResourceLimitError(
+                    f"the answer would be {len(answer):,} bytes, above the server's max_response_bytes "
+                    f"({self.max_response_bytes:,}); ask for less (fewer patients per batch, a smaller top_k_contributions)"
+                )
+            checkpoint()  # the deadline may have passed while the answer was built
             context.set_trailing_metadata(trailing)
-            return response
+            return answer
         except Exception as exc:
-            code = status_code_for(exc)
-            if code is grpc.StatusCode.INTERNAL:
+            call.code = status_code_for(exc)
+            if call.code is grpc.StatusCode.INTERNAL:
                 log_event(
                     log,
                     logging.ERROR,
@@ -186,16 +339,22 @@ class RecommendationService(service_pb2_grpc.RecommendationServiceServicer):
             context.abort_with_status(grpc_status(status, trailing))
             raise AssertionError("abort_with_status returned") from None
         finally:
-            log_event(
-                access_log,
-                logging.INFO,
-                "call",
-                request_id=request_id,
-                method=f"/{SERVICE_NAME}/{method}",
-                status=code.name,
-                latency_ms=round((time.perf_counter() - started) * 1e3, 3),
-                **fields,
-            )
+            call.handled()
+
+
+class GuardedReflection(reflection.ReflectionServicer):
+    """Server reflection behind the service's bearer-token check (``auth.reflection_requires_token``)."""
+
+    def __init__(self, service_names: Sequence[str], tokens: TokenCheck) -> None:
+        super().__init__(service_names)
+        self.tokens = tokens
+
+    def ServerReflectionInfo(self, request_iterator: Any, context: grpc.ServicerContext) -> Any:
+        try:
+            self.tokens.check(context.invocation_metadata())
+        except AuthenticationError as exc:
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc))
+        return super().ServerReflectionInfo(request_iterator, context)
 
 
 # ============================================================================================== assembly
@@ -223,6 +382,12 @@ def server_credentials(settings: ServerSettings) -> grpc.ServerCredentials | Non
     )
 
 
+#: After SIGTERM the server takes calls for at least this long, even with drain_delay_s 0: a call that reached
+#: gRPC just before the signal waits in gRPC's queue until a server thread asks for it, and gRPC cancels what
+#: still waits there when the server stops taking calls.
+MIN_DRAIN_DELAY_S = 0.2
+
+
 @dataclass
 class Server:
     """A started server: the gRPC server, its port, the model store and health, ready to be stopped."""
@@ -242,15 +407,15 @@ class Server:
             self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
 
     def stop(self) -> None:
-        """NOT_SERVING, then (after drain_delay_s) refuse new calls and drain those in flight."""
+        """NOT_SERVING, then (after drain_delay_s, at least :data:`MIN_DRAIN_DELAY_S`) refuse new calls and let
+        every accepted call finish, those still waiting for a worker thread included, for up to grace_period_s."""
         s = self.settings
         log_event(log, logging.INFO, "shutting down", in_flight=self.inflight.count, grace_period_s=s.grace_period_s)
         self.health.enter_graceful_shutdown()
-        if s.drain_delay_s > 0:
-            time.sleep(s.drain_delay_s)
-        stopped = self.grpc_server.stop(s.grace_period_s)
+        time.sleep(max(s.drain_delay_s, MIN_DRAIN_DELAY_S))
+        stopped = self.grpc_server.stop(s.grace_period_s)  # new calls refused; accepted ones go on
         drained = self.inflight.wait_idle(s.grace_period_s)
-        self.grpc_server.stop(0)  # ends what is left (health watch streams) once our calls are done
+        self.grpc_server.stop(0)  # ends what is left (health watch streams) once the accepted calls are done
         stopped.wait(5.0)
         self.store.stop()
         log_event(log, logging.INFO, "stopped", drained=drained, in_flight=self.inflight.count)
@@ -278,11 +443,10 @@ def start_server(
     load_first: bool = False,
 ) -> Server:
     """Build, bind and start the server; the model loads in the background (health says when it is ready).
-    ``reuse_port`` lets sibling processes of :func:`serve_processes` bind the same port; ``load_first`` (for
-    them) loads the model before binding, so no connection reaches a process still loading while its siblings
-    serve (if that load fails, it binds anyway: health says NOT_SERVING and the watcher retries);
-    ``freeze_heap`` (for a process that only serves) freezes the heap after each model load
-    (:func:`settle_heap`)."""
+    ``reuse_port`` lets sibling processes of :func:`serve_processes` bind the same port; ``load_first`` (what
+    :func:`serve` does) loads the model before binding, so no connection reaches a process still loading (if
+    that load fails, it binds anyway: health says NOT_SERVING and the watcher retries); ``freeze_heap`` (for a
+    process that only serves) freezes the heap after each model load (:func:`settle_heap`)."""
     from precisionpain.catalog.loader import load_feature_catalog
 
     tokens = TokenCheck(load_tokens(settings.auth))
@@ -291,8 +455,9 @@ def start_server(
     health_servicer = health.HealthServicer(experimental_non_blocking=True)
     for name in ("", SERVICE_NAME):
         health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+    inflight = InFlight()
     grpc_server = grpc.server(
-        ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="rpc"),
+        CountingExecutor(inflight, settings.workers),
         options=[
             ("grpc.max_receive_message_length", limits.max_request_bytes),
             ("grpc.max_send_message_length", limits.max_response_bytes),
@@ -307,18 +472,17 @@ def start_server(
     )
     if load_first:
         store.load(force=True)
-    inflight = InFlight()
     servicer = RecommendationServicer(
         store.current, max_batch_size=limits.max_batch_size, max_response_bytes=limits.max_response_bytes
     )
-    service_pb2_grpc.add_RecommendationServiceServicer_to_server(
-        RecommendationService(servicer, tokens, inflight), grpc_server
-    )
+    service = RecommendationService(servicer, tokens, inflight, max_response_bytes=limits.max_response_bytes)
+    service.add_to(grpc_server)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, grpc_server)
-    reflection.enable_server_reflection(
-        (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
-        grpc_server,
-    )
+    reflected = (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME)
+    if settings.auth.reflection_requires_token:
+        reflection_pb2_grpc.add_ServerReflectionServicer_to_server(GuardedReflection(reflected, tokens), grpc_server)
+    else:
+        reflection.enable_server_reflection(reflected, grpc_server)
     credentials = server_credentials(settings)
     try:
         if credentials is None:
@@ -345,6 +509,7 @@ def start_server(
         tls=settings.tls.enabled,
         mutual_tls=settings.tls.require_client_auth,
         token_auth=tokens.enabled,
+        reflection_requires_token=settings.auth.reflection_requires_token,
         workers=settings.workers,
         max_batch_size=limits.max_batch_size,
         model_source=store.source.description,
@@ -358,10 +523,11 @@ def serve(settings: ServerSettings, *, reuse_port: bool = False) -> int:
     the work goes to that many server processes on the same port (:func:`serve_processes`)."""
     if settings.processes > 1:
         return serve_processes(settings)
-    configure_logging(settings.log_level)
+    stderr = route_native_stderr()  # gRPC core's own lines (TLS handshake failures, ...) become JSON lines too
+    configure_logging(settings.log_level, stderr.stream)
     stop = threading.Event()
     gc.set_threshold(*GC_THRESHOLD)
-    server = start_server(settings, reuse_port=reuse_port, freeze_heap=True, load_first=reuse_port)
+    server = start_server(settings, reuse_port=reuse_port, freeze_heap=True, load_first=True)
 
     def on_stop(signum: int, frame: FrameType | None) -> None:
         stop.set()
@@ -377,6 +543,7 @@ def serve(settings: ServerSettings, *, reuse_port: bool = False) -> int:
     while not stop.wait(1.0):
         pass
     server.stop()
+    stderr.close()
     return 0
 
 

@@ -2,14 +2,20 @@
 
 Errors raised on purpose (the :mod:`precisionpain.errors` tree) keep their message, which by convention names
 the field, the rule and the kind of value, never a value. Validation errors also carry a google.rpc.BadRequest
-listing every field violation. Anything not in the table is a bug: INTERNAL with a fixed message and the
+listing the field violations. Anything not in the table is a bug: INTERNAL with a fixed message and the
 request id (the stack is logged under the same id). Every status carries a google.rpc.RequestInfo.
+
+A status travels in the call's trailing metadata (``grpc-message`` and ``grpc-status-details-bin``), which
+gRPC clients refuse above a few KiB (RESOURCE_EXHAUSTED, and the request id lost with it). So a status stays
+within :data:`MAX_DETAILS_BYTES`: at most :data:`MAX_VIOLATIONS_LISTED` violations, fewer if they are long,
+each text cut to a bound, and the message says how many problems there were and how many are listed.
 """
 
 from __future__ import annotations
 
+import base64
 import collections
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import grpc
 from google.protobuf import any_pb2
@@ -26,6 +32,7 @@ from precisionpain.errors import (
     RegistryError,
     ResourceLimitError,
     ValidationError,
+    Violation,
 )
 
 
@@ -69,21 +76,82 @@ def _pack(message: object) -> any_pb2.Any:
     return packed
 
 
+#: Bytes a status may take in the trailing metadata: the message percent-encoded (``grpc-message``) plus the
+#: whole status base64-encoded (``grpc-status-details-bin``). gRPC clients accept 8 KiB of metadata by default
+#: and start refusing some above it; this leaves half of that for the rest (request id, other headers).
+MAX_DETAILS_BYTES = 4096
+#: Field violations listed at most; the message gives the total.
+MAX_VIOLATIONS_LISTED = 20
+#: Longest field path or rule text, in encoded bytes, before it is cut.
+MAX_TEXT_BYTES = 240
+_MAX_MESSAGE_BYTES = 1024
+
+
+def _encoded_len(text: str) -> int:
+    """Bytes of ``text`` in ``grpc-message``: UTF-8 with every byte outside printable ASCII (and ``%``) as %XX."""
+    return sum(1 if 0x20 <= b <= 0x7E and b != 0x25 else 3 for b in text.encode("utf-8"))
+
+
+def _bounded(text: str, max_bytes: int) -> str:
+    """``text`` cut (with an ellipsis) so that it takes at most ``max_bytes`` in ``grpc-message``."""
+    if _encoded_len(text) <= max_bytes:
+        return text
+    out: list[str] = []
+    used = 9  # the ellipsis, percent-encoded
+    for ch in text:
+        used += _encoded_len(ch)
+        if used > max_bytes:
+            break
+        out.append(ch)
+    return "".join(out) + "…"
+
+
+def trailer_bytes(status: status_pb2.Status) -> int:
+    """Bytes a status takes in the trailing metadata (see :data:`MAX_DETAILS_BYTES`)."""
+    return _encoded_len(status.message) + len(base64.b64encode(status.SerializeToString()))
+
+
 def status_for(exc: BaseException, request_id: str, *, path_prefix: str = "") -> status_pb2.Status:
-    """The google.rpc.Status for an exception (BadRequest details for validation errors)."""
+    """The google.rpc.Status for an exception (BadRequest details for validation errors), within
+    :data:`MAX_DETAILS_BYTES`."""
     code = status_code_for(exc)
-    internal = code is grpc.StatusCode.INTERNAL
-    message = INTERNAL_MESSAGE.format(request_id=request_id) if internal else str(exc)
-    status = status_pb2.Status(code=_code_number(code), message=message)
-    if isinstance(exc, ValidationError):
-        bad = error_details_pb2.BadRequest()
-        for v in exc.violations:
-            field = f"{path_prefix}{v.path}" if path_prefix else v.path
-            received = f" (received {v.received})" if v.received else ""
-            bad.field_violations.add(field=field, description=f"{v.rule}{received}")
-        status.details.append(_pack(bad))
-    status.details.append(_pack(error_details_pb2.RequestInfo(request_id=request_id)))
-    return status
+    info = _pack(error_details_pb2.RequestInfo(request_id=request_id))
+    if code is grpc.StatusCode.INTERNAL:
+        message = INTERNAL_MESSAGE.format(request_id=request_id)
+    else:
+        message = _bounded(str(exc), _MAX_MESSAGE_BYTES)
+    if not isinstance(exc, ValidationError) or not exc.violations:
+        return status_pb2.Status(code=_code_number(code), message=message, details=[info])
+    violations = [
+        Violation(
+            _bounded(f"{path_prefix}{v.path}", MAX_TEXT_BYTES),
+            _bounded(v.rule, MAX_TEXT_BYTES),
+            _bounded(v.received, MAX_TEXT_BYTES),
+        )
+        for v in exc.violations[:MAX_VIOLATIONS_LISTED]
+    ]
+    header = _bounded(str(exc).split("\n", 1)[0], MAX_TEXT_BYTES)
+    listed = len(violations)
+    while True:
+        status = _validation_status(code, header, len(exc.violations), violations[:listed], info)
+        if listed <= 1 or trailer_bytes(status) <= MAX_DETAILS_BYTES:
+            return status
+        listed -= max(1, listed // 4)
+
+
+def _validation_status(
+    code: grpc.StatusCode, header: str, total: int, listed: Sequence[Violation], info: any_pb2.Any
+) -> status_pb2.Status:
+    """``header`` (e.g. "recommend request: 60 problems") and the ``listed`` violations, in the message and in a
+    BadRequest, saying how many of the ``total`` are listed."""
+    if len(listed) < total:
+        header += f" (the first {len(listed)} listed)"
+    message = "\n".join([header, *(f"  - {v.describe()}" for v in listed)])
+    bad = error_details_pb2.BadRequest()
+    for v in listed:
+        received = f" (received {v.received})" if v.received else ""
+        bad.field_violations.add(field=v.path, description=f"{v.rule}{received}")
+    return status_pb2.Status(code=_code_number(code), message=message, details=[_pack(bad), info])
 
 
 def _code_number(code: grpc.StatusCode) -> int:

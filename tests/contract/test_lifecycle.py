@@ -88,7 +88,8 @@ def test_lifecycle(tmp_path: Path, small_package_dir: Path, patient_examples) ->
         follower = threading.Thread(target=follow)
         follower.start()
         wait_until(lambda: watched == [SERVING])
-        batch = service_pb2.RecommendBatchRequest(requests=[recommend_request(d) for d in patient_examples.values()] * 150)
+        every = [recommend_request(d) for d in patient_examples.values()]
+        batch = service_pb2.RecommendBatchRequest(requests=(every * 1000)[:900])
         results: list[Any] = []
 
         def send_batch() -> None:

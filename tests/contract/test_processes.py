@@ -54,12 +54,14 @@ def test_processes_share_the_port_and_the_signals(tmp_path: Path, small_package_
     assert not any(_alive(pid) for pid in pids)
 
 
-def test_no_connection_reaches_a_process_still_loading(tmp_path: Path, small_package_dir: Path, patient_examples) -> None:  # type: ignore[no-untyped-def]
-    """Each process loads the model before it listens: from the first accepted connection on, every fresh
-    connection (whichever process the kernel gives it to) is answered by a loaded model."""
-    args = ["--model-path", str(small_package_dir), "--processes", "2", "--alias-check-interval-s", "0"]
+@pytest.mark.parametrize("processes", [1, 2])
+def test_no_connection_reaches_a_process_still_loading(tmp_path: Path, small_package_dir: Path, patient_examples, processes: int) -> None:  # type: ignore[no-untyped-def]
+    """Each process loads the model before it listens (one process as well as several): from the first accepted
+    connection on, every fresh connection (whichever process the kernel gives it to) is answered by a loaded
+    model."""
+    args = ["--model-path", str(small_package_dir), "--processes", str(processes), "--alias-check-interval-s", "0"]
     with running(tmp_path / "run", args, wait_listening=False) as server:
-        server.wait_log("listening")  # the first process is up; the other may still be loading
+        server.wait_log("listening")  # the first process is up; another may still be loading
         profile = patient_examples["hla_b_1502_carrier"]
         for i in range(24):
             with RecommendationClient(server.target, timeout_s=30) as client:

@@ -1,7 +1,9 @@
-"""Mutual TLS and bearer tokens on a real server; health and reflection need no token."""
+"""Mutual TLS and bearer tokens on a real server; health needs no token, reflection only when told to; TLS
+handshake failures reach the log as JSON lines."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from precisionpain.service.client import RecommendationClient, RecommendationServiceError
 from precisionpain.v1 import service_pb2, service_pb2_grpc
 from tests.contract.certs import Authority, Pem
-from tests.contract.serverproc import ServerProcess, running
+from tests.contract.serverproc import ServerProcess, running, wait_until
 
 TOKEN = "s3cret-token-for-tests-0123456789"
 ENV_TOKEN = "other-token-from-environment-42"
@@ -119,3 +121,49 @@ def test_client_class_over_mutual_tls(secure_server: ServerProcess, pki: dict[st
     with RecommendationClient(secure_server.target, **kwargs) as client, pytest.raises(RecommendationServiceError) as info:
         client.describe_model()
     assert info.value.code is grpc.StatusCode.UNAUTHENTICATED
+
+
+def _reflected_services(channel: grpc.Channel, metadata: list[tuple[str, str]] | None = None) -> set[str]:
+    replies = reflection_pb2_grpc.ServerReflectionStub(channel).ServerReflectionInfo(
+        iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=10, metadata=metadata
+    )
+    return {s.name for r in replies for s in r.list_services_response.service}
+
+
+def test_reflection_behind_the_token_when_set(tmp_path: Path, small_package_dir: Path) -> None:
+    tokens = tmp_path / "tokens"
+    tokens.write_text(f"{TOKEN}\n")
+    args = [
+        "--model-path", str(small_package_dir), "--alias-check-interval-s", "0",
+        "--require-token", "--token-file", str(tokens), "--reflection-requires-token",
+    ]  # fmt: skip
+    with running(tmp_path / "run", args) as server, grpc.insecure_channel(server.target) as ch:
+        assert server.wait_log("listening")["reflection_requires_token"] is True
+        for metadata in (None, [("authorization", "Bearer wrong-token-xxxxxxxxxxxx")]):
+            with pytest.raises(grpc.RpcError) as info:
+                _reflected_services(ch, metadata)
+            assert info.value.code() is grpc.StatusCode.UNAUTHENTICATED  # type: ignore[attr-defined]
+        assert "precisionpain.v1.RecommendationService" in _reflected_services(ch, [("authorization", f"Bearer {TOKEN}")])
+        health = health_pb2_grpc.HealthStub(ch)  # health stays open for probes
+        assert health.Check(health_pb2.HealthCheckRequest(), timeout=10).status == health_pb2.HealthCheckResponse.SERVING
+    assert TOKEN not in server.log_text()
+
+
+def test_tls_handshake_failures_are_json_log_lines(secure_server: ServerProcess, pki: dict[str, Any]) -> None:
+    """gRPC core reports a failed handshake on standard error itself: the server turns it into a JSON line."""
+    before = len(secure_server.log_records())
+    with grpc.insecure_channel(secure_server.target) as ch:  # plaintext to a TLS port
+        assert _code(health_pb2_grpc.HealthStub(ch).Check, health_pb2.HealthCheckRequest()) is grpc.StatusCode.UNAVAILABLE
+    with _channel(secure_server, pki["ca"], pki["rogue_client"]) as ch:  # a certificate from another CA
+        assert _code(health_pb2_grpc.HealthStub(ch).Check, health_pb2.HealthCheckRequest()) is grpc.StatusCode.UNAVAILABLE
+
+    def handshake_records() -> list[dict[str, Any]]:
+        return [r for r in secure_server.log_records()[before:] if "Handshake failed" in r.get("message", "")]
+
+    wait_until(lambda: len(handshake_records()) >= 2, timeout_s=20)
+    record = handshake_records()[0]
+    assert record["logger"] == "precisionpain.service.native" and record["level"] in ("INFO", "WARNING", "ERROR")
+    assert record["source"].startswith("ssl_transport_security")
+    lines = [line for line in secure_server.log_text().splitlines() if line.strip()]
+    not_json = [line for line in lines if not line.startswith("{") or not isinstance(json.loads(line), dict)]
+    assert not_json == []

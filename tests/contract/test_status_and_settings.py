@@ -25,6 +25,7 @@ from precisionpain.service.status import (
     status_for,
 )
 from precisionpain.v1 import service_pb2, service_pb2_grpc
+from tests.contract.serverproc import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -125,10 +126,25 @@ def test_a_client_ca_without_required_client_auth_is_refused(tmp_path: Path) -> 
     assert settings.tls.require_client_auth
 
 
+def test_reflection_behind_the_token_is_a_setting(tmp_path: Path) -> None:
+    config = tmp_path / "server.yaml"
+    config.write_text("version: 1\n")
+    assert build_settings({}, config_path=config, environ={}).auth.reflection_requires_token is False  # open by default
+    env = {env_name("auth.require_token"): "true", env_name("auth.reflection_requires_token"): "true"}
+    assert build_settings({}, config_path=config, environ=env).auth.reflection_requires_token is True
+    flags = {"auth.require_token": True, "auth.reflection_requires_token": False}
+    assert build_settings(flags, config_path=config, environ=env).auth.reflection_requires_token is False
+    with pytest.raises(errors.ConfigError, match=r"auth.reflection_requires_token: is true but auth.require_token is false"):
+        build_settings({"auth.reflection_requires_token": True}, config_path=config, environ={})
+
+
 def test_repository_server_yaml_is_valid() -> None:
     s = build_settings({}, config_path=REPO / "serving" / "server.yaml", environ={})
     assert s.host == "127.0.0.1" and s.model and s.model.startswith("models:/")
-    assert set(setting_paths()) >= {"port", "limits.max_batch_size", "tls.cert_file", "auth.token_file"}
+    assert set(setting_paths()) >= {
+        "port", "limits.max_batch_size", "tls.cert_file", "auth.token_file", "auth.reflection_requires_token"
+    }
+    assert s.auth.reflection_requires_token is False  # development default; production turns it on
 
 
 def test_tokens(tmp_path: Path) -> None:
@@ -164,7 +180,7 @@ class _Broken:
 def broken_server() -> Iterator[str]:
     server = grpc.server(ThreadPoolExecutor(max_workers=2))
     service = RecommendationService(_Broken(), TokenCheck([]), InFlight())  # type: ignore[arg-type]
-    service_pb2_grpc.add_RecommendationServiceServicer_to_server(service, server)
+    service.add_to(server)
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     yield f"127.0.0.1:{port}"
@@ -190,7 +206,12 @@ def test_internal_errors_have_a_fixed_message_and_a_logged_request_id(
         with pytest.raises(grpc.RpcError) as info:
             stub.DescribeModel(service_pb2.DescribeModelRequest(), timeout=5)
         assert info.value.code() is grpc.StatusCode.UNAVAILABLE  # type: ignore[attr-defined]
-    records = [r for r in caplog.records if getattr(r, "fields", {}).get("request_id") == "bug-report-1"]
+
+    def records_of_the_call() -> list[logging.LogRecord]:
+        return [r for r in caplog.records if getattr(r, "fields", {}).get("request_id") == "bug-report-1"]
+
+    wait_until(lambda: len(records_of_the_call()) == 2, timeout_s=10)  # the access line follows the call's end
+    records = records_of_the_call()
     assert {r.getMessage() for r in records} == {"internal error", "call"}
     bug = next(r for r in records if r.getMessage() == "internal error")
     assert bug.fields["error_type"] == "KeyError" and "recommend" in bug.fields["stack"]  # type: ignore[attr-defined]
