@@ -248,8 +248,8 @@ def test_kubernetes_deployment_matches_the_server_settings(tmp_path: Path) -> No
     grpc_port = _port_number(container, "grpc")
     assert grpc_port == settings.port
 
-    # the token comes from a Secret, in the variable the server reads
-    assert settings.auth.require_token
+    # the token comes from a Secret, in the variable the server reads; reflection is behind it too (production)
+    assert settings.auth.require_token and settings.auth.reflection_requires_token
     token_env = next(e for e in container["env"] if e["name"] == settings.auth.token_env)
     assert "secretKeyRef" in token_env["valueFrom"]
 
