@@ -224,7 +224,8 @@ class _CallLog:
         self.request_id = request_id
         self.method = method
         self.started = time.perf_counter()
-        self.code = grpc.StatusCode.OK
+        self.code = grpc.StatusCode.OK  # the handler's
+        self.lost: grpc.StatusCode | None = None  # what the caller got instead, when the handler's status was lost
         self.fields: dict[str, Any] = {}
         self._pending = 2
         self._lock = threading.Lock()
@@ -234,7 +235,7 @@ class _CallLog:
         """gRPC ended the call (its termination callback)."""
         if _answer_lost(context):
             expired = context.time_remaining() < DEADLINE_SLACK_S
-            self.code = grpc.StatusCode.DEADLINE_EXCEEDED if expired else grpc.StatusCode.CANCELLED
+            self.lost = grpc.StatusCode.DEADLINE_EXCEEDED if expired else grpc.StatusCode.CANCELLED
         self._done()
 
     def handled(self) -> None:
@@ -254,7 +255,7 @@ class _CallLog:
                 "call",
                 request_id=self.request_id,
                 method=self.method,
-                status=self.code.name,
+                status=(self.lost or self.code).name,
                 latency_ms=round((time.perf_counter() - self.started) * 1e3, 3),
                 **self.fields,
             )
@@ -524,7 +525,14 @@ def serve(settings: ServerSettings, *, reuse_port: bool = False) -> int:
     if settings.processes > 1:
         return serve_processes(settings)
     stderr = route_native_stderr()  # gRPC core's own lines (TLS handshake failures, ...) become JSON lines too
-    configure_logging(settings.log_level, stderr.stream)
+    try:
+        return _serve_until_stopped(settings, stderr.stream, reuse_port=reuse_port)
+    finally:
+        stderr.close()
+
+
+def _serve_until_stopped(settings: ServerSettings, log_stream: Any, *, reuse_port: bool) -> int:
+    configure_logging(settings.log_level, log_stream)
     stop = threading.Event()
     gc.set_threshold(*GC_THRESHOLD)
     server = start_server(settings, reuse_port=reuse_port, freeze_heap=True, load_first=True)
@@ -543,7 +551,6 @@ def serve(settings: ServerSettings, *, reuse_port: bool = False) -> int:
     while not stop.wait(1.0):
         pass
     server.stop()
-    stderr.close()
     return 0
 
 
