@@ -91,7 +91,7 @@ class ServerSettings(FrozenModel):
     # process cannot use more than about one core for this CPU-bound work, so set it to the cores given
     processes: int = Field(default=1, ge=1, le=64)
     grace_period_s: float = Field(default=10.0, ge=0.0)
-    drain_delay_s: float = Field(default=0.0, ge=0.0)  # NOT_SERVING but still answering, before the drain
+    drain_delay_s: float = Field(default=0.0, ge=0.0)  # NOT_SERVING but still answering, before the drain (0.2 s at least)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     tls: TlsSettings = TlsSettings()
     auth: AuthSettings = AuthSettings()
