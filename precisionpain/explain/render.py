@@ -53,14 +53,18 @@ SEVERITY_TITLES = {
     Severity.info: "Note",
 }
 
-SOURCE_LABELS = {"CPIC": "CPIC", "guideline": "Guideline", "catalog": "General"}
+SOURCE_LABELS = {"CPIC": "CPIC", "guideline": "Guideline", "catalog": "General", "rule": "Safety rule"}
 
 WARNING_HEADINGS = {
     WarningKind.missing_input: "Missing inputs",
     WarningKind.outside_training_range: "Values outside the range seen in training",
     WarningKind.pgx_not_tested: "Pharmacogenomic results not available",
     WarningKind.pgx_indeterminate: "Indeterminate pharmacogenomic results",
+    WarningKind.safety_not_checked: "Safety checks not made (an input they need is missing)",
 }
+
+VERDICT_LABELS = {"usable": "Usable", "warning": "Usable with warning", "excluded": "Excluded"}
+LEVEL_LABELS = {"contraindicated": "Contraindicated", "warning": "Warning", "info": "Note"}
 
 STRATEGY_TEXT = {
     "t_learner": "a separate gradient-boosted tree model (XGBoost) for each option (T-learner)",
@@ -186,6 +190,8 @@ def _environment() -> Environment:
         SEVERITY_TITLES={s.value: t for s, t in SEVERITY_TITLES.items()},
         WARNING_HEADINGS={k.value: t for k, t in WARNING_HEADINGS.items()},
         SOURCE_LABELS=SOURCE_LABELS,
+        VERDICT_LABELS=VERDICT_LABELS,
+        LEVEL_LABELS=LEVEL_LABELS,
         metric_value=_metric_value,
         gap_metric=_gap_metric,
         gap_value=_gap_value,

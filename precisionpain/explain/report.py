@@ -33,6 +33,7 @@ from precisionpain.schema import (
     Caution,
     DataWarning,
     ExplainedRecommendation,
+    FunctionalReading,
     GeneResult,
     Guidance,
     HlaStatus,
@@ -42,7 +43,9 @@ from precisionpain.schema import (
     PatientProfile,
     Provenance,
     RankedOption,
+    RankedRecommendation,
     SafetyFlag,
+    SafetyReason,
     Severity,
     WarningKind,
 )
@@ -289,6 +292,28 @@ class Reference(FrozenModel):
     url: str
 
 
+class SafetyRow(FrozenModel):
+    """One option's safety verdict for this patient and every reason behind it, most severe first."""
+
+    option_id: str
+    display_name: str
+    verdict: Literal["usable", "warning", "excluded"]
+    reasons: tuple[SafetyReason, ...] = ()
+
+
+class MedicationSafety(FrozenModel):
+    """The "Medication safety" section: medications and how they change the genes' function, organ function and
+    pregnancy as given, the checks that could not be made, and each option's verdict with its reasons."""
+
+    medications: tuple[str, ...] = ()
+    functional_phenotypes: tuple[FunctionalReading, ...] = ()
+    facts: tuple[InputItem, ...] = ()  # organ function, pregnancy and the histories the rules read
+    not_checked: tuple[str, ...] = ()  # messages of the safety rules that an unknown input left unchecked
+    rows: tuple[SafetyRow, ...] = ()  # excluded first, then warned, then usable (ranked order within each)
+    rules_version: str = ""
+    rules_sha256: str = ""
+
+
 class Report(FrozenModel):
     """One clinician report, rendered to HTML (:func:`render_html`) or JSON (``model_dump_json``)."""
 
@@ -308,6 +333,7 @@ class Report(FrozenModel):
     explanations: tuple[OptionWhy, ...]
     warnings: tuple[DataWarning, ...]
     references: tuple[Reference, ...]
+    medication_safety: MedicationSafety = MedicationSafety()
 
     def explanation(self, option_id: str) -> OptionWhy:
         for e in self.explanations:
@@ -808,6 +834,45 @@ def _option_why(
 # ------------------------------------------------------------------------------------------- build
 
 
+#: The clinical inputs the safety rules read, shown in the "Medication safety" section as given or "not given".
+SAFETY_FACT_FIELDS: Final = (
+    "egfr_ml_per_min_1_73m2",
+    "hepatic_impairment",
+    "pregnant",
+    "gestational_age_weeks",
+    "breastfeeding",
+    "opioid_mme_per_day",
+    "history_gi_bleed",
+    "cardiovascular_disease",
+    "seizure_disorder",
+)
+_PREGNANCY_FIELDS: Final = ("pregnant", "gestational_age_weeks", "breastfeeding")
+_VERDICT_ORDER = {"excluded": 0, "warning": 1, "usable": 2}
+
+
+def _medication_safety(
+    rec: RankedRecommendation, profile: PatientProfile, patient: PatientSummary, warnings: Sequence[DataWarning]
+) -> MedicationSafety:
+    items = {i.field_id: i for d in patient.domains for i in d.items}
+    shown = [f for f in SAFETY_FACT_FIELDS if profile.clinical.sex.value == "female" or f not in _PREGNANCY_FIELDS]
+    facts = tuple(items[f] for f in shown if f in items)
+    ordered = sorted(
+        (*rec.options, *rec.excluded), key=lambda o: (_VERDICT_ORDER[o.verdict], o.rank or 0, o.option_id)
+    )
+    return MedicationSafety(
+        medications=rec.medications,
+        functional_phenotypes=rec.functional_phenotypes,
+        facts=facts,
+        not_checked=tuple(w.message for w in warnings if w.kind is WarningKind.safety_not_checked),
+        rows=tuple(
+            SafetyRow(option_id=o.option_id, display_name=o.display_name, verdict=o.verdict, reasons=o.safety_reasons)
+            for o in ordered
+        ),
+        rules_version=rec.provenance.safety_rules_version,
+        rules_sha256=rec.provenance.safety_rules_sha256,
+    )
+
+
 def _screening_gaps(profile: PatientProfile) -> tuple[SafetyFlag, ...]:
     """Screens a guideline asks for that the inputs do not contain."""
     if profile.psychosocial.phq9_item9 is None:
@@ -923,6 +988,7 @@ def build_report(
         explanations=explanations,
         warnings=warnings,
         references=_references(pgx),
+        medication_safety=_medication_safety(rec, profile, patient, warnings),
     )
 
 
