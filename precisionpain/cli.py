@@ -169,7 +169,7 @@ def rules_cmd(
     catalogs = load_safety_catalogs(catalog_root)
     if check is None:
         targets = catalogs.rule_option_ids()
-        rules = [
+        rules: list[dict[str, Any]] = [
             {
                 "id": r.id,
                 "level": r.level.value,
