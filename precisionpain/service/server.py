@@ -343,6 +343,85 @@ class RecommendationService:
             call.handled()
 
 
+_UNDECODABLE = object()
+_EXPERIMENTAL_ATTRIBUTES = ("experimental_non_blocking", "experimental_thread_pool")
+
+
+class UndecodableIsInvalidArgument(grpc.ServerInterceptor):
+    """Health and reflection come with grpcio's own handlers, which parse requests with a deserializer that
+    answers INTERNAL for bytes that are not the message; through this interceptor such bytes are
+    INVALID_ARGUMENT instead. Handlers without a deserializer (RecommendationService, which parses its own
+    requests after the token check) pass unchanged."""
+
+    def intercept_service(
+        self, continuation: Callable[[grpc.HandlerCallDetails], Any], handler_call_details: grpc.HandlerCallDetails
+    ) -> Any:
+        handler = continuation(handler_call_details)
+        if handler is None or handler.request_deserializer is None:
+            return handler
+        return _tolerant(handler)
+
+
+def _refuse_undecodable(context: grpc.ServicerContext) -> None:
+    context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the request is not the method's protobuf message")
+
+
+def _tolerant(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+    """``handler`` with a deserializer that never raises and a behaviour that refuses what it could not parse."""
+    deserialize = handler.request_deserializer
+    serialize = handler.response_serializer
+
+    def parse(raw: bytes) -> Any:
+        try:
+            return deserialize(raw)
+        except DecodeError:
+            return _UNDECODABLE
+
+    def checked(requests: Any, context: grpc.ServicerContext) -> Any:
+        for request in requests:
+            if request is _UNDECODABLE:
+                _refuse_undecodable(context)
+            yield request
+
+    def same_attributes(wrapper: Callable[..., Any], behaviour: Callable[..., Any]) -> Callable[..., Any]:
+        for name in _EXPERIMENTAL_ATTRIBUTES:  # e.g. health's non-blocking Watch
+            if hasattr(behaviour, name):
+                setattr(wrapper, name, getattr(behaviour, name))
+        return wrapper
+
+    if handler.unary_unary is not None:
+        unary_unary = handler.unary_unary
+
+        def one_to_one(request: Any, context: grpc.ServicerContext) -> Any:
+            if request is _UNDECODABLE:
+                _refuse_undecodable(context)
+            return unary_unary(request, context)
+
+        return grpc.unary_unary_rpc_method_handler(same_attributes(one_to_one, unary_unary), parse, serialize)
+    if handler.unary_stream is not None:
+        unary_stream = handler.unary_stream
+
+        def one_to_many(request: Any, context: grpc.ServicerContext, *args: Any, **kwargs: Any) -> Any:
+            if request is _UNDECODABLE:
+                _refuse_undecodable(context)
+            return unary_stream(request, context, *args, **kwargs)
+
+        return grpc.unary_stream_rpc_method_handler(same_attributes(one_to_many, unary_stream), parse, serialize)
+    if handler.stream_unary is not None:
+        stream_unary = handler.stream_unary
+
+        def many_to_one(requests: Any, context: grpc.ServicerContext) -> Any:
+            return stream_unary(checked(requests, context), context)
+
+        return grpc.stream_unary_rpc_method_handler(same_attributes(many_to_one, stream_unary), parse, serialize)
+    stream_stream = handler.stream_stream
+
+    def many_to_many(requests: Any, context: grpc.ServicerContext) -> Any:
+        return stream_stream(checked(requests, context), context)
+
+    return grpc.stream_stream_rpc_method_handler(same_attributes(many_to_many, stream_stream), parse, serialize)
+
+
 class GuardedReflection(reflection.ReflectionServicer):
     """Server reflection behind the service's bearer-token check (``auth.reflection_requires_token``)."""
 
@@ -465,6 +544,7 @@ def start_server(
             ("grpc.so_reuseport", 1 if reuse_port else 0),
         ],
         maximum_concurrent_rpcs=limits.max_concurrent_rpcs,
+        interceptors=[UndecodableIsInvalidArgument()],
     )
     store = ModelStore(
         source or settings_model_source(settings),

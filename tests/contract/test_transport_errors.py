@@ -111,6 +111,23 @@ def test_undecodable_bytes_are_invalid_argument_logged_like_any_call(
     assert _access(shared_server, request_id)["status"] == "INVALID_ARGUMENT"
 
 
+def test_undecodable_bytes_to_health_and_reflection_are_invalid_argument(channel: grpc.Channel) -> None:
+    garbage = b"\xff\xff\xff"
+    calls = {
+        "Health/Check": lambda: channel.unary_unary("/grpc.health.v1.Health/Check")(garbage, timeout=10),
+        "Health/Watch": lambda: list(channel.unary_stream("/grpc.health.v1.Health/Watch")(garbage, timeout=10)),
+        "ServerReflectionInfo": lambda: list(
+            channel.stream_stream("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo")(
+                iter([garbage]), timeout=10
+            )
+        ),
+    }
+    for name, call in calls.items():
+        err = _error(call)
+        assert err.code() is grpc.StatusCode.INVALID_ARGUMENT, (name, err.code(), err.details())
+        assert "protobuf" in err.details()
+
+
 def test_undecodable_bytes_without_a_token_are_unauthenticated(tmp_path: Path, small_package_dir: Path) -> None:
     token = "transport-token-0123456789abcdef"
     args = ["--model-path", str(small_package_dir), "--alias-check-interval-s", "0", "--require-token"]
