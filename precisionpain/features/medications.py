@@ -12,8 +12,9 @@ catalog's own root, once per catalog.
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Callable, Mapping, Sequence
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -32,23 +33,38 @@ SEPARATOR = "; "
 MAX_FLAT_CHARS = MAX_MEDICATIONS * (MAX_MEDICATION_NAME_CHARS + len(SEPARATOR))
 
 
-@lru_cache(maxsize=8)
+#: What was read of each loaded feature catalog's root, kept as long as the catalog itself: a model package's
+#: catalog root is a temporary copy that is gone once the package is loaded, so nothing is read from it later.
+_READ: weakref.WeakKeyDictionary[FeatureCatalog, tuple[MedicationCatalog, PhenoconversionMethod]] = (
+    weakref.WeakKeyDictionary()
+)
+_READ_LOCK = threading.Lock()
+
+
+def read_safety_inputs(catalog: FeatureCatalog) -> tuple[MedicationCatalog, PhenoconversionMethod]:
+    """features/medications.yaml and the phenoconversion method of models/safety_rules.yaml of the catalog's root,
+    read once per catalog (call it while the root exists: :func:`precisionpain.models.package.read_package` does)."""
+    with _READ_LOCK:
+        found = _READ.get(catalog)
+        if found is None:
+            from precisionpain.catalog.loader import load_treatment_options
+            from precisionpain.catalog.safety import load_medication_catalog, load_safety_rules
+
+            meds = load_medication_catalog(catalog.root)
+            options = load_treatment_options(catalog.root)
+            found = _READ[catalog] = (meds, load_safety_rules(catalog, options, meds, catalog.root).method)
+        return found
+
+
 def medication_catalog(catalog: FeatureCatalog) -> MedicationCatalog:
     """features/medications.yaml of the feature catalog's root (read once per catalog)."""
-    from precisionpain.catalog.safety import load_medication_catalog
-
-    return load_medication_catalog(catalog.root)
+    return read_safety_inputs(catalog)[0]
 
 
-@lru_cache(maxsize=8)
 def phenoconversion_method(catalog: FeatureCatalog) -> PhenoconversionMethod:
     """The phenoconversion method of the catalog root's safety rules (models/safety_rules.yaml), the numbers the
     safety engine uses, so the model's functional activity and the rules' functional phenotype agree."""
-    from precisionpain.catalog.loader import load_treatment_options
-    from precisionpain.catalog.safety import load_safety_rules
-
-    options = load_treatment_options(catalog.root)
-    return load_safety_rules(catalog, options, medication_catalog(catalog), catalog.root).method
+    return read_safety_inputs(catalog)[1]
 
 
 def is_missing(value: Any) -> bool:

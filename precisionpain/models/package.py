@@ -332,6 +332,7 @@ def find_package_root(path: Path) -> Path:
 def read_package(path: str | Path, *, expected_manifest_sha256: str | None = None) -> LoadedPackage:
     """Read a package folder (or a downloaded MLflow model holding one) after checking every file against its
     manifest and, when given, the manifest against ``expected_manifest_sha256`` (see :func:`verify_package`)."""
+    from precisionpain.features.medications import read_safety_inputs
     from precisionpain.models.artifacts import load_model
 
     root = find_package_root(Path(path))
@@ -346,6 +347,7 @@ def read_package(path: str | Path, *, expected_manifest_sha256: str | None = Non
     catalog = load_feature_catalog(catalog_root)
     options = load_treatment_options(catalog_root)
     tables = load_pgx_tables(catalog_root)
+    read_safety_inputs(catalog)  # the root may be a temporary copy: read what the feature layer needs of it now
     if catalog.sha256 != metadata.catalog_sha256:
         raise ModelError("the catalog inside the model package does not match the sha256 recorded at training")
     estimator = load_model(root / "estimator")
