@@ -18,14 +18,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pydantic
 
 from precisionpain.bounded_cache import lru_cache_bytes, text_bytes
 from precisionpain.catalog.loader import FeatureCatalog, OptionCatalog
-from precisionpain.catalog.types import DOMAIN_LABELS, FieldType, TreatmentOption
-from precisionpain.errors import ProfileValidationError, Violation
+from precisionpain.catalog.types import DOMAIN_LABELS, FieldType, MissingPolicy, TreatmentOption
+from precisionpain.errors import DataError, ProfileValidationError, Violation
 from precisionpain.pgx.cpic import CpicGuidance, cpic_lookup, drug_pgx_fields
 from precisionpain.pgx.tables import ACTIVITY_SCORE_GENES, PGX_FIELDS, TRANSLATED_GENES, PgxTables
-from precisionpain.safety import SafetyAssessment, Verdict, alternatives_available
+from precisionpain.safety import SafetyAssessment, SafetyCatalogs, Verdict, alternatives_available
 from precisionpain.schema import (
     Caution,
     DataWarning,
@@ -462,90 +463,226 @@ def data_warnings(
     return tuple(out)
 
 
-def _resolved_gene_columns(frame: pd.DataFrame, gene: str, tables: PgxTables) -> tuple[np.ndarray, np.ndarray]:
-    """Per row, the CPIC reading (activity score, phenotype) of one CYP gene; None where untested/unreadable."""
+def _missing_to_none(values: np.ndarray) -> np.ndarray:
+    """Object array with every missing marker (None, NaN, pd.NA) as None."""
+    out = np.asarray(values, dtype=object).copy()
+    out[pd.isna(out)] = None
+    return out
+
+
+def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
+    if name in frame.columns:
+        return _missing_to_none(frame[name].to_numpy(dtype=object))
+    return np.full(len(frame), None, dtype=object)
+
+
+def _codes(values: np.ndarray) -> np.ndarray:
+    """Integer codes of the distinct values of an object array (missing: -1)."""
+    return pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)[0].astype(np.int64)
+
+
+def _condition_nodes(rules: Sequence[Any]) -> list[Any]:
+    """Every node of the rules' conditions."""
+    out: list[Any] = []
+    stack = [r.when for r in rules]
+    while stack:
+        c = stack.pop()
+        out.append(c)
+        stack.extend((*(c.all_ or ()), *(c.any_ or ()), *((c.not_,) if c.not_ is not None else ())))
+    return out
+
+
+_COMPARE = {"lt": np.less, "le": np.less_equal, "gt": np.greater, "ge": np.greater_equal}
+
+
+def _test_outcomes(values: np.ndarray, test: Any) -> np.ndarray:
+    """Per row, whether one ``field`` or ``missing`` test of a rule holds. A missing value fails every ``field``
+    test (comparisons, ``is``, ``in`` and ``not_in`` alike), as in the engine."""
+    missing = np.asarray([v is None for v in values], dtype=bool)
+    if test.head == "missing":
+        return missing
+    op = test.operator
+    if op in _COMPARE:
+        x = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy(dtype=np.float64)
+        with np.errstate(invalid="ignore"):
+            return _COMPARE[op](x, float(getattr(test, op))) & ~missing
+    levels = frozenset((test.is_,) if op == "is_" else (test.in_ if op == "in_" else test.not_in) or ())
+    codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
+    inside = np.asarray([_level(v) in levels for v in uniques] + [False], dtype=bool)[codes]
+    return (inside if op != "not_in" else ~inside) & ~missing
+
+
+def _field_codes(values: np.ndarray, tests: Sequence[Any]) -> np.ndarray:
+    """Codes of a field by the outcomes of every test the rules make of it: two values that pass and fail the
+    same tests are one code (an eGFR of 31 and of 45 for "below 30"; every group outside the listed ancestries)."""
+    outcomes = np.column_stack([_test_outcomes(values, t) for t in tests])
+    return outcomes.astype(np.int64) @ (1 << np.arange(outcomes.shape[1], dtype=np.int64))
+
+
+def _level(value: Any) -> Any:
+    """A flat value as the profile holds it for a rule's ``is``/``in`` (booleans as bool, levels as text)."""
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    return str(value)
+
+
+def _gene_state_codes(frame: pd.DataFrame, gene: str, tables: PgxTables) -> np.ndarray:
+    """Per row, a code of what CPIC reads of one CYP gene result (phenotype, activity score, problems): every
+    phenoconversion, rule and CPIC lookup of the gene depends on the result only through that reading."""
     from precisionpain.pgx.resolve import resolve_gene
 
-    n = len(frame)
-    parts = []
-    for part in ("diplotype", "phenotype", "activity_score"):
-        col = f"{gene}_{part}"
-        values = frame[col].to_numpy(dtype=object) if col in frame.columns else np.full(n, None, dtype=object)
-        parts.append(values)
+    parts = [_column(frame, f"{gene}_{part}") for part in ("diplotype", "phenotype", "activity_score")]
     codes, uniques = pd.factorize(pd.Series(list(zip(*parts, strict=True)), dtype=object))
-    score = np.empty(len(uniques) + 1, dtype=object)
-    phenotype = np.empty(len(uniques) + 1, dtype=object)
-    for u, key in enumerate(uniques):
-        clean = [None if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)) else str(v) for v in key]
-        if all(v is None for v in clean):
-            score[u], phenotype[u] = None, None
+    states: list[Any] = []
+    for key in uniques:
+        if all(v is None for v in key):
+            states.append(None)
             continue
-        r = resolve_gene(gene.upper(), clean[0], clean[1], clean[2], tables)
-        score[u], phenotype[u] = (r.activity_score, r.phenotype) if r.ok else (None, None)
-    score[-1] = phenotype[-1] = None
-    return score[codes], phenotype[codes]
+        dip, phe, score = (None if v is None else str(v) for v in key)
+        r = resolve_gene(gene.upper(), dip, phe, score, tables)
+        states.append((r.phenotype, r.activity_score, tuple(r.problems)))
+    return _codes(np.asarray([*states, None], dtype=object)[codes])
 
 
-_GENE_COLUMNS = {g: PGX_FIELDS[g] for g in TRANSLATED_GENES}
-_MARKER_COLUMNS = {g: f for g, f in PGX_FIELDS.items() if g not in _GENE_COLUMNS}
+def _medication_codes(values: np.ndarray, catalogs: SafetyCatalogs, conditions: Sequence[Any]) -> np.ndarray:
+    """Per row, a code of what the conditions and phenoconversion can tell apart in the medicine list: each
+    medicine as the properties and classes the conditions ask about, its CYP inhibition, and - when it has such a
+    property - the option whose own medicine it is (the engine leaves that one out for that option). A name the
+    catalog does not know keeps its row apart, for the engine to report."""
+    from precisionpain.catalog.safety import option_medication
+    from precisionpain.features.medications import flat_problems
+
+    asked = {c.taking_property for c in conditions if c.taking_property is not None}
+    classes = {c.taking_class for c in conditions if c.taking_class is not None}
+    own = {
+        row.name
+        for o in catalogs.options.options
+        if (row := option_medication(o, catalogs.medications)) is not None
+    }
+
+    def token(row: Any) -> tuple[Any, ...]:
+        props = tuple(sorted(p.value for p in row.properties if p in asked))
+        cls = row.drug_class if row.drug_class in classes else None
+        strengths = tuple(row.strength(g).value for g in TRANSLATED_GENES)
+        return props, cls, strengths, row.name if (props or cls) and row.name in own else None
+
+    codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
+    keys: list[Any] = []
+    for value in uniques:
+        names, problems = flat_problems(value)
+        rows = [catalogs.medications.by_name(name) for name in names]
+        if problems or any(r is None for r in rows):
+            keys.append(("unresolved", value))
+        else:
+            keys.append(tuple(sorted({token(r) for r in rows})))
+    return _codes(np.asarray([*keys, ()], dtype=object)[codes])
 
 
-def cpic_avoid_matrix(
-    frame: pd.DataFrame,
-    option_ids: Sequence[str],
-    options: OptionCatalog,
-    tables: PgxTables,
-) -> np.ndarray:
-    """(n, k) booleans: True where CPIC says AVOID for that patient and option (a flat patient table).
+def _deciding_rules(catalogs: SafetyCatalogs) -> list[Any]:
+    """The rules whose level the one verdict table turns into an exclusion (the others only warn or inform)."""
+    from precisionpain.safety import VERDICT_BY_LEVEL
 
-    The same rule as :func:`rank_options`, looked up once per distinct reading of the option's genes, so a
-    table of hundreds of thousands of patients takes a second or two.
-    """
-    from precisionpain.schema import GeneResult, Pgx
+    return [r for r in catalogs.rules.rules if VERDICT_BY_LEVEL[r.level] is Verdict.excluded]
 
-    n = len(frame)
-    out = np.zeros((n, len(option_ids)), dtype=bool)
-    resolved: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    prior_col = "carbamazepine_prior_use_over_3_months"
-    prior = frame[prior_col].to_numpy(dtype=object) if prior_col in frame.columns else np.full(n, None, dtype=object)
-    for j, option_id in enumerate(option_ids):
-        option = options.get(option_id)
+
+def _deciding_cpic_genes(catalogs: SafetyCatalogs) -> set[str]:
+    """The genes of every CPIC row group (the rows of one drug that read one gene set, looked up on their own)
+    holding an action the rules catalog turns into an exclusion: no other group can exclude, whatever it reads
+    (e.g. CPIC's OPRM1 and COMT rows for the opioids make no recommendation)."""
+    from precisionpain.safety import VERDICT_BY_LEVEL
+
+    levels = {str(action): level for action, level in catalogs.rules.cpic_action_levels.items()}
+    genes: set[str] = set()
+    for option in catalogs.options.options:
         if option.cpic_drug is None:
             continue
-        key_columns: list[np.ndarray] = []
-        names: list[str] = []
-        for gene in option.genes:
-            if gene in _GENE_COLUMNS:
-                if gene not in resolved:
-                    resolved[gene] = _resolved_gene_columns(frame, _GENE_COLUMNS[gene], tables)
-                key_columns += list(resolved[gene])
-                names += [f"{gene}:score", f"{gene}:phenotype"]
-            elif gene in _MARKER_COLUMNS and _MARKER_COLUMNS[gene] in frame.columns:
-                key_columns.append(frame[_MARKER_COLUMNS[gene]].to_numpy(dtype=object))
-                names.append(gene)
-        key_columns.append(prior)
-        names.append("prior")
-        codes, uniques = pd.factorize(pd.Series(list(zip(*key_columns, strict=True)), dtype=object))
-        avoid = np.zeros(len(uniques) + 1, dtype=bool)
-        for u, key in enumerate(uniques):
-            row = {
-                name: (None if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)) else v)
-                for name, v in zip(names, key, strict=True)
-            }
-            pgx_data: dict[str, object] = {}
-            for gene, column in _GENE_COLUMNS.items():
-                score, phenotype = row.get(f"{gene}:score"), row.get(f"{gene}:phenotype")
-                if score is not None or phenotype is not None:
-                    pgx_data[column] = GeneResult(phenotype=phenotype, activity_score=score)
-            for gene, column in _MARKER_COLUMNS.items():
-                if row.get(gene) is not None:
-                    pgx_data[column] = row[gene]
-            found = cpic_lookup(
-                option.cpic_drug,
-                Pgx.model_validate(pgx_data),
-                prior_use_over_3_months=None if row["prior"] is None else bool(row["prior"]),
-                tables=tables,
-            )
-            avoid[u] = any(g.action_code.value == AVOID for g in found.guidance)
-        out[:, j] = avoid[codes]
-    return out
+        for rec in catalogs.tables.recommendations_for(option.cpic_drug):
+            level = levels.get(rec.action_code)
+            if level is not None and VERDICT_BY_LEVEL[level] is Verdict.excluded:
+                genes.update(rec.genes)
+    return genes
+
+
+def _safety_groups(frame: pd.DataFrame, catalogs: SafetyCatalogs) -> tuple[np.ndarray, tuple[str, ...]]:
+    """(n, m) integer codes of everything that can decide an exclusion, and the flat columns they read.
+
+    What can exclude is a rule whose level means exclusion, CPIC's avoid, and (through "alternatives") every other
+    exclusion. So the codes are: the outcomes of every test those rules make of a field; the medicines as those
+    rules and phenoconversion see them; the reading of each CYP gene a deciding rule or CPIC row group reads, and
+    the other results those CPIC groups read, with prior carbamazepine use (CPIC's population rows). Rows with
+    equal codes get equal exclusions from the engine."""
+    features = catalogs.features
+    conditions = _condition_nodes(_deciding_rules(catalogs))
+    tests: dict[str, list[Any]] = {}
+    for c in conditions:
+        if c.head in ("field", "missing"):
+            tests.setdefault((c.field or c.missing).partition(".")[2], []).append(c)
+    genes = _deciding_cpic_genes(catalogs) | {
+        getattr(c, c.head) for c in conditions if c.head in ("phenotype", "phenoconverted", "assumed_activity_score")
+    }
+    columns: list[np.ndarray] = []
+    read: list[str] = []
+    for fid, field_tests in sorted(tests.items()):
+        columns.append(_field_codes(_column(frame, fid), field_tests))
+        read.append(fid)
+    cyp = [g for g in TRANSLATED_GENES if g in genes]
+    if cyp or any(c.head in ("taking_property", "taking_class") for c in conditions):
+        for spec in features.medication_list_fields:  # interactions, and inhibitors for phenoconversion
+            columns.append(_medication_codes(_column(frame, spec.id), catalogs, conditions))
+            read.append(spec.id)
+    for gene in cyp:
+        field = PGX_FIELDS[gene]
+        columns.append(_gene_state_codes(frame, field, catalogs.tables))
+        read += [f"{field}_{part}" for part in ("diplotype", "phenotype", "activity_score")]
+    markers = sorted(PGX_FIELDS[g] for g in genes - set(TRANSLATED_GENES) if g in PGX_FIELDS)
+    for field in [*markers, "carbamazepine_prior_use_over_3_months"]:
+        columns.append(_codes(_column(frame, field)))
+        read.append(field)
+    return np.column_stack(columns), tuple(dict.fromkeys(read))
+
+
+def safety_exclusion_matrix(
+    frame: pd.DataFrame, option_ids: Sequence[str], safety_catalogs: SafetyCatalogs
+) -> np.ndarray:
+    """(n, k) booleans over a flat patient table: True where the safety engine excludes the option for the patient.
+
+    The same engine as the ranking: :func:`precisionpain.safety.apply_safety_rules` on the patient's profile over
+    the whole option catalog, so CPIC's avoid on the functional phenotype, every contraindication and interaction,
+    and the catalog's alternatives all count. It runs once per group of patients alike in everything that can
+    decide an exclusion (the fields the excluding rules test, numbers by threshold band; the medicines as the
+    rules and phenoconversion see them; the CYP readings; the other CPIC inputs), on the group's first patient, so
+    a table of 200,000 patients takes seconds (benchmarks/safety_matrix_bench.py). A row that is not a valid
+    profile raises :class:`ProfileValidationError`; an unknown medicine is reported by the engine, as for a single
+    profile.
+    """
+    from precisionpain.catalog.loader import pydantic_violations
+    from precisionpain.features.frame import row_to_profile_dict
+    from precisionpain.safety import apply_safety_rules
+
+    ids = tuple(option_ids)
+    known = set(safety_catalogs.options.ids)
+    DataError.raise_if_any(
+        "safety exclusion matrix",
+        [
+            Violation(f"options[{i}]", "is not an option id in models/treatment_options.yaml", "string")
+            for i, o in enumerate(ids)
+            if o not in known
+        ],
+    )
+    if len(frame) == 0:
+        return np.zeros((0, len(ids)), dtype=bool)
+    codes, read = _safety_groups(frame, safety_catalogs)
+    _, first, inverse = np.unique(codes, axis=0, return_index=True, return_inverse=True)
+    features = safety_catalogs.features
+    required = [f.id for f in features.fields if f.field.missing is MissingPolicy.required]
+    columns = [c for c in dict.fromkeys([*required, *read]) if c in frame.columns]
+    verdicts = np.zeros((len(first), len(ids)), dtype=bool)
+    for g, row in enumerate(frame.iloc[first][columns].to_dict(orient="records")):
+        # the group's first patient with only what can decide an exclusion (and the required fields)
+        try:
+            profile = PatientProfile.model_validate(row_to_profile_dict(row, features))
+        except pydantic.ValidationError as err:
+            raise ProfileValidationError("patient table", pydantic_violations(err)) from None
+        excluded = set(apply_safety_rules(profile, safety_catalogs).excluded_ids)
+        verdicts[g] = [o in excluded for o in ids]
+    return verdicts[inverse.reshape(-1)]

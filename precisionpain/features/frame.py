@@ -69,16 +69,16 @@ def row_to_profile_dict(row: Mapping[str, Any], catalog: FeatureCatalog) -> dict
     for spec in catalog.fields:
         section = out.setdefault(spec.section, {})
         if spec.field.type is FieldType.pgx_gene:
-            gene = {
-                part: row.get(f"{spec.id}_{part}")
-                for part in GENE_PARTS
-                if not _missing(row.get(f"{spec.id}_{part}"))
-            }
+            gene = {}
+            for part in GENE_PARTS:
+                given = row.get(f"{spec.id}_{part}")
+                if given is not None and not _missing(given):
+                    gene[part] = given
             if any(k != "source" for k in gene):
                 section[spec.id] = gene
             continue
         value = row.get(spec.id)
-        if _missing(value):
+        if value is None or _missing(value):  # an absent column is the common case: no missing-value test
             continue
         if spec.field.type is FieldType.integer and isinstance(value, float) and value.is_integer():
             value = int(value)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -33,6 +33,9 @@ from precisionpain.models.metrics import (
 )
 from precisionpain.models.metrics import policy_dr_scores as aipw_scores
 from precisionpain.pgx.tables import PgxTables
+
+if TYPE_CHECKING:
+    from precisionpain.safety import SafetyCatalogs
 
 TRUE_P_PREFIX = "true_p_response__"
 
@@ -210,7 +213,8 @@ def age_bands(age: np.ndarray, edges: Sequence[float]) -> np.ndarray:
 
 
 def usable_policy(p: np.ndarray, avoid: np.ndarray) -> np.ndarray:
-    """Column index of the highest predicted option that CPIC does not say to avoid."""
+    """Column index of the highest predicted option the safety rules do not exclude (``avoid``: the exclusion
+    matrix of :func:`held_out`)."""
     masked = np.where(avoid, -np.inf, p)
     return masked.argmax(axis=1)
 
@@ -275,7 +279,7 @@ class HeldOut:
     X: np.ndarray
     treatment: np.ndarray
     y: np.ndarray
-    avoid: np.ndarray  # (n, k) in option_ids order
+    avoid: np.ndarray  # (n, k) in option_ids order: excluded by the safety rules (CPIC avoid included)
     true_p: np.ndarray | None  # (n, k) in option_ids order
     option_ids: tuple[str, ...]
 
@@ -307,19 +311,39 @@ def held_out(
     option_ids: Sequence[str],
     options: OptionCatalog,
     tables: PgxTables,
+    *,
+    safety: SafetyCatalogs | None = None,
 ) -> HeldOut:
-    from precisionpain.ranking import cpic_avoid_matrix
+    """The held-out patients with their outcomes and, per option, whether the safety rules exclude it (the engine
+    the ranking obeys, over every patient: :func:`precisionpain.ranking.safety_exclusion_matrix`). ``safety``
+    defaults to the rules and medication catalog beside ``options`` (a model package's own copy), compiled with
+    these options and CPIC tables."""
+    from precisionpain.ranking import safety_exclusion_matrix
 
+    if safety is None:
+        safety = _safety_catalogs(options, tables)
     treatment, y = outcome_arrays(frame, outcome, option_ids)
     return HeldOut(
         frame=frame,
         X=X,
         treatment=treatment,
         y=y,
-        avoid=cpic_avoid_matrix(frame, option_ids, options, tables),
+        avoid=safety_exclusion_matrix(frame, option_ids, safety),
         true_p=true_outcomes(frame, option_ids),
         option_ids=tuple(option_ids),
     )
+
+
+def _safety_catalogs(options: OptionCatalog, tables: PgxTables) -> SafetyCatalogs:
+    from precisionpain.catalog.loader import load_feature_catalog
+    from precisionpain.catalog.safety import load_medication_catalog, load_safety_rules
+    from precisionpain.safety import compile_safety_catalogs
+
+    root = options.path.parent.parent  # <root>/models/treatment_options.yaml
+    features = load_feature_catalog(root)
+    medications = load_medication_catalog(root)
+    rules = load_safety_rules(features, options, medications, root)
+    return compile_safety_catalogs(root, features, options, tables, medications, rules)
 
 
 def policy_dr_scores(estimator: Any, data: HeldOut, policy_codes: np.ndarray) -> np.ndarray:

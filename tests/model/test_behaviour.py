@@ -144,15 +144,23 @@ def _resolved_phenotypes(frame: pd.DataFrame, package: Any) -> np.ndarray:
 
 
 def test_cpic_avoid_options_are_never_the_chosen_usable_option(package: Any, patients: pd.DataFrame) -> None:
-    """The policy training and evaluation use ("the model's top usable option"), even when the model scores the
-    forbidden drug highest."""
+    """The policy training and evaluation use ("the model's top option the safety rules do not exclude"), even when
+    the model scores the forbidden drug highest: CPIC's avoid on the genotype, on the functional phenotype
+    (phenoconversion) and for HLA-B*15:02 carriers; and the exclusion is specific to those patients."""
     from precisionpain.models.evaluation import usable_policy
-    from precisionpain.ranking import cpic_avoid_matrix
+    from precisionpain.ranking import safety_exclusion_matrix
+    from precisionpain.safety import load_safety_catalogs
 
     options = [str(o) for o in package.estimator.options_]
+    specific = with_values(
+        with_cyp2d6(patients.iloc[900:1200], "*1/*1"),
+        medications=None, breastfeeding=None, hla_b_1502="negative", hla_a_3101="negative",
+    )  # fmt: skip
     frame = pd.concat(
         [patients, with_cyp2d6(patients.iloc[:300], "*4/*4"), with_cyp2d6(patients.iloc[300:600], "*1/*1x2"),
-         with_values(patients.iloc[600:900], hla_b_1502="positive", carbamazepine_prior_use_over_3_months=False)],
+         with_values(patients.iloc[600:900], hla_b_1502="positive", carbamazepine_prior_use_over_3_months=False),
+         with_values(with_cyp2d6(patients.iloc[1200:1500], "*1/*1"), medications="paroxetine"),
+         specific],
         ignore_index=True,
     )  # fmt: skip
     phenotype = _resolved_phenotypes(frame, package)
@@ -162,19 +170,22 @@ def test_cpic_avoid_options_are_never_the_chosen_usable_option(package: Any, pat
     # caution); every other carrier (naive or unknown) must not start it.
     tolerated = (frame["carbamazepine_prior_use_over_3_months"].astype(object) == True).to_numpy()  # noqa: E712
     hla = positive & ~tolerated
-    assert pm_um.sum() >= 600 and hla.sum() >= 300
-    avoid = cpic_avoid_matrix(frame, options, package.options, package.tables)
+    # a genotypic normal metabolizer on paroxetine (strong CYP2D6 inhibitor) is a functional poor metabolizer
+    paroxetine = (frame["medications"].astype(object) == "paroxetine").to_numpy() & (phenotype == "Normal Metabolizer")
+    assert pm_um.sum() >= 600 and hla.sum() >= 300 and paroxetine.sum() >= 300
+    avoid = safety_exclusion_matrix(frame, options, load_safety_catalogs(package.path / "catalog"))
     p = predict(package, frame)
     adversarial = p.copy()
     for o in (*OPIOIDS_CYP2D6, "carbamazepine"):
         adversarial[:, column(package, o)] = 0.999  # the model "prefers" the risky drug for everyone
     for scores in (p, adversarial):
         chosen = np.asarray(options, dtype=object)[usable_policy(scores, avoid)]
-        assert not np.isin(chosen[pm_um], OPIOIDS_CYP2D6).any()
+        assert not np.isin(chosen[pm_um | paroxetine], OPIOIDS_CYP2D6).any()
         assert not (chosen[hla] == "carbamazepine").any()
-    # everyone else can still get them: the rule is specific
+    # patients with a normal genotype, no medicines, not breastfeeding and HLA-negative can still get them
     chosen = np.asarray(options, dtype=object)[usable_policy(adversarial, avoid)]
-    assert np.isin(chosen[~pm_um & ~positive], [*OPIOIDS_CYP2D6, "carbamazepine"]).all()
+    last = np.arange(len(frame)) >= len(frame) - len(specific)
+    assert np.isin(chosen[last], [*OPIOIDS_CYP2D6, "carbamazepine"]).all()
 
 
 def test_ranked_recommendations_exclude_cpic_avoid_options(package: Any, patients: pd.DataFrame) -> None:
