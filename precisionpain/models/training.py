@@ -166,7 +166,7 @@ def input_example(catalog: FeatureCatalog) -> pd.DataFrame:
     from precisionpain.catalog.types import FieldType
 
     row: dict[str, Any] = {}
-    for spec in catalog.fields:
+    for spec in catalog.input_fields:
         f = spec.field
         if f.type is FieldType.pgx_gene:
             row[f"{f.id}_diplotype"] = "*1/*1"
@@ -196,7 +196,7 @@ def model_signature(catalog: FeatureCatalog, option_ids: tuple[str, ...]) -> Any
     from precisionpain.features.frame import GENE_PARTS
 
     inputs: list[ColSpec | TensorSpec] = []
-    for spec in catalog.fields:
+    for spec in catalog.input_fields:  # the medication list too (names joined by "; ")
         f = spec.field
         required = f.missing is MissingPolicy.required
         if f.type is FieldType.pgx_gene:
