@@ -415,7 +415,8 @@ def model_card(
         "- Per option on the held-out patients who received it: AUC, Brier score, log loss, expected calibration "
         f"error (ECE, {config.evaluation.calibration_bins} equal-count bins) with its sampling-noise floor (the ECE "
         "a perfectly calibrated model would show on the same patients).",
-        "- Policy value of 'take the top usable option' (options CPIC says to avoid are never chosen): "
+        "- Policy value of 'take the top usable option' (options the safety rules exclude, CPIC avoid included, are "
+        "never chosen): "
         f"self-normalised IPW and doubly robust (AIPW) estimates with {alpha_pct}% percentile bootstrap intervals "
         f"({config.evaluation.n_bootstrap} resamples), against the observed prescriber policy and the best single "
         "option for everyone.",

@@ -1,7 +1,7 @@
 """Whether a newly trained version takes ``champion`` from the current one.
 
 The comparison is paired and made on patients new to both models. Both policies ("give each patient the top
-option CPIC does not say to avoid", from each model's own predictions) are scored patient by patient with the
+option the safety rules do not exclude", from each model's own predictions) are scored patient by patient with the
 same doubly robust (AIPW) estimator and the challenger's nuisance models, on the challenger's held-out patients.
 The challenger is promoted only when the one-sided lower confidence bound of the mean paired difference is above
 ``promotion.min_improvement`` (a paired normal bound: mean - z * sd / sqrt(n)): a gain inside the noise of a
