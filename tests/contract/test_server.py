@@ -41,7 +41,7 @@ def _rich(err: Any) -> status_pb2.Status:
     return status_pb2.Status.FromString(raw)
 
 
-def test_ranked_response_with_request_id(stub, patient_examples) -> None:  # type: ignore[no-untyped-def]
+def test_ranked_response_with_request_id(stub, patient_examples, feature_catalog) -> None:  # type: ignore[no-untyped-def]
     request = recommend_request(patient_examples["hla_b_1502_carrier"])
     response, call = _call(stub, "Recommend", request, metadata=[("x-request-id", "chart-42")])
     assert response.request_id == "chart-42"
@@ -54,7 +54,8 @@ def test_ranked_response_with_request_id(stub, patient_examples) -> None:  # typ
     shown = {o.option_id for o in response.options} | {o.option_id for o in response.excluded}
     assert len(shown) == 17
     assert response.provenance.catalog_sha256 and response.provenance.code_version
-    assert len(response.feature_ids) == len(response.feature_values) == 42
+    assert list(response.feature_ids) == list(feature_catalog.feature_ids)
+    assert len(response.feature_values) == len(feature_catalog.feature_ids)
     # without x-request-id the server makes one
     response, call = _call(stub, "Recommend", request)
     assert len(response.request_id) == 32 and dict(call.trailing_metadata())["x-request-id"] == response.request_id
@@ -69,7 +70,7 @@ def test_explanations_add_up_and_equal_shap_tree_explainer(stub, patient_example
         e = option.explanation
         total = e.base_value + sum(c.shap_value for c in e.top_contributions) + e.other_contributions
         assert abs(total - e.margin) < 1e-5
-        assert len(e.top_contributions) == 42 and e.other_contributions == 0.0
+        assert len(e.top_contributions) == len(small_package.catalog.feature_ids) and e.other_contributions == 0.0
         explainer = shap.TreeExplainer(est.boosters_[option.option_id])
         expected = explainer.shap_values(x)[0]
         got = {c.feature_id: c.shap_value for c in e.top_contributions}
