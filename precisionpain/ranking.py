@@ -574,7 +574,7 @@ def _medication_codes(values: np.ndarray, catalogs: SafetyCatalogs, conditions: 
         if problems or any(r is None for r in rows):
             keys.append(("unresolved", value))
         else:
-            keys.append(tuple(sorted({token(r) for r in rows})))
+            keys.append(tuple(sorted({token(r) for r in rows}, key=repr)))
     return _codes(np.asarray([*keys, ()], dtype=object)[codes])
 
 

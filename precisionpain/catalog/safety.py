@@ -54,6 +54,8 @@ class MedicationProperty(StrEnum):
     anticoagulant = "anticoagulant"
     antiplatelet = "antiplatelet"
     hla_b_1502_risk = "hla_b_1502_risk"
+    strong_cyp1a2_inhibitor = "strong_cyp1a2_inhibitor"
+    strong_cyp3a4_inducer = "strong_cyp3a4_inducer"
 
 
 class Source(FrozenModel):

@@ -41,6 +41,9 @@ from precisionpain.pgx.translate import format_activity_score, parse_activity_sc
 from precisionpain.schema import GeneResult, Pgx
 
 POOR = "Poor Metabolizer"
+#: Genotype phenotypes whose CPIC guidance phenoconversion never lifts (see :func:`functional_change`).
+INCREASED_FUNCTION = frozenset({"Ultrarapid Metabolizer", "Rapid Metabolizer", "Likely Ultrarapid Metabolizer",
+                                "Likely Rapid Metabolizer"})  # fmt: skip
 INDETERMINATE = "Indeterminate"
 
 
@@ -265,6 +268,12 @@ def functional_change(reading: FunctionalPhenotype, result: GeneResult | None) -
     lookup score of a phenoconverted gene or of a gene with an assumed score (None: the result as given). Built
     without validation: the phenotype and score are CPIC's own terms."""
     if result is None or not (reading.phenoconverted or reading.assumed_score):
+        return None
+    if reading.genotype_phenotype in INCREASED_FUNCTION and reading.functional_phenotype != POOR:
+        # An inhibitor that brings an ultrarapid or rapid genotype towards normal never lifts CPIC's guidance for
+        # that genotype: inhibition depends on dose and adherence, and stopping the inhibitor restores the
+        # increased activity (codeine/tramadol toxicity in CYP2D6 ultrarapid metabolizers). Our judgement: the
+        # lookup keeps the genotype's, more restrictive, guidance; the functional reading is still shown.
         return None
     score = reading.lookup_activity_score if reading.gene in ACTIVITY_SCORE_GENES else None
     if score == NOT_APPLICABLE:
