@@ -178,6 +178,28 @@ def _strongest(inhibitors: Sequence[Inhibitor], gene: str) -> tuple[InhibitorStr
     return InhibitorStrength.none, ()
 
 
+def _unchanged(
+    gene: str,
+    phenotype: str | None,
+    score_text: str | None,
+    names: tuple[str, ...],
+    strength: InhibitorStrength,
+    note: str,
+) -> FunctionalPhenotype:
+    """A reading that phenoconversion could not change (gene untested or its result unreadable)."""
+    return FunctionalPhenotype.model_construct(
+        gene=gene,
+        genotype_phenotype=phenotype,
+        genotype_activity_score=score_text,
+        functional_phenotype=phenotype,
+        functional_activity_score=score_text,
+        lookup_activity_score=score_text,
+        inhibitors=names,
+        strength=strength,
+        note=note,
+    )
+
+
 def functional_phenotype(
     gene: str,
     result: GeneResult | None,
@@ -191,33 +213,15 @@ def functional_phenotype(
     """
     strength, names = _strongest(inhibitors, gene) if gene in method.genes else (InhibitorStrength.none, ())
     if result is None:
-        return FunctionalPhenotype.model_construct(
-            gene=gene,
-            genotype_phenotype=None,
-            genotype_activity_score=None,
-            functional_phenotype=None,
-            functional_activity_score=None,
-            lookup_activity_score=None,
-            inhibitors=names,
-            strength=strength,
-            note=f"{gene} not tested: phenoconversion cannot be assessed" if names else "",
-        )
+        note = f"{gene} not tested: phenoconversion cannot be assessed" if names else ""
+        return _unchanged(gene, None, None, names, strength, note)
     resolved = resolve_gene(gene, result.diplotype, result.phenotype, result.activity_score, tables)
     phenotype, score_text = resolved.phenotype, resolved.activity_score
     functional, functional_score, lookup = phenotype, score_text, score_text
     note = ""
     if phenotype is None or not resolved.ok:
-        return FunctionalPhenotype.model_construct(
-            gene=gene,
-            genotype_phenotype=phenotype,
-            genotype_activity_score=score_text,
-            functional_phenotype=phenotype,
-            functional_activity_score=score_text,
-            lookup_activity_score=score_text,
-            inhibitors=names,
-            strength=strength,
-            note="no CPIC phenotype could be read, so phenoconversion cannot be assessed" if names else "",
-        )
+        note = "no CPIC phenotype could be read, so phenoconversion cannot be assessed" if names else ""
+        return _unchanged(gene, phenotype, score_text, names, strength, note)
     multiplier = Decimal(str(method.activity_multipliers.get(strength, 1.0)))
     if multiplier != 1:
         if gene in ACTIVITY_SCORE_GENES and score_text is not None:

@@ -20,18 +20,16 @@ SHARED_MAX_REQUEST_BYTES = 256 * 1024
 @pytest.fixture(scope="session")
 def shared_server(small_package_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """One server for most tests: --model-path on the small package, small limits to test them cheaply."""
-    workdir = tmp_path_factory.mktemp("shared-server")
+    limits = f"  max_batch_size: {SHARED_MAX_BATCH}\n  max_request_bytes: {SHARED_MAX_REQUEST_BYTES}\n"
+    yield from package_server(small_package_dir, tmp_path_factory.mktemp("shared-server"), limits)
+
+
+def package_server(package_dir: Path, workdir: Path, limits: str) -> Iterator[ServerProcess]:
+    """A real server on a model package folder with these ``limits:`` lines (two workers, no alias polling),
+    serving until the caller is done with it."""
     config = workdir / "server.yaml"
-    config.write_text(
-        "version: 1\n"
-        "workers: 2\n"
-        "limits:\n"
-        f"  max_batch_size: {SHARED_MAX_BATCH}\n"
-        f"  max_request_bytes: {SHARED_MAX_REQUEST_BYTES}\n"
-        "reload:\n"
-        "  alias_check_interval_s: 0\n"
-    )
-    server = start_server(workdir, ["--model-path", str(small_package_dir), "--config", str(config)])
+    config.write_text(f"version: 1\nworkers: 2\nlimits:\n{limits}reload:\n  alias_check_interval_s: 0\n")
+    server = start_server(workdir, ["--model-path", str(package_dir), "--config", str(config)])
     try:
         server.wait_serving()
         yield server

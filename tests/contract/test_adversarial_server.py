@@ -23,7 +23,8 @@ from hypothesis import strategies as st
 
 from precisionpain.service.client import recommend_request
 from precisionpain.v1 import service_pb2, service_pb2_grpc
-from tests.contract.serverproc import ServerProcess, start_server, wait_until
+from tests.contract.conftest import package_server
+from tests.contract.serverproc import ServerProcess, wait_until
 from tests.contract.test_fuzz import EXPECTED, invalid_requests, valid_requests
 
 DEADLINE_S = 2.0  # the caller's deadline in the report that found the "(" flood
@@ -204,17 +205,7 @@ def test_a_bad_batch_item_fails_alone(adversary: Any) -> None:
 @pytest.fixture(scope="module")
 def flood_server(small_package_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """A server that accepts requests of several MiB, so each can carry a megabyte-long string."""
-    workdir = tmp_path_factory.mktemp("flood-server")
-    config = workdir / "server.yaml"
-    config.write_text(
-        "version: 1\nworkers: 2\nlimits:\n  max_request_bytes: 4194304\nreload:\n  alias_check_interval_s: 0\n"
-    )
-    server = start_server(workdir, ["--model-path", str(small_package_dir), "--config", str(config)])
-    try:
-        server.wait_serving()
-        yield server
-    finally:
-        server.stop()
+    yield from package_server(small_package_dir, tmp_path_factory.mktemp("flood-server"), "  max_request_bytes: 4194304\n")
 
 
 def _flood(server: ServerProcess, n: int, tag: str) -> int:
