@@ -9,6 +9,7 @@ Keys should be validated and bounded before they get here; the byte bound is the
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 from collections import OrderedDict
@@ -52,15 +53,19 @@ class ByteBoundedLRU(Generic[K, V]):
         self._lock = threading.Lock()
 
     def get(self, key: K) -> tuple[bool, V | None]:
-        """(True, value) and the entry becomes the most recently used, or (False, None)."""
-        with self._lock:
-            found = self._entries.get(key)
-            if found is None:
-                self._misses += 1
-                return False, None
-            self._entries.move_to_end(key)
-            self._hits += 1
-            return True, found[0]
+        """(True, value) and the entry becomes the most recently used, or (False, None).
+
+        Lock-free: each OrderedDict operation is atomic, and an entry another thread evicts between the read and
+        ``move_to_end`` is still a right answer. The hit and miss counts may miss a few under contention."""
+        entries = self._entries
+        found = entries.get(key)
+        if found is None:
+            self._misses += 1
+            return False, None
+        with contextlib.suppress(KeyError):  # evicted meanwhile
+            entries.move_to_end(key)
+        self._hits += 1
+        return True, found[0]
 
     def put(self, key: K, value: V) -> None:
         size = self._size_of(key, value) + ENTRY_OVERHEAD_BYTES
@@ -100,7 +105,9 @@ class ByteBoundedLRU(Generic[K, V]):
 class BytesCachedFunction(Generic[P, R]):
     """A function whose results are kept in a :class:`ByteBoundedLRU` keyed by its positional arguments."""
 
-    def __init__(self, fn: Callable[P, R], max_bytes: int, size_of: Callable[[tuple[Any, ...], R], int]) -> None:
+    def __init__(
+        self, fn: Callable[P, R], max_bytes: int, size_of: Callable[[tuple[Any, ...], R], int]
+    ) -> None:
         self.__wrapped__ = fn
         self.__doc__ = fn.__doc__
         self.__name__ = getattr(fn, "__name__", "cached")

@@ -62,7 +62,8 @@ def cohort_cmd(
     n: Annotated[int, typer.Option("--n", min=1, help="Number of synthetic patients.")] = 10_000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed; the same seed gives the same file.")] = 7,
     out: Annotated[
-        Path | None, typer.Option("--out", help="Parquet file to write (default: out/cohort-N-seedS.parquet).")
+        Path | None,
+        typer.Option("--out", help="Parquet file to write (default: out/cohort-N-seedS.parquet)."),
     ] = None,
     force: ForceOpt = False,
     catalog_root: CatalogRootOpt = None,
@@ -88,7 +89,14 @@ def cohort_cmd(
             progress=(lambda done: step(what, done / n)) if step is not None else None,
         )
     write_cohort(
-        frame, out, n=n, seed=seed, chunk_size=COHORT_CHUNK, catalog=feature_catalog, options=options, tables=tables
+        frame,
+        out,
+        n=n,
+        seed=seed,
+        chunk_size=COHORT_CHUNK,
+        catalog=feature_catalog,
+        options=options,
+        tables=tables,
     )
     err_console.print(f"wrote {len(frame):,} patients to {out}")
 
@@ -103,7 +111,8 @@ def features_cmd(
     out: Annotated[
         Path | None,
         typer.Option(
-            "--out", help="Output (.features.json or .parquet; default: out/<base>.features.json or .parquet)."
+            "--out",
+            help="Output (.features.json or .parquet; default: out/<base>.features.json or .parquet).",
         ),
     ] = None,
     force: ForceOpt = False,
@@ -154,7 +163,8 @@ def validate_cmd(
 @handle_errors
 def rules_cmd(
     check: Annotated[
-        Path | None, typer.Option("--check", help="A profile JSON file: show which rules fire for it, and why.")
+        Path | None,
+        typer.Option("--check", help="A profile JSON file: show which rules fire for it, and why."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
     catalog_root: CatalogRootOpt = None,
@@ -228,7 +238,9 @@ def rules_cmd(
 @pgx_app.command("translate")
 @handle_errors
 def pgx_translate_cmd(
-    source: Annotated[Path, typer.Argument(help="TSV with columns gene, diplotype (other columns are kept).")],
+    source: Annotated[
+        Path, typer.Argument(help="TSV with columns gene, diplotype (other columns are kept).")
+    ],
     out: Annotated[Path, typer.Option("--out", help="TSV to write: adds activity_score and phenotype.")],
     force: ForceOpt = False,
     catalog_root: CatalogRootOpt = None,
@@ -284,9 +296,15 @@ def pgx_guidance_cmd(
 @handle_errors
 def pgx_import_cmd(
     source: Annotated[Path, typer.Argument(help="PharmCAT outside-call TSV or *.phenotype.json.")],
-    profile: Annotated[Path | None, typer.Option("--profile", help="Profile JSON to add the results to.")] = None,
-    out: Annotated[Path | None, typer.Option("--out", help="Where to write the (updated) profile JSON.")] = None,
-    replace: Annotated[bool, typer.Option("--replace", help="PharmCAT results replace disagreeing ones.")] = False,
+    profile: Annotated[
+        Path | None, typer.Option("--profile", help="Profile JSON to add the results to.")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Where to write the (updated) profile JSON.")
+    ] = None,
+    replace: Annotated[
+        bool, typer.Option("--replace", help="PharmCAT results replace disagreeing ones.")
+    ] = False,
     force: ForceOpt = False,
     catalog_root: CatalogRootOpt = None,
 ) -> None:
@@ -324,16 +342,22 @@ def pgx_import_cmd(
 @app.command("quickstart")
 @handle_errors
 def quickstart_cmd(
-    out: Annotated[Path, typer.Option("--out", help="Folder for the cohort, recommendations, reports and server log.")] = Path("out"),
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder for the cohort, recommendations, reports and server log.")
+    ] = Path("out"),
     n: Annotated[int, typer.Option("--n", min=1000, help="Synthetic patients to train on.")] = 200_000,
     seed: Annotated[int, typer.Option("--seed", help="Cohort seed.")] = 7,
     examples: Annotated[
-        Path | None, typer.Option("--examples", help="Folder of profile JSON files (default: examples/patients).")
+        Path | None,
+        typer.Option("--examples", help="Folder of profile JSON files (default: examples/patients)."),
     ] = None,
     config: Annotated[
-        Path | None, typer.Option("--config", help="Training config (default: the shipped models/response_model.yaml).")
+        Path | None,
+        typer.Option("--config", help="Training config (default: the shipped models/response_model.yaml)."),
     ] = None,
-    retrain: Annotated[bool, typer.Option("--retrain", help="Train a new model even if a champion exists.")] = False,
+    retrain: Annotated[
+        bool, typer.Option("--retrain", help="Train a new model even if a champion exists.")
+    ] = False,
     home: HomeOpt = None,
     tracking_uri: TrackingOpt = None,
     catalog_root: CatalogRootOpt = None,
@@ -361,8 +385,10 @@ def quickstart_cmd(
 
     with sigterm_interrupts():
         result = run_quickstart(plan, say, lambda label: progress_steps(err_console, label))
-    table = Table(title=f"{len(result.examples)} example patients, answered over gRPC by {result.model_uri} "
-                        f"(v{result.model_version})")
+    table = Table(
+        title=f"{len(result.examples)} example patients, answered over gRPC by {result.model_uri} "
+        f"(v{result.model_version})"
+    )
     for col in ("patient", "top options (chance of response)", "excluded", "report"):
         table.add_column(col)
     for ex in result.examples:

@@ -86,7 +86,12 @@ class ProgressLines:
     while a step lasts, each with the share done, the time so far and an estimate of the time left."""
 
     def __init__(
-        self, console: Console, label: str, *, heartbeat_s: float = 15.0, clock: Callable[[], float] = time.monotonic
+        self,
+        console: Console,
+        label: str,
+        *,
+        heartbeat_s: float = 15.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.console, self.label, self.heartbeat_s, self.clock = console, label, heartbeat_s, clock
         self.started = clock()
@@ -188,7 +193,11 @@ ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite output files 
 
 CatalogRootOpt = Annotated[
     Path | None,
-    typer.Option("--catalog-root", help="Folder with features/, models/, serving/ (default: bundled).", show_default=False),
+    typer.Option(
+        "--catalog-root",
+        help="Folder with features/, models/, serving/ (default: bundled).",
+        show_default=False,
+    ),
 ]
 HomeOpt = Annotated[
     Path | None,
@@ -199,7 +208,9 @@ HomeOpt = Annotated[
 ]
 TrackingOpt = Annotated[
     str | None,
-    typer.Option("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else SQLite in --home)."),
+    typer.Option(
+        "--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else SQLite in --home)."
+    ),
 ]
 ModelOpt = Annotated[
     str | None,
@@ -210,7 +221,9 @@ ModelOpt = Annotated[
 ]
 ModelPathOpt = Annotated[
     Path | None,
-    typer.Option("--model-path", help="A local model package folder (air-gapped sites) instead of the registry."),
+    typer.Option(
+        "--model-path", help="A local model package folder (air-gapped sites) instead of the registry."
+    ),
 ]
 
 

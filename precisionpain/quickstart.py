@@ -98,11 +98,15 @@ def example_patients(plan: QuickstartPlan) -> list[Path]:
     folder = plan.examples or resolve_root(plan.catalog_root) / "examples" / "patients"
     files = sorted(folder.glob("*.json")) if folder.is_dir() else []
     if not files:
-        raise ConfigError("quickstart", [Violation("examples", "must be a folder holding profile *.json files", "path")])
+        raise ConfigError(
+            "quickstart", [Violation("examples", "must be a folder holding profile *.json files", "path")]
+        )
     return files
 
 
-def ensure_cohort(plan: QuickstartPlan, say: Say = _quiet, progress: Step = _no_progress) -> tuple[Path, bool]:
+def ensure_cohort(
+    plan: QuickstartPlan, say: Say = _quiet, progress: Step = _no_progress
+) -> tuple[Path, bool]:
     """The cohort file, generated unless one with the same size and seed is already there."""
     import pyarrow.parquet as pq
 
@@ -130,7 +134,9 @@ def ensure_cohort(plan: QuickstartPlan, say: Say = _quiet, progress: Step = _no_
         progress=lambda done: progress(what, 0.9 * done / plan.n_patients),
     )
     progress("writing the cohort file", 0.9)
-    write_cohort(frame, path, n=plan.n_patients, seed=plan.seed, catalog=catalog, options=options, tables=tables)
+    write_cohort(
+        frame, path, n=plan.n_patients, seed=plan.seed, catalog=catalog, options=options, tables=tables
+    )
     progress("done", 1.0)
     return path, False
 
@@ -156,7 +162,13 @@ def ensure_champion(
     if current is not None and not plan.retrain and current.tags.get("catalog_sha256") == catalog_sha:
         say(f"model: reusing {name} v{current.version} (champion)")
         return model_uri, current.version, False, uri
-    why = "no champion yet" if current is None else "retrain requested" if plan.retrain else "the feature catalog changed"
+    why = (
+        "no champion yet"
+        if current is None
+        else "retrain requested"
+        if plan.retrain
+        else "the feature catalog changed"
+    )
     say(f"model: training ({why}) with {config_path.name}; runs go to {uri}")
     result = train(
         cohort,
@@ -207,13 +219,28 @@ def _log_tail(path: Path, n: int = 15) -> str:
 
 
 @contextmanager
-def running_server(plan: QuickstartPlan, model_uri: str, tracking: str, log_path: Path) -> Iterator[RunningServer]:
+def running_server(
+    plan: QuickstartPlan, model_uri: str, tracking: str, log_path: Path
+) -> Iterator[RunningServer]:
     """``precisionpain serve`` as its own process on a free 127.0.0.1 port, SERVING before the block runs;
     stopped with SIGTERM (drain) afterwards, whatever happens in the block."""
     from precisionpain.service.client import RecommendationClient, RecommendationServiceError
 
-    argv = [sys.executable, "-m", "precisionpain.service.server", "--model", model_uri, "--host", "127.0.0.1",
-            "--port", "0", "--tracking-uri", tracking, "--alias-check-interval-s", "0"]
+    argv = [
+        sys.executable,
+        "-m",
+        "precisionpain.service.server",
+        "--model",
+        model_uri,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--tracking-uri",
+        tracking,
+        "--alias-check-interval-s",
+        "0",
+    ]
     if plan.home is not None:
         argv += ["--home", str(plan.home)]
     if plan.catalog_root is not None:
@@ -259,7 +286,9 @@ def running_server(plan: QuickstartPlan, model_uri: str, tracking: str, log_path
         log_file.close()
 
 
-def send_examples(server: RunningServer, plan: QuickstartPlan, patients: list[Path], say: Say = _quiet) -> tuple[ExampleResult, ...]:
+def send_examples(
+    server: RunningServer, plan: QuickstartPlan, patients: list[Path], say: Say = _quiet
+) -> tuple[ExampleResult, ...]:
     """Each example over gRPC; the answer saved as a recommendation record and rendered as a report."""
     from precisionpain.catalog.catalogs import load_catalogs
     from precisionpain.explain.commands import report_from_record, write_report

@@ -24,9 +24,16 @@ from precisionpain.bounded_cache import lru_cache_bytes, text_bytes
 from precisionpain.catalog.loader import FeatureCatalog, OptionCatalog
 from precisionpain.catalog.types import DOMAIN_LABELS, FieldType, MissingPolicy, TreatmentOption
 from precisionpain.errors import DataError, ProfileValidationError, Violation
-from precisionpain.pgx.cpic import CpicGuidance, cpic_lookup, drug_pgx_fields
+from precisionpain.pgx.cpic import (
+    CpicGuidance,
+    GeneState,
+    chooses_population,
+    drug_genes,
+    gene_states,
+    lookup_states,
+)
 from precisionpain.pgx.tables import ACTIVITY_SCORE_GENES, PGX_FIELDS, TRANSLATED_GENES, PgxTables
-from precisionpain.safety import SafetyAssessment, SafetyCatalogs, Verdict, alternatives_available
+from precisionpain.safety import SafetyAssessment, SafetyCatalogs, Verdict
 from precisionpain.schema import (
     Caution,
     DataWarning,
@@ -36,7 +43,6 @@ from precisionpain.schema import (
     Guidance,
     OptionPrediction,
     PatientProfile,
-    Pgx,
     Provenance,
     RankedOption,
     RankedRecommendation,
@@ -73,7 +79,9 @@ def check_candidates(candidate_ids: Sequence[str] | None, options: OptionCatalog
         return options.ids
     known = set(options.ids)
     problems = [
-        Violation(f"candidate_option_ids[{i}]", "is not an option id in models/treatment_options.yaml", "string")
+        Violation(
+            f"candidate_option_ids[{i}]", "is not an option id in models/treatment_options.yaml", "string"
+        )
         for i, c in enumerate(candidate_ids)
         if c not in known
     ]
@@ -125,48 +133,59 @@ _NO_CPIC = _CpicView()
 
 
 def _cpic_view(
-    option: TreatmentOption, pgx: Pgx, prior_use: bool | None, tables: PgxTables, alternatives: bool
+    option: TreatmentOption,
+    states: Mapping[str, GeneState],
+    prior_use: bool | None,
+    tables: PgxTables,
+    alternatives: bool,
 ) -> _CpicView:
     if option.cpic_drug is None:
         return _NO_CPIC
-    fields = drug_pgx_fields(option.cpic_drug, tables)
-    return _drug_view(option.cpic_drug, tuple((f, getattr(pgx, f)) for f in fields), prior_use, alternatives, tables)
+    drug = option.cpic_drug
+    states_read = tuple(states[g] for g in drug_genes(drug, tables))
+    if not chooses_population(drug, tables):  # one entry for all: neither can change the lookup
+        prior_use, alternatives = None, True
+    return _drug_view(drug, states_read, prior_use, alternatives, tables)
 
 
 def option_guidance(
-    option: TreatmentOption, profile: PatientProfile, tables: PgxTables, *, alternatives_available: bool = True
+    option: TreatmentOption,
+    profile: PatientProfile,
+    tables: PgxTables,
+    *,
+    alternatives_available: bool = True,
 ) -> tuple[tuple[Guidance, ...], tuple[str, ...]]:
     """The CPIC recommendations that apply to these results for this option (none for non-drug options), and
     the reasons guidance could not be resolved for genes that were given (e.g. a phenotype without score).
     Looks the profile's Pgx up as given; the ranking passes the functional (phenoconverted) Pgx instead."""
     view = _cpic_view(
-        option, profile.pgx, profile.clinical.carbamazepine_prior_use_over_3_months, tables, alternatives_available
+        option,
+        gene_states(profile.pgx, tables),
+        profile.clinical.carbamazepine_prior_use_over_3_months,
+        tables,
+        alternatives_available,
     )
     return view.guidance, view.unresolved
 
 
 def _drug_view_bytes(args: tuple[Any, ...], view: _CpicView) -> int:
     """What one cached CPIC view holds beyond the shared tables: its key's strings and its cautions' texts."""
-    results = args[1]
-    key_text = sum(text_bytes(*(getattr(r, "diplotype", r), getattr(r, "phenotype", ""))) for _, r in results)
+    key_text = sum(text_bytes(s.display, s.problem) for s in args[1])
     return key_text + sum(text_bytes(c.text) + 256 for c in view.cautions) + 2048
 
 
 @lru_cache_bytes(CPIC_VIEW_CACHE_BYTES, _drug_view_bytes)
 def _drug_view(
     drug: str,
-    results: tuple[tuple[str, Any], ...],
+    states: tuple[GeneState, ...],
     prior: bool | None,
     alternatives_available: bool,
     tables: PgxTables,
 ) -> _CpicView:
-    """Cached per drug and the results of the genes its CPIC rows read: many patients share those few readings."""
-    found = cpic_lookup(
-        drug,
-        Pgx(**dict(results)),
-        prior_use_over_3_months=prior,
-        alternatives_available=alternatives_available,
-        tables=tables,
+    """Cached per drug and the CPIC reading (phenotype, score) of the genes its rows read: the readings take
+    few values, so patients with different diplotypes share one entry."""
+    found = lookup_states(
+        drug, states, tables, prior_use_over_3_months=prior, alternatives_available=alternatives_available
     )
     guidance = tuple(_to_guidance(g) for g in found.guidance)
     unresolved = tuple(u.reason for u in found.unresolved)
@@ -179,7 +198,11 @@ def _gene_summary(g: Guidance) -> str:
 
 def _untested_cautions(option: TreatmentOption, profile: PatientProfile) -> list[Caution]:
     """Where a guideline asks for a genotype that was not tested, say so (HLA-B*15:02 screening is a safety rule)."""
-    if "CYP2D6" in option.genes and option.cpic_drug in {"codeine", "tramadol"} and profile.pgx.cyp2d6 is None:
+    if (
+        "CYP2D6" in option.genes
+        and option.cpic_drug in {"codeine", "tramadol"}
+        and profile.pgx.cyp2d6 is None
+    ):
         return [
             Caution(
                 code="cyp2d6_not_tested",
@@ -194,7 +217,8 @@ def _untested_cautions(option: TreatmentOption, profile: PatientProfile) -> list
 
 def _cpic_cautions(guidance: Sequence[Guidance], unresolved: Sequence[str]) -> tuple[Caution, ...]:
     out: list[Caution] = [
-        Caution(code="cpic_unresolved", severity=Severity.info, source="CPIC", text=reason) for reason in unresolved
+        Caution(code="cpic_unresolved", severity=Severity.info, source="CPIC", text=reason)
+        for reason in unresolved
     ]
     for g in guidance:
         who = _gene_summary(g)
@@ -228,15 +252,22 @@ _SEVERITY_BY_LEVEL = {RuleLevel.contraindicated: Severity.critical, RuleLevel.wa
 _SEVERITY_ORDER = {Severity.critical: 0, Severity.warning: 1, Severity.info: 2}
 
 
-@lru_cache_bytes(RULE_CAUTION_CACHE_BYTES, lambda args, c: 2 * text_bytes(c.text, *args[0].facts) + 512)
 def _rule_caution(reason: SafetyReason) -> Caution:
-    facts = f" ({'; '.join(reason.facts)})" if reason.facts else ""
+    return _caution_of(reason.rule_id, reason.level, reason.judgement, reason.text, reason.facts)
+
+
+@lru_cache_bytes(RULE_CAUTION_CACHE_BYTES, lambda args, c: 2 * text_bytes(c.text, *args[4]) + 512)
+def _caution_of(
+    rule_id: str, level: RuleLevel, judgement: bool, text: str, facts: tuple[str, ...]
+) -> Caution:
+    """Cached by the reason's parts a caution shows (hashing them is cheaper than hashing the reason)."""
+    shown = f" ({'; '.join(facts)})" if facts else ""
     return Caution(
-        code=reason.rule_id,
-        severity=_SEVERITY_BY_LEVEL[reason.level],
+        code=rule_id,
+        severity=_SEVERITY_BY_LEVEL[level],
         source="rule",
-        strength="judgement" if reason.judgement else "",
-        text=reason.text + facts,
+        strength="judgement" if judgement else "",
+        text=text + shown,
     )
 
 
@@ -269,7 +300,9 @@ def _exclusion_reason(reasons: Sequence[SafetyReason], guidance: Sequence[Guidan
             who = _gene_summary(g)
             strength = f" ({g.classification})" if g.classification else ""
             parts.append(f"CPIC{strength}{' - ' + who if who else ''}: {g.recommendation}")
-    parts.extend(_rule_caution(r).text for r in reasons if r.level is RuleLevel.contraindicated and not r.is_cpic)
+    parts.extend(
+        _rule_caution(r).text for r in reasons if r.level is RuleLevel.contraindicated and not r.is_cpic
+    )
     if not parts:  # a CPIC avoid the displayed guidance does not show (it cannot happen with one CPIC table)
         parts = [r.text for r in reasons if r.level is RuleLevel.contraindicated]
     return " ".join(parts)
@@ -314,14 +347,20 @@ def rank_options(
         raise KeyError(f"no prediction for option(s) {', '.join(missing)}")
     usable: list[dict[str, Any]] = []
     excluded: list[RankedOption] = []
-    pgx = safety.functional_pgx
+    states = gene_states(safety.functional_pgx, tables)
     prior = profile.clinical.carbamazepine_prior_use_over_3_months
+    verdicts = {o.option_id: o for o in safety.options}
+    usable_drugs = sum(
+        1 for o in safety.options if o.modality == "drug" and o.verdict is not Verdict.excluded
+    )
     for option_id in wanted:
         option = options.get(option_id)
         pred = by_id[option_id]
-        verdict = safety.option(option_id)
+        verdict = verdicts[option_id]
         reasons = verdict.reasons
-        cpic = _cpic_view(option, pgx, prior, tables, alternatives_available(option_id, safety))
+        # alternatives: another drug option of the catalog is usable (safety.alternatives_available, counted once)
+        others = usable_drugs - (verdict.modality == "drug" and verdict.verdict is not Verdict.excluded)
+        cpic = _cpic_view(option, states, prior, tables, others > 0)
         is_excluded = verdict.verdict is Verdict.excluded
         entry = dict(
             option_id=option.id,
@@ -618,7 +657,9 @@ def _safety_groups(frame: pd.DataFrame, catalogs: SafetyCatalogs) -> tuple[np.nd
         if c.head in ("field", "missing"):
             tests.setdefault((c.field or c.missing).partition(".")[2], []).append(c)
     genes = _deciding_cpic_genes(catalogs) | {
-        getattr(c, c.head) for c in conditions if c.head in ("phenotype", "phenoconverted", "assumed_activity_score")
+        getattr(c, c.head)
+        for c in conditions
+        if c.head in ("phenotype", "phenoconverted", "assumed_activity_score")
     }
     columns: list[np.ndarray] = []
     read: list[str] = []

@@ -164,12 +164,16 @@ class Recommender:
                 f"{meta.catalog_sha256[:12]}..., but this server uses {expected_catalog_sha256[:12]}..."
             )
         if package.catalog.feature_ids != meta.feature_ids:
-            raise ModelCatalogMismatchError("the model's feature list differs from its catalog's feature columns")
+            raise ModelCatalogMismatchError(
+                "the model's feature list differs from its catalog's feature columns"
+            )
         est = package.estimator
         self.option_ids: tuple[str, ...] = tuple(str(o) for o in est.options_)
         unknown = [o for o in self.option_ids if o not in package.options.ids]
         if unknown:
-            raise ModelCatalogMismatchError(f"the model ranks options missing from its catalog: {', '.join(unknown)}")
+            raise ModelCatalogMismatchError(
+                f"the model ranks options missing from its catalog: {', '.join(unknown)}"
+            )
         self._option_index = {o: j for j, o in enumerate(self.option_ids)}
         self.fast = est.strategy in PER_OPTION_STRATEGIES
         self.alpha = meta.interval_alpha
@@ -178,7 +182,9 @@ class Recommender:
         self._n_replicates = 0
         if self.fast:
             names = list(meta.feature_ids)
-            self._point = TreeEnsembleSet.from_boosters({str(o): est.boosters_[o] for o in est.options_}, names)
+            self._point = TreeEnsembleSet.from_boosters(
+                {str(o): est.boosters_[o] for o in est.options_}, names
+            )
             reps = {
                 f"{o}{_SEP}{r}": booster
                 for o in est.options_
@@ -192,12 +198,16 @@ class Recommender:
         self._feature_ids = package.catalog.feature_ids
         self._provenance_now: Provenance | None = None
         self._catalog_ref = CatalogRef(
-            catalog_id=package.catalog.catalog_id, version=package.catalog.version, sha256=package.catalog.sha256
+            catalog_id=package.catalog.catalog_id,
+            version=package.catalog.version,
+            sha256=package.catalog.sha256,
         )
         #: The safety rules every answer obeys: by default the catalogs packaged with the model (compiled against
         #: its option catalog), so a model version always answers under the rules it was registered with.
         self.safety: SafetyCatalogs = safety or load_safety_catalogs(package.path / "catalog")
-        self.summary: ModelSummary = model_summary(meta, version=self.identity.version, alias=self.identity.alias)
+        self.summary: ModelSummary = model_summary(
+            meta, version=self.identity.version, alias=self.identity.alias
+        )
         cpic = {r.cpic_data_version for r in package.tables.recommendations if r.cpic_data_version}
         self._provenance_fields: dict[str, Any] = {
             "model_name": self.identity.name,
@@ -242,7 +252,9 @@ class Recommender:
 
     # ------------------------------------------------------------------------------------------ scoring
 
-    def _score(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def _score(
+        self, X: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(p, lower, upper, contributions (n,k,p), base_values (n,k), margins (n,k)) in option_ids order."""
         est = self.package.estimator
         if self.fast:
@@ -251,7 +263,9 @@ class Recommender:
             contributions = shap.contributions
             base = np.broadcast_to(self._point.base_values, margins.shape)
             if self._replicates is not None:
-                reps = self._replicates.margins(X).reshape(X.shape[0], len(self.option_ids), self._n_replicates)
+                reps = self._replicates.margins(X).reshape(
+                    X.shape[0], len(self.option_ids), self._n_replicates
+                )
                 p, lower, upper = self._interval(margins, reps)
             else:
                 p = est.outcomes_from_margins(margins)
@@ -319,7 +333,9 @@ class Recommender:
             table[:, i] = [row[name] for name in names]
         return encode_columns(dict(zip(names, table, strict=True)), n, catalog, self.package.tables)
 
-    def candidates(self, profile: PatientProfile, candidate_ids: Sequence[str] | None = None) -> tuple[str, ...]:
+    def candidates(
+        self, profile: PatientProfile, candidate_ids: Sequence[str] | None = None
+    ) -> tuple[str, ...]:
         """The options to rank for this patient (all by default); unknown or repeated ids are violations."""
         wanted = candidate_ids or profile.candidate_option_ids
         if wanted:
@@ -334,7 +350,9 @@ class Recommender:
 
     def features(self, profile: PatientProfile) -> FeatureVector:
         """The model input of one validated profile (the same encoding :meth:`score` uses)."""
-        return _feature_vector(self._feature_matrix([profile])[0], self.package.catalog.feature_ids, self._catalog_ref)
+        return _feature_vector(
+            self._feature_matrix([profile])[0], self.package.catalog.feature_ids, self._catalog_ref
+        )
 
     def score(
         self,

@@ -203,7 +203,9 @@ SECTIONS: tuple[str, ...] = ("clinical", "objective", "pgx", "biomarkers", "wear
 class PatientProfile(FrozenModel):
     """Everything known about one patient. Only age, sex, pain type and baseline NRS are required."""
 
-    patient_ref: str | None = Field(default=None, max_length=MAX_PATIENT_REF_CHARS, description="opaque; never logged")
+    patient_ref: str | None = Field(
+        default=None, max_length=MAX_PATIENT_REF_CHARS, description="opaque; never logged"
+    )
     clinical: Clinical
     objective: Objective = Objective()
     pgx: Pgx = Pgx()
@@ -386,7 +388,9 @@ class WarningKind(StrEnum):
     outside_training_range = "outside_training_range"
     pgx_not_tested = "pgx_not_tested"
     pgx_indeterminate = "pgx_indeterminate"
-    safety_not_checked = "safety_not_checked"  # a safety rule could not be checked: an input it needs is missing
+    safety_not_checked = (
+        "safety_not_checked"  # a safety rule could not be checked: an input it needs is missing
+    )
 
 
 class DataWarning(FrozenModel):

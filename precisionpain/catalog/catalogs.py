@@ -29,4 +29,6 @@ class Catalogs:
 def load_catalogs(root: str | os.PathLike[str] | None = None) -> Catalogs:
     """The three catalogs of ``root`` (resolved like every catalog: flag, environment, bundled, repository)."""
     resolved = resolve_root(root)
-    return Catalogs(resolved, load_feature_catalog(resolved), load_treatment_options(resolved), load_pgx_tables(resolved))
+    return Catalogs(
+        resolved, load_feature_catalog(resolved), load_treatment_options(resolved), load_pgx_tables(resolved)
+    )

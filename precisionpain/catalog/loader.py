@@ -71,7 +71,11 @@ def resolve_root(explicit: str | os.PathLike[str] | None = None) -> Path:
             if not _is_root(path):
                 raise CatalogError(
                     "catalog root",
-                    [Violation(origin, "must name a folder holding features/catalog.yaml and models/", "path")],
+                    [
+                        Violation(
+                            origin, "must name a folder holding features/catalog.yaml and models/", "path"
+                        )
+                    ],
                 )
             return path
     for path in (_bundled_root(), _repo_root()):
@@ -95,9 +99,7 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=deep)
         if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark
-            )
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
         seen.add(key)
     return loader.construct_mapping(node, deep=deep)
 
@@ -136,7 +138,9 @@ def pydantic_violations(err: pydantic.ValidationError, prefix: str = "") -> list
         received = kind_of(e.get("input"))
         if e["type"] == "extra_forbidden":
             rule = "unknown key (not allowed)"
-        elif e["type"] == "missing":  # the input pydantic reports is the enclosing object, not the absent value
+        elif (
+            e["type"] == "missing"
+        ):  # the input pydantic reports is the enclosing object, not the absent value
             rule, received = "missing (required)", ""
         elif rule.startswith("Value error, "):
             rule = rule[len("Value error, ") :]
@@ -351,18 +355,26 @@ def load_feature_catalog(root: str | os.PathLike[str] | None = None) -> FeatureC
                 if len(got) != len(encoder.source_types) or any(
                     t is not None and t is not w for t, w in zip(got, encoder.source_types, strict=False)
                 ):
-                    violations.append(Violation(f"{where}.sources", f"{d.encoder} takes fields of types {wanted}, in that order"))
+                    violations.append(
+                        Violation(
+                            f"{where}.sources", f"{d.encoder} takes fields of types {wanted}, in that order"
+                        )
+                    )
             elif not encoder.multiple_sources and len(d.sources) != 1:
                 violations.append(Violation(f"{where}.sources", f"{d.encoder} takes exactly one source"))
             for s in d.sources:
                 if s not in seen_fields or encoder.source_types is not None:
                     continue
                 if field_types[s] is FieldType.medication_list:
-                    violations.append(Violation(f"{where}.sources", f"{s}: {d.encoder} cannot read a medication_list"))
+                    violations.append(
+                        Violation(f"{where}.sources", f"{s}: {d.encoder} cannot read a medication_list")
+                    )
                     continue
                 is_gene = field_types[s] is FieldType.pgx_gene
                 if encoder.gene_sources != is_gene:
-                    rule = "must be a pgx_gene field" if encoder.gene_sources else "cannot be a pgx_gene field"
+                    rule = (
+                        "must be a pgx_gene field" if encoder.gene_sources else "cannot be a pgx_gene field"
+                    )
                     violations.append(Violation(f"{where}.sources", f"{s}: {d.encoder} source {rule}"))
                 if encoder.needs_source_ranges and seen_field_specs[s].valid_range is None:
                     violations.append(Violation(f"{where}.sources", f"{s}: {d.encoder} needs a valid_range"))
@@ -388,15 +400,22 @@ def load_feature_catalog(root: str | os.PathLike[str] | None = None) -> FeatureC
             if fid not in seen_fields:
                 violations.append(Violation(f"constraints.{c.id}", f"names {fid!r}, which is not a field"))
             elif field_types[fid] not in (FieldType.number, FieldType.integer):
-                violations.append(Violation(f"constraints.{c.id}", f"names {fid!r}, which is not a number field"))
+                violations.append(
+                    Violation(f"constraints.{c.id}", f"names {fid!r}, which is not a number field")
+                )
 
     if top_level and not (fdir / MEDICATION_CATALOG_FILE).is_file():
         violations.append(
-            Violation("features/catalog.yaml:files", f"a medication_list field needs features/{MEDICATION_CATALOG_FILE}")
+            Violation(
+                "features/catalog.yaml:files",
+                f"a medication_list field needs features/{MEDICATION_CATALOG_FILE}",
+            )
         )
     CatalogError.raise_if_any("feature catalog", violations)
     all_files = [fdir / "catalog.yaml", *(fdir / n for n in index.files)]
-    if top_level:  # the medication list's vocabulary (and the inhibitor strengths features read) is part of it
+    if (
+        top_level
+    ):  # the medication list's vocabulary (and the inhibitor strengths features read) is part of it
         all_files.append(fdir / MEDICATION_CATALOG_FILE)
     pgx_dir = fdir / index.pgx_tables
     all_files += sorted(p for p in pgx_dir.glob("*.tsv"))

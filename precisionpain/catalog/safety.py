@@ -146,7 +146,11 @@ def normalize_medication_name(name: str) -> str:
 
 
 def _source_violations(where: str, ids: tuple[str, ...], known: Mapping[str, Source]) -> list[Violation]:
-    return [Violation(f"{where}.sources", f"names source {s!r}, which is not in `sources`") for s in ids if s not in known]
+    return [
+        Violation(f"{where}.sources", f"names source {s!r}, which is not in `sources`")
+        for s in ids
+        if s not in known
+    ]
 
 
 def load_medication_catalog(root: str | os.PathLike[str] | None = None) -> MedicationCatalog:
@@ -327,7 +331,9 @@ class SafetyRules:
 
 def _check_phenotype(where: str, value: str, out: list[Violation]) -> None:
     if value not in PHENOTYPES:
-        out.append(Violation(where, f"must be a CPIC phenotype term ({', '.join(PHENOTYPES)})", kind_of(value)))
+        out.append(
+            Violation(where, f"must be a CPIC phenotype term ({', '.join(PHENOTYPES)})", kind_of(value))
+        )
 
 
 def _check_gene(where: str, gene: str, out: list[Violation]) -> None:
@@ -344,7 +350,11 @@ def _check_condition(
         assert path is not None
         section, _, fid = path.partition(".")
         if not features.has_field(fid) or features.field(fid).section != section:
-            out.append(Violation(f"{where}.{head}", "is not a field of the feature catalog (section.field)", "string"))
+            out.append(
+                Violation(
+                    f"{where}.{head}", "is not a field of the feature catalog (section.field)", "string"
+                )
+            )
             return
         if head == "missing":
             return
@@ -368,11 +378,17 @@ def _check_condition(
             else:
                 for v in values or ():
                     if v not in (spec.levels or ()):
-                        out.append(Violation(f"{where}.{op.rstrip('_')}", f"{v!r} is not a level of {path}", "string"))
+                        out.append(
+                            Violation(
+                                f"{where}.{op.rstrip('_')}", f"{v!r} is not a level of {path}", "string"
+                            )
+                        )
     elif head == "taking_class":
         known = {m.drug_class for m in medications.medications}
         if c.taking_class not in known:
-            out.append(Violation(f"{where}.taking_class", "is not a drug_class of the medication catalog", "string"))
+            out.append(
+                Violation(f"{where}.taking_class", "is not a drug_class of the medication catalog", "string")
+            )
     elif head == "phenotype":
         _check_gene(f"{where}.phenotype", c.phenotype or "", out)
         for v in c.functional_in or ():
@@ -388,16 +404,28 @@ def _check_condition(
 
 
 def _check_selector(
-    s: OptionSelector, where: str, options: OptionCatalog, medications: MedicationCatalog, out: list[Violation]
+    s: OptionSelector,
+    where: str,
+    options: OptionCatalog,
+    medications: MedicationCatalog,
+    out: list[Violation],
 ) -> None:
     known = set(options.ids)
     for i, oid in enumerate(s.ids):
         if oid not in known:
-            out.append(Violation(f"{where}.ids[{i}]", "is not an option id in models/treatment_options.yaml", "string"))
+            out.append(
+                Violation(
+                    f"{where}.ids[{i}]", "is not an option id in models/treatment_options.yaml", "string"
+                )
+            )
     names = set(medications.names)
     for i, d in enumerate(s.drugs):
         if d not in names:
-            out.append(Violation(f"{where}.drugs[{i}]", "is not a medication name in features/medications.yaml", "string"))
+            out.append(
+                Violation(
+                    f"{where}.drugs[{i}]", "is not a medication name in features/medications.yaml", "string"
+                )
+            )
 
 
 def option_medication(option: Any, medications: MedicationCatalog) -> MedicationRow | None:
@@ -410,7 +438,10 @@ def option_medication(option: Any, medications: MedicationCatalog) -> Medication
 
 
 def load_safety_rules(
-    features: FeatureCatalog, options: OptionCatalog, medications: MedicationCatalog, root: str | os.PathLike[str] | None = None
+    features: FeatureCatalog,
+    options: OptionCatalog,
+    medications: MedicationCatalog,
+    root: str | os.PathLike[str] | None = None,
 ) -> SafetyRules:
     base = resolve_root(root)
     path = base / RULES_FILE
@@ -428,7 +459,11 @@ def load_safety_rules(
         if rule.field is not None:
             section, _, fid = rule.field.partition(".")
             if not features.has_field(fid) or features.field(fid).section != section:
-                out.append(Violation(f"{where}.field", "is not a field of the feature catalog (section.field)", "string"))
+                out.append(
+                    Violation(
+                        f"{where}.field", "is not a field of the feature catalog (section.field)", "string"
+                    )
+                )
     pc = data.phenoconversion
     out += _source_violations("phenoconversion", pc.sources, data.sources)
     for g in pc.genes:
@@ -442,11 +477,15 @@ def load_safety_rules(
         out += _source_violations(where, a.sources, data.sources)
         _check_phenotype(f"{where}.phenotype", a.phenotype, out)
         if a.gene not in ACTIVITY_SCORE_GENES:
-            out.append(Violation(f"{where}.gene", f"must be one of {', '.join(ACTIVITY_SCORE_GENES)}", "string"))
+            out.append(
+                Violation(f"{where}.gene", f"must be one of {', '.join(ACTIVITY_SCORE_GENES)}", "string")
+            )
         try:
             score = canonical_activity_score(a.activity_score)
         except ValueError:
-            out.append(Violation(f"{where}.activity_score", "must be an activity score such as '1.0'", "string"))
+            out.append(
+                Violation(f"{where}.activity_score", "must be an activity score such as '1.0'", "string")
+            )
             continue
         assumed.setdefault(a.gene, {})[a.phenotype] = score
     for option in options.options:

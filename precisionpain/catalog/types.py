@@ -142,7 +142,9 @@ class DomainFile(FrozenModel):
             if top_level and f.type is not FieldType.medication_list:
                 raise ValueError(f"{f.id}: a file without a section holds only medication_list fields")
             if not top_level and f.type is FieldType.medication_list:
-                raise ValueError(f"{f.id}: a medication_list field is top-level (in a file without a section)")
+                raise ValueError(
+                    f"{f.id}: a medication_list field is top-level (in a file without a section)"
+                )
         if top_level and self.constraints:
             raise ValueError("constraints belong to a file with a section")
         return self

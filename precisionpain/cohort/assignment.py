@@ -37,7 +37,9 @@ def _tsk_pct(cols: Mapping[str, np.ndarray]) -> np.ndarray:
     return np.where(np.isnan(tsk11), tsk17, tsk11)
 
 
-def policy_covariates(cols: Mapping[str, np.ndarray], geno: Genotypes, medicines: MedicationModel) -> np.ndarray:
+def policy_covariates(
+    cols: Mapping[str, np.ndarray], geno: Genotypes, medicines: MedicationModel
+) -> np.ndarray:
     """(n, len(params.POLICY_COVARIATES)) covariates from the recorded columns (see params for scaling).
 
     ``geno`` supplies the CPIC phenotype of a gene only where the record reports that gene (a prescriber
@@ -77,9 +79,9 @@ def policy_covariates(cols: Mapping[str, np.ndarray], geno: Genotypes, medicines
         ),
         "ckd": (_recorded(cols["egfr_ml_per_min_1_73m2"], 90.0) < 60.0).astype(np.float64),
         "gi_bleed": _flag(cols["history_gi_bleed"]),
-        "benzodiazepine": medicines.property_flags(cols["medications"], MedicationProperty.benzodiazepine).astype(
-            np.float64
-        ),
+        "benzodiazepine": medicines.property_flags(
+            cols["medications"], MedicationProperty.benzodiazepine
+        ).astype(np.float64),
     }
     return np.column_stack([values[name] for name in P.POLICY_COVARIATES])
 

@@ -193,7 +193,12 @@ def _label(values: np.ndarray, labels: Sequence[str]) -> np.ndarray:
 
 
 def _chunk(
-    seed: int, chunk: int, n: int, model: GenotypeModel, medicines: MedicationModel, option_ids: tuple[str, ...]
+    seed: int,
+    chunk: int,
+    n: int,
+    model: GenotypeModel,
+    medicines: MedicationModel,
+    option_ids: tuple[str, ...],
 ) -> dict[str, np.ndarray]:
     """All columns of one chunk as numpy arrays (object arrays for text and nullable booleans)."""
     pop = draw_population(_rng(seed, chunk, "population"), n)
@@ -402,7 +407,13 @@ def write_cohort(
     table = pa.Table.from_pandas(frame, preserve_index=False)
     meta = dict(table.schema.metadata or {})
     written = cohort_metadata(
-        n, seed, chunk_size=chunk_size, catalog=catalog, options=options, tables=tables, medications=medications
+        n,
+        seed,
+        chunk_size=chunk_size,
+        catalog=catalog,
+        options=options,
+        tables=tables,
+        medications=medications,
     )
     meta.update({k.encode(): str(v).encode() for k, v in written.items()})
     out.parent.mkdir(parents=True, exist_ok=True)

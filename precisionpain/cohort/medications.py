@@ -73,7 +73,9 @@ class MedicationModel:
         ConfigError.raise_if_any("cohort medicines", problems)
         known = [row for row in rows.values() if row is not None]  # every medicine, in MEDICINES order
         self.sha256 = catalog.sha256
-        self._factor = np.asarray([P.CYP2D6_INHIBITOR_ACTIVITY_FACTOR[r.strength("CYP2D6").value] for r in known])
+        self._factor = np.asarray(
+            [P.CYP2D6_INHIBITOR_ACTIVITY_FACTOR[r.strength("CYP2D6").value] for r in known]
+        )
         self._has: dict[MedicationProperty, np.ndarray] = {
             prop: np.asarray([prop in r.properties for r in known], dtype=bool) for prop in MedicationProperty
         }
@@ -88,7 +90,9 @@ class MedicationModel:
             "antidepressant": ~maoi
             & (
                 rng.random(n)
-                < _sigmoid(P.ANTIDEPRESSANT_LOGIT_INTERCEPT + P.ANTIDEPRESSANT_LOGIT_PER_PHQ9 * (pop.phq9 - 8.3))
+                < _sigmoid(
+                    P.ANTIDEPRESSANT_LOGIT_INTERCEPT + P.ANTIDEPRESSANT_LOGIT_PER_PHQ9 * (pop.phq9 - 8.3)
+                )
             ),
             "maoi": maoi,
             "benzodiazepine": rng.random(n)
@@ -96,10 +100,14 @@ class MedicationModel:
             "z_drug": rng.random(n) < P.P_Z_DRUG,
             "gabapentinoid": rng.random(n) < np.asarray(P.P_GABAPENTINOID)[pop.pain_type],
             "proton_pump_inhibitor": rng.random(n)
-            < np.clip(P.P_PPI_AT_55 + P.P_PPI_PER_YEAR * years + P.P_PPI_GI_BLEED * safety.gi_bleed, 0.0, 1.0),
+            < np.clip(
+                P.P_PPI_AT_55 + P.P_PPI_PER_YEAR * years + P.P_PPI_GI_BLEED * safety.gi_bleed, 0.0, 1.0
+            ),
             "anticoagulant": rng.random(n)
             < _sigmoid(
-                P.ANTICOAGULANT_LOGIT_AT_55 + P.ANTICOAGULANT_LOGIT_PER_YEAR * years + P.ANTICOAGULANT_LOGIT_CVD * safety.cvd
+                P.ANTICOAGULANT_LOGIT_AT_55
+                + P.ANTICOAGULANT_LOGIT_PER_YEAR * years
+                + P.ANTICOAGULANT_LOGIT_CVD * safety.cvd
             ),
         }
         taking = np.zeros((n, len(MEDICINES)), dtype=bool)
@@ -128,7 +136,9 @@ class MedicationModel:
         """Per row of a recorded list (object array of flat values), whether a medicine with ``prop`` is on it."""
         names = {m for j, m in enumerate(MEDICINES) if self._has[prop][j]}
         codes, uniques = pd.factorize(pd.Series(listed, dtype=object), use_na_sentinel=True)
-        hits = np.asarray([bool(names.intersection(str(v).split(SEPARATOR))) for v in uniques] + [False], dtype=bool)
+        hits = np.asarray(
+            [bool(names.intersection(str(v).split(SEPARATOR))) for v in uniques] + [False], dtype=bool
+        )
         return hits[codes]  # code -1 (not recorded) picks the trailing False
 
 

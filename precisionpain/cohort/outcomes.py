@@ -238,17 +238,21 @@ def adverse_event_probabilities(
         P.NSAID_AE_CVD * safety.cvd,
     )
     opioid_combination = _either(
-        P.OPIOID_AE_BENZODIAZEPINE * exposures.benzodiazepine, P.OPIOID_AE_GABAPENTINOID * exposures.gabapentinoid
+        P.OPIOID_AE_BENZODIAZEPINE * exposures.benzodiazepine,
+        P.OPIOID_AE_GABAPENTINOID * exposures.gabapentinoid,
     )
     gabapentinoid_risk = _either(
-        P.GABAPENTINOID_AE_WITH_OPIOID * exposures.opioid, P.GABAPENTINOID_AE_EGFR_BELOW_60 * (safety.egfr < 60.0)
+        P.GABAPENTINOID_AE_WITH_OPIOID * exposures.opioid,
+        P.GABAPENTINOID_AE_EGFR_BELOW_60 * (safety.egfr < 60.0),
     )
     serotonin_syndrome = P.MAOI_SEROTONERGIC_AE * exposures.maoi
     out = np.empty((n, len(option_ids)))
     for k, option in enumerate(option_ids):
         base = P.OPTION_SPECS[option].p_adverse_event
         if option in OPIOIDS:
-            p = _either(base + P.OPIOID_AE_PER_YEAR_OVER_65 * np.maximum(pop.age - 65.0, 0.0), opioid_combination)
+            p = _either(
+                base + P.OPIOID_AE_PER_YEAR_OVER_65 * np.maximum(pop.age - 65.0, 0.0), opioid_combination
+            )
             if option == "codeine":
                 p = _either(p, P.CODEINE_UM_ADVERSE_EVENT * (d6.mechanism_class == UM))
             elif option == "tramadol":

@@ -852,7 +852,9 @@ CARBAMAZEPINE_DRESS_OR_A3101: Final = 13.0
 # with the CPIC ranges, so a strong inhibitor makes codeine and tramadol work as in a poor metabolizer. "A strong
 # inhibitor drives the effective activity to zero, a moderate inhibitor roughly halves it" (gene2rx.com summary)
 # [V]; composite activity score, Borges 2010 [V]. The same factors as the safety rules' method.
-CYP2D6_INHIBITOR_ACTIVITY_FACTOR: Final = MappingProxyType({"strong": 0.0, "moderate": 0.5, "weak": 1.0, "none": 1.0})
+CYP2D6_INHIBITOR_ACTIVITY_FACTOR: Final = MappingProxyType(
+    {"strong": 0.0, "moderate": 0.5, "weak": 1.0, "none": 1.0}
+)
 # NSAIDs and the kidney, the gut and bleeding (withdrawal-level adverse events added to the option's base risk).
 # Directions: NSAIDs may cause acute kidney injury, avoid at CrCl < 30 (AGS Beers 2023) [V]; a prior complicated
 # ulcer raises NSAID upper-GI complications about 4-5 fold (Lanza 2009, ACG guideline) [M]; anticoagulants with

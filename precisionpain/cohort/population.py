@@ -455,7 +455,9 @@ def draw_clinical_safety(rng: np.random.Generator, pop: Population) -> ClinicalS
     n = len(pop)
     age = pop.age
     egfr_mean = (
-        P.EGFR_AT_40 + P.EGFR_PER_YEAR_OVER_40 * np.maximum(age - 40.0, 0.0) + P.EGFR_DIABETES_SHIFT * pop.diabetes
+        P.EGFR_AT_40
+        + P.EGFR_PER_YEAR_OVER_40 * np.maximum(age - 40.0, 0.0)
+        + P.EGFR_DIABETES_SHIFT * pop.diabetes
     )
     egfr = np.rint(np.clip(rng.normal(egfr_mean, P.EGFR_SD), *P.EGFR_RANGE))
     hepatic = rng.choice(len(P.HEPATIC_CLASSES), size=n, p=np.asarray(P.HEPATIC_CLASS_SHARES))
@@ -495,7 +497,9 @@ def observe_clinical_safety(
     n = len(pop)
     cols: dict[str, np.ndarray] = {}
     older_or_diabetic = (pop.age >= 65) | pop.diabetes
-    egfr_kept = rng.random(n) < np.where(older_or_diabetic, P.P_EGFR_RECORDED_OLDER_OR_DIABETIC, P.P_EGFR_RECORDED)
+    egfr_kept = rng.random(n) < np.where(
+        older_or_diabetic, P.P_EGFR_RECORDED_OLDER_OR_DIABETIC, P.P_EGFR_RECORDED
+    )
     cols["egfr_ml_per_min_1_73m2"] = _masked(safety.egfr, egfr_kept)
     impaired = safety.hepatic > 0
     hepatic_kept = rng.random(n) < np.where(impaired, P.P_HEPATIC_RECORDED_IMPAIRED, P.P_HEPATIC_RECORDED)

@@ -164,7 +164,9 @@ def _grouped(df: pd.DataFrame, key: pd.Series, columns: Sequence[str], labels: S
     return table
 
 
-def mechanism_tables(df: pd.DataFrame, medications: MedicationCatalog | None = None) -> dict[str, pd.DataFrame]:
+def mechanism_tables(
+    df: pd.DataFrame, medications: MedicationCatalog | None = None
+) -> dict[str, pd.DataFrame]:
     """The PGx mechanisms as they show in the true probabilities, by TRUE genotype, and those of the medicines
     and safety inputs (phenoconversion, kidney and GI bleeding with NSAIDs, sedatives with opioids).
 
@@ -229,7 +231,12 @@ def _medicine_mechanisms(
 
     out: dict[str, pd.DataFrame] = {}
     if {"codeine", "tramadol"} <= ids:
-        phenotype = df["true_cyp2d6_phenotype"].astype(object).fillna("none").map(lambda v: str(v).replace("Likely ", ""))
+        phenotype = (
+            df["true_cyp2d6_phenotype"]
+            .astype(object)
+            .fillna("none")
+            .map(lambda v: str(v).replace("Likely ", ""))
+        )
         key = [
             f"{p} / {'strong CYP2D6 inhibitor' if t & strong else 'no strong inhibitor'}"
             for p, t in zip(phenotype, taking, strict=True)
@@ -251,7 +258,11 @@ def _medicine_mechanisms(
         out["Kidney function, GI bleeding and NSAIDs"] = _grouped(
             df,
             label(key, "kidney / history"),
-            ["true_p_adverse_event__celecoxib", "true_p_adverse_event__ibuprofen", "true_p_response__ibuprofen"],
+            [
+                "true_p_adverse_event__celecoxib",
+                "true_p_adverse_event__ibuprofen",
+                "true_p_response__ibuprofen",
+            ],
             ["AE celecoxib", "AE ibuprofen", "p ibuprofen"],
         ).sort_index()
     if {"oxycodone", "tramadol"} <= ids:
@@ -430,7 +441,8 @@ def summary_markdown(df: pd.DataFrame) -> str:
         "### Oracle choice (share of patients whose best option it is)\n\n"
         + markdown_table(oracle_choice_table(df)),
         "### Marginals\n\n" + markdown_table(marginals_table(df)),
-        "### Safety inputs (true values unless marked recorded)\n\n" + markdown_table(safety_inputs_table(df)),
+        "### Safety inputs (true values unless marked recorded)\n\n"
+        + markdown_table(safety_inputs_table(df)),
     ]
     for title, table in mechanism_tables(df).items():
         parts.append(f"### Mechanism: {title}\n\n" + markdown_table(table))

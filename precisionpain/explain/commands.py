@@ -78,7 +78,9 @@ def recommend_record(
     return recommendation_record(profile, response, summary)
 
 
-def report_from_record(record: RecommendationRecord, catalogs: Catalogs, top_k: int = DEFAULT_TOP_K) -> Report:
+def report_from_record(
+    record: RecommendationRecord, catalogs: Catalogs, top_k: int = DEFAULT_TOP_K
+) -> Report:
     """The clinician report of a saved recommendation, against the catalogs the recommendation was made with
     (a mismatch is an error naming the catalogs, never a silently wrong label)."""
     from precisionpain.explain.report import build_report
@@ -115,16 +117,23 @@ def _default_out(source: Path) -> Path:
 def report_command(
     source: Annotated[
         Path,
-        typer.Argument(help="A profile JSON file, or a saved recommendation (precisionpain recommend --save); '-' for stdin."),
+        typer.Argument(
+            help="A profile JSON file, or a saved recommendation (precisionpain recommend --save); '-' for stdin."
+        ),
     ],
     out: Annotated[
         Path | None, typer.Option("--out", help="HTML file to write (default: out/<base>.report.html).")
     ] = None,
-    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the report as JSON here.")] = None,
-    save: Annotated[
-        Path | None, typer.Option("--save", help="Also write the recommendation record the report was built from.")
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Also write the report as JSON here.")
     ] = None,
-    top_k: Annotated[int, typer.Option("--top-k", min=1, help="Contributors shown per option.")] = DEFAULT_TOP_K,
+    save: Annotated[
+        Path | None,
+        typer.Option("--save", help="Also write the recommendation record the report was built from."),
+    ] = None,
+    top_k: Annotated[
+        int, typer.Option("--top-k", min=1, help="Contributors shown per option.")
+    ] = DEFAULT_TOP_K,
     force: ForceOpt = False,
     target: TargetOpt = None,
     model: ModelOpt = None,

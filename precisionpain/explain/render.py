@@ -135,7 +135,9 @@ def _validation(report: Report) -> tuple[ValidationGroup, ...]:
     table (with each group's figure) when it is present."""
     skip_subgroups = bool(report.model.subgroup_gaps)
     figures = report.model.validation_metrics
-    return validation_table({k: v for k, v in figures.items() if not (skip_subgroups and k.startswith("subgroup_"))})
+    return validation_table(
+        {k: v for k, v in figures.items() if not (skip_subgroups and k.startswith("subgroup_"))}
+    )
 
 
 GAP_METRICS = {"auc": ("Discrimination (AUC)", "score"), "ece": ("Calibration error", "points")}

@@ -485,7 +485,9 @@ def _is_given(value: Any) -> bool:
     return value is not None and value != HlaStatus.not_tested
 
 
-def _patient_summary(profile: PatientProfile, catalog: FeatureCatalog, genes: Sequence[GeneRow]) -> PatientSummary:
+def _patient_summary(
+    profile: PatientProfile, catalog: FeatureCatalog, genes: Sequence[GeneRow]
+) -> PatientSummary:
     """The inputs by domain; a gene or marker counts as given exactly when the pharmacogenomics section reports
     it as tested, so both sections count the same."""
     gene_rows = {g.gene: g for g in genes}
@@ -851,10 +853,15 @@ _VERDICT_ORDER = {"excluded": 0, "warning": 1, "usable": 2}
 
 
 def _medication_safety(
-    rec: RankedRecommendation, profile: PatientProfile, patient: PatientSummary, warnings: Sequence[DataWarning]
+    rec: RankedRecommendation,
+    profile: PatientProfile,
+    patient: PatientSummary,
+    warnings: Sequence[DataWarning],
 ) -> MedicationSafety:
     items = {i.field_id: i for d in patient.domains for i in d.items}
-    shown = [f for f in SAFETY_FACT_FIELDS if profile.clinical.sex.value == "female" or f not in _PREGNANCY_FIELDS]
+    shown = [
+        f for f in SAFETY_FACT_FIELDS if profile.clinical.sex.value == "female" or f not in _PREGNANCY_FIELDS
+    ]
     facts = tuple(items[f] for f in shown if f in items)
     ordered = sorted(
         (*rec.options, *rec.excluded), key=lambda o: (_VERDICT_ORDER[o.verdict], o.rank or 0, o.option_id)
@@ -865,7 +872,12 @@ def _medication_safety(
         facts=facts,
         not_checked=tuple(w.message for w in warnings if w.kind is WarningKind.safety_not_checked),
         rows=tuple(
-            SafetyRow(option_id=o.option_id, display_name=o.display_name, verdict=o.verdict, reasons=o.safety_reasons)
+            SafetyRow(
+                option_id=o.option_id,
+                display_name=o.display_name,
+                verdict=o.verdict,
+                reasons=o.safety_reasons,
+            )
             for o in ordered
         ),
         rules_version=rec.provenance.safety_rules_version,

@@ -65,7 +65,9 @@ def _clean(v: Any) -> str | None:
 
 def _gene_column(gene: str, columns: Mapping[str, np.ndarray], n: int, tables: PgxTables) -> GeneColumn:
     empty = np.full(n, None, dtype=object)
-    dip, phe, score = (columns.get(f"{gene}_{part}", empty) for part in ("diplotype", "phenotype", "activity_score"))
+    dip, phe, score = (
+        columns.get(f"{gene}_{part}", empty) for part in ("diplotype", "phenotype", "activity_score")
+    )
     activity = np.full(n, NAN)
     phenotype = np.full(n, None, dtype=object)
     text = np.full(n, None, dtype=object)
@@ -162,11 +164,19 @@ def _catalog_ref(catalog: FeatureCatalog) -> CatalogRef:
 
 @overload
 def assemble_features(
-    data: PatientProfile, catalog: FeatureCatalog | None = ..., tables: PgxTables | None = ..., *, validate: bool = ...
+    data: PatientProfile,
+    catalog: FeatureCatalog | None = ...,
+    tables: PgxTables | None = ...,
+    *,
+    validate: bool = ...,
 ) -> FeatureVector: ...
 @overload
 def assemble_features(
-    data: pd.DataFrame, catalog: FeatureCatalog | None = ..., tables: PgxTables | None = ..., *, validate: bool = ...
+    data: pd.DataFrame,
+    catalog: FeatureCatalog | None = ...,
+    tables: PgxTables | None = ...,
+    *,
+    validate: bool = ...,
 ) -> FeatureMatrix: ...
 def assemble_features(
     data: PatientProfile | pd.DataFrame,
@@ -200,7 +210,9 @@ def assemble_features(
             ProfileValidationError.raise_if_any("patient table", frame_violations(data, cat, tbl))
         columns = {c: data[c].to_numpy() for c in data.columns if isinstance(c, str)}
         return FeatureMatrix(
-            values=encode_columns(columns, len(data), cat, tbl), names=cat.feature_ids, catalog=_catalog_ref(cat)
+            values=encode_columns(columns, len(data), cat, tbl),
+            names=cat.feature_ids,
+            catalog=_catalog_ref(cat),
         )
     raise TypeError(f"assemble_features takes a PatientProfile or a DataFrame, not {type(data).__name__}")
 

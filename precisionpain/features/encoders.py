@@ -66,15 +66,15 @@ def to_float(arr: np.ndarray) -> np.ndarray:
     if arr.dtype.kind in "iub":
         return arr.astype(np.float64)
     if len(arr) <= SMALL:
-        return np.array([NAN if v is None or v is pd.NA or v != v else float(v) for v in arr], dtype=np.float64)
+        return np.array(
+            [NAN if v is None or v is pd.NA or v != v else float(v) for v in arr], dtype=np.float64
+        )
     return pd.to_numeric(pd.Series(arr, copy=False), errors="coerce").to_numpy(dtype=np.float64, na_value=NAN)
 
 
 def map_values(arr: np.ndarray, lookup: Mapping[str, float] | Callable[[str], float]) -> np.ndarray:
     """Map every string value through ``lookup`` (a mapping or a function); missing or unmapped -> NaN."""
-    fn: Callable[[str], float] = (
-        (lambda v: lookup.get(v, NAN)) if isinstance(lookup, Mapping) else lookup
-    )
+    fn: Callable[[str], float] = (lambda v: lookup.get(v, NAN)) if isinstance(lookup, Mapping) else lookup
     if len(arr) <= SMALL:
         return np.array([fn(v) if isinstance(v, str) else NAN for v in arr], dtype=np.float64)
     codes, uniques = pd.factorize(arr, use_na_sentinel=True)
@@ -209,16 +209,20 @@ class LevelIndex(Encoder):
 
     def check_args(self, args: Mapping[str, Any]) -> list[str]:
         levels = args.get("levels")
-        problems = [f"{self.name}: unknown argument(s) {', '.join(sorted(set(args) - {'levels'}))}"] if set(args) - {
-            "levels"
-        } else []
+        problems = (
+            [f"{self.name}: unknown argument(s) {', '.join(sorted(set(args) - {'levels'}))}"]
+            if set(args) - {"levels"}
+            else []
+        )
         if not (
             isinstance(levels, list | tuple)
             and len(levels) >= 2
             and all(isinstance(v, str) for v in levels)
             and len(set(levels)) == len(levels)
         ):
-            problems.append(f"{self.name} needs args.levels, two or more distinct category levels in scale order")
+            problems.append(
+                f"{self.name} needs args.levels, two or more distinct category levels in scale order"
+            )
         return problems
 
     def encode(self, sources: Sources, args: Mapping[str, Any], ctx: EncodeContext) -> np.ndarray:
@@ -240,7 +244,9 @@ class FunctionalActivityScore(Encoder):
 
         (gene_id, gene_col), (_, med_col) = sources
         assert isinstance(gene_col, GeneColumn) and isinstance(med_col, np.ndarray)
-        assert ctx.catalog is not None and ctx.tables is not None, "functional_activity_score needs the catalog"
+        assert ctx.catalog is not None and ctx.tables is not None, (
+            "functional_activity_score needs the catalog"
+        )
         gene = gene_id.upper()
         n = len(gene_col)
         scores = gene_col.score_text if gene_col.score_text is not None else np.full(n, None, dtype=object)
@@ -268,10 +274,16 @@ def _functional_reader(catalog: FeatureCatalog, tables: PgxTables) -> Callable[.
     method = phenoconversion_method(catalog)
 
     @lru_cache(maxsize=4096)
-    def read(gene: str, score: str | None, phenotype: str | None, strength: InhibitorStrength | None) -> float:
+    def read(
+        gene: str, score: str | None, phenotype: str | None, strength: InhibitorStrength | None
+    ) -> float:
         if strength is None or (score is None and phenotype is None):
             return NAN
-        inhibitors = [] if strength is InhibitorStrength.none else [Inhibitor(medication="-", gene=gene, strength=strength)]
+        inhibitors = (
+            []
+            if strength is InhibitorStrength.none
+            else [Inhibitor(medication="-", gene=gene, strength=strength)]
+        )
         reading = functional_phenotype(
             gene, GeneResult(phenotype=phenotype, activity_score=score), inhibitors, method, tables
         )

@@ -107,7 +107,11 @@ def flat_problems(value: Any) -> tuple[list[str], list[Violation]]:
     for i, name in enumerate(names):
         if len(name) > MAX_MEDICATION_NAME_CHARS:
             problems.append(
-                Violation(f"medications[{i}].name", f"must be at most {MAX_MEDICATION_NAME_CHARS} characters", "string")
+                Violation(
+                    f"medications[{i}].name",
+                    f"must be at most {MAX_MEDICATION_NAME_CHARS} characters",
+                    "string",
+                )
             )
     return names, problems
 
@@ -142,7 +146,9 @@ def raw_problems(raw: Any, catalog: FeatureCatalog, failed: Sequence[str]) -> li
     return out
 
 
-def frame_problems(values: np.ndarray, catalog: FeatureCatalog, rows_text: Callable[[np.ndarray], str]) -> list[Violation]:
+def frame_problems(
+    values: np.ndarray, catalog: FeatureCatalog, rows_text: Callable[[np.ndarray], str]
+) -> list[Violation]:
     """The flat column's checks, once per distinct value; each violation names the rows it was found in."""
     codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
     found: dict[tuple[str, str, str], list[np.ndarray]] = {}
@@ -205,6 +211,8 @@ def medications_of(row: Mapping[str, Any], field_id: str) -> list[dict[str, Any]
     value = row.get(field_id)
     if is_missing(value):
         return []
-    if not isinstance(value, str) or len(value) > MAX_FLAT_CHARS:  # not split: the schema reports it as one name
+    if (
+        not isinstance(value, str) or len(value) > MAX_FLAT_CHARS
+    ):  # not split: the schema reports it as one name
         return [{"name": value}]
     return [{"name": n} for n in split_names(value)]

@@ -180,7 +180,9 @@ def _rows_text(rows: np.ndarray, limit: int = 5) -> str:
     return f"rows {shown}{more}"
 
 
-def frame_violations(frame: pd.DataFrame, catalog: FeatureCatalog, tables: PgxTables | None = None) -> list[Violation]:
+def frame_violations(
+    frame: pd.DataFrame, catalog: FeatureCatalog, tables: PgxTables | None = None
+) -> list[Violation]:
     """The same catalog rules over a flat table (column per field); rows are named by position."""
     from precisionpain.features.frame import GENE_PARTS
 
@@ -193,7 +195,8 @@ def frame_violations(frame: pd.DataFrame, catalog: FeatureCatalog, tables: PgxTa
             if not any(c in frame.columns for c in cols):
                 continue
             parts = [
-                frame[c].to_numpy(dtype=object) if c in frame.columns else np.full(len(frame), None) for c in cols
+                frame[c].to_numpy(dtype=object) if c in frame.columns else np.full(len(frame), None)
+                for c in cols
             ]
             bad: dict[tuple[str, str], list[int]] = {}
             keys = pd.Series(list(zip(*parts, strict=True)), dtype=object)
@@ -207,7 +210,9 @@ def frame_violations(frame: pd.DataFrame, catalog: FeatureCatalog, tables: PgxTa
                 for problem in resolved.problems:
                     bad.setdefault(problem, []).extend(np.flatnonzero(codes == code).tolist())
             for (part, rule), rows in bad.items():
-                out.append(Violation(f"{spec.id}_{part}", f"{rule} ({_rows_text(np.array(sorted(rows)))})", "string"))
+                out.append(
+                    Violation(f"{spec.id}_{part}", f"{rule} ({_rows_text(np.array(sorted(rows)))})", "string")
+                )
             continue
         if f.type is FieldType.medication_list:
             if f.id in frame.columns:
@@ -225,17 +230,27 @@ def frame_violations(frame: pd.DataFrame, catalog: FeatureCatalog, tables: PgxTa
             unknown = ~col.isin(f.levels).to_numpy() & ~missing
             if unknown.any():
                 out.append(
-                    Violation(f.id, f"must be one of {', '.join(f.levels)} ({_rows_text(np.flatnonzero(unknown))})", "string")
+                    Violation(
+                        f.id,
+                        f"must be one of {', '.join(f.levels)} ({_rows_text(np.flatnonzero(unknown))})",
+                        "string",
+                    )
                 )
         if f.valid_range is not None:
             values = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
             not_numeric = np.isnan(values) & ~missing
             if not_numeric.any():
-                out.append(Violation(f.id, f"must be a number ({_rows_text(np.flatnonzero(not_numeric))})", "string"))
+                out.append(
+                    Violation(f.id, f"must be a number ({_rows_text(np.flatnonzero(not_numeric))})", "string")
+                )
             lo, hi = f.valid_range
             outside = (values < lo) | (values > hi)
             if outside.any():
                 out.append(
-                    Violation(f.id, f"{range_rule(lo, hi, f.unit)} ({_rows_text(np.flatnonzero(outside))})", "number")
+                    Violation(
+                        f.id,
+                        f"{range_rule(lo, hi, f.unit)} ({_rows_text(np.flatnonzero(outside))})",
+                        "number",
+                    )
                 )
     return out

@@ -307,8 +307,15 @@ def validation_table(metrics: Mapping[str, float]) -> tuple[ValidationGroup, ...
             continue
         low, high = metrics.get(f"{key}_ci_low"), metrics.get(f"{key}_ci_high")
         bounds_ok = low is not None and high is not None and math.isfinite(low) and math.isfinite(high)
-        row = ValidationRow(key, meaning.name, meaning.meaning, meaning.kind, value,
-                            low if bounds_ok else None, high if bounds_ok else None)
+        row = ValidationRow(
+            key,
+            meaning.name,
+            meaning.meaning,
+            meaning.kind,
+            value,
+            low if bounds_ok else None,
+            high if bounds_ok else None,
+        )
         rows[meaning.group].append(((order.get(key, len(order)), key), row))
     return tuple(
         ValidationGroup(title, tuple(row for _, row in sorted(found, key=lambda item: item[0])))
@@ -349,7 +356,11 @@ def subgroup_gaps(evaluation: EvaluationResult) -> tuple[SubgroupGap, ...]:
 
 
 def model_summary(
-    metadata: PackageMetadata, *, version: str = "", alias: str = "", limitations: tuple[str, ...] = LIMITATIONS
+    metadata: PackageMetadata,
+    *,
+    version: str = "",
+    alias: str = "",
+    limitations: tuple[str, ...] = LIMITATIONS,
 ) -> ModelSummary:
     """What reports and DescribeModel show about a model, from its package metadata."""
     from precisionpain.models.package import INTENDED_USE
@@ -485,7 +496,9 @@ def model_card(
         "|---|---|---:|---:|",
     ]
     for factor, report in evaluation.subgroups.items():
-        groups = "; ".join(f"{g} {_fmt(m.auc, 2)} / {_fmt(m.ece, 2)} (n {m.n:,})" for g, m in report.groups.items())
+        groups = "; ".join(
+            f"{g} {_fmt(m.auc, 2)} / {_fmt(m.ece, 2)} (n {m.n:,})" for g, m in report.groups.items()
+        )
         lines.append(f"| {factor} | {groups} | {_fmt(report.auc_gap)} | {_fmt(report.ece_gap)} |")
     if overlap:
         lines += ["", "Overlap on the training data:"]

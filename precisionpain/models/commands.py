@@ -160,14 +160,18 @@ def evaluate_cmd(
     ] = "all",
     config: Annotated[
         Path | None,
-        typer.Option("--config", help="Training config whose evaluation: section to use (default: the run's)."),
+        typer.Option(
+            "--config", help="Training config whose evaluation: section to use (default: the run's)."
+        ),
     ] = None,
     experiment: Annotated[
         str | None, typer.Option("--experiment", help="MLflow experiment for the evaluation run.")
     ] = None,
     shap_plots: Annotated[bool, typer.Option("--shap-plots", help="Also log global SHAP plots.")] = False,
     no_log: Annotated[bool, typer.Option("--no-log", help="Print only; log no MLflow run.")] = False,
-    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the evaluation as JSON here.")] = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Also write the evaluation as JSON here.")
+    ] = None,
     force: ForceOpt = False,
     home: HomeOpt = None,
     tracking_uri: TrackingOpt = None,
@@ -208,7 +212,9 @@ def evaluate_cmd(
 
 
 def promote_cmd(
-    model: Annotated[str, typer.Option("--model", help="models:/NAME/VERSION (or models:/NAME@ALIAS) to promote.")],
+    model: Annotated[
+        str, typer.Option("--model", help="models:/NAME/VERSION (or models:/NAME@ALIAS) to promote.")
+    ],
     reason: Annotated[str, typer.Option("--reason", help="Why (recorded with the promotion).")] = "",
     home: HomeOpt = None,
     tracking_uri: TrackingOpt = None,

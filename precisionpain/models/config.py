@@ -112,7 +112,9 @@ class TrainConfig(FrozenModel):
     """One experiment's training run."""
 
     experiment: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-/ ]*$")
-    registered_model: str = Field(default="precisionpain-response", min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")
+    registered_model: str = Field(
+        default="precisionpain-response", min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$"
+    )
     description: str = ""
     options: Literal["all"] | tuple[str, ...] = "all"
     seed: int = 7
@@ -198,9 +200,7 @@ def load_train_config(
         raise ConfigError(what, violations) from None
     violations = _estimator_violations(config.model, config.outcome.objective, config.seed)
     if known_options is not None:
-        violations += _option_violations(
-            config.options, config.evaluation.model_dump(), known_options
-        )
+        violations += _option_violations(config.options, config.evaluation.model_dump(), known_options)
     ConfigError.raise_if_any(what, violations)
     return config
 
@@ -221,7 +221,9 @@ def _option_violations(options: Any, evaluation: Any, known: Sequence[str]) -> l
     reference = evaluation.get("reference_option") if isinstance(evaluation, dict) else None
     if isinstance(reference, str) and reference not in known:
         out.append(
-            Violation("evaluation.reference_option", "must be an option of models/treatment_options.yaml", "string")
+            Violation(
+                "evaluation.reference_option", "must be an option of models/treatment_options.yaml", "string"
+            )
         )
     return out
 
@@ -234,6 +236,12 @@ def check_options(config: TrainConfig, known: tuple[str, ...]) -> tuple[str, ...
     if unknown:
         raise ConfigError(
             "training config",
-            [Violation("options", f"names option(s) not in models/treatment_options.yaml: {', '.join(unknown)}", "list")],
+            [
+                Violation(
+                    "options",
+                    f"names option(s) not in models/treatment_options.yaml: {', '.join(unknown)}",
+                    "list",
+                )
+            ],
         )
     return tuple(config.options)

@@ -105,7 +105,9 @@ def check_table(
         missing_t = pd.isna(treatment)
         if missing_t.any():
             problems.append(
-                Violation(outcome.treatment_column, f"{int(missing_t.sum())} row(s) have no treatment", "null")
+                Violation(
+                    outcome.treatment_column, f"{int(missing_t.sum())} row(s) have no treatment", "null"
+                )
             )
         labels = pd.Series(treatment[~missing_t]).astype(str)
         unknown = sorted(set(labels.unique()) - set(known_option_ids))
@@ -120,7 +122,9 @@ def check_table(
         keep = np.isin(np.asarray(pd.Series(treatment).astype(str)), list(option_ids)) & ~missing_t
         if not keep.any():
             problems.append(
-                Violation(outcome.treatment_column, "no row received one of the options this run uses", "string")
+                Violation(
+                    outcome.treatment_column, "no row received one of the options this run uses", "string"
+                )
             )
     if outcome.column in frame.columns:
         raw = frame[outcome.column]
@@ -128,10 +132,14 @@ def check_table(
         not_numeric = np.isnan(y) & ~raw.isna().to_numpy()
         if not_numeric.any():
             problems.append(
-                Violation(outcome.column, f"{int(not_numeric.sum())} row(s) have a non-numeric outcome", "string")
+                Violation(
+                    outcome.column, f"{int(not_numeric.sum())} row(s) have a non-numeric outcome", "string"
+                )
             )
         if raw.isna().any():
-            problems.append(Violation(outcome.column, f"{int(raw.isna().sum())} row(s) have no outcome", "null"))
+            problems.append(
+                Violation(outcome.column, f"{int(raw.isna().sum())} row(s) have no outcome", "null")
+            )
         finite = y[~np.isnan(y)]
         if outcome.objective == "binary" and not np.isin(finite, (0.0, 1.0)).all():
             problems.append(
@@ -154,7 +162,9 @@ def option_count_violations(
     codes = pd.Categorical(np.asarray(treatment, dtype=object).astype(str), categories=list(option_ids)).codes
     known = codes >= 0
     counts = np.bincount(codes[known], minlength=len(option_ids))
-    positives = np.bincount(codes[known], weights=np.asarray(y, dtype=float)[known], minlength=len(option_ids))
+    positives = np.bincount(
+        codes[known], weights=np.asarray(y, dtype=float)[known], minlength=len(option_ids)
+    )
     out = []
     for j, opt in enumerate(option_ids):
         if counts[j] < min_patients:
@@ -166,11 +176,15 @@ def option_count_violations(
                 )
             )
         elif objective == "binary" and positives[j] in (0.0, float(counts[j])):
-            out.append(Violation("outcome", f"has a single outcome class among the patients of {opt}", "number"))
+            out.append(
+                Violation("outcome", f"has a single outcome class among the patients of {opt}", "number")
+            )
     return out
 
 
-def outcome_arrays(frame: pd.DataFrame, outcome: OutcomeConfig, option_ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+def outcome_arrays(
+    frame: pd.DataFrame, outcome: OutcomeConfig, option_ids: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray]:
     """Treatment labels and outcomes of a table already checked by :func:`check_table` (re-checked cheaply:
     both columns present, no missing values, only ``option_ids``, binary y for the binary objective)."""
     problems: list[Violation] = []
@@ -182,13 +196,21 @@ def outcome_arrays(frame: pd.DataFrame, outcome: OutcomeConfig, option_ids: Sequ
     y = pd.to_numeric(frame[outcome.column], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     missing_t = pd.isna(treatment)
     if missing_t.any():
-        problems.append(Violation(outcome.treatment_column, f"{int(missing_t.sum())} rows have no treatment", "null"))
+        problems.append(
+            Violation(outcome.treatment_column, f"{int(missing_t.sum())} rows have no treatment", "null")
+        )
     if np.isnan(y).any():
-        problems.append(Violation(outcome.column, f"{int(np.isnan(y).sum())} rows have no numeric outcome", "null"))
+        problems.append(
+            Violation(outcome.column, f"{int(np.isnan(y).sum())} rows have no numeric outcome", "null")
+        )
     unknown = sorted({str(t) for t in treatment[~missing_t]} - set(option_ids))
     if unknown:
         problems.append(
-            Violation(outcome.treatment_column, f"names option(s) this model does not rank: {_label_text(unknown)}", "string")
+            Violation(
+                outcome.treatment_column,
+                f"names option(s) this model does not rank: {_label_text(unknown)}",
+                "string",
+            )
         )
     if outcome.objective == "binary" and not np.isin(y[~np.isnan(y)], (0.0, 1.0)).all():
         problems.append(Violation(outcome.column, "must be 0 or 1 for the binary objective", "number"))
@@ -290,7 +312,8 @@ class HeldOut:
         missing = [o for o in options if o not in self.option_ids]
         if missing:
             raise DataError(
-                "held-out data", [Violation("options", f"no column for option(s) {', '.join(missing)}", "list")]
+                "held-out data",
+                [Violation("options", f"no column for option(s) {', '.join(missing)}", "list")],
             )
         idx = [self.option_ids.index(o) for o in options]
         return HeldOut(

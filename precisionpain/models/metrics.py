@@ -242,9 +242,13 @@ def ece_against_truth(p: Any, true_p: Any, n_bins: int = 10, strategy: BinStrate
     size = int(b.max()) + 1
     count = np.bincount(b, minlength=size).astype(np.float64)
     keep = count > 0
-    gap = np.abs(
-        np.bincount(b, weights=tt, minlength=size)[keep] - np.bincount(b, weights=pp, minlength=size)[keep]
-    ) / count[keep]
+    gap = (
+        np.abs(
+            np.bincount(b, weights=tt, minlength=size)[keep]
+            - np.bincount(b, weights=pp, minlength=size)[keep]
+        )
+        / count[keep]
+    )
     return float((count[keep] * gap).sum() / count[keep].sum())
 
 

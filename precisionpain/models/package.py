@@ -225,7 +225,9 @@ def _manifest_entries(raw: bytes) -> dict[str, tuple[str, int]]:
     entries: dict[str, tuple[str, int]] = {}
     for rel, entry in listed.items():
         parts = rel.split("/")
-        ok_path = rel != MANIFEST_FILE and "\\" not in rel and all(part not in ("", ".", "..") for part in parts)
+        ok_path = (
+            rel != MANIFEST_FILE and "\\" not in rel and all(part not in ("", ".", "..") for part in parts)
+        )
         ok_entry = (
             isinstance(entry, dict)
             and isinstance(entry.get("sha256"), str)
@@ -338,18 +340,26 @@ def read_package(path: str | Path, *, expected_manifest_sha256: str | None = Non
     root = find_package_root(Path(path))
     manifest_sha256 = verify_package(root, expected_manifest_sha256)
     try:
-        metadata = PackageMetadata.model_validate(json.loads((root / "metadata.json").read_text(encoding="utf-8")))
+        metadata = PackageMetadata.model_validate(
+            json.loads((root / "metadata.json").read_text(encoding="utf-8"))
+        )
     except (OSError, ValueError) as exc:
         raise ModelError(f"model metadata is unreadable ({type(exc).__name__})") from None
     if metadata.format_version != PACKAGE_FORMAT:
-        raise ModelError(f"model package format {metadata.format_version} is not supported (expected {PACKAGE_FORMAT})")
+        raise ModelError(
+            f"model package format {metadata.format_version} is not supported (expected {PACKAGE_FORMAT})"
+        )
     catalog_root = root / "catalog"
     catalog = load_feature_catalog(catalog_root)
     options = load_treatment_options(catalog_root)
     tables = load_pgx_tables(catalog_root)
-    read_safety_inputs(catalog)  # the root may be a temporary copy: read what the feature layer needs of it now
+    read_safety_inputs(
+        catalog
+    )  # the root may be a temporary copy: read what the feature layer needs of it now
     if catalog.sha256 != metadata.catalog_sha256:
-        raise ModelError("the catalog inside the model package does not match the sha256 recorded at training")
+        raise ModelError(
+            "the catalog inside the model package does not match the sha256 recorded at training"
+        )
     estimator = load_model(root / "estimator")
     card_path = root / "model_card.md"
     return LoadedPackage(

@@ -37,7 +37,9 @@ def calibration_plot(
     for i, (name, (pred, obs, count)) in enumerate(curves.items()):
         ax = fig.add_subplot(rows, cols, i + 1)
         ax.plot([0, 1], [0, 1], color="#999999", linewidth=1, linestyle="--")
-        sizes = 10 + 60 * np.asarray(count, dtype=float) / max(1.0, float(np.max(count)) if len(count) else 1.0)
+        sizes = 10 + 60 * np.asarray(count, dtype=float) / max(
+            1.0, float(np.max(count)) if len(count) else 1.0
+        )
         ax.plot(pred, obs, color="#1f5fa8", linewidth=1.2)
         ax.scatter(pred, obs, s=sizes, color="#1f5fa8", zorder=3)
         ax.set_xlim(0, 1)
@@ -94,7 +96,9 @@ def shap_beeswarm_plot(
     ax.set_yticks(range(len(order)))
     ax.set_yticklabels([labels[j] for j in order], fontsize=8)
     ax.axvline(0, color="#666666", linewidth=0.8)
-    ax.set_xlabel("SHAP value (log-odds); colour: low (blue) to high (red) feature value, grey = missing", fontsize=7)
+    ax.set_xlabel(
+        "SHAP value (log-odds); colour: low (blue) to high (red) feature value, grey = missing", fontsize=7
+    )
     ax.set_title(title, fontsize=10)
     ax.tick_params(axis="x", labelsize=8)
     return _png(fig)

@@ -82,9 +82,13 @@ def compare_paired(
     a = np.asarray(challenger_scores, dtype=np.float64)
     b = np.asarray(champion_scores, dtype=np.float64)
     if a.ndim != 1 or a.size == 0 or not np.isfinite(a).all():
-        problems.append(Violation("challenger_scores", "must be a non-empty vector of finite numbers", kind_of(a)))
+        problems.append(
+            Violation("challenger_scores", "must be a non-empty vector of finite numbers", kind_of(a))
+        )
     if b.shape != a.shape or not np.isfinite(b).all():
-        problems.append(Violation("champion_scores", "must be finite numbers, one per challenger score", kind_of(b)))
+        problems.append(
+            Violation("champion_scores", "must be finite numbers, one per challenger score", kind_of(b))
+        )
     if not 0.5 <= confidence < 1.0:
         problems.append(Violation("confidence", "must be in [0.5, 1)", kind_of(confidence)))
     ValidationError.raise_if_any("compare_paired", problems)
@@ -155,7 +159,9 @@ class TrainingPatients:
     digests: np.ndarray
 
     @classmethod
-    def of(cls, ids: Iterable[Any], *, namespace: str, group_column: str, salt: bytes | None = None) -> TrainingPatients:
+    def of(
+        cls, ids: Iterable[Any], *, namespace: str, group_column: str, salt: bytes | None = None
+    ) -> TrainingPatients:
         key = salt if salt is not None else secrets.token_bytes(_SALT_BYTES)
         return cls(namespace, group_column, key, np.unique(_digests(ids, key)))
 

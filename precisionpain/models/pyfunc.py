@@ -37,7 +37,9 @@ class PrecisionPainPyfunc(PythonModel):
             Path(context.artifacts["package"]), expected_manifest_sha256=config.get(MANIFEST_CONFIG_KEY)
         )
 
-    def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
+    def predict(
+        self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> pd.DataFrame:
         from precisionpain.features.assemble import assemble_features
 
         pkg = self.package

@@ -162,7 +162,9 @@ class Registry:
         except MlflowException:
             return RegistrySnapshot(name)
         versions = {str(mv.version): str(mv.run_id or "") for mv in found}
-        return RegistrySnapshot(name, dict(sorted(versions.items(), key=lambda kv: int(kv[0]))), self.aliases(name))
+        return RegistrySnapshot(
+            name, dict(sorted(versions.items(), key=lambda kv: int(kv[0]))), self.aliases(name)
+        )
 
     def set_alias(self, name: str, alias: str, version: str) -> None:
         self.client.set_registered_model_alias(name, alias, version)
@@ -217,7 +219,9 @@ class Registry:
         target = dst or Path(tempfile.mkdtemp(prefix="precisionpain-model-"))
         target.mkdir(parents=True, exist_ok=True)
         uri = f"models:/{version.name}/{version.version}"
-        return Path(download_artifacts(artifact_uri=uri, dst_path=str(target), tracking_uri=self.tracking_uri))
+        return Path(
+            download_artifacts(artifact_uri=uri, dst_path=str(target), tracking_uri=self.tracking_uri)
+        )
 
     def download_run_artifacts(self, run_id: str, artifact_path: str, dst: Path) -> Path | None:
         """Copy a folder of a run's artifacts to ``dst``; None when the run or the folder does not exist."""
@@ -280,12 +284,16 @@ class RegistryTransaction:
         self.registry = registry
         self.name = name
         self.run_id = run_id
-        self.existed = bool(registry.client.search_registered_models(filter_string=f"name = '{_quote(name)}'"))
+        self.existed = bool(
+            registry.client.search_registered_models(filter_string=f"name = '{_quote(name)}'")
+        )
         self.before = registry.aliases(name)
         self.created_version: str | None = None
 
     def create_version(self, model_uri: str, run_id: str, model_id: str | None, tags: dict[str, Any]) -> str:
-        self.registry.ensure_registered_model(self.name, "PrecisionPain treatment-response models (one per option set)")
+        self.registry.ensure_registered_model(
+            self.name, "PrecisionPain treatment-response models (one per option set)"
+        )
         mv = self.registry.client.create_model_version(
             self.name,
             source=model_uri,
@@ -321,7 +329,9 @@ class RegistryTransaction:
                 client.set_registered_model_alias(self.name, alias, version)
         created = {self.created_version} if self.created_version is not None else set()
         if self.run_id is not None:
-            created |= {v for v, run in self.registry.snapshot(self.name).versions.items() if run == self.run_id}
+            created |= {
+                v for v, run in self.registry.snapshot(self.name).versions.items() if run == self.run_id
+            }
         for version in sorted(created, key=int):
             client.delete_model_version(self.name, version)
         if not self.existed and not self.registry.snapshot(self.name).versions:

@@ -158,7 +158,9 @@ def read_table(path: Path, what: str = "training data") -> pd.DataFrame:
     try:
         return pd.read_parquet(path) if suffix in (".parquet", ".pq") else pd.read_csv(path)
     except (OSError, ValueError) as exc:
-        raise DataError(what, [Violation(str(path), "cannot be read as a table", type(exc).__name__)]) from None
+        raise DataError(
+            what, [Violation(str(path), "cannot be read as a table", type(exc).__name__)]
+        ) from None
 
 
 def input_example(catalog: FeatureCatalog) -> pd.DataFrame:
@@ -256,7 +258,16 @@ def prepare_data(data_path: Path, config: TrainConfig, catalogs: Catalogs | None
     X_train = assemble_features(train_frame, cats.features, cats.tables, validate=False).values
     X_test = assemble_features(test_frame, cats.features, cats.tables, validate=False).values
     return PreparedData(
-        frame, fingerprint, option_ids, train_frame, test_frame, X_train, X_test, t_train, y_train, data_namespace(data_path)
+        frame,
+        fingerprint,
+        option_ids,
+        train_frame,
+        test_frame,
+        X_train,
+        X_test,
+        t_train,
+        y_train,
+        data_namespace(data_path),
     )
 
 
@@ -300,7 +311,11 @@ def _compare_with_champion(
             champion_patients = None if record_dir is None else TrainingPatients.read(record_dir)
     except Exception as exc:
         detail = str(exc) if isinstance(exc, PrecisionPainError) else type(exc).__name__
-        return current.version, None, f"champion v{current.version} could not be scored on these patients ({detail})"
+        return (
+            current.version,
+            None,
+            f"champion v{current.version} could not be scored on these patients ({detail})",
+        )
     champion_options = [str(o) for o in pkg.estimator.options_]
     ours = [str(o) for o in estimator.options_]
     if champion_options != ours:
@@ -374,14 +389,17 @@ def train(
                 TAG + "pgx_tables_sha256": cats.tables.sha256,
                 TAG + "registered_model": name,
                 TAG + "data_namespace": prepared.namespace or "patient ids of the table",
-                "mlflow.note.content": config.description or f"PrecisionPain training run ({config.experiment})",
+                "mlflow.note.content": config.description
+                or f"PrecisionPain training run ({config.experiment})",
             }
         )
         _log_config_and_catalog(config, config_path, cats, prepared, option_ids)
         _log_training_patients(prepared, config)
 
         step(f"fitting {len(option_ids)} option models on {n_train:,} patients", 0.1)
-        estimator = TreatmentResponseModel(**config.model.estimator_params(config.outcome.objective, config.seed))
+        estimator = TreatmentResponseModel(
+            **config.model.estimator_params(config.outcome.objective, config.seed)
+        )
         t0 = time.perf_counter()
         estimator.fit(prepared.X_train, prepared.t_train, prepared.y_train)
         fit_seconds = time.perf_counter() - t0
@@ -393,7 +411,9 @@ def train(
 
         step(f"evaluating on {n_test:,} held-out patients", 0.6)
         t0 = time.perf_counter()
-        data = held_out(prepared.test_frame, prepared.X_test, config.outcome, option_ids, cats.options, cats.tables)
+        data = held_out(
+            prepared.test_frame, prepared.X_test, config.outcome, option_ids, cats.options, cats.tables
+        )
         evaluation = evaluate(
             estimator,
             data,
@@ -438,7 +458,9 @@ def train(
 
         step("registering and deciding on the champion", 0.95)
         challenger_value = evaluation.policy.policy.dr.estimate
-        champion_version, comparison, why = _compare_with_champion(registry, name, data, estimator, config, prepared)
+        champion_version, comparison, why = _compare_with_champion(
+            registry, name, data, estimator, config, prepared
+        )
         version = tx.create_version(
             model_uri,
             run_id,
@@ -602,7 +624,9 @@ def log_plots(
             for j, option in enumerate(explanation.options):
                 contrib = explanation.contributions[:, j, :]
                 mean_abs = np.abs(contrib).mean(axis=0)
-                summary[str(option)] = {fid: float(v) for fid, v in zip(catalog.feature_ids, mean_abs, strict=True)}
+                summary[str(option)] = {
+                    fid: float(v) for fid, v in zip(catalog.feature_ids, mean_abs, strict=True)
+                }
                 (folder / "shap" / f"{option}_bar.png").write_bytes(
                     plots.shap_bar_plot(mean_abs, labels, f"{option}: mean |SHAP| (log-odds)")
                 )
@@ -672,7 +696,9 @@ def _log_model(
         signature = model_signature(catalog, metadata.option_ids)
         # The package must score its own example before it is logged.
         scorer = PrecisionPainPyfunc()
-        scorer.load_context(PythonModelContext(artifacts={"package": str(package)}, model_config=model_config))
+        scorer.load_context(
+            PythonModelContext(artifacts={"package": str(package)}, model_config=model_config)
+        )
         scorer.predict(None, example)
         info = mlflow.pyfunc.log_model(
             name="model",
@@ -690,13 +716,17 @@ def _log_model(
 # --------------------------------------------------------------------------------------------- registered
 
 
-def load_registered(registry: Registry, model_uri: str, directory: Path) -> tuple[ResolvedVersion, LoadedPackage]:
+def load_registered(
+    registry: Registry, model_uri: str, directory: Path
+) -> tuple[ResolvedVersion, LoadedPackage]:
     """Resolve ``models:/NAME@ALIAS`` or ``models:/NAME/VERSION``, download it into ``directory`` and read it
     (every file checked against the package manifest, the manifest against the version's recorded sha256)."""
     return read_registered(registry, registry.resolve(model_uri), directory)
 
 
-def read_registered(registry: Registry, version: ResolvedVersion, directory: Path) -> tuple[ResolvedVersion, LoadedPackage]:
+def read_registered(
+    registry: Registry, version: ResolvedVersion, directory: Path
+) -> tuple[ResolvedVersion, LoadedPackage]:
     """Download a resolved version into ``directory`` and read its package, verified against the registry."""
     recorded = version.package_manifest_sha256
     return version, read_package(registry.download(version, directory), expected_manifest_sha256=recorded)
@@ -811,7 +841,12 @@ def _evaluate_package(
     X = assemble_features(frame, pkg.catalog, pkg.tables, validate=False).values
     data = held_out(frame, X, meta.outcome, option_ids, pkg.options, pkg.tables)
     evaluation = evaluate(
-        pkg.estimator, data, config or meta.evaluation, pkg.catalog, seed=meta.seed, interval_alpha=meta.interval_alpha
+        pkg.estimator,
+        data,
+        config or meta.evaluation,
+        pkg.catalog,
+        seed=meta.seed,
+        interval_alpha=meta.interval_alpha,
     )
     return evaluation, X, frame, fingerprint
 
@@ -843,7 +878,9 @@ def promote(
         + (f" (was v{previous_version})" if previous_version else " (no previous holder)")
         + because
     )
-    experiment_id = _experiment_of_run(registry, target.run_id) or registry.experiment_id("precisionpain-promotions")
+    experiment_id = _experiment_of_run(registry, target.run_id) or registry.experiment_id(
+        "precisionpain-promotions"
+    )
     with (
         mlflow.start_run(experiment_id=experiment_id, run_name=f"promote-{name}-v{target.version}") as run,
         registry.transaction(name, run.info.run_id),
@@ -865,7 +902,10 @@ def promote(
         registry.set_version_tags(
             name,
             target.version,
-            {"promotion_decision": decision, "promoted_at": datetime.now(UTC).replace(microsecond=0).isoformat()},
+            {
+                "promotion_decision": decision,
+                "promoted_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
+            },
         )
         run_id = run.info.run_id
     log.info("promotion: %s", decision)

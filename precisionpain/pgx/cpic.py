@@ -206,10 +206,27 @@ def _groups(tables: PgxTables) -> dict[str, tuple[_Group, ...]]:
 
 
 @lru_cache(maxsize=256)
-def drug_pgx_fields(drug: str, tables: PgxTables) -> tuple[str, ...]:
-    """The Pgx fields whose results CPIC's rows for ``drug`` read (its lookup depends on nothing else)."""
+def drug_genes(drug: str, tables: PgxTables) -> tuple[str, ...]:
+    """The genes CPIC's rows for ``drug`` read, in ``PGX_FIELDS`` order (its lookup depends on nothing else)."""
     genes = {g for group in _groups(tables)[_normalize_drug(drug, tables)] for g in group.genes}
-    return tuple(f for g, f in PGX_FIELDS.items() if g in genes)
+    return tuple(g for g in PGX_FIELDS if g in genes)
+
+
+@lru_cache(maxsize=256)
+def chooses_population(drug: str, tables: PgxTables) -> bool:
+    """Whether CPIC's rows for ``drug`` name more than one population (carbamazepine: drug-naive, prior use, no
+    alternatives), so that prior use and available alternatives can change its lookup; for other drugs they
+    cannot."""
+    return any(
+        len({r.rec.population for r in group.rows}) > 1
+        for group in _groups(tables)[_normalize_drug(drug, tables)]
+    )
+
+
+@lru_cache(maxsize=256)
+def drug_pgx_fields(drug: str, tables: PgxTables) -> tuple[str, ...]:
+    """The Pgx fields whose results CPIC's rows for ``drug`` read."""
+    return tuple(PGX_FIELDS[g] for g in drug_genes(drug, tables))
 
 
 def _default_tables(tables: PgxTables | None) -> PgxTables:
@@ -407,6 +424,26 @@ def _lookup_drug(
         elif isinstance(out, UnresolvedGuidance):
             unresolved.append(out)
     return CpicLookup(guidance=tuple(found), unresolved=tuple(unresolved))
+
+
+def lookup_states(
+    drug: str,
+    states: Sequence[GeneState],
+    tables: PgxTables,
+    *,
+    prior_use_over_3_months: bool | None = None,
+    alternatives_available: bool = True,
+) -> CpicLookup:
+    """:func:`cpic_lookup` from genes already read by :func:`gene_states` (a gene not among ``states`` counts
+    as not tested). The lookup depends on nothing else, so callers can key a cache by the states: they take
+    few values (a phenotype and a score), where the results they come from take many (diplotype spellings)."""
+    return _lookup_drug(
+        _normalize_drug(drug, tables),
+        {s.gene: s for s in states},
+        tables,
+        prior_use_over_3_months,
+        alternatives_available,
+    )
 
 
 def cpic_lookup(

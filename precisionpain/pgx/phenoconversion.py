@@ -56,7 +56,12 @@ class InhibitorStrength(StrEnum):
     none = "none"
 
 
-STRENGTH_ORDER = (InhibitorStrength.strong, InhibitorStrength.moderate, InhibitorStrength.weak, InhibitorStrength.none)
+STRENGTH_ORDER = (
+    InhibitorStrength.strong,
+    InhibitorStrength.moderate,
+    InhibitorStrength.weak,
+    InhibitorStrength.none,
+)
 
 
 class PhenoconversionMethod(FrozenModel):
@@ -65,7 +70,9 @@ class PhenoconversionMethod(FrozenModel):
     genes: tuple[str, ...] = TRANSLATED_GENES
     activity_multipliers: dict[InhibitorStrength, float]
     phenotype_only: dict[InhibitorStrength, str | dict[str, str]] = Field(default_factory=dict)
-    assumed_activity_scores: dict[str, dict[str, str]] = Field(default_factory=dict)  # gene -> phenotype -> score
+    assumed_activity_scores: dict[str, dict[str, str]] = Field(
+        default_factory=dict
+    )  # gene -> phenotype -> score
 
     def phenotype_map(self, strength: InhibitorStrength, phenotype: str) -> str:
         rule = self.phenotype_only.get(strength)
@@ -232,14 +239,18 @@ def functional_phenotype(
             lookup = _lookup_score(gene, product, functional, tables)
         else:
             functional = method.phenotype_map(strength, phenotype)
-            zero = functional == POOR and gene in ACTIVITY_SCORE_GENES and strength is InhibitorStrength.strong
+            zero = (
+                functional == POOR and gene in ACTIVITY_SCORE_GENES and strength is InhibitorStrength.strong
+            )
             functional_score = lookup = "0.0" if zero else None
     assumed = False
     if lookup is None and functional is not None:
         guess = method.assumed_activity_scores.get(gene, {}).get(functional)
         if guess is not None:
             lookup, assumed = guess, True
-            note = f"{gene} {functional} without an activity score: the activity-score-{guess} CPIC rows apply"
+            note = (
+                f"{gene} {functional} without an activity score: the activity-score-{guess} CPIC rows apply"
+            )
     if functional == INDETERMINATE and gene in ACTIVITY_SCORE_GENES:
         lookup = None
     return FunctionalPhenotype.model_construct(

@@ -132,7 +132,11 @@ def medication_violations(medications: Sequence[Medication], catalog: Medication
         row = catalog.by_name(med.name)
         if row is None:
             out.append(
-                Violation(f"medications[{i}].name", "is not in the medication catalog (features/medications.yaml)", "string")
+                Violation(
+                    f"medications[{i}].name",
+                    "is not in the medication catalog (features/medications.yaml)",
+                    "string",
+                )
             )
         if med.rxnorm is not None:
             by_code = catalog.by_rxcui(med.rxnorm)
@@ -145,11 +149,15 @@ def medication_violations(medications: Sequence[Medication], catalog: Medication
                     )
                 )
             elif row is not None and by_code is not row:
-                out.append(Violation(f"medications[{i}].rxnorm", "names a different medicine than `name`", "string"))
+                out.append(
+                    Violation(f"medications[{i}].rxnorm", "names a different medicine than `name`", "string")
+                )
     return out
 
 
-def resolve_medications(medications: Sequence[Medication], catalog: MedicationCatalog) -> tuple[MedicationRow, ...]:
+def resolve_medications(
+    medications: Sequence[Medication], catalog: MedicationCatalog
+) -> tuple[MedicationRow, ...]:
     """The catalog rows of the patient's medications (each once, in order of first mention); raises
     :class:`ProfileValidationError` listing every name or code that does not resolve (never ignored)."""
     if not medications:
@@ -337,9 +345,13 @@ class _Group:
 
     index: int
     members: tuple[int, ...]  # option indices
-    twins: tuple[tuple[int, int | None, tuple[int, ...]], ...]  # (option, CPIC drug slot, positions in members)
+    twins: tuple[
+        tuple[int, int | None, tuple[int, ...]], ...
+    ]  # (option, CPIC drug slot, positions in members)
     answers: Callable[[Sequence[Facts]], tuple[Facts, ...]]  # the answers of the conditions its rules test
-    cpic: Callable[[Sequence[Any]], tuple[Any, ...]]  # its CPIC drugs' answers, from the patient's per-drug answers
+    cpic: Callable[
+        [Sequence[Any]], tuple[Any, ...]
+    ]  # its CPIC drugs' answers, from the patient's per-drug answers
     medicines: bool  # a member is a medicine a patient may take (its own is left out of interactions)
     drugs: tuple[bool, ...]  # per member: a drug option (counts as an alternative unless excluded)
 
@@ -464,7 +476,9 @@ class _Engine:
         self.rules = tuple(compiled)
         # data warnings: said when the rule fires for an option of the catalog
         self.warning_rules = tuple(cr for cr in self.rules if cr.data_warning is not None and cr.targets)
-        self.option_rules = tuple(tuple(cr for cr in self.rules if oi in cr.targets) for oi in range(len(self.options)))
+        self.option_rules = tuple(
+            tuple(cr for cr in self.rules if oi in cr.targets) for oi in range(len(self.options))
+        )
 
         # CPIC: per drug the fields its lookup is given and what its answer depends on; the lookup values of a
         # patient are the three CYP states, the three CYP readability problems, then the other fields
@@ -477,7 +491,8 @@ class _Engine:
         self.read_cpic_other = _reader(other)
         lookup_at = {f: i for i, f in enumerate((*cyp, *other))}
         self.cpic_drugs = {
-            d: _CpicDrug(d, drug_pgx_fields(d, tables), tuple(sorted(lookup_at[f] for f in keyed[d]))) for d in drugs
+            d: _CpicDrug(d, drug_pgx_fields(d, tables), tuple(sorted(lookup_at[f] for f in keyed[d])))
+            for d in drugs
         }
         self.option_cpic = tuple(
             self.cpic_drugs[o.cpic_drug] if o.cpic_drug is not None else None for o in self.options
@@ -499,12 +514,16 @@ class _Engine:
             for gene in TRANSLATED_GENES
         }
         self.untested = {
-            gene: _GeneReading(functional_phenotype(gene, None, [], self.method, tables), None, None, None, ())
+            gene: _GeneReading(
+                functional_phenotype(gene, None, [], self.method, tables), None, None, None, ()
+            )
             for gene in TRANSLATED_GENES
         }
         self.drug_options = tuple(i for i, o in enumerate(self.options) if o.modality is Modality.drug)
         self.no_reasons = tuple(
-            _trusted(OptionSafety, option_id=o.id, modality=o.modality.value, verdict=Verdict.usable, reasons=())
+            _trusted(
+                OptionSafety, option_id=o.id, modality=o.modality.value, verdict=Verdict.usable, reasons=()
+            )
             for o in self.options
         )
 
@@ -531,7 +550,8 @@ class _Engine:
                     index=gi,
                     members=tuple(members),
                     twins=tuple(
-                        (members[ps[0]], slot[d] if d is not None else None, tuple(ps)) for (d, _), ps in twins.items()
+                        (members[ps[0]], slot[d] if d is not None else None, tuple(ps))
+                        for (d, _), ps in twins.items()
                     ),
                     answers=_getter(conds),
                     cpic=_getter(slots),
@@ -557,13 +577,16 @@ class _Engine:
         )
         self.results: ByteBoundedLRU[Any, _GroupResults] = ByteBoundedLRU(
             share("results"),
-            lambda k, v: _facts_bytes(k[1]) + sum(_facts_bytes(own or ()) for own in k[2]) + _KEY_BYTES + v[3],
+            lambda k, v: (
+                _facts_bytes(k[1]) + sum(_facts_bytes(own or ()) for own in k[2]) + _KEY_BYTES + v[3]
+            ),
         )
         self.reasons: ByteBoundedLRU[tuple[int, tuple[str, ...]], SafetyReason] = ByteBoundedLRU(
             share("reasons"), lambda k, _v: _facts_bytes((k[1],)) + _OBJECT_BYTES
         )
         self.cpic: ByteBoundedLRU[Any, tuple[SafetyReason, ...]] = ByteBoundedLRU(
-            share("cpic"), lambda _k, v: _KEY_BYTES + _facts_bytes(r.facts for r in v) + _OBJECT_BYTES * len(v)
+            share("cpic"),
+            lambda _k, v: _KEY_BYTES + _facts_bytes(r.facts for r in v) + _OBJECT_BYTES * len(v),
         )
         self.cpic_answers: ByteBoundedLRU[Any, tuple[tuple[SafetyReason, ...], ...]] = ByteBoundedLRU(
             share("cpic_answers"), lambda _k, v: _KEY_BYTES + 8 * len(v)
@@ -613,14 +636,19 @@ def _reader(paths: Sequence[str]) -> Callable[[Any], tuple[Any, ...]]:
     return get
 
 
-def _targets(rule: Rule, options: Sequence[Any], option_drug: Sequence[MedicationRow | None]) -> tuple[int, ...]:
+def _targets(
+    rule: Rule, options: Sequence[Any], option_drug: Sequence[MedicationRow | None]
+) -> tuple[int, ...]:
     s = rule.options
     out = []
     for i, (o, drug) in enumerate(zip(options, option_drug, strict=True)):
         if (
             o.id in s.ids
             or o.option_class in s.classes
-            or (drug is not None and (drug.name in s.drugs or any(p in drug.properties for p in s.drug_properties)))
+            or (
+                drug is not None
+                and (drug.name in s.drugs or any(p in drug.properties for p in s.drug_properties))
+            )
         ):
             out.append(i)
     return tuple(out)
@@ -708,7 +736,9 @@ def _gene_reading(
         inhibitors = ()
     if result is None and not inhibitors:
         return engine.untested[gene]
-    parts = None if result is None else (result.diplotype, result.phenotype, result.activity_score, result.source)
+    parts = (
+        None if result is None else (result.diplotype, result.phenotype, result.activity_score, result.source)
+    )
     key = (gene, parts, inhibitors)
     found, entry = engine.genes.get(key)
     if found:
@@ -726,7 +756,9 @@ def _gene_reading(
     state: tuple[Any, ...] | None = None
     problems: tuple[Any, ...] = ()
     if looked_up is not None:
-        r = resolve_gene(gene, looked_up.diplotype, looked_up.phenotype, looked_up.activity_score, engine.tables)
+        r = resolve_gene(
+            gene, looked_up.diplotype, looked_up.phenotype, looked_up.activity_score, engine.tables
+        )
         state, problems = (r.phenotype, r.activity_score, r.problems), r.problems
     has_reading = reading.functional_phenotype is not None or reading.phenoconverted or reading.assumed_score
     entry = _GeneReading(reading, reading if has_reading else None, change, state, problems)
@@ -848,7 +880,9 @@ def _severity(r: SafetyReason) -> int:
     return LEVEL_SEVERITY[r.level]
 
 
-def _option_result(engine: _Engine, oi: int, reasons: Sequence[SafetyReason], ordered: bool = False) -> OptionSafety:
+def _option_result(
+    engine: _Engine, oi: int, reasons: Sequence[SafetyReason], ordered: bool = False
+) -> OptionSafety:
     """An option's verdict and reasons, most severe first (``ordered``: they already are)."""
     if not reasons:
         return engine.no_reasons[oi]
@@ -905,7 +939,9 @@ def _group_results(
             twin = g.members[position]
             out[position] = first if twin == oi else _option_result(engine, twin, first.reasons, ordered=True)
     results = tuple(o for o in out if o is not None)
-    usable = sum(1 for o, drug in zip(results, g.drugs, strict=True) if drug and o.verdict is not Verdict.excluded)
+    usable = sum(
+        1 for o, drug in zip(results, g.drugs, strict=True) if drug and o.verdict is not Verdict.excluded
+    )
     # the reasons: the facts of the rules' answers are counted with the key; count the CPIC answers' here
     entry = (results, usable, held, _results_bytes(results) + _facts_bytes(r.facts for h in held for r in h))
     engine.results.put(key, entry)
@@ -972,7 +1008,9 @@ def apply_safety_rules(
         if len(engine.plans) >= _PLANS_KEPT:
             engine.plans.clear()
         plan = engine.plans[present] = tuple(
-            (ci, ev) for ci, (ev, m) in enumerate(zip(engine.evaluators, engine.input_masks, strict=True)) if m & present
+            (ci, ev)
+            for ci, (ev, m) in enumerate(zip(engine.evaluators, engine.input_masks, strict=True))
+            if m & present
         )
     evaluated = tuple([ev(inputs) for _, ev in plan])
 
@@ -1002,7 +1040,15 @@ def apply_safety_rules(
         c19.cpic_problems,
         *engine.read_cpic_other(pgx),
     )
-    p = _Patient(evaluated, plan, engine.absent, own, functional, lookup, clinical.carbamazepine_prior_use_over_3_months)
+    p = _Patient(
+        evaluated,
+        plan,
+        engine.absent,
+        own,
+        functional,
+        lookup,
+        clinical.carbamazepine_prior_use_over_3_months,
+    )
     cpic = _cpic_answers(engine, p)
 
     # the options are a function of every condition's answer (the plan's answers and the compile-time answers of

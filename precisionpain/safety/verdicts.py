@@ -26,7 +26,9 @@ VERDICT_BY_LEVEL: Mapping[RuleLevel, Verdict] = {
 
 #: Severity order of verdicts and levels, worst first (reasons are listed in this order).
 VERDICT_SEVERITY: Mapping[Verdict, int] = {Verdict.excluded: 0, Verdict.warning: 1, Verdict.usable: 2}
-LEVEL_SEVERITY: Mapping[RuleLevel, int] = {level: VERDICT_SEVERITY[v] for level, v in VERDICT_BY_LEVEL.items()}
+LEVEL_SEVERITY: Mapping[RuleLevel, int] = {
+    level: VERDICT_SEVERITY[v] for level, v in VERDICT_BY_LEVEL.items()
+}
 
 
 def verdict_for(levels: Iterable[RuleLevel]) -> Verdict:

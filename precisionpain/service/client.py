@@ -137,7 +137,9 @@ class RecommendationClient:
             if server_name:
                 options.append(("grpc.ssl_target_name_override", server_name))
             credentials = grpc.ssl_channel_credentials(
-                root_certificates=root_certificates, private_key=private_key, certificate_chain=certificate_chain
+                root_certificates=root_certificates,
+                private_key=private_key,
+                certificate_chain=certificate_chain,
             )
             self.channel = grpc.secure_channel(target, credentials, options=options)
         else:
@@ -173,7 +175,11 @@ class RecommendationClient:
         timeout_s: float | None = None,
     ) -> service_pb2.RecommendResponse:
         """Ranked, explained options for one patient."""
-        request = profile if isinstance(profile, service_pb2.RecommendRequest) else recommend_request(profile, candidates, top_k)
+        request = (
+            profile
+            if isinstance(profile, service_pb2.RecommendRequest)
+            else recommend_request(profile, candidates, top_k)
+        )
         return self._invoke(self._stub.Recommend, request, request_id, timeout_s)
 
     def recommend_batch(

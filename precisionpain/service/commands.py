@@ -46,31 +46,52 @@ def serve_command(
     model: ModelOpt = None,
     model_path: ModelPathOpt = None,
     config: Annotated[
-        Path | None, typer.Option("--config", help="Server settings YAML (default: serving/server.yaml of the catalog root).")
+        Path | None,
+        typer.Option(
+            "--config", help="Server settings YAML (default: serving/server.yaml of the catalog root)."
+        ),
     ] = None,
     host: Annotated[str | None, typer.Option("--host", help="Address to bind (default 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option("--port", help="Port to listen on (0 = any free port).")] = None,
     home: HomeOpt = None,
     tracking_uri: TrackingOpt = None,
     catalog_root: CatalogRootOpt = None,
-    workers: Annotated[int | None, typer.Option("--workers", help="Threads serving calls per process (default 2).")] = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", help="Threads serving calls per process (default 2).")
+    ] = None,
     processes: Annotated[
-        int | None, typer.Option("--processes", help="Server processes sharing the port (default 1; one per core).")
+        int | None,
+        typer.Option("--processes", help="Server processes sharing the port (default 1; one per core)."),
     ] = None,
-    max_batch_size: Annotated[int | None, typer.Option("--max-batch-size", help="Most patients per RecommendBatch.")] = None,
+    max_batch_size: Annotated[
+        int | None, typer.Option("--max-batch-size", help="Most patients per RecommendBatch.")
+    ] = None,
     alias_check_interval_s: Annotated[
-        float | None, typer.Option("--alias-check-interval-s", help="Seconds between checks for a new model (0 = SIGHUP only).")
+        float | None,
+        typer.Option(
+            "--alias-check-interval-s", help="Seconds between checks for a new model (0 = SIGHUP only)."
+        ),
     ] = None,
-    tls_cert: Annotated[Path | None, typer.Option("--tls-cert", help="Server certificate chain (PEM).")] = None,
+    tls_cert: Annotated[
+        Path | None, typer.Option("--tls-cert", help="Server certificate chain (PEM).")
+    ] = None,
     tls_key: Annotated[Path | None, typer.Option("--tls-key", help="Server private key (PEM).")] = None,
-    tls_client_ca: Annotated[Path | None, typer.Option("--tls-client-ca", help="CA that signs client certificates (mTLS).")] = None,
+    tls_client_ca: Annotated[
+        Path | None, typer.Option("--tls-client-ca", help="CA that signs client certificates (mTLS).")
+    ] = None,
     require_client_auth: Annotated[
-        bool | None, typer.Option("--require-client-auth/--no-require-client-auth", help="Refuse clients without a certificate.")
+        bool | None,
+        typer.Option(
+            "--require-client-auth/--no-require-client-auth", help="Refuse clients without a certificate."
+        ),
     ] = None,
     require_token: Annotated[
-        bool | None, typer.Option("--require-token/--no-require-token", help="Require 'authorization: Bearer <token>'.")
+        bool | None,
+        typer.Option("--require-token/--no-require-token", help="Require 'authorization: Bearer <token>'."),
     ] = None,
-    token_file: Annotated[Path | None, typer.Option("--token-file", help="Accepted tokens, one per line.")] = None,
+    token_file: Annotated[
+        Path | None, typer.Option("--token-file", help="Accepted tokens, one per line.")
+    ] = None,
     reflection_requires_token: Annotated[
         bool | None,
         typer.Option(
@@ -78,7 +99,9 @@ def serve_command(
             help="Put server reflection behind the token check too (production).",
         ),
     ] = None,
-    log_level: Annotated[str | None, typer.Option("--log-level", help="DEBUG, INFO, WARNING or ERROR.")] = None,
+    log_level: Annotated[
+        str | None, typer.Option("--log-level", help="DEBUG, INFO, WARNING or ERROR.")
+    ] = None,
 ) -> None:
     """Serve RecommendationService over gRPC (health, reflection, TLS, tokens; SIGHUP reloads the model)."""
     from precisionpain.service.config import build_settings
@@ -132,14 +155,19 @@ def read_json_object(path: Path, what: str = "patient profile") -> dict[str, Any
 TargetOpt = Annotated[
     str | None, typer.Option("--target", help="HOST:PORT of a running server (default: in-process).")
 ]
-CaOpt = Annotated[Path | None, typer.Option("--ca", help="CA certificate (PEM) to trust the server (turns on TLS).")]
-CertOpt = Annotated[Path | None, typer.Option("--cert", help="Client certificate chain (PEM) for mutual TLS.")]
+CaOpt = Annotated[
+    Path | None, typer.Option("--ca", help="CA certificate (PEM) to trust the server (turns on TLS).")
+]
+CertOpt = Annotated[
+    Path | None, typer.Option("--cert", help="Client certificate chain (PEM) for mutual TLS.")
+]
 KeyOpt = Annotated[Path | None, typer.Option("--key", help="Client private key (PEM) for mutual TLS.")]
 ServerNameOpt = Annotated[
     str | None, typer.Option("--server-name", help="Name in the server certificate, if not the target host.")
 ]
 TokenOpt = Annotated[
-    str | None, typer.Option("--token", envvar=ENV_TOKEN, help=f"Bearer token (or {ENV_TOKEN}).", show_default=False)
+    str | None,
+    typer.Option("--token", envvar=ENV_TOKEN, help=f"Bearer token (or {ENV_TOKEN}).", show_default=False),
 ]
 TimeoutOpt = Annotated[float, typer.Option("--timeout-s", help="Deadline of the remote call.")]
 
@@ -181,7 +209,9 @@ class Local:
     catalog_root: Path | None = None
 
 
-def answer(request: service_pb2.RecommendRequest, where: Remote | Local) -> tuple[service_pb2.RecommendResponse, ModelSummary]:
+def answer(
+    request: service_pb2.RecommendRequest, where: Remote | Local
+) -> tuple[service_pb2.RecommendResponse, ModelSummary]:
     """The RecommendResponse and the summary of the model that gave it, from a server (``Remote``) or
     in-process through the servicer the server uses (``Local``)."""
     from precisionpain.service.convert import model_summary_from_response
@@ -251,7 +281,15 @@ def _print_table(resp: Any) -> None:
     out, err = out_console, err_console
     action = recommendation_pb2.GuidanceAction
     table = Table(title="Ranked treatment options", show_lines=False)
-    for col in ("rank", "option", "class", "p(response)", "90% interval", "CPIC guidance / cautions", "top factors"):
+    for col in (
+        "rank",
+        "option",
+        "class",
+        "p(response)",
+        "90% interval",
+        "CPIC guidance / cautions",
+        "top factors",
+    ):
         table.add_column(col)
     for o in resp.options:
         guidance = [
@@ -262,7 +300,8 @@ def _print_table(resp: Any) -> None:
         warnings = sum(1 for c in o.cautions if c.severity >= 2)
         notes = ", ".join(guidance) + (f"{'; ' if guidance else ''}{warnings} caution(s)" if warnings else "")
         factors = ", ".join(
-            f"{c.label} {'+' if c.shap_value >= 0 else '-'}" for c in list(o.explanation.top_contributions)[:3]
+            f"{c.label} {'+' if c.shap_value >= 0 else '-'}"
+            for c in list(o.explanation.top_contributions)[:3]
         )
         iv = o.p_response_interval
         table.add_row(
@@ -300,8 +339,12 @@ def _print_table(resp: Any) -> None:
 def recommend_command(
     profile: Annotated[Path, typer.Argument(help="A profile JSON file ('-' for stdin).")],
     target: TargetOpt = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print the RecommendResponse as proto3 JSON.")] = False,
-    candidates: Annotated[str | None, typer.Option("--candidates", help="Comma-separated option ids to rank.")] = None,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print the RecommendResponse as proto3 JSON.")
+    ] = False,
+    candidates: Annotated[
+        str | None, typer.Option("--candidates", help="Comma-separated option ids to rank.")
+    ] = None,
     top_k: Annotated[int, typer.Option("--top-k", min=1, help="Contributions listed per explanation.")] = 8,
     model: ModelOpt = None,
     model_path: ModelPathOpt = None,
@@ -310,7 +353,9 @@ def recommend_command(
     catalog_root: CatalogRootOpt = None,
     save: Annotated[
         Path | None,
-        typer.Option("--save", help="Also write the recommendation record (input of 'precisionpain report')."),
+        typer.Option(
+            "--save", help="Also write the recommendation record (input of 'precisionpain report')."
+        ),
     ] = None,
     force: ForceOpt = False,
     ca: CaOpt = None,
@@ -332,7 +377,9 @@ def recommend_command(
     wanted = [c.strip() for c in candidates.split(",") if c.strip()] if candidates else None
     request = recommend_request(data, wanted, top_k)
     where = ask_where(
-        target, (token, ca, cert, key, server_name, timeout_s), Local(model, model_path, home, tracking_uri, catalog_root)
+        target,
+        (token, ca, cert, key, server_name, timeout_s),
+        Local(model, model_path, home, tracking_uri, catalog_root),
     )
     resp, summary = answer(request, where)
     if save is not None:

@@ -46,7 +46,9 @@ class TlsSettings(FrozenModel):
             raise ValueError("require_client_auth needs client_ca_file")
         if self.client_ca_file is not None and not self.require_client_auth:
             # gRPC would then accept any client certificate, or none: a silent non-check
-            raise ValueError("client_ca_file only takes effect with require_client_auth: true (set both for mutual TLS)")
+            raise ValueError(
+                "client_ca_file only takes effect with require_client_auth: true (set both for mutual TLS)"
+            )
         return self
 
     @property
@@ -91,7 +93,9 @@ class ServerSettings(FrozenModel):
     # process cannot use more than about one core for this CPU-bound work, so set it to the cores given
     processes: int = Field(default=1, ge=1, le=64)
     grace_period_s: float = Field(default=10.0, ge=0.0)
-    drain_delay_s: float = Field(default=0.0, ge=0.0)  # NOT_SERVING but still answering, before the drain (0.2 s at least)
+    drain_delay_s: float = Field(
+        default=0.0, ge=0.0
+    )  # NOT_SERVING but still answering, before the drain (0.2 s at least)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     tls: TlsSettings = TlsSettings()
     auth: AuthSettings = AuthSettings()
@@ -199,7 +203,9 @@ def build_settings(
         if raw is None:
             raw = {}
         if not isinstance(raw, Mapping):
-            raise ConfigError("server settings", [Violation(str(config_path), "must be a mapping", kind_of(raw))])
+            raise ConfigError(
+                "server settings", [Violation(str(config_path), "must be a mapping", kind_of(raw))]
+            )
         file_layer = _flatten(raw)
         origin.update({k: str(config_path) for k in file_layer})
 
@@ -210,7 +216,9 @@ def build_settings(
             continue
         path = names.get(var)
         if path is None:
-            violations.append(Violation(var, f"is not a setting (known: {', '.join(sorted(names))})", "string"))
+            violations.append(
+                Violation(var, f"is not a setting (known: {', '.join(sorted(names))})", "string")
+            )
             continue
         env_layer[path] = value
         origin[path] = var
@@ -235,7 +243,9 @@ def build_settings(
         settings = parse_as(ServerSettings, tree, "server settings")
     except CatalogError as exc:
         violations.extend(
-            Violation(v.path if v.path not in origin else f"{v.path} (from {origin[v.path]})", v.rule, v.received)
+            Violation(
+                v.path if v.path not in origin else f"{v.path} (from {origin[v.path]})", v.rule, v.received
+            )
             for v in exc.violations
         )
         raise ConfigError("server settings", violations) from None
@@ -284,11 +294,17 @@ def load_tokens(auth: AuthSettings, environ: Mapping[str, str] | None = None) ->
     if not tokens:
         raise ConfigError(
             "server settings",
-            [Violation("auth.require_token", f"is true but no token was found (auth.token_file, {auth.token_env})")],
+            [
+                Violation(
+                    "auth.require_token",
+                    f"is true but no token was found (auth.token_file, {auth.token_env})",
+                )
+            ],
         )
     short = [i for i, t in enumerate(tokens) if len(t) < 16]
     if short:
         raise ConfigError(
-            "server settings", [Violation("auth tokens", "every token must have at least 16 characters", "string")]
+            "server settings",
+            [Violation("auth tokens", "every token must have at least 16 characters", "string")],
         )
     return tuple(dict.fromkeys(tokens))

@@ -123,7 +123,9 @@ def _plan(descriptor: Any) -> tuple[_FieldPlan, ...]:
     for field in descriptor.fields:
         if field.is_repeated:
             if field.message_type is None:
-                raise TypeError(f"{descriptor.name}.{field.name}: repeated scalars are not part of the profile")
+                raise TypeError(
+                    f"{descriptor.name}.{field.name}: repeated scalars are not part of the profile"
+                )
             plan.append(_FieldPlan(field.name, _REPEATED_MESSAGE, {}))
         elif field.message_type is not None:
             plan.append(_FieldPlan(field.name, _MESSAGE, {}))
@@ -164,7 +166,9 @@ def _item_to_dict(msg: Message) -> dict[str, Any]:
     return {k: v for k, v in _message_to_dict(msg).items() if v != ""}
 
 
-def profile_dict_from_proto(patient: patient_pb2.PatientProfile, candidate_option_ids: Any = ()) -> dict[str, Any]:
+def profile_dict_from_proto(
+    patient: patient_pb2.PatientProfile, candidate_option_ids: Any = ()
+) -> dict[str, Any]:
     """A PatientProfile message -> the dict form validated by the feature layer."""
     data = _message_to_dict(patient)
     if not data.get("patient_ref"):
@@ -173,7 +177,9 @@ def profile_dict_from_proto(patient: patient_pb2.PatientProfile, candidate_optio
     if pgx is not None:
         for gene in ("cyp2d6", "cyp2c9", "cyp2c19"):
             result = pgx.get(gene)
-            if result is not None and not any(k in result for k in ("diplotype", "phenotype", "activity_score")):
+            if result is not None and not any(
+                k in result for k in ("diplotype", "phenotype", "activity_score")
+            ):
                 pgx.pop(gene)  # an empty message means "not tested"
     ids = list(candidate_option_ids)
     if ids:
@@ -235,15 +241,23 @@ def _fill(msg: Message, data: Mapping[str, Any], path: str, violations: list[Vio
         elif field.enum_type is not None:
             number = _enum_number(field.enum_type, value)
             if number is None:
-                allowed = [enum_to_schema(field.enum_type.name, v.name) for v in field.enum_type.values if v.number]
-                violations.append(Violation(where, f"must be one of {', '.join(map(str, allowed))}", kind_of(value)))
+                allowed = [
+                    enum_to_schema(field.enum_type.name, v.name) for v in field.enum_type.values if v.number
+                ]
+                violations.append(
+                    Violation(where, f"must be one of {', '.join(map(str, allowed))}", kind_of(value))
+                )
             else:
                 setattr(msg, name, number)
         else:
             try:
                 setattr(msg, name, value)
             except (TypeError, ValueError):
-                violations.append(Violation(where, f"must be {_FIELD_KINDS.get(field.type, 'of another type')}", kind_of(value)))
+                violations.append(
+                    Violation(
+                        where, f"must be {_FIELD_KINDS.get(field.type, 'of another type')}", kind_of(value)
+                    )
+                )
 
 
 _FIELD_KINDS = {
@@ -316,7 +330,9 @@ def recommend_request_from_dict(
 # ============================================================================================== enums
 
 
-def _enum_maps(enum: EnumDescriptor, prefix: str, *, lower: bool = True) -> tuple[dict[str, int], dict[int, str]]:
+def _enum_maps(
+    enum: EnumDescriptor, prefix: str, *, lower: bool = True
+) -> tuple[dict[str, int], dict[int, str]]:
     """schema value <-> proto number for an enum whose names are PREFIX + VALUE (UNSPECIFIED excluded)."""
     forward: dict[str, int] = {}
     for v in enum.values:
@@ -328,7 +344,9 @@ def _enum_maps(enum: EnumDescriptor, prefix: str, *, lower: bool = True) -> tupl
 
 
 _MODALITY, _MODALITY_BACK = _enum_maps(recommendation_pb2.Modality.DESCRIPTOR, "MODALITY_")
-_ACTION, _ACTION_BACK = _enum_maps(recommendation_pb2.GuidanceAction.DESCRIPTOR, "GUIDANCE_ACTION_", lower=False)
+_ACTION, _ACTION_BACK = _enum_maps(
+    recommendation_pb2.GuidanceAction.DESCRIPTOR, "GUIDANCE_ACTION_", lower=False
+)
 _SEVERITY, _SEVERITY_BACK = _enum_maps(recommendation_pb2.Severity.DESCRIPTOR, "SEVERITY_")
 _DOMAIN, _DOMAIN_BACK = _enum_maps(recommendation_pb2.Domain.DESCRIPTOR, "DOMAIN_")
 _WARNING, _WARNING_BACK = _enum_maps(recommendation_pb2.WarningKind.DESCRIPTOR, "WARNING_KIND_")
@@ -426,7 +444,11 @@ class _ExplanationCodec:
     """
 
     def __init__(self, catalog: FeatureCatalog) -> None:
-        E, C, D = recommendation_pb2.Explanation, recommendation_pb2.Contribution, recommendation_pb2.DomainTotal
+        E, C, D = (
+            recommendation_pb2.Explanation,
+            recommendation_pb2.Contribution,
+            recommendation_pb2.DomainTotal,
+        )
         t = _feature_table(catalog)
         self.static = tuple(
             _string_field(_key(C, "feature_id", _WIRE_LEN), t.ids[i])
@@ -445,9 +467,7 @@ class _ExplanationCodec:
         self.other_key = _key(E, "other_contributions", _WIRE_I64)
         # one DomainTotal entry per domain: the bytes before its 8-byte shap_value
         self.domain_prefixes = tuple(
-            _key(E, "domain_totals", _WIRE_LEN)
-            + _varint(len(body) + 8)
-            + body
+            _key(E, "domain_totals", _WIRE_LEN) + _varint(len(body) + 8) + body
             for body in (
                 _varint_field(_key(D, "domain", _WIRE_VARINT), number) + _key(D, "shap_value", _WIRE_I64)
                 for number in t.domain_numbers
@@ -482,7 +502,9 @@ class _ExplanationCodec:
         if self._domain_layout is None:  # prefixes of different lengths (not the case for the shipped enums)
             prefixes = self.domain_prefixes
             pack = _DOUBLE.pack
-            return [b"".join([p + pack(v) for p, v in zip(prefixes, row, strict=True)]) for row in totals.tolist()]
+            return [
+                b"".join([p + pack(v) for p, v in zip(prefixes, row, strict=True)]) for row in totals.tolist()
+            ]
         k, d = totals.shape
         table = np.empty((k, d), dtype=self._domain_layout)
         table["prefix"] = self._domain_prefix_array
@@ -511,7 +533,9 @@ def _fill_guidance(msg: Any, g: Guidance) -> None:
     msg.source = g.source
     msg.drug = g.drug
     for r in g.genes:
-        msg.genes.add(gene=r.gene, phenotype=r.phenotype, activity_score=r.activity_score, lookup_key=r.lookup_key)
+        msg.genes.add(
+            gene=r.gene, phenotype=r.phenotype, activity_score=r.activity_score, lookup_key=r.lookup_key
+        )
     msg.action = _ACTION.get(g.action, 0)
     msg.classification = g.classification
     msg.recommendation = g.recommendation
@@ -547,7 +571,11 @@ def _fill_option(msg: Any, o: RankedOption) -> None:
         _fill_guidance(msg.guidance.add(), g)
     for c in o.cautions:
         msg.cautions.add(
-            code=c.code, severity=_SEVERITY.get(c.severity.value, 0), source=c.source, strength=c.strength, text=c.text
+            code=c.code,
+            severity=_SEVERITY.get(c.severity.value, 0),
+            source=c.source,
+            strength=c.strength,
+            text=c.text,
         )
     msg.verdict = _VERDICT.get(o.verdict, 0)
     for r in o.safety_reasons:
@@ -671,7 +699,7 @@ class _OptionCodec:
         self._identity = _PartCache(self.CACHE_BYTES)  # (id, name, class, modality) -> bytes
         self._guidance = _PartCache(self.CACHE_BYTES)  # id(Guidance) -> (Guidance, bytes)
         self._cautions = _PartCache(self.CACHE_BYTES)  # (code, severity, source, strength, text) -> bytes
-        self._reasons = _PartCache(self.CACHE_BYTES)  # SafetyReason (by value) -> bytes
+        self._reasons = _PartCache(self.CACHE_BYTES)  # id(SafetyReason) -> (SafetyReason, bytes)
 
     def _identity_bytes(self, o: RankedOption) -> bytes:
         msg = self.message(
@@ -697,7 +725,11 @@ class _OptionCodec:
     def _caution_bytes(self, c: Caution, key: tuple[Any, ...]) -> bytes:
         message: Any = recommendation_pb2.Caution
         payload = message(
-            code=c.code, severity=_SEVERITY.get(c.severity.value, 0), source=c.source, strength=c.strength, text=c.text
+            code=c.code,
+            severity=_SEVERITY.get(c.severity.value, 0),
+            source=c.source,
+            strength=c.strength,
+            text=c.text,
         ).SerializeToString()
         data = self.cautions_key + _varint(len(payload)) + payload
         self._cautions.remember(key, data, len(data) + text_bytes(c.text) + self._ENTRY_BYTES)
@@ -708,7 +740,8 @@ class _OptionCodec:
         _fill_reason(msg, r)
         payload = msg.SerializeToString()
         data = self.reasons_key + _varint(len(payload)) + payload
-        self._reasons.remember(r, data, 2 * len(data) + self._ENTRY_BYTES)
+        # holding r keeps its id from being reused (the safety engine shares its reasons between patients)
+        self._reasons.remember(id(r), (r, data), 2 * len(data) + self._ENTRY_BYTES)
         return data
 
     def encode(self, o: RankedOption, explanation: bytes) -> bytes:
@@ -721,7 +754,9 @@ class _OptionCodec:
             parts.append(_string_field(self.reason_key, o.exclusion_reason))
         iv = o.interval
         k_p, k_iv, n_iv, k_lo, k_up, k_lv = self._number_keys
-        parts.append(self._numbers.pack(k_p, o.p_response, k_iv, n_iv, k_lo, iv.lower, k_up, iv.upper, k_lv, iv.level))
+        parts.append(
+            self._numbers.pack(k_p, o.p_response, k_iv, n_iv, k_lo, iv.lower, k_up, iv.upper, k_lv, iv.level)
+        )
         guidance = self._guidance
         for g in o.guidance:
             hit = guidance.get(id(g))
@@ -736,8 +771,8 @@ class _OptionCodec:
             parts.append(self.verdict_key + _varint(verdict))
         reasons = self._reasons
         for r in o.safety_reasons:
-            data = reasons.get(r)
-            parts.append(data if data is not None else self._reason_bytes(r))
+            hit = reasons.get(id(r))
+            parts.append(hit[1] if hit is not None and hit[0] is r else self._reason_bytes(r))
         if explanation:
             parts.append(self.explanation_key + _varint(len(explanation)) + explanation)
         body = b"".join(parts)
@@ -858,7 +893,9 @@ def _guidance(m: Any) -> Guidance:
         source=m.source,
         drug=m.drug,
         genes=tuple(
-            GeneReading(gene=g.gene, phenotype=g.phenotype, activity_score=g.activity_score, lookup_key=g.lookup_key)
+            GeneReading(
+                gene=g.gene, phenotype=g.phenotype, activity_score=g.activity_score, lookup_key=g.lookup_key
+            )
             for g in m.genes
         ),
         action=_ACTION_BACK.get(m.action, ""),
@@ -882,7 +919,9 @@ def _ranked_option(m: Any, *, excluded: bool) -> RankedOption:
         rank=None if excluded else m.rank,
         p_response=m.p_response,
         interval=Interval(
-            lower=m.p_response_interval.lower, upper=m.p_response_interval.upper, level=m.p_response_interval.level
+            lower=m.p_response_interval.lower,
+            upper=m.p_response_interval.upper,
+            level=m.p_response_interval.level,
         ),
         guidance=tuple(_guidance(g) for g in m.guidance),
         cautions=tuple(
@@ -905,7 +944,8 @@ def _ranked_option(m: Any, *, excluded: bool) -> RankedOption:
                 text=r.text,
                 facts=tuple(r.facts),
                 sources=tuple(
-                    SourceRef(source_id=x.source_id, label=x.label, url=x.url, verified=x.verified) for x in r.sources
+                    SourceRef(source_id=x.source_id, label=x.label, url=x.url, verified=x.verified)
+                    for x in r.sources
                 ),
                 judgement=r.judgement,
                 note=r.note,
@@ -968,7 +1008,8 @@ def explained_recommendation_from_response(resp: service_pb2.RecommendResponse) 
         options=tuple(_ranked_option(o, excluded=False) for o in resp.options),
         excluded=tuple(_ranked_option(o, excluded=True) for o in resp.excluded),
         warnings=tuple(
-            DataWarning(kind=_WARNING_BACK.get(w.kind, ""), field=w.field, message=w.message) for w in resp.warnings
+            DataWarning(kind=_WARNING_BACK.get(w.kind, ""), field=w.field, message=w.message)
+            for w in resp.warnings
         ),
         safety_flags=tuple(
             SafetyFlag(code=f.code, severity=_SEVERITY_BACK.get(f.severity, ""), message=f.message)
@@ -1003,7 +1044,9 @@ def explained_recommendation_from_response(resp: service_pb2.RecommendResponse) 
         values=values,
         missing=tuple(n for n, v in zip(names, values, strict=True) if math.isnan(v)),
     )
-    return ExplainedRecommendation(recommendation=recommendation, explanations=explanations, features=features)
+    return ExplainedRecommendation(
+        recommendation=recommendation, explanations=explanations, features=features
+    )
 
 
 # ============================================================================================== catalog, model
@@ -1061,7 +1104,9 @@ def describe_model_response(d: ModelDescription) -> service_pb2.DescribeModelRes
         max_batch_size=d.max_batch_size,
     )
     for gap in s.subgroup_gaps:
-        msg.subgroup_gaps.add(factor=gap.factor, metric=gap.metric, largest_gap=gap.largest_gap, groups=gap.groups)
+        msg.subgroup_gaps.add(
+            factor=gap.factor, metric=gap.metric, largest_gap=gap.largest_gap, groups=gap.groups
+        )
     _timestamp(msg.trained_at, s.trained_at)
     _timestamp(msg.loaded_at, p.generated_at)
     return msg

@@ -113,11 +113,17 @@ class RegistryModelSource:
 
     def fetch(self) -> FetchedModel:
         resolved = self.registry.resolve(self.uri)
-        recorded = resolved.package_manifest_sha256  # a version without a record is refused before downloading
+        recorded = (
+            resolved.package_manifest_sha256
+        )  # a version without a record is refused before downloading
         target = self._downloads / f"v{resolved.version}-{time.monotonic_ns()}"
         path = self.registry.download(resolved, target)
         identity = ModelIdentity(
-            name=resolved.name, version=resolved.version, alias=resolved.alias, run_id=resolved.run_id, uri=self.uri
+            name=resolved.name,
+            version=resolved.version,
+            alias=resolved.alias,
+            run_id=resolved.run_id,
+            uri=self.uri,
         )
         return FetchedModel(path, identity, resolved.version, recorded)
 
@@ -265,7 +271,8 @@ class ModelStore:
         log_event(
             log,
             logging.ERROR,
-            "model load failed; " + ("still serving the previous model" if state.current else "no model is loaded"),
+            "model load failed; "
+            + ("still serving the previous model" if state.current else "no model is loaded"),
             source=self.source.description,
             error_type=type(exc).__qualname__,
             reason=str(exc) if known else "unexpected error",

@@ -109,7 +109,9 @@ class TokenCheck:
         for token in self._tokens:
             ok |= hmac.compare_digest(presented, token)
         if not ok:
-            raise AuthenticationError("missing or invalid bearer token (metadata 'authorization: Bearer <token>')")
+            raise AuthenticationError(
+                "missing or invalid bearer token (metadata 'authorization: Bearer <token>')"
+            )
 
 
 class InFlight:
@@ -142,7 +144,9 @@ class InFlight:
         deadline = time.monotonic() + timeout_s
         with self._cond:
             while True:
-                if not self._cond.wait_for(lambda: self._n == 0, timeout=max(0.0, deadline - time.monotonic())):
+                if not self._cond.wait_for(
+                    lambda: self._n == 0, timeout=max(0.0, deadline - time.monotonic())
+                ):
                     return False
                 if not self._cond.wait_for(lambda: self._n > 0, timeout=self.SETTLE_S):
                     return True
@@ -225,7 +229,9 @@ class _CallLog:
         self.method = method
         self.started = time.perf_counter()
         self.code = grpc.StatusCode.OK  # the handler's
-        self.lost: grpc.StatusCode | None = None  # what the caller got instead, when the handler's status was lost
+        self.lost: grpc.StatusCode | None = (
+            None  # what the caller got instead, when the handler's status was lost
+        )
         self.fields: dict[str, Any] = {}
         self._pending = 2
         self._lock = threading.Lock()
@@ -292,7 +298,8 @@ class RecommendationService:
     def add_to(self, server: grpc.Server) -> None:
         """Register every method of the service on ``server`` (bytes in, bytes out)."""
         handlers = {
-            name: grpc.unary_unary_rpc_method_handler(functools.partial(self._call, name)) for name in self.methods
+            name: grpc.unary_unary_rpc_method_handler(functools.partial(self._call, name))
+            for name in self.methods
         }
         server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
         server.add_registered_method_handlers(SERVICE_NAME, handlers)
@@ -354,7 +361,9 @@ class UndecodableIsInvalidArgument(grpc.ServerInterceptor):
     requests after the token check) pass unchanged."""
 
     def intercept_service(
-        self, continuation: Callable[[grpc.HandlerCallDetails], Any], handler_call_details: grpc.HandlerCallDetails
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Any],
+        handler_call_details: grpc.HandlerCallDetails,
     ) -> Any:
         handler = continuation(handler_call_details)
         if handler is None or handler.request_deserializer is None:
@@ -406,20 +415,26 @@ def _tolerant(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
                 _refuse_undecodable(context)
             return unary_stream(request, context, *args, **kwargs)
 
-        return grpc.unary_stream_rpc_method_handler(same_attributes(one_to_many, unary_stream), parse, serialize)
+        return grpc.unary_stream_rpc_method_handler(
+            same_attributes(one_to_many, unary_stream), parse, serialize
+        )
     if handler.stream_unary is not None:
         stream_unary = handler.stream_unary
 
         def many_to_one(requests: Any, context: grpc.ServicerContext) -> Any:
             return stream_unary(checked(requests, context), context)
 
-        return grpc.stream_unary_rpc_method_handler(same_attributes(many_to_one, stream_unary), parse, serialize)
+        return grpc.stream_unary_rpc_method_handler(
+            same_attributes(many_to_one, stream_unary), parse, serialize
+        )
     stream_stream = handler.stream_stream
 
     def many_to_many(requests: Any, context: grpc.ServicerContext) -> Any:
         return stream_stream(checked(requests, context), context)
 
-    return grpc.stream_stream_rpc_method_handler(same_attributes(many_to_many, stream_stream), parse, serialize)
+    return grpc.stream_stream_rpc_method_handler(
+        same_attributes(many_to_many, stream_stream), parse, serialize
+    )
 
 
 class GuardedReflection(reflection.ReflectionServicer):
@@ -442,7 +457,9 @@ class GuardedReflection(reflection.ReflectionServicer):
 
 def settings_model_source(settings: ServerSettings) -> ModelSource:
     """The model folder (``model_path``) or the registry URI (``model``) from the settings."""
-    return model_source(settings.model, settings.model_path, home=settings.home, tracking_uri=settings.tracking_uri)
+    return model_source(
+        settings.model, settings.model_path, home=settings.home, tracking_uri=settings.tracking_uri
+    )
 
 
 def _read(path: Path | None) -> bytes | None:
@@ -490,7 +507,9 @@ class Server:
         """NOT_SERVING, then (after drain_delay_s, at least :data:`MIN_DRAIN_DELAY_S`) refuse new calls and let
         every accepted call finish, those still waiting for a worker thread included, for up to grace_period_s."""
         s = self.settings
-        log_event(log, logging.INFO, "shutting down", in_flight=self.inflight.count, grace_period_s=s.grace_period_s)
+        log_event(
+            log, logging.INFO, "shutting down", in_flight=self.inflight.count, grace_period_s=s.grace_period_s
+        )
         self.health.enter_graceful_shutdown()
         time.sleep(max(s.drain_delay_s, MIN_DRAIN_DELAY_S))
         stopped = self.grpc_server.stop(s.grace_period_s)  # new calls refused; accepted ones go on
@@ -559,9 +578,15 @@ def start_server(
     service = RecommendationService(servicer, tokens, inflight, max_response_bytes=limits.max_response_bytes)
     service.add_to(grpc_server)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, grpc_server)
-    reflected = (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME)
+    reflected = (
+        SERVICE_NAME,
+        health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+        reflection.SERVICE_NAME,
+    )
     if settings.auth.reflection_requires_token:
-        reflection_pb2_grpc.add_ServerReflectionServicer_to_server(GuardedReflection(reflected, tokens), grpc_server)
+        reflection_pb2_grpc.add_ServerReflectionServicer_to_server(
+            GuardedReflection(reflected, tokens), grpc_server
+        )
     else:
         reflection.enable_server_reflection(reflected, grpc_server)
     credentials = server_credentials(settings)
@@ -574,7 +599,8 @@ def start_server(
         port = 0
     if port == 0:
         raise ConfigError(
-            "server settings", [Violation("port", f"cannot listen on {settings.address} (in use or not allowed)")]
+            "server settings",
+            [Violation("port", f"cannot listen on {settings.address} (in use or not allowed)")],
         )
     server = Server(settings, grpc_server, port, store, health_servicer, inflight, freeze_heap=freeze_heap)
     store.on_change = server.set_serving
@@ -604,7 +630,9 @@ def serve(settings: ServerSettings, *, reuse_port: bool = False) -> int:
     the work goes to that many server processes on the same port (:func:`serve_processes`)."""
     if settings.processes > 1:
         return serve_processes(settings)
-    stderr = route_native_stderr()  # gRPC core's own lines (TLS handshake failures, ...) become JSON lines too
+    stderr = (
+        route_native_stderr()
+    )  # gRPC core's own lines (TLS handshake failures, ...) become JSON lines too
     try:
         return _serve_until_stopped(settings, stderr.stream, reuse_port=reuse_port)
     finally:
@@ -643,7 +671,8 @@ def _claim_port(host: str, port: int) -> int:
             sock.bind((host, port))
         except OSError:
             raise ConfigError(
-                "server settings", [Violation("port", f"cannot listen on {host}:{port} (in use or not allowed)")]
+                "server settings",
+                [Violation("port", f"cannot listen on {host}:{port} (in use or not allowed)")],
             ) from None
         return int(sock.getsockname()[1])
 
@@ -693,7 +722,10 @@ def serve_processes(settings: ServerSettings) -> int:
         ended = [p for p in procs if not p.is_alive()]
         if ended:
             log_event(
-                log, logging.ERROR, "a server process ended; stopping the others", pid=ended[0].pid,
+                log,
+                logging.ERROR,
+                "a server process ended; stopping the others",
+                pid=ended[0].pid,
                 exit_code=ended[0].exitcode,
             )
             status = 1

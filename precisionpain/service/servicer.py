@@ -76,12 +76,16 @@ class RecommendationServicer:
                 violations += exc.violations
         ProfileValidationError.raise_if_any("recommend request", violations)
         assert profile is not None
-        candidates = engine.candidates(profile, given.candidate_option_ids) if given.candidate_option_ids else ()
+        candidates = (
+            engine.candidates(profile, given.candidate_option_ids) if given.candidate_option_ids else ()
+        )
         return _Prepared(profile, candidates, given.top_k)
 
     # ------------------------------------------------------------------------------------------ RPCs
 
-    def recommend(self, request: service_pb2.RecommendRequest, call: CallInfo) -> service_pb2.RecommendResponse:
+    def recommend(
+        self, request: service_pb2.RecommendRequest, call: CallInfo
+    ) -> service_pb2.RecommendResponse:
         model = self._model()
         prepared = self._prepare(model, request)
         call.checkpoint()
@@ -130,7 +134,9 @@ class RecommendationServicer:
                 convert.fill_recommend_response(result.response, outcome, call.request_id)
         if self.max_response_bytes is not None:
             size = out.ByteSize()
-            if size > self.max_response_bytes:  # say so here, so the access log and the caller see the same code
+            if (
+                size > self.max_response_bytes
+            ):  # say so here, so the access log and the caller see the same code
                 raise ResourceLimitError(
                     f"requests: the answer to {n} requests would be {size:,} bytes, above the server's "
                     f"max_response_bytes ({self.max_response_bytes:,}); send fewer patients per batch or a smaller top_k"

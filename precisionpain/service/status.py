@@ -165,7 +165,9 @@ def code_from_number(number: int) -> grpc.StatusCode:
     return _CODE_NAMES.get(number, grpc.StatusCode.UNKNOWN)
 
 
-class _GrpcStatus(collections.namedtuple("_GrpcStatus", ("code", "details", "trailing_metadata")), grpc.Status):
+class _GrpcStatus(
+    collections.namedtuple("_GrpcStatus", ("code", "details", "trailing_metadata")), grpc.Status
+):
     """A grpc.Status with our own trailing metadata added (request id) next to the rich status."""
 
 
@@ -184,4 +186,3 @@ def bad_request(status: status_pb2.Status) -> list[tuple[str, str]]:
             detail.Unpack(bad)
             out.extend((v.field, v.description) for v in bad.field_violations)
     return out
-
