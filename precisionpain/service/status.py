@@ -1,4 +1,7 @@
-"""Exceptions -> gRPC status codes and google.rpc.Status messages: the service's ONE mapping table.
+"""Exceptions -> gRPC status codes, HTTP status codes and google.rpc.Status messages: the ONE mapping table.
+
+Every adapter reads the same row: the gRPC server its ``grpc_code``, the CDS Hooks (HTTP) service its
+``http_status``. Nothing unlisted is mapped anywhere else.
 
 Errors raised on purpose (the :mod:`precisionpain.errors` tree) keep their message, which by convention names
 the field, the rule and the kind of value, never a value. Validation errors also carry a google.rpc.BadRequest
@@ -16,6 +19,7 @@ from __future__ import annotations
 import base64
 import collections
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import grpc
 from google.protobuf import any_pb2
@@ -44,30 +48,54 @@ class CallCancelledError(PrecisionPainError, RuntimeError):
     """The caller cancelled the call (or went away); the rest of the work is skipped."""
 
 
-#: The one table. Looked up along the exception's MRO, so the most specific class listed wins.
-STATUS_BY_ERROR: Mapping[type[BaseException], grpc.StatusCode] = {
-    ValidationError: grpc.StatusCode.INVALID_ARGUMENT,
-    PgxError: grpc.StatusCode.INVALID_ARGUMENT,
-    ResourceLimitError: grpc.StatusCode.RESOURCE_EXHAUSTED,
-    AuthenticationError: grpc.StatusCode.UNAUTHENTICATED,
-    ModelNotLoadedError: grpc.StatusCode.UNAVAILABLE,
-    RegistryError: grpc.StatusCode.UNAVAILABLE,
-    ModelCatalogMismatchError: grpc.StatusCode.FAILED_PRECONDITION,
-    ModelError: grpc.StatusCode.FAILED_PRECONDITION,  # e.g. a catalog option the loaded model cannot score
-    DeadlineExpiredError: grpc.StatusCode.DEADLINE_EXCEEDED,
-    CallCancelledError: grpc.StatusCode.CANCELLED,
+@dataclass(frozen=True, slots=True)
+class ErrorStatus:
+    """One row of the table: how each transport answers an error class."""
+
+    grpc_code: grpc.StatusCode
+    http_status: int
+
+
+#: The one table. Looked up along the exception's MRO, so the most specific class listed wins. HTTP codes follow
+#: google.rpc's HTTP mapping except where the server's state, not the caller, is at fault (503) and where a
+#: request is too large (413, the body or batch over a configured limit).
+STATUS_BY_ERROR: Mapping[type[BaseException], ErrorStatus] = {
+    ValidationError: ErrorStatus(grpc.StatusCode.INVALID_ARGUMENT, 400),
+    PgxError: ErrorStatus(grpc.StatusCode.INVALID_ARGUMENT, 400),
+    ResourceLimitError: ErrorStatus(grpc.StatusCode.RESOURCE_EXHAUSTED, 413),
+    AuthenticationError: ErrorStatus(grpc.StatusCode.UNAUTHENTICATED, 401),
+    ModelNotLoadedError: ErrorStatus(grpc.StatusCode.UNAVAILABLE, 503),
+    RegistryError: ErrorStatus(grpc.StatusCode.UNAVAILABLE, 503),
+    ModelCatalogMismatchError: ErrorStatus(grpc.StatusCode.FAILED_PRECONDITION, 503),
+    # e.g. a catalog option the loaded model cannot score
+    ModelError: ErrorStatus(grpc.StatusCode.FAILED_PRECONDITION, 503),
+    DeadlineExpiredError: ErrorStatus(grpc.StatusCode.DEADLINE_EXCEEDED, 504),
+    CallCancelledError: ErrorStatus(grpc.StatusCode.CANCELLED, 499),
 }
+
+#: The row of anything not raised on purpose: a bug.
+INTERNAL_STATUS = ErrorStatus(grpc.StatusCode.INTERNAL, 500)
 
 INTERNAL_MESSAGE = "internal error; quote request id {request_id} when reporting it"
 
 
-def status_code_for(exc: BaseException) -> grpc.StatusCode:
-    """The status code of an exception; INTERNAL for anything not raised on purpose."""
+def error_status_for(exc: BaseException) -> ErrorStatus:
+    """The table's row for an exception; :data:`INTERNAL_STATUS` for anything not raised on purpose."""
     for cls in type(exc).__mro__:
-        code = STATUS_BY_ERROR.get(cls)
-        if code is not None:
-            return code
-    return grpc.StatusCode.INTERNAL
+        row = STATUS_BY_ERROR.get(cls)
+        if row is not None:
+            return row
+    return INTERNAL_STATUS
+
+
+def status_code_for(exc: BaseException) -> grpc.StatusCode:
+    """The gRPC status code of an exception; INTERNAL for anything not raised on purpose."""
+    return error_status_for(exc).grpc_code
+
+
+def http_status_for(exc: BaseException) -> int:
+    """The HTTP status code of an exception; 500 for anything not raised on purpose."""
+    return error_status_for(exc).http_status
 
 
 def _pack(message: object) -> any_pb2.Any:

@@ -329,5 +329,5 @@ def test_runbook_documents_every_setting_flag_and_status(runbook: str) -> None:
         assert f"`{path.rsplit('.', 1)[-1]}`" in runbook or f"`{path}`" in runbook, path
     for flag in serve_flags():
         assert flag in runbook, flag
-    for code in {c.name for c in STATUS_BY_ERROR.values()}:
+    for code in {row.grpc_code.name for row in STATUS_BY_ERROR.values()}:
         assert f"`{code}`" in runbook, code

@@ -21,6 +21,7 @@ from precisionpain.service.status import (
     CallCancelledError,
     DeadlineExpiredError,
     bad_request,
+    http_status_for,
     status_code_for,
     status_for,
 )
@@ -31,22 +32,23 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize(
-    ("exc", "code"),
+    ("exc", "code", "http"),
     [
-        (errors.ProfileValidationError("p", [errors.Violation("clinical.age_years", "required")]), "INVALID_ARGUMENT"),
-        (errors.UnknownAlleleError("CYP2D6", "*999"), "INVALID_ARGUMENT"),
-        (errors.ResourceLimitError("too many"), "RESOURCE_EXHAUSTED"),
-        (errors.AuthenticationError("no token"), "UNAUTHENTICATED"),
-        (errors.ModelNotLoadedError("not yet"), "UNAVAILABLE"),
-        (errors.ModelCatalogMismatchError("other catalog"), "FAILED_PRECONDITION"),
-        (DeadlineExpiredError("late"), "DEADLINE_EXCEEDED"),
-        (CallCancelledError("gone"), "CANCELLED"),
-        (KeyError("bug"), "INTERNAL"),
-        (ZeroDivisionError(), "INTERNAL"),
+        (errors.ProfileValidationError("p", [errors.Violation("clinical.age_years", "required")]), "INVALID_ARGUMENT", 400),
+        (errors.UnknownAlleleError("CYP2D6", "*999"), "INVALID_ARGUMENT", 400),
+        (errors.ResourceLimitError("too many"), "RESOURCE_EXHAUSTED", 413),
+        (errors.AuthenticationError("no token"), "UNAUTHENTICATED", 401),
+        (errors.ModelNotLoadedError("not yet"), "UNAVAILABLE", 503),
+        (errors.ModelCatalogMismatchError("other catalog"), "FAILED_PRECONDITION", 503),
+        (DeadlineExpiredError("late"), "DEADLINE_EXCEEDED", 504),
+        (CallCancelledError("gone"), "CANCELLED", 499),
+        (KeyError("bug"), "INTERNAL", 500),
+        (ZeroDivisionError(), "INTERNAL", 500),
     ],
 )
-def test_status_table(exc: BaseException, code: str) -> None:
+def test_status_table(exc: BaseException, code: str, http: int) -> None:
     assert status_code_for(exc).name == code
+    assert http_status_for(exc) == http
 
 
 def test_every_error_class_of_the_tree_has_a_status() -> None:
