@@ -46,6 +46,23 @@ class PainType(StrEnum):
     mixed = "mixed"
 
 
+class PainCondition(StrEnum):
+    """The diagnosis behind the pain, where one is known: guideline tiers are given per condition.
+
+    Which pain types each condition allows is a rule of the feature catalog (features/clinical.yaml).
+    """
+
+    painful_diabetic_neuropathy = "painful_diabetic_neuropathy"
+    postherpetic_neuralgia = "postherpetic_neuralgia"
+    trigeminal_neuralgia = "trigeminal_neuralgia"
+    lumbar_radiculopathy = "lumbar_radiculopathy"
+    chronic_low_back_pain = "chronic_low_back_pain"
+    knee_hip_osteoarthritis = "knee_hip_osteoarthritis"
+    fibromyalgia = "fibromyalgia"
+    other_neuropathic = "other_neuropathic"
+    other = "other"
+
+
 class BiogeographicGroup(StrEnum):
     """CPIC biogeographic groups (the labels used in CPIC frequency tables)."""
 
@@ -102,6 +119,7 @@ class Clinical(FrozenModel):
     sex: Sex
     biogeographic_group: BiogeographicGroup | None = None
     pain_type: PainType
+    pain_condition: PainCondition | None = None
     pain_duration_months: FiniteFloat | None = None
     baseline_nrs: FiniteFloat
     bpi_severity: FiniteFloat | None = None

@@ -55,4 +55,13 @@ def profile_dicts(draw: st.DrawFn, catalog: FeatureCatalog, p_missing: float = 0
     if "phq9_item9" in psy and "phq9_total" in psy and psy["phq9_item9"] > psy["phq9_total"]:
         psy["phq9_item9"] = psy["phq9_total"] if psy["phq9_total"] <= 3 else psy["phq9_item9"]
         psy["phq9_item9"] = min(psy["phq9_item9"], psy["phq9_total"])
+    for c in catalog.constraints:  # a level the other field does not allow is drawn again from those it does
+        if c.allowed is None:
+            continue
+        a_spec, b_spec = catalog.field(c.fields[0]), catalog.field(c.fields[1])
+        a_section, b_section = out.get(a_spec.section, {}), out.get(b_spec.section, {})
+        if a_spec.id in a_section and b_spec.id in b_section:
+            fitting = [level for level, partners in c.allowed.items() if b_section[b_spec.id] in partners]
+            if a_section[a_spec.id] not in fitting:
+                a_section[a_spec.id] = draw(st.sampled_from(fitting))
     return out

@@ -27,6 +27,7 @@ from precisionpain.catalog.types import (
     FeatureType,
     FieldSpec,
     FieldType,
+    InputField,
     MissingPolicy,
     ModelUse,
     TreatmentOptionCatalog,
@@ -271,6 +272,36 @@ _IDENTITY_FEATURE_TYPE = {
 }
 
 
+def _constraint_problems(c: Constraint, specs: Mapping[str, InputField]) -> list[Violation]:
+    """What is wrong with one cross-field rule: fields that do not exist or are of the wrong type, and for a
+    ``levels_allowed`` table, levels that are not the fields' own or a level of the first field left out."""
+    where = f"constraints.{c.id}"
+    wanted = (FieldType.category,) if c.rule == "levels_allowed" else (FieldType.number, FieldType.integer)
+    kind = "category" if c.rule == "levels_allowed" else "number"
+    out: list[Violation] = []
+    for fid in c.fields:
+        if fid not in specs:
+            out.append(Violation(where, f"names {fid!r}, which is not a field"))
+        elif specs[fid].type not in wanted:
+            out.append(Violation(where, f"names {fid!r}, which is not a {kind} field"))
+    if out or c.allowed is None:
+        return out
+    first, second = (set(specs[fid].levels or ()) for fid in c.fields)
+    for level, partners in c.allowed.items():
+        if level not in first:
+            out.append(Violation(f"{where}.allowed", f"names {level!r}, which is not a level of {c.fields[0]}"))
+        out += [
+            Violation(f"{where}.allowed.{level}", f"names {p!r}, which is not a level of {c.fields[1]}")
+            for p in partners
+            if p not in second
+        ]
+    out += [
+        Violation(f"{where}.allowed", f"leaves out {level!r}: every level of {c.fields[0]} is listed")
+        for level in sorted(first - set(c.allowed))
+    ]
+    return out
+
+
 def load_feature_catalog(root: str | os.PathLike[str] | None = None) -> FeatureCatalog:
     """Read features/catalog.yaml and its domain files; validate everything; raise once."""
     from precisionpain.features.encoders import ENCODERS  # the encoders a catalog may name
@@ -396,13 +427,7 @@ def load_feature_catalog(root: str | os.PathLike[str] | None = None) -> FeatureC
         )
 
     for c in constraints:
-        for fid in c.fields:
-            if fid not in seen_fields:
-                violations.append(Violation(f"constraints.{c.id}", f"names {fid!r}, which is not a field"))
-            elif field_types[fid] not in (FieldType.number, FieldType.integer):
-                violations.append(
-                    Violation(f"constraints.{c.id}", f"names {fid!r}, which is not a number field")
-                )
+        violations += _constraint_problems(c, seen_field_specs)
 
     if top_level and not (fdir / MEDICATION_CATALOG_FILE).is_file():
         violations.append(

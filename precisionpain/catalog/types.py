@@ -116,12 +116,25 @@ class DerivedFeature(FrozenModel):
 
 
 class Constraint(FrozenModel):
-    """A cross-field rule checked when every field it names is present."""
+    """A cross-field rule checked when every field it names is present.
+
+    ``less_equal``: the first number field must not exceed the second. ``levels_allowed``: for each level of the
+    first category field, ``allowed`` lists the levels of the second that may go with it (every level listed).
+    """
 
     id: str = Field(pattern=SNAKE_ID)
-    rule: Literal["less_equal"]
+    rule: Literal["less_equal", "levels_allowed"]
     fields: tuple[str, str]
+    allowed: dict[str, tuple[str, ...]] | None = None
     description: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _table(self) -> Constraint:
+        if (self.rule == "levels_allowed") != (self.allowed is not None):
+            raise ValueError("allowed is given for a levels_allowed rule, and only for one")
+        if self.allowed is not None and not all(self.allowed.values()):
+            raise ValueError("allowed lists at least one level for each level it names")
+        return self
 
 
 class DomainFile(FrozenModel):

@@ -22,7 +22,7 @@ import pandas as pd
 import pydantic
 
 from precisionpain.catalog.loader import FeatureCatalog, default_feature_catalog, pydantic_violations
-from precisionpain.catalog.types import FieldType, MissingPolicy
+from precisionpain.catalog.types import Constraint, FieldType, MissingPolicy
 from precisionpain.errors import ProfileValidationError, Violation, kind_of
 from precisionpain.features import medications as meds
 from precisionpain.pgx.resolve import resolve_gene
@@ -73,9 +73,25 @@ def catalog_violations(get: Getter, catalog: FeatureCatalog, *, structural_ok: b
     for c in catalog.constraints:
         a_spec, b_spec = catalog.field(c.fields[0]), catalog.field(c.fields[1])
         a, b = get(a_spec.section, a_spec.id), get(b_spec.section, b_spec.id)
-        if _numeric(a) and _numeric(b) and a > b:
+        if c.allowed is not None:
+            rule = _level_rule(c, a, b, b_spec.path)
+            if rule is not None:
+                out.append(Violation(a_spec.path, rule, kind_of(a)))
+        elif _numeric(a) and _numeric(b) and a > b:
             out.append(Violation(a_spec.path, f"must not exceed {b_spec.path} ({c.description})", kind_of(a)))
     return out
+
+
+def _level_rule(c: Constraint, a: Any, b: Any, b_name: str) -> str | None:
+    """The rule a pair of levels breaks under a ``levels_allowed`` constraint, or None. Values that are not
+    levels of their fields (the schema reports those) break nothing here."""
+    assert c.allowed is not None
+    if not isinstance(a, str) or not isinstance(b, str) or a not in c.allowed:
+        return None
+    partners = c.allowed[a]
+    if b in partners or not any(b in levels for levels in c.allowed.values()):
+        return None
+    return f"{a} requires {b_name} {' or '.join(partners)}"
 
 
 def gene_violations(
@@ -253,4 +269,19 @@ def frame_violations(
                         "number",
                     )
                 )
+    for c in catalog.constraints:
+        if c.allowed is not None and all(fid in frame.columns for fid in c.fields):
+            out += _frame_level_problems(c, frame)
+    return out
+
+
+def _frame_level_problems(c: Constraint, frame: pd.DataFrame) -> list[Violation]:
+    """A ``levels_allowed`` constraint over a flat table: one violation per broken pair, naming its rows."""
+    pairs = pd.Series(list(zip(frame[c.fields[0]], frame[c.fields[1]], strict=True)), dtype=object)
+    codes, uniques = pd.factorize(pairs)
+    out: list[Violation] = []
+    for code, (a, b) in enumerate(uniques):
+        rule = _level_rule(c, a, b, c.fields[1])
+        if rule is not None:
+            out.append(Violation(c.fields[0], f"{rule} ({_rows_text(np.flatnonzero(codes == code))})", "string"))
     return out

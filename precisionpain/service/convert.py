@@ -77,6 +77,7 @@ _ENUM_SPECIAL: dict[str, dict[str, str]] = {
 _ENUM_PREFIX = {
     "Sex": "SEX_",
     "PainType": "PAIN_TYPE_",
+    "PainCondition": "PAIN_CONDITION_",
     "BiogeographicGroup": "BIOGEOGRAPHIC_GROUP_",
     "HlaStatus": "HLA_STATUS_",
     "PgxSource": "PGX_SOURCE_",

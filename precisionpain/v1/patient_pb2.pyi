@@ -21,6 +21,19 @@ class PainType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     PAIN_TYPE_NOCIPLASTIC: _ClassVar[PainType]
     PAIN_TYPE_MIXED: _ClassVar[PainType]
 
+class PainCondition(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PAIN_CONDITION_UNSPECIFIED: _ClassVar[PainCondition]
+    PAIN_CONDITION_PAINFUL_DIABETIC_NEUROPATHY: _ClassVar[PainCondition]
+    PAIN_CONDITION_POSTHERPETIC_NEURALGIA: _ClassVar[PainCondition]
+    PAIN_CONDITION_TRIGEMINAL_NEURALGIA: _ClassVar[PainCondition]
+    PAIN_CONDITION_LUMBAR_RADICULOPATHY: _ClassVar[PainCondition]
+    PAIN_CONDITION_CHRONIC_LOW_BACK_PAIN: _ClassVar[PainCondition]
+    PAIN_CONDITION_KNEE_HIP_OSTEOARTHRITIS: _ClassVar[PainCondition]
+    PAIN_CONDITION_FIBROMYALGIA: _ClassVar[PainCondition]
+    PAIN_CONDITION_OTHER_NEUROPATHIC: _ClassVar[PainCondition]
+    PAIN_CONDITION_OTHER: _ClassVar[PainCondition]
+
 class BiogeographicGroup(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     BIOGEOGRAPHIC_GROUP_UNSPECIFIED: _ClassVar[BiogeographicGroup]
@@ -76,6 +89,16 @@ PAIN_TYPE_NOCICEPTIVE: PainType
 PAIN_TYPE_NEUROPATHIC: PainType
 PAIN_TYPE_NOCIPLASTIC: PainType
 PAIN_TYPE_MIXED: PainType
+PAIN_CONDITION_UNSPECIFIED: PainCondition
+PAIN_CONDITION_PAINFUL_DIABETIC_NEUROPATHY: PainCondition
+PAIN_CONDITION_POSTHERPETIC_NEURALGIA: PainCondition
+PAIN_CONDITION_TRIGEMINAL_NEURALGIA: PainCondition
+PAIN_CONDITION_LUMBAR_RADICULOPATHY: PainCondition
+PAIN_CONDITION_CHRONIC_LOW_BACK_PAIN: PainCondition
+PAIN_CONDITION_KNEE_HIP_OSTEOARTHRITIS: PainCondition
+PAIN_CONDITION_FIBROMYALGIA: PainCondition
+PAIN_CONDITION_OTHER_NEUROPATHIC: PainCondition
+PAIN_CONDITION_OTHER: PainCondition
 BIOGEOGRAPHIC_GROUP_UNSPECIFIED: BiogeographicGroup
 BIOGEOGRAPHIC_GROUP_AFRICAN_AMERICAN_AFRO_CARIBBEAN: BiogeographicGroup
 BIOGEOGRAPHIC_GROUP_AMERICAN: BiogeographicGroup
@@ -120,7 +143,7 @@ class GeneResult(_message.Message):
     def __init__(self, diplotype: _Optional[str] = ..., phenotype: _Optional[str] = ..., activity_score: _Optional[str] = ..., source: _Optional[_Union[PgxSource, str]] = ...) -> None: ...
 
 class Clinical(_message.Message):
-    __slots__ = ("age_years", "sex", "biogeographic_group", "pain_type", "pain_duration_months", "baseline_nrs", "bpi_severity", "bpi_interference", "paindetect_score", "dn4_score", "diabetes", "carbamazepine_prior_use_over_3_months", "current_opioid_use", "egfr_ml_per_min_1_73m2", "hepatic_impairment", "pregnant", "gestational_age_weeks", "breastfeeding", "opioid_mme_per_day", "history_gi_bleed", "cardiovascular_disease", "seizure_disorder")
+    __slots__ = ("age_years", "sex", "biogeographic_group", "pain_type", "pain_duration_months", "baseline_nrs", "bpi_severity", "bpi_interference", "paindetect_score", "dn4_score", "diabetes", "carbamazepine_prior_use_over_3_months", "current_opioid_use", "egfr_ml_per_min_1_73m2", "hepatic_impairment", "pregnant", "gestational_age_weeks", "breastfeeding", "opioid_mme_per_day", "history_gi_bleed", "cardiovascular_disease", "seizure_disorder", "pain_condition")
     AGE_YEARS_FIELD_NUMBER: _ClassVar[int]
     SEX_FIELD_NUMBER: _ClassVar[int]
     BIOGEOGRAPHIC_GROUP_FIELD_NUMBER: _ClassVar[int]
@@ -143,6 +166,7 @@ class Clinical(_message.Message):
     HISTORY_GI_BLEED_FIELD_NUMBER: _ClassVar[int]
     CARDIOVASCULAR_DISEASE_FIELD_NUMBER: _ClassVar[int]
     SEIZURE_DISORDER_FIELD_NUMBER: _ClassVar[int]
+    PAIN_CONDITION_FIELD_NUMBER: _ClassVar[int]
     age_years: float
     sex: Sex
     biogeographic_group: BiogeographicGroup
@@ -165,7 +189,8 @@ class Clinical(_message.Message):
     history_gi_bleed: bool
     cardiovascular_disease: bool
     seizure_disorder: bool
-    def __init__(self, age_years: _Optional[float] = ..., sex: _Optional[_Union[Sex, str]] = ..., biogeographic_group: _Optional[_Union[BiogeographicGroup, str]] = ..., pain_type: _Optional[_Union[PainType, str]] = ..., pain_duration_months: _Optional[float] = ..., baseline_nrs: _Optional[float] = ..., bpi_severity: _Optional[float] = ..., bpi_interference: _Optional[float] = ..., paindetect_score: _Optional[int] = ..., dn4_score: _Optional[int] = ..., diabetes: _Optional[bool] = ..., carbamazepine_prior_use_over_3_months: _Optional[bool] = ..., current_opioid_use: _Optional[bool] = ..., egfr_ml_per_min_1_73m2: _Optional[float] = ..., hepatic_impairment: _Optional[_Union[HepaticImpairment, str]] = ..., pregnant: _Optional[bool] = ..., gestational_age_weeks: _Optional[float] = ..., breastfeeding: _Optional[bool] = ..., opioid_mme_per_day: _Optional[float] = ..., history_gi_bleed: _Optional[bool] = ..., cardiovascular_disease: _Optional[bool] = ..., seizure_disorder: _Optional[bool] = ...) -> None: ...
+    pain_condition: PainCondition
+    def __init__(self, age_years: _Optional[float] = ..., sex: _Optional[_Union[Sex, str]] = ..., biogeographic_group: _Optional[_Union[BiogeographicGroup, str]] = ..., pain_type: _Optional[_Union[PainType, str]] = ..., pain_duration_months: _Optional[float] = ..., baseline_nrs: _Optional[float] = ..., bpi_severity: _Optional[float] = ..., bpi_interference: _Optional[float] = ..., paindetect_score: _Optional[int] = ..., dn4_score: _Optional[int] = ..., diabetes: _Optional[bool] = ..., carbamazepine_prior_use_over_3_months: _Optional[bool] = ..., current_opioid_use: _Optional[bool] = ..., egfr_ml_per_min_1_73m2: _Optional[float] = ..., hepatic_impairment: _Optional[_Union[HepaticImpairment, str]] = ..., pregnant: _Optional[bool] = ..., gestational_age_weeks: _Optional[float] = ..., breastfeeding: _Optional[bool] = ..., opioid_mme_per_day: _Optional[float] = ..., history_gi_bleed: _Optional[bool] = ..., cardiovascular_disease: _Optional[bool] = ..., seizure_disorder: _Optional[bool] = ..., pain_condition: _Optional[_Union[PainCondition, str]] = ...) -> None: ...
 
 class Medication(_message.Message):
     __slots__ = ("name", "rxnorm")
