@@ -19,12 +19,10 @@ INIT = '"""Generated protobuf and gRPC code for precisionpain.v1 (proto/precisio
 
 
 def include_dirs() -> list[str]:
-    import google.rpc  # googleapis-common-protos ships google/rpc/*.proto
+    """proto/ (the API and the vendored google/rpc and google/api protos) and protoc's well-known types."""
     import grpc_tools
 
-    grpc_protos = resources.files(grpc_tools) / "_proto"
-    googleapis_root = Path(next(iter(google.rpc.__path__))).parent.parent
-    return [str(HERE), str(grpc_protos), str(googleapis_root)]
+    return [str(HERE), str(resources.files(grpc_tools) / "_proto")]
 
 
 def generate(out_root: Path) -> list[Path]:
