@@ -6,9 +6,12 @@ Two PharmCAT formats are read:
   diplotype, phenotype, activity score); lines starting with ``#`` and blank lines are ignored; ``.`` or ``./.``
   as diplotype is a no call. CYP2D6, CYP2C9 and CYP2C19 are checked against the CPIC tables; HLA-A/HLA-B
   diplotypes such as ``*15:02/*57:01`` (or results such as ``*15:02 positive``) become the *31:01/*15:02 status;
-  OPRM1 (rs1799971) and COMT (rs4680) genotypes are accepted too.
+  OPRM1 (rs1799971) and COMT (rs4680) genotypes are accepted too. A header row (first field "Gene" or "HGNC
+  gene symbol") before the first call is skipped.
 - the phenotyper output ``*.phenotype.json``: ``geneReports`` keyed by data source (``CPIC``) then gene, each
-  with ``recommendationDiplotypes`` (allele names, ``phenotypes``, ``activityScore``).
+  with ``recommendationDiplotypes`` (allele names, ``phenotypes``, ``activityScore`` as CPIC's text or as a
+  number). PharmCAT's matcher (``*.match.json``) and reporter (``*.report.json``) outputs are recognised and
+  refused with a message asking for the phenotyper's file.
 
 Genes PrecisionPain does not use are ignored and listed. Problems are collected and raised once as a
 :class:`ValidationError` naming line numbers (or JSON paths), genes and rules, never the values.
@@ -48,6 +51,15 @@ NO_CALL_DIPLOTYPES = ("/", ".", "./.")
 # PharmCAT's words for "nothing here" in phenotype and activity-score fields
 _EMPTY_VALUES = {"", NO_RESULT.lower(), NOT_APPLICABLE, "unknown", "no call"}
 MAX_GENE_SYMBOL_CHARS = 32  # HGNC symbols are short; a longer "gene" is not listed back as an ignored gene
+# First fields of a header row ("Gene", "HGNC gene symbol", ...), lower-cased without spaces, "_" or "-"
+_HEADER_FIRST_FIELDS = {"gene", "genes", "genesymbol", "hgncgenesymbol", "hgncsymbol", "symbol"}
+# The largest numeric activity score read (CPIC's scores are at most a few units)
+MAX_NUMERIC_ACTIVITY_SCORE = 100.0
+# PharmCAT's other JSON outputs, told by top-level keys the phenotyper's file does not have
+_OTHER_PHARMCAT_OUTPUTS = (
+    (("genes", "drugs"), "PharmCAT's reporter output (*.report.json)"),
+    (("metadata", "results"), "PharmCAT's matcher output (*.match.json)"),
+)
 
 
 class PharmcatImport(FrozenModel):
@@ -184,17 +196,27 @@ def _outside_variant(b: _Builder, where: str, gene: str, genotype: str | None) -
     b.set(gene, value)
 
 
+def _is_header(first_field: str) -> bool:
+    return "".join(c for c in first_field.lower() if c not in " _-") in _HEADER_FIRST_FIELDS
+
+
 def read_pharmcat_outside_calls(text: str, tables: PgxTables | None = None) -> PharmcatImport:
     """Parse a PharmCAT outside-call TSV; raise one ValidationError listing every bad line."""
     t = _tables(tables)
     b = _Builder("PharmCAT outside calls")
     seen: dict[str, int] = {}
+    first = True
     for n, raw in enumerate(text.split("\n"), 1):
         line = raw.rstrip("\r").lstrip("\ufeff") if n == 1 else raw.rstrip("\r")
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         where = f"line {n}"
         fields = [f.strip() for f in line.split("\t")]
+        if first:
+            first = False
+            if len(fields[0]) <= MAX_GENE_SYMBOL_CHARS and _is_header(fields[0]):
+                b.notes.append(f"{where}: a header row was skipped")
+                continue
         if len(fields) < 2:
             b.violations.append(
                 Violation(
@@ -311,6 +333,16 @@ def _allele_name(allele: object) -> str | None:
     return None
 
 
+def _numeric_score(value: object) -> str | None:
+    """A numeric activity score as CPIC writes it (1 -> "1.0", 0.25 -> "0.25"); None for anything else."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    number = float(value)
+    if not 0.0 <= number <= MAX_NUMERIC_ACTIVITY_SCORE:  # NaN fails too
+        return None
+    return repr(number)
+
+
 def _is_unknown(dip: Mapping[str, Any]) -> bool:
     names = [_allele_name(dip.get("allele1")), _allele_name(dip.get("allele2"))]
     phenotypes = dip.get("phenotypes") or []
@@ -338,8 +370,17 @@ def _read_cyp(
         return None
     score = dip.get("activityScore")
     if score is not None and not isinstance(score, str):
-        b.violations.append(Violation(f"{path}.activityScore", "must be a string", kind_of(score)))
-        return None
+        text = _numeric_score(score)
+        if text is None:
+            b.violations.append(
+                Violation(
+                    f"{path}.activityScore",
+                    f"must be a CPIC activity score: text, or a number from 0 to {MAX_NUMERIC_ACTIVITY_SCORE:g}",
+                    kind_of(score),
+                )
+            )
+            return None
+        score = text
     given_score = None if _blank(score) or gene not in ACTIVITY_SCORE_GENES else score
     given_phenotype = None
     if known:
@@ -431,6 +472,18 @@ def read_pharmcat_phenotype(data: Mapping[str, Any], tables: PgxTables | None = 
             Violation("(root)", "must be a JSON object (PharmCAT phenotyper output)", kind_of(data))
         )
         return b.finish()
+    if "geneReports" not in data:
+        for keys, what in _OTHER_PHARMCAT_OUTPUTS:
+            if all(k in data for k in keys):
+                b.violations.append(
+                    Violation(
+                        "(root)",
+                        f"this is {what}; pass the phenotyper's *.phenotype.json, which PharmCAT writes in the "
+                        "same run",
+                        "object",
+                    )
+                )
+                return b.finish()
     for path, gene, report in _gene_reports(data, b):
         if gene not in PHENOTYPE_JSON_GENES:
             b.ignore(path, gene)

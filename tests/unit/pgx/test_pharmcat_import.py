@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from precisionpain.errors import ValidationError
+from precisionpain.errors import ValidationError, kind_of
 from precisionpain.pgx import (
     ActionCode,
     cpic_guidance,
@@ -229,3 +229,93 @@ def test_overlong_pharmcat_parts_are_refused_for_their_length(pgx_tables) -> Non
         read_pharmcat_outside_calls(f"CYP2D6\t*1/*4{'1' * 300}\nCYP2C19\t\t{'(' * 20_000}\n", pgx_tables)
     assert [v.path for v in err.value.violations] == ["line 1", "line 2"]
     assert all("at most" in v.rule for v in err.value.violations)
+
+
+# ------------------------------------------------------------------------------------------ other PharmCAT files
+
+REPORTER_OUTPUT = {
+    "title": "PharmCAT Report",
+    "timestamp": "2025-01-01T00:00:00Z",
+    "pharmcatVersion": "3.0.0",
+    "dataVersion": "2024-08",
+    "genes": {"CPIC": {"CYP2D6": {"geneSymbol": "CYP2D6", "sourceDiplotypes": []}}},
+    "drugs": {"CPIC Guideline Annotation": {}},
+    "messages": [],
+}
+MATCHER_OUTPUT = {
+    "metadata": {"pharmcatVersion": "3.0.0", "genomeBuild": "b38", "inputFilename": "sample.vcf"},
+    "results": [{"gene": "CYP2C19", "diplotypes": [], "haplotypes": []}],
+}
+
+
+@pytest.mark.parametrize(
+    ("data", "stage", "suffix"),
+    [(REPORTER_OUTPUT, "reporter", ".report.json"), (MATCHER_OUTPUT, "matcher", ".match.json")],
+)
+def test_reporter_and_matcher_output_are_named_and_the_phenotyper_file_asked_for(
+    data: dict[str, Any], stage: str, suffix: str, pgx_tables
+) -> None:
+    with pytest.raises(ValidationError) as err:
+        read_pharmcat_phenotype(data, pgx_tables)
+    (violation,) = err.value.violations
+    assert violation.path == "(root)"
+    assert f"PharmCAT's {stage} output" in violation.rule and suffix in violation.rule
+    assert "pass the phenotyper's *.phenotype.json" in violation.rule
+    assert "3.0.0" not in str(err.value) and "sample.vcf" not in str(err.value)
+
+
+@pytest.mark.parametrize(("number", "score"), [(1.0, "1.0"), (1, "1.0"), (0.25, "0.25"), (1.5, "1.5"), (0, "0.0")])
+def test_a_numeric_activity_score_reads_as_the_cpic_score(number: float, score: str, pgx_tables) -> None:
+    data = _json("sample.phenotype.json")
+    text_dip = data["geneReports"]["CPIC"]["CYP2C9"]["recommendationDiplotypes"][0]
+    as_text = read_pharmcat_phenotype(data, pgx_tables).pgx.cyp2c9
+    text_dip["activityScore"] = number
+    text_dip["phenotypes"], text_dip["allele1"]["name"], text_dip["allele2"]["name"] = [], "Unknown", "Unknown"
+    out = read_pharmcat_phenotype(data, pgx_tables).pgx.cyp2c9
+    assert out is not None and out.activity_score == score and out.diplotype is None
+    if number == 1.0:
+        assert as_text is not None and (out.phenotype, out.activity_score) == (as_text.phenotype, as_text.activity_score)
+
+
+@pytest.mark.parametrize("bad", [True, float("nan"), float("inf"), -1.0, 1e300, [1.0]])
+def test_an_activity_score_that_is_no_score_is_refused_by_kind(bad: Any, pgx_tables) -> None:
+    data = _json("sample.phenotype.json")
+    data["geneReports"]["CPIC"]["CYP2C9"]["recommendationDiplotypes"][0]["activityScore"] = bad
+    with pytest.raises(ValidationError) as err:
+        read_pharmcat_phenotype(data, pgx_tables)
+    (violation,) = err.value.violations
+    assert violation.path == "geneReports.CPIC.CYP2C9.recommendationDiplotypes[0].activityScore"
+    assert "a CPIC activity score" in violation.rule
+    assert violation.received == kind_of(bad)
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["Gene\tDiplotype\tPhenotype\tActivity Score", "gene\tdiplotype", "#comment\nHGNC gene symbol\tDiplotype\tPhenotype"],
+)
+def test_a_header_row_in_outside_calls_is_skipped(header: str, pgx_tables) -> None:
+    plain = read_pharmcat_outside_calls(_text("outside_calls.tsv"), pgx_tables)
+    with_header = read_pharmcat_outside_calls(f"{header}\n{_text('outside_calls.tsv')}", pgx_tables)
+    assert with_header.pgx == plain.pgx
+    assert with_header.ignored_genes == plain.ignored_genes == ("G6PD", "MT-RNR1")
+    assert any("header row" in n for n in with_header.notes)
+
+
+def test_a_gene_line_after_the_first_is_never_taken_for_a_header(pgx_tables) -> None:
+    out = read_pharmcat_outside_calls("CYP2D6\t*1/*4\nGene\tDiplotype\n", pgx_tables)
+    assert out.ignored_genes == ("GENE",)
+
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "pharmcat"
+
+
+def test_the_shipped_pharmcat_samples_import_and_agree(pgx_tables) -> None:
+    """examples/pharmcat: the outside calls PharmCAT was given and the phenotype.json it wrote for them."""
+    calls = read_pharmcat_outside_calls((EXAMPLES / "outside_calls.tsv").read_text(encoding="utf-8"), pgx_tables)
+    phenotype = read_pharmcat_phenotype(
+        json.loads((EXAMPLES / "sample.phenotype.json").read_text(encoding="utf-8")), pgx_tables
+    )
+    assert set(calls.genes) == {"CYP2D6", "HLA-B"}
+    for gene in ("cyp2d6", "hla_b_1502"):
+        assert getattr(calls.pgx, gene) == getattr(phenotype.pgx, gene), gene
+    assert {"CYP2D6", "CYP2C9", "CYP2C19", "HLA-B"} <= set(phenotype.genes)
