@@ -11,7 +11,7 @@ QUICKSTART_ARGS ?=
 export OMP_WAIT_POLICY ?= passive
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: quickstart test lint typecheck pytest slow bench proto lock browser clean help
+.PHONY: quickstart test lint typecheck pytest slow bench proto lock browser node-client clean help
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
@@ -31,7 +31,7 @@ $(BIN)/.installed-dev: pyproject.toml constraints.txt
 quickstart: $(BIN)/.installed
 	$(BIN)/precisionpain quickstart --out $(OUT) $(QUICKSTART_ARGS)
 
-test: $(BIN)/.installed-dev browser
+test: $(BIN)/.installed-dev browser node-client
 	$(BIN)/ruff check precisionpain tests benchmarks proto
 	$(BIN)/mypy
 	$(BIN)/pytest
@@ -44,6 +44,18 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+# Node.js (Debian's nodejs and npm when missing) and the Node client's locked packages, for
+# tests/contract/test_node_client.py.
+NODE_CLIENT := clients/node
+node-client: $(NODE_CLIENT)/node_modules/.installed
+
+$(NODE_CLIENT)/node_modules/.installed: $(NODE_CLIENT)/package.json $(NODE_CLIENT)/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
+	cd $(NODE_CLIENT) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
 
 bench: $(BIN)/.installed
 	$(PY) benchmarks/run_all.py
@@ -60,4 +72,4 @@ lock:
 	rm -rf .lockenv
 
 clean:
-	rm -rf $(VENV) $(OUT) .precisionpain .mlflow .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(OUT) $(NODE_CLIENT)/node_modules .precisionpain .mlflow .pytest_cache .mypy_cache .ruff_cache
