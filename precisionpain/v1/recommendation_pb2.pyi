@@ -1,6 +1,7 @@
 import datetime
 
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from precisionpain.v1 import patient_pb2 as _patient_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -56,6 +57,21 @@ class SafetyVerdict(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SAFETY_VERDICT_WARNING: _ClassVar[SafetyVerdict]
     SAFETY_VERDICT_EXCLUDED: _ClassVar[SafetyVerdict]
 
+class GuidelineTier(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    GUIDELINE_TIER_UNSPECIFIED: _ClassVar[GuidelineTier]
+    GUIDELINE_TIER_FIRST_LINE: _ClassVar[GuidelineTier]
+    GUIDELINE_TIER_SECOND_LINE: _ClassVar[GuidelineTier]
+    GUIDELINE_TIER_THIRD_LINE: _ClassVar[GuidelineTier]
+    GUIDELINE_TIER_RECOMMENDED_AGAINST: _ClassVar[GuidelineTier]
+    GUIDELINE_TIER_NOT_ADDRESSED: _ClassVar[GuidelineTier]
+
+class GuidelineBasis(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    GUIDELINE_BASIS_UNSPECIFIED: _ClassVar[GuidelineBasis]
+    GUIDELINE_BASIS_CONDITION: _ClassVar[GuidelineBasis]
+    GUIDELINE_BASIS_PAIN_TYPE: _ClassVar[GuidelineBasis]
+
 class WarningKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     WARNING_KIND_UNSPECIFIED: _ClassVar[WarningKind]
@@ -92,6 +108,15 @@ SAFETY_VERDICT_UNSPECIFIED: SafetyVerdict
 SAFETY_VERDICT_USABLE: SafetyVerdict
 SAFETY_VERDICT_WARNING: SafetyVerdict
 SAFETY_VERDICT_EXCLUDED: SafetyVerdict
+GUIDELINE_TIER_UNSPECIFIED: GuidelineTier
+GUIDELINE_TIER_FIRST_LINE: GuidelineTier
+GUIDELINE_TIER_SECOND_LINE: GuidelineTier
+GUIDELINE_TIER_THIRD_LINE: GuidelineTier
+GUIDELINE_TIER_RECOMMENDED_AGAINST: GuidelineTier
+GUIDELINE_TIER_NOT_ADDRESSED: GuidelineTier
+GUIDELINE_BASIS_UNSPECIFIED: GuidelineBasis
+GUIDELINE_BASIS_CONDITION: GuidelineBasis
+GUIDELINE_BASIS_PAIN_TYPE: GuidelineBasis
 WARNING_KIND_UNSPECIFIED: WarningKind
 WARNING_KIND_MISSING_INPUT: WarningKind
 WARNING_KIND_OUTSIDE_TRAINING_RANGE: WarningKind
@@ -209,6 +234,36 @@ class FunctionalPhenotype(_message.Message):
     text: str
     def __init__(self, gene: _Optional[str] = ..., genotype_phenotype: _Optional[str] = ..., functional_phenotype: _Optional[str] = ..., inhibitors: _Optional[_Iterable[str]] = ..., phenoconverted: _Optional[bool] = ..., text: _Optional[str] = ...) -> None: ...
 
+class GuidelinePosition(_message.Message):
+    __slots__ = ("tier", "basis", "table", "sources", "judgement", "note")
+    TIER_FIELD_NUMBER: _ClassVar[int]
+    BASIS_FIELD_NUMBER: _ClassVar[int]
+    TABLE_FIELD_NUMBER: _ClassVar[int]
+    SOURCES_FIELD_NUMBER: _ClassVar[int]
+    JUDGEMENT_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    tier: GuidelineTier
+    basis: GuidelineBasis
+    table: str
+    sources: _containers.RepeatedCompositeFieldContainer[SourceRef]
+    judgement: bool
+    note: str
+    def __init__(self, tier: _Optional[_Union[GuidelineTier, str]] = ..., basis: _Optional[_Union[GuidelineBasis, str]] = ..., table: _Optional[str] = ..., sources: _Optional[_Iterable[_Union[SourceRef, _Mapping]]] = ..., judgement: _Optional[bool] = ..., note: _Optional[str] = ...) -> None: ...
+
+class GuidelineContext(_message.Message):
+    __slots__ = ("pain_condition", "pain_type", "basis", "table", "text")
+    PAIN_CONDITION_FIELD_NUMBER: _ClassVar[int]
+    PAIN_TYPE_FIELD_NUMBER: _ClassVar[int]
+    BASIS_FIELD_NUMBER: _ClassVar[int]
+    TABLE_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    pain_condition: _patient_pb2.PainCondition
+    pain_type: _patient_pb2.PainType
+    basis: GuidelineBasis
+    table: str
+    text: str
+    def __init__(self, pain_condition: _Optional[_Union[_patient_pb2.PainCondition, str]] = ..., pain_type: _Optional[_Union[_patient_pb2.PainType, str]] = ..., basis: _Optional[_Union[GuidelineBasis, str]] = ..., table: _Optional[str] = ..., text: _Optional[str] = ...) -> None: ...
+
 class Contribution(_message.Message):
     __slots__ = ("feature_id", "label", "value", "unit", "display_value", "domain", "shap_value")
     FEATURE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -252,7 +307,7 @@ class Explanation(_message.Message):
     def __init__(self, base_value: _Optional[float] = ..., margin: _Optional[float] = ..., space: _Optional[str] = ..., top_contributions: _Optional[_Iterable[_Union[Contribution, _Mapping]]] = ..., other_contributions: _Optional[float] = ..., domain_totals: _Optional[_Iterable[_Union[DomainTotal, _Mapping]]] = ...) -> None: ...
 
 class RankedOption(_message.Message):
-    __slots__ = ("option_id", "display_name", "option_class", "modality", "rank", "p_response", "p_response_interval", "guidance", "cautions", "explanation", "verdict", "safety_reasons")
+    __slots__ = ("option_id", "display_name", "option_class", "modality", "rank", "p_response", "p_response_interval", "guidance", "cautions", "explanation", "verdict", "safety_reasons", "guideline")
     OPTION_ID_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
     OPTION_CLASS_FIELD_NUMBER: _ClassVar[int]
@@ -265,6 +320,7 @@ class RankedOption(_message.Message):
     EXPLANATION_FIELD_NUMBER: _ClassVar[int]
     VERDICT_FIELD_NUMBER: _ClassVar[int]
     SAFETY_REASONS_FIELD_NUMBER: _ClassVar[int]
+    GUIDELINE_FIELD_NUMBER: _ClassVar[int]
     option_id: str
     display_name: str
     option_class: str
@@ -277,10 +333,11 @@ class RankedOption(_message.Message):
     explanation: Explanation
     verdict: SafetyVerdict
     safety_reasons: _containers.RepeatedCompositeFieldContainer[SafetyReason]
-    def __init__(self, option_id: _Optional[str] = ..., display_name: _Optional[str] = ..., option_class: _Optional[str] = ..., modality: _Optional[_Union[Modality, str]] = ..., rank: _Optional[int] = ..., p_response: _Optional[float] = ..., p_response_interval: _Optional[_Union[Interval, _Mapping]] = ..., guidance: _Optional[_Iterable[_Union[Guidance, _Mapping]]] = ..., cautions: _Optional[_Iterable[_Union[Caution, _Mapping]]] = ..., explanation: _Optional[_Union[Explanation, _Mapping]] = ..., verdict: _Optional[_Union[SafetyVerdict, str]] = ..., safety_reasons: _Optional[_Iterable[_Union[SafetyReason, _Mapping]]] = ...) -> None: ...
+    guideline: GuidelinePosition
+    def __init__(self, option_id: _Optional[str] = ..., display_name: _Optional[str] = ..., option_class: _Optional[str] = ..., modality: _Optional[_Union[Modality, str]] = ..., rank: _Optional[int] = ..., p_response: _Optional[float] = ..., p_response_interval: _Optional[_Union[Interval, _Mapping]] = ..., guidance: _Optional[_Iterable[_Union[Guidance, _Mapping]]] = ..., cautions: _Optional[_Iterable[_Union[Caution, _Mapping]]] = ..., explanation: _Optional[_Union[Explanation, _Mapping]] = ..., verdict: _Optional[_Union[SafetyVerdict, str]] = ..., safety_reasons: _Optional[_Iterable[_Union[SafetyReason, _Mapping]]] = ..., guideline: _Optional[_Union[GuidelinePosition, _Mapping]] = ...) -> None: ...
 
 class ExcludedOption(_message.Message):
-    __slots__ = ("option_id", "display_name", "option_class", "modality", "reason", "p_response", "p_response_interval", "guidance", "cautions", "explanation", "verdict", "safety_reasons")
+    __slots__ = ("option_id", "display_name", "option_class", "modality", "reason", "p_response", "p_response_interval", "guidance", "cautions", "explanation", "verdict", "safety_reasons", "guideline")
     OPTION_ID_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
     OPTION_CLASS_FIELD_NUMBER: _ClassVar[int]
@@ -293,6 +350,7 @@ class ExcludedOption(_message.Message):
     EXPLANATION_FIELD_NUMBER: _ClassVar[int]
     VERDICT_FIELD_NUMBER: _ClassVar[int]
     SAFETY_REASONS_FIELD_NUMBER: _ClassVar[int]
+    GUIDELINE_FIELD_NUMBER: _ClassVar[int]
     option_id: str
     display_name: str
     option_class: str
@@ -305,7 +363,8 @@ class ExcludedOption(_message.Message):
     explanation: Explanation
     verdict: SafetyVerdict
     safety_reasons: _containers.RepeatedCompositeFieldContainer[SafetyReason]
-    def __init__(self, option_id: _Optional[str] = ..., display_name: _Optional[str] = ..., option_class: _Optional[str] = ..., modality: _Optional[_Union[Modality, str]] = ..., reason: _Optional[str] = ..., p_response: _Optional[float] = ..., p_response_interval: _Optional[_Union[Interval, _Mapping]] = ..., guidance: _Optional[_Iterable[_Union[Guidance, _Mapping]]] = ..., cautions: _Optional[_Iterable[_Union[Caution, _Mapping]]] = ..., explanation: _Optional[_Union[Explanation, _Mapping]] = ..., verdict: _Optional[_Union[SafetyVerdict, str]] = ..., safety_reasons: _Optional[_Iterable[_Union[SafetyReason, _Mapping]]] = ...) -> None: ...
+    guideline: GuidelinePosition
+    def __init__(self, option_id: _Optional[str] = ..., display_name: _Optional[str] = ..., option_class: _Optional[str] = ..., modality: _Optional[_Union[Modality, str]] = ..., reason: _Optional[str] = ..., p_response: _Optional[float] = ..., p_response_interval: _Optional[_Union[Interval, _Mapping]] = ..., guidance: _Optional[_Iterable[_Union[Guidance, _Mapping]]] = ..., cautions: _Optional[_Iterable[_Union[Caution, _Mapping]]] = ..., explanation: _Optional[_Union[Explanation, _Mapping]] = ..., verdict: _Optional[_Union[SafetyVerdict, str]] = ..., safety_reasons: _Optional[_Iterable[_Union[SafetyReason, _Mapping]]] = ..., guideline: _Optional[_Union[GuidelinePosition, _Mapping]] = ...) -> None: ...
 
 class DataWarning(_message.Message):
     __slots__ = ("kind", "field", "message")
@@ -328,7 +387,7 @@ class SafetyFlag(_message.Message):
     def __init__(self, code: _Optional[str] = ..., severity: _Optional[_Union[Severity, str]] = ..., message: _Optional[str] = ...) -> None: ...
 
 class Provenance(_message.Message):
-    __slots__ = ("model_name", "model_version", "model_alias", "model_run_id", "catalog_id", "catalog_version", "catalog_sha256", "options_catalog_sha256", "code_version", "cpic_data_version", "generated_at", "synthetic_training_data", "intended_use", "safety_rules_version", "safety_rules_sha256", "medication_catalog_sha256")
+    __slots__ = ("model_name", "model_version", "model_alias", "model_run_id", "catalog_id", "catalog_version", "catalog_sha256", "options_catalog_sha256", "code_version", "cpic_data_version", "generated_at", "synthetic_training_data", "intended_use", "safety_rules_version", "safety_rules_sha256", "medication_catalog_sha256", "guideline_catalog_version", "guideline_catalog_sha256")
     MODEL_NAME_FIELD_NUMBER: _ClassVar[int]
     MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
     MODEL_ALIAS_FIELD_NUMBER: _ClassVar[int]
@@ -345,6 +404,8 @@ class Provenance(_message.Message):
     SAFETY_RULES_VERSION_FIELD_NUMBER: _ClassVar[int]
     SAFETY_RULES_SHA256_FIELD_NUMBER: _ClassVar[int]
     MEDICATION_CATALOG_SHA256_FIELD_NUMBER: _ClassVar[int]
+    GUIDELINE_CATALOG_VERSION_FIELD_NUMBER: _ClassVar[int]
+    GUIDELINE_CATALOG_SHA256_FIELD_NUMBER: _ClassVar[int]
     model_name: str
     model_version: str
     model_alias: str
@@ -361,7 +422,9 @@ class Provenance(_message.Message):
     safety_rules_version: str
     safety_rules_sha256: str
     medication_catalog_sha256: str
-    def __init__(self, model_name: _Optional[str] = ..., model_version: _Optional[str] = ..., model_alias: _Optional[str] = ..., model_run_id: _Optional[str] = ..., catalog_id: _Optional[str] = ..., catalog_version: _Optional[str] = ..., catalog_sha256: _Optional[str] = ..., options_catalog_sha256: _Optional[str] = ..., code_version: _Optional[str] = ..., cpic_data_version: _Optional[str] = ..., generated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., synthetic_training_data: _Optional[bool] = ..., intended_use: _Optional[str] = ..., safety_rules_version: _Optional[str] = ..., safety_rules_sha256: _Optional[str] = ..., medication_catalog_sha256: _Optional[str] = ...) -> None: ...
+    guideline_catalog_version: str
+    guideline_catalog_sha256: str
+    def __init__(self, model_name: _Optional[str] = ..., model_version: _Optional[str] = ..., model_alias: _Optional[str] = ..., model_run_id: _Optional[str] = ..., catalog_id: _Optional[str] = ..., catalog_version: _Optional[str] = ..., catalog_sha256: _Optional[str] = ..., options_catalog_sha256: _Optional[str] = ..., code_version: _Optional[str] = ..., cpic_data_version: _Optional[str] = ..., generated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., synthetic_training_data: _Optional[bool] = ..., intended_use: _Optional[str] = ..., safety_rules_version: _Optional[str] = ..., safety_rules_sha256: _Optional[str] = ..., medication_catalog_sha256: _Optional[str] = ..., guideline_catalog_version: _Optional[str] = ..., guideline_catalog_sha256: _Optional[str] = ...) -> None: ...
 
 class SubgroupGap(_message.Message):
     __slots__ = ("factor", "metric", "largest_gap", "groups")

@@ -23,7 +23,7 @@ class RecommendRequest(_message.Message):
     def __init__(self, patient: _Optional[_Union[_patient_pb2.PatientProfile, _Mapping]] = ..., candidate_option_ids: _Optional[_Iterable[str]] = ..., top_k_contributions: _Optional[int] = ...) -> None: ...
 
 class RecommendResponse(_message.Message):
-    __slots__ = ("request_id", "patient_ref", "options", "excluded", "warnings", "safety_flags", "provenance", "feature_ids", "feature_values", "functional_phenotypes", "medications")
+    __slots__ = ("request_id", "patient_ref", "options", "excluded", "warnings", "safety_flags", "provenance", "feature_ids", "feature_values", "functional_phenotypes", "medications", "guideline_context")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     PATIENT_REF_FIELD_NUMBER: _ClassVar[int]
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
@@ -35,6 +35,7 @@ class RecommendResponse(_message.Message):
     FEATURE_VALUES_FIELD_NUMBER: _ClassVar[int]
     FUNCTIONAL_PHENOTYPES_FIELD_NUMBER: _ClassVar[int]
     MEDICATIONS_FIELD_NUMBER: _ClassVar[int]
+    GUIDELINE_CONTEXT_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     patient_ref: str
     options: _containers.RepeatedCompositeFieldContainer[_recommendation_pb2.RankedOption]
@@ -46,7 +47,8 @@ class RecommendResponse(_message.Message):
     feature_values: _containers.RepeatedScalarFieldContainer[float]
     functional_phenotypes: _containers.RepeatedCompositeFieldContainer[_recommendation_pb2.FunctionalPhenotype]
     medications: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, request_id: _Optional[str] = ..., patient_ref: _Optional[str] = ..., options: _Optional[_Iterable[_Union[_recommendation_pb2.RankedOption, _Mapping]]] = ..., excluded: _Optional[_Iterable[_Union[_recommendation_pb2.ExcludedOption, _Mapping]]] = ..., warnings: _Optional[_Iterable[_Union[_recommendation_pb2.DataWarning, _Mapping]]] = ..., safety_flags: _Optional[_Iterable[_Union[_recommendation_pb2.SafetyFlag, _Mapping]]] = ..., provenance: _Optional[_Union[_recommendation_pb2.Provenance, _Mapping]] = ..., feature_ids: _Optional[_Iterable[str]] = ..., feature_values: _Optional[_Iterable[float]] = ..., functional_phenotypes: _Optional[_Iterable[_Union[_recommendation_pb2.FunctionalPhenotype, _Mapping]]] = ..., medications: _Optional[_Iterable[str]] = ...) -> None: ...
+    guideline_context: _recommendation_pb2.GuidelineContext
+    def __init__(self, request_id: _Optional[str] = ..., patient_ref: _Optional[str] = ..., options: _Optional[_Iterable[_Union[_recommendation_pb2.RankedOption, _Mapping]]] = ..., excluded: _Optional[_Iterable[_Union[_recommendation_pb2.ExcludedOption, _Mapping]]] = ..., warnings: _Optional[_Iterable[_Union[_recommendation_pb2.DataWarning, _Mapping]]] = ..., safety_flags: _Optional[_Iterable[_Union[_recommendation_pb2.SafetyFlag, _Mapping]]] = ..., provenance: _Optional[_Union[_recommendation_pb2.Provenance, _Mapping]] = ..., feature_ids: _Optional[_Iterable[str]] = ..., feature_values: _Optional[_Iterable[float]] = ..., functional_phenotypes: _Optional[_Iterable[_Union[_recommendation_pb2.FunctionalPhenotype, _Mapping]]] = ..., medications: _Optional[_Iterable[str]] = ..., guideline_context: _Optional[_Union[_recommendation_pb2.GuidelineContext, _Mapping]] = ...) -> None: ...
 
 class RecommendBatchRequest(_message.Message):
     __slots__ = ("requests",)
@@ -107,7 +109,7 @@ class DescribeModelRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class DescribeModelResponse(_message.Message):
-    __slots__ = ("model_name", "model_version", "model_alias", "model_run_id", "model_uri", "catalog_id", "catalog_version", "catalog_sha256", "options_catalog_sha256", "code_version", "option_ids", "feature_ids", "validation_metrics", "intended_use", "training_data", "trained_at", "loaded_at", "strategy", "synthetic_training_data", "subgroup_gaps", "limitations", "max_batch_size")
+    __slots__ = ("model_name", "model_version", "model_alias", "model_run_id", "model_uri", "catalog_id", "catalog_version", "catalog_sha256", "options_catalog_sha256", "code_version", "option_ids", "feature_ids", "validation_metrics", "intended_use", "training_data", "trained_at", "loaded_at", "strategy", "synthetic_training_data", "subgroup_gaps", "limitations", "max_batch_size", "guideline_catalog_version", "guideline_catalog_sha256")
     class ValidationMetricsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -137,6 +139,8 @@ class DescribeModelResponse(_message.Message):
     SUBGROUP_GAPS_FIELD_NUMBER: _ClassVar[int]
     LIMITATIONS_FIELD_NUMBER: _ClassVar[int]
     MAX_BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    GUIDELINE_CATALOG_VERSION_FIELD_NUMBER: _ClassVar[int]
+    GUIDELINE_CATALOG_SHA256_FIELD_NUMBER: _ClassVar[int]
     model_name: str
     model_version: str
     model_alias: str
@@ -159,4 +163,6 @@ class DescribeModelResponse(_message.Message):
     subgroup_gaps: _containers.RepeatedCompositeFieldContainer[_recommendation_pb2.SubgroupGap]
     limitations: _containers.RepeatedScalarFieldContainer[str]
     max_batch_size: int
-    def __init__(self, model_name: _Optional[str] = ..., model_version: _Optional[str] = ..., model_alias: _Optional[str] = ..., model_run_id: _Optional[str] = ..., model_uri: _Optional[str] = ..., catalog_id: _Optional[str] = ..., catalog_version: _Optional[str] = ..., catalog_sha256: _Optional[str] = ..., options_catalog_sha256: _Optional[str] = ..., code_version: _Optional[str] = ..., option_ids: _Optional[_Iterable[str]] = ..., feature_ids: _Optional[_Iterable[str]] = ..., validation_metrics: _Optional[_Mapping[str, float]] = ..., intended_use: _Optional[str] = ..., training_data: _Optional[str] = ..., trained_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., loaded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., strategy: _Optional[str] = ..., synthetic_training_data: _Optional[bool] = ..., subgroup_gaps: _Optional[_Iterable[_Union[_recommendation_pb2.SubgroupGap, _Mapping]]] = ..., limitations: _Optional[_Iterable[str]] = ..., max_batch_size: _Optional[int] = ...) -> None: ...
+    guideline_catalog_version: str
+    guideline_catalog_sha256: str
+    def __init__(self, model_name: _Optional[str] = ..., model_version: _Optional[str] = ..., model_alias: _Optional[str] = ..., model_run_id: _Optional[str] = ..., model_uri: _Optional[str] = ..., catalog_id: _Optional[str] = ..., catalog_version: _Optional[str] = ..., catalog_sha256: _Optional[str] = ..., options_catalog_sha256: _Optional[str] = ..., code_version: _Optional[str] = ..., option_ids: _Optional[_Iterable[str]] = ..., feature_ids: _Optional[_Iterable[str]] = ..., validation_metrics: _Optional[_Mapping[str, float]] = ..., intended_use: _Optional[str] = ..., training_data: _Optional[str] = ..., trained_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., loaded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., strategy: _Optional[str] = ..., synthetic_training_data: _Optional[bool] = ..., subgroup_gaps: _Optional[_Iterable[_Union[_recommendation_pb2.SubgroupGap, _Mapping]]] = ..., limitations: _Optional[_Iterable[str]] = ..., max_batch_size: _Optional[int] = ..., guideline_catalog_version: _Optional[str] = ..., guideline_catalog_sha256: _Optional[str] = ...) -> None: ...
