@@ -219,11 +219,14 @@ class OptionClass(StrEnum):
     snri = "snri"
     gabapentinoid = "gabapentinoid"
     anticonvulsant = "anticonvulsant"
+    topical_nsaid = "topical_nsaid"  # kept apart from nsaid: little systemic exposure
+    topical = "topical"  # local anaesthetic or capsaicin patches for localised neuropathic pain
     physical = "physical"
     psychological = "psychological"
     mind_body = "mind_body"
     digital = "digital"
     social = "social"
+    multidisciplinary = "multidisciplinary"  # physician, physiotherapist and psychologist together
 
 
 class Modality(StrEnum):

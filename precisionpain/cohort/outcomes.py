@@ -35,10 +35,15 @@ from precisionpain.cohort.medications import Exposures
 from precisionpain.cohort.population import MIXED, NEUROPATHIC, ClinicalSafety, Population
 
 _STD = NormalDist()
-OPIOIDS = ("codeine", "tramadol", "oxycodone")
-NSAIDS = ("celecoxib", "ibuprofen", "meloxicam")
+OPIOIDS = ("codeine", "tramadol", "oxycodone", "tapentadol", "buprenorphine_transdermal")
+NSAIDS = ("celecoxib", "ibuprofen", "meloxicam", "naproxen")  # oral
+CYP2C9_NSAIDS = ("celecoxib", "ibuprofen", "meloxicam")  # cleared by CYP2C9 (Theken 2020)
+TOPICAL_NSAIDS = ("topical_diclofenac",)
+TRICYCLICS = ("amitriptyline", "nortriptyline")
 GABAPENTINOIDS = ("pregabalin", "gabapentin")
-SEROTONERGIC_WITH_MAOI = ("tramadol", "duloxetine", "amitriptyline")
+SEROTONERGIC_WITH_MAOI = (
+    "tramadol", "tapentadol", "duloxetine", "venlafaxine", "amitriptyline", "nortriptyline"
+)  # fmt: skip
 DIGITAL_CBT = ("guided_icbt", "unguided_icbt")
 
 
@@ -165,6 +170,8 @@ def specific_effects(
             tau = tau - oprm1_loss - tolerant
         elif option in NSAIDS:
             tau = tau + P.NSAID_HIGH_CRP_GAIN * high_crp * factor
+        elif option == "nortriptyline":  # CYP2D6 only (CPIC: no CYP2C19 guidance for nortriptyline)
+            tau = tau * np.where(d6.mechanism_class == UM, P.AMITRIPTYLINE_UM_EFFECT_SHARE, 1.0)
         elif option == "amitriptyline":
             um = (d6.mechanism_class == UM) | (c19.mechanism_class == UM)
             tau = tau * np.where(um, P.AMITRIPTYLINE_UM_EFFECT_SHARE, 1.0)
@@ -260,15 +267,21 @@ def adverse_event_probabilities(
         elif option in NSAIDS:
             clinical = base + P.NSAID_AE_PER_YEAR_OVER_50 * np.maximum(pop.age - 50.0, 0.0)
             clinical = clinical + P.NSAID_AE_DIABETES * pop.diabetes
-            p = _either(clinical, nsaid_extra[1 if option == "meloxicam" else 0], nsaid_risk)
-        elif option == "amitriptyline":
-            pm = (d6.mechanism_class == PM) | (c19.mechanism_class == PM)
-            im = ~pm & ((d6.mechanism_class == IM) | (c19.mechanism_class == IM))
+            genetic = nsaid_extra[1 if option == "meloxicam" else 0] if option in CYP2C9_NSAIDS else 0.0
+            p = _either(clinical, genetic, nsaid_risk)
+        elif option in TOPICAL_NSAIDS:
+            p = _either(base, P.TOPICAL_NSAID_SYSTEMIC_SHARE * nsaid_risk)
+        elif option in TRICYCLICS:
+            both = option == "amitriptyline"  # nortriptyline: CYP2D6 only
+            pm = (d6.mechanism_class == PM) | (both & (c19.mechanism_class == PM))
+            im = ~pm & ((d6.mechanism_class == IM) | (both & (c19.mechanism_class == IM)))
             genetic = np.where(
                 pm, P.AMITRIPTYLINE_PM_ADVERSE_EVENT, np.where(im, P.AMITRIPTYLINE_IM_ADVERSE_EVENT, 0.0)
             )
-            older = P.AMITRIPTYLINE_AE_PER_YEAR_OVER_60 * np.maximum(pop.age - 60.0, 0.0)
-            p = _either(base + older, genetic)
+            per_year = P.TRICYCLIC_AE_PER_YEAR_OVER_60[option]
+            p = _either(base + per_year * np.maximum(pop.age - 60.0, 0.0), genetic)
+        elif option == "venlafaxine":
+            p = _either(base, P.VENLAFAXINE_PM_ADVERSE_EVENT * (d6.mechanism_class == PM))
         elif option == "carbamazepine":
             naive = ~pop.carbamazepine_prior
             sjs = _with_odds_ratio(

@@ -23,7 +23,7 @@ from typing import Final
 
 # ------------------------------------------------------------------------------------------------ identity
 
-COHORT_SCHEMA_VERSION: Final = "1.1.0"
+COHORT_SCHEMA_VERSION: Final = "1.2.0"
 """Version of the cohort's column layout and DGP. Bump on any change to columns or to a constant here."""
 
 PAIN_TYPES: Final = ("nociceptive", "neuropathic", "nociplastic", "mixed")
@@ -306,15 +306,15 @@ P_SEIZURE_DISORDER: Final = 0.012
 # Medicines taken now, by group: whether the group is taken (a model per group below) and which medicine
 # (shares within the group; names as in features/medications.yaml). At most one medicine per group. Shares
 # within groups: ASSUMPTION after US prescribing ranks [M] (hydrocodone and oxycodone lead long-term opioid
-# therapy; sertraline and escitalopram lead the SSRIs). Duloxetine and amitriptyline, both treatment options,
-# are left out of the current medicines so that an option is a new start.
+# therapy; sertraline and escitalopram lead the SSRIs). The antidepressants that are treatment options
+# (duloxetine, venlafaxine, amitriptyline, nortriptyline) are left out of the current medicines so that an option
+# is a new start; current opioids stay (opioid rotation is a new start too).
 MEDICATION_GROUPS: Final = MappingProxyType(
     {
         "opioid": MappingProxyType({"hydrocodone": 0.32, "oxycodone": 0.30, "tramadol": 0.18, "morphine": 0.10,
                                     "codeine": 0.06, "tapentadol": 0.04}),
-        "antidepressant": MappingProxyType({"sertraline": 0.28, "escitalopram": 0.20, "citalopram": 0.12,
-                                            "fluoxetine": 0.12, "paroxetine": 0.08, "bupropion": 0.10,
-                                            "venlafaxine": 0.10}),
+        "antidepressant": MappingProxyType({"sertraline": 0.31, "escitalopram": 0.22, "citalopram": 0.13,
+                                            "fluoxetine": 0.13, "paroxetine": 0.09, "bupropion": 0.12}),
         "maoi": MappingProxyType({"phenelzine": 0.4, "tranylcypromine": 0.3, "selegiline": 0.3}),
         "benzodiazepine": MappingProxyType({"alprazolam": 0.35, "clonazepam": 0.30, "lorazepam": 0.25,
                                             "diazepam": 0.10}),
@@ -548,36 +548,64 @@ POLICY_COEFFICIENTS: Final = MappingProxyType(
         "mindfulness": {"female": 0.3, "nociplastic": 0.4, "gad": 0.5, "age": -0.1},
         "vr_therapy": {"age": -0.8, "nrs": 0.1},
         "peer_support": {"age": 0.2, "opioid": 0.3, "phq": 0.3, "pseq": -0.2},
+        "tapentadol": {"nrs": 0.4, "neuropathic": 0.3, "mixed": 0.3, "opioid": 0.8, "benzodiazepine": -0.4},
+        "buprenorphine_transdermal": {"nrs": 0.3, "old": 0.4, "opioid": 0.8, "ckd": 0.3, "benzodiazepine": -0.4},
+        "naproxen": {"age": -0.3, "old": -1.2, "neuropathic": -1.3, "nociplastic": -0.9, "mixed": -0.4,
+                     "diabetes": -0.3, "opioid": -0.2, "ckd": -1.0, "gi_bleed": -1.0},
+        "topical_diclofenac": {"age": 0.2, "old": 0.3, "neuropathic": -1.0, "nociplastic": -0.6, "mixed": -0.3,
+                               "ckd": -0.3, "gi_bleed": -0.3},
+        "nortriptyline": {"old": -0.5, "neuropathic": 1.0, "nociplastic": 0.6, "mixed": 0.6, "phq": 0.1},
+        "venlafaxine": {"neuropathic": 0.6, "nociplastic": 0.4, "mixed": 0.4, "phq": 0.5, "gad": 0.3},
+        "lidocaine_plaster": {"old": 0.4, "neuropathic": 1.3, "nociplastic": -0.5, "mixed": 0.5},
+        "capsaicin_patch": {"neuropathic": 1.3, "nociplastic": -0.5, "mixed": 0.4},
+        "cbt_face_to_face": {"nociplastic": 0.4, "phq": 0.3, "pcs": 0.4},
+        "act_face_to_face": {"nociplastic": 0.4, "gad": 0.2, "pcs": 0.3},
+        "multidisciplinary_programme": {"nrs": 0.3, "nociplastic": 0.3, "opioid": 0.3, "phq": 0.2, "pcs": 0.3,
+                                        "tsk": 0.2},
     }
 )  # fmt: skip
-# Intercepts tuned (on n = 200,000) so each option gets roughly its target share (>= 3.5%). ASSUMPTION targets:
-# codeine 5, tramadol 7, oxycodone 6, celecoxib 6, ibuprofen 8, meloxicam 5, amitriptyline 7, duloxetine 7,
-# pregabalin 7, gabapentin 8, carbamazepine 3.5, physical therapy 11, guided iCBT 4.5, unguided iCBT 4,
-# mindfulness 4, VR 3.5, peer support 3.5 (%).
+# Intercepts tuned (on n = 200,000, seed 7) so each option gets roughly its target share. ASSUMPTION targets (%):
+# codeine 3, tramadol 5, oxycodone 4, tapentadol 2.5, buprenorphine patch 2.5, celecoxib 4, ibuprofen 5,
+# meloxicam 3, naproxen 4.5, topical diclofenac 4, amitriptyline 5, nortriptyline 3, duloxetine 5, venlafaxine
+# 2.5, pregabalin 4.5, gabapentin 5, carbamazepine 2.5, lidocaine plaster 3, capsaicin patch 2.5, physical
+# therapy 8, guided iCBT 3, unguided iCBT 2.5, mindfulness 2.5, VR 2.5, peer support 2.5, face-to-face CBT 3,
+# ACT 2.5, multidisciplinary programme 3.
 POLICY_INTERCEPTS: Final = MappingProxyType(
     {
-        "codeine": -0.66,
-        "tramadol": -0.72,
-        "oxycodone": -1.49,
-        "celecoxib": -0.01,
-        "ibuprofen": 0.31,
-        "meloxicam": -0.22,
-        "amitriptyline": -0.81,
-        "duloxetine": -1.16,
-        "pregabalin": -1.37,
-        "gabapentin": -1.17,
-        "carbamazepine": -2.18,
-        "physical_therapy": 0.0,
-        "guided_icbt": -1.15,
-        "unguided_icbt": -1.15,
-        "mindfulness": -1.35,
-        "vr_therapy": -1.32,
-        "peer_support": -1.29,
+        "codeine": -0.85,
+        "tramadol": -0.71,
+        "oxycodone": -1.56,
+        "tapentadol": -1.59,
+        "buprenorphine_transdermal": -1.62,
+        "celecoxib": -0.06,
+        "ibuprofen": 0.15,
+        "meloxicam": -0.39,
+        "naproxen": 0.10,
+        "topical_diclofenac": -0.50,
+        "amitriptyline": -0.85,
+        "nortriptyline": -1.35,
+        "duloxetine": -1.18,
+        "venlafaxine": -1.55,
+        "pregabalin": -1.50,
+        "gabapentin": -1.32,
+        "carbamazepine": -2.21,
+        "lidocaine_plaster": -1.62,
+        "capsaicin_patch": -1.65,
+        "physical_therapy": 0.00,
+        "guided_icbt": -1.26,
+        "unguided_icbt": -1.35,
+        "mindfulness": -1.53,
+        "vr_therapy": -1.39,
+        "peer_support": -1.30,
+        "cbt_face_to_face": -1.09,
+        "act_face_to_face": -1.29,
+        "multidisciplinary_programme": -1.18,
     }
 )
-# Every prescriber sometimes deviates at random: propensity = (1 - e) * softmax + e / K. With e = 0.045 and
-# K = 17 no propensity falls below 0.0026, so inverse-propensity estimators stay usable. ASSUMPTION.
-POLICY_EXPLORATION: Final = 0.045
+# Every prescriber sometimes deviates at random: propensity = (1 - e) * softmax + e / K. With
+# K = 28 options e = 0.07 keeps every propensity above 0.0025, so inverse-propensity estimators stay usable.
+# ASSUMPTION.
+POLICY_EXPLORATION: Final = 0.07
 
 # -------------------------------------------------------------------------------------- potential outcomes
 
@@ -680,6 +708,26 @@ OPTION_SPECS: Final = MappingProxyType(
             p_dropout_other=0.15, dropout_source="ASSUMPTION",
             published="NNT 4.3 (3.4-5.8), NNH 11.7 [V]; CNCP -0.69 cm vs MID 1 cm [V]",
         ),
+        "tapentadol": OptionSpec(
+            "tapentadol", "neuropathic", (_OPIOID_NOCICEPTIVE_RATIO, 1.0, 0.25, 0.7), nnt50=4.3,
+            effect_source="strong-opioid class NNT 4.3 (Finnerup 2015) [V]; tapentadol's own neuropathic trials "
+            "inconclusive (Finnerup 2015) [M]: x0.85 (ASSUMPTION)",
+            p_adverse_event=0.075, adverse_event_source="strong-opioid NNH 11.7 [V]; fewer GI withdrawals than "
+            "oxycodone [M]: 0.075 ASSUMPTION",
+            p_dropout_other=0.15, dropout_source="ASSUMPTION",
+            published="strong opioids NNT 4.3 (3.4-5.8), NNH 11.7 [V]; tapentadol inconclusive [M]",
+            evidence_shrink=0.85,
+        ),
+        "buprenorphine_transdermal": OptionSpec(
+            "buprenorphine_transdermal", "neuropathic", (_OPIOID_NOCICEPTIVE_RATIO, 1.0, 0.25, 0.7), nnt50=4.3,
+            effect_source="strong-opioid class NNT 4.3 [V]; too few neuropathic trials for a conclusion (Wiffen "
+            "2015 Cochrane) [M]: x0.7 (ASSUMPTION); nociceptive: Busse 2018 [V/D]",
+            p_adverse_event=0.09, adverse_event_source="strong-opioid NNH 11.7 [V] plus application-site "
+            "reactions: 0.09 ASSUMPTION",
+            p_dropout_other=0.15, dropout_source="ASSUMPTION",
+            published="strong opioids NNT 4.3 [V]; buprenorphine insufficient evidence [M]",
+            evidence_shrink=0.7,
+        ),
         "celecoxib": OptionSpec(
             "celecoxib", "nociceptive", (1.0, 0.1, 0.1, 0.55), effect_pct=9.0,
             effect_source="ASSUMPTION under the MID (15%): between LBP -3.3/100 (Enthoven 2016) [V] and OA",
@@ -698,17 +746,46 @@ OPTION_SPECS: Final = MappingProxyType(
             p_adverse_event=0.04, adverse_event_source="ASSUMPTION",
             published="LBP MD -3.3/100 [V]; kept under the MID",
         ),
+        "naproxen": OptionSpec(
+            "naproxen", "nociceptive", (1.0, 0.1, 0.1, 0.55), effect_pct=9.0,
+            effect_source="as the other oral NSAIDs (similar efficacy in OA/LBP [M]; ASSUMPTION)",
+            p_adverse_event=0.045, adverse_event_source="ASSUMPTION (as ibuprofen)",
+            published="LBP MD -3.3/100 [V]; kept under the MID",
+        ),
+        "topical_diclofenac": OptionSpec(
+            "topical_diclofenac", "nociceptive", (1.0, 0.05, 0.05, 0.5), nnt50=9.8,
+            effect_source="knee/hand OA NNT ~10 for >= 50% relief at 8-12 weeks (Derry 2016 Cochrane, via "
+            "summary) [V, secondary]",
+            p_adverse_event=0.02, adverse_event_source="withdrawals like vehicle; skin reactions (Derry 2016) [M]; "
+            "0.02 ASSUMPTION",
+            published="NNT ~10 (knee/hand OA, 8-12 weeks) [V, secondary]",
+        ),
         "amitriptyline": OptionSpec(
             "amitriptyline", "neuropathic", (0.25, 1.0, 0.75, 0.6), nnt50=3.6,
             effect_source="Finnerup 2015 TCA NNT 3.6 [V]; other pain types ASSUMPTION",
             p_adverse_event=0.075, adverse_event_source="NNH 13.4 [V]",
             published="NNT 3.6 (3.0-4.4), NNH 13.4 [V]",
         ),
+        "nortriptyline": OptionSpec(
+            "nortriptyline", "neuropathic", (0.25, 1.0, 0.75, 0.6), nnt50=3.6,
+            effect_source="tricyclic class NNT 3.6 (Finnerup 2015) [V]; other pain types as amitriptyline "
+            "(ASSUMPTION)",
+            p_adverse_event=0.06, adverse_event_source="tricyclic NNH 13.4 [V]; fewer anticholinergic effects "
+            "than amitriptyline [M]: 0.06 ASSUMPTION",
+            published="TCA NNT 3.6 (3.0-4.4), NNH 13.4 [V]",
+        ),
         "duloxetine": OptionSpec(
             "duloxetine", "neuropathic", (0.55, 1.0, 0.9, 0.75), nnt50=6.4,
             effect_source="Finnerup 2015 SNRI NNT 6.4 [V]; other pain types ASSUMPTION",
             p_adverse_event=0.085, adverse_event_source="NNH 11.8 [V]",
             published="NNT 6.4 (5.2-8.4), NNH 11.8 [V]",
+        ),
+        "venlafaxine": OptionSpec(
+            "venlafaxine", "neuropathic", (0.3, 1.0, 0.5, 0.7), nnt50=6.4,
+            effect_source="SNRI class NNT 6.4 (Finnerup 2015) [V]; no OA or fibromyalgia trials like "
+            "duloxetine's, so lower factors there (ASSUMPTION)",
+            p_adverse_event=0.085, adverse_event_source="SNRI NNH 11.8 [V]",
+            published="SNRI NNT 6.4 (5.2-8.4), NNH 11.8 [V]",
         ),
         "pregabalin": OptionSpec(
             "pregabalin", "neuropathic", (0.15, 1.0, 0.7, 0.65), nnt50=7.7,
@@ -730,6 +807,20 @@ OPTION_SPECS: Final = MappingProxyType(
             "of it (ASSUMPTION); hypersensitivity on top (outcomes.py)",
             published="NNT 2.5 DPN / 2.6 TN, NNH 3.4 [V]; HLA-B*15:02 SJS/TEN OR 79.8 [V]",
             evidence_shrink=0.85,
+        ),
+        "lidocaine_plaster": OptionSpec(
+            "lidocaine_plaster", "neuropathic", (0.0, 1.0, 0.0, 0.5), nnt50=14.0,
+            effect_source="Finnerup 2015: inconclusive [V]; NNT 14 ASSUMPTION (a small effect in localised "
+            "peripheral pain)",
+            p_adverse_event=0.01, adverse_event_source="application-site reactions [M]; ASSUMPTION",
+            published="inconclusive (Finnerup 2015) [V]; ASSUMPTION NNT 14",
+        ),
+        "capsaicin_patch": OptionSpec(
+            "capsaicin_patch", "neuropathic", (0.0, 1.0, 0.0, 0.5), nnt50=10.6,
+            effect_source="capsaicin 8% NNT 10.6 (7.4-18.8) (Finnerup 2015, BJA Education table) [V]",
+            p_adverse_event=0.02, adverse_event_source="application pain, few withdrawals [M]; ASSUMPTION",
+            p_dropout_other=0.05, dropout_source="one clinic application lasts 12 weeks; ASSUMPTION",
+            published="NNT 10.6 (7.4-18.8) [V]",
         ),
         "physical_therapy": OptionSpec(
             "physical_therapy", "nociceptive", (1.0, 0.3, 0.5, 0.55), effect_pct=23.0,
@@ -781,6 +872,35 @@ OPTION_SPECS: Final = MappingProxyType(
             published="PEG d -0.25, self-efficacy d 0.60 (pilot) [V]",
             placebo_controlled=False,
         ),
+        "cbt_face_to_face": OptionSpec(
+            "cbt_face_to_face", "nociceptive", (1.0, 0.9, 1.1, 1.0), smd=0.33,
+            effect_source="CBT 44.9% vs usual care 26.6% with >= 30% less pain bothersomeness (Cherkin 2016) [V] "
+            "-> about 16 points on the cohort's spread [D]; pain SMD 0.21 post-treatment (Williams 2012) [V]; "
+            "SMD 0.33 between them (ASSUMPTION)",
+            p_adverse_event=0.0, adverse_event_source="ASSUMPTION",
+            p_dropout_other=0.25, dropout_source="53.7% attended >= 6 of 8 sessions (Cherkin 2016) [V]; stopping "
+            "before 12 weeks 0.25 ASSUMPTION",
+            published="Cherkin 2016 CBT 44.9% vs usual care 26.6% [V]; pain SMD 0.21 [V]",
+            placebo_controlled=False,
+        ),
+        "act_face_to_face": OptionSpec(
+            "act_face_to_face", "nociceptive", (1.0, 0.9, 1.1, 1.0), smd=0.25,
+            effect_source="ACT SMD 0.3-0.5 on interference (meta-analyses 2017-2021) [M]; pain intensity "
+            "smaller: 0.25 ASSUMPTION",
+            p_adverse_event=0.0, adverse_event_source="ASSUMPTION",
+            p_dropout_other=0.25, dropout_source="ASSUMPTION (as face-to-face CBT)",
+            published="ACT SMD 0.3-0.5 on interference [M]",
+            placebo_controlled=False,
+        ),
+        "multidisciplinary_programme": OptionSpec(
+            "multidisciplinary_programme", "nociceptive", (1.0, 0.7, 1.1, 0.9), smd=0.40,
+            effect_source="multidisciplinary biopsychosocial rehabilitation vs usual care, pain SMD 0.2-0.5 "
+            "(Kamper 2015 Cochrane) [M]; 0.40 ASSUMPTION within it",
+            p_adverse_event=0.01, adverse_event_source="ASSUMPTION",
+            p_dropout_other=0.20, dropout_source="ASSUMPTION",
+            published="SMD 0.2-0.5 vs usual care (Kamper 2015) [M]",
+            placebo_controlled=False,
+        ),
     }
 )  # fmt: skip
 
@@ -830,7 +950,15 @@ NSAID_HIGH_CRP_GAIN: Final = 14.0
 AMITRIPTYLINE_UM_EFFECT_SHARE: Final = 0.55  # CYP2D6 UM or CYP2C19 UM
 AMITRIPTYLINE_PM_ADVERSE_EVENT: Final = 0.12  # CYP2D6 PM or CYP2C19 PM
 AMITRIPTYLINE_IM_ADVERSE_EVENT: Final = 0.04  # CYP2D6 IM or CYP2C19 IM/likely IM
-AMITRIPTYLINE_AE_PER_YEAR_OVER_60: Final = 0.012  # anticholinergic burden in older adults. ASSUMPTION
+# Anticholinergic burden in older adults (Beers 2023 lists both [M]); nortriptyline has fewer anticholinergic
+# effects [M], so half the slope. Sizes: ASSUMPTION.
+TRICYCLIC_AE_PER_YEAR_OVER_60: Final = MappingProxyType({"amitriptyline": 0.012, "nortriptyline": 0.006})
+# Venlafaxine in CYP2D6 poor metabolizers: "CYP2D6 PM genotype has been associated with adverse effects"; CPIC 2023
+# suggests an alternative (optional) [V, features/pgx/recommendations.tsv]. Size: ASSUMPTION.
+VENLAFAXINE_PM_ADVERSE_EVENT: Final = 0.04
+# Topical diclofenac: systemic exposure is a small fraction of an oral dose (label, about 6% [M]), so the kidney,
+# GI-bleeding and anticoagulant risks of oral NSAIDs act at a tenth of their size. ASSUMPTION.
+TOPICAL_NSAID_SYSTEMIC_SHARE: Final = 0.1
 AMITRIPTYLINE_PER_SLEEP_EFF_BELOW_85: Final = 0.5  # sedating: more benefit with poor sleep. ASSUMPTION
 ANTIDEPRESSANT_PER_PHQ9: Final = MappingProxyType({"duloxetine": 0.6, "amitriptyline": 0.3})  # ASSUMPTION
 DULOXETINE_PER_BDNF_NG_PER_ML: Final = 1.5  # above 4 ng/mL; central sensitisation marker. ASSUMPTION

@@ -41,7 +41,7 @@ def _rich(err: Any) -> status_pb2.Status:
     return status_pb2.Status.FromString(raw)
 
 
-def test_ranked_response_with_request_id(stub, patient_examples, feature_catalog) -> None:  # type: ignore[no-untyped-def]
+def test_ranked_response_with_request_id(stub, patient_examples, feature_catalog, option_catalog) -> None:  # type: ignore[no-untyped-def]
     request = recommend_request(patient_examples["hla_b_1502_carrier"])
     response, call = _call(stub, "Recommend", request, metadata=[("x-request-id", "chart-42")])
     assert response.request_id == "chart-42"
@@ -52,7 +52,7 @@ def test_ranked_response_with_request_id(stub, patient_examples, feature_catalog
     ps = [o.p_response for o in response.options]
     assert ps == sorted(ps, reverse=True)
     shown = {o.option_id for o in response.options} | {o.option_id for o in response.excluded}
-    assert len(shown) == 17
+    assert shown == set(option_catalog.ids)
     assert response.provenance.catalog_sha256 and response.provenance.code_version
     assert list(response.feature_ids) == list(feature_catalog.feature_ids)
     assert len(response.feature_values) == len(feature_catalog.feature_ids)
@@ -160,7 +160,7 @@ def test_batch_equals_single_and_keeps_per_item_errors(stub, patient_examples) -
 
 def test_list_options_and_describe_model(stub, small_package) -> None:  # type: ignore[no-untyped-def]
     options, _ = _call(stub, "ListTreatmentOptions", service_pb2.ListTreatmentOptionsRequest())
-    assert len(options.options) == 17 and options.options_catalog_sha256 == small_package.options.sha256
+    assert len(options.options) == len(small_package.options.ids) and options.options_catalog_sha256 == small_package.options.sha256
     model, _ = _call(stub, "DescribeModel", service_pb2.DescribeModelRequest())
     meta = small_package.metadata
     assert model.model_name == meta.registered_model and model.model_run_id == meta.run_id
@@ -297,7 +297,7 @@ def test_client_class(shared_server: ServerProcess, patient_examples, small_pack
         assert response.request_id == "client-1" and len(response.options) == 1
         batch = client.recommend_batch(list(patient_examples.values()))
         assert len(batch.results) == len(patient_examples)
-        assert len(client.list_options().options) == 17
+        assert len(client.list_options().options) == len(small_package.options.ids)
         summary = client.model_summary()
         assert summary.model_name == small_package.metadata.registered_model
         with pytest.raises(RecommendationServiceError) as info:

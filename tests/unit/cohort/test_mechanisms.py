@@ -14,14 +14,13 @@ import pytest
 from precisionpain.cohort import params as P
 from precisionpain.cohort.genetics import IM, NM, PM, UM
 from precisionpain.cohort.outcomes import (
+    OPIOIDS,
     OutcomeProbabilities,
     effect_from_nnt50,
     outcome_probabilities,
     placebo_percent_change,
 )
 from precisionpain.cohort.population import NEUROPATHIC, NOCICEPTIVE
-
-OPIOIDS = ("codeine", "tramadol", "oxycodone")
 
 
 def _probs(
