@@ -376,6 +376,47 @@ class FunctionalReading(FrozenModel):
     text: str = ""  # e.g. "CYP2D6: genotype Normal Metabolizer; functional Poor Metabolizer with paroxetine"
 
 
+class GuidelineTier(StrEnum):
+    """Where a clinical guideline places an option (models/guidelines.yaml), from the most to the least preferred;
+    ``not_addressed`` when no guideline of the table places it."""
+
+    first_line = "first_line"
+    second_line = "second_line"
+    third_line = "third_line"
+    recommended_against = "recommended_against"
+    not_addressed = "not_addressed"
+
+
+class GuidelineBasis(StrEnum):
+    """What a table of guideline tiers is for: a pain condition, or a pain type."""
+
+    condition = "condition"
+    pain_type = "pain_type"
+
+
+class GuidelinePosition(FrozenModel):
+    """One option's guideline tier for a patient, the table it was read from and that row's sources.
+
+    Information beside the ranking: a tier never moves an option up or down."""
+
+    tier: GuidelineTier
+    basis: GuidelineBasis
+    table: str  # the condition or pain type whose table gave the tier, e.g. "fibromyalgia", "neuropathic"
+    sources: tuple[SourceRef, ...] = ()
+    judgement: bool = False
+    note: str = ""
+
+
+class GuidelineContext(FrozenModel):
+    """Which table of guideline tiers an answer reads: the patient's pain condition when given, else the pain type."""
+
+    pain_condition: PainCondition | None = None
+    pain_type: PainType
+    basis: GuidelineBasis
+    table: str
+    text: str  # e.g. "Pain condition not given: guideline tiers from the pain type (neuropathic)"
+
+
 class Caution(FrozenModel):
     code: str
     severity: Severity
@@ -399,6 +440,9 @@ class RankedOption(FrozenModel):
     # The safety layer's verdict (usable | warning | excluded) and every reason behind it, most severe first.
     verdict: Literal["usable", "warning", "excluded"] = "usable"
     safety_reasons: tuple[SafetyReason, ...] = ()
+    # The guideline tier of the option for this patient's condition (or pain type); None in answers made before
+    # the guideline catalog existed.
+    guideline: GuidelinePosition | None = None
 
 
 class WarningKind(StrEnum):
@@ -440,6 +484,8 @@ class Provenance(FrozenModel):
     safety_rules_version: str = ""
     safety_rules_sha256: str = ""
     medication_catalog_sha256: str = ""
+    guideline_catalog_version: str = ""
+    guideline_catalog_sha256: str = ""
 
 
 class RankedRecommendation(FrozenModel):
@@ -453,6 +499,7 @@ class RankedRecommendation(FrozenModel):
     provenance: Provenance
     functional_phenotypes: tuple[FunctionalReading, ...] = ()
     medications: tuple[str, ...] = ()  # the patient's medications, as catalog generic names
+    guideline_context: GuidelineContext | None = None  # the table every option's guideline tier was read from
 
 
 class Contribution(FrozenModel):
