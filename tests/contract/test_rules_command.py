@@ -19,7 +19,9 @@ def test_rules_lists_every_rule_with_level_options_and_sources(cli: Any) -> None
     assert [r["id"] for r in listed["rules"]] == [r["id"] for r in catalog["rules"]]
     assert listed["catalog"]["version"] == catalog["version"] and len(listed["catalog"]["sha256"]) == 64
     by_id = {r["id"]: r for r in listed["rules"]}
-    assert set(by_id["kidney_nsaid_egfr_below_30"]["options"]) == {"celecoxib", "ibuprofen", "meloxicam"}
+    # systemic NSAIDs only: topical diclofenac has its own warning (models/safety_rules.yaml)
+    assert set(by_id["kidney_nsaid_egfr_below_30"]["options"]) == {"celecoxib", "ibuprofen", "meloxicam", "naproxen"}
+    assert by_id["kidney_topical_diclofenac_egfr_below_30"]["options"] == ["topical_diclofenac"]
     assert all(r["sources"] for r in listed["rules"])
     judged = [r for r in catalog["rules"] if r.get("judgement")]
     assert judged and all(by_id[r["id"]]["judgement"] == r["note"] for r in judged)
