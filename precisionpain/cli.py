@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
+from precisionpain.cdshooks import commands as cds_commands
 from precisionpain.cli_support import (
     OUT_DIR,
     CatalogRootOpt,
@@ -404,6 +405,7 @@ def quickstart_cmd(
 model_commands.register(app)  # train, evaluate, promote
 service_commands.register(app)  # serve, recommend
 report_commands.register(app)  # report
+cds_commands.register(app)  # cds-hooks, fhir to-profile, fhir from-profile
 
 
 def main() -> None:
