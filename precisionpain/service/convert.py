@@ -107,11 +107,27 @@ def schema_to_enum(enum_name: str, value: str | None) -> str:
     return _ENUM_PREFIX[enum_name] + value.upper()
 
 
+#: Fields renamed inside v1 (their old names gave other languages two camel-case spellings, or held a
+#: preposition): message full name -> (deprecated field, its replacement). The old field stays readable; the
+#: profile's dict form (the schema and feature catalog) keeps the old name as its key.
+RENAMED_FIELDS: Mapping[str, tuple[tuple[str, str], ...]] = {
+    "precisionpain.v1.Clinical": (
+        ("carbamazepine_prior_use_over_3_months", "carbamazepine_long_term_prior_use"),
+        ("egfr_ml_per_min_1_73m2", "egfr_ml_per_min_per_standard_bsa"),
+    ),
+    "precisionpain.v1.Pharmacogenomics": (("hla_b_1502", "hla_b1502_status"), ("hla_a_3101", "hla_a3101_status")),
+    "precisionpain.v1.Biomarkers": (("vitamin_d_25oh_ng_per_ml", "vitamin_d_ng_per_ml"),),
+}
+_REPLACEMENT = {(message, old): new for message, pairs in RENAMED_FIELDS.items() for old, new in pairs}
+_REPLACED = {(message, new): old for message, pairs in RENAMED_FIELDS.items() for old, new in pairs}
+
+
 @dataclass(frozen=True)
 class _FieldPlan:
     name: str
     kind: int  # 0 scalar without presence, 1 scalar with presence, 2 message, 3 enum, 4 repeated message
     enum_values: Mapping[int, str | None]
+    key: str = ""  # the dict key when it is not ``name``: a renamed field's old name
 
 
 _SCALAR, _OPTIONAL, _MESSAGE, _ENUM, _REPEATED_MESSAGE = range(5)
@@ -120,26 +136,31 @@ MAX_REPEATED_ITEMS = MAX_MEDICATIONS  # the profile's only repeated message is i
 
 @lru_cache(maxsize=64)
 def _plan(descriptor: Any) -> tuple[_FieldPlan, ...]:
+    """How to read each field, replacements of renamed fields last (so that the new name wins)."""
     plan = []
     for field in descriptor.fields:
+        key = _REPLACED.get((descriptor.full_name, field.name), "")
         if field.is_repeated:
             if field.message_type is None:
                 raise TypeError(
                     f"{descriptor.name}.{field.name}: repeated scalars are not part of the profile"
                 )
-            plan.append(_FieldPlan(field.name, _REPEATED_MESSAGE, {}))
+            plan.append(_FieldPlan(field.name, _REPEATED_MESSAGE, {}, key))
         elif field.message_type is not None:
-            plan.append(_FieldPlan(field.name, _MESSAGE, {}))
+            plan.append(_FieldPlan(field.name, _MESSAGE, {}, key))
         elif field.enum_type is not None:
             values = {v.number: enum_to_schema(field.enum_type.name, v.name) for v in field.enum_type.values}
-            plan.append(_FieldPlan(field.name, _ENUM, values))
+            plan.append(_FieldPlan(field.name, _ENUM, values, key))
         else:
-            plan.append(_FieldPlan(field.name, _OPTIONAL if field.has_presence else _SCALAR, {}))
-    return tuple(plan)
+            plan.append(_FieldPlan(field.name, _OPTIONAL if field.has_presence else _SCALAR, {}, key))
+    return tuple(sorted(plan, key=lambda f: bool(f.key)))
 
 
-def _message_to_dict(msg: Message) -> dict[str, Any]:
+def _message_to_dict(msg: Message, path: str = "", problems: list[Violation] | None = None) -> dict[str, Any]:
+    """The message as a dict keyed by schema names; a renamed field and its deprecated twin set to different
+    values is a violation in ``problems`` (paths relative to the profile)."""
     out: dict[str, Any] = {}
+    value: Any
     for f in _plan(msg.DESCRIPTOR):
         name = f.name
         if f.kind == _REPEATED_MESSAGE:
@@ -147,18 +168,34 @@ def _message_to_dict(msg: Message) -> dict[str, Any]:
             if items:
                 # One item past the schema's bound is enough for validation to say "too many": no more is read.
                 out[name] = [_item_to_dict(m) for m in items[: MAX_REPEATED_ITEMS + 1]]
-        elif f.kind == _MESSAGE:
-            if msg.HasField(name):
-                out[name] = _message_to_dict(getattr(msg, name))
+            continue
+        if f.kind == _MESSAGE:
+            if not msg.HasField(name):
+                continue
+            value = _message_to_dict(getattr(msg, name), f"{path}{name}.", problems)
         elif f.kind == _ENUM:
             number = getattr(msg, name)
             value = f.enum_values.get(number)
-            if value is not None:
-                out[name] = value
-            elif number not in f.enum_values:
-                out[name] = number  # an enum number this version does not know: validation reports it
+            if value is None:
+                if number in f.enum_values:
+                    continue
+                value = number  # an enum number this version does not know: validation reports it
         elif f.kind == _SCALAR or msg.HasField(name):
-            out[name] = getattr(msg, name)
+            value = getattr(msg, name)
+        else:
+            continue
+        if f.key:
+            if f.key in out and out[f.key] != value and problems is not None:
+                problems.append(
+                    Violation(
+                        f"{path}{name}",
+                        f"{name} and the deprecated {f.key} are both given and differ; give {name} only",
+                        "two different values",
+                    )
+                )
+            out[f.key] = value
+        else:
+            out[name] = value
     return out
 
 
@@ -168,10 +205,21 @@ def _item_to_dict(msg: Message) -> dict[str, Any]:
 
 
 def profile_dict_from_proto(
-    patient: patient_pb2.PatientProfile, candidate_option_ids: Any = ()
+    patient: patient_pb2.PatientProfile,
+    candidate_option_ids: Any = (),
+    violations: list[Violation] | None = None,
 ) -> dict[str, Any]:
-    """A PatientProfile message -> the dict form validated by the feature layer."""
-    data = _message_to_dict(patient)
+    """A PatientProfile message -> the dict form validated by the feature layer.
+
+    A renamed field is read under either name (the new one wins); both given with different values is a violation,
+    added to ``violations`` (paths relative to the profile) or, without that list, raised.
+    """
+    problems: list[Violation] = []
+    data = _message_to_dict(patient, "", problems)
+    if violations is not None:
+        violations += problems
+    else:
+        ProfileValidationError.raise_if_any("patient profile", problems)
     if not data.get("patient_ref"):
         data.pop("patient_ref", None)
     pgx = data.get("pgx")
@@ -217,18 +265,19 @@ def _enum_number(enum: Any, value: Any) -> int | None:
 
 def _fill(msg: Message, data: Mapping[str, Any], path: str, violations: list[Violation]) -> None:
     fields = msg.DESCRIPTOR.fields_by_name
+    message = msg.DESCRIPTOR.full_name
     for name, value in data.items():
         where = f"{path}.{name}" if path else str(name)
         if value is None:
             continue
-        field = fields.get(name)
+        field = fields.get(_REPLACEMENT.get((message, name), name))  # a renamed field is sent under its new name
         if field is None:
             violations.append(Violation(where, "unknown key (not allowed)", kind_of(value)))
         elif field.is_repeated:
             if not isinstance(value, list | tuple):
                 violations.append(Violation(where, "must be a list", kind_of(value)))
                 continue
-            items = getattr(msg, name)
+            items = getattr(msg, field.name)
             for i, item in enumerate(value[: MAX_REPEATED_ITEMS + 1]):
                 if isinstance(item, Mapping):
                     _fill(items.add(), item, f"{where}[{i}]", violations)
@@ -236,7 +285,7 @@ def _fill(msg: Message, data: Mapping[str, Any], path: str, violations: list[Vio
                     violations.append(Violation(f"{where}[{i}]", "must be an object", kind_of(item)))
         elif field.message_type is not None:
             if isinstance(value, Mapping):
-                _fill(getattr(msg, name), value, where, violations)
+                _fill(getattr(msg, field.name), value, where, violations)
             else:
                 violations.append(Violation(where, "must be an object", kind_of(value)))
         elif field.enum_type is not None:
@@ -249,10 +298,10 @@ def _fill(msg: Message, data: Mapping[str, Any], path: str, violations: list[Vio
                     Violation(where, f"must be one of {', '.join(map(str, allowed))}", kind_of(value))
                 )
             else:
-                setattr(msg, name, number)
+                setattr(msg, field.name, number)
         else:
             try:
-                setattr(msg, name, value)
+                setattr(msg, field.name, value)
             except (TypeError, ValueError):
                 violations.append(
                     Violation(
@@ -310,8 +359,11 @@ def recommend_input_from_request(request: service_pb2.RecommendRequest) -> Recom
     elif top_k == 0:
         top_k = DEFAULT_TOP_K
     candidates = _bounded_candidates(request.candidate_option_ids, violations)
+    problems: list[Violation] = []
+    profile = profile_dict_from_proto(request.patient, violations=problems)
+    violations += [Violation(f"{PROFILE_PATH_PREFIX}.{v.path}", v.rule, v.received) for v in problems]
     return RecommendInput(
-        profile=profile_dict_from_proto(request.patient),
+        profile=profile,
         candidate_option_ids=candidates,
         top_k=max(top_k, 0),
         violations=tuple(violations),
@@ -372,6 +424,12 @@ def _iso(msg: Any, present: bool) -> str:
     if not present:
         return ""
     return str(msg.ToDatetime(tzinfo=UTC).isoformat().replace("+00:00", "Z"))
+
+
+def _iso_either(msg: Any, field: str, deprecated: str) -> str:
+    """A timestamp from its ``*_time`` field, or from its deprecated twin when an older server set only that."""
+    name = field if msg.HasField(field) else deprecated
+    return _iso(getattr(msg, name), msg.HasField(name))
 
 
 # ============================================================================================== responses
@@ -544,7 +602,8 @@ def _fill_guidance(msg: Any, g: Guidance) -> None:
     msg.population = g.population
     msg.dose_adjustments.extend(g.dose_adjustments)
     msg.guideline = g.guideline
-    msg.guideline_url = g.guideline_url
+    msg.guideline_url = g.guideline_url  # deprecated twin of guideline_uri, kept for older clients
+    msg.guideline_uri = g.guideline_url
     msg.cpic_data_version = g.cpic_data_version
 
 
@@ -594,7 +653,8 @@ def _fill_provenance(msg: Any, p: Provenance) -> None:
     msg.options_catalog_sha256 = p.options_catalog_sha256
     msg.code_version = p.code_version
     msg.cpic_data_version = p.cpic_data_version
-    _timestamp(msg.generated_at, p.generated_at)
+    _timestamp(msg.generate_time, p.generated_at)
+    _timestamp(msg.generated_at, p.generated_at)  # deprecated twin, kept for older clients
     msg.synthetic_training_data = p.synthetic_training_data
     msg.intended_use = p.intended_use
     msg.safety_rules_version = p.safety_rules_version
@@ -906,7 +966,7 @@ def _guidance(m: Any) -> Guidance:
         population=m.population,
         dose_adjustments=tuple(m.dose_adjustments),
         guideline=m.guideline,
-        guideline_url=m.guideline_url,
+        guideline_url=m.guideline_uri or m.guideline_url,  # an older server fills only guideline_url
         cpic_data_version=m.cpic_data_version,
     )
 
@@ -997,7 +1057,7 @@ def explained_recommendation_from_response(resp: service_pb2.RecommendResponse) 
         options_catalog_sha256=pv.options_catalog_sha256,
         code_version=pv.code_version,
         cpic_data_version=pv.cpic_data_version,
-        generated_at=_iso(pv.generated_at, pv.HasField("generated_at")),
+        generated_at=_iso_either(pv, "generate_time", "generated_at"),
         synthetic_training_data=pv.synthetic_training_data,
         intended_use=pv.intended_use,
         safety_rules_version=pv.safety_rules_version,
@@ -1108,7 +1168,9 @@ def describe_model_response(d: ModelDescription) -> service_pb2.DescribeModelRes
         msg.subgroup_gaps.add(
             factor=gap.factor, metric=gap.metric, largest_gap=gap.largest_gap, groups=gap.groups
         )
-    _timestamp(msg.trained_at, s.trained_at)
+    _timestamp(msg.train_time, s.trained_at)
+    _timestamp(msg.load_time, p.generated_at)
+    _timestamp(msg.trained_at, s.trained_at)  # deprecated twins, kept for older clients
     _timestamp(msg.loaded_at, p.generated_at)
     return msg
 
@@ -1120,7 +1182,7 @@ def model_summary_from_response(msg: service_pb2.DescribeModelResponse) -> Model
         model_version=msg.model_version,
         model_alias=msg.model_alias,
         run_id=msg.model_run_id,
-        trained_at=_iso(msg.trained_at, msg.HasField("trained_at")),
+        trained_at=_iso_either(msg, "train_time", "trained_at"),
         strategy=msg.strategy,
         intended_use=msg.intended_use,
         training_data=msg.training_data,

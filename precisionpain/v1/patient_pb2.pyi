@@ -1,3 +1,4 @@
+from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -143,7 +144,7 @@ class GeneResult(_message.Message):
     def __init__(self, diplotype: _Optional[str] = ..., phenotype: _Optional[str] = ..., activity_score: _Optional[str] = ..., source: _Optional[_Union[PgxSource, str]] = ...) -> None: ...
 
 class Clinical(_message.Message):
-    __slots__ = ("age_years", "sex", "biogeographic_group", "pain_type", "pain_duration_months", "baseline_nrs", "bpi_severity", "bpi_interference", "paindetect_score", "dn4_score", "diabetes", "carbamazepine_prior_use_over_3_months", "current_opioid_use", "egfr_ml_per_min_1_73m2", "hepatic_impairment", "pregnant", "gestational_age_weeks", "breastfeeding", "opioid_mme_per_day", "history_gi_bleed", "cardiovascular_disease", "seizure_disorder", "pain_condition")
+    __slots__ = ("age_years", "sex", "biogeographic_group", "pain_type", "pain_duration_months", "baseline_nrs", "bpi_severity", "bpi_interference", "paindetect_score", "dn4_score", "diabetes", "carbamazepine_prior_use_over_3_months", "current_opioid_use", "egfr_ml_per_min_1_73m2", "hepatic_impairment", "pregnant", "gestational_age_weeks", "breastfeeding", "opioid_mme_per_day", "history_gi_bleed", "cardiovascular_disease", "seizure_disorder", "pain_condition", "carbamazepine_long_term_prior_use", "egfr_ml_per_min_per_standard_bsa")
     AGE_YEARS_FIELD_NUMBER: _ClassVar[int]
     SEX_FIELD_NUMBER: _ClassVar[int]
     BIOGEOGRAPHIC_GROUP_FIELD_NUMBER: _ClassVar[int]
@@ -167,6 +168,8 @@ class Clinical(_message.Message):
     CARDIOVASCULAR_DISEASE_FIELD_NUMBER: _ClassVar[int]
     SEIZURE_DISORDER_FIELD_NUMBER: _ClassVar[int]
     PAIN_CONDITION_FIELD_NUMBER: _ClassVar[int]
+    CARBAMAZEPINE_LONG_TERM_PRIOR_USE_FIELD_NUMBER: _ClassVar[int]
+    EGFR_ML_PER_MIN_PER_STANDARD_BSA_FIELD_NUMBER: _ClassVar[int]
     age_years: float
     sex: Sex
     biogeographic_group: BiogeographicGroup
@@ -190,7 +193,9 @@ class Clinical(_message.Message):
     cardiovascular_disease: bool
     seizure_disorder: bool
     pain_condition: PainCondition
-    def __init__(self, age_years: _Optional[float] = ..., sex: _Optional[_Union[Sex, str]] = ..., biogeographic_group: _Optional[_Union[BiogeographicGroup, str]] = ..., pain_type: _Optional[_Union[PainType, str]] = ..., pain_duration_months: _Optional[float] = ..., baseline_nrs: _Optional[float] = ..., bpi_severity: _Optional[float] = ..., bpi_interference: _Optional[float] = ..., paindetect_score: _Optional[int] = ..., dn4_score: _Optional[int] = ..., diabetes: _Optional[bool] = ..., carbamazepine_prior_use_over_3_months: _Optional[bool] = ..., current_opioid_use: _Optional[bool] = ..., egfr_ml_per_min_1_73m2: _Optional[float] = ..., hepatic_impairment: _Optional[_Union[HepaticImpairment, str]] = ..., pregnant: _Optional[bool] = ..., gestational_age_weeks: _Optional[float] = ..., breastfeeding: _Optional[bool] = ..., opioid_mme_per_day: _Optional[float] = ..., history_gi_bleed: _Optional[bool] = ..., cardiovascular_disease: _Optional[bool] = ..., seizure_disorder: _Optional[bool] = ..., pain_condition: _Optional[_Union[PainCondition, str]] = ...) -> None: ...
+    carbamazepine_long_term_prior_use: bool
+    egfr_ml_per_min_per_standard_bsa: float
+    def __init__(self, age_years: _Optional[float] = ..., sex: _Optional[_Union[Sex, str]] = ..., biogeographic_group: _Optional[_Union[BiogeographicGroup, str]] = ..., pain_type: _Optional[_Union[PainType, str]] = ..., pain_duration_months: _Optional[float] = ..., baseline_nrs: _Optional[float] = ..., bpi_severity: _Optional[float] = ..., bpi_interference: _Optional[float] = ..., paindetect_score: _Optional[int] = ..., dn4_score: _Optional[int] = ..., diabetes: _Optional[bool] = ..., carbamazepine_prior_use_over_3_months: _Optional[bool] = ..., current_opioid_use: _Optional[bool] = ..., egfr_ml_per_min_1_73m2: _Optional[float] = ..., hepatic_impairment: _Optional[_Union[HepaticImpairment, str]] = ..., pregnant: _Optional[bool] = ..., gestational_age_weeks: _Optional[float] = ..., breastfeeding: _Optional[bool] = ..., opioid_mme_per_day: _Optional[float] = ..., history_gi_bleed: _Optional[bool] = ..., cardiovascular_disease: _Optional[bool] = ..., seizure_disorder: _Optional[bool] = ..., pain_condition: _Optional[_Union[PainCondition, str]] = ..., carbamazepine_long_term_prior_use: _Optional[bool] = ..., egfr_ml_per_min_per_standard_bsa: _Optional[float] = ...) -> None: ...
 
 class Medication(_message.Message):
     __slots__ = ("name", "rxnorm")
@@ -209,7 +214,7 @@ class Objective(_message.Message):
     def __init__(self, painchek_total: _Optional[int] = ..., gait_speed_m_per_s: _Optional[float] = ...) -> None: ...
 
 class Pharmacogenomics(_message.Message):
-    __slots__ = ("cyp2d6", "cyp2c9", "cyp2c19", "hla_b_1502", "hla_a_3101", "oprm1_rs1799971", "comt_rs4680")
+    __slots__ = ("cyp2d6", "cyp2c9", "cyp2c19", "hla_b_1502", "hla_a_3101", "oprm1_rs1799971", "comt_rs4680", "hla_b1502_status", "hla_a3101_status")
     CYP2D6_FIELD_NUMBER: _ClassVar[int]
     CYP2C9_FIELD_NUMBER: _ClassVar[int]
     CYP2C19_FIELD_NUMBER: _ClassVar[int]
@@ -217,6 +222,8 @@ class Pharmacogenomics(_message.Message):
     HLA_A_3101_FIELD_NUMBER: _ClassVar[int]
     OPRM1_RS1799971_FIELD_NUMBER: _ClassVar[int]
     COMT_RS4680_FIELD_NUMBER: _ClassVar[int]
+    HLA_B1502_STATUS_FIELD_NUMBER: _ClassVar[int]
+    HLA_A3101_STATUS_FIELD_NUMBER: _ClassVar[int]
     cyp2d6: GeneResult
     cyp2c9: GeneResult
     cyp2c19: GeneResult
@@ -224,23 +231,27 @@ class Pharmacogenomics(_message.Message):
     hla_a_3101: HlaStatus
     oprm1_rs1799971: Oprm1Genotype
     comt_rs4680: ComtGenotype
-    def __init__(self, cyp2d6: _Optional[_Union[GeneResult, _Mapping]] = ..., cyp2c9: _Optional[_Union[GeneResult, _Mapping]] = ..., cyp2c19: _Optional[_Union[GeneResult, _Mapping]] = ..., hla_b_1502: _Optional[_Union[HlaStatus, str]] = ..., hla_a_3101: _Optional[_Union[HlaStatus, str]] = ..., oprm1_rs1799971: _Optional[_Union[Oprm1Genotype, str]] = ..., comt_rs4680: _Optional[_Union[ComtGenotype, str]] = ...) -> None: ...
+    hla_b1502_status: HlaStatus
+    hla_a3101_status: HlaStatus
+    def __init__(self, cyp2d6: _Optional[_Union[GeneResult, _Mapping]] = ..., cyp2c9: _Optional[_Union[GeneResult, _Mapping]] = ..., cyp2c19: _Optional[_Union[GeneResult, _Mapping]] = ..., hla_b_1502: _Optional[_Union[HlaStatus, str]] = ..., hla_a_3101: _Optional[_Union[HlaStatus, str]] = ..., oprm1_rs1799971: _Optional[_Union[Oprm1Genotype, str]] = ..., comt_rs4680: _Optional[_Union[ComtGenotype, str]] = ..., hla_b1502_status: _Optional[_Union[HlaStatus, str]] = ..., hla_a3101_status: _Optional[_Union[HlaStatus, str]] = ...) -> None: ...
 
 class Biomarkers(_message.Message):
-    __slots__ = ("hs_crp_mg_per_l", "il6_pg_per_ml", "tnf_alpha_pg_per_ml", "vitamin_d_25oh_ng_per_ml", "hba1c_pct", "bdnf_ng_per_ml")
+    __slots__ = ("hs_crp_mg_per_l", "il6_pg_per_ml", "tnf_alpha_pg_per_ml", "vitamin_d_25oh_ng_per_ml", "hba1c_pct", "bdnf_ng_per_ml", "vitamin_d_ng_per_ml")
     HS_CRP_MG_PER_L_FIELD_NUMBER: _ClassVar[int]
     IL6_PG_PER_ML_FIELD_NUMBER: _ClassVar[int]
     TNF_ALPHA_PG_PER_ML_FIELD_NUMBER: _ClassVar[int]
     VITAMIN_D_25OH_NG_PER_ML_FIELD_NUMBER: _ClassVar[int]
     HBA1C_PCT_FIELD_NUMBER: _ClassVar[int]
     BDNF_NG_PER_ML_FIELD_NUMBER: _ClassVar[int]
+    VITAMIN_D_NG_PER_ML_FIELD_NUMBER: _ClassVar[int]
     hs_crp_mg_per_l: float
     il6_pg_per_ml: float
     tnf_alpha_pg_per_ml: float
     vitamin_d_25oh_ng_per_ml: float
     hba1c_pct: float
     bdnf_ng_per_ml: float
-    def __init__(self, hs_crp_mg_per_l: _Optional[float] = ..., il6_pg_per_ml: _Optional[float] = ..., tnf_alpha_pg_per_ml: _Optional[float] = ..., vitamin_d_25oh_ng_per_ml: _Optional[float] = ..., hba1c_pct: _Optional[float] = ..., bdnf_ng_per_ml: _Optional[float] = ...) -> None: ...
+    vitamin_d_ng_per_ml: float
+    def __init__(self, hs_crp_mg_per_l: _Optional[float] = ..., il6_pg_per_ml: _Optional[float] = ..., tnf_alpha_pg_per_ml: _Optional[float] = ..., vitamin_d_25oh_ng_per_ml: _Optional[float] = ..., hba1c_pct: _Optional[float] = ..., bdnf_ng_per_ml: _Optional[float] = ..., vitamin_d_ng_per_ml: _Optional[float] = ...) -> None: ...
 
 class Wearables(_message.Message):
     __slots__ = ("window_days", "hrv_rmssd_ms", "resting_hr_bpm", "sleep_minutes", "sleep_efficiency_pct", "steps_per_day", "skin_conductance_us", "activity_deviation_pct")

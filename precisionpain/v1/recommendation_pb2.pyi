@@ -147,7 +147,7 @@ class GeneReading(_message.Message):
     def __init__(self, gene: _Optional[str] = ..., phenotype: _Optional[str] = ..., activity_score: _Optional[str] = ..., lookup_key: _Optional[str] = ...) -> None: ...
 
 class Guidance(_message.Message):
-    __slots__ = ("source", "drug", "genes", "action", "classification", "recommendation", "implications", "population", "dose_adjustments", "guideline", "guideline_url", "cpic_data_version")
+    __slots__ = ("source", "drug", "genes", "action", "classification", "recommendation", "implications", "population", "dose_adjustments", "guideline", "guideline_url", "cpic_data_version", "guideline_uri")
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     DRUG_FIELD_NUMBER: _ClassVar[int]
     GENES_FIELD_NUMBER: _ClassVar[int]
@@ -160,6 +160,7 @@ class Guidance(_message.Message):
     GUIDELINE_FIELD_NUMBER: _ClassVar[int]
     GUIDELINE_URL_FIELD_NUMBER: _ClassVar[int]
     CPIC_DATA_VERSION_FIELD_NUMBER: _ClassVar[int]
+    GUIDELINE_URI_FIELD_NUMBER: _ClassVar[int]
     source: str
     drug: str
     genes: _containers.RepeatedCompositeFieldContainer[GeneReading]
@@ -172,7 +173,8 @@ class Guidance(_message.Message):
     guideline: str
     guideline_url: str
     cpic_data_version: str
-    def __init__(self, source: _Optional[str] = ..., drug: _Optional[str] = ..., genes: _Optional[_Iterable[_Union[GeneReading, _Mapping]]] = ..., action: _Optional[_Union[GuidanceAction, str]] = ..., classification: _Optional[str] = ..., recommendation: _Optional[str] = ..., implications: _Optional[str] = ..., population: _Optional[str] = ..., dose_adjustments: _Optional[_Iterable[str]] = ..., guideline: _Optional[str] = ..., guideline_url: _Optional[str] = ..., cpic_data_version: _Optional[str] = ...) -> None: ...
+    guideline_uri: str
+    def __init__(self, source: _Optional[str] = ..., drug: _Optional[str] = ..., genes: _Optional[_Iterable[_Union[GeneReading, _Mapping]]] = ..., action: _Optional[_Union[GuidanceAction, str]] = ..., classification: _Optional[str] = ..., recommendation: _Optional[str] = ..., implications: _Optional[str] = ..., population: _Optional[str] = ..., dose_adjustments: _Optional[_Iterable[str]] = ..., guideline: _Optional[str] = ..., guideline_url: _Optional[str] = ..., cpic_data_version: _Optional[str] = ..., guideline_uri: _Optional[str] = ...) -> None: ...
 
 class Caution(_message.Message):
     __slots__ = ("code", "severity", "source", "strength", "text")
@@ -387,7 +389,7 @@ class SafetyFlag(_message.Message):
     def __init__(self, code: _Optional[str] = ..., severity: _Optional[_Union[Severity, str]] = ..., message: _Optional[str] = ...) -> None: ...
 
 class Provenance(_message.Message):
-    __slots__ = ("model_name", "model_version", "model_alias", "model_run_id", "catalog_id", "catalog_version", "catalog_sha256", "options_catalog_sha256", "code_version", "cpic_data_version", "generated_at", "synthetic_training_data", "intended_use", "safety_rules_version", "safety_rules_sha256", "medication_catalog_sha256", "guideline_catalog_version", "guideline_catalog_sha256")
+    __slots__ = ("model_name", "model_version", "model_alias", "model_run_id", "catalog_id", "catalog_version", "catalog_sha256", "options_catalog_sha256", "code_version", "cpic_data_version", "generated_at", "synthetic_training_data", "intended_use", "safety_rules_version", "safety_rules_sha256", "medication_catalog_sha256", "guideline_catalog_version", "guideline_catalog_sha256", "generate_time")
     MODEL_NAME_FIELD_NUMBER: _ClassVar[int]
     MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
     MODEL_ALIAS_FIELD_NUMBER: _ClassVar[int]
@@ -406,6 +408,7 @@ class Provenance(_message.Message):
     MEDICATION_CATALOG_SHA256_FIELD_NUMBER: _ClassVar[int]
     GUIDELINE_CATALOG_VERSION_FIELD_NUMBER: _ClassVar[int]
     GUIDELINE_CATALOG_SHA256_FIELD_NUMBER: _ClassVar[int]
+    GENERATE_TIME_FIELD_NUMBER: _ClassVar[int]
     model_name: str
     model_version: str
     model_alias: str
@@ -424,7 +427,8 @@ class Provenance(_message.Message):
     medication_catalog_sha256: str
     guideline_catalog_version: str
     guideline_catalog_sha256: str
-    def __init__(self, model_name: _Optional[str] = ..., model_version: _Optional[str] = ..., model_alias: _Optional[str] = ..., model_run_id: _Optional[str] = ..., catalog_id: _Optional[str] = ..., catalog_version: _Optional[str] = ..., catalog_sha256: _Optional[str] = ..., options_catalog_sha256: _Optional[str] = ..., code_version: _Optional[str] = ..., cpic_data_version: _Optional[str] = ..., generated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., synthetic_training_data: _Optional[bool] = ..., intended_use: _Optional[str] = ..., safety_rules_version: _Optional[str] = ..., safety_rules_sha256: _Optional[str] = ..., medication_catalog_sha256: _Optional[str] = ..., guideline_catalog_version: _Optional[str] = ..., guideline_catalog_sha256: _Optional[str] = ...) -> None: ...
+    generate_time: _timestamp_pb2.Timestamp
+    def __init__(self, model_name: _Optional[str] = ..., model_version: _Optional[str] = ..., model_alias: _Optional[str] = ..., model_run_id: _Optional[str] = ..., catalog_id: _Optional[str] = ..., catalog_version: _Optional[str] = ..., catalog_sha256: _Optional[str] = ..., options_catalog_sha256: _Optional[str] = ..., code_version: _Optional[str] = ..., cpic_data_version: _Optional[str] = ..., generated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., synthetic_training_data: _Optional[bool] = ..., intended_use: _Optional[str] = ..., safety_rules_version: _Optional[str] = ..., safety_rules_sha256: _Optional[str] = ..., medication_catalog_sha256: _Optional[str] = ..., guideline_catalog_version: _Optional[str] = ..., guideline_catalog_sha256: _Optional[str] = ..., generate_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class SubgroupGap(_message.Message):
     __slots__ = ("factor", "metric", "largest_gap", "groups")

@@ -22,13 +22,14 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from google.rpc import status_pb2 as google_dot_rpc_dot_status__pb2
 from precisionpain.v1 import patient_pb2 as precisionpain_dot_v1_dot_patient__pb2
 from precisionpain.v1 import recommendation_pb2 as precisionpain_dot_v1_dot_recommendation__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eprecisionpain/v1/service.proto\x12\x10precisionpain.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\x1a\x1eprecisionpain/v1/patient.proto\x1a%precisionpain/v1/recommendation.proto\"\x80\x01\n\x10RecommendRequest\x12\x31\n\x07patient\x18\x01 \x01(\x0b\x32 .precisionpain.v1.PatientProfile\x12\x1c\n\x14\x63\x61ndidate_option_ids\x18\x02 \x03(\t\x12\x1b\n\x13top_k_contributions\x18\x03 \x01(\x05\"\xff\x03\n\x11RecommendResponse\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x13\n\x0bpatient_ref\x18\x02 \x01(\t\x12/\n\x07options\x18\x03 \x03(\x0b\x32\x1e.precisionpain.v1.RankedOption\x12\x32\n\x08\x65xcluded\x18\x04 \x03(\x0b\x32 .precisionpain.v1.ExcludedOption\x12/\n\x08warnings\x18\x05 \x03(\x0b\x32\x1d.precisionpain.v1.DataWarning\x12\x32\n\x0csafety_flags\x18\x06 \x03(\x0b\x32\x1c.precisionpain.v1.SafetyFlag\x12\x30\n\nprovenance\x18\x07 \x01(\x0b\x32\x1c.precisionpain.v1.Provenance\x12\x13\n\x0b\x66\x65\x61ture_ids\x18\x08 \x03(\t\x12\x16\n\x0e\x66\x65\x61ture_values\x18\t \x03(\x01\x12\x44\n\x15\x66unctional_phenotypes\x18\n \x03(\x0b\x32%.precisionpain.v1.FunctionalPhenotype\x12\x13\n\x0bmedications\x18\x0b \x03(\t\x12=\n\x11guideline_context\x18\x0c \x01(\x0b\x32\".precisionpain.v1.GuidelineContext\"M\n\x15RecommendBatchRequest\x12\x34\n\x08requests\x18\x01 \x03(\x0b\x32\".precisionpain.v1.RecommendRequest\"~\n\x14RecommendBatchResult\x12\x37\n\x08response\x18\x01 \x01(\x0b\x32#.precisionpain.v1.RecommendResponseH\x00\x12#\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x12.google.rpc.StatusH\x00\x42\x08\n\x06result\"e\n\x16RecommendBatchResponse\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x37\n\x07results\x18\x02 \x03(\x0b\x32&.precisionpain.v1.RecommendBatchResult\"\x1d\n\x1bListTreatmentOptionsRequest\"\xc7\x01\n\x0fTreatmentOption\x12\x11\n\toption_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x14\n\x0coption_class\x18\x03 \x01(\t\x12,\n\x08modality\x18\x04 \x01(\x0e\x32\x1a.precisionpain.v1.Modality\x12\x11\n\tcpic_drug\x18\x05 \x01(\t\x12\r\n\x05genes\x18\x06 \x03(\t\x12\x13\n\x0b\x64\x65scription\x18\x07 \x01(\t\x12\x10\n\x08\x63\x61utions\x18\x08 \x03(\t\"r\n\x1cListTreatmentOptionsResponse\x12\x32\n\x07options\x18\x01 \x03(\x0b\x32!.precisionpain.v1.TreatmentOption\x12\x1e\n\x16options_catalog_sha256\x18\x02 \x01(\t\"\x16\n\x14\x44\x65scribeModelRequest\"\xa1\x06\n\x15\x44\x65scribeModelResponse\x12\x12\n\nmodel_name\x18\x01 \x01(\t\x12\x15\n\rmodel_version\x18\x02 \x01(\t\x12\x13\n\x0bmodel_alias\x18\x03 \x01(\t\x12\x14\n\x0cmodel_run_id\x18\x04 \x01(\t\x12\x11\n\tmodel_uri\x18\x05 \x01(\t\x12\x12\n\ncatalog_id\x18\x06 \x01(\t\x12\x17\n\x0f\x63\x61talog_version\x18\x07 \x01(\t\x12\x16\n\x0e\x63\x61talog_sha256\x18\x08 \x01(\t\x12\x1e\n\x16options_catalog_sha256\x18\t \x01(\t\x12\x14\n\x0c\x63ode_version\x18\n \x01(\t\x12\x12\n\noption_ids\x18\x0b \x03(\t\x12\x13\n\x0b\x66\x65\x61ture_ids\x18\x0c \x03(\t\x12Z\n\x12validation_metrics\x18\r \x03(\x0b\x32>.precisionpain.v1.DescribeModelResponse.ValidationMetricsEntry\x12\x14\n\x0cintended_use\x18\x0e \x01(\t\x12\x15\n\rtraining_data\x18\x0f \x01(\t\x12.\n\ntrained_at\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tloaded_at\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08strategy\x18\x12 \x01(\t\x12\x1f\n\x17synthetic_training_data\x18\x13 \x01(\x08\x12\x34\n\rsubgroup_gaps\x18\x14 \x03(\x0b\x32\x1d.precisionpain.v1.SubgroupGap\x12\x13\n\x0blimitations\x18\x15 \x03(\t\x12\x16\n\x0emax_batch_size\x18\x16 \x01(\x05\x12!\n\x19guideline_catalog_version\x18\x17 \x01(\t\x12 \n\x18guideline_catalog_sha256\x18\x18 \x01(\t\x1a\x38\n\x16ValidationMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x32\xab\x03\n\x15RecommendationService\x12T\n\tRecommend\x12\".precisionpain.v1.RecommendRequest\x1a#.precisionpain.v1.RecommendResponse\x12\x63\n\x0eRecommendBatch\x12\'.precisionpain.v1.RecommendBatchRequest\x1a(.precisionpain.v1.RecommendBatchResponse\x12u\n\x14ListTreatmentOptions\x12-.precisionpain.v1.ListTreatmentOptionsRequest\x1a..precisionpain.v1.ListTreatmentOptionsResponse\x12`\n\rDescribeModel\x12&.precisionpain.v1.DescribeModelRequest\x1a\'.precisionpain.v1.DescribeModelResponseB\x18\n\x14org.precisionpain.v1P\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eprecisionpain/v1/service.proto\x12\x10precisionpain.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\x1a\x1eprecisionpain/v1/patient.proto\x1a%precisionpain/v1/recommendation.proto\"\x86\x01\n\x10RecommendRequest\x12\x37\n\x07patient\x18\x01 \x01(\x0b\x32 .precisionpain.v1.PatientProfileB\x04\xe2\x41\x01\x02\x12\x1c\n\x14\x63\x61ndidate_option_ids\x18\x02 \x03(\t\x12\x1b\n\x13top_k_contributions\x18\x03 \x01(\x05\"\xff\x03\n\x11RecommendResponse\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x13\n\x0bpatient_ref\x18\x02 \x01(\t\x12/\n\x07options\x18\x03 \x03(\x0b\x32\x1e.precisionpain.v1.RankedOption\x12\x32\n\x08\x65xcluded\x18\x04 \x03(\x0b\x32 .precisionpain.v1.ExcludedOption\x12/\n\x08warnings\x18\x05 \x03(\x0b\x32\x1d.precisionpain.v1.DataWarning\x12\x32\n\x0csafety_flags\x18\x06 \x03(\x0b\x32\x1c.precisionpain.v1.SafetyFlag\x12\x30\n\nprovenance\x18\x07 \x01(\x0b\x32\x1c.precisionpain.v1.Provenance\x12\x13\n\x0b\x66\x65\x61ture_ids\x18\x08 \x03(\t\x12\x16\n\x0e\x66\x65\x61ture_values\x18\t \x03(\x01\x12\x44\n\x15\x66unctional_phenotypes\x18\n \x03(\x0b\x32%.precisionpain.v1.FunctionalPhenotype\x12\x13\n\x0bmedications\x18\x0b \x03(\t\x12=\n\x11guideline_context\x18\x0c \x01(\x0b\x32\".precisionpain.v1.GuidelineContext\"M\n\x15RecommendBatchRequest\x12\x34\n\x08requests\x18\x01 \x03(\x0b\x32\".precisionpain.v1.RecommendRequest\"~\n\x14RecommendBatchResult\x12\x37\n\x08response\x18\x01 \x01(\x0b\x32#.precisionpain.v1.RecommendResponseH\x00\x12#\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x12.google.rpc.StatusH\x00\x42\x08\n\x06result\"e\n\x16RecommendBatchResponse\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x37\n\x07results\x18\x02 \x03(\x0b\x32&.precisionpain.v1.RecommendBatchResult\"\x1d\n\x1bListTreatmentOptionsRequest\"\xc7\x01\n\x0fTreatmentOption\x12\x11\n\toption_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x14\n\x0coption_class\x18\x03 \x01(\t\x12,\n\x08modality\x18\x04 \x01(\x0e\x32\x1a.precisionpain.v1.Modality\x12\x11\n\tcpic_drug\x18\x05 \x01(\t\x12\r\n\x05genes\x18\x06 \x03(\t\x12\x13\n\x0b\x64\x65scription\x18\x07 \x01(\t\x12\x10\n\x08\x63\x61utions\x18\x08 \x03(\t\"r\n\x1cListTreatmentOptionsResponse\x12\x32\n\x07options\x18\x01 \x03(\x0b\x32!.precisionpain.v1.TreatmentOption\x12\x1e\n\x16options_catalog_sha256\x18\x02 \x01(\t\"\x16\n\x14\x44\x65scribeModelRequest\"\x88\x07\n\x15\x44\x65scribeModelResponse\x12\x12\n\nmodel_name\x18\x01 \x01(\t\x12\x15\n\rmodel_version\x18\x02 \x01(\t\x12\x13\n\x0bmodel_alias\x18\x03 \x01(\t\x12\x14\n\x0cmodel_run_id\x18\x04 \x01(\t\x12\x11\n\tmodel_uri\x18\x05 \x01(\t\x12\x12\n\ncatalog_id\x18\x06 \x01(\t\x12\x17\n\x0f\x63\x61talog_version\x18\x07 \x01(\t\x12\x16\n\x0e\x63\x61talog_sha256\x18\x08 \x01(\t\x12\x1e\n\x16options_catalog_sha256\x18\t \x01(\t\x12\x14\n\x0c\x63ode_version\x18\n \x01(\t\x12\x12\n\noption_ids\x18\x0b \x03(\t\x12\x13\n\x0b\x66\x65\x61ture_ids\x18\x0c \x03(\t\x12Z\n\x12validation_metrics\x18\r \x03(\x0b\x32>.precisionpain.v1.DescribeModelResponse.ValidationMetricsEntry\x12\x14\n\x0cintended_use\x18\x0e \x01(\t\x12\x15\n\rtraining_data\x18\x0f \x01(\t\x12\x32\n\ntrained_at\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x02\x18\x01\x12\x31\n\tloaded_at\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x02\x18\x01\x12\x10\n\x08strategy\x18\x12 \x01(\t\x12\x1f\n\x17synthetic_training_data\x18\x13 \x01(\x08\x12\x34\n\rsubgroup_gaps\x18\x14 \x03(\x0b\x32\x1d.precisionpain.v1.SubgroupGap\x12\x13\n\x0blimitations\x18\x15 \x03(\t\x12\x16\n\x0emax_batch_size\x18\x16 \x01(\x05\x12!\n\x19guideline_catalog_version\x18\x17 \x01(\t\x12 \n\x18guideline_catalog_sha256\x18\x18 \x01(\t\x12.\n\ntrain_time\x18\x19 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tload_time\x18\x1a \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a\x38\n\x16ValidationMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x32\xab\x03\n\x15RecommendationService\x12T\n\tRecommend\x12\".precisionpain.v1.RecommendRequest\x1a#.precisionpain.v1.RecommendResponse\x12\x63\n\x0eRecommendBatch\x12\'.precisionpain.v1.RecommendBatchRequest\x1a(.precisionpain.v1.RecommendBatchResponse\x12u\n\x14ListTreatmentOptions\x12-.precisionpain.v1.ListTreatmentOptionsRequest\x1a..precisionpain.v1.ListTreatmentOptionsResponse\x12`\n\rDescribeModel\x12&.precisionpain.v1.DescribeModelRequest\x1a\'.precisionpain.v1.DescribeModelResponseB\x18\n\x14org.precisionpain.v1P\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,30 +37,36 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'precisionpain.v1.service_pb
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\024org.precisionpain.v1P\001'
+  _globals['_RECOMMENDREQUEST'].fields_by_name['patient']._loaded_options = None
+  _globals['_RECOMMENDREQUEST'].fields_by_name['patient']._serialized_options = b'\342A\001\002'
   _globals['_DESCRIBEMODELRESPONSE_VALIDATIONMETRICSENTRY']._loaded_options = None
   _globals['_DESCRIBEMODELRESPONSE_VALIDATIONMETRICSENTRY']._serialized_options = b'8\001'
-  _globals['_RECOMMENDREQUEST']._serialized_start=182
-  _globals['_RECOMMENDREQUEST']._serialized_end=310
-  _globals['_RECOMMENDRESPONSE']._serialized_start=313
-  _globals['_RECOMMENDRESPONSE']._serialized_end=824
-  _globals['_RECOMMENDBATCHREQUEST']._serialized_start=826
-  _globals['_RECOMMENDBATCHREQUEST']._serialized_end=903
-  _globals['_RECOMMENDBATCHRESULT']._serialized_start=905
-  _globals['_RECOMMENDBATCHRESULT']._serialized_end=1031
-  _globals['_RECOMMENDBATCHRESPONSE']._serialized_start=1033
-  _globals['_RECOMMENDBATCHRESPONSE']._serialized_end=1134
-  _globals['_LISTTREATMENTOPTIONSREQUEST']._serialized_start=1136
-  _globals['_LISTTREATMENTOPTIONSREQUEST']._serialized_end=1165
-  _globals['_TREATMENTOPTION']._serialized_start=1168
-  _globals['_TREATMENTOPTION']._serialized_end=1367
-  _globals['_LISTTREATMENTOPTIONSRESPONSE']._serialized_start=1369
-  _globals['_LISTTREATMENTOPTIONSRESPONSE']._serialized_end=1483
-  _globals['_DESCRIBEMODELREQUEST']._serialized_start=1485
-  _globals['_DESCRIBEMODELREQUEST']._serialized_end=1507
-  _globals['_DESCRIBEMODELRESPONSE']._serialized_start=1510
-  _globals['_DESCRIBEMODELRESPONSE']._serialized_end=2311
-  _globals['_DESCRIBEMODELRESPONSE_VALIDATIONMETRICSENTRY']._serialized_start=2255
-  _globals['_DESCRIBEMODELRESPONSE_VALIDATIONMETRICSENTRY']._serialized_end=2311
-  _globals['_RECOMMENDATIONSERVICE']._serialized_start=2314
-  _globals['_RECOMMENDATIONSERVICE']._serialized_end=2741
+  _globals['_DESCRIBEMODELRESPONSE'].fields_by_name['trained_at']._loaded_options = None
+  _globals['_DESCRIBEMODELRESPONSE'].fields_by_name['trained_at']._serialized_options = b'\030\001'
+  _globals['_DESCRIBEMODELRESPONSE'].fields_by_name['loaded_at']._loaded_options = None
+  _globals['_DESCRIBEMODELRESPONSE'].fields_by_name['loaded_at']._serialized_options = b'\030\001'
+  _globals['_RECOMMENDREQUEST']._serialized_start=215
+  _globals['_RECOMMENDREQUEST']._serialized_end=349
+  _globals['_RECOMMENDRESPONSE']._serialized_start=352
+  _globals['_RECOMMENDRESPONSE']._serialized_end=863
+  _globals['_RECOMMENDBATCHREQUEST']._serialized_start=865
+  _globals['_RECOMMENDBATCHREQUEST']._serialized_end=942
+  _globals['_RECOMMENDBATCHRESULT']._serialized_start=944
+  _globals['_RECOMMENDBATCHRESULT']._serialized_end=1070
+  _globals['_RECOMMENDBATCHRESPONSE']._serialized_start=1072
+  _globals['_RECOMMENDBATCHRESPONSE']._serialized_end=1173
+  _globals['_LISTTREATMENTOPTIONSREQUEST']._serialized_start=1175
+  _globals['_LISTTREATMENTOPTIONSREQUEST']._serialized_end=1204
+  _globals['_TREATMENTOPTION']._serialized_start=1207
+  _globals['_TREATMENTOPTION']._serialized_end=1406
+  _globals['_LISTTREATMENTOPTIONSRESPONSE']._serialized_start=1408
+  _globals['_LISTTREATMENTOPTIONSRESPONSE']._serialized_end=1522
+  _globals['_DESCRIBEMODELREQUEST']._serialized_start=1524
+  _globals['_DESCRIBEMODELREQUEST']._serialized_end=1546
+  _globals['_DESCRIBEMODELRESPONSE']._serialized_start=1549
+  _globals['_DESCRIBEMODELRESPONSE']._serialized_end=2453
+  _globals['_DESCRIBEMODELRESPONSE_VALIDATIONMETRICSENTRY']._serialized_start=2397
+  _globals['_DESCRIBEMODELRESPONSE_VALIDATIONMETRICSENTRY']._serialized_end=2453
+  _globals['_RECOMMENDATIONSERVICE']._serialized_start=2456
+  _globals['_RECOMMENDATIONSERVICE']._serialized_end=2883
 # @@protoc_insertion_point(module_scope)

@@ -1,5 +1,6 @@
 import datetime
 
+from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.rpc import status_pb2 as _status_pb2
 from precisionpain.v1 import patient_pb2 as _patient_pb2
@@ -109,7 +110,7 @@ class DescribeModelRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class DescribeModelResponse(_message.Message):
-    __slots__ = ("model_name", "model_version", "model_alias", "model_run_id", "model_uri", "catalog_id", "catalog_version", "catalog_sha256", "options_catalog_sha256", "code_version", "option_ids", "feature_ids", "validation_metrics", "intended_use", "training_data", "trained_at", "loaded_at", "strategy", "synthetic_training_data", "subgroup_gaps", "limitations", "max_batch_size", "guideline_catalog_version", "guideline_catalog_sha256")
+    __slots__ = ("model_name", "model_version", "model_alias", "model_run_id", "model_uri", "catalog_id", "catalog_version", "catalog_sha256", "options_catalog_sha256", "code_version", "option_ids", "feature_ids", "validation_metrics", "intended_use", "training_data", "trained_at", "loaded_at", "strategy", "synthetic_training_data", "subgroup_gaps", "limitations", "max_batch_size", "guideline_catalog_version", "guideline_catalog_sha256", "train_time", "load_time")
     class ValidationMetricsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -141,6 +142,8 @@ class DescribeModelResponse(_message.Message):
     MAX_BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
     GUIDELINE_CATALOG_VERSION_FIELD_NUMBER: _ClassVar[int]
     GUIDELINE_CATALOG_SHA256_FIELD_NUMBER: _ClassVar[int]
+    TRAIN_TIME_FIELD_NUMBER: _ClassVar[int]
+    LOAD_TIME_FIELD_NUMBER: _ClassVar[int]
     model_name: str
     model_version: str
     model_alias: str
@@ -165,4 +168,6 @@ class DescribeModelResponse(_message.Message):
     max_batch_size: int
     guideline_catalog_version: str
     guideline_catalog_sha256: str
-    def __init__(self, model_name: _Optional[str] = ..., model_version: _Optional[str] = ..., model_alias: _Optional[str] = ..., model_run_id: _Optional[str] = ..., model_uri: _Optional[str] = ..., catalog_id: _Optional[str] = ..., catalog_version: _Optional[str] = ..., catalog_sha256: _Optional[str] = ..., options_catalog_sha256: _Optional[str] = ..., code_version: _Optional[str] = ..., option_ids: _Optional[_Iterable[str]] = ..., feature_ids: _Optional[_Iterable[str]] = ..., validation_metrics: _Optional[_Mapping[str, float]] = ..., intended_use: _Optional[str] = ..., training_data: _Optional[str] = ..., trained_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., loaded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., strategy: _Optional[str] = ..., synthetic_training_data: _Optional[bool] = ..., subgroup_gaps: _Optional[_Iterable[_Union[_recommendation_pb2.SubgroupGap, _Mapping]]] = ..., limitations: _Optional[_Iterable[str]] = ..., max_batch_size: _Optional[int] = ..., guideline_catalog_version: _Optional[str] = ..., guideline_catalog_sha256: _Optional[str] = ...) -> None: ...
+    train_time: _timestamp_pb2.Timestamp
+    load_time: _timestamp_pb2.Timestamp
+    def __init__(self, model_name: _Optional[str] = ..., model_version: _Optional[str] = ..., model_alias: _Optional[str] = ..., model_run_id: _Optional[str] = ..., model_uri: _Optional[str] = ..., catalog_id: _Optional[str] = ..., catalog_version: _Optional[str] = ..., catalog_sha256: _Optional[str] = ..., options_catalog_sha256: _Optional[str] = ..., code_version: _Optional[str] = ..., option_ids: _Optional[_Iterable[str]] = ..., feature_ids: _Optional[_Iterable[str]] = ..., validation_metrics: _Optional[_Mapping[str, float]] = ..., intended_use: _Optional[str] = ..., training_data: _Optional[str] = ..., trained_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., loaded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., strategy: _Optional[str] = ..., synthetic_training_data: _Optional[bool] = ..., subgroup_gaps: _Optional[_Iterable[_Union[_recommendation_pb2.SubgroupGap, _Mapping]]] = ..., limitations: _Optional[_Iterable[str]] = ..., max_batch_size: _Optional[int] = ..., guideline_catalog_version: _Optional[str] = ..., guideline_catalog_sha256: _Optional[str] = ..., train_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., load_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

@@ -202,3 +202,110 @@ def test_serialised_part_caches_are_bounded_in_bytes(feature_catalog) -> None:  
             Caution(code="c", severity=Severity.info, source="CPIC", text=f"{i}" + " reading" * 20), ("c", i)
         )
     assert 0 < codec._cautions.nbytes <= codec.CACHE_BYTES
+
+
+# ---------------------------------------------------------------------------------------- renamed fields
+
+RENAMED_VALUES = {  # a value for every renamed field, by message and old name (the profile's dict key)
+    "precisionpain.v1.Clinical": {"carbamazepine_prior_use_over_3_months": True, "egfr_ml_per_min_1_73m2": 24.0},
+    "precisionpain.v1.Pharmacogenomics": {"hla_b_1502": 1, "hla_a_3101": 2},  # POSITIVE, NEGATIVE
+    "precisionpain.v1.Biomarkers": {"vitamin_d_25oh_ng_per_ml": 19.0},
+}
+SECTIONS = {"precisionpain.v1.Clinical": "clinical", "precisionpain.v1.Pharmacogenomics": "pgx",
+            "precisionpain.v1.Biomarkers": "biomarkers"}
+
+
+def _request(*, old: bool, new: bool, change: float = 0.0) -> service_pb2.RecommendRequest:
+    """The mostly-missing example with every renamed field set under its old name, its new name or both (the new
+    one ``change`` away from the old, or the other HLA status)."""
+    request = recommend_request({"clinical": {"age_years": 71, "sex": "male", "pain_type": "mixed", "baseline_nrs": 6}})
+    for message, pairs in convert.RENAMED_FIELDS.items():
+        section = getattr(request.patient, SECTIONS[message])
+        for old_name, new_name in pairs:
+            value = RENAMED_VALUES[message][old_name]
+            if old:
+                setattr(section, old_name, value)
+            if new:
+                other = (not value) if isinstance(value, bool) else 3 - value if isinstance(value, int) else value + change
+                setattr(section, new_name, other if change else value)
+    return request
+
+
+def test_every_renamed_field_is_read_under_either_name_and_the_new_name_wins() -> None:
+    assert {m: {old for old, _ in pairs} for m, pairs in convert.RENAMED_FIELDS.items()} == {
+        m: set(values) for m, values in RENAMED_VALUES.items()
+    }
+    by_old = convert.recommend_input_from_request(_request(old=True, new=False))
+    by_new = convert.recommend_input_from_request(_request(old=False, new=True))
+    by_both = convert.recommend_input_from_request(_request(old=True, new=True))
+    assert by_old.profile == by_new.profile == by_both.profile
+    assert not (by_old.violations or by_new.violations or by_both.violations)
+    profile = validate_profile(by_new.profile)
+    assert profile.pgx.hla_b_1502.value == "positive" and profile.clinical.egfr_ml_per_min_1_73m2 == 24.0
+    assert profile.clinical.carbamazepine_prior_use_over_3_months is True
+
+
+def test_a_renamed_field_and_its_deprecated_twin_that_differ_are_refused_naming_both() -> None:
+    given = convert.recommend_input_from_request(_request(old=True, new=True, change=1.0))
+    found = {v.path: v for v in given.violations}
+    expected = {f"patient.{SECTIONS[m]}.{new}": old for m, pairs in convert.RENAMED_FIELDS.items() for old, new in pairs}
+    assert set(found) == set(expected)
+    for path, old in expected.items():
+        new = path.rsplit(".", 1)[1]
+        assert new in found[path].rule and f"deprecated {old}" in found[path].rule
+        assert found[path].received == "two different values"
+    assert "24" not in " ".join(v.describe() for v in given.violations)
+    with pytest.raises(ProfileValidationError):
+        convert.profile_dict_from_proto(_request(old=True, new=True, change=1.0).patient)
+
+
+def test_the_python_client_sends_the_new_names() -> None:
+    data = {"clinical": {"age_years": 60, "sex": "female", "pain_type": "neuropathic", "baseline_nrs": 5,
+                         "egfr_ml_per_min_1_73m2": 50, "carbamazepine_prior_use_over_3_months": False},
+            "pgx": {"hla_b_1502": "negative", "hla_a_3101": "positive"}, "biomarkers": {"vitamin_d_25oh_ng_per_ml": 30}}
+    patient = recommend_request(data).patient
+    for message, pairs in convert.RENAMED_FIELDS.items():
+        section = getattr(patient, SECTIONS[message])
+        for old, new in pairs:
+            assert section.HasField(new) if section.DESCRIPTOR.fields_by_name[new].has_presence else getattr(section, new)
+            assert not (section.HasField(old) if section.DESCRIPTOR.fields_by_name[old].has_presence else getattr(section, old))
+    assert validate_profile(convert.profile_dict_from_proto(patient)) == validate_profile(data)
+
+
+def test_answers_fill_the_new_fields_and_their_deprecated_twins_alike(engine, patient_examples) -> None:  # type: ignore[no-untyped-def]
+    scored = engine.score([validate_profile(patient_examples["hla_b_1502_carrier"])])[0]
+    response = convert.recommend_response(scored, "rid")
+    guidance = [g for o in (*response.options, *response.excluded) for g in o.guidance]
+    assert guidance and all(g.guideline_uri == g.guideline_url != "" for g in guidance)
+    assert response.provenance.HasField("generate_time")
+    assert response.provenance.generate_time == response.provenance.generated_at
+    plain = convert.response_from_explained(scored.explained(), "rid")
+    assert [g.guideline_uri for o in plain.options for g in o.guidance] == [
+        g.guideline_uri for o in response.options for g in o.guidance
+    ]
+    description = convert.describe_model_response(
+        convert.ModelDescription(summary=engine.summary, identity=engine.identity, provenance=engine.provenance(),
+                                 option_ids=engine.option_ids, feature_ids=engine.package.metadata.feature_ids)
+    )
+    assert description.train_time == description.trained_at and description.HasField("train_time")
+    assert description.load_time == description.loaded_at and description.HasField("load_time")
+
+
+def test_answers_of_an_older_server_with_only_the_deprecated_fields_still_read(engine, patient_examples) -> None:  # type: ignore[no-untyped-def]
+    scored = engine.score([validate_profile(patient_examples["hla_b_1502_carrier"])])[0]
+    response = convert.recommend_response(scored, "rid")
+    expected = convert.explained_recommendation_from_response(response)
+    for option in (*response.options, *response.excluded):
+        for g in option.guidance:
+            g.ClearField("guideline_uri")
+    response.provenance.ClearField("generate_time")
+    again = convert.explained_recommendation_from_response(response)
+    assert again.model_dump_json() == expected.model_dump_json()  # JSON: NaN feature values compare equal
+    assert expected.recommendation.provenance.generated_at
+    description = convert.describe_model_response(
+        convert.ModelDescription(summary=engine.summary, identity=engine.identity, provenance=engine.provenance(),
+                                 option_ids=engine.option_ids, feature_ids=engine.package.metadata.feature_ids)
+    )
+    summary = convert.model_summary_from_response(description)
+    description.ClearField("train_time")
+    assert convert.model_summary_from_response(description) == summary and summary.trained_at
