@@ -47,15 +47,22 @@ Profile = Mapping[str, Any] | PatientProfile | patient_pb2.PatientProfile
 
 
 class RecommendationServiceError(PrecisionPainError, RuntimeError):
-    """A call to the recommendation service failed: status code, message, field violations, request id."""
+    """A call to the recommendation service failed: status code, message, field violations, request id and the
+    stable reason (google.rpc.ErrorInfo, e.g. "INVALID_REQUEST", "MODEL_NOT_LOADED") to branch on."""
 
     def __init__(
-        self, code: grpc.StatusCode, message: str, violations: Sequence[Violation] = (), request_id: str = ""
+        self,
+        code: grpc.StatusCode,
+        message: str,
+        violations: Sequence[Violation] = (),
+        request_id: str = "",
+        reason: str = "",
     ) -> None:
         self.code = code
         self.message = message
         self.violations: tuple[Violation, ...] = tuple(violations)
         self.request_id = request_id
+        self.reason = reason
         rid = f" [request id {request_id}]" if request_id else ""
         super().__init__(f"{code.name}: {message}{rid}")
 
@@ -63,6 +70,7 @@ class RecommendationServiceError(PrecisionPainError, RuntimeError):
     def from_status(cls, status: status_pb2.Status, request_id: str = "") -> RecommendationServiceError:
         """From a google.rpc.Status (a RecommendBatch item's error, or a call's rich status)."""
         violations: list[Violation] = []
+        reason = ""
         for detail in status.details:
             if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
                 bad = error_details_pb2.BadRequest()
@@ -72,7 +80,11 @@ class RecommendationServiceError(PrecisionPainError, RuntimeError):
                 info = error_details_pb2.RequestInfo()
                 detail.Unpack(info)
                 request_id = info.request_id
-        return cls(code_from_number(status.code), status.message, violations, request_id)
+            elif detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+                error_info = error_details_pb2.ErrorInfo()
+                detail.Unpack(error_info)
+                reason = error_info.reason
+        return cls(code_from_number(status.code), status.message, violations, request_id, reason)
 
     @classmethod
     def from_rpc_error(cls, err: grpc.RpcError) -> RecommendationServiceError:

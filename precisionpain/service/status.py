@@ -6,7 +6,9 @@ Every adapter reads the same row: the gRPC server its ``grpc_code``, the CDS Hoo
 Errors raised on purpose (the :mod:`precisionpain.errors` tree) keep their message, which by convention names
 the field, the rule and the kind of value, never a value. Validation errors also carry a google.rpc.BadRequest
 listing the field violations. Anything not in the table is a bug: INTERNAL with a fixed message and the
-request id (the stack is logged under the same id). Every status carries a google.rpc.RequestInfo.
+request id (the stack is logged under the same id). Every status carries a google.rpc.ErrorInfo with the row's
+stable ``reason`` (domain :data:`ERROR_DOMAIN`; clients branch on it, never on the message) and a
+google.rpc.RequestInfo.
 
 A status travels in the call's trailing metadata (``grpc-message`` and ``grpc-status-details-bin``), which
 gRPC clients refuse above a few KiB (RESOURCE_EXHAUSTED, and the request id lost with it). So a status stays
@@ -54,27 +56,31 @@ class ErrorStatus:
 
     grpc_code: grpc.StatusCode
     http_status: int
+    reason: str  # google.rpc.ErrorInfo.reason: stable, UPPER_SNAKE_CASE (AIP-193)
 
 
 #: The one table. Looked up along the exception's MRO, so the most specific class listed wins. HTTP codes follow
 #: google.rpc's HTTP mapping except where the server's state, not the caller, is at fault (503) and where a
 #: request is too large (413, the body or batch over a configured limit).
 STATUS_BY_ERROR: Mapping[type[BaseException], ErrorStatus] = {
-    ValidationError: ErrorStatus(grpc.StatusCode.INVALID_ARGUMENT, 400),
-    PgxError: ErrorStatus(grpc.StatusCode.INVALID_ARGUMENT, 400),
-    ResourceLimitError: ErrorStatus(grpc.StatusCode.RESOURCE_EXHAUSTED, 413),
-    AuthenticationError: ErrorStatus(grpc.StatusCode.UNAUTHENTICATED, 401),
-    ModelNotLoadedError: ErrorStatus(grpc.StatusCode.UNAVAILABLE, 503),
-    RegistryError: ErrorStatus(grpc.StatusCode.UNAVAILABLE, 503),
-    ModelCatalogMismatchError: ErrorStatus(grpc.StatusCode.FAILED_PRECONDITION, 503),
+    ValidationError: ErrorStatus(grpc.StatusCode.INVALID_ARGUMENT, 400, "INVALID_REQUEST"),
+    PgxError: ErrorStatus(grpc.StatusCode.INVALID_ARGUMENT, 400, "INVALID_PGX_RESULT"),
+    ResourceLimitError: ErrorStatus(grpc.StatusCode.RESOURCE_EXHAUSTED, 413, "LIMIT_EXCEEDED"),
+    AuthenticationError: ErrorStatus(grpc.StatusCode.UNAUTHENTICATED, 401, "INVALID_CREDENTIALS"),
+    ModelNotLoadedError: ErrorStatus(grpc.StatusCode.UNAVAILABLE, 503, "MODEL_NOT_LOADED"),
+    RegistryError: ErrorStatus(grpc.StatusCode.UNAVAILABLE, 503, "MODEL_REGISTRY_UNAVAILABLE"),
+    ModelCatalogMismatchError: ErrorStatus(grpc.StatusCode.FAILED_PRECONDITION, 503, "MODEL_CATALOG_MISMATCH"),
     # e.g. a catalog option the loaded model cannot score
-    ModelError: ErrorStatus(grpc.StatusCode.FAILED_PRECONDITION, 503),
-    DeadlineExpiredError: ErrorStatus(grpc.StatusCode.DEADLINE_EXCEEDED, 504),
-    CallCancelledError: ErrorStatus(grpc.StatusCode.CANCELLED, 499),
+    ModelError: ErrorStatus(grpc.StatusCode.FAILED_PRECONDITION, 503, "MODEL_CANNOT_ANSWER"),
+    DeadlineExpiredError: ErrorStatus(grpc.StatusCode.DEADLINE_EXCEEDED, 504, "DEADLINE_EXCEEDED"),
+    CallCancelledError: ErrorStatus(grpc.StatusCode.CANCELLED, 499, "CALL_CANCELLED"),
 }
 
 #: The row of anything not raised on purpose: a bug.
-INTERNAL_STATUS = ErrorStatus(grpc.StatusCode.INTERNAL, 500)
+INTERNAL_STATUS = ErrorStatus(grpc.StatusCode.INTERNAL, 500, "INTERNAL_ERROR")
+
+#: google.rpc.ErrorInfo.domain of every error this service raises.
+ERROR_DOMAIN = "precisionpain.org"
 
 INTERNAL_MESSAGE = "internal error; quote request id {request_id} when reporting it"
 
@@ -142,14 +148,18 @@ def trailer_bytes(status: status_pb2.Status) -> int:
 def status_for(exc: BaseException, request_id: str, *, path_prefix: str = "") -> status_pb2.Status:
     """The google.rpc.Status for an exception (BadRequest details for validation errors), within
     :data:`MAX_DETAILS_BYTES`."""
-    code = status_code_for(exc)
-    info = _pack(error_details_pb2.RequestInfo(request_id=request_id))
+    row = error_status_for(exc)
+    code = row.grpc_code
+    info = [
+        _pack(error_details_pb2.ErrorInfo(reason=row.reason, domain=ERROR_DOMAIN)),
+        _pack(error_details_pb2.RequestInfo(request_id=request_id)),
+    ]
     if code is grpc.StatusCode.INTERNAL:
         message = INTERNAL_MESSAGE.format(request_id=request_id)
     else:
         message = _bounded(str(exc), _MAX_MESSAGE_BYTES)
     if not isinstance(exc, ValidationError) or not exc.violations:
-        return status_pb2.Status(code=_code_number(code), message=message, details=[info])
+        return status_pb2.Status(code=_code_number(code), message=message, details=info)
     violations = [
         Violation(
             _bounded(f"{path_prefix}{v.path}", MAX_TEXT_BYTES),
@@ -168,7 +178,7 @@ def status_for(exc: BaseException, request_id: str, *, path_prefix: str = "") ->
 
 
 def _validation_status(
-    code: grpc.StatusCode, header: str, total: int, listed: Sequence[Violation], info: any_pb2.Any
+    code: grpc.StatusCode, header: str, total: int, listed: Sequence[Violation], info: Sequence[any_pb2.Any]
 ) -> status_pb2.Status:
     """``header`` (e.g. "recommend request: 60 problems") and the ``listed`` violations, in the message and in a
     BadRequest, saying how many of the ``total`` are listed."""
@@ -179,7 +189,7 @@ def _validation_status(
     for v in listed:
         received = f" (received {v.received})" if v.received else ""
         bad.field_violations.add(field=v.path, description=f"{v.rule}{received}")
-    return status_pb2.Status(code=_code_number(code), message=message, details=[_pack(bad), info])
+    return status_pb2.Status(code=_code_number(code), message=message, details=[_pack(bad), *info])
 
 
 def _code_number(code: grpc.StatusCode) -> int:
