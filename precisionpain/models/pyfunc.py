@@ -1,7 +1,18 @@
-"""The MLflow pyfunc face of a model package, for ``mlflow.pyfunc`` consumers (batch scoring, Spark UDFs).
+"""The MLflow pyfunc face of a model package, for ``mlflow.pyfunc`` consumers (batch scoring, Spark UDFs,
+``mlflow models serve``).
 
 Input: a table of patient profiles in the flat form (one column per catalog field, as in a cohort file).
-Output: one column ``p_response__<option_id>`` per option (calibrated probability of response).
+Output: one column ``p_response__<option_id>`` per option: the model's calibrated probability of response, raw.
+No CPIC guidance, safety rule or ranking is applied (an option a rule excludes still gets its probability); the
+gRPC service and ``precisionpain recommend`` give the ranked, rule-applied answer.
+
+The signature declares the outputs only. MLflow's input enforcement cannot carry what profiles hold: it has no
+integer or boolean column that may be missing (a missing score fails; in JSON a null boolean becomes false and
+an absent one true), it refuses whole numbers sent as integers for a number column, and its refusals quote the
+rows. So the pyfunc takes the table as sent, reads booleans given as text ("true", "false", "1", "0", "yes",
+"no", or empty) and checks everything against the catalog itself (:func:`precisionpain.features.validate
+.frame_violations`): problems name columns and row positions, never values.
+
 The model is logged as "models from code", so loading it unpickles nothing. The sha256 of the package's manifest
 is logged in the model config (``package_manifest_sha256``), and loading checks every file of the package
 against the manifest and the manifest against that sha256.
@@ -9,11 +20,18 @@ against the manifest and the manifest against that sha256.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 from mlflow.pyfunc import PythonModel
+
+from precisionpain.errors import ProfileValidationError, Violation
+
+if TYPE_CHECKING:
+    from precisionpain.catalog.loader import FeatureCatalog
 
 ENTRY_POINT = """\
 # MLflow "model from code" entry point for a PrecisionPain model package.
@@ -26,6 +44,62 @@ mlflow.models.set_model(PrecisionPainPyfunc())
 
 
 MANIFEST_CONFIG_KEY = "package_manifest_sha256"
+
+#: Booleans as text (CSV cells, JSON strings), lower-cased; an empty cell is missing.
+_TRUE_TEXT = frozenset({"true", "1", "yes"})
+_FALSE_TEXT = frozenset({"false", "0", "no"})
+_ROWS_SHOWN = 5
+
+
+def model_signature(option_ids: Sequence[str]) -> Any:
+    """The pyfunc signature: one double output per option, no input schema (see the module docstring)."""
+    from mlflow.models import ModelSignature
+    from mlflow.types.schema import ColSpec, Schema
+
+    return ModelSignature(outputs=Schema([ColSpec("double", f"p_response__{o}") for o in option_ids]))
+
+
+def _boolean(value: Any) -> bool | str | None:
+    """A boolean cell as True, False or None (missing); the string ``"?"`` for anything else."""
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return None
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, int | np.integer) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and len(value) <= 8:
+        text = value.strip().lower()
+        if not text:
+            return None
+        if text in _TRUE_TEXT:
+            return True
+        if text in _FALSE_TEXT:
+            return False
+    return "?"
+
+
+def read_booleans(frame: pd.DataFrame, catalog: FeatureCatalog) -> pd.DataFrame:
+    """``frame`` with every boolean column as True / False / None, whatever form it came in; a value that is
+    no boolean is a violation naming the column and its rows (never the value)."""
+    from precisionpain.catalog.types import FieldType
+
+    columns: dict[str, pd.Series] = {}
+    violations: list[Violation] = []
+    for spec in catalog.input_fields:
+        name = spec.field.id
+        if spec.field.type is not FieldType.boolean or name not in frame.columns:
+            continue
+        values = [_boolean(v) for v in frame[name].to_numpy(dtype=object)]
+        bad = [i for i, v in enumerate(values) if v == "?"]
+        if bad:
+            shown = ", ".join(map(str, bad[:_ROWS_SHOWN]))
+            more = f" and {len(bad) - _ROWS_SHOWN} more" if len(bad) > _ROWS_SHOWN else ""
+            violations.append(
+                Violation(name, f"must be true or false, or empty (rows {shown}{more})", "other value")
+            )
+        columns[name] = pd.Series(values, index=frame.index, dtype=object)
+    ProfileValidationError.raise_if_any("patient table", violations)
+    return frame.assign(**columns) if columns else frame
 
 
 class PrecisionPainPyfunc(PythonModel):
@@ -43,7 +117,8 @@ class PrecisionPainPyfunc(PythonModel):
         from precisionpain.features.assemble import assemble_features
 
         pkg = self.package
-        matrix = assemble_features(model_input, pkg.catalog, pkg.tables)
+        frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
+        matrix = assemble_features(read_booleans(frame, pkg.catalog), pkg.catalog, pkg.tables)
         p = pkg.estimator.predict_outcomes(matrix.values)
         columns = [f"p_response__{o}" for o in pkg.estimator.options_]
-        return pd.DataFrame(p, columns=columns, index=model_input.index)
+        return pd.DataFrame(p, columns=columns, index=frame.index)

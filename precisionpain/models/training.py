@@ -184,33 +184,11 @@ def input_example(catalog: FeatureCatalog) -> pd.DataFrame:
             row[f.id] = float(round(mid)) if f.type is FieldType.integer else float(mid)
         else:
             row[f.id] = None
+    for c in catalog.constraints:  # a level the other field's example level allows (pain condition, pain type)
+        first, second = c.fields
+        if c.allowed is not None and row.get(first) is not None and row.get(second) not in c.allowed[row[first]]:
+            row[first] = next((level for level, ok in c.allowed.items() if row.get(second) in ok), None)
     return pd.DataFrame([row], columns=list(flat_columns(catalog)))
-
-
-def model_signature(catalog: FeatureCatalog, option_ids: tuple[str, ...]) -> Any:
-    """The pyfunc signature, from the catalog rather than from one example row: every flat profile column
-    (numbers as double, categories and gene readings as string, booleans as any so that a missing value is
-    allowed), required only when the catalog requires the field; one double output per option."""
-    from mlflow.models import ModelSignature
-    from mlflow.types.schema import AnyType, ColSpec, Schema, TensorSpec
-
-    from precisionpain.catalog.types import FieldType, MissingPolicy
-    from precisionpain.features.frame import GENE_PARTS
-
-    inputs: list[ColSpec | TensorSpec] = []
-    for spec in catalog.input_fields:  # the medication list too (names joined by "; ")
-        f = spec.field
-        required = f.missing is MissingPolicy.required
-        if f.type is FieldType.pgx_gene:
-            inputs += [ColSpec("string", f"{f.id}_{part}", required=False) for part in GENE_PARTS]
-        elif f.type in (FieldType.number, FieldType.integer):
-            inputs.append(ColSpec("double", f.id, required=required))
-        elif f.type is FieldType.boolean:
-            inputs.append(ColSpec(AnyType(), f.id, required=required))
-        else:
-            inputs.append(ColSpec("string", f.id, required=required))
-    outputs: list[ColSpec | TensorSpec] = [ColSpec("double", f"p_response__{o}") for o in option_ids]
-    return ModelSignature(inputs=Schema(inputs), outputs=Schema(outputs))
 
 
 @dataclass(frozen=True)
@@ -684,7 +662,12 @@ def _log_model(
     import mlflow
     from mlflow.pyfunc import PythonModelContext
 
-    from precisionpain.models.pyfunc import ENTRY_POINT, MANIFEST_CONFIG_KEY, PrecisionPainPyfunc
+    from precisionpain.models.pyfunc import (
+        ENTRY_POINT,
+        MANIFEST_CONFIG_KEY,
+        PrecisionPainPyfunc,
+        model_signature,
+    )
 
     with tempfile.TemporaryDirectory(prefix="precisionpain-package-") as tmp:
         package = write_package(Path(tmp) / "package", estimator, metadata, catalog_root, card)
@@ -693,7 +676,7 @@ def _log_model(
         entry = Path(tmp) / "precisionpain_model.py"
         entry.write_text(ENTRY_POINT, encoding="utf-8")
         example = input_example(catalog)
-        signature = model_signature(catalog, metadata.option_ids)
+        signature = model_signature(metadata.option_ids)
         # The package must score its own example before it is logged.
         scorer = PrecisionPainPyfunc()
         scorer.load_context(
@@ -936,7 +919,6 @@ __all__ = [
     "load_registered",
     "log_evaluation",
     "log_plots",
-    "model_signature",
     "overlap_summary",
     "prepare_data",
     "promote",

@@ -167,6 +167,7 @@ def test_one_pyfunc_model_with_signature_and_example_predicts_like_the_package(
     from mlflow.models import Model
 
     from precisionpain.features.assemble import assemble_features
+    from precisionpain.features.frame import flat_columns
     from precisionpain.models.training import load_registered
 
     uri = f"models:/{history.name}/{history.better.version}"
@@ -179,10 +180,11 @@ def test_one_pyfunc_model_with_signature_and_example_predicts_like_the_package(
     example = info.load_input_example(mlflow.artifacts.download_artifacts(uri, tracking_uri=store.tracking_uri))
     assert example is not None and len(example) == 1
 
+    assert info.signature.inputs is None  # the pyfunc checks its input against the catalog itself
     rows = pd.read_parquet(cohort_file).iloc[:300]
-    inputs = rows[[c.name for c in info.signature.inputs.inputs]]
-    scored = mlflow.pyfunc.load_model(uri).predict(inputs)
     _, pkg = load_registered(store.registry(), uri, tmp_path)
+    inputs = rows[[c for c in flat_columns(pkg.catalog) if c in rows.columns]]
+    scored = mlflow.pyfunc.load_model(uri).predict(inputs)
     want = pkg.estimator.predict_outcomes(assemble_features(rows, pkg.catalog, pkg.tables).values)
     assert list(scored.columns) == outputs
     np.testing.assert_allclose(scored.to_numpy(), want, rtol=0, atol=1e-12)
