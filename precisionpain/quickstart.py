@@ -6,7 +6,10 @@
 3. the gRPC server as its own process on a free 127.0.0.1 port, until its health check says SERVING;
 4. every example patient sent over gRPC; each answer saved as a recommendation record and turned into the
    clinician report;
-5. the server stopped with SIGTERM (it drains), and a summary of where everything is.
+5. the server stopped with SIGTERM (it drains);
+6. the CDS Hooks service started in the background on 127.0.0.1 (port 8090 when free), an ``order-select``
+   request for an example patient (codeine for a CYP2D6 poor metabolizer) written beside the reports and fired
+   once, and a summary of where everything is with the curl line that fires it again.
 
 Re-running reuses the cohort and the champion, so a second run takes seconds plus the server start.
 """
@@ -20,7 +23,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -29,6 +32,9 @@ from precisionpain.errors import ConfigError, PrecisionPainError, Violation
 
 SERVER_START_TIMEOUT_S = 180.0
 CHAMPION = "champion"
+CDS_HOOKS_PORT = 8090
+CDS_DEMO_PATIENT = "cyp2d6_poor_metabolizer"
+CDS_DEMO_ORDER = ("2670", "codeine")  # RxNorm ingredient code, features/medications.yaml
 
 
 class QuickstartError(PrecisionPainError, RuntimeError):
@@ -46,6 +52,7 @@ class QuickstartPlan:
     examples: Path | None = None
     config: Path | None = None
     retrain: bool = False
+    cds_hooks: bool = True  # start the CDS Hooks service at the end and leave it running
 
 
 @dataclass(frozen=True)
@@ -69,6 +76,28 @@ class QuickstartResult:
     examples: tuple[ExampleResult, ...]
     server_log: Path
     seconds: float
+    cds_hooks: CdsHooksDemo | None = None
+
+
+@dataclass(frozen=True)
+class CdsHooksDemo:
+    """The CDS Hooks service left running, the order-select request written for it and its first answer."""
+
+    url: str
+    pid: int
+    log_path: Path
+    request: Path
+    answer: Path
+    indicators: tuple[str, ...]
+
+    @property
+    def curl(self) -> str:
+        import shlex
+
+        return (
+            f"curl -s -X POST {self.url}/cds-services/precisionpain-order-select "
+            f"-H 'Content-Type: application/json' --data @{shlex.quote(_relative(self.request))}"
+        )
 
 
 Say = Callable[[str], None]
@@ -327,6 +356,141 @@ def send_examples(
     return tuple(results)
 
 
+def _relative(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _cds_pid_file(out: Path) -> Path:
+    return out / "cds-hooks.pid"
+
+
+def stop_cds_hooks(out: Path, timeout_s: float = 30.0) -> bool:
+    """Stop the CDS Hooks service a quickstart left running in ``out`` (SIGTERM, it drains); True if one was."""
+    pid_file = _cds_pid_file(out)
+    try:
+        pid = int(pid_file.read_text().strip())
+    except (OSError, ValueError):
+        return False
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    if cmdline.exists() and b"cds-hooks" not in cmdline.read_bytes():
+        pid_file.unlink(missing_ok=True)
+        return False  # the id now belongs to another program
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pid_file.unlink(missing_ok=True)
+        return False
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        with suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+        time.sleep(0.1)
+    pid_file.unlink(missing_ok=True)
+    return True
+
+
+def _free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _order_select_request(plan: QuickstartPlan, patients: list[Path]) -> dict[str, Any]:
+    """An order-select request as an EHR sends it: the demo patient's FHIR data as prefetch, codeine ordered."""
+    import datetime as dt
+
+    from precisionpain.catalog.catalogs import load_catalogs
+    from precisionpain.cdshooks.from_profile import bundle_from_profile
+    from precisionpain.cdshooks.hook_requests import (
+        draft_medication_request,
+        hook_request,
+        prefetch_from_bundle,
+    )
+    from precisionpain.cdshooks.mapping import load_fhir_mapping
+    from precisionpain.service.commands import checked_profile
+
+    path = next((p for p in patients if p.name == f"{CDS_DEMO_PATIENT}.json"), patients[0])
+    profile = checked_profile(json.loads(path.read_text(encoding="utf-8")), load_catalogs(plan.catalog_root))
+    bundle = bundle_from_profile(
+        profile, load_fhir_mapping(plan.catalog_root), as_of=dt.datetime.now(dt.UTC).date()
+    )
+    patient_id, prefetch = prefetch_from_bundle(bundle)
+    rxcui, name = CDS_DEMO_ORDER
+    order = draft_medication_request(patient_id, rxcui, name)
+    return hook_request("order-select", patient_id, prefetch, orders=[order])
+
+
+def start_cds_hooks(
+    plan: QuickstartPlan, model_args: list[str], patients: list[Path], say: Say = _quiet
+) -> CdsHooksDemo:
+    """``precisionpain cds-hooks MODEL_ARGS`` (``--model URI --tracking-uri T``, or ``--model-path DIR``) left
+    running in the background (a previous quickstart's in the same folder is stopped first), healthy, with an
+    order-select request written and fired once."""
+    import httpx
+
+    stop_cds_hooks(plan.out)
+    folder = plan.out / "cds-hooks"
+    folder.mkdir(parents=True, exist_ok=True)
+    log_path = plan.out / "cds-hooks.log"
+    port = CDS_HOOKS_PORT if _free(CDS_HOOKS_PORT) else 0
+    argv = [
+        sys.executable, "-m", "precisionpain.cli", "cds-hooks", *model_args, "--host", "127.0.0.1",
+        "--port", str(port),
+    ]  # fmt: skip
+    if plan.home is not None:
+        argv += ["--home", str(plan.home)]
+    if plan.catalog_root is not None:
+        argv += ["--catalog-root", str(plan.catalog_root)]
+    env = {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "passive")}
+    with log_path.open("wb") as log_file:
+        proc = subprocess.Popen(
+            argv, stdout=log_file, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
+    _cds_pid_file(plan.out).write_text(f"{proc.pid}\n")
+    request = _order_select_request(plan, patients)
+    request_path = folder / "order-select.request.json"
+    request_path.write_text(json.dumps(request, indent=2) + "\n", encoding="utf-8")
+    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+    url = ""
+    while time.monotonic() < deadline and proc.poll() is None and not url:
+        ports = [r.get("port") for r in _log_records(log_path) if r.get("message") == "listening"]
+        if ports and isinstance(ports[-1], int):
+            url = f"http://127.0.0.1:{ports[-1]}"
+        time.sleep(0.1)
+    answer = None
+    while url and time.monotonic() < deadline and proc.poll() is None:
+        with suppress(httpx.HTTPError):
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                answer = httpx.post(
+                    f"{url}/cds-services/precisionpain-order-select", json=request, timeout=30
+                )
+                break
+        time.sleep(0.2)
+    if answer is None or answer.status_code != 200:
+        stop_cds_hooks(plan.out)
+        raise QuickstartError(
+            f"the CDS Hooks service did not answer (exit status {proc.poll()}); its log is {log_path}:\n"
+            + _log_tail(log_path)
+        )
+    answer_path = folder / "order-select.cards.json"
+    answer_path.write_text(json.dumps(answer.json(), indent=2) + "\n", encoding="utf-8")
+    indicators = tuple(str(c.get("indicator")) for c in answer.json().get("cards", ()))
+    say(f"cds-hooks: running on {url} (pid {proc.pid}); order-select answered {', '.join(indicators) or 'no card'}")
+    return CdsHooksDemo(url, proc.pid, log_path, request_path, answer_path, indicators)
+
+
 def command_path(name: str) -> str:
     """How to start one of this environment's programs from the working directory when its folder may not be
     on PATH: the script beside the running Python (``.venv/bin/precisionpain``), relative to the working
@@ -347,12 +511,20 @@ def summary_text(plan: QuickstartPlan, result: QuickstartResult) -> str:
         serve += f" --home {plan.home}"
     if plan.tracking_uri is not None:
         serve += f" --tracking-uri {plan.tracking_uri}"
+    cds = ""
+    if result.cds_hooks is not None:
+        d = result.cds_hooks
+        cds = (
+            f"CDS Hooks:        {d.url}/cds-services (running, pid {d.pid}; stop it: kill {d.pid})\n"
+            f"order-select:     {d.curl}\n"
+        )
     return (
         f"reports:          {plan.out / 'reports'}  (open the .html files in a browser)\n"
         f"recommendations:  {plan.out / 'recommendations'}\n"
         f"server log:       {result.server_log}\n"
         f"MLflow UI:        {ui}\n"
         f"serve yourself:   {serve}\n"
+        f"{cds}"
         f"done in {result.seconds:.0f} s (cohort {'reused' if result.cohort_reused else 'generated'}, "
         f"model {'trained' if result.trained else 'reused'})"
     )
@@ -374,6 +546,9 @@ def run_quickstart(plan: QuickstartPlan, say: Say = _quiet, track: Track = _untr
         say(f"server: SERVING on {server.target}; sending {len(patients)} example patients")
         examples = send_examples(server, plan, patients, say)
     say("server: stopped")
+    demo = None
+    if plan.cds_hooks:
+        demo = start_cds_hooks(plan, ["--model", model_uri, "--tracking-uri", tracking], patients, say)
     return QuickstartResult(
         cohort=cohort,
         cohort_reused=reused,
@@ -384,4 +559,5 @@ def run_quickstart(plan: QuickstartPlan, say: Say = _quiet, track: Track = _untr
         examples=examples,
         server_log=log_path,
         seconds=time.perf_counter() - started,
+        cds_hooks=demo,
     )

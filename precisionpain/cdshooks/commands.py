@@ -12,6 +12,10 @@ import typer
 from precisionpain.cli_support import (
     CatalogRootOpt,
     ForceOpt,
+    HomeOpt,
+    ModelOpt,
+    ModelPathOpt,
+    TrackingOpt,
     add_commands,
     err_console,
     out_console,
@@ -111,8 +115,89 @@ def from_profile_command(
         err_console.print(f"wrote {out}", highlight=False)
 
 
+def cds_hooks_command(
+    model: ModelOpt = None,
+    model_path: ModelPathOpt = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", help="Server settings YAML (default: serving/server.yaml of the catalog root)."
+        ),
+    ] = None,
+    host: Annotated[str | None, typer.Option("--host", help="Address to bind (default 127.0.0.1).")] = None,
+    port: Annotated[
+        int | None,
+        typer.Option("--port", help="Port of the CDS Hooks service (default 8090; 0 = any free port)."),
+    ] = None,
+    home: HomeOpt = None,
+    tracking_uri: TrackingOpt = None,
+    catalog_root: CatalogRootOpt = None,
+    public_base_url: Annotated[
+        str | None,
+        typer.Option("--public-base-url", help="Base URL of the card links, e.g. https://cds.example.org."),
+    ] = None,
+    fhir_server_allowlist: Annotated[
+        str | None,
+        typer.Option(
+            "--fhir-server-allowlist",
+            help="Comma-separated fhirServer URL prefixes to fetch missing prefetch from (default: none).",
+        ),
+    ] = None,
+    tls_cert: Annotated[
+        Path | None, typer.Option("--tls-cert", help="Server certificate chain (PEM).")
+    ] = None,
+    tls_key: Annotated[Path | None, typer.Option("--tls-key", help="Server private key (PEM).")] = None,
+    tls_client_ca: Annotated[
+        Path | None, typer.Option("--tls-client-ca", help="CA that signs client certificates (mTLS).")
+    ] = None,
+    require_client_auth: Annotated[
+        bool | None,
+        typer.Option(
+            "--require-client-auth/--no-require-client-auth", help="Refuse clients without a certificate."
+        ),
+    ] = None,
+    require_token: Annotated[
+        bool | None,
+        typer.Option("--require-token/--no-require-token", help="Require 'Authorization: Bearer <token>'."),
+    ] = None,
+    token_file: Annotated[
+        Path | None, typer.Option("--token-file", help="Accepted tokens, one per line.")
+    ] = None,
+    log_level: Annotated[
+        str | None, typer.Option("--log-level", help="DEBUG, INFO, WARNING or ERROR.")
+    ] = None,
+) -> None:
+    """Serve the CDS Hooks 2.0 services (patient-view, order-select, order-sign) over FHIR R4, in-process."""
+    from precisionpain.cdshooks.server import serve_cds_hooks
+    from precisionpain.service.config import build_settings
+
+    settings = build_settings(
+        {
+            "model": model,
+            "model_path": model_path,
+            "host": host,
+            "cds_hooks.port": port,
+            "home": home,
+            "tracking_uri": tracking_uri,
+            "catalog_root": catalog_root,
+            "cds_hooks.public_base_url": public_base_url,
+            "cds_hooks.fhir_server_allowlist": fhir_server_allowlist,
+            "tls.cert_file": tls_cert,
+            "tls.key_file": tls_key,
+            "tls.client_ca_file": tls_client_ca,
+            "tls.require_client_auth": require_client_auth,
+            "auth.require_token": require_token,
+            "auth.token_file": token_file,
+            "log_level": log_level,
+        },
+        config_path=config,
+    )
+    raise typer.Exit(serve_cds_hooks(settings))
+
+
 def register(app: typer.Typer) -> None:
     """Add ``fhir to-profile``, ``fhir from-profile`` and ``cds-hooks`` to ``app``."""
     add_commands(fhir_app, {"to-profile": to_profile_command, "from-profile": from_profile_command})
+    add_commands(app, {"cds-hooks": cds_hooks_command})
     app.registered_groups = [g for g in app.registered_groups if g.name != "fhir"]
     app.add_typer(fhir_app, name="fhir")

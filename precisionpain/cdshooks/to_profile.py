@@ -244,6 +244,9 @@ class _Candidate:
     origin: str
     derived: str = ""  # the note of a derived value
     condition: bool = False  # a Condition's presence (aggregated: any true wins)
+    implied: bool = (
+        False  # given by another field's row (`derive`): a direct value that differs is no conflict
+    )
 
 
 @dataclass
@@ -591,7 +594,14 @@ def _read_condition(cond: Any, c: _Collector) -> None:
             continue
         c.add(row.field, row.constant, None, origin, derived=row.note if row.derived else "")
         for target, level in row.derive.items():
-            c.add(target, level, None, origin, derived=f"{field_label(target)} taken from the diagnosis")
+            c.add(
+                target,
+                level,
+                None,
+                origin,
+                derived=f"{field_label(target)} taken from the diagnosis",
+                implied=True,
+            )
 
 
 def field_label(path: str) -> str:
@@ -611,6 +621,23 @@ def _medication_concept(resource: Any, contained: Mapping[str, Any]) -> Any:
         if target is not None:
             return target.code
     return None
+
+
+def medication_concept(entry: Entry, entries: Sequence[Entry]) -> Any:
+    """The medication CodeableConcept of a MedicationRequest or MedicationStatement: its own, or that of the
+    Medication it references (contained, or another entry of the same bundle)."""
+    return _medication_concept(entry.resource, _contained(entry.resource, _medications_by_url(entries)))
+
+
+def _medications_by_url(entries: Sequence[Entry]) -> dict[str, Any]:
+    by_url: dict[str, Any] = {}
+    for e in entries:
+        if e.type == "Medication":
+            if e.full_url:
+                by_url[e.full_url] = e.resource
+            if e.resource.id:
+                by_url[f"Medication/{e.resource.id}"] = e.resource
+    return by_url
 
 
 def resolve_medication(
@@ -644,13 +671,7 @@ def _read_medications(
 ) -> list[dict[str, str]]:
     mapping = c.mapping
     spec = mapping.file.medications
-    by_url: dict[str, Any] = {}
-    for e in entries:
-        if e.type == "Medication":
-            if e.full_url:
-                by_url[e.full_url] = e.resource
-            if e.resource.id:
-                by_url[f"Medication/{e.resource.id}"] = e.resource
+    by_url = _medications_by_url(entries)
     found: dict[str, dict[str, str]] = {}
     for e in entries:
         statuses = (
@@ -693,13 +714,23 @@ def _patient_refs(patient: Entry) -> set[str]:
     return refs
 
 
-def _about_patient(resource: Any, refs: set[str]) -> bool:
-    """Whether a resource's subject (or patient) is the patient (True when it names none, or no patient is known)."""
+def _about_patient(resource: Any, refs: set[str], full_urls: set[str]) -> bool:
+    """Whether a resource's subject (or patient) can be the patient: False for a reference to another patient
+    (``Patient/<other id>``, another entry of the same bundle) or to a subject that is no patient (a Group, a
+    Device). No reference, or a ``urn:uuid`` no entry of the data holds, cannot tell and is taken as the
+    patient's."""
     subject = getattr(resource, "subject", None) or getattr(resource, "patient", None)
     if not refs or subject is None or not subject.reference:
         return True
-    ref = subject.reference
-    return ref in refs or any(r.startswith("Patient/") and ref.endswith("/" + r) for r in refs)
+    ref = str(subject.reference)
+    if ref in refs:
+        return True
+    if ref.startswith("urn:"):
+        return ref not in full_urls
+    if not (ref.startswith("Patient/") or "/Patient/" in ref):
+        return False  # a Group, a Device, ...: not this patient's own record
+    named = [r for r in refs if r.startswith("Patient/")]
+    return not named or any(ref.endswith("/" + r) for r in named)
 
 
 def _read_patient(patients: Sequence[Entry], c: _Collector, as_of: dt.date) -> None:
@@ -773,7 +804,7 @@ def _resolve(path: str, candidates: list[_Candidate], c: _Collector) -> tuple[bo
         else:
             value = others[0].value
         for d in derived:
-            if _key(d.value) != _key(value) and d.derived:
+            if _key(d.value) != _key(value) and not d.implied:
                 c.warn(
                     MappingWarningKind.contradictory,
                     path,
@@ -884,8 +915,12 @@ class MappingContext:
     medications: MedicationCatalog
 
 
-def map_resources(entries: Iterable[Entry], context: MappingContext, *, as_of: dt.date) -> MappedPatient:
-    """Map FHIR resources about one patient to a profile; ages are completed years at ``as_of``."""
+def map_resources(
+    entries: Iterable[Entry], context: MappingContext, *, as_of: dt.date, patient_id: str | None = None
+) -> MappedPatient:
+    """Map FHIR resources about one patient to a profile; ages are completed years at ``as_of``. With
+    ``patient_id`` (a hook's context.patientId) resources about another patient are left out even when no
+    Patient resource came with them."""
     items = list(entries)
     if len(items) > MAX_RESOURCES:
         raise ValidationError(
@@ -893,10 +928,11 @@ def map_resources(entries: Iterable[Entry], context: MappingContext, *, as_of: d
         )
     c = _Collector(context.mapping)
     patients = [e for e in items if e.type == "Patient"]
-    refs: set[str] = set()
+    refs: set[str] = {f"Patient/{patient_id}"} if patient_id else set()
     for p in patients:
         refs |= _patient_refs(p)
     _read_patient(patients, c, as_of)
+    full_urls = {e.full_url for e in items if e.full_url}
     others: list[Entry] = []
     foreign = 0
     for e in items:
@@ -905,7 +941,7 @@ def map_resources(entries: Iterable[Entry], context: MappingContext, *, as_of: d
         if e.type not in READ_TYPES:
             c.unmapped.setdefault(e.type, [])
             continue
-        if not _about_patient(e.resource, refs):
+        if not _about_patient(e.resource, refs, full_urls):
             foreign += 1
             continue
         others.append(e)

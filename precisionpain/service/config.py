@@ -10,11 +10,12 @@ either of them decides. Every problem, from every layer, is reported at once as 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from precisionpain.base import FrozenModel
 from precisionpain.catalog.loader import parse_as, read_yaml, resolve_root
@@ -77,6 +78,33 @@ class ReloadSettings(FrozenModel):
     alias_check_interval_s: float = Field(default=60.0, ge=0.0)  # 0 = only on SIGHUP
 
 
+class CdsHooksSettings(FrozenModel):
+    """The CDS Hooks (HTTP) service of ``precisionpain cds-hooks``: its port, the FHIR servers it may fetch from
+    when a request's prefetch is missing (URL prefixes; empty = never fetch), and its report links (kept in memory
+    for ``report_ttl_s``; 0 = no links). TLS, tokens, limits and logging are the server's own settings."""
+
+    port: int = Field(default=8090, ge=0, le=65535)  # 0 = any free port
+    public_base_url: str | None = Field(default=None, max_length=512, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
+    fhir_server_allowlist: tuple[str, ...] = Field(default=(), max_length=64)
+    fhir_fetch_timeout_s: float = Field(default=5.0, gt=0.0, le=120.0)
+    max_fhir_response_bytes: int = Field(default=8 * MIB, ge=1024)
+    report_ttl_s: float = Field(default=900.0, ge=0.0)
+    max_reports_kept: int = Field(default=256, ge=1, le=100_000)
+
+    @field_validator("fhir_server_allowlist", mode="before")
+    @classmethod
+    def _comma_separated(cls, v: object) -> object:
+        return tuple(p.strip() for p in v.split(",") if p.strip()) if isinstance(v, str) else v
+
+    @field_validator("fhir_server_allowlist")
+    @classmethod
+    def _urls(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for prefix in v:
+            if len(prefix) > 512 or not re.match(r"^https?://[^\s/?#]+", prefix):
+                raise ValueError("each entry is an http(s) URL prefix such as https://fhir.example.org/r4/")
+        return v
+
+
 class ServerSettings(FrozenModel):
     """Everything the server needs, validated; built by :func:`build_settings`."""
 
@@ -101,6 +129,7 @@ class ServerSettings(FrozenModel):
     auth: AuthSettings = AuthSettings()
     limits: LimitSettings = LimitSettings()
     reload: ReloadSettings = ReloadSettings()
+    cds_hooks: CdsHooksSettings = CdsHooksSettings()
 
     @model_validator(mode="after")
     def _one_model_source(self) -> ServerSettings:
@@ -119,6 +148,7 @@ _SECTIONS: dict[str, type[FrozenModel]] = {
     "auth": AuthSettings,
     "limits": LimitSettings,
     "reload": ReloadSettings,
+    "cds_hooks": CdsHooksSettings,
 }
 
 

@@ -40,7 +40,10 @@ def first_and_second(tmp_path_factory: pytest.TempPathFactory, monkeypatch_modul
 
     first = run_quickstart(plan, said.append, recorder(1))
     second = run_quickstart(plan, said.append, recorder(2))
-    return plan, first, second, said
+    yield plan, first, second, said
+    from precisionpain.quickstart import stop_cds_hooks
+
+    stop_cds_hooks(plan.out)  # the CDS Hooks service each run leaves running (the second replaced the first's)
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +82,13 @@ def test_the_server_answered_over_grpc_and_stopped_cleanly(first_and_second) -> 
         profile = json.loads((REPO / "examples" / "patients" / f"{ex.name}.json").read_text())
         if profile.get("patient_ref"):
             assert profile["patient_ref"] not in log_text
+
+
+def test_the_cds_hooks_service_is_left_running_with_an_order_select_line(first_and_second) -> None:  # type: ignore[no-untyped-def]
+    _, first, second, _ = first_and_second
+    assert first.cds_hooks is not None and second.cds_hooks is not None
+    assert second.cds_hooks.indicators == ("critical",)  # codeine for the CYP2D6 poor metabolizer
+    assert second.cds_hooks.pid != first.cds_hooks.pid and "order-select" in second.cds_hooks.curl
 
 
 def test_second_run_reuses_cohort_and_champion(first_and_second) -> None:  # type: ignore[no-untyped-def]

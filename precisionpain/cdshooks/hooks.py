@@ -1,0 +1,522 @@
+"""The CDS Hooks services: a hook request -> FHIR data -> PatientProfile -> the engine -> cards.
+
+Like the gRPC servicer, this converts, validates and delegates; transport (HTTP, tokens, body limits, request ids,
+status codes, logs) lives in :mod:`precisionpain.cdshooks.app`. Three services:
+
+- ``precisionpain-patient-view`` (``patient-view``): the ranked options in one summary card with a link to the full
+  report, and a card listing the FHIR data that could not be used.
+- ``precisionpain-order-select`` / ``precisionpain-order-sign``: each draft MedicationRequest (the selected ones for
+  order-select, all for order-sign) whose medicine is a treatment option: a critical card when the option is
+  excluded for the patient, a warning card when it is warned, suggestions to replace it with the best usable
+  alternatives, and nothing when it is usable. A draft whose medicine is not in the medication catalog gets a
+  warning card: it was not checked.
+
+Data come from the request's prefetch (templates declared in discovery); what is missing is fetched from
+``fhirServer`` with ``fhirAuthorization`` when the server is allowed (:mod:`precisionpain.cdshooks.fhir_fetch`),
+else it becomes a data warning.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import pydantic
+from pydantic import ConfigDict, Field
+
+from precisionpain.base import FrozenModel
+from precisionpain.catalog.loader import pydantic_violations
+from precisionpain.catalog.safety import option_medication
+from precisionpain.cdshooks import cards as cardlib
+from precisionpain.cdshooks.fhir_fetch import FhirFetcher, fill_template
+from precisionpain.cdshooks.mapping import FhirMapping, describe_code, observation_codes
+from precisionpain.cdshooks.to_profile import (
+    Entry,
+    MappedPatient,
+    MappingContext,
+    MappingWarning,
+    MappingWarningKind,
+    map_resources,
+    medication_concept,
+    parse_fhir,
+    resolve_medication,
+)
+from precisionpain.errors import ValidationError, Violation, kind_of
+from precisionpain.schema import ModelSummary, RankedOption, RankedRecommendation
+
+FHIR_ID = r"^[A-Za-z0-9\-.]{1,64}$"
+MAX_SELECTIONS = 100
+MAX_PREFETCH_KEYS = 32
+MAX_DRAFT_ORDERS = 200
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    id: str
+    hook: Literal["patient-view", "order-select", "order-sign"]
+    title: str
+    description: str
+
+
+SERVICES: Mapping[str, ServiceSpec] = {
+    s.id: s
+    for s in (
+        ServiceSpec(
+            "precisionpain-patient-view",
+            "patient-view",
+            "PrecisionPain: chronic-pain treatment options",
+            "Ranks the chronic-pain treatment options for the patient (chance of response, CPIC guidance, medication "
+            "safety) and links to the full report.",
+        ),
+        ServiceSpec(
+            "precisionpain-order-select",
+            "order-select",
+            "PrecisionPain: pain-medicine order check",
+            "Checks a selected pain-medicine order against the patient's pharmacogenomics (CPIC) and medication "
+            "safety rules, and suggests the best usable alternative.",
+        ),
+        ServiceSpec(
+            "precisionpain-order-sign",
+            "order-sign",
+            "PrecisionPain: pain-medicine order check at signing",
+            "Checks every pain-medicine order about to be signed against the patient's pharmacogenomics (CPIC) and "
+            "medication safety rules, and suggests the best usable alternative.",
+        ),
+    )
+}
+
+
+def prefetch_templates(mapping: FhirMapping) -> dict[str, str]:
+    """The prefetch each service asks for: the patient, their conditions, the observations the mapping reads (by
+    code) and their active medications."""
+    codes = ",".join(f"{system}|{code}" for system, code in observation_codes(mapping))
+    patient = "{{context.patientId}}"
+    return {
+        "patient": f"Patient/{patient}",
+        "conditions": f"Condition?patient={patient}",
+        "observations": f"Observation?patient={patient}&code={codes}",
+        "medicationStatements": f"MedicationStatement?patient={patient}&status=active",
+        "medicationRequests": f"MedicationRequest?patient={patient}&status=active",
+    }
+
+
+def discovery(mapping: FhirMapping) -> dict[str, Any]:
+    prefetch = prefetch_templates(mapping)
+    return {
+        "services": [
+            {"hook": s.hook, "title": s.title, "description": s.description, "id": s.id, "prefetch": prefetch}
+            for s in SERVICES.values()
+        ]
+    }
+
+
+# ------------------------------------------------------------------------------------------ requests
+
+
+class FhirAuthorization(pydantic.BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    access_token: str = Field(min_length=1, max_length=8192)
+    token_type: Literal["Bearer"]
+    expires_in: int | None = None
+    scope: str | None = Field(default=None, max_length=4096)
+    subject: str | None = Field(default=None, max_length=256)
+
+
+class HookRequest(FrozenModel):
+    """The CDS Hooks 2.0 request envelope (unknown keys refused; every string bounded)."""
+
+    hook: str = Field(min_length=1, max_length=64)
+    hookInstance: str = Field(min_length=1, max_length=128)
+    fhirServer: str | None = Field(default=None, max_length=2048, pattern=r"^https?://\S+$")
+    fhirAuthorization: FhirAuthorization | None = None
+    context: dict[str, Any]
+    prefetch: dict[str, Any] | None = Field(default=None, max_length=MAX_PREFETCH_KEYS)
+    extension: dict[str, Any] | None = None
+
+
+class PatientContext(pydantic.BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    userId: str | None = Field(default=None, max_length=256)
+    patientId: str = Field(pattern=FHIR_ID)
+    encounterId: str | None = Field(default=None, max_length=256)
+
+
+class OrderContext(PatientContext):
+    draftOrders: dict[str, Any]
+    selections: tuple[str, ...] = Field(default=(), max_length=MAX_SELECTIONS)
+
+
+def _parse(model: type[pydantic.BaseModel], data: Any, prefix: str) -> Any:
+    try:
+        return model.model_validate(data)
+    except pydantic.ValidationError as err:
+        raise ValidationError("CDS Hooks request", pydantic_violations(err, prefix=prefix)) from None
+
+
+def parse_request(data: Any, spec: ServiceSpec) -> tuple[HookRequest, PatientContext]:
+    """The envelope and its context, every problem raised at once with its path."""
+    if not isinstance(data, dict):
+        raise ValidationError(
+            "CDS Hooks request", [Violation("(body)", "must be a JSON object", kind_of(data))]
+        )
+    request = _parse(HookRequest, data, "")
+    if request.hook != spec.hook:
+        raise ValidationError(
+            "CDS Hooks request", [Violation("hook", f"must be {spec.hook!r} for service {spec.id}", "string")]
+        )
+    context_model = PatientContext if spec.hook == "patient-view" else OrderContext
+    context = _parse(context_model, request.context, "context")
+    if spec.hook == "order-select" and not context.selections:
+        raise ValidationError(
+            "CDS Hooks request",
+            [Violation("context.selections", "order-select names the selected orders", "list")],
+        )
+    for key in request.prefetch or {}:
+        if len(key) > 64:
+            raise ValidationError(
+                "CDS Hooks request", [Violation("prefetch", "keys have at most 64 characters", "string")]
+            )
+    return request, context
+
+
+# ------------------------------------------------------------------------------------------ reports
+
+
+@dataclass(frozen=True)
+class StoredReport:
+    created_s: float
+    scored: Any  # recommender.ScoredRecommendation
+    summary: ModelSummary
+    engine: Any  # the Recommender whose package built it (catalogs for the report)
+
+
+class ReportStore:
+    """Full reports behind card links: kept in memory only, for ``ttl_s``, at most ``max_kept`` (oldest dropped),
+    under unguessable ids (128 random bits)."""
+
+    def __init__(self, ttl_s: float, max_kept: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl_s = ttl_s
+        self.max_kept = max_kept
+        self._clock = clock
+        self._items: OrderedDict[str, StoredReport] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def put(self, scored: Any, summary: ModelSummary, engine: Any) -> str:
+        report_id = secrets.token_urlsafe(16)
+        with self._lock:
+            self._expire()
+            self._items[report_id] = StoredReport(self._clock(), scored, summary, engine)
+            while len(self._items) > self.max_kept:
+                self._items.popitem(last=False)
+        return report_id
+
+    def get(self, report_id: str) -> StoredReport | None:
+        with self._lock:
+            self._expire()
+            return self._items.get(report_id)
+
+    def _expire(self) -> None:
+        now = self._clock()
+        while self._items:
+            oldest = next(iter(self._items.values()))
+            if now - oldest.created_s <= self.ttl_s:
+                break
+            self._items.popitem(last=False)
+
+
+def render_stored_report(stored: StoredReport) -> str:
+    from precisionpain.explain.render import render_report
+    from precisionpain.explain.report import build_report
+
+    package = stored.engine.package
+    report = build_report(
+        stored.scored.explained(),
+        stored.scored.profile,
+        stored.summary,
+        package.catalog,
+        package.tables,
+        options=package.options,
+    )
+    return render_report(report)
+
+
+# ------------------------------------------------------------------------------------------ the services
+
+
+@dataclass(frozen=True)
+class HookAnswer:
+    """The cards, and what the access line may say about the call (counts only)."""
+
+    cards: list[dict[str, Any]]
+    fields: dict[str, Any]
+
+
+def _today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
+
+
+class CdsHooksService:
+    """The three services over the currently loaded model (``model()`` raises while none is loaded)."""
+
+    def __init__(
+        self,
+        model: Callable[[], Any],
+        mapping: FhirMapping,
+        fetcher: FhirFetcher,
+        reports: ReportStore | None,
+        *,
+        today: Callable[[], dt.date] = _today,
+    ) -> None:
+        self.model = model
+        self.mapping = mapping
+        self.fetcher = fetcher
+        self.reports = reports
+        self.templates = prefetch_templates(mapping)
+        self.today = today
+
+    def discovery(self) -> dict[str, Any]:
+        return discovery(self.mapping)
+
+    def about(self) -> dict[str, Any]:
+        """What the cards' source link shows: the model, its intended use and limits, the catalogs' versions."""
+        engine = self.model().engine
+        summary: ModelSummary = engine.summary
+        provenance = engine.provenance()
+        return {
+            "model": {
+                "name": summary.model_name,
+                "version": summary.model_version,
+                "alias": summary.model_alias,
+            },
+            "synthetic_training_data": summary.synthetic_training_data,
+            "training_data": summary.training_data,
+            "intended_use": summary.intended_use,
+            "limitations": list(summary.limitations),
+            "fhir_mapping": self.mapping.identity,
+            "safety_rules": {
+                "version": provenance.safety_rules_version,
+                "sha256": provenance.safety_rules_sha256,
+            },
+            "feature_catalog": {"version": provenance.catalog_version, "sha256": provenance.catalog_sha256},
+        }
+
+    # -------------------------------------------------------------------------------------- data
+
+    def _gather(
+        self, request: HookRequest, context: PatientContext
+    ) -> tuple[list[Entry], list[MappingWarning]]:
+        entries: list[Entry] = []
+        warnings: list[MappingWarning] = []
+        prefetch = request.prefetch or {}
+        for key, template in self.templates.items():
+            data = prefetch.get(key)
+            if data is not None:
+                entries += parse_fhir(data, f"prefetch.{key}")
+                continue
+            token = request.fhirAuthorization.access_token if request.fhirAuthorization else None
+            fetched = self.fetcher.fetch(
+                request.fhirServer, token, fill_template(template, context.patientId)
+            )
+            for i, page in enumerate(fetched.pages):
+                try:
+                    entries += parse_fhir(page, f"{key}[{i}]")
+                except ValidationError:
+                    fetched = type(fetched)(problem="the FHIR server's answer is not valid FHIR R4")
+                    break
+            if fetched.problem:
+                resource = template.split("/", 1)[0].split("?", 1)[0]
+                warnings.append(
+                    MappingWarning(
+                        kind=MappingWarningKind.not_used,
+                        field=f"prefetch.{key}",
+                        message=f"{resource} data were not in the prefetch and not fetched: {fetched.problem}",
+                    )
+                )
+        return entries, warnings
+
+    def _check_patient(self, entries: list[Entry], context: PatientContext) -> None:
+        for e in entries:
+            if e.type == "Patient" and e.resource.id and e.resource.id != context.patientId:
+                raise ValidationError(
+                    "CDS Hooks request",
+                    [Violation("prefetch.patient", "is not the patient of context.patientId", "object")],
+                )
+
+    def _card_context(self, engine: Any, request_base: str, report_id: str | None) -> cardlib.CardContext:
+        summary: ModelSummary = engine.summary
+        p = engine.provenance()
+        version = f" v{summary.model_version}" if summary.model_version else ""
+        return cardlib.CardContext(
+            synthetic=summary.synthetic_training_data,
+            model_label=f"{summary.model_name}{version}",
+            about_url=f"{request_base}/cds-services/about",
+            report_url=f"{request_base}/reports/{report_id}" if report_id else None,
+            provenance=(
+                f"PrecisionPain model {summary.model_name}{version}; FHIR mapping {self.mapping.version} "
+                f"({self.mapping.sha256[:12]}); safety rules {p.safety_rules_version} ({p.safety_rules_sha256[:12]}); "
+                f"feature catalog {p.catalog_version}"
+            ),
+        )
+
+    # -------------------------------------------------------------------------------------- hooks
+
+    def call(self, service_id: str, data: Any, request_base: str) -> HookAnswer:
+        spec = SERVICES[service_id]
+        request, context = parse_request(data, spec)
+        orders = (
+            parse_fhir(context.draftOrders, "context.draftOrders")
+            if isinstance(context, OrderContext)
+            else []
+        )
+        if len(orders) > MAX_DRAFT_ORDERS:
+            raise ValidationError(
+                "CDS Hooks request",
+                [Violation("context.draftOrders", f"at most {MAX_DRAFT_ORDERS} orders", "list")],
+            )
+        engine = self.model().engine
+        safety = engine.safety
+        entries, warnings = self._gather(request, context)
+        self._check_patient(entries, context)
+        # the package's own feature catalog and tables (its catalog root is a copy that is gone once loaded)
+        mctx = MappingContext(self.mapping, engine.package.catalog, engine.package.tables, safety.medications)
+        mapped = map_resources(entries, mctx, as_of=self.today(), patient_id=context.patientId)
+        all_warnings = [*warnings, *mapped.warnings]
+        scored = engine.score([mapped.profile])[0] if mapped.profile is not None else None
+        report_id = None  # order cards get a report link only when one is shown (see _order_cards)
+        if scored is not None and self.reports is not None and spec.hook == "patient-view":
+            report_id = self.reports.put(scored, engine.summary, engine)
+        ctx = self._card_context(engine, request_base, report_id)
+        rec = scored.recommendation if scored is not None else None
+        if spec.hook == "patient-view":
+            cards = cardlib.patient_view_cards(ctx, rec, mapped.problems, all_warnings)
+        else:
+            assert isinstance(context, OrderContext)
+            cards = self._order_cards(engine, context, orders, mapped, scored, request_base)
+        fields = {
+            "hook": spec.hook,
+            "cards": len(cards),
+            "indicators": sorted({c["indicator"] for c in cards}),
+            "data_warnings": len(all_warnings),
+            "prefetch_not_available": len(warnings),
+        }
+        return HookAnswer(cards, fields)
+
+    def _order_cards(
+        self,
+        engine: Any,
+        context: OrderContext,
+        entries: list[Entry],
+        mapped: MappedPatient,
+        scored: Any,
+        request_base: str,
+    ) -> list[dict[str, Any]]:
+        safety = engine.safety
+        options = engine.package.options
+        by_medicine: dict[str, str] = {}
+        for o in options.options:
+            row = option_medication(o, safety.medications)
+            if row is not None:
+                by_medicine.setdefault(row.name, o.id)
+        wanted = set(context.selections)
+        drafts: list[cardlib.DraftOrder] = []
+        found: set[str] = set()
+        for e in entries:
+            if e.type != "MedicationRequest":
+                continue
+            reference = f"MedicationRequest/{e.resource.id}" if e.resource.id else None
+            if context.selections:
+                if reference not in wanted:
+                    continue
+                found.add(str(reference))
+            concept = medication_concept(e, entries)
+            row, _ = resolve_medication(concept, self.mapping, safety.medications)
+            raw = e.resource.model_dump(mode="json", exclude_none=True)
+            drafts.append(
+                cardlib.DraftOrder(
+                    reference,
+                    by_medicine.get(row.name) if row is not None else None,
+                    row.name if row is not None else None,
+                    row is not None,
+                    raw,
+                    _codings_label(self.mapping, concept),
+                )
+            )
+        missing = [s for s in context.selections if s not in found]
+        if missing:
+            raise ValidationError(
+                "CDS Hooks request",
+                [
+                    Violation(
+                        f"context.selections[{context.selections.index(s)}]",
+                        "is not a MedicationRequest of draftOrders",
+                        "string",
+                    )
+                    for s in missing
+                ],
+            )
+        rec: RankedRecommendation | None = scored.recommendation if scored is not None else None
+        cards: list[dict[str, Any]] = []
+        unchecked: list[str] = []
+        report_id: str | None = None
+        for draft in drafts:
+            if not draft.known:
+                ctx = self._card_context(engine, request_base, None)
+                cards.append(cardlib.unknown_order_card(ctx, draft, draft.label))
+                continue
+            if draft.option_id is None:
+                continue  # a medicine PrecisionPain does not rank: nothing to say
+            if rec is None:
+                unchecked.append(options.get(draft.option_id).display_name)
+                continue
+            option = _find(rec, draft.option_id)
+            if option is None or option.verdict == "usable":
+                continue
+            if report_id is None and self.reports is not None:
+                report_id = self.reports.put(scored, engine.summary, engine)
+            ctx = self._card_context(engine, request_base, report_id)
+            alternatives = self._alternatives(rec, draft.option_id, engine)
+            made = cardlib.order_card(ctx, draft, option, alternatives, rec, self.mapping.uri("rxnorm"))
+            if made is not None:
+                cards.append(made)
+        if unchecked:
+            ctx = self._card_context(engine, request_base, None)
+            cards.append(cardlib.unchecked_orders_card(ctx, mapped.problems, unchecked))
+        return cards
+
+    def _alternatives(
+        self, rec: RankedRecommendation, ordered: str, engine: Any
+    ) -> list[cardlib.Alternative]:
+        safety = engine.safety
+        options = engine.package.options
+        out: list[cardlib.Alternative] = []
+        for o in rec.options:
+            if o.option_id == ordered or o.verdict != "usable":
+                continue
+            row = option_medication(options.get(o.option_id), safety.medications)
+            if row is None:
+                continue  # not a medicine: it cannot replace a medication order
+            out.append(cardlib.Alternative(o, row.rxnorm, row.name))
+            if len(out) == cardlib.MAX_ALTERNATIVES:
+                break
+        return out
+
+
+def _find(rec: RankedRecommendation, option_id: str) -> RankedOption | None:
+    for o in (*rec.options, *rec.excluded):
+        if o.option_id == option_id:
+            return o
+    return None
+
+
+def _codings_label(mapping: FhirMapping, concept: Any) -> str:
+    for coding in (concept.coding or ()) if concept is not None else ():
+        return describe_code(mapping, coding.system, coding.code)
+    return "a medication without a code"

@@ -1,0 +1,137 @@
+"""Running the CDS Hooks service: settings, model store, uvicorn with TLS, signals.
+
+The same settings as the gRPC server (``serving/server.yaml``, ``PRECISIONPAIN_SERVE_*``, flags): its model source
+and reloads (SIGHUP, alias polling; a broken model never replaces a working one), TLS and mutual TLS, bearer
+tokens, ``limits.max_request_bytes`` (request bodies) and ``limits.max_concurrent_rpcs`` (connections and calls
+at once), JSON logs, plus its own ``cds_hooks`` section. The model is loaded before the port opens; SIGTERM or
+SIGINT stop taking connections and let calls in flight finish within ``grace_period_s``.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import signal
+import socket
+import ssl
+from types import FrameType
+from typing import Any
+
+from precisionpain.errors import ConfigError, Violation
+from precisionpain.service.config import ServerSettings, load_tokens
+from precisionpain.service.logs import configure_logging, get_logger, log_event
+
+log = get_logger("cds")
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host.strip("[]"), port))
+    except OSError:
+        sock.close()
+        raise ConfigError(
+            "server settings",
+            [Violation("cds_hooks.port", f"cannot listen on {host}:{port} (in use or not allowed)")],
+        ) from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def build_service(settings: ServerSettings) -> tuple[Any, Any]:
+    """(the CDS Hooks service over a loaded model store, the store): the model is loaded before this returns."""
+    from precisionpain.catalog.loader import load_feature_catalog
+    from precisionpain.cdshooks.fhir_fetch import FhirFetcher
+    from precisionpain.cdshooks.hooks import CdsHooksService, ReportStore
+    from precisionpain.cdshooks.mapping import load_fhir_mapping
+    from precisionpain.service.model_store import ModelStore
+    from precisionpain.service.server import settings_model_source
+
+    catalog = load_feature_catalog(settings.catalog_root)
+    mapping = load_fhir_mapping(settings.catalog_root)
+    cds = settings.cds_hooks
+    store = ModelStore(
+        settings_model_source(settings),
+        catalog.sha256,
+        check_interval_s=settings.reload.alias_check_interval_s,
+    )
+    store.load(force=True)
+    fetcher = FhirFetcher(
+        cds.fhir_server_allowlist, timeout_s=cds.fhir_fetch_timeout_s, max_bytes=cds.max_fhir_response_bytes
+    )
+    reports = ReportStore(cds.report_ttl_s, cds.max_reports_kept) if cds.report_ttl_s > 0 else None
+    return CdsHooksService(store.current, mapping, fetcher, reports), store
+
+
+def serve_cds_hooks(settings: ServerSettings) -> int:
+    """Run the CDS Hooks service until SIGTERM/SIGINT (SIGHUP reloads the model); returns the exit status."""
+    import uvicorn
+
+    from precisionpain.cdshooks.app import create_app
+    from precisionpain.service.server import GC_THRESHOLD, TokenCheck, settle_heap
+
+    configure_logging(settings.log_level)
+    tokens = TokenCheck(load_tokens(settings.auth))
+    gc.set_threshold(*GC_THRESHOLD)
+    service, store = build_service(settings)
+    store.on_change = lambda model: settle_heap()
+    if store.ready:
+        settle_heap()
+    store.start()
+    cds = settings.cds_hooks
+
+    def check_token(header: str | None) -> None:
+        tokens.check([("authorization", header)] if header is not None else [])
+
+    app = create_app(
+        service,
+        check_token=check_token,
+        max_request_bytes=settings.limits.max_request_bytes,
+        ready=lambda: store.ready,
+        public_base_url=cds.public_base_url,
+    )
+    tls = settings.tls
+    sock = _bind(settings.host, cds.port)
+    port = int(sock.getsockname()[1])
+    config = uvicorn.Config(
+        app,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        lifespan="off",
+        timeout_graceful_shutdown=max(1, round(settings.grace_period_s)),
+        limit_concurrency=settings.limits.max_concurrent_rpcs,
+        ssl_certfile=str(tls.cert_file) if tls.cert_file else None,
+        ssl_keyfile=str(tls.key_file) if tls.key_file else None,
+        ssl_ca_certs=str(tls.client_ca_file) if tls.client_ca_file else None,
+        ssl_cert_reqs=ssl.CERT_REQUIRED if tls.require_client_auth else ssl.CERT_NONE,
+    )
+    server = uvicorn.Server(config)
+
+    def on_hup(signum: int, frame: FrameType | None) -> None:
+        log_event(log, logging.INFO, "reload requested (SIGHUP)")
+        store.request_reload()
+
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, on_hup)
+    log_event(
+        log,
+        logging.INFO,
+        "listening",
+        host=settings.host,
+        port=port,
+        tls=tls.enabled,
+        mutual_tls=tls.require_client_auth,
+        token_auth=tokens.enabled,
+        fhir_servers_allowed=len(cds.fhir_server_allowlist),
+        report_links=service.reports is not None,
+        model_source=store.source.description,
+    )
+    try:
+        server.run(sockets=[sock])
+    finally:
+        store.stop()
+        log_event(log, logging.INFO, "stopped")
+    return 0

@@ -1,0 +1,77 @@
+"""The CDS Hooks service's parts without a server: settings, the FHIR server allowlist, the report store, card
+text."""
+
+from __future__ import annotations
+
+import pytest
+
+from precisionpain.errors import ConfigError
+
+
+def test_cds_hooks_settings_from_file_env_and_flags(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from precisionpain.service.config import build_settings
+
+    config = tmp_path / "server.yaml"
+    config.write_text(
+        "version: 1\ncds_hooks:\n  port: 9001\n  fhir_server_allowlist: ['https://a.example/r4/']\n"
+    )
+    s = build_settings({}, config_path=config, environ={})
+    assert s.cds_hooks.port == 9001 and s.cds_hooks.fhir_server_allowlist == ("https://a.example/r4/",)
+    env = {"PRECISIONPAIN_SERVE_CDS_HOOKS_FHIR_SERVER_ALLOWLIST": "https://b.example/, http://127.0.0.1:"}
+    s = build_settings({"cds_hooks.port": 9002}, config_path=config, environ=env)
+    assert s.cds_hooks.port == 9002
+    assert s.cds_hooks.fhir_server_allowlist == ("https://b.example/", "http://127.0.0.1:")
+    with pytest.raises(ConfigError, match=r"cds_hooks\.fhir_server_allowlist"):
+        build_settings({"cds_hooks.fhir_server_allowlist": "ftp://nope"}, config_path=config, environ={})
+
+
+@pytest.mark.parametrize(
+    ("url", "allowed"),
+    [
+        ("https://fhir.example.org/r4/", True),
+        ("https://fhir.example.org/r4/Patient/1", True),
+        ("https://fhir.example.org:8443/r4/", True),
+        ("https://fhir.example.org.evil.net/r4/", False),
+        ("https://user@fhir.example.org/r4/", False),
+        ("http://fhir.example.org/r4/", False),
+        ("http://127.0.0.1:8080/fhir/", True),
+        ("http://127.0.0.10/fhir/", False),
+        ("file:///etc/passwd", False),
+    ],
+)
+def test_fhir_server_allowlist(url: str, allowed: bool) -> None:
+    from precisionpain.cdshooks.fhir_fetch import fhir_server_allowed
+
+    assert fhir_server_allowed(url, ("https://fhir.example.org", "http://127.0.0.1:")) is allowed
+
+
+def test_no_allowlist_never_fetches() -> None:
+    from precisionpain.cdshooks.fhir_fetch import FhirFetcher
+
+    result = FhirFetcher((), timeout_s=1, max_bytes=1024).fetch(
+        "https://fhir.example.org/r4", "t", "Patient/1"
+    )
+    assert result.pages == () and "allowlist" in result.problem
+
+
+def test_report_store_expires_and_keeps_a_bounded_number() -> None:
+    from precisionpain.cdshooks.hooks import ReportStore
+
+    now = [0.0]
+    store = ReportStore(ttl_s=10, max_kept=2, clock=lambda: now[0])
+    a = store.put("a", None, None)  # type: ignore[arg-type]
+    b = store.put("b", None, None)  # type: ignore[arg-type]
+    assert len({a, b}) == 2 and len(a) >= 22
+    c = store.put("c", None, None)  # type: ignore[arg-type]
+    assert store.get(a) is None and store.get(b) is not None  # the oldest dropped
+    now[0] = 10.5
+    assert store.get(b) is None and store.get(c) is None  # expired
+
+
+def test_summary_fits_and_markdown_is_escaped() -> None:
+    from precisionpain.cdshooks.cards import fit, md
+
+    long = "Best-ranked options: " + ", ".join(f"Option number {i} 45%" for i in range(20))
+    cut = fit(long)
+    assert len(cut) <= 140 and cut.endswith("…") and long.startswith(cut[:-1])
+    assert md("HLA-B*15:02 | <b>x</b>\n[y](z)") == "HLA-B\\*15:02 \\| \\<b\\>x\\</b\\> \\[y\\](z)"

@@ -1,0 +1,347 @@
+"""The CDS Hooks service over HTTP: a real uvicorn server (one per session, on the small model package), a real
+HTTP client, and a real FHIR server on 127.0.0.1 for data the prefetch does not carry."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from precisionpain.cdshooks.hook_requests import (
+    draft_medication_request,
+    hook_request,
+    prefetch_from_bundle,
+    split_bundle,
+)
+from tests.cdshooks.conftest import PATIENT_EXAMPLES, example_bundle
+from tests.cdshooks.httpproc import FhirServer, running_fhir_server
+
+CODEINE = "2670"  # RxNorm ingredient, features/medications.yaml
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+@pytest.fixture(scope="module")
+def client(cds_server: Any, cds_token: str) -> Iterator[httpx.Client]:
+    with httpx.Client(
+        base_url=cds_server.url, headers={"Authorization": f"Bearer {cds_token}"}, timeout=30
+    ) as c:
+        yield c
+
+
+def post(client: httpx.Client, hook: str, body: dict[str, Any]) -> httpx.Response:
+    return client.post(f"/cds-services/precisionpain-{hook}", json=body)
+
+
+def cards_of(response: httpx.Response) -> list[dict[str, Any]]:
+    assert response.status_code == 200, response.text
+    cards: list[dict[str, Any]] = response.json()["cards"]
+    for card in cards:
+        assert_spec_card(card)
+    return cards
+
+
+def assert_spec_card(card: dict[str, Any]) -> None:
+    """CDS Hooks 2.0 card rules, and the demonstration banner while the model is synthetic."""
+    assert UUID.match(card["uuid"])
+    assert 0 < len(card["summary"]) <= 140
+    assert card["indicator"] in ("info", "warning", "critical")
+    assert card["source"]["label"] and card["source"]["url"].startswith(("http://", "https://"))
+    assert card["detail"].startswith("> **Demonstration model.**")
+    for link in card.get("links", ()):
+        assert link["type"] in ("absolute", "smart") and link["url"].startswith(("http://", "https://"))
+    if "suggestions" in card:
+        assert card["selectionBehavior"] in ("at-most-one", "any")
+        for s in card["suggestions"]:
+            assert UUID.match(s["uuid"]) and s["label"] and s["actions"]
+
+
+def order_body(hook: str, example: str, rxcui: str, display: str) -> dict[str, Any]:
+    patient_id, prefetch = prefetch_from_bundle(example_bundle(example))
+    return hook_request(
+        hook, patient_id, prefetch, orders=[draft_medication_request(patient_id, rxcui, display)]
+    )
+
+
+# ------------------------------------------------------------------------------------------ discovery
+
+
+def test_discovery(cds_server: Any) -> None:
+    answer = httpx.get(f"{cds_server.url}/cds-services", timeout=10)  # open, like health
+    assert answer.status_code == 200
+    services = {s["id"]: s for s in answer.json()["services"]}
+    assert {s["hook"] for s in services.values()} == {"patient-view", "order-select", "order-sign"}
+    for s in services.values():
+        assert s["title"] and s["description"]
+        assert s["prefetch"]["patient"] == "Patient/{{context.patientId}}"
+        assert (
+            "http://loinc.org|44261-6" in s["prefetch"]["observations"]
+        )  # PHQ-9 total, among the mapped codes
+
+
+# ------------------------------------------------------------------------------------------ patient-view
+
+
+def test_patient_view_ranks_and_links_the_full_report(client: httpx.Client, cds_server: Any) -> None:
+    patient_id, prefetch = prefetch_from_bundle(example_bundle("cyp2d6_poor_metabolizer"))
+    cards = cards_of(post(client, "patient-view", hook_request("patient-view", patient_id, prefetch)))
+    assert len(cards) == 1  # every item of the bundle was used
+    card = cards[0]
+    assert card["summary"].startswith("Best-ranked options:")
+    assert "Codeine" in card["detail"].split("### Not to be used for this patient", 1)[1]
+    report = httpx.get(card["links"][0]["url"], timeout=60)
+    assert report.status_code == 200 and report.text.startswith("<!DOCTYPE html>")
+    assert "Demonstration model" in report.text
+    assert httpx.get(f"{cds_server.url}/reports/{'x' * 22}", timeout=10).status_code == 404
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in PATIENT_EXAMPLES.glob("*.json")))
+def test_every_example_patient_gets_cards(client: httpx.Client, name: str) -> None:
+    patient_id, prefetch = prefetch_from_bundle(example_bundle(name))
+    cards = cards_of(post(client, "patient-view", hook_request("patient-view", patient_id, prefetch)))
+    assert cards and cards[0]["summary"].startswith(("Best-ranked options:", "No usable option"))
+
+
+def test_an_unknown_code_gets_a_warning(client: httpx.Client) -> None:
+    patient_id, prefetch = prefetch_from_bundle(example_bundle("pregnant_24_weeks"))
+    prefetch["observations"]["entry"].append(
+        {
+            "resource": {
+                "resourceType": "Observation",
+                "status": "final",
+                "subject": {"reference": f"Patient/{patient_id}"},
+                "code": {"coding": [{"system": "http://loinc.org", "code": "99999-9"}]},
+                "valueInteger": 3,
+            }
+        }
+    )
+    cards = cards_of(post(client, "patient-view", hook_request("patient-view", patient_id, prefetch)))
+    data_cards = [c for c in cards if c["indicator"] == "warning" and "could not be used" in c["summary"]]
+    assert len(data_cards) == 1 and "LOINC 99999-9" in data_cards[0]["detail"]
+
+
+# ------------------------------------------------------------------------------------------ orders
+
+
+@pytest.mark.parametrize("hook", ["order-select", "order-sign"])
+def test_codeine_for_a_cyp2d6_poor_metabolizer_is_critical_with_an_alternative(
+    client: httpx.Client, hook: str
+) -> None:
+    cards = cards_of(post(client, hook, order_body(hook, "cyp2d6_poor_metabolizer", CODEINE, "codeine")))
+    assert len(cards) == 1
+    card = cards[0]
+    assert card["indicator"] == "critical"
+    assert "Codeine" in card["summary"] and "Poor Metabolizer" in card["summary"]
+    assert "cpicpgx.org" in card["source"]["url"] and "CPIC" in card["source"]["label"]
+    assert card["selectionBehavior"] == "at-most-one" and card["suggestions"][0]["isRecommended"] is True
+    actions = card["suggestions"][0]["actions"]
+    assert actions[0] == {
+        "type": "delete",
+        "description": "Remove the Codeine order",
+        "resourceId": ["MedicationRequest/draft-1"],
+    }
+    created = actions[1]["resource"]
+    assert (
+        actions[1]["type"] == "create"
+        and created["resourceType"] == "MedicationRequest"
+        and created["status"] == "draft"
+    )
+    coding = created["medicationCodeableConcept"]["coding"][0]
+    assert coding["system"] == "http://www.nlm.nih.gov/research/umls/rxnorm" and coding["code"] != CODEINE
+    assert created["subject"] == {"reference": "Patient/example-cyp2d6-pm"}
+
+
+def test_a_fine_order_gets_no_card(client: httpx.Client, mapping_context: Any, small_package: Any) -> None:
+    """An order of an option the engine finds usable for this patient (asked in-process here) gets nothing."""
+    from precisionpain.catalog.safety import option_medication
+    from precisionpain.recommender import Recommender
+
+    engine = Recommender(small_package)
+    profile = json.loads((PATIENT_EXAMPLES / "cyp2d6_poor_metabolizer.json").read_text())
+    from precisionpain.features.validate import validate_profile
+
+    rec = engine.score([validate_profile(profile, small_package.catalog, small_package.tables)])[
+        0
+    ].recommendation
+    usable = [
+        row
+        for o in rec.options
+        if o.verdict == "usable"
+        and not o.safety_reasons
+        and (row := option_medication(small_package.options.get(o.option_id), engine.safety.medications))
+        is not None
+        and row.rxnorm
+    ]
+    assert usable, "the example patient has a usable drug option"
+    for hook in ("order-select", "order-sign"):
+        assert (
+            cards_of(
+                post(
+                    client,
+                    hook,
+                    order_body(hook, "cyp2d6_poor_metabolizer", str(usable[0].rxnorm), usable[0].name),
+                )
+            )
+            == []
+        )
+
+
+def test_an_unknown_medication_code_gets_a_warning(client: httpx.Client) -> None:
+    cards = cards_of(
+        post(client, "order-select", order_body("order-select", "cyp2d6_poor_metabolizer", "999999999", "x"))
+    )
+    assert [c["indicator"] for c in cards] == ["warning"]
+    assert "RXNORM 999999999" in cards[0]["summary"]
+
+
+def test_a_selection_not_in_the_draft_orders_is_a_clear_400(client: httpx.Client) -> None:
+    body = order_body("order-select", "cyp2d6_poor_metabolizer", CODEINE, "codeine")
+    body["context"]["selections"] = ["MedicationRequest/nope"]
+    answer = post(client, "order-select", body)
+    assert answer.status_code == 400
+    assert answer.json()["error"]["violations"][0]["field"] == "context.selections[0]"
+
+
+# ------------------------------------------------------------------------------------------ transport
+
+
+def test_no_token_is_401_and_a_wrong_token_too(cds_server: Any) -> None:
+    patient_id, prefetch = prefetch_from_bundle(example_bundle("mostly_missing"))
+    body = hook_request("patient-view", patient_id, prefetch)
+    for headers in ({}, {"Authorization": "Bearer wrong-token-0123456789"}):
+        answer = httpx.post(
+            f"{cds_server.url}/cds-services/precisionpain-patient-view",
+            json=body,
+            headers=headers,
+            timeout=10,
+        )
+        assert answer.status_code == 401
+        error = answer.json()["error"]
+        assert error["code"] == "UNAUTHENTICATED" and error["reason"] == "INVALID_CREDENTIALS"
+        assert error["request_id"] == answer.headers["x-request-id"]
+
+
+def test_an_oversize_body_is_413(client: httpx.Client) -> None:
+    body = {
+        "hook": "patient-view",
+        "hookInstance": str(uuid.uuid4()),
+        "context": {"patientId": "p"},
+        "extension": {"padding": "x" * 300_000},
+    }  # the session server's limit is 256 KiB
+    answer = post(client, "patient-view", body)
+    assert answer.status_code == 413
+    assert "limits.max_request_bytes" in answer.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("content", "field"),
+    [
+        (b"{not json", "(body)"),
+        (b"[" * 100_000 + b"]" * 100_000, "(body)"),
+        (
+            json.dumps({"hook": "order-sign", "hookInstance": "1", "context": {"patientId": "p"}}).encode(),
+            "hook",
+        ),
+        (
+            json.dumps(
+                {"hook": "patient-view", "hookInstance": "1", "context": {"patientId": "bad id!"}}
+            ).encode(),
+            "context.patientId",
+        ),
+        (
+            json.dumps(
+                {"hook": "patient-view", "hookInstance": "1", "context": {"patientId": "p"}, "colour": 1}
+            ).encode(),
+            "colour",
+        ),
+    ],
+)
+def test_bad_requests_are_400_naming_the_field(client: httpx.Client, content: bytes, field: str) -> None:
+    answer = client.post(
+        "/cds-services/precisionpain-patient-view",
+        content=content,
+        headers={"Content-Type": "application/json"},
+    )
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"]["violations"][0]["field"] == field
+
+
+def test_invalid_fhir_in_the_prefetch_is_400_with_its_path(client: httpx.Client) -> None:
+    patient_id, prefetch = prefetch_from_bundle(example_bundle("cyp2d6_poor_metabolizer"))
+    prefetch["patient"]["birthDate"] = "the day after yesterday"
+    answer = post(client, "patient-view", hook_request("patient-view", patient_id, prefetch))
+    assert answer.status_code == 400
+    assert answer.json()["error"]["violations"][0]["field"] == "prefetch.patient.birthDate"
+    assert "yesterday" not in answer.text
+
+
+# ------------------------------------------------------------------------------------------ fetching from fhirServer
+
+
+def test_missing_prefetch_is_fetched_from_the_fhir_server_with_its_bearer(client: httpx.Client) -> None:
+    bundle = example_bundle("cyp2d6_poor_metabolizer")
+    patient_id, patient, by_type = split_bundle(bundle)
+    with running_fhir_server(FhirServer(patient, by_type)) as fhir:
+        body = hook_request(
+            "order-select",
+            patient_id,
+            None,
+            orders=[draft_medication_request(patient_id, CODEINE, "codeine")],
+            fhir_server=fhir.base,
+            fhir_token="fhir-access-token-42",
+        )
+        fetched = cards_of(post(client, "order-select", body))
+        seen = list(fhir.seen)
+    given = cards_of(
+        post(
+            client, "order-select", order_body("order-select", "cyp2d6_poor_metabolizer", CODEINE, "codeine")
+        )
+    )
+    assert [c["summary"] for c in fetched] == [c["summary"] for c in given]
+    assert {path.split("?")[0] for path, _ in seen} >= {
+        f"/fhir/Patient/{patient_id}",
+        "/fhir/Observation",
+        "/fhir/Condition",
+    }
+    assert sum(1 for path, _ in seen if "_offset=" in path) >= 1  # search pages followed
+    assert {auth for _, auth in seen} == {"Bearer fhir-access-token-42"}
+
+
+def test_a_fhir_server_outside_the_allowlist_is_not_called(client: httpx.Client) -> None:
+    patient_id = "example-cyp2d6-pm"
+    body = hook_request("patient-view", patient_id, None, fhir_server="https://fhir.example.org/r4")
+    cards = cards_of(post(client, "patient-view", body))
+    assert cards[0]["indicator"] == "warning" and "could not rank" in cards[0]["summary"]
+    assert "not in cds_hooks.fhir_server_allowlist" in cards[0]["detail"].replace(
+        "\\", ""
+    )  # markdown escapes
+
+
+# ------------------------------------------------------------------------------------------ logs
+
+
+def test_the_log_holds_no_patient_value_identifier_or_token(
+    client: httpx.Client, cds_server: Any, cds_token: str
+) -> None:
+    answer = post(client, "order-sign", order_body("order-sign", "phq9_item9_positive", CODEINE, "codeine"))
+    assert answer.status_code == 200
+    log = cds_server.log_text()
+    lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    access = [
+        r
+        for r in lines
+        if r.get("message") == "call" and r.get("request_id") == answer.headers["x-request-id"]
+    ]
+    assert len(access) == 1 and access[0]["status"] == 200 and access[0]["hook"] == "order-sign"
+    for secret in (
+        "example-phq9-item9",
+        "example-cyp2d6-pm",
+        cds_token,
+        "fhir-access-token-42",
+        "Practitioner/example",
+    ):
+        assert secret not in log
