@@ -5,7 +5,8 @@ The safety layer (:mod:`precisionpain.safety`) decides what may be ranked: an op
 ``excluded`` with every reason; the ranking obeys the verdict and never re-decides it. Other reasons become
 cautions on the option, most severe first, beside the CPIC guidance (looked up with the functional phenotypes,
 so phenoconversion shows in the guidance too) and the catalog's own cautions. Usable options are ranked by
-calibrated response probability.
+calibrated response probability. Each option also carries its guideline tier for the patient's pain condition
+(or pain type, when no condition is given) from the guideline catalog: attached, never used to rank.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pandas as pd
 import pydantic
 
 from precisionpain.bounded_cache import lru_cache_bytes, text_bytes
+from precisionpain.catalog.guidelines import GuidelineCatalog
 from precisionpain.catalog.loader import FeatureCatalog, OptionCatalog
 from precisionpain.catalog.types import DOMAIN_LABELS, FieldType, MissingPolicy, TreatmentOption
 from precisionpain.errors import DataError, ProfileValidationError, Violation
@@ -41,6 +43,7 @@ from precisionpain.schema import (
     FunctionalReading,
     GeneReading,
     Guidance,
+    GuidelineContext,
     OptionPrediction,
     PatientProfile,
     Provenance,
@@ -54,6 +57,7 @@ from precisionpain.schema import (
 )
 
 AVOID = "AVOID"
+CONDITION_FIELD = "clinical.pain_condition"
 #: Byte budgets of the caches keyed by what patients carry (gene readings, rule facts such as an eGFR value).
 CPIC_VIEW_CACHE_BYTES = 16 * 1024 * 1024
 RULE_CAUTION_CACHE_BYTES = 4 * 1024 * 1024
@@ -334,11 +338,14 @@ def rank_options(
     safety: SafetyAssessment,
     warnings: Sequence[DataWarning] = (),
     candidate_ids: Sequence[str] | None = None,
+    guidelines: GuidelineCatalog | None = None,
 ) -> RankedRecommendation:
     """Obey the safety verdicts and rank the usable options (best first).
 
     ``safety`` is :func:`precisionpain.safety.apply_safety_rules` for this profile over the whole option
-    catalog: an excluded option is never ranked, whatever the model predicts.
+    catalog: an excluded option is never ranked, whatever the model predicts. With ``guidelines`` every option
+    carries its tier for the patient's condition (or pain type) and the answer the table it was read from; the
+    order is the same without them.
     """
     wanted = check_candidates(candidate_ids or profile.candidate_option_ids, options)
     by_id = {p.option_id: p for p in predictions}
@@ -350,6 +357,8 @@ def rank_options(
     states = gene_states(safety.functional_pgx, tables)
     prior = profile.clinical.carbamazepine_prior_use_over_3_months
     verdicts = {o.option_id: o for o in safety.options}
+    condition, pain_type = profile.clinical.pain_condition, profile.clinical.pain_type
+    tiers = guidelines.table(condition, pain_type) if guidelines is not None else {}
     usable_drugs = sum(
         1 for o in safety.options if o.modality == "drug" and o.verdict is not Verdict.excluded
     )
@@ -376,6 +385,7 @@ def rank_options(
             exclusion_reason=_exclusion_reason(reasons, cpic.guidance) if is_excluded else "",
             verdict=verdict.verdict.value,
             safety_reasons=reasons,
+            guideline=tiers.get(option.id),
         )
         if is_excluded:
             excluded.append(RankedOption(**entry))
@@ -383,16 +393,26 @@ def rank_options(
             usable.append(entry)
     usable.sort(key=lambda o: (-o["p_response"], o["option_id"]))
     ranked = tuple(RankedOption(**{**o, "rank": i + 1}) for i, o in enumerate(usable))
+    context = guidelines.context(condition, pain_type) if guidelines is not None else None
     return RankedRecommendation(
         patient_ref=profile.patient_ref,
         options=ranked,
         excluded=tuple(excluded),
-        warnings=(*warnings, *safety_warnings(safety)),
+        warnings=(*warnings, *safety_warnings(safety), *guideline_warnings(context)),
         safety_flags=safety_flags(profile),
         provenance=provenance,
         functional_phenotypes=functional_readings(safety),
         medications=safety.medications,
+        guideline_context=context,
     )
+
+
+@lru_cache(maxsize=64)
+def guideline_warnings(context: GuidelineContext | None) -> tuple[DataWarning, ...]:
+    """A pain condition that was not given is said: the tiers then come from the pain type."""
+    if context is None or context.pain_condition is not None:
+        return ()
+    return (DataWarning(kind=WarningKind.missing_input, field=CONDITION_FIELD, message=context.text),)
 
 
 def safety_warnings(safety: SafetyAssessment) -> tuple[DataWarning, ...]:

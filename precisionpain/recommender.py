@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 from pydantic import TypeAdapter
 
+from precisionpain.catalog.guidelines import GuidelineCatalog, load_guideline_catalog
 from precisionpain.catalog.loader import FeatureCatalog
 from precisionpain.errors import ModelCatalogMismatchError, ModelError, PrecisionPainError
 from precisionpain.explain.contributions import DEFAULT_TOP_K, explain_options
@@ -151,6 +152,7 @@ class Recommender:
         expected_catalog_sha256: str | None = None,
         clock: Callable[[], str] = _utc_now,
         safety: SafetyCatalogs | None = None,
+        guidelines: GuidelineCatalog | None = None,
     ) -> None:
         from precisionpain.explain.treeshap import TreeEnsembleSet
 
@@ -205,6 +207,10 @@ class Recommender:
         #: The safety rules every answer obeys: by default the catalogs packaged with the model (compiled against
         #: its option catalog), so a model version always answers under the rules it was registered with.
         self.safety: SafetyCatalogs = safety or load_safety_catalogs(package.path / "catalog")
+        #: The guideline tiers every answer carries: by default the catalog packaged with the model.
+        self.guidelines: GuidelineCatalog = guidelines or load_guideline_catalog(
+            package.options, package.path / "catalog"
+        )
         self.summary: ModelSummary = model_summary(
             meta, version=self.identity.version, alias=self.identity.alias
         )
@@ -225,6 +231,8 @@ class Recommender:
             "safety_rules_version": self.safety.rules_ref.version,
             "safety_rules_sha256": self.safety.rules_ref.sha256,
             "medication_catalog_sha256": self.safety.medications_ref.sha256,
+            "guideline_catalog_version": self.guidelines.version,
+            "guideline_catalog_sha256": self.guidelines.sha256,
         }
 
     # ------------------------------------------------------------------------------------------ lifecycle
@@ -427,6 +435,7 @@ class Recommender:
                     safety=apply_safety_rules(profile, self.safety),
                     warnings=data_warnings(profile, features, pkg.catalog, pkg.metadata.training_ranges),
                     candidate_ids=wanted[i],
+                    guidelines=self.guidelines,
                 )
             except PrecisionPainError as exc:
                 out.append(exc)

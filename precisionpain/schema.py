@@ -415,6 +415,7 @@ class GuidelineContext(FrozenModel):
     basis: GuidelineBasis
     table: str
     text: str  # e.g. "Pain condition not given: guideline tiers from the pain type (neuropathic)"
+    sources: tuple[SourceRef, ...] = ()  # every source the table cites
 
 
 class Caution(FrozenModel):

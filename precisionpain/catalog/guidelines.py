@@ -116,32 +116,53 @@ class GuidelineCatalog:
 
     def table(self, condition: PainCondition | None, pain_type: PainType) -> Table:
         """The positions of every option for a patient with this condition (None: not given) and pain type."""
-        if condition is not None:
-            own = self._by_condition.get(condition)
-            if own is not None:
-                return own
-            source = self.conditions[condition].from_pain_type
-            if source is not None and source != GIVEN:
-                return self._by_pain_type[PainType(source)]
-        return self._by_pain_type[pain_type]
+        return _table_for(condition, pain_type, self.conditions, self._by_condition, self._by_pain_type)
 
     def context(self, condition: PainCondition | None, pain_type: PainType) -> GuidelineContext:
         """Which table a patient's tiers come from, said in words."""
         return self._contexts[(condition, pain_type)]
 
 
+def _table_for(
+    condition: PainCondition | None,
+    pain_type: PainType,
+    conditions: Mapping[PainCondition, ConditionTable],
+    by_condition: Mapping[PainCondition, Table],
+    by_pain_type: Mapping[PainType, Table],
+) -> Table:
+    if condition is not None:
+        own = by_condition.get(condition)
+        if own is not None:
+            return own
+        source = conditions[condition].from_pain_type
+        if source is not None and source != GIVEN:
+            return by_pain_type[PainType(source)]
+    return by_pain_type[pain_type]
+
+
 def _context(
-    condition: PainCondition | None, pain_type: PainType, conditions: Mapping[PainCondition, ConditionTable]
+    condition: PainCondition | None,
+    pain_type: PainType,
+    conditions: Mapping[PainCondition, ConditionTable],
+    positions: Table,
 ) -> GuidelineContext:
+    """Which table a patient reads, said in words, with every source that table cites (once)."""
+
     def label(value: str) -> str:
         return value.replace("_", " ")
 
+    cited: dict[str, SourceRef] = {}
+    for position in positions.values():
+        for src in position.sources:
+            cited.setdefault(src.source_id, src)
+    sources = tuple(cited.values())
     if condition is None:
         return GuidelineContext(
             pain_type=pain_type,
             basis=GuidelineBasis.pain_type,
             table=pain_type.value,
             text=f"Pain condition not given: guideline tiers from the pain type ({label(pain_type.value)}).",
+            sources=sources,
         )
     source = conditions[condition].from_pain_type
     if source is None:
@@ -151,6 +172,7 @@ def _context(
             basis=GuidelineBasis.condition,
             table=condition.value,
             text=f"Pain condition: {label(condition.value)}; guideline tiers for {label(condition.value)}.",
+            sources=sources,
         )
     table = pain_type.value if source == GIVEN else str(source)
     return GuidelineContext(
@@ -159,6 +181,7 @@ def _context(
         basis=GuidelineBasis.pain_type,
         table=table,
         text=f"Pain condition: {label(condition.value)}; guideline tiers from the pain type ({label(table)}).",
+        sources=sources,
     )
 
 
@@ -259,7 +282,11 @@ def load_guideline_catalog(
         for p, t in data.pain_types.items()
     }
     CatalogError.raise_if_any(GUIDELINES_FILE, out)
-    contexts = {(c, p): _context(c, p, data.conditions) for c in (None, *PainCondition) for p in PainType}
+    contexts = {
+        (c, p): _context(c, p, data.conditions, _table_for(c, p, data.conditions, by_condition, by_pain_type))
+        for c in (None, *PainCondition)
+        for p in PainType
+    }
     return GuidelineCatalog(
         catalog_id=data.catalog_id,
         version=data.version,

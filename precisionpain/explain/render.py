@@ -20,6 +20,7 @@ from precisionpain.explain import charts, display
 from precisionpain.explain.report import (
     ACTION_LABELS,
     BIN_LABELS,
+    TIER_LABELS,
     OptionWhy,
     PgxBin,
     Report,
@@ -193,6 +194,7 @@ def _environment() -> Environment:
         WARNING_HEADINGS={k.value: t for k, t in WARNING_HEADINGS.items()},
         SOURCE_LABELS=SOURCE_LABELS,
         VERDICT_LABELS=VERDICT_LABELS,
+        TIER_LABELS={t.value: label for t, label in TIER_LABELS.items()},
         LEVEL_LABELS=LEVEL_LABELS,
         metric_value=_metric_value,
         gap_metric=_gap_metric,

@@ -36,6 +36,7 @@ from precisionpain.schema import (
     FunctionalReading,
     GeneResult,
     Guidance,
+    GuidelineTier,
     HlaStatus,
     Interval,
     ModelSummary,
@@ -47,6 +48,7 @@ from precisionpain.schema import (
     SafetyFlag,
     SafetyReason,
     Severity,
+    SourceRef,
     WarningKind,
 )
 
@@ -75,6 +77,17 @@ OPTION_CLASS_LABELS = {
     "mind_body": "Mind-body therapy",
     "digital": "Digital therapy",
     "social": "Social support",
+    "topical_nsaid": "Topical NSAID",
+    "topical": "Topical (patch or plaster)",
+    "multidisciplinary": "Multidisciplinary programme",
+}
+
+TIER_LABELS: dict[GuidelineTier, str] = {
+    GuidelineTier.first_line: "First line",
+    GuidelineTier.second_line: "Second line",
+    GuidelineTier.third_line: "Third line",
+    GuidelineTier.recommended_against: "Recommended against",
+    GuidelineTier.not_addressed: "Not addressed",
 }
 
 SUPPORT_STATEMENT = (
@@ -248,6 +261,7 @@ class OptionEntry(FrozenModel):
     cautions: tuple[Caution, ...] = ()
     excluded: bool = False
     exclusion_reason: str = ""
+    guideline_tier: GuidelineTier | None = None  # None in recommendations made before guideline tiers
 
 
 class WaterfallStep(FrozenModel):
@@ -314,6 +328,36 @@ class MedicationSafety(FrozenModel):
     rules_sha256: str = ""
 
 
+class TierRow(FrozenModel):
+    """One option's guideline tier for this patient, with the sources of its row (ids into the section's list)."""
+
+    option_id: str
+    display_name: str
+    tier: GuidelineTier
+    source_ids: tuple[str, ...] = ()
+    judgement: bool = False
+    note: str = ""
+    excluded: bool = False
+
+
+class GuidelineSection(FrozenModel):
+    """The "Guideline tiers" section: which table the tiers come from (the pain condition, or the pain type when
+    no condition was given) and every shown option's tier, ranked options first. Tiers never change the ranking."""
+
+    condition: str = ""  # clinician label of the pain condition; "" = not given
+    pain_type: str
+    table: str
+    text: str  # e.g. "Pain condition not given: guideline tiers from the pain type (mixed)."
+    rows: tuple[TierRow, ...] = ()
+    sources: tuple[SourceRef, ...] = ()  # every source the rows cite, once, in order of first citation
+    catalog_version: str = ""
+    catalog_sha256: str = ""
+
+    def number(self, source_id: str) -> int:
+        """The 1-based number the section cites a source by."""
+        return next(i for i, s in enumerate(self.sources, 1) if s.source_id == source_id)
+
+
 class Report(FrozenModel):
     """One clinician report, rendered to HTML (:func:`render_html`) or JSON (``model_dump_json``)."""
 
@@ -334,6 +378,7 @@ class Report(FrozenModel):
     warnings: tuple[DataWarning, ...]
     references: tuple[Reference, ...]
     medication_safety: MedicationSafety = MedicationSafety()
+    guidelines: GuidelineSection | None = None  # None for a recommendation made before guideline tiers
 
     def explanation(self, option_id: str) -> OptionWhy:
         for e in self.explanations:
@@ -746,6 +791,40 @@ def _option_entry(
         cautions=tuple(c for c in option.cautions if not c.code.startswith(_PGX_SECTION_ONLY)),
         excluded=option.excluded,
         exclusion_reason=option.exclusion_reason,
+        guideline_tier=option.guideline.tier if option.guideline is not None else None,
+    )
+
+
+def _guideline_section(rec: RankedRecommendation) -> GuidelineSection | None:
+    ctx = rec.guideline_context
+    if ctx is None:
+        return None
+    shown = [o for o in (*rec.options, *rec.excluded) if o.guideline is not None]
+    sources: dict[str, SourceRef] = {}
+    for o in shown:
+        for src in o.guideline.sources:  # type: ignore[union-attr]
+            sources.setdefault(src.source_id, src)
+    return GuidelineSection(
+        condition=display.humanize(ctx.pain_condition.value) if ctx.pain_condition is not None else "",
+        pain_type=display.humanize(ctx.pain_type.value),
+        table=ctx.table,
+        text=ctx.text,
+        rows=tuple(
+            TierRow(
+                option_id=o.option_id,
+                display_name=o.display_name,
+                tier=o.guideline.tier,
+                source_ids=tuple(src.source_id for src in o.guideline.sources),
+                judgement=o.guideline.judgement,
+                note=o.guideline.note,
+                excluded=o.excluded,
+            )
+            for o in shown
+            if o.guideline is not None
+        ),
+        sources=tuple(sources.values()),
+        catalog_version=rec.provenance.guideline_catalog_version,
+        catalog_sha256=rec.provenance.guideline_catalog_sha256,
     )
 
 
@@ -1001,6 +1080,7 @@ def build_report(
         warnings=warnings,
         references=_references(pgx),
         medication_safety=_medication_safety(rec, profile, patient, warnings),
+        guidelines=_guideline_section(rec),
     )
 
 
@@ -1051,12 +1131,14 @@ def report_json(report: Report, *, indent: int | None = 2) -> str:
 __all__ = [
     "BIN_LABELS",
     "REPORT_FORMAT",
+    "TIER_LABELS",
     "Citation",
     "DomainInputs",
     "DomainTotal",
     "DrugPgx",
     "GeneRow",
     "GuidanceItem",
+    "GuidelineSection",
     "InputItem",
     "OptionEntry",
     "OptionWhy",
@@ -1065,6 +1147,7 @@ __all__ = [
     "PgxSection",
     "Reference",
     "Report",
+    "TierRow",
     "WaterfallStep",
     "build_report",
     "render_html",

@@ -46,6 +46,8 @@ from precisionpain.schema import (
     FunctionalReading,
     GeneReading,
     Guidance,
+    GuidelineContext,
+    GuidelinePosition,
     Interval,
     ModelSummary,
     OptionExplanation,
@@ -405,6 +407,10 @@ _DOMAIN, _DOMAIN_BACK = _enum_maps(recommendation_pb2.Domain.DESCRIPTOR, "DOMAIN
 _WARNING, _WARNING_BACK = _enum_maps(recommendation_pb2.WarningKind.DESCRIPTOR, "WARNING_KIND_")
 _LEVEL, _LEVEL_BACK = _enum_maps(recommendation_pb2.RuleLevel.DESCRIPTOR, "RULE_LEVEL_")
 _VERDICT, _VERDICT_BACK = _enum_maps(recommendation_pb2.SafetyVerdict.DESCRIPTOR, "SAFETY_VERDICT_")
+_TIER, _TIER_BACK = _enum_maps(recommendation_pb2.GuidelineTier.DESCRIPTOR, "GUIDELINE_TIER_")
+_BASIS, _BASIS_BACK = _enum_maps(recommendation_pb2.GuidelineBasis.DESCRIPTOR, "GUIDELINE_BASIS_")
+_CONDITION, _CONDITION_BACK = _enum_maps(patient_pb2.PainCondition.DESCRIPTOR, "PAIN_CONDITION_")
+_PAIN_TYPE, _PAIN_TYPE_BACK = _enum_maps(patient_pb2.PainType.DESCRIPTOR, "PAIN_TYPE_")
 
 
 # ============================================================================================== timestamps
@@ -607,15 +613,43 @@ def _fill_guidance(msg: Any, g: Guidance) -> None:
     msg.cpic_data_version = g.cpic_data_version
 
 
+def _fill_source(msg: Any, src: SourceRef) -> None:
+    msg.source_id, msg.label, msg.url, msg.verified = src.source_id, src.label, src.url, src.verified
+
+
 def _fill_reason(msg: Any, r: SafetyReason) -> None:
     msg.rule_id = r.rule_id
     msg.level = _LEVEL.get(r.level.value, 0)
     msg.text = r.text
     msg.facts.extend(r.facts)
     for src in r.sources:
-        msg.sources.add(source_id=src.source_id, label=src.label, url=src.url, verified=src.verified)
+        _fill_source(msg.sources.add(), src)
     msg.judgement = r.judgement
     msg.note = r.note
+
+
+def _fill_guideline(msg: Any, g: GuidelinePosition) -> None:
+    """An option's tier; its sources by id only (their labels and URLs are in the answer's GuidelineContext)."""
+    msg.tier = _TIER.get(g.tier.value, 0)
+    msg.basis = _BASIS.get(g.basis.value, 0)
+    msg.table = g.table
+    for src in g.sources:
+        msg.sources.add(source_id=src.source_id, verified=src.verified)
+    msg.judgement = g.judgement
+    msg.note = g.note
+
+
+def _fill_guideline_context(msg: Any, c: GuidelineContext | None) -> None:
+    if c is None:
+        return
+    ctx = msg.guideline_context
+    ctx.pain_condition = _CONDITION.get(c.pain_condition.value, 0) if c.pain_condition is not None else 0
+    ctx.pain_type = _PAIN_TYPE.get(c.pain_type.value, 0)
+    ctx.basis = _BASIS.get(c.basis.value, 0)
+    ctx.table = c.table
+    ctx.text = c.text
+    for src in c.sources:
+        _fill_source(ctx.sources.add(), src)
 
 
 def _fill_option(msg: Any, o: RankedOption) -> None:
@@ -640,6 +674,8 @@ def _fill_option(msg: Any, o: RankedOption) -> None:
     msg.verdict = _VERDICT.get(o.verdict, 0)
     for r in o.safety_reasons:
         _fill_reason(msg.safety_reasons.add(), r)
+    if o.guideline is not None:
+        _fill_guideline(msg.guideline, o.guideline)
 
 
 def _fill_provenance(msg: Any, p: Provenance) -> None:
@@ -660,6 +696,8 @@ def _fill_provenance(msg: Any, p: Provenance) -> None:
     msg.safety_rules_version = p.safety_rules_version
     msg.safety_rules_sha256 = p.safety_rules_sha256
     msg.medication_catalog_sha256 = p.medication_catalog_sha256
+    msg.guideline_catalog_version = p.guideline_catalog_version
+    msg.guideline_catalog_sha256 = p.guideline_catalog_sha256
 
 
 def _fill_recommendation(msg: Any, rec: RankedRecommendation) -> dict[str, Any]:
@@ -697,6 +735,7 @@ def _fill_patient_safety(msg: Any, rec: RankedRecommendation) -> None:
             text=g.text,
         )
     msg.medications.extend(rec.medications)
+    _fill_guideline_context(msg, rec.guideline_context)
 
 
 def _fill_features(msg: Any, names: Sequence[str], values: Iterable[float]) -> None:
@@ -757,10 +796,14 @@ class _OptionCodec:
         self.cautions_key = _key(message, "cautions", _WIRE_LEN)
         self.verdict_key = _key(message, "verdict", _WIRE_VARINT)
         self.reasons_key = _key(message, "safety_reasons", _WIRE_LEN)
+        self.guideline_key = _key(message, "guideline", _WIRE_LEN)
         self._identity = _PartCache(self.CACHE_BYTES)  # (id, name, class, modality) -> bytes
         self._guidance = _PartCache(self.CACHE_BYTES)  # id(Guidance) -> (Guidance, bytes)
         self._cautions = _PartCache(self.CACHE_BYTES)  # (code, severity, source, strength, text) -> bytes
         self._reasons = _PartCache(self.CACHE_BYTES)  # id(SafetyReason) -> (SafetyReason, bytes)
+        # id(GuidelinePosition) -> (GuidelinePosition, bytes): the guideline catalog shares one position per
+        # option and table, so this holds one entry per (option, condition or pain type)
+        self._guidelines = _PartCache(self.CACHE_BYTES)
 
     def _identity_bytes(self, o: RankedOption) -> bytes:
         msg = self.message(
@@ -805,6 +848,14 @@ class _OptionCodec:
         self._reasons.remember(id(r), (r, data), 2 * len(data) + self._ENTRY_BYTES)
         return data
 
+    def _guideline_bytes(self, g: GuidelinePosition) -> bytes:
+        msg = recommendation_pb2.GuidelinePosition()
+        _fill_guideline(msg, g)
+        payload = msg.SerializeToString()
+        data = self.guideline_key + _varint(len(payload)) + payload
+        self._guidelines.remember(id(g), (g, data), 2 * len(data) + self._ENTRY_BYTES)
+        return data
+
     def encode(self, o: RankedOption, explanation: bytes) -> bytes:
         """The option as a field of RecommendResponse (options or excluded)."""
         identity = self._identity.get((o.option_id, o.display_name, o.option_class, o.modality))
@@ -834,6 +885,12 @@ class _OptionCodec:
         for r in o.safety_reasons:
             hit = reasons.get(id(r))
             parts.append(hit[1] if hit is not None and hit[0] is r else self._reason_bytes(r))
+        position = o.guideline
+        if position is not None:
+            hit = self._guidelines.get(id(position))
+            parts.append(
+                hit[1] if hit is not None and hit[0] is position else self._guideline_bytes(position)
+            )
         if explanation:
             parts.append(self.explanation_key + _varint(len(explanation)) + explanation)
         body = b"".join(parts)
@@ -971,7 +1028,40 @@ def _guidance(m: Any) -> Guidance:
     )
 
 
-def _ranked_option(m: Any, *, excluded: bool) -> RankedOption:
+def _sources(items: Iterable[Any]) -> tuple[SourceRef, ...]:
+    return tuple(SourceRef(source_id=x.source_id, label=x.label, url=x.url, verified=x.verified) for x in items)
+
+
+def _guideline(m: Any, cited: Mapping[str, SourceRef]) -> GuidelinePosition | None:
+    """An option's guideline tier (None when the answer has none, or a tier this version does not know), its
+    sources completed from the answer's GuidelineContext (``cited``, by source id)."""
+    tier, basis = _TIER_BACK.get(m.tier), _BASIS_BACK.get(m.basis)
+    if tier is None or basis is None:
+        return None
+    sources = tuple(
+        cited.get(x.source_id) or SourceRef(source_id=x.source_id, label=x.label, url=x.url, verified=x.verified)
+        for x in m.sources
+    )
+    return GuidelinePosition(
+        tier=tier, basis=basis, table=m.table, sources=sources, judgement=m.judgement, note=m.note
+    )
+
+
+def _guideline_context(m: Any) -> GuidelineContext | None:
+    pain_type, basis = _PAIN_TYPE_BACK.get(m.pain_type), _BASIS_BACK.get(m.basis)
+    if pain_type is None or basis is None:
+        return None
+    return GuidelineContext(
+        pain_condition=_CONDITION_BACK.get(m.pain_condition),
+        pain_type=pain_type,
+        basis=basis,
+        table=m.table,
+        text=m.text,
+        sources=_sources(m.sources),
+    )
+
+
+def _ranked_option(m: Any, *, excluded: bool, cited: Mapping[str, SourceRef]) -> RankedOption:
     return RankedOption(
         option_id=m.option_id,
         display_name=m.display_name,
@@ -1004,15 +1094,13 @@ def _ranked_option(m: Any, *, excluded: bool) -> RankedOption:
                 level=_LEVEL_BACK.get(r.level, "info"),
                 text=r.text,
                 facts=tuple(r.facts),
-                sources=tuple(
-                    SourceRef(source_id=x.source_id, label=x.label, url=x.url, verified=x.verified)
-                    for x in r.sources
-                ),
+                sources=_sources(r.sources),
                 judgement=r.judgement,
                 note=r.note,
             )
             for r in m.safety_reasons
         ),
+        guideline=_guideline(m.guideline, cited) if m.HasField("guideline") else None,
     )
 
 
@@ -1063,11 +1151,15 @@ def explained_recommendation_from_response(resp: service_pb2.RecommendResponse) 
         safety_rules_version=pv.safety_rules_version,
         safety_rules_sha256=pv.safety_rules_sha256,
         medication_catalog_sha256=pv.medication_catalog_sha256,
+        guideline_catalog_version=pv.guideline_catalog_version,
+        guideline_catalog_sha256=pv.guideline_catalog_sha256,
     )
+    context = _guideline_context(resp.guideline_context) if resp.HasField("guideline_context") else None
+    cited = {s.source_id: s for s in context.sources} if context is not None else {}
     recommendation = RankedRecommendation(
         patient_ref=resp.patient_ref or None,
-        options=tuple(_ranked_option(o, excluded=False) for o in resp.options),
-        excluded=tuple(_ranked_option(o, excluded=True) for o in resp.excluded),
+        options=tuple(_ranked_option(o, excluded=False, cited=cited) for o in resp.options),
+        excluded=tuple(_ranked_option(o, excluded=True, cited=cited) for o in resp.excluded),
         warnings=tuple(
             DataWarning(kind=_WARNING_BACK.get(w.kind, ""), field=w.field, message=w.message)
             for w in resp.warnings
@@ -1089,6 +1181,7 @@ def explained_recommendation_from_response(resp: service_pb2.RecommendResponse) 
             for g in resp.functional_phenotypes
         ),
         medications=tuple(resp.medications),
+        guideline_context=context,
     )
     explanations = tuple(_explanation(o.option_id, o.explanation) for o in resp.options) + tuple(
         _explanation(o.option_id, o.explanation) for o in resp.excluded
@@ -1163,6 +1256,8 @@ def describe_model_response(d: ModelDescription) -> service_pb2.DescribeModelRes
         synthetic_training_data=s.synthetic_training_data,
         limitations=list(s.limitations),
         max_batch_size=d.max_batch_size,
+        guideline_catalog_version=p.guideline_catalog_version,
+        guideline_catalog_sha256=p.guideline_catalog_sha256,
     )
     for gap in s.subgroup_gaps:
         msg.subgroup_gaps.add(

@@ -253,18 +253,20 @@ class GuidelinePosition(_message.Message):
     def __init__(self, tier: _Optional[_Union[GuidelineTier, str]] = ..., basis: _Optional[_Union[GuidelineBasis, str]] = ..., table: _Optional[str] = ..., sources: _Optional[_Iterable[_Union[SourceRef, _Mapping]]] = ..., judgement: _Optional[bool] = ..., note: _Optional[str] = ...) -> None: ...
 
 class GuidelineContext(_message.Message):
-    __slots__ = ("pain_condition", "pain_type", "basis", "table", "text")
+    __slots__ = ("pain_condition", "pain_type", "basis", "table", "text", "sources")
     PAIN_CONDITION_FIELD_NUMBER: _ClassVar[int]
     PAIN_TYPE_FIELD_NUMBER: _ClassVar[int]
     BASIS_FIELD_NUMBER: _ClassVar[int]
     TABLE_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
+    SOURCES_FIELD_NUMBER: _ClassVar[int]
     pain_condition: _patient_pb2.PainCondition
     pain_type: _patient_pb2.PainType
     basis: GuidelineBasis
     table: str
     text: str
-    def __init__(self, pain_condition: _Optional[_Union[_patient_pb2.PainCondition, str]] = ..., pain_type: _Optional[_Union[_patient_pb2.PainType, str]] = ..., basis: _Optional[_Union[GuidelineBasis, str]] = ..., table: _Optional[str] = ..., text: _Optional[str] = ...) -> None: ...
+    sources: _containers.RepeatedCompositeFieldContainer[SourceRef]
+    def __init__(self, pain_condition: _Optional[_Union[_patient_pb2.PainCondition, str]] = ..., pain_type: _Optional[_Union[_patient_pb2.PainType, str]] = ..., basis: _Optional[_Union[GuidelineBasis, str]] = ..., table: _Optional[str] = ..., text: _Optional[str] = ..., sources: _Optional[_Iterable[_Union[SourceRef, _Mapping]]] = ...) -> None: ...
 
 class Contribution(_message.Message):
     __slots__ = ("feature_id", "label", "value", "unit", "display_value", "domain", "shap_value")

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from precisionpain.catalog.guidelines import GuidelineCatalog, load_guideline_catalog
 from precisionpain.catalog.loader import FeatureCatalog, OptionCatalog
 from precisionpain.catalog.types import Domain, FeatureSpec
 from precisionpain.explain import display
@@ -213,6 +214,17 @@ def _safety_catalogs() -> SafetyCatalogs:
     return load_safety_catalogs()
 
 
+_GUIDELINES: dict[int, tuple[OptionCatalog, GuidelineCatalog]] = {}
+
+
+def _guideline_catalog(options: OptionCatalog) -> GuidelineCatalog:
+    """The repository's guideline catalog, read once per option catalog."""
+    hit = _GUIDELINES.get(id(options))
+    if hit is None or hit[0] is not options:
+        hit = _GUIDELINES[id(options)] = (options, load_guideline_catalog(options))
+    return hit[1]
+
+
 def build_explained(
     raw: dict[str, Any], catalog: FeatureCatalog, options: OptionCatalog, tables: PgxTables
 ) -> tuple[ExplainedRecommendation, PatientProfile]:
@@ -230,6 +242,7 @@ def build_explained(
         provenance(catalog, options, tables),
         safety=apply_safety_rules(profile, _safety_catalogs()),
         warnings=warnings,
+        guidelines=_guideline_catalog(options),
     )
     explanations = tuple(_explanation(s, features.values, catalog) for s in scored)
     return ExplainedRecommendation(
