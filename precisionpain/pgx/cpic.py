@@ -23,6 +23,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from precisionpain.base import FrozenModel
 from precisionpain.errors import PgxError, ValidationError, Violation
@@ -93,9 +94,9 @@ class CpicLookup(FrozenModel):
 # ------------------------------------------------------------------------------------------- gene states
 
 
-@dataclass(frozen=True, slots=True)
-class GeneState:
-    """What the lookup knows about one gene: its exact CPIC key, or a phenotype to match rows by."""
+class GeneState(NamedTuple):
+    """What the lookup knows about one gene: its exact CPIC key, or a phenotype to match rows by. A tuple, so
+    that hashing it (the ranking's CPIC cache key) runs in C."""
 
     gene: str
     tested: bool
