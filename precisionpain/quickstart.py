@@ -487,7 +487,9 @@ def start_cds_hooks(
     answer_path = folder / "order-select.cards.json"
     answer_path.write_text(json.dumps(answer.json(), indent=2) + "\n", encoding="utf-8")
     indicators = tuple(str(c.get("indicator")) for c in answer.json().get("cards", ()))
-    say(f"cds-hooks: running on {url} (pid {proc.pid}); order-select answered {', '.join(indicators) or 'no card'}")
+    say(
+        f"cds-hooks: running on {url} (pid {proc.pid}); order-select answered {', '.join(indicators) or 'no card'}"
+    )
     return CdsHooksDemo(url, proc.pid, log_path, request_path, answer_path, indicators)
 
 

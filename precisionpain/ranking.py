@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import pydantic
 
+from precisionpain.base import trusted
 from precisionpain.bounded_cache import lru_cache_bytes, text_bytes
 from precisionpain.catalog.guidelines import GuidelineCatalog
 from precisionpain.catalog.loader import FeatureCatalog, OptionCatalog
@@ -200,6 +201,15 @@ def _gene_summary(g: Guidance) -> str:
     return "; ".join(f"{r.gene} {r.phenotype}" for r in g.genes if r.phenotype)
 
 
+_CYP2D6_NOT_TESTED = Caution(
+    code="cyp2d6_not_tested",
+    severity=Severity.info,
+    source="CPIC",
+    text="CYP2D6 not tested: CPIC genotype-guided dosing could not be applied "
+    "(poor metabolizers get little analgesia, ultrarapid metabolizers risk toxicity).",
+)
+
+
 def _untested_cautions(option: TreatmentOption, profile: PatientProfile) -> list[Caution]:
     """Where a guideline asks for a genotype that was not tested, say so (HLA-B*15:02 screening is a safety rule)."""
     if (
@@ -207,15 +217,7 @@ def _untested_cautions(option: TreatmentOption, profile: PatientProfile) -> list
         and option.cpic_drug in {"codeine", "tramadol"}
         and profile.pgx.cyp2d6 is None
     ):
-        return [
-            Caution(
-                code="cyp2d6_not_tested",
-                severity=Severity.info,
-                source="CPIC",
-                text="CYP2D6 not tested: CPIC genotype-guided dosing could not be applied "
-                "(poor metabolizers get little analgesia, ultrarapid metabolizers risk toxicity).",
-            )
-        ]
+        return [_CYP2D6_NOT_TESTED]
     return []
 
 
@@ -288,11 +290,16 @@ def _cautions(
     return tuple(out)
 
 
-@lru_cache(maxsize=256)
 def _catalog_cautions(option: TreatmentOption) -> tuple[Caution, ...]:
+    return _catalog_cautions_of(option.cautions)
+
+
+@lru_cache(maxsize=256)
+def _catalog_cautions_of(texts: tuple[str, ...]) -> tuple[Caution, ...]:
+    """Keyed by the texts (hashing the option, a pydantic model, walked all its fields per option per call)."""
     return tuple(
         Caution(code=f"catalog_{i + 1}", severity=Severity.info, source="catalog", text=text)
-        for i, text in enumerate(option.cautions)
+        for i, text in enumerate(texts)
     )
 
 
@@ -388,11 +395,12 @@ def rank_options(
             guideline=tiers.get(option.id),
         )
         if is_excluded:
-            excluded.append(RankedOption(**entry))
+            excluded.append(trusted(RankedOption, **entry))
         else:
             usable.append(entry)
     usable.sort(key=lambda o: (-o["p_response"], o["option_id"]))
-    ranked = tuple(RankedOption(**{**o, "rank": i + 1}) for i, o in enumerate(usable))
+    # built from validated parts (catalog, predictions, safety verdicts): validating again cost ~8 us per option
+    ranked = tuple(trusted(RankedOption, **{**o, "rank": i + 1}) for i, o in enumerate(usable))
     context = guidelines.context(condition, pain_type) if guidelines is not None else None
     return RankedRecommendation(
         patient_ref=profile.patient_ref,
@@ -407,12 +415,16 @@ def rank_options(
     )
 
 
-@lru_cache(maxsize=64)
 def guideline_warnings(context: GuidelineContext | None) -> tuple[DataWarning, ...]:
     """A pain condition that was not given is said: the tiers then come from the pain type."""
     if context is None or context.pain_condition is not None:
         return ()
-    return (DataWarning(kind=WarningKind.missing_input, field=CONDITION_FIELD, message=context.text),)
+    return _condition_warning(context.text)
+
+
+@lru_cache(maxsize=64)
+def _condition_warning(text: str) -> tuple[DataWarning, ...]:
+    return (DataWarning(kind=WarningKind.missing_input, field=CONDITION_FIELD, message=text),)
 
 
 def safety_warnings(safety: SafetyAssessment) -> tuple[DataWarning, ...]:

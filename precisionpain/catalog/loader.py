@@ -289,7 +289,9 @@ def _constraint_problems(c: Constraint, specs: Mapping[str, InputField]) -> list
     first, second = (set(specs[fid].levels or ()) for fid in c.fields)
     for level, partners in c.allowed.items():
         if level not in first:
-            out.append(Violation(f"{where}.allowed", f"names {level!r}, which is not a level of {c.fields[0]}"))
+            out.append(
+                Violation(f"{where}.allowed", f"names {level!r}, which is not a level of {c.fields[0]}")
+            )
         out += [
             Violation(f"{where}.allowed.{level}", f"names {p!r}, which is not a level of {c.fields[1]}")
             for p in partners

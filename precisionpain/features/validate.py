@@ -283,5 +283,7 @@ def _frame_level_problems(c: Constraint, frame: pd.DataFrame) -> list[Violation]
     for code, (a, b) in enumerate(uniques):
         rule = _level_rule(c, a, b, c.fields[1])
         if rule is not None:
-            out.append(Violation(c.fields[0], f"{rule} ({_rows_text(np.flatnonzero(codes == code))})", "string"))
+            out.append(
+                Violation(c.fields[0], f"{rule} ({_rows_text(np.flatnonzero(codes == code))})", "string")
+            )
     return out

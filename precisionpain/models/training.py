@@ -184,9 +184,15 @@ def input_example(catalog: FeatureCatalog) -> pd.DataFrame:
             row[f.id] = float(round(mid)) if f.type is FieldType.integer else float(mid)
         else:
             row[f.id] = None
-    for c in catalog.constraints:  # a level the other field's example level allows (pain condition, pain type)
+    for (
+        c
+    ) in catalog.constraints:  # a level the other field's example level allows (pain condition, pain type)
         first, second = c.fields
-        if c.allowed is not None and row.get(first) is not None and row.get(second) not in c.allowed[row[first]]:
+        if (
+            c.allowed is not None
+            and row.get(first) is not None
+            and row.get(second) not in c.allowed[row[first]]
+        ):
             row[first] = next((level for level, ok in c.allowed.items() if row.get(second) in ok), None)
     return pd.DataFrame([row], columns=list(flat_columns(catalog)))
 

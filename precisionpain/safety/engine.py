@@ -33,10 +33,9 @@ from dataclasses import dataclass, field
 from itertools import chain, compress
 from operator import attrgetter, ge, gt, is_not, itemgetter, le, lt
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from pydantic import BaseModel
-
+from precisionpain.base import trusted
 from precisionpain.bounded_cache import ByteBoundedLRU, CacheInfo, text_bytes
 from precisionpain.catalog.loader import (
     FeatureCatalog,
@@ -107,19 +106,6 @@ _KEY_BYTES = 1024  # a cache key's tuples and the strings it shares with catalog
 _OP_TEXT = {"lt": "<", "le": "≤", "gt": ">", "ge": "≥"}
 _OP_FUNC = {"lt": lt, "le": le, "gt": gt, "ge": ge}
 _MEDICATIONS = ("medications",)
-
-M = TypeVar("M", bound=BaseModel)
-
-
-def _trusted(cls: type[M], /, **values: Any) -> M:
-    """``cls.model_construct(**values)`` for internal frozen objects given every field, already valid: the same
-    object (``__dict__``, fields set, no extra, no private state), without the per-field walk."""
-    obj = cls.__new__(cls)
-    object.__setattr__(obj, "__dict__", values)
-    object.__setattr__(obj, "__pydantic_fields_set__", set(values))
-    object.__setattr__(obj, "__pydantic_extra__", None)
-    object.__setattr__(obj, "__pydantic_private__", None)
-    return obj
 
 
 # ------------------------------------------------------------------------------------------ medications
@@ -521,7 +507,7 @@ class _Engine:
         }
         self.drug_options = tuple(i for i, o in enumerate(self.options) if o.modality is Modality.drug)
         self.no_reasons = tuple(
-            _trusted(
+            trusted(
                 OptionSafety, option_id=o.id, modality=o.modality.value, verdict=Verdict.usable, reasons=()
             )
             for o in self.options
@@ -773,7 +759,7 @@ def _reason(engine: _Engine, cr: _CompiledRule, facts: tuple[str, ...]) -> Safet
         assert reason is not None
         return reason
     r = cr.rule
-    reason = _trusted(
+    reason = trusted(
         SafetyReason,
         rule_id=r.id,
         level=r.level,
@@ -888,7 +874,7 @@ def _option_result(
         return engine.no_reasons[oi]
     ranked = tuple(reasons) if ordered else tuple(sorted(reasons, key=_severity))
     option = engine.options[oi]
-    return _trusted(
+    return trusted(
         OptionSafety,
         option_id=option.id,
         modality=option.modality.value,
@@ -1066,7 +1052,7 @@ def apply_safety_rules(
     if option_ids is not None:
         wanted = set(option_ids)
         options = tuple(o for o in options if o.option_id in wanted)
-    return _trusted(
+    return trusted(
         SafetyAssessment,
         options=options,
         functional_phenotypes=(d6.reading, c9.reading, c19.reading),

@@ -84,7 +84,9 @@ class CdsHooksSettings(FrozenModel):
     for ``report_ttl_s``; 0 = no links). TLS, tokens, limits and logging are the server's own settings."""
 
     port: int = Field(default=8090, ge=0, le=65535)  # 0 = any free port
-    public_base_url: str | None = Field(default=None, max_length=512, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
+    public_base_url: str | None = Field(
+        default=None, max_length=512, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$"
+    )
     fhir_server_allowlist: tuple[str, ...] = Field(default=(), max_length=64)
     fhir_fetch_timeout_s: float = Field(default=5.0, gt=0.0, le=120.0)
     max_fhir_response_bytes: int = Field(default=8 * MIB, ge=1024)

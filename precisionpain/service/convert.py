@@ -117,7 +117,10 @@ RENAMED_FIELDS: Mapping[str, tuple[tuple[str, str], ...]] = {
         ("carbamazepine_prior_use_over_3_months", "carbamazepine_long_term_prior_use"),
         ("egfr_ml_per_min_1_73m2", "egfr_ml_per_min_per_standard_bsa"),
     ),
-    "precisionpain.v1.Pharmacogenomics": (("hla_b_1502", "hla_b1502_status"), ("hla_a_3101", "hla_a3101_status")),
+    "precisionpain.v1.Pharmacogenomics": (
+        ("hla_b_1502", "hla_b1502_status"),
+        ("hla_a_3101", "hla_a3101_status"),
+    ),
     "precisionpain.v1.Biomarkers": (("vitamin_d_25oh_ng_per_ml", "vitamin_d_ng_per_ml"),),
 }
 _REPLACEMENT = {(message, old): new for message, pairs in RENAMED_FIELDS.items() for old, new in pairs}
@@ -272,7 +275,9 @@ def _fill(msg: Message, data: Mapping[str, Any], path: str, violations: list[Vio
         where = f"{path}.{name}" if path else str(name)
         if value is None:
             continue
-        field = fields.get(_REPLACEMENT.get((message, name), name))  # a renamed field is sent under its new name
+        field = fields.get(
+            _REPLACEMENT.get((message, name), name)
+        )  # a renamed field is sent under its new name
         if field is None:
             violations.append(Violation(where, "unknown key (not allowed)", kind_of(value)))
         elif field.is_repeated:
@@ -765,7 +770,7 @@ class _OptionCodec:
 
     The parts every answer repeats are serialised once by protobuf itself and reused: an option's identity
     (id, name, class, modality), each CPIC Guidance (by object: the ranking caches them per genotype) and
-    each Caution (by content). Only numbers, the rank or exclusion reason and the explanation are new bytes.
+    each Caution (by object: the ranking caches them). Only numbers, the rank or exclusion reason and the explanation are new bytes.
     """
 
     CACHE_BYTES = 2 * 1024 * 1024  # per kind of part
@@ -799,7 +804,7 @@ class _OptionCodec:
         self.guideline_key = _key(message, "guideline", _WIRE_LEN)
         self._identity = _PartCache(self.CACHE_BYTES)  # (id, name, class, modality) -> bytes
         self._guidance = _PartCache(self.CACHE_BYTES)  # id(Guidance) -> (Guidance, bytes)
-        self._cautions = _PartCache(self.CACHE_BYTES)  # (code, severity, source, strength, text) -> bytes
+        self._cautions = _PartCache(self.CACHE_BYTES)  # id(Caution) -> (Caution, bytes)
         self._reasons = _PartCache(self.CACHE_BYTES)  # id(SafetyReason) -> (SafetyReason, bytes)
         # id(GuidelinePosition) -> (GuidelinePosition, bytes): the guideline catalog shares one position per
         # option and table, so this holds one entry per (option, condition or pain type)
@@ -826,7 +831,7 @@ class _OptionCodec:
         self._guidance.remember(id(g), (g, data), len(data) + self._GUIDANCE_OBJECT_BYTES)
         return data
 
-    def _caution_bytes(self, c: Caution, key: tuple[Any, ...]) -> bytes:
+    def _caution_bytes(self, c: Caution) -> bytes:
         message: Any = recommendation_pb2.Caution
         payload = message(
             code=c.code,
@@ -836,7 +841,9 @@ class _OptionCodec:
             text=c.text,
         ).SerializeToString()
         data = self.cautions_key + _varint(len(payload)) + payload
-        self._cautions.remember(key, data, len(data) + text_bytes(c.text) + self._ENTRY_BYTES)
+        # by object, held (the ranking caches its cautions, so patients share them): hashing the content per
+        # caution per answer cost more than serialising the rare new one
+        self._cautions.remember(id(c), (c, data), 2 * len(data) + self._ENTRY_BYTES)
         return data
 
     def _reason_bytes(self, r: SafetyReason) -> bytes:
@@ -875,9 +882,8 @@ class _OptionCodec:
             parts.append(hit[1] if hit is not None and hit[0] is g else self._guidance_bytes(g))
         cautions = self._cautions
         for c in o.cautions:
-            key = (c.code, c.severity, c.source, c.strength, c.text)
-            data = cautions.get(key)
-            parts.append(data if data is not None else self._caution_bytes(c, key))
+            hit = cautions.get(id(c))
+            parts.append(hit[1] if hit is not None and hit[0] is c else self._caution_bytes(c))
         verdict = _VERDICT.get(o.verdict, 0)
         if verdict:
             parts.append(self.verdict_key + _varint(verdict))
@@ -1029,7 +1035,9 @@ def _guidance(m: Any) -> Guidance:
 
 
 def _sources(items: Iterable[Any]) -> tuple[SourceRef, ...]:
-    return tuple(SourceRef(source_id=x.source_id, label=x.label, url=x.url, verified=x.verified) for x in items)
+    return tuple(
+        SourceRef(source_id=x.source_id, label=x.label, url=x.url, verified=x.verified) for x in items
+    )
 
 
 def _guideline(m: Any, cited: Mapping[str, SourceRef]) -> GuidelinePosition | None:
@@ -1039,7 +1047,8 @@ def _guideline(m: Any, cited: Mapping[str, SourceRef]) -> GuidelinePosition | No
     if tier is None or basis is None:
         return None
     sources = tuple(
-        cited.get(x.source_id) or SourceRef(source_id=x.source_id, label=x.label, url=x.url, verified=x.verified)
+        cited.get(x.source_id)
+        or SourceRef(source_id=x.source_id, label=x.label, url=x.url, verified=x.verified)
         for x in m.sources
     )
     return GuidelinePosition(

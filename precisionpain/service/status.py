@@ -69,7 +69,9 @@ STATUS_BY_ERROR: Mapping[type[BaseException], ErrorStatus] = {
     AuthenticationError: ErrorStatus(grpc.StatusCode.UNAUTHENTICATED, 401, "INVALID_CREDENTIALS"),
     ModelNotLoadedError: ErrorStatus(grpc.StatusCode.UNAVAILABLE, 503, "MODEL_NOT_LOADED"),
     RegistryError: ErrorStatus(grpc.StatusCode.UNAVAILABLE, 503, "MODEL_REGISTRY_UNAVAILABLE"),
-    ModelCatalogMismatchError: ErrorStatus(grpc.StatusCode.FAILED_PRECONDITION, 503, "MODEL_CATALOG_MISMATCH"),
+    ModelCatalogMismatchError: ErrorStatus(
+        grpc.StatusCode.FAILED_PRECONDITION, 503, "MODEL_CATALOG_MISMATCH"
+    ),
     # e.g. a catalog option the loaded model cannot score
     ModelError: ErrorStatus(grpc.StatusCode.FAILED_PRECONDITION, 503, "MODEL_CANNOT_ANSWER"),
     DeadlineExpiredError: ErrorStatus(grpc.StatusCode.DEADLINE_EXCEEDED, 504, "DEADLINE_EXCEEDED"),

@@ -162,7 +162,7 @@ def test_a_result_cpic_cannot_read_fails_every_time() -> None:
 
 
 def test_trusted_construction_builds_what_model_construct_builds(safety_catalogs) -> None:  # type: ignore[no-untyped-def]
-    from precisionpain.safety.engine import _trusted
+    from precisionpain.base import trusted
 
     profile = _adult(clinical={"age_years": 70, "sex": "female", "pain_type": "neuropathic", "baseline_nrs": 6,
                                "egfr_ml_per_min_1_73m2": 25}, medications=[{"name": "sertraline"}])
@@ -171,5 +171,5 @@ def test_trusted_construction_builds_what_model_construct_builds(safety_catalogs
         values = {name: getattr(obj, name) for name in type(obj).model_fields}
         again = type(obj).model_construct(**values)
         assert obj == again and obj.model_fields_set == again.model_fields_set and repr(obj) == repr(again)
-    copy = _trusted(type(built), **{name: getattr(built, name) for name in type(built).model_fields})
+    copy = trusted(type(built), **{name: getattr(built, name) for name in type(built).model_fields})
     assert copy == built
