@@ -4,7 +4,9 @@ The policy reads only RECORDED columns (a missing value counts as the neutral va
 genotype, so assignment is ignorable given the profile columns. Recorded PGx results act weakly (a prescriber
 avoids codeine/tramadol for a reported CYP2D6 poor or ultrarapid metabolizer, NSAIDs for a reported CYP2C9
 poor metabolizer and carbamazepine for a reported HLA carrier), and so do recorded safety facts (NSAIDs less
-with a recorded eGFR below 60 or GI bleeding, opioids less with a benzodiazepine on the list). A small
+with a recorded eGFR below 60 or GI bleeding, opioids less with a benzodiazepine on the list), the recorded pain
+condition (carbamazepine for trigeminal neuralgia, topical diclofenac for osteoarthritis, gabapentinoids for
+sciatica as often in practice) and the recorded engagement inputs (digital options for app users). A small
 exploration share keeps every propensity above ``params.POLICY_EXPLORATION / K``.
 """
 
@@ -82,7 +84,12 @@ def policy_covariates(
         "benzodiazepine": medicines.property_flags(
             cols["medications"], MedicationProperty.benzodiazepine
         ).astype(np.float64),
+        "app": (_recorded(cols["app_use_days_per_week"], 3.5) - 3.5) / 2.0,
+        "prior_completed": _flag(cols["prior_programme_completed"]),
     }
+    condition = cols["pain_condition"]
+    for name, level in P.POLICY_CONDITION_COVARIATES.items():
+        values[name] = (condition == level).astype(np.float64)
     return np.column_stack([values[name] for name in P.POLICY_COVARIATES])
 
 

@@ -13,9 +13,10 @@ Columns:
 - ground truth, which evaluation may read and training must not: ``true_p_response__<option>``,
   ``true_response__<option>``, ``true_adverse_event__<option>``, ``true_dropout__<option>``,
   ``true_propensity__<option>``, ``true_p_adverse_event__<option>``, ``true_p_dropout__<option>``,
-  ``true_p_natural_course``, ``true_p_placebo``, the hidden genotypes and group (``true_cyp2d6_diplotype``, ...)
-  and the hidden safety inputs behind the recorded ones (``true_medications``, ``true_egfr_ml_per_min_1_73m2``,
-  ...).
+  ``true_p_natural_course``, ``true_p_placebo``, the hidden genotypes and group (``true_cyp2d6_diplotype``, ...),
+  the hidden condition, skin tone, engagement and true wearable readings (``true_pain_condition``,
+  ``true_dark_skin``, ``true_engagement``, ``true_sleep_efficiency_pct``, ``true_hrv_rmssd_ms``) and the hidden
+  safety inputs behind the recorded ones (``true_medications``, ``true_egfr_ml_per_min_1_73m2``, ...).
 """
 
 from __future__ import annotations
@@ -85,13 +86,19 @@ HIDDEN_TRUTH_KINDS: MappingProxyType[str, str] = MappingProxyType(
         "true_history_gi_bleed": "bool",
         "true_cardiovascular_disease": "bool",
         "true_seizure_disorder": "bool",
+        "true_pain_condition": "str",
+        "true_dark_skin": "bool",
+        "true_engagement": "float",
+        "true_sleep_efficiency_pct": "float",
+        "true_hrv_rmssd_ms": "float",
     }
 )
 HIDDEN_TRUTH: tuple[str, ...] = tuple(HIDDEN_TRUTH_KINDS)
 # Random streams per chunk. New stages take new numbers, so the streams of the others stay as they were.
 _STAGES = MappingProxyType(
     {"population": 0, "genotypes": 1, "observe_population": 2, "observe_genotypes": 3, "assignment": 4,
-     "patient_effects": 5, "outcomes": 6, "safety_inputs": 7, "medications": 8, "observe_safety": 9}
+     "patient_effects": 5, "outcomes": 6, "safety_inputs": 7, "medications": 8, "observe_safety": 9,
+     "condition": 10, "measurement": 11}
 )  # fmt: skip
 
 
@@ -174,17 +181,40 @@ def _generated_profile_columns() -> frozenset[str]:
             "pcs_total", "phq9_total", "phq9_item9", "gad7_total", "tsk11_total", "tsk17_total", "pseq_total",
             "egfr_ml_per_min_1_73m2", "hepatic_impairment", "pregnant", "gestational_age_weeks", "breastfeeding",
             "opioid_mme_per_day", "history_gi_bleed", "cardiovascular_disease", "seizure_disorder", "medications",
+            "pain_condition", "prior_programme_completed", "app_use_days_per_week",
         )
     )  # fmt: skip
 
 
 def _check_catalog(catalog: FeatureCatalog) -> None:
+    """The catalog's required fields are generated, and the generated conditions are the catalog's, each drawn
+    only with a pain type the catalog allows for it."""
     generated = _generated_profile_columns()
     problems = [
         Violation(spec.id, "is required by the feature catalog but the cohort generator does not produce it")
         for spec in catalog.fields
         if spec.field.missing is MissingPolicy.required and spec.id not in generated
     ]
+    if catalog.has_field("pain_condition"):
+        levels = catalog.field("pain_condition").field.levels or ()
+        if tuple(levels) != tuple(P.PAIN_CONDITIONS):
+            problems.append(
+                Violation(
+                    "pain_condition", "must list the conditions of params.PAIN_CONDITIONS, in that order"
+                )
+            )
+        for c in catalog.constraints:
+            if c.allowed is None or tuple(c.fields) != ("pain_condition", "pain_type"):
+                continue
+            for pain_type, weights in P.CONDITION_WEIGHTS.items():
+                for condition in weights:
+                    if pain_type not in c.allowed.get(condition, ()):
+                        problems.append(
+                            Violation(
+                                f"params.CONDITION_WEIGHTS.{pain_type}.{condition}",
+                                f"is a pair the catalog's constraint {c.id} does not allow",
+                            )
+                        )
     ConfigError.raise_if_any("cohort feature catalog", problems)
 
 
@@ -201,11 +231,11 @@ def _chunk(
     option_ids: tuple[str, ...],
 ) -> dict[str, np.ndarray]:
     """All columns of one chunk as numpy arrays (object arrays for text and nullable booleans)."""
-    pop = draw_population(_rng(seed, chunk, "population"), n)
+    pop = draw_population(_rng(seed, chunk, "population"), n, _rng(seed, chunk, "condition"))
     geno = model.draw(_rng(seed, chunk, "genotypes"), pop.group)
     safety = draw_clinical_safety(_rng(seed, chunk, "safety_inputs"), pop)
     meds = medicines.draw(_rng(seed, chunk, "medications"), pop, safety)
-    cols = observe_population(_rng(seed, chunk, "observe_population"), pop)
+    cols = observe_population(_rng(seed, chunk, "observe_population"), pop, _rng(seed, chunk, "measurement"))
     cols.update(
         observe_genotypes(
             _rng(seed, chunk, "observe_genotypes"), geno, cols["biogeographic_group"], pop.pain_type
@@ -257,6 +287,11 @@ def _chunk(
     cols["true_history_gi_bleed"] = safety.gi_bleed
     cols["true_cardiovascular_disease"] = safety.cvd
     cols["true_seizure_disorder"] = safety.seizure
+    cols["true_pain_condition"] = _label(pop.pain_condition, P.PAIN_CONDITIONS)
+    cols["true_dark_skin"] = pop.dark_skin
+    cols["true_engagement"] = pop.engagement
+    cols["true_sleep_efficiency_pct"] = pop.sleep_efficiency
+    cols["true_hrv_rmssd_ms"] = pop.rmssd
     return cols
 
 

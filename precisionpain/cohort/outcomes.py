@@ -5,10 +5,12 @@ Model (all constants and sources in :mod:`precisionpain.cohort.params`):
 - % NRS reduction at 12 weeks under option t: ``Y = mu_i + v_it + s_t + tau_t(x_i) + e``, ``e ~ N(0, sd)``.
   ``mu_i`` is the natural course (usual care) mean with prognostic factors and an unrecorded patient
   effect; ``v_it`` a small option-specific patient effect; ``s_t`` the non-specific (placebo) effect for
-  options whose effect sizes were measured against placebo or sham; ``tau_t`` the option's specific effect
-  with its effect modifiers (pain type, PGx, psychosocial scores, biomarkers), floored at 0.
+  options whose effect sizes were measured against a placebo, vehicle or sham (pills, patches, gels); ``tau_t``
+  the option's specific effect by pain condition and pain type with the modifiers a source supports (PGx, sex and
+  ancestry for opioids, tolerance), floored at 0.
 - A withdrawal-level adverse event (probability ``a``) ends the treatment: dropout and, intention-to-treat,
-  non-response. Other dropout (probability ``d``) keeps only a share of the specific effect.
+  non-response. Other dropout (probability ``d``) keeps only a share of the specific effect; for digital options
+  and in-person programmes it falls with the patient's engagement.
 - The medicines taken now and the safety inputs act where the evidence says so: a CYP2D6 inhibitor lowers the
   CYP2D6 activity the mechanisms read (phenoconversion: a strong one makes codeine and tramadol work as in a
   poor metabolizer); NSAID adverse events rise with low eGFR, a GI-bleeding history, anticoagulants and
@@ -22,7 +24,7 @@ Model (all constants and sources in :mod:`precisionpain.cohort.params`):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
 
@@ -32,7 +34,7 @@ from scipy.special import ndtr
 from precisionpain.cohort import params as P
 from precisionpain.cohort.genetics import IM, PM, UM, GeneCalls, Genotypes, functional_calls
 from precisionpain.cohort.medications import Exposures
-from precisionpain.cohort.population import MIXED, NEUROPATHIC, ClinicalSafety, Population
+from precisionpain.cohort.population import GROUPS, ClinicalSafety, Population
 
 _STD = NormalDist()
 OPIOIDS = ("codeine", "tramadol", "oxycodone", "tapentadol", "buprenorphine_transdermal")
@@ -44,7 +46,6 @@ GABAPENTINOIDS = ("pregabalin", "gabapentin")
 SEROTONERGIC_WITH_MAOI = (
     "tramadol", "tapentadol", "duloxetine", "venlafaxine", "amitriptyline", "nortriptyline"
 )  # fmt: skip
-DIGITAL_CBT = ("guided_icbt", "unguided_icbt")
 
 
 def functional_cyp2d6(geno: Genotypes, exposures: Exposures) -> GeneCalls:
@@ -72,6 +73,32 @@ def p30_from_effect(effect_pct: float) -> float:
     """Published-scale >= 30% responder rate implied by an effect on top of the neuropathic placebo [D]."""
     mean, sd = placebo_percent_change()
     return 1.0 - _STD.cdf((30.0 - mean - effect_pct) / sd)
+
+
+def condition_factor_table(option_id: str) -> np.ndarray:
+    """(len(PAIN_TYPES), len(PAIN_CONDITIONS)) factor on the option's effect by pain type and condition.
+
+    A listed condition (params.CONDITION_FACTORS) takes its own factor, any other the option's pain-type factor of
+    the condition's usual pain type, and ``other`` the patient's pain type's. With a mixed pain type the factor is
+    at least MIXED_COMPONENT_SHARE of the factor of the other component (neuropathic for a nociceptive or
+    nociplastic condition, nociceptive for a neuropathic one)."""
+    spec = P.OPTION_SPECS[option_id]
+    by_type = dict(zip(P.PAIN_TYPES, spec.pain_type_factor, strict=True))
+    listed: Mapping[str, float] = P.CONDITION_FACTORS.get(option_id, {})
+    table = np.empty((len(P.PAIN_TYPES), len(P.PAIN_CONDITIONS)))
+    for t, pain in enumerate(P.PAIN_TYPES):
+        for c, condition in enumerate(P.PAIN_CONDITIONS):
+            if condition == "other":
+                table[t, c] = by_type[pain]
+                continue
+            usual = P.CONDITION_PAIN_TYPE[condition]
+            factor = listed.get(condition, by_type[usual])
+            # trigeminal neuralgia is a paroxysmal neuralgia: no second component
+            if pain == "mixed" and condition != "trigeminal_neuralgia":
+                other = "nociceptive" if usual == "neuropathic" else "neuropathic"
+                factor = max(factor, P.MIXED_COMPONENT_SHARE * by_type[other])
+            table[t, c] = factor
+    return table
 
 
 def base_effect_pct(option_id: str) -> float:
@@ -113,7 +140,8 @@ class OutcomeProbabilities:
 
 
 def natural_course_mean(pop: Population) -> np.ndarray:
-    """Mean % NRS reduction without specific treatment, from recorded-or-not TRUE characteristics."""
+    """Mean % NRS reduction without specific treatment, from recorded-or-not TRUE characteristics (the true sleep
+    efficiency, not what a wearable reads)."""
     return (
         P.NATURAL_COURSE_MEAN_PCT
         + np.asarray(P.NATURAL_COURSE_PAIN_TYPE_SHIFT)[pop.pain_type]
@@ -124,6 +152,7 @@ def natural_course_mean(pop: Population) -> np.ndarray:
         + P.NATURAL_COURSE_HIGH_CRP * (pop.crp > P.CRP_HIGH_MG_PER_L)
         + P.NATURAL_COURSE_PER_LOG_DURATION
         * np.log(pop.duration_months / np.exp(P.PAIN_DURATION_LOG_MEDIAN_MONTHS))
+        + P.NATURAL_COURSE_PER_SLEEP_EFF_BELOW_85 * np.maximum(85.0 - pop.sleep_efficiency, 0.0)
     )
 
 
@@ -139,71 +168,38 @@ def _prodrug_share(
 def specific_effects(
     pop: Population, geno: Genotypes, option_ids: Sequence[str], exposures: Exposures
 ) -> np.ndarray:
-    """tau (n, K): each option's specific effect in % points with its modifiers, floored at 0."""
+    """tau (n, K): each option's specific effect in % points by pain condition and pain type, with the modifiers a
+    source supports (CYP2D6 for the prodrug opioids and tricyclics, OPRM1 by ancestry, sex and tolerance for the
+    opioids), floored at 0."""
     n = len(pop)
     d6 = functional_cyp2d6(geno, exposures)
     c19 = geno.cyp["CYP2C19"]
-    oprm1_loss = np.asarray(P.OPRM1_LOSS_PER_G_ALLELE)[geno.oprm1_g]
-    tolerant = P.OPIOID_TOLERANT_LOSS * pop.opioid_use
-    phq = pop.phq9 - 9.0
-    dpn = (
-        pop.diabetes & (pop.hba1c >= P.HBA1C_POOR_CONTROL_PCT) & np.isin(pop.pain_type, (NEUROPATHIC, MIXED))
+    ancestry = np.asarray([P.OPRM1_LOSS_ANCESTRY_FACTOR[g] for g in GROUPS])[pop.group]
+    oprm1_loss = np.asarray(P.OPRM1_LOSS_PER_G_ALLELE)[geno.oprm1_g] * ancestry
+    opioid_shift = (
+        P.OPIOID_FEMALE_GAIN_PCT * pop.female - P.OPIOID_TOLERANT_LOSS * pop.opioid_use - oprm1_loss
     )
-    high_crp = pop.crp > P.CRP_HIGH_MG_PER_L
-    cbt = P.CBT_PER_PCS_POINT * (pop.pcs - 30.0) + P.CBT_PER_PHQ9_POINT * phq + P.CBT_PER_FEAR_SD * pop.fear
     out = np.empty((n, len(option_ids)))
     for k, option in enumerate(option_ids):
-        spec = P.OPTION_SPECS[option]
-        factor = np.asarray(spec.pain_type_factor)[pop.pain_type]
+        factor = condition_factor_table(option)[pop.pain_type, pop.pain_condition]
         tau = base_effect_pct(option) * factor
         if option == "codeine":
-            tau = tau * _prodrug_share(
+            tau = tau / P.PRODRUG_MEAN_SHARE[option] * _prodrug_share(
                 d6.mechanism_class, d6.mechanism_activity, P.CODEINE_EFFECT_SHARE_PM,
                 P.CODEINE_IM_SHARE_INTERCEPT, P.CODEINE_IM_SHARE_SLOPE,
             )  # fmt: skip
         elif option == "tramadol":
-            tau = tau * _prodrug_share(
+            tau = tau / P.PRODRUG_MEAN_SHARE[option] * _prodrug_share(
                 d6.mechanism_class, d6.mechanism_activity, P.TRAMADOL_EFFECT_SHARE_PM,
                 P.TRAMADOL_IM_SHARE_INTERCEPT, P.TRAMADOL_IM_SHARE_SLOPE,
             )  # fmt: skip
-        if option in OPIOIDS:
-            tau = tau - oprm1_loss - tolerant
-        elif option in NSAIDS:
-            tau = tau + P.NSAID_HIGH_CRP_GAIN * high_crp * factor
         elif option == "nortriptyline":  # CYP2D6 only (CPIC: no CYP2C19 guidance for nortriptyline)
             tau = tau * np.where(d6.mechanism_class == UM, P.AMITRIPTYLINE_UM_EFFECT_SHARE, 1.0)
         elif option == "amitriptyline":
             um = (d6.mechanism_class == UM) | (c19.mechanism_class == UM)
             tau = tau * np.where(um, P.AMITRIPTYLINE_UM_EFFECT_SHARE, 1.0)
-            tau = tau + P.ANTIDEPRESSANT_PER_PHQ9["amitriptyline"] * phq
-            tau = tau + P.AMITRIPTYLINE_PER_SLEEP_EFF_BELOW_85 * np.maximum(85.0 - pop.sleep_efficiency, 0.0)
-        elif option == "duloxetine":
-            tau = tau + P.ANTIDEPRESSANT_PER_PHQ9["duloxetine"] * phq
-            tau = tau + P.DULOXETINE_PER_BDNF_NG_PER_ML * np.clip(pop.bdnf - 4.0, -2.0, 4.0)
-            tau = tau + P.DPN_GAIN["duloxetine"] * dpn
-        elif option == "pregabalin":
-            tau = tau + P.DPN_GAIN["pregabalin"] * dpn
-        elif option == "physical_therapy":
-            steps_gain = np.minimum(
-                P.PT_PER_1000_STEPS_BELOW_6000 * np.maximum(6000.0 - pop.steps, 0.0) / 1000.0,
-                P.PT_STEPS_GAIN_CAP,
-            )
-            tau = (
-                tau
-                + P.PT_PER_PSEQ_POINT * (pop.pseq - P.PSEQ_MEAN)
-                + P.PT_PER_FEAR_SD * pop.fear
-                + steps_gain
-            )
-        elif option == "guided_icbt":
-            tau = tau + cbt
-        elif option == "unguided_icbt":
-            tau = tau + P.UNGUIDED_MODIFIER_SHARE * cbt
-        elif option == "mindfulness":
-            tau = tau + P.MINDFULNESS_PER_GAD7_POINT * (pop.gad7 - 7.0)
-        elif option == "vr_therapy":
-            tau = tau + P.VR_PER_YEAR * (pop.age - 50.0)
-        elif option == "peer_support":
-            tau = tau + P.PEER_PER_PSEQ_POINT_BELOW * (P.PSEQ_MEAN - pop.pseq) + P.PEER_PER_PHQ9_POINT * phq
+        if option in OPIOIDS:
+            tau = tau + opioid_shift
         out[:, k] = np.maximum(tau, P.EFFECT_FLOOR_PCT)
     return out
 
@@ -257,9 +253,8 @@ def adverse_event_probabilities(
     for k, option in enumerate(option_ids):
         base = P.OPTION_SPECS[option].p_adverse_event
         if option in OPIOIDS:
-            p = _either(
-                base + P.OPIOID_AE_PER_YEAR_OVER_65 * np.maximum(pop.age - 65.0, 0.0), opioid_combination
-            )
+            clinical = base + P.OPIOID_AE_PER_YEAR_OVER_65 * np.maximum(pop.age - 65.0, 0.0)
+            p = _either(clinical + P.OPIOID_AE_FEMALE * pop.female, opioid_combination)
             if option == "codeine":
                 p = _either(p, P.CODEINE_UM_ADVERSE_EVENT * (d6.mechanism_class == UM))
             elif option == "tramadol":
@@ -302,20 +297,21 @@ def adverse_event_probabilities(
 
 
 def dropout_probabilities(pop: Population, option_ids: Sequence[str]) -> np.ndarray:
-    """(n, K) probability of stopping before 12 weeks for a reason other than an adverse event."""
+    """(n, K) probability of stopping before 12 weeks for a reason other than an adverse event: the option's base
+    rate, lower with more engagement for digital options and (less) for in-person programmes."""
     n = len(pop)
-    digital_rise = P.DIGITAL_DROPOUT_PER_YEAR_OVER_50 * np.maximum(pop.age - 50.0, 0.0)
-    digital_rise = digital_rise + P.DIGITAL_DROPOUT_PER_PHQ9_POINT * np.maximum(pop.phq9 - 9.0, 0.0)
     out = np.empty((n, len(option_ids)))
     for k, option in enumerate(option_ids):
-        d = np.full(n, P.OPTION_SPECS[option].p_dropout_other)
-        if option == "unguided_icbt":
-            d = d + digital_rise
-        elif option == "guided_icbt":
-            d = d + P.GUIDED_DROPOUT_MODIFIER_SHARE * digital_rise
-        elif option == "physical_therapy":
-            d = d + P.PT_DROPOUT_PER_FEAR_SD * pop.fear
-        out[:, k] = np.clip(d, 0.0, 0.9)
+        base = P.OPTION_SPECS[option].p_dropout_other
+        if option in P.DIGITAL_OPTIONS:
+            slope = P.ENGAGEMENT_DROPOUT_LOGIT_DIGITAL
+        elif option in P.IN_PERSON_PROGRAMMES:
+            slope = P.ENGAGEMENT_DROPOUT_LOGIT_IN_PERSON
+        else:
+            out[:, k] = base
+            continue
+        logit = np.log(base / (1.0 - base)) + slope * pop.engagement
+        out[:, k] = np.clip(1.0 / (1.0 + np.exp(-logit)), 0.0, 0.9)
     return out
 
 

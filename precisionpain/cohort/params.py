@@ -84,6 +84,47 @@ PAIN_DURATION_LOG_MEDIAN_MONTHS: Final = 3.6  # median exp(3.6) = 37 months. ASS
 PAIN_DURATION_LOG_SD: Final = 0.9  # ASSUMPTION
 PAIN_DURATION_RANGE_MONTHS: Final = (3.0, 600.0)  # chronic pain lasts >= 3 months (definition)
 
+# ------------------------------------------------------------------------------------------ pain condition
+
+# The diagnosis behind the pain (clinical.pain_condition), drawn given the pain type so that the pair is always one
+# the catalog allows (features/clinical.yaml, pain_condition_agrees_with_pain_type). Order of the condition axis:
+PAIN_CONDITIONS: Final = (
+    "painful_diabetic_neuropathy", "postherpetic_neuralgia", "trigeminal_neuralgia", "lumbar_radiculopathy",
+    "chronic_low_back_pain", "knee_hip_osteoarthritis", "fibromyalgia", "other_neuropathic", "other",
+)  # fmt: skip
+# Shares within each pain type (a multinomial logit: log of these weights plus the modifiers below). Anchors:
+# among chronic peripheral neuropathic pain in primary care, diabetic neuropathy 40%, postherpetic pain 32%,
+# trigeminal neuralgia 9%, post-injury 6%, entrapment 6%, other 7% (Italian primary-care audit of 58,480 patients,
+# PMC5629873) [V]; in chronic low back pain a third has a predominantly neuropathic (radicular) component
+# (Freynhagen 2006) [V], so lumbar radiculopathy leads neuropathic pain in a pain clinic; low back pain is the
+# commonest chronic pain (GBD, Hartvigsen 2018) [M]; fibromyalgia is the typical nociplastic condition. The
+# weights are ASSUMPTION; painful diabetic neuropathy needs diabetes (by definition).
+CONDITION_WEIGHTS: Final = MappingProxyType(
+    {
+        "nociceptive": MappingProxyType({"chronic_low_back_pain": 0.50, "knee_hip_osteoarthritis": 0.35,
+                                         "other": 0.15}),
+        "neuropathic": MappingProxyType({"painful_diabetic_neuropathy": 0.04, "postherpetic_neuralgia": 0.17,
+                                         "trigeminal_neuralgia": 0.05, "lumbar_radiculopathy": 0.42,
+                                         "other_neuropathic": 0.26, "other": 0.06}),
+        "nociplastic": MappingProxyType({"chronic_low_back_pain": 0.40, "fibromyalgia": 0.45, "other": 0.15}),
+        "mixed": MappingProxyType({"painful_diabetic_neuropathy": 0.02, "postherpetic_neuralgia": 0.03,
+                                   "trigeminal_neuralgia": 0.01, "lumbar_radiculopathy": 0.36,
+                                   "chronic_low_back_pain": 0.20, "knee_hip_osteoarthritis": 0.12,
+                                   "fibromyalgia": 0.05, "other_neuropathic": 0.08, "other": 0.13}),
+    }
+)  # fmt: skip
+# Modifiers on the log weights (ASSUMPTION sizes): diabetes makes neuropathic pain mostly diabetic neuropathy
+# (+4.0; 46% of diabetics in the cohort have neuropathic pain, above); postherpetic neuralgia rises steeply with
+# age (zoster and PHN incidence rise with age [M]) and osteoarthritis too (+0.05 per year from 55); fibromyalgia
+# is 2-3 times as common in women under the 2010 criteria (Wolfe 2013) [M] (+1.0).
+CONDITION_DIABETES_PDN: Final = 4.0
+CONDITION_PER_YEAR_FROM_55: Final = MappingProxyType(
+    {"postherpetic_neuralgia": 0.05, "knee_hip_osteoarthritis": 0.05}
+)
+CONDITION_FEMALE_FIBROMYALGIA: Final = 1.0
+# The condition is on the record for 85% (ASSUMPTION); for the rest only the pain type is known.
+P_CONDITION_RECORDED: Final = 0.85
+
 # ----------------------------------------------------------------------------- latent distress and scores
 
 # One latent distress factor Z ~ N(0, 1) shifted by pain type and age; questionnaires load on it. Directions:
@@ -246,6 +287,64 @@ ACTIVITY_DEVIATION_SD_PCT: Final = 18.0
 ACTIVITY_DEVIATION_RANGE: Final = (-95.0, 200.0)
 WEARABLE_WINDOW_DAYS: Final = (7, 14, 28, 30)  # ASSUMPTION
 WEARABLE_WINDOW_SHARES: Final = (0.2, 0.4, 0.25, 0.15)
+
+# Measurement bias of optical (PPG) wearables by skin tone. Melanin absorbs the light PPG sensors read: a Monte
+# Carlo model loses up to 61% of the signal in Fitbit-like geometry at dark skin and high BMI (Ajmal 2021, Biomed
+# Opt Express 12:7445) [V]; 4 of 10 studies found less accurate wrist heart rate in darker skin, 4 none and 2 mixed
+# (Koerber 2022 systematic review, PMC9662769) [V]; pulse oximeters overestimate SpO2 in Black patients (Sjoding
+# 2020 NEJM) [M]. Where the heart-rate signal drops out, sleep staging leans on movement alone, and movement-only
+# (actigraphy) scoring overestimates sleep efficiency because it misses quiet wake (de Zambotti 2019 review) [M];
+# beat-detection artefacts inflate RMSSD [M]. Here a dark skin tone (Fitzpatrick V-VI) is drawn from the
+# biogeographic group (shares ASSUMPTION; skin tone is never recorded) and its recorded wearable readings are
+# biased: sleep efficiency +5 points, RMSSD x 1.25, with extra noise (sizes ASSUMPTION). The truth uses the true
+# values, so a model reading the records mistakes these patients' prognosis (see NATURAL_COURSE_PER_SLEEP_EFF).
+P_DARK_SKIN: Final = MappingProxyType(
+    {
+        "european": 0.02,
+        "african_american_afro_caribbean": 0.80,
+        "latino": 0.15,
+        "east_asian": 0.02,
+        "central_south_asian": 0.35,
+        "near_eastern": 0.05,
+        "american": 0.15,
+        "sub_saharan_african": 0.90,
+        "oceanian": 0.40,
+    }
+)
+DARK_SKIN_SLEEP_EFFICIENCY_BIAS_PCT: Final = 5.0
+DARK_SKIN_SLEEP_EFFICIENCY_NOISE_SD_PCT: Final = 3.0
+DARK_SKIN_RMSSD_FACTOR: Final = 1.25
+DARK_SKIN_RMSSD_LOG_NOISE_SD: Final = 0.15
+DARK_SKIN_RESTING_HR_NOISE_SD_BPM: Final = 3.0
+
+# ------------------------------------------------------------------------------------------- engagement
+
+# Engagement with self-management and digital programmes: a latent trait (standard normal), lower with age (eHealth
+# literacy falls with age [M]) and with distress (depression predicts app dropout [M]); sizes ASSUMPTION. It sets how
+# often patients stop digital options early (app dropout pooled 43%, 95% CI 29-57%, across studies: Meyerowitz-Katz
+# 2020) [V] and, less, in-person programmes (53.7% attended >= 6 of 8 sessions, Cherkin 2016) [V]. Two recorded
+# inputs read it (psychosocial.prior_programme_completed, psychosocial.app_use_days_per_week): patients who finished a
+# previous programme and who use the clinic's pain app more are the engaged ones (Manage My Pain: 63.4% used the app
+# for >= 1 month, Bhatia 2021) [V]; sizes ASSUMPTION.
+ENGAGEMENT_PER_YEAR_FROM_55: Final = -0.02
+ENGAGEMENT_PER_DISTRESS: Final = -0.20
+# Other-dropout log-odds per SD of engagement: digital options (self-paced, no one to turn up to) and in-person
+# programmes. ASSUMPTION.
+ENGAGEMENT_DROPOUT_LOGIT_DIGITAL: Final = -0.9
+ENGAGEMENT_DROPOUT_LOGIT_IN_PERSON: Final = -0.4
+DIGITAL_OPTIONS: Final = ("guided_icbt", "unguided_icbt", "vr_therapy")
+IN_PERSON_PROGRAMMES: Final = (
+    "physical_therapy", "mindfulness", "peer_support", "cbt_face_to_face", "act_face_to_face",
+    "multidisciplinary_programme",
+)  # fmt: skip
+# Recording: a previous programme is on file for 45% (offered one before), completed with probability
+# logistic(0.3 + 1.2 x engagement); the app's use (days a week over the last 4 weeks) for the 50% who have it,
+# 7 x logistic(0.2 + 1.0 x engagement + N(0, 0.6)) rounded. ASSUMPTION.
+P_PRIOR_PROGRAMME_RECORDED: Final = 0.45
+PRIOR_PROGRAMME_LOGIT: Final = (0.3, 1.2)
+P_APP_USER: Final = 0.50
+APP_USE_LOGIT: Final = (0.2, 1.0)
+APP_USE_NOISE_SD: Final = 0.6
 
 # Objective tools. ASSUMPTION: gait speed ~1.2 m/s in mid-life, slower with age and pain; PainChek is used
 # mostly in people who cannot self-report, so it is rare in this clinic cohort.
@@ -513,55 +612,76 @@ P_RESEARCH_GENOTYPES: Final = 0.35  # OPRM1 and COMT on a research panel
 # profile. Covariates (centred/scaled): nrs=(NRS-6.5)/1.6, age=(age-55)/14, old=age>=65, female, neuropathic,
 # nociplastic, mixed, diabetes, opioid (current use), phq=(PHQ-9-9)/6, gad=(GAD-7-7)/5, pcs=(PCS-30)/11,
 # pseq=(PSEQ-21)/12, tsk (TSK % of range, centred 50, /20), recorded PGx flags: cyp2d6_pm_um, cyp2c9_pm,
-# hla_pos (B*15:02 or A*31:01 positive), and recorded safety facts: ckd (eGFR < 60), gi_bleed (history),
-# benzodiazepine (on the medication list).
+# hla_pos (B*15:02 or A*31:01 positive), recorded safety facts: ckd (eGFR < 60), gi_bleed (history),
+# benzodiazepine (on the medication list), the recorded pain condition (pdn, phn, tn, lr, lbp, oa, fm; 0 when not
+# recorded) and the recorded engagement inputs (app = (app use days a week - 3.5) / 2, 0 when not recorded;
+# prior_completed = a previous programme recorded as completed).
 POLICY_COVARIATES: Final = (
     "nrs", "age", "old", "female", "neuropathic", "nociplastic", "mixed", "diabetes", "opioid",
     "phq", "gad", "pcs", "pseq", "tsk", "cyp2d6_pm_um", "cyp2c9_pm", "hla_pos", "ckd", "gi_bleed",
-    "benzodiazepine",
+    "benzodiazepine", "pdn", "phn", "tn", "lr", "lbp", "oa", "fm", "app", "prior_completed",
+)  # fmt: skip
+# The recorded condition each condition covariate reads.
+POLICY_CONDITION_COVARIATES: Final = MappingProxyType(
+    {
+        "pdn": "painful_diabetic_neuropathy", "phn": "postherpetic_neuralgia", "tn": "trigeminal_neuralgia",
+        "lr": "lumbar_radiculopathy", "lbp": "chronic_low_back_pain", "oa": "knee_hip_osteoarthritis",
+        "fm": "fibromyalgia",
+    }
 )  # fmt: skip
 POLICY_COEFFICIENTS: Final = MappingProxyType(
     {
         "codeine": {"nrs": 0.2, "age": -0.1, "old": -0.3, "neuropathic": -0.6, "nociplastic": -0.3,
-                    "opioid": 0.5, "cyp2d6_pm_um": -1.0, "benzodiazepine": -0.4},
+                    "opioid": 0.5, "cyp2d6_pm_um": -1.0, "benzodiazepine": -0.4, "lbp": 0.2},
         "tramadol": {"nrs": 0.3, "neuropathic": 0.2, "mixed": 0.3, "opioid": 0.6, "phq": -0.1,
-                     "cyp2d6_pm_um": -1.0, "benzodiazepine": -0.4},
+                     "cyp2d6_pm_um": -1.0, "benzodiazepine": -0.4, "oa": 0.3, "lbp": 0.2, "fm": 0.2},
         "oxycodone": {"nrs": 0.6, "age": -0.2, "neuropathic": 0.3, "mixed": 0.3, "opioid": 1.5, "phq": 0.25,
-                      "pcs": 0.2, "benzodiazepine": -0.4},
+                      "pcs": 0.2, "benzodiazepine": -0.4, "lbp": 0.2},
         "celecoxib": {"age": -0.2, "old": -0.8, "neuropathic": -1.2, "nociplastic": -0.8, "mixed": -0.3,
-                      "diabetes": -0.3, "opioid": -0.2, "cyp2c9_pm": -0.7, "ckd": -1.0, "gi_bleed": -1.0},
+                      "diabetes": -0.3, "opioid": -0.2, "cyp2c9_pm": -0.7, "ckd": -1.0, "gi_bleed": -1.0,
+                      "oa": 0.5, "lbp": 0.3, "fm": -0.5},
         "ibuprofen": {"age": -0.5, "old": -1.5, "neuropathic": -1.4, "nociplastic": -0.9, "mixed": -0.4,
-                      "diabetes": -0.4, "opioid": -0.3, "cyp2c9_pm": -0.7, "ckd": -1.0, "gi_bleed": -1.0},
+                      "diabetes": -0.4, "opioid": -0.3, "cyp2c9_pm": -0.7, "ckd": -1.0, "gi_bleed": -1.0,
+                      "oa": 0.5, "lbp": 0.3, "fm": -0.5},
         "meloxicam": {"age": -0.2, "old": -1.0, "neuropathic": -1.2, "nociplastic": -0.8, "mixed": -0.3,
-                      "diabetes": -0.3, "cyp2c9_pm": -0.7, "ckd": -1.0, "gi_bleed": -1.0},
+                      "diabetes": -0.3, "cyp2c9_pm": -0.7, "ckd": -1.0, "gi_bleed": -1.0, "oa": 0.5, "lbp": 0.3,
+                      "fm": -0.5},
         "amitriptyline": {"age": -0.2, "old": -1.0, "neuropathic": 1.0, "nociplastic": 1.0, "mixed": 0.6,
-                          "phq": 0.2},
+                          "phq": 0.2, "fm": 0.5},
         "duloxetine": {"neuropathic": 0.8, "nociplastic": 1.2, "mixed": 0.6, "diabetes": 0.4, "phq": 0.5,
-                       "gad": 0.3},
-        "pregabalin": {"neuropathic": 1.5, "nociplastic": 0.8, "mixed": 0.9, "diabetes": 0.6, "gad": 0.1},
-        "gabapentin": {"neuropathic": 1.6, "nociplastic": 0.3, "mixed": 0.8, "diabetes": 0.5},
-        "carbamazepine": {"neuropathic": 2.2, "nociplastic": -0.5, "mixed": 0.9, "age": -0.1, "hla_pos": -1.5},
+                       "gad": 0.3, "pdn": 0.6, "fm": 0.8, "oa": 0.3},
+        "pregabalin": {"neuropathic": 1.5, "nociplastic": 0.8, "mixed": 0.9, "diabetes": 0.6, "gad": 0.1,
+                       "pdn": 0.5, "lr": 0.5, "fm": 0.6},
+        "gabapentin": {"neuropathic": 1.6, "nociplastic": 0.3, "mixed": 0.8, "diabetes": 0.5, "lr": 0.6,
+                       "pdn": 0.4},
+        "carbamazepine": {"neuropathic": 1.2, "nociplastic": -0.5, "mixed": 0.4, "age": -0.1, "hla_pos": -1.5,
+                          "tn": 3.5},
         "physical_therapy": {"age": -0.2, "neuropathic": -0.3, "nociplastic": -0.1, "tsk": -0.3,
-                             "pseq": 0.2, "nrs": -0.1},
-        "guided_icbt": {"age": -0.3, "nociplastic": 0.5, "phq": 0.4, "pcs": 0.5, "gad": 0.2},
-        "unguided_icbt": {"age": -0.6, "nociplastic": 0.3, "pcs": 0.3, "phq": 0.1},
-        "mindfulness": {"female": 0.3, "nociplastic": 0.4, "gad": 0.5, "age": -0.1},
-        "vr_therapy": {"age": -0.8, "nrs": 0.1},
+                             "pseq": 0.2, "nrs": -0.1, "lbp": 0.4, "oa": 0.4, "lr": 0.3},
+        "guided_icbt": {"age": -0.3, "nociplastic": 0.5, "phq": 0.4, "pcs": 0.5, "gad": 0.2, "app": 0.4,
+                        "prior_completed": 0.3},
+        "unguided_icbt": {"age": -0.6, "nociplastic": 0.3, "pcs": 0.3, "phq": 0.1, "app": 0.5,
+                          "prior_completed": 0.3},
+        "mindfulness": {"female": 0.3, "nociplastic": 0.4, "gad": 0.5, "age": -0.1, "prior_completed": 0.2},
+        "vr_therapy": {"age": -0.8, "nrs": 0.1, "app": 0.4},
         "peer_support": {"age": 0.2, "opioid": 0.3, "phq": 0.3, "pseq": -0.2},
-        "tapentadol": {"nrs": 0.4, "neuropathic": 0.3, "mixed": 0.3, "opioid": 0.8, "benzodiazepine": -0.4},
-        "buprenorphine_transdermal": {"nrs": 0.3, "old": 0.4, "opioid": 0.8, "ckd": 0.3, "benzodiazepine": -0.4},
+        "tapentadol": {"nrs": 0.4, "neuropathic": 0.3, "mixed": 0.3, "opioid": 0.8, "benzodiazepine": -0.4,
+                       "pdn": 0.2},
+        "buprenorphine_transdermal": {"nrs": 0.3, "old": 0.4, "opioid": 0.8, "ckd": 0.3, "benzodiazepine": -0.4,
+                                      "oa": 0.2},
         "naproxen": {"age": -0.3, "old": -1.2, "neuropathic": -1.3, "nociplastic": -0.9, "mixed": -0.4,
-                     "diabetes": -0.3, "opioid": -0.2, "ckd": -1.0, "gi_bleed": -1.0},
+                     "diabetes": -0.3, "opioid": -0.2, "ckd": -1.0, "gi_bleed": -1.0, "oa": 0.5, "lbp": 0.3,
+                     "fm": -0.5},
         "topical_diclofenac": {"age": 0.2, "old": 0.3, "neuropathic": -1.0, "nociplastic": -0.6, "mixed": -0.3,
-                               "ckd": -0.3, "gi_bleed": -0.3},
+                               "ckd": -0.3, "gi_bleed": -0.3, "oa": 1.2},
         "nortriptyline": {"old": -0.5, "neuropathic": 1.0, "nociplastic": 0.6, "mixed": 0.6, "phq": 0.1},
         "venlafaxine": {"neuropathic": 0.6, "nociplastic": 0.4, "mixed": 0.4, "phq": 0.5, "gad": 0.3},
-        "lidocaine_plaster": {"old": 0.4, "neuropathic": 1.3, "nociplastic": -0.5, "mixed": 0.5},
-        "capsaicin_patch": {"neuropathic": 1.3, "nociplastic": -0.5, "mixed": 0.4},
-        "cbt_face_to_face": {"nociplastic": 0.4, "phq": 0.3, "pcs": 0.4},
-        "act_face_to_face": {"nociplastic": 0.4, "gad": 0.2, "pcs": 0.3},
+        "lidocaine_plaster": {"old": 0.4, "neuropathic": 1.3, "nociplastic": -0.5, "mixed": 0.5, "phn": 1.5},
+        "capsaicin_patch": {"neuropathic": 1.3, "nociplastic": -0.5, "mixed": 0.4, "phn": 0.8, "pdn": 0.6},
+        "cbt_face_to_face": {"nociplastic": 0.4, "phq": 0.3, "pcs": 0.4, "prior_completed": 0.2},
+        "act_face_to_face": {"nociplastic": 0.4, "gad": 0.2, "pcs": 0.3, "prior_completed": 0.2},
         "multidisciplinary_programme": {"nrs": 0.3, "nociplastic": 0.3, "opioid": 0.3, "phq": 0.2, "pcs": 0.3,
-                                        "tsk": 0.2},
+                                        "tsk": 0.2, "lbp": 0.3, "fm": 0.3},
     }
 )  # fmt: skip
 # Intercepts tuned (on n = 200,000, seed 7) so each option gets roughly its target share. ASSUMPTION targets (%):
@@ -572,34 +692,34 @@ POLICY_COEFFICIENTS: Final = MappingProxyType(
 # ACT 2.5, multidisciplinary programme 3.
 POLICY_INTERCEPTS: Final = MappingProxyType(
     {
-        "codeine": -0.85,
-        "tramadol": -0.71,
-        "oxycodone": -1.56,
-        "tapentadol": -1.59,
-        "buprenorphine_transdermal": -1.62,
-        "celecoxib": -0.06,
-        "ibuprofen": 0.15,
-        "meloxicam": -0.39,
-        "naproxen": 0.10,
-        "topical_diclofenac": -0.50,
-        "amitriptyline": -0.85,
-        "nortriptyline": -1.35,
-        "duloxetine": -1.18,
-        "venlafaxine": -1.55,
-        "pregabalin": -1.50,
+        "codeine": -0.70,
+        "tramadol": -0.61,
+        "oxycodone": -1.41,
+        "tapentadol": -1.40,
+        "buprenorphine_transdermal": -1.45,
+        "celecoxib": -0.01,
+        "ibuprofen": 0.21,
+        "meloxicam": -0.34,
+        "naproxen": 0.14,
+        "topical_diclofenac": -0.66,
+        "amitriptyline": -0.76,
+        "nortriptyline": -1.16,
+        "duloxetine": -1.24,
+        "venlafaxine": -1.35,
+        "pregabalin": -1.54,
         "gabapentin": -1.32,
-        "carbamazepine": -2.21,
-        "lidocaine_plaster": -1.62,
-        "capsaicin_patch": -1.65,
+        "carbamazepine": -1.61,
+        "lidocaine_plaster": -1.65,
+        "capsaicin_patch": -1.60,
         "physical_therapy": 0.00,
-        "guided_icbt": -1.26,
-        "unguided_icbt": -1.35,
-        "mindfulness": -1.53,
-        "vr_therapy": -1.39,
-        "peer_support": -1.30,
-        "cbt_face_to_face": -1.09,
-        "act_face_to_face": -1.29,
-        "multidisciplinary_programme": -1.18,
+        "guided_icbt": -1.19,
+        "unguided_icbt": -1.33,
+        "mindfulness": -1.37,
+        "vr_therapy": -1.26,
+        "peer_support": -1.09,
+        "cbt_face_to_face": -0.94,
+        "act_face_to_face": -1.14,
+        "multidisciplinary_programme": -1.09,
     }
 )
 # Every prescriber sometimes deviates at random: propensity = (1 - e) * softmax + e / K. With
@@ -621,7 +741,7 @@ PUBLICATION_BIAS_SHRINK: Final = 0.9
 # Natural course (usual care, no new treatment) mean % reduction for a neuropathic reference patient, tuned
 # so the natural-course responder rate in neuropathic pain is ~0.30 (ASSUMPTION, anchored on the usual-care
 # arm of Cherkin 2016: 26.6% with >= 30% less pain bothersomeness [V]).
-NATURAL_COURSE_MEAN_PCT: Final = 12.0
+NATURAL_COURSE_MEAN_PCT: Final = 13.9
 # Non-specific (placebo) effect of a pill or a sham, tuned so that placebo in neuropathic pain reaches >= 30%
 # relief in ~38% (Duarte 2022) [V]. Options whose effect sizes were measured against placebo or sham (drugs,
 # VR) get it on top of their specific effect; options measured against passive control or usual care do not
@@ -638,13 +758,18 @@ NATURAL_COURSE_PER_PHQ9: Final = -0.30  # per PHQ-9 point above 9
 NATURAL_COURSE_PER_PCS: Final = -0.10  # per PCS point above 30
 NATURAL_COURSE_HIGH_CRP: Final = -3.0  # hs-CRP > 3 mg/L
 NATURAL_COURSE_PER_LOG_DURATION: Final = -2.0  # per unit of log(months / 37)
+# Poor sleep predicts worse pain later: poor sleep quality is strongly associated with subsequent pain intensity in
+# low back pain (Alsaadi 2014) [M]; sleep impairment reliably predicts new and worsening chronic pain (Finan 2013
+# review) [M]. -0.5 points per point of (true) sleep efficiency below 85% (ASSUMPTION size). This is what the
+# optical wearables' bias by skin tone (DARK_SKIN_*) acts through.
+NATURAL_COURSE_PER_SLEEP_EFF_BELOW_85: Final = -0.5
 # Noise (ASSUMPTION): a patient effect shared by every option (unrecorded prognosis), a small option-specific
 # patient effect, and the within-patient outcome noise. Together with the prognostic spread the SD of the
 # placebo %-change is ~33, below the 46 fitted through the published placebo rates: the cohort keeps the
 # >= 30% placebo rate (0.38) but has fewer >= 50% placebo responders (~0.18 vs 0.23) so that individual
 # response probabilities spread enough for feature-driven differences between options to matter.
 PATIENT_EFFECT_SD_PCT: Final = 14.0
-OPTION_PATIENT_EFFECT_SD_PCT: Final = 5.0
+OPTION_PATIENT_EFFECT_SD_PCT: Final = 3.0
 OUTCOME_NOISE_SD_PCT: Final = 30.0
 # Patients who stop early for reasons other than an adverse event keep this share of the specific effect
 # (partial exposure), on top of the natural course. ASSUMPTION.
@@ -659,9 +784,13 @@ SMD_TO_PCT: Final = 46.0
 class OptionSpec:
     """One option's specific effect, adverse events and dropout (modifiers live in outcomes.py).
 
-    ``effect`` is either derived from an NNT for >= 50% relief in neuropathic pain (``nnt50``), from an SMD
-    (``smd``) or given directly in % points (``effect_pct``), for the reference pain type ``reference``; the
-    per-pain-type ``pain_type_factor`` (order PAIN_TYPES) scales it.
+    ``effect`` is either derived from an NNT for >= 50% relief (``nnt50``), from an SMD (``smd``) or given
+    directly in % points (``effect_pct``), for the reference population ``reference`` (a pain type or a
+    condition); the per-pain-type ``pain_type_factor`` (order PAIN_TYPES) scales it for patients whose condition
+    is ``other``, and CONDITION_FACTORS for the named conditions (see :func:`condition_factor_table`).
+    ``placebo_controlled``: the effect was measured against a placebo, vehicle or sham whose non-specific effect
+    a patient also gets (pills, patches and gels: PLACEBO_NONSPECIFIC_PCT is added); options measured against
+    usual care or a waiting list carry their non-specific effect inside their effect size (none is added).
     """
 
     option_id: str
@@ -680,36 +809,41 @@ class OptionSpec:
     evidence_shrink: float = 1.0  # extra shrink for old or low-tier evidence (on top of publication bias)
 
 
-# Opioids in chronic non-cancer pain: -0.69 cm on a 10-cm VAS vs placebo, under the 1 cm MID (Busse 2018) [V];
-# on a mean baseline of 6.5/10 that is a 10.6% reduction [D]. Tramadol and codeine take the same nociceptive /
-# neuropathic ratio as the strong opioids [D/ASSUMPTION].
+# Opioids in chronic non-cancer pain: -0.69 cm (-0.82 to -0.56) on a 10-cm VAS vs placebo, under the 1 cm MID; 11.9%
+# (9.7-14.1%) more patients reach the MID (Busse 2018, 96 RCTs of which 25 in neuropathic pain) [V]; on a mean
+# baseline of 6.5/10 that is a 10.6% reduction [D]. In neuropathic pain Finnerup 2015 found strong opioids NNT 4.3
+# and tramadol 4.7 [V], while the Cochrane review calls the neuropathic trials small and equivocal (McNicol 2013) [M]
+# and Busse's pooled figure includes them: the neuropathic effect is 0.7 of the NNT-derived one, between the two
+# sources (ASSUMPTION). Tramadol and codeine take the same ratios as the strong opioids [D/ASSUMPTION].
 _OPIOID_NOCICEPTIVE_RATIO = 0.40  # 10.6 / (0.9 x 29.7) [D]
+_OPIOID_NEUROPATHIC_RATIO = 0.70  # between Busse 2018 (0.4) and Finnerup 2015 (1.0): ASSUMPTION
+_OPIOID_PAIN_TYPES = (_OPIOID_NOCICEPTIVE_RATIO, _OPIOID_NEUROPATHIC_RATIO, 0.25, 0.55)
 
 OPTION_SPECS: Final = MappingProxyType(
     {
         "codeine": OptionSpec(
-            "codeine", "neuropathic", (_OPIOID_NOCICEPTIVE_RATIO, 1.0, 0.25, 0.7), nnt50=6.0,
+            "codeine", "neuropathic", _OPIOID_PAIN_TYPES, nnt50=6.0,
             effect_source="ASSUMPTION: no codeine NNT in the sources; a weak opioid between SNRI and tramadol",
             p_adverse_event=0.08, adverse_event_source="ASSUMPTION (like tramadol, NNH 12.6)",
             p_dropout_other=0.15, dropout_source="ASSUMPTION",
             published="no published NNT (ASSUMPTION NNT 6.0); CPIC CYP2D6 PM/UM avoid",
         ),
         "tramadol": OptionSpec(
-            "tramadol", "neuropathic", (_OPIOID_NOCICEPTIVE_RATIO, 1.0, 0.25, 0.7), nnt50=4.7,
+            "tramadol", "neuropathic", _OPIOID_PAIN_TYPES, nnt50=4.7,
             effect_source="Finnerup 2015 NNT 4.7 [V]; nociceptive: Busse 2018 [V/D]",
             p_adverse_event=0.079, adverse_event_source="NNH 12.6 (NICE/BJA Ed 2018) [V]",
             p_dropout_other=0.15, dropout_source="ASSUMPTION",
             published="NNT 4.7 (3.6-6.7), NNH 12.6 [V]",
         ),
         "oxycodone": OptionSpec(
-            "oxycodone", "neuropathic", (_OPIOID_NOCICEPTIVE_RATIO, 1.0, 0.25, 0.7), nnt50=4.3,
+            "oxycodone", "neuropathic", _OPIOID_PAIN_TYPES, nnt50=4.3,
             effect_source="Finnerup 2015 strong opioids NNT 4.3 [V]; nociceptive: Busse 2018 -0.69 cm [V/D]",
             p_adverse_event=0.085, adverse_event_source="NNH 11.7 [V]",
             p_dropout_other=0.15, dropout_source="ASSUMPTION",
             published="NNT 4.3 (3.4-5.8), NNH 11.7 [V]; CNCP -0.69 cm vs MID 1 cm [V]",
         ),
         "tapentadol": OptionSpec(
-            "tapentadol", "neuropathic", (_OPIOID_NOCICEPTIVE_RATIO, 1.0, 0.25, 0.7), nnt50=4.3,
+            "tapentadol", "neuropathic", _OPIOID_PAIN_TYPES, nnt50=4.3,
             effect_source="strong-opioid class NNT 4.3 (Finnerup 2015) [V]; tapentadol's own neuropathic trials "
             "inconclusive (Finnerup 2015) [M]: x0.85 (ASSUMPTION)",
             p_adverse_event=0.075, adverse_event_source="strong-opioid NNH 11.7 [V]; fewer GI withdrawals than "
@@ -719,43 +853,44 @@ OPTION_SPECS: Final = MappingProxyType(
             evidence_shrink=0.85,
         ),
         "buprenorphine_transdermal": OptionSpec(
-            "buprenorphine_transdermal", "neuropathic", (_OPIOID_NOCICEPTIVE_RATIO, 1.0, 0.25, 0.7), nnt50=4.3,
+            "buprenorphine_transdermal", "neuropathic", _OPIOID_PAIN_TYPES, nnt50=4.3,
             effect_source="strong-opioid class NNT 4.3 [V]; too few neuropathic trials for a conclusion (Wiffen "
-            "2015 Cochrane) [M]: x0.7 (ASSUMPTION); nociceptive: Busse 2018 [V/D]",
-            p_adverse_event=0.09, adverse_event_source="strong-opioid NNH 11.7 [V] plus application-site "
-            "reactions: 0.09 ASSUMPTION",
+            "2015 Cochrane) [M]: x0.8 (ASSUMPTION); nociceptive: Busse 2018 [V/D]",
+            p_adverse_event=0.07, adverse_event_source="strong-opioid NNH 11.7 [V]; with the age, sex and "
+            "sedative excess (outcomes.py) the cohort's mean is about 0.10, application-site reactions included "
+            "(ASSUMPTION)",
             p_dropout_other=0.15, dropout_source="ASSUMPTION",
             published="strong opioids NNT 4.3 [V]; buprenorphine insufficient evidence [M]",
-            evidence_shrink=0.7,
+            evidence_shrink=0.8,
         ),
         "celecoxib": OptionSpec(
             "celecoxib", "nociceptive", (1.0, 0.1, 0.1, 0.55), effect_pct=9.0,
             effect_source="ASSUMPTION under the MID (15%): between LBP -3.3/100 (Enthoven 2016) [V] and OA",
             p_adverse_event=0.04, adverse_event_source="ASSUMPTION (GI/CV/renal withdrawals)",
-            published="LBP MD -3.3/100 [V]; kept under the MID",
+            published="LBP MD -3.3/100 [V] (x0.6); hip/knee OA ES ~0.35-0.57 [M] (x1.8)",
         ),
         "ibuprofen": OptionSpec(
             "ibuprofen", "nociceptive", (1.0, 0.1, 0.1, 0.55), effect_pct=9.0,
             effect_source="as celecoxib (ASSUMPTION)",
             p_adverse_event=0.045, adverse_event_source="ASSUMPTION",
-            published="LBP MD -3.3/100 [V]; kept under the MID",
+            published="LBP MD -3.3/100 [V] (x0.6); hip/knee OA ES ~0.35-0.57 [M] (x1.8)",
         ),
         "meloxicam": OptionSpec(
             "meloxicam", "nociceptive", (1.0, 0.1, 0.1, 0.55), effect_pct=8.0,
             effect_source="as celecoxib, slightly lower (ASSUMPTION)",
             p_adverse_event=0.04, adverse_event_source="ASSUMPTION",
-            published="LBP MD -3.3/100 [V]; kept under the MID",
+            published="LBP MD -3.3/100 [V] (x0.6); hip/knee OA ES ~0.35-0.57 [M] (x1.8)",
         ),
         "naproxen": OptionSpec(
             "naproxen", "nociceptive", (1.0, 0.1, 0.1, 0.55), effect_pct=9.0,
             effect_source="as the other oral NSAIDs (similar efficacy in OA/LBP [M]; ASSUMPTION)",
             p_adverse_event=0.045, adverse_event_source="ASSUMPTION (as ibuprofen)",
-            published="LBP MD -3.3/100 [V]; kept under the MID",
+            published="LBP MD -3.3/100 [V] (x0.6); hip/knee OA ES ~0.35-0.57 [M] (x1.8)",
         ),
         "topical_diclofenac": OptionSpec(
-            "topical_diclofenac", "nociceptive", (1.0, 0.05, 0.05, 0.5), nnt50=9.8,
+            "topical_diclofenac", "knee_hip_osteoarthritis", (0.5, 0.05, 0.05, 0.5), nnt50=9.8,
             effect_source="knee/hand OA NNT ~10 for >= 50% relief at 8-12 weeks (Derry 2016 Cochrane, via "
-            "summary) [V, secondary]",
+            "summary) [V, secondary]; other localised musculoskeletal pain not studied: half (ASSUMPTION)",
             p_adverse_event=0.02, adverse_event_source="withdrawals like vehicle; skin reactions (Derry 2016) [M]; "
             "0.02 ASSUMPTION",
             published="NNT ~10 (knee/hand OA, 8-12 weeks) [V, secondary]",
@@ -763,15 +898,17 @@ OPTION_SPECS: Final = MappingProxyType(
         "amitriptyline": OptionSpec(
             "amitriptyline", "neuropathic", (0.25, 1.0, 0.75, 0.6), nnt50=3.6,
             effect_source="Finnerup 2015 TCA NNT 3.6 [V]; other pain types ASSUMPTION",
-            p_adverse_event=0.075, adverse_event_source="NNH 13.4 [V]",
+            p_adverse_event=0.035, adverse_event_source="NNH 13.4 [V] is the trial patients' average: the base is "
+            "set so the cohort's mean (with the CYP2D6/CYP2C19 and age excess below) is about 0.10 (ASSUMPTION)",
             published="NNT 3.6 (3.0-4.4), NNH 13.4 [V]",
         ),
         "nortriptyline": OptionSpec(
             "nortriptyline", "neuropathic", (0.25, 1.0, 0.75, 0.6), nnt50=3.6,
             effect_source="tricyclic class NNT 3.6 (Finnerup 2015) [V]; other pain types as amitriptyline "
             "(ASSUMPTION)",
-            p_adverse_event=0.06, adverse_event_source="tricyclic NNH 13.4 [V]; fewer anticholinergic effects "
-            "than amitriptyline [M]: 0.06 ASSUMPTION",
+            p_adverse_event=0.03, adverse_event_source="tricyclic NNH 13.4 [V]; fewer anticholinergic effects "
+            "than amitriptyline [M]; base set so the cohort's mean (with the CYP2D6 and age excess) is about 0.07 "
+            "(ASSUMPTION)",
             published="TCA NNT 3.6 (3.0-4.4), NNH 13.4 [V]",
         ),
         "duloxetine": OptionSpec(
@@ -800,16 +937,18 @@ OPTION_SPECS: Final = MappingProxyType(
             published="NNT 6.3 (5.0-8.3), NNH 25.6 [V]",
         ),
         "carbamazepine": OptionSpec(
-            "carbamazepine", "neuropathic", (0.05, 1.0, 0.1, 0.45), nnt50=2.5,
-            effect_source="NNT 2.5 DPN / 2.6 TN (older pooled analysis) [V], x0.85 for low-tier, older "
-            "evidence (Wiffen 2014; NNT drift, Finnerup 2018) [V direction; size ASSUMPTION]",
-            p_adverse_event=0.15, adverse_event_source="NNH 3.4 [V] counts any AE; withdrawal-level half "
-            "of it (ASSUMPTION); hypersensitivity on top (outcomes.py)",
-            published="NNT 2.5 DPN / 2.6 TN, NNH 3.4 [V]; HLA-B*15:02 SJS/TEN OR 79.8 [V]",
+            "carbamazepine", "trigeminal_neuralgia", (0.0, 0.25, 0.0, 0.1), nnt50=2.6,
+            effect_source="trigeminal neuralgia NNT 2.6 (2.2-3.3) (older pooled analysis) [V], x0.85 for "
+            "low-tier, older evidence (Wiffen 2014; NNT drift, Finnerup 2018) [V direction; size ASSUMPTION]; "
+            "elsewhere weak or absent (NeuPSIG 2015: inconclusive outside trigeminal neuralgia [M]; NICE CG173 "
+            "first line only there): a quarter in other neuropathic pain, ASSUMPTION",
+            p_adverse_event=0.10, adverse_event_source="NNH 3.4 [V] counts any AE (mostly minor); withdrawal-level "
+            "a third of it (ASSUMPTION); hypersensitivity on top (outcomes.py)",
+            published="TN NNT 2.6 (2.2-3.3), NNH 3.4 [V]; HLA-B*15:02 SJS/TEN OR 79.8 [V]",
             evidence_shrink=0.85,
         ),
         "lidocaine_plaster": OptionSpec(
-            "lidocaine_plaster", "neuropathic", (0.0, 1.0, 0.0, 0.5), nnt50=14.0,
+            "lidocaine_plaster", "postherpetic_neuralgia", (0.0, 0.7, 0.0, 0.35), nnt50=14.0,
             effect_source="Finnerup 2015: inconclusive [V]; NNT 14 ASSUMPTION (a small effect in localised "
             "peripheral pain)",
             p_adverse_event=0.01, adverse_event_source="application-site reactions [M]; ASSUMPTION",
@@ -859,10 +998,12 @@ OPTION_SPECS: Final = MappingProxyType(
         ),
         "vr_therapy": OptionSpec(
             "vr_therapy", "nociceptive", (1.0, 0.9, 1.0, 1.0), smd=0.20,
-            effect_source="EaseVRx superior to sham (Garcia 2021) [V]; size ASSUMPTION (small)",
+            effect_source="EaseVRx superior to sham (Garcia 2021) [V]; size ASSUMPTION (small); the sham headset's "
+            "own non-specific effect is not known, so no pill-placebo effect is added (ASSUMPTION)",
             p_adverse_event=0.03, adverse_event_source="nausea 9.7% vs 6.7% sham (Garcia 2021) [V] = 3% excess [D]",
             p_dropout_other=0.18, dropout_source="ASSUMPTION",
             published="superior to sham; nausea 9.7% vs 6.7% [V]",
+            placebo_controlled=False,
         ),
         "peer_support": OptionSpec(
             "peer_support", "nociceptive", (1.0, 1.0, 1.0, 1.0), smd=0.20,
@@ -904,6 +1045,136 @@ OPTION_SPECS: Final = MappingProxyType(
     }
 )  # fmt: skip
 
+# ---- condition-specific effects
+
+# Factor on each option's effect by pain condition (PAIN_CONDITIONS). A condition not listed for an option takes the
+# option's pain-type factor of the condition's usual pain type (neuropathic conditions: neuropathic; low back pain
+# and osteoarthritis: nociceptive; fibromyalgia: nociplastic); ``other`` always takes the patient's pain type. A
+# mixed pain type keeps a neuropathic or nociceptive component: the factor is at least MIXED_COMPONENT_SHARE of the
+# option's factor for the other component. Sources (ASSUMPTION where none is given):
+# - carbamazepine is strong in trigeminal neuralgia only (NNT 2.6 [V]; NICE CG173, NeuPSIG 2015 [M]);
+# - opioids: the neuropathic NNTs come from diabetic neuropathy and postherpetic neuralgia trials (Finnerup 2015)
+#   [V]; chronic non-cancer pain (low back pain, osteoarthritis) -0.69 cm, under the MID (Busse 2018) [V] (the
+#   nociceptive ratio 0.4); in back pain no better than non-opioid drugs over 12 months (SPACE trial, Krebs 2018
+#   JAMA) [M] and NSAIDs give about half of Busse's figure there (Enthoven 2016) [V] (0.3); NICE NG59: do not offer opioids for chronic sciatica [M] (0.2); not used for trigeminal
+#   neuralgia (EAN 2019 [M]: 0.2); fibromyalgia: strong opioids strong against (no benefit shown), tramadol weak
+#   for (EULAR 2016) [V] (0.25 / 0.5);
+# - oral NSAIDs: low back pain -3.3/100 (Enthoven 2016) [V] = 5% of a 65 baseline -> 0.6 of 9 points; hip/knee
+#   osteoarthritis clinically relevant, ES about 0.35-0.57 (da Costa 2017) [V direction, sizes M] -> 16 points
+#   (1.8); sciatica no clear benefit (Rasmussen-Barr 2016 Cochrane) [M] (0.2); fibromyalgia none (EULAR weak
+#   against) [V] (0);
+# - topical diclofenac: knee and hand osteoarthritis only (Derry 2016) [V, secondary]; about 2/3 of knee/hip
+#   patients have knee OA (ASSUMPTION) -> 0.7; not for back pain or fibromyalgia;
+# - gabapentinoids: no benefit in sciatica (pregabalin, Mathieson 2017 NEJM) or low back pain (Enke 2018 CMAJ) [M]
+#   (0.1); tricyclics and SNRIs in sciatica: small trials without benefit (Khoromi 2007) [M] (0.2-0.3); duloxetine
+#   has no postherpetic trials (0.7); neuropathic drugs help trigeminal neuralgia little (0.2); antidepressants show
+#   no clear benefit in low back pain (Urquhart 2008 Cochrane) [M] and NICE NG59 advises against them [M] (tricyclics
+#   0.15; duloxetine keeps its nociceptive factor, second line in ACP 2017 [M]); fibromyalgia: amitriptyline has no
+#   unbiased supporting evidence, only old small trials (Moore 2015 Cochrane) [M] (0.5), duloxetine NNT about 8 and
+#   pregabalin about 14 for >= 50% relief (Lunn 2014, Derry 2016 Cochrane) [M] (0.8, 0.6);
+# - exercise: low back pain 15/100 (Hayden 2021) [V]; knee OA SMD 0.49 (Fransen 2015 Cochrane) [M] ~ the same
+#   (1.0); fibromyalgia strong for (EULAR 2016) [V], size ASSUMPTION (0.8); sciatica: NICE NG59 advises exercise
+#   [M] (0.9 ASSUMPTION);
+# - lidocaine plaster: postherpetic neuralgia trials (Derry 2014 Cochrane) [M]; capsaicin 8%: postherpetic
+#   neuralgia, HIV and diabetic neuropathy trials (Finnerup 2015) [V]; neither for trigeminal neuralgia or sciatica.
+_OPIOID_CONDITIONS = {"trigeminal_neuralgia": 0.2, "lumbar_radiculopathy": 0.2, "chronic_low_back_pain": 0.3}
+_NSAID_CONDITIONS = {
+    "knee_hip_osteoarthritis": 1.8,
+    "chronic_low_back_pain": 0.6,
+    "fibromyalgia": 0.0,
+    "lumbar_radiculopathy": 0.2,
+}
+_GABAPENTINOID_CONDITIONS = {
+    "trigeminal_neuralgia": 0.2,
+    "lumbar_radiculopathy": 0.1,
+    "chronic_low_back_pain": 0.1,
+}
+_TRICYCLIC_CONDITIONS = {
+    "trigeminal_neuralgia": 0.2,
+    "lumbar_radiculopathy": 0.3,
+    "chronic_low_back_pain": 0.15,
+    "fibromyalgia": 0.5,
+}
+_PSYCHOLOGICAL_CONDITIONS = {"trigeminal_neuralgia": 0.3}
+CONDITION_FACTORS: Final = MappingProxyType(
+    {
+        "codeine": MappingProxyType({**_OPIOID_CONDITIONS, "fibromyalgia": 0.25}),
+        "tramadol": MappingProxyType({**_OPIOID_CONDITIONS, "fibromyalgia": 0.5}),
+        "oxycodone": MappingProxyType({**_OPIOID_CONDITIONS, "fibromyalgia": 0.25}),
+        "tapentadol": MappingProxyType({**_OPIOID_CONDITIONS, "fibromyalgia": 0.25}),
+        "buprenorphine_transdermal": MappingProxyType({**_OPIOID_CONDITIONS, "fibromyalgia": 0.25}),
+        "celecoxib": MappingProxyType(_NSAID_CONDITIONS),
+        "ibuprofen": MappingProxyType(_NSAID_CONDITIONS),
+        "meloxicam": MappingProxyType(_NSAID_CONDITIONS),
+        "naproxen": MappingProxyType(_NSAID_CONDITIONS),
+        "topical_diclofenac": MappingProxyType({"knee_hip_osteoarthritis": 0.7, "chronic_low_back_pain": 0.0,
+                                                "fibromyalgia": 0.0, "lumbar_radiculopathy": 0.0}),
+        "amitriptyline": MappingProxyType(_TRICYCLIC_CONDITIONS),
+        "nortriptyline": MappingProxyType(_TRICYCLIC_CONDITIONS),
+        "duloxetine": MappingProxyType({"postherpetic_neuralgia": 0.7, "trigeminal_neuralgia": 0.2,
+                                        "lumbar_radiculopathy": 0.3, "fibromyalgia": 0.8}),
+        "venlafaxine": MappingProxyType({"postherpetic_neuralgia": 0.7, "trigeminal_neuralgia": 0.2,
+                                         "lumbar_radiculopathy": 0.3}),
+        "pregabalin": MappingProxyType({**_GABAPENTINOID_CONDITIONS, "fibromyalgia": 0.6}),
+        "gabapentin": MappingProxyType(_GABAPENTINOID_CONDITIONS),
+        "carbamazepine": MappingProxyType({"trigeminal_neuralgia": 1.0, "lumbar_radiculopathy": 0.1}),
+        "lidocaine_plaster": MappingProxyType({"postherpetic_neuralgia": 1.0, "painful_diabetic_neuropathy": 0.5,
+                                               "trigeminal_neuralgia": 0.0, "lumbar_radiculopathy": 0.0}),
+        "capsaicin_patch": MappingProxyType({"trigeminal_neuralgia": 0.0, "lumbar_radiculopathy": 0.2}),
+        "physical_therapy": MappingProxyType({"knee_hip_osteoarthritis": 1.0, "chronic_low_back_pain": 1.0,
+                                              "fibromyalgia": 0.8, "lumbar_radiculopathy": 0.9,
+                                              "trigeminal_neuralgia": 0.0}),
+        "guided_icbt": MappingProxyType(_PSYCHOLOGICAL_CONDITIONS),
+        "unguided_icbt": MappingProxyType(_PSYCHOLOGICAL_CONDITIONS),
+        "mindfulness": MappingProxyType(_PSYCHOLOGICAL_CONDITIONS),
+        "vr_therapy": MappingProxyType(_PSYCHOLOGICAL_CONDITIONS),
+        "peer_support": MappingProxyType(_PSYCHOLOGICAL_CONDITIONS),
+        "cbt_face_to_face": MappingProxyType(_PSYCHOLOGICAL_CONDITIONS),
+        "act_face_to_face": MappingProxyType(_PSYCHOLOGICAL_CONDITIONS),
+        "multidisciplinary_programme": MappingProxyType({**_PSYCHOLOGICAL_CONDITIONS, "lumbar_radiculopathy": 0.8,
+                                                         "chronic_low_back_pain": 1.0, "fibromyalgia": 1.0}),
+    }
+)  # fmt: skip
+# The pain type whose factor a condition takes when CONDITION_FACTORS does not list it (``other``: the patient's).
+CONDITION_PAIN_TYPE: Final = MappingProxyType(
+    {
+        "painful_diabetic_neuropathy": "neuropathic", "postherpetic_neuralgia": "neuropathic",
+        "trigeminal_neuralgia": "neuropathic", "lumbar_radiculopathy": "neuropathic",
+        "chronic_low_back_pain": "nociceptive", "knee_hip_osteoarthritis": "nociceptive",
+        "fibromyalgia": "nociplastic", "other_neuropathic": "neuropathic",
+    }
+)  # fmt: skip
+# Mixed pain: the factor is at least this share of the option's factor for the other component (neuropathic for
+# a nociceptive or nociplastic condition, nociceptive for a neuropathic one). ASSUMPTION.
+MIXED_COMPONENT_SHARE: Final = 0.5
+
+# ---- heterogeneity by sex and ancestry (documented; sizes ASSUMPTION where marked)
+
+# Sex: patient-controlled analgesia studies found more opioid analgesia in women (effect size 0.22, 95% CI
+# 0.02-0.42; morphine 0.36), but across all 25 clinical mu-opioid studies no significant difference (Niesters 2010,
+# Pain 151:61) [V]. Women gain 3 points more from every opioid here (SMD 0.065, under a third of the PCA effect size:
+# ASSUMPTION for chronic use). Women report more opioid nausea and vomiting [M] (Cepeda 2003 found more respiratory depression
+# with age [V]): +0.02 withdrawal-level adverse events (ASSUMPTION).
+OPIOID_FEMALE_GAIN_PCT: Final = 3.0
+OPIOID_AE_FEMALE: Final = 0.02
+# Ancestry: the OPRM1 118G loss is larger in Asian than in European patients: cancer pain SMD -0.42 in Asians,
+# -0.15 in Caucasians, -0.30 overall (Yu 2019 Clin J Pain) [V]; postoperative -0.21 Asians vs -0.18 overall (Hwang
+# 2014) [V]. The loss below is scaled by 0.42/0.30 = 1.4 in the Asian groups and 0.15/0.30 = 0.5 in Europeans [D];
+# other groups keep 1 (ASSUMPTION: not studied).
+OPRM1_LOSS_ANCESTRY_FACTOR: Final = MappingProxyType(
+    {
+        "european": 0.5,
+        "african_american_afro_caribbean": 1.0,
+        "latino": 1.0,
+        "east_asian": 1.4,
+        "central_south_asian": 1.4,
+        "near_eastern": 1.0,
+        "american": 1.0,
+        "sub_saharan_african": 1.0,
+        "oceanian": 1.0,
+    }
+)
+
 # ---- effect modifiers (outcomes.py), in % points unless stated
 
 # CYP2D6 and the prodrug opioids. PM -> codeine/tramadol avoid, diminished analgesia; UM -> avoid, toxicity
@@ -917,6 +1188,10 @@ CODEINE_IM_SHARE_SLOPE: Final = 0.40
 TRAMADOL_IM_SHARE_INTERCEPT: Final = 0.40
 TRAMADOL_IM_SHARE_SLOPE: Final = 0.35
 UM_EFFECT_SHARE: Final = 1.10
+# The published NNTs are averages over trial patients of every CYP2D6 phenotype (and their medicines), so the
+# normal metabolizer's effect is the NNT-derived one divided by the mean share over the cohort's CYP2D6 function
+# (genotypes and inhibitors): the cohort's average effect equals the published one [D, measured on 100,000 patients].
+PRODRUG_MEAN_SHARE: Final = MappingProxyType({"codeine": 0.80, "tramadol": 0.83})
 # UM toxicity (withdrawal-level adverse event, added to the option's base risk). ASSUMPTION.
 CODEINE_UM_ADVERSE_EVENT: Final = 0.35
 TRAMADOL_UM_ADVERSE_EVENT: Final = 0.22
@@ -925,7 +1200,9 @@ TRAMADOL_UM_ADVERSE_EVENT: Final = 0.22
 OPRM1_LOSS_PER_G_ALLELE: Final = (0.0, 6.0, 10.0)  # A/A, A/G, G/G. ASSUMPTION (G/G less than additive)
 # Patients already on an opioid gain less from adding one. ASSUMPTION.
 OPIOID_TOLERANT_LOSS: Final = 6.0
-OPIOID_AE_PER_YEAR_OVER_65: Final = 0.003  # ASSUMPTION
+# Opioid harms rise with age: respiratory depression 2.8 times as common at 61-70 as at 16-45 years (Cepeda 2003)
+# [V]; Beers 2023 advises avoiding opioids after falls [M]. +0.006 per year over 65 (ASSUMPTION size).
+OPIOID_AE_PER_YEAR_OVER_65: Final = 0.006
 
 # CYP2C9 and CYP2C9-cleared NSAIDs: PM -> 25-50% of the lowest dose (celecoxib, ibuprofen) or an alternative
 # (meloxicam); IM with AS 1 -> lowest dose (meloxicam 50%) (Theken 2020) [V]. Extra withdrawal-level adverse
@@ -940,10 +1217,8 @@ NSAID_ADVERSE_EVENT_BY_CYP2C9: Final = MappingProxyType(
         2.0: (0.0, 0.0),
     }
 )
-NSAID_AE_PER_YEAR_OVER_50: Final = 0.004  # ASSUMPTION (NSAID risk grows with age)
+NSAID_AE_PER_YEAR_OVER_50: Final = 0.002  # ASSUMPTION (NSAID risk grows with age)
 NSAID_AE_DIABETES: Final = 0.02  # ASSUMPTION (renal)
-# Inflammatory phenotype: hs-CRP > 3 mg/L -> larger NSAID effect. ASSUMPTION (no published moderator).
-NSAID_HIGH_CRP_GAIN: Final = 14.0
 
 # Amitriptyline at low pain doses: no dose adjustment, but PM/IM have more side effects and UM more treatment
 # failure (CPIC 2016 via UF Health note) [V]. Sizes: ASSUMPTION.
@@ -952,19 +1227,13 @@ AMITRIPTYLINE_PM_ADVERSE_EVENT: Final = 0.12  # CYP2D6 PM or CYP2C19 PM
 AMITRIPTYLINE_IM_ADVERSE_EVENT: Final = 0.04  # CYP2D6 IM or CYP2C19 IM/likely IM
 # Anticholinergic burden in older adults (Beers 2023 lists both [M]); nortriptyline has fewer anticholinergic
 # effects [M], so half the slope. Sizes: ASSUMPTION.
-TRICYCLIC_AE_PER_YEAR_OVER_60: Final = MappingProxyType({"amitriptyline": 0.012, "nortriptyline": 0.006})
+TRICYCLIC_AE_PER_YEAR_OVER_60: Final = MappingProxyType({"amitriptyline": 0.006, "nortriptyline": 0.003})
 # Venlafaxine in CYP2D6 poor metabolizers: "CYP2D6 PM genotype has been associated with adverse effects"; CPIC 2023
 # suggests an alternative (optional) [V, features/pgx/recommendations.tsv]. Size: ASSUMPTION.
 VENLAFAXINE_PM_ADVERSE_EVENT: Final = 0.04
 # Topical diclofenac: systemic exposure is a small fraction of an oral dose (label, about 6% [M]), so the kidney,
 # GI-bleeding and anticoagulant risks of oral NSAIDs act at a tenth of their size. ASSUMPTION.
 TOPICAL_NSAID_SYSTEMIC_SHARE: Final = 0.1
-AMITRIPTYLINE_PER_SLEEP_EFF_BELOW_85: Final = 0.5  # sedating: more benefit with poor sleep. ASSUMPTION
-ANTIDEPRESSANT_PER_PHQ9: Final = MappingProxyType({"duloxetine": 0.6, "amitriptyline": 0.3})  # ASSUMPTION
-DULOXETINE_PER_BDNF_NG_PER_ML: Final = 1.5  # above 4 ng/mL; central sensitisation marker. ASSUMPTION
-# Painful diabetic neuropathy with HbA1c >= 8%: extra benefit from pregabalin and duloxetine (approved in DPN).
-# ASSUMPTION.
-DPN_GAIN: Final = MappingProxyType({"pregabalin": 6.0, "duloxetine": 5.0})
 
 # Carbamazepine hypersensitivity (withdrawal-level): SJS/TEN base risk 0.3% (ASSUMPTION) with OR 79.8 for
 # HLA-B*15:02 (Tangamornsuksan 2013) [V]; DRESS/rash base 2% (within "up to 10%" hypersensitivity [V]) with
@@ -1003,29 +1272,3 @@ GABAPENTINOID_AE_EGFR_BELOW_60: Final = 0.03
 # Serotonin syndrome: tramadol, duloxetine and amitriptyline with an MAO inhibitor (contraindicated in their
 # labels) [M]. ASSUMPTION (a large withdrawal-level risk).
 MAOI_SEROTONERGIC_AE: Final = 0.30
-
-# Physical therapy: higher self-efficacy responds better, high fear-avoidance worse, deconditioned (few
-# steps) gain more. All ASSUMPTION (moderation evidence is weak, Alhowimel 2021 [V]).
-PT_PER_PSEQ_POINT: Final = 0.70  # per point above 20.7
-PT_PER_FEAR_SD: Final = -8.0  # per SD of the fear-avoidance trait
-PT_PER_1000_STEPS_BELOW_6000: Final = 1.2  # capped at 5 points
-PT_STEPS_GAIN_CAP: Final = 5.0
-# CBT-based options (guided/unguided iCBT, mindfulness partly): high catastrophizing, depression and fear-
-# avoidance respond better. ASSUMPTION; most formal moderator tests found no moderation (Wertli 2014) [V].
-CBT_PER_PCS_POINT: Final = 0.70  # per PCS point above 30
-CBT_PER_PHQ9_POINT: Final = 0.60  # per PHQ-9 point above 9
-CBT_PER_FEAR_SD: Final = 3.0
-UNGUIDED_MODIFIER_SHARE: Final = 0.7
-PT_DROPOUT_PER_FEAR_SD: Final = 0.06  # fear-avoidant patients stop exercise programmes more. ASSUMPTION
-# Dropout of digital programmes rises with age and depression (ASSUMPTION); guidance halves the rise.
-DIGITAL_DROPOUT_PER_YEAR_OVER_50: Final = 0.004
-DIGITAL_DROPOUT_PER_PHQ9_POINT: Final = 0.008
-GUIDED_DROPOUT_MODIFIER_SHARE: Final = 0.5
-# Mindfulness: more benefit with anxiety (ASSUMPTION).
-MINDFULNESS_PER_GAD7_POINT: Final = 1.0  # above 7
-# VR: younger patients engage more (ASSUMPTION).
-VR_PER_YEAR: Final = -0.40  # per year above 50
-# Peer support: low self-efficacy and depression gain more; self-efficacy d = 0.60 in the pilot (Matthias
-# 2015) [V]. Sizes: ASSUMPTION.
-PEER_PER_PSEQ_POINT_BELOW: Final = 0.50
-PEER_PER_PHQ9_POINT: Final = 0.25

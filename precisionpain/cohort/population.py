@@ -1,8 +1,10 @@
-"""The synthetic population: demographics, pain phenotype, questionnaires, biomarkers and wearables, and the
-inputs the safety rules read (kidney and liver function, pregnancy, breastfeeding, opioid dose, histories).
+"""The synthetic population: demographics, pain phenotype and condition, questionnaires, biomarkers, wearables and
+engagement, and the inputs the safety rules read (kidney and liver function, pregnancy, breastfeeding, opioid
+dose, histories).
 
 :func:`draw_population` draws every patient's TRUE values (nothing missing); :func:`observe_population`
-turns them into the recorded flat columns, with realistic missingness. :func:`draw_clinical_safety` and
+turns them into the recorded flat columns, with realistic missingness and the optical wearables' measurement bias
+by skin tone. :func:`draw_clinical_safety` and
 :func:`observe_clinical_safety` do the same for the safety inputs, from their own random streams (the medicines
 are in :mod:`precisionpain.cohort.medications`). Constants and their sources are in
 :mod:`precisionpain.cohort.params`.
@@ -19,6 +21,7 @@ from precisionpain.cohort import params as P
 FloatArray = np.ndarray
 GROUPS: tuple[str, ...] = tuple(P.GROUP_SHARES)
 NOCICEPTIVE, NEUROPATHIC, NOCIPLASTIC, MIXED = range(4)
+CONDITION_INDEX: dict[str, int] = {c: i for i, c in enumerate(P.PAIN_CONDITIONS)}
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,9 @@ class Population:
     activity_deviation: FloatArray
     gait_speed: FloatArray
     painchek: FloatArray
+    pain_condition: np.ndarray  # int index into params.PAIN_CONDITIONS
+    dark_skin: np.ndarray  # bool: Fitzpatrick V-VI (never recorded; biases optical wearables)
+    engagement: FloatArray  # latent engagement with self-management and digital programmes (standard normal)
 
     def __len__(self) -> int:
         return len(self.age)
@@ -92,8 +98,52 @@ def _by_type(values: tuple[float, ...], pain_type: np.ndarray) -> FloatArray:
     return np.asarray(values, dtype=np.float64)[pain_type]
 
 
-def draw_population(rng: np.random.Generator, n: int) -> Population:
-    """Draw n patients' true characteristics (the order of draws is fixed, so results depend only on rng)."""
+def condition_logits(
+    pain_type: np.ndarray, age: FloatArray, female: np.ndarray, diabetes: np.ndarray
+) -> FloatArray:
+    """(n, len(PAIN_CONDITIONS)) log weights of each condition given the pain type; -inf where not allowed."""
+    n = len(pain_type)
+    base = np.full((len(P.PAIN_TYPES), len(P.PAIN_CONDITIONS)), -np.inf)
+    for t, pain in enumerate(P.PAIN_TYPES):
+        for condition, weight in P.CONDITION_WEIGHTS[pain].items():
+            base[t, CONDITION_INDEX[condition]] = np.log(weight)
+    logits = base[pain_type].copy()
+    pdn = CONDITION_INDEX["painful_diabetic_neuropathy"]
+    logits[:, pdn] = np.where(diabetes, logits[:, pdn] + P.CONDITION_DIABETES_PDN, -np.inf)
+    for condition, per_year in P.CONDITION_PER_YEAR_FROM_55.items():
+        logits[:, CONDITION_INDEX[condition]] += per_year * (age - 55.0)
+    logits[:, CONDITION_INDEX["fibromyalgia"]] += P.CONDITION_FEMALE_FIBROMYALGIA * female
+    assert logits.shape == (n, len(P.PAIN_CONDITIONS))
+    return logits
+
+
+def _draw_condition_skin_engagement(
+    rng: np.random.Generator,
+    pain_type: np.ndarray,
+    age: FloatArray,
+    female: np.ndarray,
+    diabetes: np.ndarray,
+    group: np.ndarray,
+    distress: FloatArray,
+) -> tuple[np.ndarray, np.ndarray, FloatArray]:
+    logits = condition_logits(pain_type, age, female, diabetes)
+    weights = np.exp(logits - logits.max(axis=1, keepdims=True))
+    condition = _categorical(rng, weights / weights.sum(axis=1, keepdims=True))
+    dark_skin = rng.random(len(age)) < np.asarray([P.P_DARK_SKIN[g] for g in GROUPS])[group]
+    engagement = (
+        rng.standard_normal(len(age))
+        + P.ENGAGEMENT_PER_YEAR_FROM_55 * (age - 55.0)
+        + P.ENGAGEMENT_PER_DISTRESS * distress
+    )
+    return condition, dark_skin, engagement
+
+
+def draw_population(
+    rng: np.random.Generator, n: int, condition_rng: np.random.Generator | None = None
+) -> Population:
+    """Draw n patients' true characteristics (the order of draws is fixed, so results depend only on the
+    generators). The pain condition, skin tone and engagement come from ``condition_rng`` (default: ``rng``, after
+    every other draw), so adding them left every earlier draw as it was."""
     lo_age, hi_age = P.AGE_RANGE_YEARS
     age = np.floor(np.clip(rng.normal(P.AGE_MEAN_YEARS, P.AGE_SD_YEARS, n), lo_age, hi_age))
     female = rng.random(n) < P.P_FEMALE
@@ -293,6 +343,9 @@ def draw_population(rng: np.random.Generator, n: int) -> Population:
         2,
     )
     painchek = _score(P.PAINCHEK_PER_NRS * nrs + rng.normal(0.0, P.PAINCHEK_SD, n), 0, 42)
+    condition, dark_skin, engagement = _draw_condition_skin_engagement(
+        rng if condition_rng is None else condition_rng, pain_type, age, female, diabetes, group, distress
+    )
 
     return Population(
         age=age,
@@ -333,6 +386,9 @@ def draw_population(rng: np.random.Generator, n: int) -> Population:
         activity_deviation=activity_deviation,
         gait_speed=gait_speed,
         painchek=painchek,
+        pain_condition=condition,
+        dark_skin=dark_skin,
+        engagement=engagement,
     )
 
 
@@ -354,11 +410,51 @@ def _labels(labels: tuple[str, ...], codes: np.ndarray, keep: np.ndarray | None 
     return out
 
 
-def observe_population(rng: np.random.Generator, pop: Population) -> dict[str, np.ndarray]:
+def measured_wearables(rng: np.random.Generator, pop: Population) -> dict[str, FloatArray]:
+    """What the optical wearable reads (before missingness): the true values, but for a dark skin tone sleep
+    efficiency biased upward and RMSSD inflated, each with extra noise (params: DARK_SKIN_*)."""
+    n = len(pop)
+    dark = pop.dark_skin
+    sleep = pop.sleep_efficiency + dark * (
+        P.DARK_SKIN_SLEEP_EFFICIENCY_BIAS_PCT + rng.normal(0.0, P.DARK_SKIN_SLEEP_EFFICIENCY_NOISE_SD_PCT, n)
+    )
+    rmssd = pop.rmssd * np.where(
+        dark, P.DARK_SKIN_RMSSD_FACTOR * np.exp(rng.normal(0.0, P.DARK_SKIN_RMSSD_LOG_NOISE_SD, n)), 1.0
+    )
+    resting_hr = pop.resting_hr + dark * rng.normal(0.0, P.DARK_SKIN_RESTING_HR_NOISE_SD_BPM, n)
+    return {
+        "sleep_efficiency_pct": np.round(np.clip(sleep, *P.SLEEP_EFFICIENCY_RANGE), 1),
+        "hrv_rmssd_ms": np.round(np.clip(rmssd, *P.RMSSD_RANGE), 1),
+        "resting_hr_bpm": np.round(np.clip(resting_hr, *P.RHR_RANGE), 1),
+    }
+
+
+def observe_engagement(rng: np.random.Generator, pop: Population) -> dict[str, np.ndarray]:
+    """The recorded engagement inputs: a previous programme completed or not (for those offered one) and the days
+    a week the clinic's pain app was used (for its users)."""
+    n = len(pop)
+    offered = rng.random(n) < P.P_PRIOR_PROGRAMME_RECORDED
+    a, b = P.PRIOR_PROGRAMME_LOGIT
+    completed = rng.random(n) < _sigmoid(a + b * pop.engagement)
+    app_user = rng.random(n) < P.P_APP_USER
+    a, b = P.APP_USE_LOGIT
+    days = np.rint(7.0 * _sigmoid(a + b * pop.engagement + rng.normal(0.0, P.APP_USE_NOISE_SD, n)))
+    return {
+        "prior_programme_completed": _bool_masked(completed, offered),
+        "app_use_days_per_week": _masked(days, app_user),
+    }
+
+
+def observe_population(
+    rng: np.random.Generator, pop: Population, measurement_rng: np.random.Generator | None = None
+) -> dict[str, np.ndarray]:
     """The recorded (flat) clinical, objective, biomarker, wearable and psychosocial columns, with missing values.
 
     Numbers are float64 with NaN for missing; categories are object arrays of str/None; booleans are object
-    arrays of True/False/None. Age, sex, pain type and baseline NRS are always present.
+    arrays of True/False/None. Age, sex, pain type and baseline NRS are always present; the pain condition is
+    recorded for most patients. The wearable readings carry the optical sensors' bias by skin tone, drawn from
+    ``measurement_rng`` (default ``rng``, after every other draw); the engagement inputs come from the same
+    generator.
     """
     n = len(pop)
     miss = P.P_MISSING
@@ -419,6 +515,15 @@ def observe_population(rng: np.random.Generator, pop: Population) -> dict[str, n
         pop.tsk17, answered & (tsk_version >= P.P_TSK11) & (tsk_version < P.P_TSK11 + P.P_TSK17)
     )
     cols["pseq_total"] = _masked(pop.pseq, answered & kept("pseq_total"))
+
+    extra = rng if measurement_rng is None else measurement_rng
+    measured = measured_wearables(extra, pop)
+    for name, values in measured.items():
+        cols[name] = np.where(np.isnan(cols[name]), np.nan, values)
+    cols["pain_condition"] = _labels(
+        P.PAIN_CONDITIONS, pop.pain_condition, extra.random(n) < P.P_CONDITION_RECORDED
+    )
+    cols.update(observe_engagement(extra, pop))
     return cols
 
 

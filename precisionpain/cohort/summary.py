@@ -80,6 +80,43 @@ def response_rate_table(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("option")
 
 
+def effect_table(option_ids: Sequence[str] | None = None) -> pd.DataFrame:
+    """Each option's specific effect (% points) in its reference population, its factor by pain type (for the
+    condition ``other``), whether the placebo's non-specific effect is added, and its base adverse-event and
+    other-dropout rates (params.OPTION_SPECS; no cohort needed)."""
+    rows = []
+    for option in option_ids if option_ids is not None else tuple(P.OPTION_SPECS):
+        spec = P.OPTION_SPECS[option]
+        rows.append(
+            {
+                "option": option,
+                "reference": spec.reference,
+                "tau (points)": base_effect_pct(option),
+                "pain-type factor (noci / neuro / nocipl / mixed)": " / ".join(
+                    f"{f:g}" for f in spec.pain_type_factor
+                ),
+                "placebo added": "yes" if spec.placebo_controlled else "no",
+                "base withdrawal AE": spec.p_adverse_event,
+                "base other dropout": spec.p_dropout_other,
+                "published": spec.published,
+            }
+        )
+    return pd.DataFrame(rows).set_index("option")
+
+
+def condition_factor_frame(option_ids: Sequence[str] | None = None) -> pd.DataFrame:
+    """The factor on each option's effect in each condition with its usual pain type (``other``: nociceptive)."""
+    from precisionpain.cohort.outcomes import condition_factor_table
+
+    ids = option_ids if option_ids is not None else tuple(P.OPTION_SPECS)
+    data = {}
+    for c, condition in enumerate(P.PAIN_CONDITIONS):
+        usual = P.CONDITION_PAIN_TYPE.get(condition, "nociceptive")
+        t = P.PAIN_TYPES.index(usual)
+        data[condition] = [float(condition_factor_table(o)[t, c]) for o in ids]
+    return pd.DataFrame(data, index=pd.Index(list(ids), name="option"))
+
+
 def assignment_table(df: pd.DataFrame) -> pd.DataFrame:
     """Per option: patients assigned, share, observed response rate, and the spread of its propensity."""
     ids = option_ids(df)
@@ -214,6 +251,55 @@ def mechanism_tables(
         )
     if "true_medications" in df.columns:
         out.update(_medicine_mechanisms(df, ids, medications))
+    out.update(subgroup_tables(df))
+    return out
+
+
+def subgroup_tables(df: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The built-in heterogeneity by sex and ancestry, the optical wearables' bias by skin tone and engagement,
+    as they show in the truth (what the model card's subgroup audit should find)."""
+    ids = set(option_ids(df))
+    out: dict[str, pd.DataFrame] = {}
+    if "oxycodone" in ids:
+        out["Sex and opioids"] = _grouped(
+            df,
+            df["sex"].rename("sex"),
+            ["true_p_response__oxycodone", "true_p_placebo", "true_p_adverse_event__oxycodone"],
+            ["p oxycodone", "p placebo", "AE oxycodone"],
+        )
+        groups = df["true_biogeographic_group"].astype(object)
+        carrier = (
+            df["true_oprm1_rs1799971"].astype(object).map(lambda g: "A/A" if g == "A/A" else "G carrier")
+        )
+        keep = groups.isin(["european", "east_asian"]).to_numpy()
+        key = (groups + " / " + carrier).rename("group / OPRM1 118")
+        gain = pd.DataFrame({"gain": df["true_p_response__oxycodone"] - df["true_p_placebo"]})
+        out["Ancestry and the OPRM1 loss"] = _grouped(
+            gain[keep], key[keep], ["gain"], ["p oxycodone - p placebo"]
+        )
+    if "true_dark_skin" in df.columns:
+        dark = df["true_dark_skin"].map(lambda v: "Fitzpatrick V-VI" if v else "lighter").rename("skin tone")
+        worn = df["sleep_efficiency_pct"].notna()
+        errors = pd.DataFrame(
+            {
+                "sleep_error": df["sleep_efficiency_pct"] - df["true_sleep_efficiency_pct"],
+                "rmssd_ratio": df["hrv_rmssd_ms"] / df["true_hrv_rmssd_ms"],
+                "true_p_natural_course": df["true_p_natural_course"],
+            }
+        )
+        out["Skin tone and the optical wearable (patients with one)"] = _grouped(
+            errors[worn],
+            dark[worn],
+            ["sleep_error", "rmssd_ratio", "true_p_natural_course"],
+            ["recorded - true sleep efficiency (points)", "recorded / true RMSSD", "p natural course"],
+        )
+    digital = [o for o in P.DIGITAL_OPTIONS if o in ids]
+    if "true_engagement" in df.columns and digital:
+        labels = ["1 (lowest)", "2", "3", "4 (highest)"]
+        band = pd.qcut(df["true_engagement"], 4, labels=labels).astype(object).rename("engagement quarter")
+        cols = [f"true_p_dropout__{o}" for o in digital]
+        table = _grouped(df[cols], band, cols, [f"dropout {o}" for o in digital])
+        out["Engagement and stopping early"] = table.loc[labels]
     return out
 
 

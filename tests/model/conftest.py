@@ -79,8 +79,9 @@ def write_cohort_file(path: Path, n: int, seed: int) -> Path:
 
 @pytest.fixture(scope="session")
 def cohort_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """25,000 synthetic patients (about 10,000 received one of OPTIONS), with the true potential outcomes."""
-    return write_cohort_file(tmp_path_factory.mktemp("cohort") / "cohort.parquet", 25_000, 22)
+    """36,000 synthetic patients (about 10,000 received one of OPTIONS, 6 of the 28), with the true potential
+    outcomes."""
+    return write_cohort_file(tmp_path_factory.mktemp("cohort") / "cohort.parquet", 36_000, 22)
 
 
 def reversed_outcomes(path: Path, out: Path) -> Path:

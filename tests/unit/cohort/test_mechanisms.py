@@ -20,7 +20,7 @@ from precisionpain.cohort.outcomes import (
     outcome_probabilities,
     placebo_percent_change,
 )
-from precisionpain.cohort.population import NEUROPATHIC, NOCICEPTIVE
+from precisionpain.cohort.population import CONDITION_INDEX, MIXED, NEUROPATHIC, NOCICEPTIVE, NOCIPLASTIC
 
 
 def _probs(
@@ -139,17 +139,62 @@ def test_comt_has_no_effect(draw: Any) -> None:
         np.testing.assert_array_equal(getattr(val, field), getattr(met, field))
 
 
-@pytest.mark.parametrize(
-    "option", ["amitriptyline", "pregabalin", "gabapentin", "duloxetine", "carbamazepine"]
-)
-def test_neuropathic_pain_boosts_neuropathic_drugs(draw: Any, option: str) -> None:
+def _with_condition(draw: Any, pain_type: int, condition: str) -> Any:
     n = len(draw.pop)
-    neuro = _probs(draw, pop=replace(draw.pop, pain_type=np.full(n, NEUROPATHIC)))
-    noci = _probs(draw, pop=replace(draw.pop, pain_type=np.full(n, NOCICEPTIVE)))
+    return replace(
+        draw.pop, pain_type=np.full(n, pain_type), pain_condition=np.full(n, CONDITION_INDEX[condition])
+    )
+
+
+@pytest.mark.parametrize(
+    "option", ["amitriptyline", "nortriptyline", "pregabalin", "gabapentin", "duloxetine", "venlafaxine",
+               "capsaicin_patch"]
+)  # fmt: skip
+def test_neuropathic_pain_boosts_neuropathic_drugs(draw: Any, option: str) -> None:
+    neuro = _probs(draw, pop=_with_condition(draw, NEUROPATHIC, "painful_diabetic_neuropathy"))
+    noci = _probs(draw, pop=_with_condition(draw, NOCICEPTIVE, "chronic_low_back_pain"))
     assert _col(neuro, draw, option).mean() > _col(noci, draw, option).mean() + 0.04
     # and the reverse for NSAIDs and exercise
     for other in ("celecoxib", "physical_therapy"):
         assert _col(noci, draw, other).mean() > _col(neuro, draw, other).mean() + 0.04
+
+
+def test_effects_are_condition_specific(draw: Any) -> None:
+    """Carbamazepine is strong in trigeminal neuralgia only; topical diclofenac works in osteoarthritis, not in
+    back pain; gabapentinoids do little in sciatica (Mathieson 2017); opioids add little in low back pain."""
+    tn = _probs(draw, pop=_with_condition(draw, NEUROPATHIC, "trigeminal_neuralgia"))
+    pdn = _probs(draw, pop=_with_condition(draw, NEUROPATHIC, "painful_diabetic_neuropathy"))
+    radic = _probs(draw, pop=_with_condition(draw, NEUROPATHIC, "lumbar_radiculopathy"))
+    oa = _probs(draw, pop=_with_condition(draw, NOCICEPTIVE, "knee_hip_osteoarthritis"))
+    lbp = _probs(draw, pop=_with_condition(draw, NOCICEPTIVE, "chronic_low_back_pain"))
+    fm = _probs(draw, pop=_with_condition(draw, NOCIPLASTIC, "fibromyalgia"))
+    assert _col(tn, draw, "carbamazepine").mean() > _col(pdn, draw, "carbamazepine").mean() + 0.15
+    best_tn = np.asarray(draw.option_ids)[tn.p_response.argmax(axis=1)]
+    assert (best_tn == "carbamazepine").mean() > 0.9
+    best_pdn = np.asarray(draw.option_ids)[pdn.p_response.argmax(axis=1)]
+    assert (best_pdn == "carbamazepine").mean() < 0.005
+    assert _col(oa, draw, "topical_diclofenac").mean() > _col(lbp, draw, "topical_diclofenac").mean() + 0.04
+    for option in ("pregabalin", "gabapentin"):
+        assert _col(pdn, draw, option).mean() > _col(radic, draw, option).mean() + 0.08, option
+        assert abs((radic.p_response[:, draw.index(option)] - radic.p_placebo).mean()) < 0.04, option
+    assert _col(oa, draw, "celecoxib").mean() > _col(lbp, draw, "celecoxib").mean() + 0.04
+    assert _col(fm, draw, "celecoxib").mean() < fm.p_placebo.mean()  # no effect, withdrawals only
+    # opioids: less in low back pain than in neuropathic pain (Busse 2018 / Finnerup 2015)
+    assert _col(pdn, draw, "oxycodone").mean() > _col(lbp, draw, "oxycodone").mean() + 0.04
+
+
+def test_mixed_pain_keeps_both_components(draw: Any) -> None:
+    lbp = _probs(draw, pop=_with_condition(draw, NOCICEPTIVE, "chronic_low_back_pain"))
+    mixed = _probs(draw, pop=_with_condition(draw, MIXED, "chronic_low_back_pain"))
+    assert _col(mixed, draw, "pregabalin").mean() > _col(lbp, draw, "pregabalin").mean() + 0.03
+    from precisionpain.cohort.outcomes import specific_effects
+
+    k = draw.index("physical_therapy")  # its own factor is the larger one: the neuropathic component adds nothing
+    taus = [
+        specific_effects(_with_condition(draw, t, "chronic_low_back_pain"), draw.geno, draw.option_ids, draw.exposures)
+        for t in (NOCICEPTIVE, MIXED)
+    ]
+    np.testing.assert_allclose(taus[0][:, k], taus[1][:, k])
 
 
 def test_guided_icbt_beats_unguided(draw: Any, cohort: pd.DataFrame) -> None:
@@ -163,17 +208,23 @@ def test_guided_icbt_beats_unguided(draw: Any, cohort: pd.DataFrame) -> None:
     assert cohort["true_p_response__guided_icbt"].mean() > cohort["true_p_response__unguided_icbt"].mean()
 
 
-def test_psychosocial_modifiers(draw: Any) -> None:
+@pytest.mark.parametrize(
+    "field, low, high",
+    [("pcs", 10.0, 45.0), ("phq9", 2.0, 20.0), ("pseq", 5.0, 45.0), ("gad7", 2.0, 18.0), ("fear", -1.5, 1.5),
+     ("bdnf", 2.0, 9.0), ("crp", 0.5, 8.0), ("steps", 2000.0, 9000.0)],
+)  # fmt: skip
+def test_no_invented_effect_modifiers(draw: Any, field: str, low: float, high: float) -> None:
+    """Psychosocial scores, BDNF, CRP and steps modify no option's specific effect: most formal moderator tests
+    found none (Wertli 2014), and no source supports the others. (Some are prognostic: they move the natural
+    course, the same for every option.)"""
+    from precisionpain.cohort.outcomes import specific_effects
+
     n = len(draw.pop)
-    high_pcs = _probs(draw, pop=replace(draw.pop, pcs=np.full(n, 45.0)))
-    low_pcs = _probs(draw, pop=replace(draw.pop, pcs=np.full(n, 10.0)))
-    assert _col(high_pcs, draw, "guided_icbt").mean() > _col(low_pcs, draw, "guided_icbt").mean() + 0.05
-    high_se = _probs(draw, pop=replace(draw.pop, pseq=np.full(n, 45.0)))
-    low_se = _probs(draw, pop=replace(draw.pop, pseq=np.full(n, 5.0)))
-    assert (
-        _col(high_se, draw, "physical_therapy").mean() > _col(low_se, draw, "physical_therapy").mean() + 0.05
-    )
-    assert _col(low_se, draw, "peer_support").mean() > _col(high_se, draw, "peer_support").mean()
+    taus = [
+        specific_effects(replace(draw.pop, **{field: np.full(n, value)}), draw.geno, draw.option_ids, draw.exposures)
+        for value in (low, high)
+    ]
+    np.testing.assert_array_equal(taus[0], taus[1])
 
 
 def test_mechanisms_show_in_a_generated_cohort(cohort: pd.DataFrame) -> None:
@@ -196,7 +247,7 @@ def test_mechanisms_show_in_a_generated_cohort(cohort: pd.DataFrame) -> None:
         cohort[[c for c in cohort.columns if c.startswith("true_p_response__")]].max(axis=1).mean()
         - cohort[[c for c in cohort.columns if c.startswith("true_p_response__")]].mean().max()
     )
-    assert regret > 0.08  # choosing per patient clearly beats one option for everyone
+    assert regret > 0.05  # choosing per patient clearly beats one option for everyone
 
 
 # ------------------------------------------------------------------------ medicines and safety inputs
@@ -288,7 +339,7 @@ def test_tca_adverse_events_rise_with_age(draw: Any) -> None:
     young = _probs(draw, pop=replace(draw.pop, age=np.full(n, 40.0)))
     old = _probs(draw, pop=replace(draw.pop, age=np.full(n, 78.0)))
     gap = _col(old, draw, "amitriptyline", "p_adverse_event").mean() - _col(young, draw, "amitriptyline", "p_adverse_event").mean()
-    assert gap > 0.15  # anticholinergic burden in older adults (Beers)
+    assert gap > 0.08  # anticholinergic burden in older adults (Beers)
 
 
 def test_mao_inhibitor_serotonin_syndrome(draw: Any, medicines: Any) -> None:
