@@ -543,7 +543,7 @@ class SubgroupGap(FrozenModel):
     """The largest difference in a validation metric between subgroups of one factor (e.g. sex)."""
 
     factor: str
-    metric: str  # "auc" | "ece"
+    metric: str  # "auc" | "ece" | "calibration" (mean estimate minus observed)
     largest_gap: float
     groups: dict[str, float]
 

@@ -141,7 +141,11 @@ def _validation(report: Report) -> tuple[ValidationGroup, ...]:
     )
 
 
-GAP_METRICS = {"auc": ("Discrimination (AUC)", "score"), "ece": ("Calibration error", "points")}
+GAP_METRICS = {
+    "auc": ("Discrimination (AUC)", "score"),
+    "ece": ("Calibration error", "points"),
+    "calibration": ("Mean estimate minus observed", "points"),
+}
 
 
 def _gap_metric(metric: str) -> str:

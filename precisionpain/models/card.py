@@ -246,7 +246,10 @@ VALIDATION_METRICS: dict[str, MetricMeaning] = {
 }
 
 INTERVAL_SUFFIXES = ("_ci_low", "_ci_high")
-_SUBGROUP_GAP = re.compile(r"subgroup_([a-z0-9_]+)_(auc|ece)_gap")
+_SUBGROUP_GAP = re.compile(r"subgroup_([a-z0-9_]+)_(auc|ece|calibration)_gap")
+#: The audit's figures per group: discrimination, calibration error, and mean predicted minus observed (a group
+#: whose estimates run high or low as a whole, which a calibration error pooled over bins can hide).
+SUBGROUP_METRICS = {"auc": "auc", "ece": "ece", "calibration": "calibration_in_the_large"}
 
 
 def metric_meaning(key: str) -> MetricMeaning | None:
@@ -268,6 +271,14 @@ def metric_meaning(key: str) -> MetricMeaning | None:
             "Between groups of at least 30 patients; a large difference means the estimates separate responders "
             "better in some groups than in others.",
             "score",
+        )
+    if metric == "calibration":
+        return MetricMeaning(
+            "Subgroups",
+            f"Largest difference in mean estimate minus observed response between {factor} groups",
+            "Between groups of at least 30 patients; a large difference means the estimates run high in some "
+            "groups and low in others (what a difference the model cannot see, such as ancestry, leaves).",
+            "points",
         )
     return MetricMeaning(
         "Subgroups",
@@ -334,16 +345,16 @@ def _fmt(x: float | None, digits: int = 3) -> str:
 
 
 def subgroup_gaps(evaluation: EvaluationResult) -> tuple[SubgroupGap, ...]:
-    """Largest AUC and ECE gap per factor, with each group's value. Groups whose metric is undefined (one
-    outcome class) are left out, and so is a gap that cannot be computed (fewer than two sizeable groups), so the
-    result always round-trips through JSON."""
+    """Largest AUC, ECE and mean-estimate-minus-observed gap per factor, with each group's value. Groups whose
+    metric is undefined (one outcome class) are left out, and so is a gap that cannot be computed (fewer than two
+    sizeable groups), so the result always round-trips through JSON."""
     gaps = []
     for factor, report in evaluation.subgroups.items():
-        for metric in ("auc", "ece"):
-            gap = float(getattr(report, f"{metric}_gap"))
+        for metric, field in SUBGROUP_METRICS.items():
+            gap = float(getattr(report, f"{field}_gap"))
             if not math.isfinite(gap):
                 continue
-            values = {g: float(getattr(m, metric)) for g, m in report.groups.items()}
+            values = {g: float(getattr(m, field)) for g, m in report.groups.items()}
             gaps.append(
                 SubgroupGap(
                     factor=factor,
@@ -492,14 +503,18 @@ def model_card(
         "Subgroups (the predicted probability of the option received vs the outcome; gaps between groups of at "
         "least 30 patients):",
         "",
-        "| factor | groups (AUC / ECE) | AUC gap | ECE gap |",
-        "|---|---|---:|---:|",
+        "| factor | groups (AUC / ECE / mean estimate - observed) | AUC gap | ECE gap | estimate - observed gap |",
+        "|---|---|---:|---:|---:|",
     ]
     for factor, report in evaluation.subgroups.items():
         groups = "; ".join(
-            f"{g} {_fmt(m.auc, 2)} / {_fmt(m.ece, 2)} (n {m.n:,})" for g, m in report.groups.items()
+            f"{g} {_fmt(m.auc, 2)} / {_fmt(m.ece, 2)} / {_fmt(m.calibration_in_the_large, 3)} (n {m.n:,})"
+            for g, m in report.groups.items()
         )
-        lines.append(f"| {factor} | {groups} | {_fmt(report.auc_gap)} | {_fmt(report.ece_gap)} |")
+        lines.append(
+            f"| {factor} | {groups} | {_fmt(report.auc_gap)} | {_fmt(report.ece_gap)} "
+            f"| {_fmt(report.calibration_in_the_large_gap)} |"
+        )
     if overlap:
         lines += ["", "Overlap on the training data:"]
         lines += [f"- {k}: {_fmt(v)}" for k, v in overlap.items()]

@@ -506,6 +506,7 @@ def evaluate(
     for name, report in subgroups.items():
         headline[f"subgroup_{name}_auc_gap"] = report.auc_gap
         headline[f"subgroup_{name}_ece_gap"] = report.ece_gap
+        headline[f"subgroup_{name}_calibration_gap"] = report.calibration_in_the_large_gap
     if oracle is not None and true_value is not None:
         headline.update(
             {
