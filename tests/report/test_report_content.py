@@ -128,14 +128,47 @@ def test_bins_follow_cpic_actions(report_for: Callable[[str], Report]) -> None:
         assert o.pgx_bin == bins.get(o.option_id)
 
 
-def test_drugs_without_cpic_guideline_and_untested_genes(report_for: Callable[[str], Report]) -> None:
-    report = report_for("phq9_item9_positive")  # CYP2C9 and HLA not tested
+def test_drugs_without_cpic_guideline_and_untested_genes(
+    report_for: Callable[[str], Report], option_catalog: Any, pgx_tables: Any
+) -> None:
+    """Every drug of the option catalog is either in the CPIC tables (then binned by the rows for the genes
+    tested) or listed as having no CPIC guideline; the expectation is read from the catalogs."""
+    report = report_for("phq9_item9_positive")  # CYP2D6 and CYP2C19 tested, CYP2C9 and HLA not
+    tested = {g.gene.split()[0].split("*")[0] for g in report.pgx.genes if g.tested}
+    assert {"CYP2D6", "CYP2C19"} <= tested and not {"CYP2C9", "HLA-A", "HLA-B"} & tested
+    drug_options = [o for o in option_catalog.options if o.modality == "drug"]
+
+    def cpic_rows(option: Any) -> tuple[Any, ...]:
+        return tuple(pgx_tables.recommendations_for(option.cpic_drug or option.id))
+
     names = {d.option_id: d for d in report.pgx.drugs}
+    assert set(report.pgx.drugs_without_guideline) == {o.display_name for o in drug_options if not cpic_rows(o)}
+    assert set(names) == {o.id for o in drug_options if cpic_rows(o)}
+    for option in drug_options:
+        rows = cpic_rows(option)
+        if not rows:
+            continue
+        actionable = {g for r in rows if r.action_code != "NO_RECOMMENDATION" for g in r.genes}
+        drug = names[option.id]
+        if not actionable:  # e.g. oxycodone: CPIC finds the evidence too weak
+            assert drug.bin is PgxBin.no_recommendation, option.id
+        elif actionable & tested:
+            assert drug.bin in {PgxBin.use_as_directed, PgxBin.caution, PgxBin.avoid}, option.id
+            assert drug.items, option.id
+        else:
+            assert drug.bin is PgxBin.not_tested, option.id
+        for gene in actionable - tested:
+            assert f"{gene} not tested." in drug.notes, (option.id, gene)
+    # the options added with the pain conditions: six drugs without CPIC guidance, two dosed by CYP2D6
+    new_without = ("naproxen", "topical_diclofenac", "tapentadol", "buprenorphine_transdermal",
+                   "lidocaine_plaster", "capsaicin_patch")
+    assert {option_catalog.get(i).display_name for i in new_without} <= set(report.pgx.drugs_without_guideline)
+    for option_id in ("nortriptyline", "venlafaxine"):  # CYP2D6 *1/*2, a normal metabolizer
+        drug = names[option_id]
+        assert drug.bin is PgxBin.use_as_directed
+        assert all(i.genes.startswith("CYP2D6") for i in drug.items) and not drug.notes
     for nsaid in ("celecoxib", "ibuprofen", "meloxicam"):
         assert names[nsaid].bin is PgxBin.not_tested
-        assert any("CYP2C9" in n for n in names[nsaid].notes)
-    assert set(report.pgx.drugs_without_guideline) == {"Duloxetine", "Pregabalin", "Gabapentin"}
-    assert "oxycodone" in names and names["oxycodone"].bin is PgxBin.no_recommendation
 
 
 def test_option_catalog_is_optional(
