@@ -200,6 +200,9 @@ class Psychosocial(FrozenModel):
     tsk11_total: int | None = None
     tsk17_total: int | None = None
     pseq_total: int | None = None
+    # engagement with self-management and digital programmes (features/engagement.yaml)
+    prior_programme_completed: bool | None = None
+    app_use_days_per_week: int | None = None
 
 
 MAX_MEDICATION_NAME_CHARS = 80

@@ -274,7 +274,7 @@ class Wearables(_message.Message):
     def __init__(self, window_days: _Optional[int] = ..., hrv_rmssd_ms: _Optional[float] = ..., resting_hr_bpm: _Optional[float] = ..., sleep_minutes: _Optional[float] = ..., sleep_efficiency_pct: _Optional[float] = ..., steps_per_day: _Optional[float] = ..., skin_conductance_us: _Optional[float] = ..., activity_deviation_pct: _Optional[float] = ...) -> None: ...
 
 class Psychosocial(_message.Message):
-    __slots__ = ("pcs_total", "phq9_total", "phq9_item9", "gad7_total", "tsk11_total", "tsk17_total", "pseq_total")
+    __slots__ = ("pcs_total", "phq9_total", "phq9_item9", "gad7_total", "tsk11_total", "tsk17_total", "pseq_total", "prior_programme_completed", "app_use_days_per_week")
     PCS_TOTAL_FIELD_NUMBER: _ClassVar[int]
     PHQ9_TOTAL_FIELD_NUMBER: _ClassVar[int]
     PHQ9_ITEM9_FIELD_NUMBER: _ClassVar[int]
@@ -282,6 +282,8 @@ class Psychosocial(_message.Message):
     TSK11_TOTAL_FIELD_NUMBER: _ClassVar[int]
     TSK17_TOTAL_FIELD_NUMBER: _ClassVar[int]
     PSEQ_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    PRIOR_PROGRAMME_COMPLETED_FIELD_NUMBER: _ClassVar[int]
+    APP_USE_DAYS_PER_WEEK_FIELD_NUMBER: _ClassVar[int]
     pcs_total: int
     phq9_total: int
     phq9_item9: int
@@ -289,7 +291,9 @@ class Psychosocial(_message.Message):
     tsk11_total: int
     tsk17_total: int
     pseq_total: int
-    def __init__(self, pcs_total: _Optional[int] = ..., phq9_total: _Optional[int] = ..., phq9_item9: _Optional[int] = ..., gad7_total: _Optional[int] = ..., tsk11_total: _Optional[int] = ..., tsk17_total: _Optional[int] = ..., pseq_total: _Optional[int] = ...) -> None: ...
+    prior_programme_completed: bool
+    app_use_days_per_week: int
+    def __init__(self, pcs_total: _Optional[int] = ..., phq9_total: _Optional[int] = ..., phq9_item9: _Optional[int] = ..., gad7_total: _Optional[int] = ..., tsk11_total: _Optional[int] = ..., tsk17_total: _Optional[int] = ..., pseq_total: _Optional[int] = ..., prior_programme_completed: _Optional[bool] = ..., app_use_days_per_week: _Optional[int] = ...) -> None: ...
 
 class PatientProfile(_message.Message):
     __slots__ = ("patient_ref", "clinical", "objective", "pgx", "biomarkers", "wearables", "psychosocial", "medications")

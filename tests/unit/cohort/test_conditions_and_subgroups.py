@@ -123,6 +123,18 @@ def test_engagement_drives_digital_dropout_and_is_recorded(draw: Any) -> None:
     assert engaged[yes].mean() > engaged[no].mean() + 0.5
 
 
+def test_engagement_inputs_are_recorded_columns(large_cohort: pd.DataFrame) -> None:
+    """features/engagement.yaml's inputs come out of the generator as recorded, gappy columns that track the
+    hidden engagement."""
+    days = large_cohort["app_use_days_per_week"].to_numpy(dtype=float)
+    used = ~np.isnan(days)
+    assert abs(used.mean() - P.P_APP_USER) < 0.02 and set(np.unique(days[used])) <= set(range(8))
+    engaged = large_cohort["true_engagement"].to_numpy()
+    assert np.corrcoef(engaged[used], days[used])[0, 1] > 0.4
+    done = large_cohort["prior_programme_completed"].astype("boolean")
+    assert abs(done.notna().mean() - P.P_PRIOR_PROGRAMME_RECORDED) < 0.02
+
+
 def test_no_placebo_on_top_of_options_not_measured_against_one(draw: Any) -> None:
     """Pills, patches and gels carry the placebo's non-specific effect (their effect sizes are against one); VR
     (against a sham headset of unknown effect) and the programmes (against usual care) do not."""
