@@ -89,7 +89,9 @@ def test_duplicate_keys_are_refused(catalog_copy: Path) -> None:
     from precisionpain.cdshooks.mapping import load_fhir_mapping
 
     file = catalog_copy / "serving" / "fhir_mapping.yaml"
-    file.write_text(file.read_text().replace("version: 1.0.0", "version: 1.0.0\nversion: 1.0.1", 1))
+    text = file.read_text()
+    line = next(x for x in text.splitlines() if x.startswith("version: "))
+    file.write_text(text.replace(line, f"{line}\nversion: 9.9.9", 1))
     with pytest.raises(CatalogError, match="duplicate key"):
         load_fhir_mapping(catalog_copy)
 
