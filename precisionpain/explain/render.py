@@ -217,9 +217,9 @@ def _stylesheet() -> str:
 
 
 def _context(report: Report) -> dict[str, Any]:
-    waterfalls = {
-        w.option_id: Markup(charts.waterfall_svg(w, f"wf-{w.option_id}")) for w in report.explanations
-    }
+    charted = [w for w in report.explanations if w.chart]
+    entries = {o.option_id: o for o in (*report.options, *report.excluded)}
+    waterfalls = {w.option_id: Markup(charts.waterfall_svg(w, f"wf-{w.option_id}")) for w in charted}
     bars = {
         o.option_id: Markup(
             charts.probability_bar_svg(o.p_response, o.interval.lower, o.interval.upper, muted=o.excluded)
@@ -229,11 +229,19 @@ def _context(report: Report) -> dict[str, Any]:
     warnings_by_kind: dict[str, list[Any]] = {}
     for w in report.warnings:
         warnings_by_kind.setdefault(w.kind.value, []).append(w)
-    max_domain = max((abs(t.shap_value) for w in report.explanations for t in w.domain_totals), default=0.0)
+    max_domain = max((abs(t.shap_value) for w in charted for t in w.domain_totals), default=0.0)
+    rank_of = {o.option_id: o.rank or 0 for o in report.options}
     return {
         "report": report,
         "css": Markup(_stylesheet()),
         "waterfalls": waterfalls,
+        "charted": charted,
+        "summarised": [w for w in report.explanations if not w.chart and not w.excluded],
+        "excluded_why": [w for w in report.explanations if not w.chart and w.excluded],
+        "n_first_line_lower": sum(
+            1 for w in charted if not w.excluded and rank_of.get(w.option_id, 0) > report.charted_ranks
+        ),
+        "entries": entries,
         "bars": bars,
         "warnings_by_kind": warnings_by_kind,
         "max_domain": max_domain or 1.0,

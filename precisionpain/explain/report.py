@@ -54,6 +54,10 @@ from precisionpain.schema import (
 
 REPORT_FORMAT: Final = "precisionpain-report/1"
 DEFAULT_MAX_CONTRIBUTIONS = 8
+#: Ranked options drawn as a full waterfall: the top ranks a clinician would consider (and every option the
+#: guideline tiers put first line, whatever its rank). The other ranked options get one summary row each, and
+#: excluded options their reasons for exclusion, which keeps a 28-option page small.
+DEFAULT_CHARTED_RANKS = 8
 #: |base + sum(contributions) - margin| above this (log-odds) means the explanation is not additive.
 ADDITIVITY_TOLERANCE = 1e-3
 
@@ -299,6 +303,9 @@ class OptionWhy(FrozenModel):
     n_other_features: int
     domain_totals: tuple[DomainTotal, ...]
     excluded: bool = False
+    #: drawn as a full waterfall; otherwise one summary row (ranked) or the reasons for exclusion (excluded).
+    #: Reports saved before summary rows existed chart every option.
+    chart: bool = True
 
 
 class Reference(FrozenModel):
@@ -379,6 +386,7 @@ class Report(FrozenModel):
     references: tuple[Reference, ...]
     medication_safety: MedicationSafety = MedicationSafety()
     guidelines: GuidelineSection | None = None  # None for a recommendation made before guideline tiers
+    charted_ranks: int = DEFAULT_CHARTED_RANKS  # ranked options charted in full, besides the first-line ones
 
     def explanation(self, option_id: str) -> OptionWhy:
         for e in self.explanations:
@@ -838,6 +846,15 @@ def _domain_label(key: str) -> str:
         return key
 
 
+def _charted(option: RankedOption, charted_ranks: int) -> bool:
+    """Whether the option gets a full waterfall: a ranked option in the top ``charted_ranks``, or one that the
+    guideline tiers put first line for this patient. Excluded options are explained by their exclusion."""
+    if option.excluded:
+        return False
+    top = option.rank is not None and option.rank <= charted_ranks
+    return top or (option.guideline is not None and option.guideline.tier is GuidelineTier.first_line)
+
+
 def _option_why(
     option: RankedOption,
     e: OptionExplanation,
@@ -845,6 +862,7 @@ def _option_why(
     n_features: int,
     outside: set[str],
     max_contributions: int,
+    charted_ranks: int,
 ) -> OptionWhy:
     ordered = sorted(e.contributions, key=lambda c: (-abs(c.shap_value), c.feature_id))
     shown = ordered[:max_contributions]
@@ -909,6 +927,7 @@ def _option_why(
             for d, v in totals.items()
         ),
         excluded=option.excluded,
+        chart=_charted(option, charted_ranks),
     )
 
 
@@ -1024,6 +1043,7 @@ def build_report(
     options: OptionCatalog | None = None,
     outcome_definition: str | None = None,
     max_contributions: int = DEFAULT_MAX_CONTRIBUTIONS,
+    charted_ranks: int = DEFAULT_CHARTED_RANKS,
 ) -> Report:
     """Build the clinician report for one explained recommendation (pure; no I/O, no clock).
 
@@ -1031,14 +1051,17 @@ def build_report(
     recommendation gives the same report. ``options`` (the treatment-option catalog) adds option
     descriptions and the exact CPIC drug of each option; without it an option whose id is a CPIC drug is
     taken as that drug. Safety flags and missing-input warnings are recomputed from the profile and merged
-    with the recommendation's, so neither can be lost. Raises :class:`ValidationError` listing every problem
-    when the explanation does not belong to ``catalog`` or does not add up to the model's margin.
+    with the recommendation's, so neither can be lost. The ranked options in the top ``charted_ranks`` and the
+    first-line ones are charted in full; every option's explanation stays in the report's data (and JSON).
+    Raises :class:`ValidationError` listing every problem when the explanation does not belong to ``catalog``
+    or does not add up to the model's margin.
     """
+    settings: list[Violation] = []
     if max_contributions < 1:
-        raise ValidationError(
-            "report settings",
-            [Violation("max_contributions", "must be at least 1", kind_of(max_contributions))],
-        )
+        settings.append(Violation("max_contributions", "must be at least 1", kind_of(max_contributions)))
+    if charted_ranks < 0:
+        settings.append(Violation("charted_ranks", "must be at least 0", kind_of(charted_ranks)))
+    ValidationError.raise_if_any("report settings", settings)
     _check_inputs(explained, catalog)
     rec = explained.recommendation
     pgx = _pgx_section(explained, profile, catalog, tables, options)
@@ -1062,6 +1085,7 @@ def build_report(
             n_features,
             outside,
             max_contributions,
+            charted_ranks,
         )
         for o in (*rec.options, *rec.excluded)
     )
@@ -1081,6 +1105,7 @@ def build_report(
         references=_references(pgx),
         medication_safety=_medication_safety(rec, profile, patient, warnings),
         guidelines=_guideline_section(rec),
+        charted_ranks=charted_ranks,
     )
 
 
@@ -1130,6 +1155,7 @@ def report_json(report: Report, *, indent: int | None = 2) -> str:
 
 __all__ = [
     "BIN_LABELS",
+    "DEFAULT_CHARTED_RANKS",
     "REPORT_FORMAT",
     "TIER_LABELS",
     "Citation",

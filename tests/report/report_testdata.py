@@ -40,6 +40,8 @@ from precisionpain.schema import (
 )
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "patients"
+#: every example patient, by file name without ".json"
+EXAMPLE_NAMES = tuple(p.stem for p in sorted(EXAMPLES.glob("*.json")))
 GENERATED_AT = "2026-11-22T09:30:00Z"
 TOP_K = 10
 

@@ -24,6 +24,7 @@ pytestmark = pytest.mark.browser
 
 REPO = Path(__file__).resolve().parents[2]
 DOCS_SCREENSHOT = REPO / "docs" / "report-screenshot.png"
+DOCS_SCREENSHOT_ROWS = 6  # ranked options shown in the docs screenshot (the page lists them all)
 SECTION_HEADINGS = (
     "Safety alerts",
     "Patient summary",
@@ -81,7 +82,9 @@ def test_report_renders_without_errors_or_requests(
         for heading in SECTION_HEADINGS:
             assert page.get_by_role("heading", name=heading, level=2, exact=True).is_visible(), heading
         charts = page.get_by_role("img", name="Why the model estimates")
-        assert charts.count() == len(report.explanations)
+        assert charts.count() == sum(1 for w in report.explanations if w.chart)
+        for entry in (*report.options, *report.excluded):  # every option's name links to its explanation
+            assert page.locator(f"#why-{entry.option_id}").is_visible(), entry.option_id
         assert page.get_by_role("table", name="Genotype summary").is_visible()
         if report.options:
             assert page.get_by_role("table", name="Options that can be used").is_visible()
@@ -180,7 +183,8 @@ def test_print_layout(
 
 
 def _stitched_screenshot(page: Any) -> bytes:
-    """Header to excluded options, the genotype table and gene-drug bins, and the first explanation."""
+    """Header to the top-ranked options, the excluded options, the gene-drug bins, the first explanation and the
+    rows summarising the other ranked options."""
     from PIL import Image
 
     def page_y(selector: str, edge: str) -> int:
@@ -196,9 +200,11 @@ def _stitched_screenshot(page: Any) -> bytes:
         return Image.open(io.BytesIO(png))
 
     parts = [
-        clip(0, page_y("#excluded", "bottom") + 8),
+        clip(0, page_y(f"#options tbody tr:nth-child({DOCS_SCREENSHOT_ROWS})", "bottom") + 8),
+        clip(page_y("#excluded", "top") - 8, page_y("#excluded", "bottom") + 8),
         clip(page_y("#pgx", "top") - 8, page_y("#pgx ul.bins", "bottom") + 12),
         Image.open(io.BytesIO(page.locator("article.why").first.screenshot())),
+        clip(page_y("#why table.why-rows", "top") - 30, page_y("#why table.why-rows", "bottom") + 8),
     ]
     gap = 20
     width = max(p.width for p in parts)
