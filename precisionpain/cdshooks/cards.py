@@ -1,6 +1,6 @@
 """CDS Hooks 2.0 cards from the engine's answer: pure functions, no I/O.
 
-Every card has a ``uuid``, a ``summary`` of at most 140 characters, an ``indicator`` (info, warning, critical), a
+Every card has a ``uuid``, a ``summary`` of fewer than 140 characters, an ``indicator`` (info, warning, critical), a
 ``source`` with a label and, where one exists, a URL (the CPIC guideline or the safety rule's source), a
 ``detail`` in GitHub-flavoured markdown that opens with the demonstration-model banner while the model learned
 from synthetic patients, and links of type ``absolute``. A card about an order that is excluded or warned for the
@@ -18,7 +18,8 @@ from typing import Any
 
 from precisionpain.schema import DataWarning, RankedOption, RankedRecommendation, SafetyReason, Severity
 
-MAX_SUMMARY_CHARS = 140
+#: CDS Hooks 2.0: a "One-sentence, <140-character summary".
+MAX_SUMMARY_CHARS = 139
 #: Ranked options listed on the patient-view card; alternatives offered on an order card.
 TOP_OPTIONS = 5
 MAX_ALTERNATIVES = 3
@@ -271,7 +272,7 @@ def _suggestions(
                 {
                     "type": "delete",
                     "description": f"Remove the {ordered} order",
-                    "resourceId": [order.reference],
+                    "resourceId": order.reference,  # CDS Hooks 2.0: a relative reference (a string)
                 }
             )
         actions.append(

@@ -73,5 +73,7 @@ def test_summary_fits_and_markdown_is_escaped() -> None:
 
     long = "Best-ranked options: " + ", ".join(f"Option number {i} 45%" for i in range(20))
     cut = fit(long)
-    assert len(cut) <= 140 and cut.endswith("…") and long.startswith(cut[:-1])
+    assert len(cut) < 140 and cut.endswith("…") and long.startswith(cut[:-1])
+    exactly_140 = "x" * 130 + " 123456789"
+    assert len(fit(exactly_140)) < 140  # the spec's summary is "<140-character"
     assert md("HLA-B*15:02 | <b>x</b>\n[y](z)") == "HLA-B\\*15:02 \\| \\<b\\>x\\</b\\> \\[y\\](z)"

@@ -48,7 +48,7 @@ def cards_of(response: httpx.Response) -> list[dict[str, Any]]:
 def assert_spec_card(card: dict[str, Any]) -> None:
     """CDS Hooks 2.0 card rules, and the demonstration banner while the model is synthetic."""
     assert UUID.match(card["uuid"])
-    assert 0 < len(card["summary"]) <= 140
+    assert 0 < len(card["summary"]) < 140  # "One-sentence, <140-character summary"
     assert card["indicator"] in ("info", "warning", "critical")
     assert card["source"]["label"] and card["source"]["url"].startswith(("http://", "https://"))
     assert card["detail"].startswith("> **Demonstration model.**")
@@ -58,6 +58,16 @@ def assert_spec_card(card: dict[str, Any]) -> None:
         assert card["selectionBehavior"] in ("at-most-one", "any")
         for s in card["suggestions"]:
             assert UUID.match(s["uuid"]) and s["label"] and s["actions"]
+            for action in s["actions"]:
+                assert action["type"] in ("create", "update", "delete") and action["description"]
+                if action["type"] == "delete":  # a relative reference, a string
+                    assert isinstance(action["resourceId"], str) and "/" in action["resourceId"]
+                else:
+                    assert action["resource"]["resourceType"]
+    else:
+        assert "selectionBehavior" not in card
+    for key, value in card.items():  # no null or empty element
+        assert value not in (None, "", [], {}), key
 
 
 def order_body(hook: str, example: str, rxcui: str, display: str) -> dict[str, Any]:
@@ -142,7 +152,7 @@ def test_codeine_for_a_cyp2d6_poor_metabolizer_is_critical_with_an_alternative(
     assert actions[0] == {
         "type": "delete",
         "description": "Remove the Codeine order",
-        "resourceId": ["MedicationRequest/draft-1"],
+        "resourceId": "MedicationRequest/draft-1",
     }
     created = actions[1]["resource"]
     assert (
