@@ -105,6 +105,11 @@ class DiplotypeFormatError(PgxError):
     """A diplotype string is not of the form ``A/B``."""
 
 
+class DataUnavailableError(ValidationError):
+    """Data a decision needs were neither given nor obtainable (a CDS Hooks prefetch key the request left out and
+    the service could not fetch from the client's FHIR server); each violation names the missing part and why."""
+
+
 class DataError(ValidationError):
     """A data table (cohort, training table) is missing columns or has unusable content."""
 

@@ -3,7 +3,7 @@
 Only servers under a prefix of ``cds_hooks.fhir_server_allowlist`` are called (an empty list: never), so a request
 cannot make the service call an address of its choosing. Each answer is bounded (``max_fhir_response_bytes``,
 ``fhir_fetch_timeout_s``), search pages are followed only on the same server and only so far, and every failure is
-a data warning naming the resource type, never an error of the hook call and never a value. The bearer token is
+reported (the hook call answers 412 naming the prefetch key), never with a value. The bearer token is
 sent to the FHIR server only and never logged.
 """
 
@@ -52,13 +52,20 @@ class FhirFetcher:
         self.timeout_s = timeout_s
         self.max_bytes = max_bytes
 
+    def refusal(self, server: str | None) -> str:
+        """Why nothing can be fetched from ``server`` ("" when it may be called)."""
+        if not server:
+            return "no fhirServer was given to fetch it from"
+        if not fhir_server_allowed(server.rstrip("/") + "/", self.allowlist):
+            return "its fhirServer is not in cds_hooks.fhir_server_allowlist"
+        return ""
+
     def fetch(self, server: str | None, token: str | None, query: str) -> FetchResult:
         """``query`` (``Patient/123``, ``Observation?patient=123&...``) from ``server``, following next pages."""
-        if not server:
-            return FetchResult(problem="no fhirServer was given to fetch it from")
+        refused = self.refusal(server)
+        if refused or server is None:
+            return FetchResult(problem=refused)
         base = server.rstrip("/") + "/"
-        if not fhir_server_allowed(base, self.allowlist):
-            return FetchResult(problem="its fhirServer is not in cds_hooks.fhir_server_allowlist")
         import httpx
 
         headers = {"Accept": "application/fhir+json"}

@@ -11,9 +11,10 @@ status codes, logs) lives in :mod:`precisionpain.cdshooks.app`. Three services:
   alternatives, and nothing when it is usable. A draft whose medicine is not in the medication catalog gets a
   warning card: it was not checked.
 
-Data come from the request's prefetch (templates declared in discovery); what is missing is fetched from
-``fhirServer`` with ``fhirAuthorization`` when the server is allowed (:mod:`precisionpain.cdshooks.fhir_fetch`),
-else it becomes a data warning.
+Data come from the request's prefetch (templates declared in discovery; a key sent as null means the client has
+no such data); a key left out is fetched from ``fhirServer`` with ``fhirAuthorization`` when the server is allowed
+(:mod:`precisionpain.cdshooks.fhir_fetch`); data neither given nor fetched are a 412 (CDS Hooks 2.0: the service
+"SHALL respond with an HTTP 412 Precondition Failed"), never a card computed without them.
 """
 
 from __future__ import annotations
@@ -40,14 +41,12 @@ from precisionpain.cdshooks.to_profile import (
     Entry,
     MappedPatient,
     MappingContext,
-    MappingWarning,
-    MappingWarningKind,
     map_resources,
     medication_concept,
     parse_fhir,
     resolve_medication,
 )
-from precisionpain.errors import ValidationError, Violation, kind_of
+from precisionpain.errors import DataUnavailableError, ValidationError, Violation, kind_of
 from precisionpain.schema import ModelSummary, RankedOption, RankedRecommendation
 
 FHIR_ID = r"^[A-Za-z0-9\-.]{1,64}$"
@@ -310,37 +309,39 @@ class CdsHooksService:
 
     # -------------------------------------------------------------------------------------- data
 
-    def _gather(
-        self, request: HookRequest, context: PatientContext
-    ) -> tuple[list[Entry], list[MappingWarning]]:
+    def _gather(self, request: HookRequest, context: PatientContext) -> list[Entry]:
+        """The resources of every prefetch template: from the request's prefetch (a key whose value is null: the
+        client has no such data), else fetched from its fhirServer. Data neither given nor obtainable raise
+        :class:`DataUnavailableError` (412, CDS Hooks 2.0), naming each key and why."""
         entries: list[Entry] = []
-        warnings: list[MappingWarning] = []
         prefetch = request.prefetch or {}
-        for key, template in self.templates.items():
-            data = prefetch.get(key)
-            if data is not None:
-                entries += parse_fhir(data, f"prefetch.{key}")
-                continue
-            token = request.fhirAuthorization.access_token if request.fhirAuthorization else None
+        missing = [key for key in self.templates if key not in prefetch]
+        for key in self.templates:
+            if key in prefetch and prefetch[key] is not None:
+                entries += parse_fhir(prefetch[key], f"prefetch.{key}")
+        if not missing:
+            return entries
+        refused = self.fetcher.refusal(request.fhirServer)
+        if refused:  # nothing can be fetched: say so before calling anything
+            raise DataUnavailableError("CDS Hooks request", [_unavailable(key, refused) for key in missing])
+        token = request.fhirAuthorization.access_token if request.fhirAuthorization else None
+        problems: list[Violation] = []
+        for key in missing:
             fetched = self.fetcher.fetch(
-                request.fhirServer, token, fill_template(template, context.patientId)
+                request.fhirServer, token, fill_template(self.templates[key], context.patientId)
             )
-            for i, page in enumerate(fetched.pages):
+            problem = fetched.problem
+            if not problem:
                 try:
-                    entries += parse_fhir(page, f"{key}[{i}]")
+                    for i, page in enumerate(fetched.pages):
+                        entries += parse_fhir(page, f"{key}[{i}]")
                 except ValidationError:
-                    fetched = type(fetched)(problem="the FHIR server's answer is not valid FHIR R4")
-                    break
-            if fetched.problem:
-                resource = template.split("/", 1)[0].split("?", 1)[0]
-                warnings.append(
-                    MappingWarning(
-                        kind=MappingWarningKind.not_used,
-                        field=f"prefetch.{key}",
-                        message=f"{resource} data were not in the prefetch and not fetched: {fetched.problem}",
-                    )
-                )
-        return entries, warnings
+                    problem = "the FHIR server's answer is not valid FHIR R4"
+            if problem:
+                problems.append(_unavailable(key, problem))
+        if problems:
+            raise DataUnavailableError("CDS Hooks request", problems)
+        return entries
 
     def _check_patient(self, entries: list[Entry], context: PatientContext) -> None:
         for e in entries:
@@ -383,12 +384,12 @@ class CdsHooksService:
             )
         engine = self.model().engine
         safety = engine.safety
-        entries, warnings = self._gather(request, context)
+        entries = self._gather(request, context)
         self._check_patient(entries, context)
         # the package's own feature catalog and tables (its catalog root is a copy that is gone once loaded)
         mctx = MappingContext(self.mapping, engine.package.catalog, engine.package.tables, safety.medications)
         mapped = map_resources(entries, mctx, as_of=self.today(), patient_id=context.patientId)
-        all_warnings = [*warnings, *mapped.warnings]
+        all_warnings = list(mapped.warnings)
         scored = engine.score([mapped.profile])[0] if mapped.profile is not None else None
         report_id = None  # order cards get a report link only when one is shown (see _order_cards)
         if scored is not None and self.reports is not None and spec.hook == "patient-view":
@@ -405,7 +406,6 @@ class CdsHooksService:
             "cards": len(cards),
             "indicators": sorted({c["indicator"] for c in cards}),
             "data_warnings": len(all_warnings),
-            "prefetch_not_available": len(warnings),
         }
         return HookAnswer(cards, fields)
 
@@ -507,6 +507,10 @@ class CdsHooksService:
             if len(out) == cardlib.MAX_ALTERNATIVES:
                 break
         return out
+
+
+def _unavailable(key: str, why: str) -> Violation:
+    return Violation(f"prefetch.{key}", f"was not in the prefetch and could not be fetched: {why}", "absent")
 
 
 def _find(rec: RankedRecommendation, option_id: str) -> RankedOption | None:

@@ -30,6 +30,7 @@ from grpc_status import rpc_status as grpc_rpc_status
 
 from precisionpain.errors import (
     AuthenticationError,
+    DataUnavailableError,
     ModelCatalogMismatchError,
     ModelError,
     ModelNotLoadedError,
@@ -60,10 +61,12 @@ class ErrorStatus:
 
 
 #: The one table. Looked up along the exception's MRO, so the most specific class listed wins. HTTP codes follow
-#: google.rpc's HTTP mapping except where the server's state, not the caller, is at fault (503) and where a
-#: request is too large (413, the body or batch over a configured limit).
+#: google.rpc's HTTP mapping except where the server's state, not the caller, is at fault (503), where a
+#: request is too large (413, the body or batch over a configured limit) and where CDS Hooks names its own (412).
 STATUS_BY_ERROR: Mapping[type[BaseException], ErrorStatus] = {
     ValidationError: ErrorStatus(grpc.StatusCode.INVALID_ARGUMENT, 400, "INVALID_REQUEST"),
+    # CDS Hooks 2.0: data neither prefetched nor fetchable from the client's FHIR server is 412
+    DataUnavailableError: ErrorStatus(grpc.StatusCode.FAILED_PRECONDITION, 412, "DATA_UNAVAILABLE"),
     PgxError: ErrorStatus(grpc.StatusCode.INVALID_ARGUMENT, 400, "INVALID_PGX_RESULT"),
     ResourceLimitError: ErrorStatus(grpc.StatusCode.RESOURCE_EXHAUSTED, 413, "LIMIT_EXCEEDED"),
     AuthenticationError: ErrorStatus(grpc.StatusCode.UNAUTHENTICATED, 401, "INVALID_CREDENTIALS"),

@@ -321,14 +321,59 @@ def test_missing_prefetch_is_fetched_from_the_fhir_server_with_its_bearer(client
     assert {auth for _, auth in seen} == {"Bearer fhir-access-token-42"}
 
 
-def test_a_fhir_server_outside_the_allowlist_is_not_called(client: httpx.Client) -> None:
+PREFETCH_KEYS = ("patient", "conditions", "observations", "medicationStatements", "medicationRequests")
+
+
+def unavailable(answer: httpx.Response) -> dict[str, str]:
+    """{field: description} of a 412 answer (the data the service could not obtain)."""
+    assert answer.status_code == 412, answer.text
+    error = answer.json()["error"]
+    assert error["code"] == "FAILED_PRECONDITION" and error["reason"] == "DATA_UNAVAILABLE"
+    return {v["field"]: v["description"] for v in error["violations"]}
+
+
+def test_prefetch_it_cannot_fetch_is_412_naming_the_keys(client: httpx.Client) -> None:
+    """CDS Hooks 2.0: a service that cannot obtain required data, neither from the prefetch nor from the FHIR
+    server, SHALL answer 412 Precondition Failed."""
     patient_id = "example-cyp2d6-pm"
-    body = hook_request("patient-view", patient_id, None, fhir_server="https://fhir.example.org/r4")
-    cards = cards_of(post(client, "patient-view", body))
-    assert cards[0]["indicator"] == "warning" and "could not rank" in cards[0]["summary"]
-    assert "not in cds_hooks.fhir_server_allowlist" in cards[0]["detail"].replace(
-        "\\", ""
-    )  # markdown escapes
+    outside = hook_request("patient-view", patient_id, None, fhir_server="https://fhir.example.org/r4")
+    missing = unavailable(post(client, "patient-view", outside))
+    assert set(missing) == {f"prefetch.{k}" for k in PREFETCH_KEYS}
+    assert all("not in cds_hooks.fhir_server_allowlist" in d for d in missing.values())
+    no_server = hook_request("patient-view", patient_id, None)
+    assert all("no fhirServer" in d for d in unavailable(post(client, "patient-view", no_server)).values())
+    _, prefetch = prefetch_from_bundle(example_bundle("cyp2d6_poor_metabolizer"))
+    del prefetch["medicationStatements"]  # the EHR could not prefetch it; nothing to fetch it from
+    partial = unavailable(post(client, "patient-view", hook_request("patient-view", patient_id, prefetch)))
+    assert list(partial) == ["prefetch.medicationStatements"]
+
+
+def test_a_fhir_server_that_fails_is_412(client: httpx.Client) -> None:
+    _, patient, by_type = split_bundle(example_bundle("cyp2d6_poor_metabolizer"))
+    with running_fhir_server(FhirServer({**patient, "id": "someone-else"}, by_type)) as fhir:
+        body = hook_request("patient-view", "example-cyp2d6-pm", None, fhir_server=fhir.base, fhir_token="t")
+        missing = unavailable(post(client, "patient-view", body))
+    assert set(missing) == {f"prefetch.{k}" for k in PREFETCH_KEYS}
+    assert all("answered HTTP 404" in d for d in missing.values())
+
+
+def test_a_null_prefetch_key_means_no_data(client: httpx.Client) -> None:
+    """CDS Hooks 2.0: a client with no data for a template sends the key with null; it is not fetched, and
+    nothing is missing."""
+    bundle = example_bundle("cyp2d6_poor_metabolizer")
+    patient_id, patient, by_type = split_bundle(bundle)
+    assert not by_type["MedicationStatement"] and not by_type["MedicationRequest"]
+    _, prefetch = prefetch_from_bundle(bundle)
+    given = cards_of(post(client, "patient-view", hook_request("patient-view", patient_id, prefetch)))
+    prefetch["medicationStatements"] = None
+    del prefetch["medicationRequests"]
+    with running_fhir_server(FhirServer(patient, by_type)) as fhir:
+        body = hook_request("patient-view", patient_id, prefetch, fhir_server=fhir.base, fhir_token="t")
+        cards = cards_of(post(client, "patient-view", body))
+        seen = [path.split("?")[0] for path, _ in fhir.seen]
+    assert seen == ["/fhir/MedicationRequest"]  # fetched: the key the request left out; not the null one
+    assert [c["summary"] for c in cards] == [c["summary"] for c in given]
+    assert len(cards) == 1  # no card about data not used
 
 
 # ------------------------------------------------------------------------------------------ logs
