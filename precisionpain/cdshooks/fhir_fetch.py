@@ -1,8 +1,9 @@
 """Fetching what a hook request's prefetch does not carry, from its ``fhirServer`` with its ``fhirAuthorization``.
 
 Only servers under a prefix of ``cds_hooks.fhir_server_allowlist`` are called (an empty list: never), so a request
-cannot make the service call an address of its choosing. Each answer is bounded (``max_fhir_response_bytes``,
-``fhir_fetch_timeout_s``), search pages are followed only on the same server and only so far, and every failure is
+cannot make the service call an address of its choosing. Each answer is bounded (``max_fhir_response_bytes``), all
+the fetching of one hook call must be done within ``fhir_fetch_timeout_s`` (a server that trickles its answer is
+given up on), search pages are followed only on the same server and only so far, and every failure is
 reported (the hook call answers 412 naming the prefetch key), never with a value. The bearer token is
 sent to the FHIR server only and never logged.
 """
@@ -10,6 +11,7 @@ sent to the FHIR server only and never logged.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -60,14 +62,23 @@ class FhirFetcher:
             return "its fhirServer is not in cds_hooks.fhir_server_allowlist"
         return ""
 
-    def fetch(self, server: str | None, token: str | None, query: str) -> FetchResult:
-        """``query`` (``Patient/123``, ``Observation?patient=123&...``) from ``server``, following next pages."""
+    def deadline(self) -> float:
+        """The moment (``time.monotonic``) fetching must be done by when it starts now."""
+        return time.monotonic() + self.timeout_s
+
+    def fetch(
+        self, server: str | None, token: str | None, query: str, deadline: float | None = None
+    ) -> FetchResult:
+        """``query`` (``Patient/123``, ``Observation?patient=123&...``) from ``server``, following next pages, all
+        of it by ``deadline`` (default: ``timeout_s`` from now); a server still sending then is given up on."""
         refused = self.refusal(server)
         if refused or server is None:
             return FetchResult(problem=refused)
         base = server.rstrip("/") + "/"
         import httpx
 
+        until = self.deadline() if deadline is None else deadline
+        late = f"the FHIR server did not answer within {self.timeout_s:g} s (cds_hooks.fhir_fetch_timeout_s)"
         headers = {"Accept": "application/fhir+json"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
@@ -76,17 +87,23 @@ class FhirFetcher:
         try:
             with httpx.Client(timeout=self.timeout_s, follow_redirects=False, headers=headers) as client:
                 while url is not None and len(pages) < MAX_PAGES:
-                    data, problem = self._get(client, url)
+                    data, problem = self._get(client, url, until, late)
                     if problem:
                         return FetchResult(tuple(pages), problem)
                     pages.append(data)
                     url = self._next(data, base)
+        except httpx.TimeoutException:
+            return FetchResult(tuple(pages), late)
         except httpx.HTTPError as exc:
             return FetchResult(tuple(pages), f"the FHIR server could not be reached ({type(exc).__name__})")
         return FetchResult(tuple(pages))
 
-    def _get(self, client: Any, url: str) -> tuple[Any, str]:
-        with client.stream("GET", url) as response:
+    def _get(self, client: Any, url: str, until: float, late: str) -> tuple[Any, str]:
+        left = until - time.monotonic()
+        if left <= 0:
+            return None, late
+        # each read also waits at most what is left, so a trickle of bytes cannot outlast the deadline by much
+        with client.stream("GET", url, timeout=left) as response:
             if response.status_code != 200:
                 return None, f"the FHIR server answered HTTP {response.status_code}"
             declared = response.headers.get("content-length")
@@ -97,6 +114,8 @@ class FhirFetcher:
                 body += chunk
                 if len(body) > self.max_bytes:
                     return None, f"the FHIR server's answer is larger than {self.max_bytes:,} bytes"
+                if time.monotonic() > until:
+                    return None, late
         try:
             return json.loads(bytes(body)), ""
         except (ValueError, RecursionError):

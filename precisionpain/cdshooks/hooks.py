@@ -38,9 +38,11 @@ from precisionpain.cdshooks import cards as cardlib
 from precisionpain.cdshooks.fhir_fetch import FhirFetcher, fill_template
 from precisionpain.cdshooks.mapping import FhirMapping, describe_code, observation_codes
 from precisionpain.cdshooks.to_profile import (
+    MAX_RESOURCES,
     Entry,
     MappedPatient,
     MappingContext,
+    count_resources,
     map_resources,
     medication_concept,
     parse_fhir,
@@ -326,14 +328,20 @@ class CdsHooksService:
             raise DataUnavailableError("CDS Hooks request", [_unavailable(key, refused) for key in missing])
         token = request.fhirAuthorization.access_token if request.fhirAuthorization else None
         problems: list[Violation] = []
+        until = self.fetcher.deadline()  # one deadline for all the fetching of this call
         for key in missing:
             fetched = self.fetcher.fetch(
-                request.fhirServer, token, fill_template(self.templates[key], context.patientId)
+                request.fhirServer, token, fill_template(self.templates[key], context.patientId), until
             )
             problem = fetched.problem
             if not problem:
                 try:
                     for i, page in enumerate(fetched.pages):
+                        if len(entries) + count_resources(page) > MAX_RESOURCES:
+                            problem = (
+                                f"the FHIR server's answers hold more than {MAX_RESOURCES} resources in all"
+                            )
+                            break
                         entries += parse_fhir(page, f"{key}[{i}]")
                 except ValidationError:
                     problem = "the FHIR server's answer is not valid FHIR R4"
@@ -372,6 +380,20 @@ class CdsHooksService:
     def call(self, service_id: str, data: Any, request_base: str) -> HookAnswer:
         spec = SERVICES[service_id]
         request, context = parse_request(data, spec)
+        given = sum(count_resources(v) for v in (request.prefetch or {}).values())
+        if isinstance(context, OrderContext):
+            given += count_resources(context.draftOrders)
+        if given > MAX_RESOURCES:  # before any is parsed
+            raise ValidationError(
+                "CDS Hooks request",
+                [
+                    Violation(
+                        "prefetch",
+                        f"holds at most {MAX_RESOURCES} resources with the draft orders, in all",
+                        "object",
+                    )
+                ],
+            )
         orders = (
             parse_fhir(context.draftOrders, "context.draftOrders")
             if isinstance(context, OrderContext)

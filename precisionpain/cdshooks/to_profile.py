@@ -149,6 +149,16 @@ def parse_resource(data: Any, where: str) -> Any:
         ) from None
 
 
+def count_resources(data: Any) -> int:
+    """Resources a Bundle (its entries) or a single resource would give, counted without parsing anything."""
+    if data is None:
+        return 0
+    if isinstance(data, dict) and data.get("resourceType") == "Bundle":
+        entries = data.get("entry")
+        return len(entries) if isinstance(entries, list) else 0
+    return 1
+
+
 def parse_fhir(data: Any, where: str) -> list[Entry]:
     """A Bundle (its entries) or a single resource, parsed with the FHIR library. OperationOutcome entries (a
     search's messages) are left out; a bundle of more than :data:`MAX_RESOURCES` entries is refused."""

@@ -3,6 +3,13 @@ text."""
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
 import pytest
 
 from precisionpain.errors import ConfigError
@@ -77,3 +84,48 @@ def test_summary_fits_and_markdown_is_escaped() -> None:
     exactly_140 = "x" * 130 + " 123456789"
     assert len(fit(exactly_140)) < 140  # the spec's summary is "<140-character"
     assert md("HLA-B*15:02 | <b>x</b>\n[y](z)") == "HLA-B\\*15:02 \\| \\<b\\>x\\</b\\> \\[y\\](z)"
+
+
+@contextmanager
+def trickling_server(body_bytes: int, every_s: float) -> Iterator[str]:
+    """An HTTP server on 127.0.0.1 that answers 200 and then sends its body one byte every ``every_s``."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/fhir+json")
+            self.send_header("Content-Length", str(body_bytes))
+            self.end_headers()
+            try:
+                for _ in range(body_bytes):
+                    self.wfile.write(b" ")
+                    self.wfile.flush()
+                    time.sleep(every_s)
+            except OSError:  # the client gave up
+                pass
+
+        def log_message(self, *args: Any) -> None:
+            return None
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/fhir"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_a_fhir_server_that_trickles_its_answer_is_cut_at_the_timeout() -> None:
+    """fhir_fetch_timeout_s bounds the whole answer, not each read: a server sending a byte now and then (each
+    read well within the timeout) is given up on once the timeout has passed."""
+    from precisionpain.cdshooks.fhir_fetch import FhirFetcher
+
+    fetcher = FhirFetcher(("http://127.0.0.1:",), timeout_s=1.0, max_bytes=1 << 20)
+    with trickling_server(body_bytes=60, every_s=0.1) as base:  # 6 s for the whole body
+        started = time.monotonic()
+        result = fetcher.fetch(base, "t", "Patient/p1")
+        elapsed = time.monotonic() - started
+    assert result.pages == () and "within 1 s" in result.problem
+    assert elapsed < 4.0  # cut near 1 s, not after the 6 s the body takes

@@ -280,6 +280,25 @@ def test_bad_requests_are_400_naming_the_field(client: httpx.Client, content: by
     assert answer.json()["error"]["violations"][0]["field"] == field
 
 
+def test_too_many_resources_in_all_are_refused_before_any_is_read(client: httpx.Client) -> None:
+    """The bound on resources per call (to_profile.MAX_RESOURCES) holds for the prefetch and the draft orders
+    together, counted before any is parsed."""
+    from precisionpain.cdshooks.to_profile import MAX_RESOURCES
+
+    patient_id, prefetch = prefetch_from_bundle(example_bundle("cyp2d6_poor_metabolizer"))
+    share = MAX_RESOURCES // 4 + 1
+    for key in ("conditions", "observations", "medicationStatements"):
+        prefetch[key]["entry"] += [{}] * share  # each bundle within the bound, the three above a quarter
+    body = hook_request(
+        "order-sign", patient_id, prefetch, orders=[draft_medication_request(patient_id, CODEINE, "codeine")]
+    )
+    body["context"]["draftOrders"]["entry"] += [{}] * share
+    answer = post(client, "order-sign", body)
+    assert answer.status_code == 400, answer.text
+    [violation] = answer.json()["error"]["violations"]
+    assert violation["field"] == "prefetch" and f"at most {MAX_RESOURCES}" in violation["description"]
+
+
 def test_invalid_fhir_in_the_prefetch_is_400_with_its_path(client: httpx.Client) -> None:
     patient_id, prefetch = prefetch_from_bundle(example_bundle("cyp2d6_poor_metabolizer"))
     prefetch["patient"]["birthDate"] = "the day after yesterday"
