@@ -14,10 +14,20 @@ import re
 
 from precisionpain.catalog.types import FeatureSpec, FeatureType
 from precisionpain.pgx.translate import PHENOTYPE_ABBREVIATIONS
+from precisionpain.schema import GuidelineTier
 
 MINUS = "\u2212"
 EN_DASH = "\u2013"
 MISSING = "missing"
+
+#: how the report and the CLI name a guideline tier
+TIER_LABELS: dict[GuidelineTier, str] = {
+    GuidelineTier.first_line: "First line",
+    GuidelineTier.second_line: "Second line",
+    GuidelineTier.third_line: "Third line",
+    GuidelineTier.recommended_against: "Recommended against",
+    GuidelineTier.not_addressed: "Not addressed",
+}
 
 _CODE = re.compile(r"([A-Za-z][A-Za-z0-9_]*)=(-?\d+(?:\.\d+)?)")
 _RANGE = re.compile(r"(\d)-(\d)")

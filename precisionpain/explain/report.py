@@ -86,13 +86,7 @@ OPTION_CLASS_LABELS = {
     "multidisciplinary": "Multidisciplinary programme",
 }
 
-TIER_LABELS: dict[GuidelineTier, str] = {
-    GuidelineTier.first_line: "First line",
-    GuidelineTier.second_line: "Second line",
-    GuidelineTier.third_line: "Third line",
-    GuidelineTier.recommended_against: "Recommended against",
-    GuidelineTier.not_addressed: "Not addressed",
-}
+TIER_LABELS = display.TIER_LABELS
 
 SUPPORT_STATEMENT = (
     "This report supports and does not replace clinical judgment. Review the basis of each estimate before "

@@ -273,6 +273,20 @@ def write_record(record: RecommendationRecord, path: Path) -> None:
     path.write_text(record.model_dump_json(indent=2) + "\n", encoding="utf-8")
 
 
+def _tier_label(position: Any) -> str:
+    """An option's guideline tier as the report names it; "-" when the answer has none (or one this version does
+    not know)."""
+    from precisionpain.explain.display import TIER_LABELS
+    from precisionpain.schema import GuidelineTier
+    from precisionpain.v1 import recommendation_pb2
+
+    try:
+        name = recommendation_pb2.GuidelineTier.Name(position.tier).removeprefix("GUIDELINE_TIER_")
+        return TIER_LABELS[GuidelineTier(name.lower())]
+    except ValueError:
+        return "-"
+
+
 def _print_table(resp: Any) -> None:
     from rich.table import Table
 
@@ -280,13 +294,15 @@ def _print_table(resp: Any) -> None:
 
     out, err = out_console, err_console
     action = recommendation_pb2.GuidanceAction
-    table = Table(title="Ranked treatment options", show_lines=False)
+    context = resp.guideline_context.text if resp.HasField("guideline_context") else ""
+    table = Table(title="Ranked treatment options", caption=context or None, show_lines=False)
     for col in (
         "rank",
         "option",
         "class",
         "p(response)",
         "90% interval",
+        "guideline tier",
         "CPIC guidance / cautions",
         "top factors",
     ):
@@ -310,6 +326,7 @@ def _print_table(resp: Any) -> None:
             o.option_class,
             f"{o.p_response:.0%}",
             f"{iv.lower:.0%}-{iv.upper:.0%}",
+            _tier_label(o.guideline),
             notes,
             factors,
         )
@@ -317,9 +334,10 @@ def _print_table(resp: Any) -> None:
     if resp.excluded:
         excluded = Table(title="Not ranked as usable", show_lines=True)
         excluded.add_column("option")
+        excluded.add_column("guideline tier")
         excluded.add_column("reason")
         for o in resp.excluded:
-            excluded.add_row(o.display_name, o.reason)
+            excluded.add_row(o.display_name, _tier_label(o.guideline), o.reason)
         out.print(excluded)
     for flag in resp.safety_flags:
         out.print(f"[bold red]safety:[/] {flag.message}", highlight=False)

@@ -37,11 +37,31 @@ def test_recommend_in_process_equals_remote(cli, shared_server: ServerProcess, s
 
 
 def test_recommend_table(cli, shared_server: ServerProcess) -> None:  # type: ignore[no-untyped-def]
+    from precisionpain.explain.display import TIER_LABELS
+    from precisionpain.schema import GuidelineTier
+
     result = _invoke(cli, "recommend", str(PM), "--target", shared_server.target)
     assert result.exit_code == 0, result.output
     out = result.stdout
     assert "Ranked treatment options" in out and "Not ranked as usable" in out
     assert "Codeine" in out and "Avoid codeine" in out
+    # each option's guideline tier, as the answer gives it, on the option's row of either table
+    answer = json.loads(_invoke(cli, "recommend", str(PM), "--target", shared_server.target, "--json").stdout)
+    ranked, _, excluded = out.partition("Not ranked as usable")
+    assert "guideline tier" in ranked and "guideline tier" in excluded
+
+    def cells(line: str) -> list[str]:
+        return [c.strip() for c in line.split("\u2502")[1:-1]]
+
+    rows = {cells(line)[0]: line for line in ranked.splitlines() if len(cells(line)) > 1}
+    excluded_rows = {cells(line)[0]: line for line in excluded.splitlines() if len(cells(line)) > 1}
+    for option in answer["options"]:
+        tier = GuidelineTier(option["guideline"]["tier"].removeprefix("GUIDELINE_TIER_").lower())
+        assert TIER_LABELS[tier] in cells(rows[str(option["rank"])]), option["option_id"]
+    for option in answer["excluded"]:
+        tier = GuidelineTier(option["guideline"]["tier"].removeprefix("GUIDELINE_TIER_").lower())
+        assert TIER_LABELS[tier] in cells(excluded_rows[option["display_name"]]), option["option_id"]
+    assert "Pain condition: chronic low back pain" in out  # the table the tiers come from
 
 
 def test_recommend_reports_mistakes_in_one_message(cli, tmp_path: Path, shared_server: ServerProcess) -> None:  # type: ignore[no-untyped-def]
