@@ -1,8 +1,17 @@
 """MLflow tracking store and model registry: experiments, versions, aliases, downloads.
 
-Registry changes made by a training run are transactional: :class:`RegistryTransaction` records the aliases
-before the run touches them and, if anything fails or the run is interrupted before it commits, deletes the
-version it created and puts every alias back where it was.
+Registry changes made by a training run are transactional: :class:`RegistryTransaction` records each alias it
+moves and, if anything fails or the run is interrupted before it commits, deletes the version it created and
+puts back every alias it moved that still points where it left it (an alias another run has moved since is that
+run's decision and stays).
+
+Transactions of the same registered model are serialised, so runs that train at once (on a shared tracking
+server) register and decide on the champion one after the other: a transaction takes the model's registry lock
+when it first reads an alias through its registry (the champion it will be compared with), creates a version or
+moves an alias, and holds it until it commits or rolls back. What it decided from the champion it read therefore
+still holds when it moves the alias. The lock is a registered model named ``<name>.registry-lock``: creating a
+registered model is atomic in every MLflow store (a unique name in the database), and it is deleted when the
+transaction ends. A lock left by a process that died holding it is broken after :data:`LOCK_STALE_S`.
 """
 
 from __future__ import annotations
@@ -10,9 +19,11 @@ from __future__ import annotations
 import logging
 import os
 import re
+import secrets
 import signal
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,6 +39,14 @@ CHALLENGER = "challenger"
 #: version tag holding the sha256 of the package's manifest.json, written when the version is registered
 PACKAGE_MANIFEST_TAG = "package_manifest_sha256"
 _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+#: registered model whose existence is the lock of ``<name>``'s registry transactions (see the module docstring)
+LOCK_SUFFIX = ".registry-lock"
+LOCK_HOLDER_TAG = "holder"
+#: a lock older than this was left by a process that died holding it, and is broken (the registration and
+#: champion decision it guards take seconds to a minute)
+LOCK_STALE_S = 900.0
+#: longest wait for the lock before giving up
+LOCK_WAIT_S = 1200.0
 _MODEL_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[A-Za-z0-9_\-]+)|/(?P<version>\d+))$")
 
 
@@ -123,6 +142,7 @@ class Registry:
         mlflow.set_tracking_uri(tracking_uri)
         mlflow.set_registry_uri(tracking_uri)
         self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+        self._open: dict[str, RegistryTransaction] = {}  # registered model -> its transaction in progress
 
     # -- experiments
     def experiment_id(self, name: str) -> str:
@@ -136,13 +156,22 @@ class Registry:
         return str(self.client.create_experiment(name, artifact_location=location))
 
     # -- registered models and aliases
-    def ensure_registered_model(self, name: str, description: str = "") -> None:
+    def ensure_registered_model(self, name: str, description: str = "") -> bool:
+        """Create the registered model unless it exists; True when this call created it."""
         from mlflow.exceptions import MlflowException
 
         try:
             self.client.get_registered_model(name)
+            return False
         except MlflowException:
+            pass
+        try:
             self.client.create_registered_model(name, description=description or None)
+        except MlflowException as exc:
+            if exc.error_code != "RESOURCE_ALREADY_EXISTS":  # created meanwhile by someone else: fine
+                raise
+            return False
+        return True
 
     def aliases(self, name: str) -> dict[str, str]:
         from mlflow.exceptions import MlflowException
@@ -167,6 +196,11 @@ class Registry:
         )
 
     def set_alias(self, name: str, alias: str, version: str) -> None:
+        """Move ``alias``; inside a transaction of ``name`` the transaction does it (locked, undone on rollback)."""
+        tx = self._open.get(name)
+        if tx is not None:
+            tx.set_alias(alias, version)
+            return
         self.client.set_registered_model_alias(name, alias, version)
 
     def set_version_tags(self, name: str, version: str, tags: dict[str, Any]) -> None:
@@ -174,8 +208,12 @@ class Registry:
             self.client.set_model_version_tag(name, version, key, str(value))
 
     def version_by_alias(self, name: str, alias: str) -> ResolvedVersion | None:
+        """The version behind ``alias``; inside a transaction of ``name`` it is read under the model's lock."""
         from mlflow.exceptions import MlflowException
 
+        tx = self._open.get(name)
+        if tx is not None:
+            tx.lock()
         try:
             mv = self.client.get_model_version_by_alias(name, alias)
         except MlflowException:
@@ -244,6 +282,7 @@ class Registry:
         """Registry changes inside the block are undone unless the block finishes (exception, Ctrl-C, or a
         SIGTERM turned into KeyboardInterrupt by the caller)."""
         tx = RegistryTransaction(self, name, run_id)
+        self._open[name] = tx
         try:
             yield tx
             if interrupt_received.is_set():  # a signal whose KeyboardInterrupt was swallowed on the way
@@ -251,6 +290,9 @@ class Registry:
         except BaseException:
             tx.rollback()
             raise
+        finally:
+            self._open.pop(name, None)
+            tx.release()
 
 
 def _quote(text: str) -> str:
@@ -277,6 +319,11 @@ def _signals_deferred() -> Iterator[None]:
             signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
 
 
+def lock_name(name: str) -> str:
+    """The registered model that is the lock of ``name``'s registry transactions."""
+    return f"{name}{LOCK_SUFFIX}"
+
+
 class RegistryTransaction:
     """What one training run changes in the registry, and how to undo it (see :meth:`Registry.transaction`)."""
 
@@ -284,14 +331,87 @@ class RegistryTransaction:
         self.registry = registry
         self.name = name
         self.run_id = run_id
-        self.existed = bool(
-            registry.client.search_registered_models(filter_string=f"name = '{_quote(name)}'")
-        )
-        self.before = registry.aliases(name)
+        self.created_model = False
         self.created_version: str | None = None
+        self.moved: dict[str, str | None] = {}  # alias -> the version it pointed at before this transaction
+        self.set_to: dict[str, str] = {}  # alias -> the version this transaction moved it to
+        self.token = secrets.token_hex(16)
+        self.locked = False
 
+    # -- the model's lock
+    def lock(self) -> None:
+        """Hold ``name``'s registry lock from now until the transaction ends (waits while another holds it)."""
+        if self.locked:
+            return
+        from mlflow.exceptions import MlflowException
+
+        client = self.registry.client
+        lock = lock_name(self.name)
+        give_up = time.monotonic() + LOCK_WAIT_S
+        delay_s = 0.05
+        while True:
+            try:
+                client.create_registered_model(
+                    lock,
+                    tags={LOCK_HOLDER_TAG: self.token, "run_id": self.run_id or ""},
+                    description=f"Held while a run registers a version of {self.name} and decides on its aliases",
+                )
+                self.locked = True
+                return
+            except MlflowException as exc:
+                if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                    raise
+            self._break_if_stale(lock)
+            if time.monotonic() > give_up:
+                raise RegistryError(
+                    f"the registry lock of {self.name!r} has been held by another run for more than "
+                    f"{LOCK_WAIT_S:.0f} s; if no training or promotion of it is running, delete the registered "
+                    f"model {lock!r}"
+                )
+            time.sleep(delay_s)
+            delay_s = min(delay_s * 2, 2.0)
+
+    def _break_if_stale(self, lock: str) -> None:
+        from mlflow.exceptions import MlflowException
+
+        client = self.registry.client
+        try:
+            held = client.get_registered_model(lock)
+        except MlflowException:
+            return  # released meanwhile
+        age_s = time.time() - (held.creation_timestamp or 0) / 1000.0
+        if age_s <= LOCK_STALE_S:
+            return
+        log.warning(
+            "breaking the registry lock of %s, held for %.0f s by a run that did not release it",
+            self.name,
+            age_s,
+        )
+        try:
+            again = client.get_registered_model(lock)
+            if (again.tags or {}).get(LOCK_HOLDER_TAG) == (held.tags or {}).get(LOCK_HOLDER_TAG):
+                client.delete_registered_model(lock)
+        except MlflowException:
+            pass
+
+    def release(self) -> None:
+        """Give the lock back (only our own: one broken as stale and taken by another run is left alone)."""
+        if not self.locked:
+            return
+        self.locked = False
+        with _signals_deferred():
+            try:
+                client = self.registry.client
+                held = client.get_registered_model(lock_name(self.name))
+                if (held.tags or {}).get(LOCK_HOLDER_TAG) == self.token:
+                    client.delete_registered_model(lock_name(self.name))
+            except Exception as exc:  # the lock then goes stale; it must not hide what happened before
+                log.error("registry lock of %s not released: %s", self.name, type(exc).__name__)
+
+    # -- changes
     def create_version(self, model_uri: str, run_id: str, model_id: str | None, tags: dict[str, Any]) -> str:
-        self.registry.ensure_registered_model(
+        self.lock()
+        self.created_model |= self.registry.ensure_registered_model(
             self.name, "PrecisionPain treatment-response models (one per option set)"
         )
         mv = self.registry.client.create_model_version(
@@ -305,11 +425,16 @@ class RegistryTransaction:
         return self.created_version
 
     def set_alias(self, alias: str, version: str) -> None:
+        self.lock()
+        if alias not in self.moved:
+            self.moved[alias] = self.registry.aliases(self.name).get(alias)
         self.registry.client.set_registered_model_alias(self.name, alias, version)
+        self.set_to[alias] = version
 
     def rollback(self) -> None:
-        """Put aliases back and remove every version this run created (also one whose creation was cut off
-        before its number came back: versions are found by run id). Best effort; a failure is logged."""
+        """Put back the aliases this run moved (those still where it left them) and remove every version it
+        created (also one whose creation was cut off before its number came back: versions are found by run id).
+        Best effort; a failure is logged."""
         with _signals_deferred():
             try:
                 self._rollback()
@@ -321,12 +446,14 @@ class RegistryTransaction:
         if not bool(client.search_registered_models(filter_string=f"name = '{_quote(self.name)}'")):
             return
         now = self.registry.aliases(self.name)
-        for alias in now:
-            if alias not in self.before:
-                client.delete_registered_model_alias(self.name, alias)
-        for alias, version in self.before.items():
+        for alias, version in self.set_to.items():
             if now.get(alias) != version:
-                client.set_registered_model_alias(self.name, alias, version)
+                continue  # moved since by another run: its decision stands
+            previous = self.moved.get(alias)
+            if previous is None:
+                client.delete_registered_model_alias(self.name, alias)
+            else:
+                client.set_registered_model_alias(self.name, alias, previous)
         created = {self.created_version} if self.created_version is not None else set()
         if self.run_id is not None:
             created |= {
@@ -334,5 +461,5 @@ class RegistryTransaction:
             }
         for version in sorted(created, key=int):
             client.delete_model_version(self.name, version)
-        if not self.existed and not self.registry.snapshot(self.name).versions:
+        if self.created_model and not self.registry.snapshot(self.name).versions:
             client.delete_registered_model(self.name)
