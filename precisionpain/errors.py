@@ -134,5 +134,9 @@ class AuthenticationError(PrecisionPainError, PermissionError):
     """A caller did not present valid credentials."""
 
 
+class RequestTimeoutError(PrecisionPainError, TimeoutError):
+    """A caller took longer than allowed to send its request (the CDS Hooks service's body read timeout)."""
+
+
 class ResourceLimitError(PrecisionPainError, ValueError):
     """A request exceeds a configured limit (batch size, message size)."""

@@ -2,7 +2,8 @@
 
 Per call: a request id (the caller's ``x-request-id`` when well-formed, else a new one; returned in the
 ``x-request-id`` header and in error bodies); for the hook services the bearer-token check before the body is read
-(401), the body bounded by ``limits.max_request_bytes`` before it is parsed (413), then the service; errors are
+(401), the body bounded by ``limits.max_request_bytes`` before it is parsed (413) and by
+``cds_hooks.request_read_timeout_s`` while it arrives (408), then the service; errors are
 answered through the one table of :mod:`precisionpain.service.status` (its HTTP column), as JSON naming the field,
 the rule and the kind of value, never a value; anything unlisted is a bug: 500 with a fixed message and the
 request id (its stack logged under the same id). One JSON access line per call (request id, method, route,
@@ -15,6 +16,7 @@ behind its unguessable id), ``GET /health`` (200 once a model is loaded, else 50
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -28,7 +30,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from precisionpain.cdshooks.hooks import SERVICES, CdsHooksService, render_stored_report
-from precisionpain.errors import ResourceLimitError, ValidationError, Violation
+from precisionpain.errors import RequestTimeoutError, ResourceLimitError, ValidationError, Violation
 from precisionpain.service.logs import get_logger, log_event, safe_traceback
 from precisionpain.service.status import bad_request, error_status_for, http_status_for, status_for
 
@@ -40,21 +42,27 @@ access_log = get_logger("cds.access")
 log = get_logger("cds")
 
 
-async def read_bounded_body(request: Request, limit: int) -> bytes:
+async def read_bounded_body(request: Request, limit: int, timeout_s: float) -> bytes:
     """The request body, refused (413) as soon as it is known to exceed ``limit`` bytes: from Content-Length before
-    reading, else while it streams in."""
+    reading, else while it streams in; and refused (408) when it has not all arrived within ``timeout_s``."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise ResourceLimitError(
             f"the request body is {int(declared):,} bytes, above the service's limits.max_request_bytes ({limit:,})"
         )
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise ResourceLimitError(
-                f"the request body is above the service's limits.max_request_bytes ({limit:,})"
-            )
+    try:
+        async with asyncio.timeout(timeout_s):
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > limit:
+                    raise ResourceLimitError(
+                        f"the request body is above the service's limits.max_request_bytes ({limit:,})"
+                    )
+    except TimeoutError:
+        raise RequestTimeoutError(
+            f"the request body did not arrive within the service's cds_hooks.request_read_timeout_s ({timeout_s:g} s)"
+        ) from None
     return bytes(body)
 
 
@@ -101,6 +109,7 @@ def create_app(
     check_token: Callable[[str | None], None],
     max_request_bytes: int,
     ready: Callable[[], bool],
+    request_read_timeout_s: float = 10.0,
     public_base_url: str | None = None,
 ) -> FastAPI:
     """The FastAPI application. ``check_token`` raises :class:`AuthenticationError` for a missing or wrong
@@ -209,7 +218,7 @@ def create_app(
         async def call(request: Request) -> Response:
             try:
                 check_token(request.headers.get("authorization"))
-                body = await read_bounded_body(request, max_request_bytes)
+                body = await read_bounded_body(request, max_request_bytes, request_read_timeout_s)
                 data = parse_json(body)
                 answer = await run_in_threadpool(service.call, service_id, data, base_url(request))
             except Exception as exc:

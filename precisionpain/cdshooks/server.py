@@ -3,12 +3,14 @@
 The same settings as the gRPC server (``serving/server.yaml``, ``PRECISIONPAIN_SERVE_*``, flags): its model source
 and reloads (SIGHUP, alias polling; a broken model never replaces a working one), TLS and mutual TLS, bearer
 tokens, ``limits.max_request_bytes`` (request bodies) and ``limits.max_concurrent_rpcs`` (connections and calls
-at once), JSON logs, plus its own ``cds_hooks`` section. The model is loaded before the port opens; SIGTERM or
+at once), JSON logs, plus its own ``cds_hooks`` section; ``cds_hooks.request_read_timeout_s`` bounds the time a
+caller may take to send a request's headers, then its body. The model is loaded before the port opens; SIGTERM or
 SIGINT stop taking connections and let calls in flight finish within ``grace_period_s``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import signal
@@ -38,6 +40,49 @@ def _bind(host: str, port: int) -> socket.socket:
         ) from None
     sock.set_inheritable(True)
     return sock
+
+
+def header_timeout_protocol(timeout_s: float) -> type:
+    """uvicorn's h11 protocol with a deadline for request headers: a connection whose next request's headers have
+    not all arrived ``timeout_s`` after it opened (or after its first bytes, on a kept-alive connection) is closed.
+    uvicorn has no such timeout, so a caller trickling headers could hold connections (and the
+    ``limit_concurrency`` slots) for ever, before any token can be checked."""
+    import h11
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class HeaderTimeoutProtocol(H11Protocol):
+        _header_deadline: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm()
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            if self.conn.their_state is h11.IDLE:
+                self._arm()  # bytes of the next request's headers: they get the same time
+            else:
+                self._disarm()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def _arm(self) -> None:
+            if self._header_deadline is None:
+                self._header_deadline = self.loop.call_later(timeout_s, self._late)
+
+        def _disarm(self) -> None:
+            if self._header_deadline is not None:
+                self._header_deadline.cancel()
+                self._header_deadline = None
+
+        def _late(self) -> None:
+            self._header_deadline = None
+            if self.conn.their_state is h11.IDLE and (self.cycle is None or self.cycle.response_complete):
+                self.transport.close()
+
+    return HeaderTimeoutProtocol
 
 
 def build_service(settings: ServerSettings) -> tuple[Any, Any]:
@@ -89,6 +134,7 @@ def serve_cds_hooks(settings: ServerSettings) -> int:
         service,
         check_token=check_token,
         max_request_bytes=settings.limits.max_request_bytes,
+        request_read_timeout_s=cds.request_read_timeout_s,
         ready=lambda: store.ready,
         public_base_url=cds.public_base_url,
     )
@@ -103,6 +149,7 @@ def serve_cds_hooks(settings: ServerSettings) -> int:
         lifespan="off",
         timeout_graceful_shutdown=max(1, round(settings.grace_period_s)),
         limit_concurrency=settings.limits.max_concurrent_rpcs,
+        http=header_timeout_protocol(cds.request_read_timeout_s),
         ssl_certfile=str(tls.cert_file) if tls.cert_file else None,
         ssl_keyfile=str(tls.key_file) if tls.key_file else None,
         ssl_ca_certs=str(tls.client_ca_file) if tls.client_ca_file else None,

@@ -88,7 +88,10 @@ class CdsHooksSettings(FrozenModel):
         default=None, max_length=512, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$"
     )
     fhir_server_allowlist: tuple[str, ...] = Field(default=(), max_length=64)
-    fhir_fetch_timeout_s: float = Field(default=5.0, gt=0.0, le=120.0)
+    fhir_fetch_timeout_s: float = Field(default=5.0, gt=0.0, le=120.0)  # all the fetching of one hook call
+    request_read_timeout_s: float = Field(
+        default=10.0, gt=0.0, le=300.0
+    )  # a request body must arrive within it
     max_fhir_response_bytes: int = Field(default=8 * MIB, ge=1024)
     report_ttl_s: float = Field(default=900.0, ge=0.0)
     max_reports_kept: int = Field(default=256, ge=1, le=100_000)

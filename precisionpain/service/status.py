@@ -37,6 +37,7 @@ from precisionpain.errors import (
     PgxError,
     PrecisionPainError,
     RegistryError,
+    RequestTimeoutError,
     ResourceLimitError,
     ValidationError,
     Violation,
@@ -62,7 +63,8 @@ class ErrorStatus:
 
 #: The one table. Looked up along the exception's MRO, so the most specific class listed wins. HTTP codes follow
 #: google.rpc's HTTP mapping except where the server's state, not the caller, is at fault (503), where a
-#: request is too large (413, the body or batch over a configured limit) and where CDS Hooks names its own (412).
+#: request is too large (413, the body or batch over a configured limit) or sent too slowly (408), and where CDS Hooks
+#: names its own (412).
 STATUS_BY_ERROR: Mapping[type[BaseException], ErrorStatus] = {
     ValidationError: ErrorStatus(grpc.StatusCode.INVALID_ARGUMENT, 400, "INVALID_REQUEST"),
     # CDS Hooks 2.0: data neither prefetched nor fetchable from the client's FHIR server is 412
@@ -78,6 +80,7 @@ STATUS_BY_ERROR: Mapping[type[BaseException], ErrorStatus] = {
     # e.g. a catalog option the loaded model cannot score
     ModelError: ErrorStatus(grpc.StatusCode.FAILED_PRECONDITION, 503, "MODEL_CANNOT_ANSWER"),
     DeadlineExpiredError: ErrorStatus(grpc.StatusCode.DEADLINE_EXCEEDED, 504, "DEADLINE_EXCEEDED"),
+    RequestTimeoutError: ErrorStatus(grpc.StatusCode.DEADLINE_EXCEEDED, 408, "REQUEST_TIMEOUT"),
     CallCancelledError: ErrorStatus(grpc.StatusCode.CANCELLED, 499, "CALL_CANCELLED"),
 }
 

@@ -118,8 +118,8 @@ def cds_token() -> str:
 def cds_server(
     small_package_dir: Path, tmp_path_factory: pytest.TempPathFactory, cds_token: str
 ) -> Iterator[Any]:
-    """One real CDS Hooks service (uvicorn subprocess) on the small model package, with a token and a small body
-    limit, fetching from any FHIR server on 127.0.0.1."""
+    """One real CDS Hooks service (uvicorn subprocess) on the small model package, with a token, a small body
+    limit and a short time to send it, fetching from any FHIR server on 127.0.0.1."""
     from tests.cdshooks.httpproc import start_cds_server
 
     workdir = tmp_path_factory.mktemp("cds-server")
@@ -130,6 +130,7 @@ def cds_server(
         "limits:\n  max_request_bytes: 262144\n"
         "reload:\n  alias_check_interval_s: 0\n"
         "cds_hooks:\n  fhir_server_allowlist: ['http://127.0.0.1:']\n  fhir_fetch_timeout_s: 5\n"
+        "  request_read_timeout_s: 2\n"
     )
     server = start_cds_server(
         workdir,

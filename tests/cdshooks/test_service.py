@@ -247,6 +247,70 @@ def test_an_oversize_body_is_413(client: httpx.Client) -> None:
     assert "limits.max_request_bytes" in answer.json()["error"]["message"]
 
 
+def complete(answer: bytes) -> bool:
+    """Whether a raw HTTP answer holds its headers and the whole body its Content-Length announces."""
+    head, sep, body = answer.partition(b"\r\n\r\n")
+    length = re.search(rb"(?i)\r\ncontent-length: *([0-9]+)", head)
+    return bool(sep) and length is not None and len(body) >= int(length[1])
+
+
+def test_a_body_sent_too_slowly_is_408(cds_server: Any, cds_token: str) -> None:
+    """A caller sending its body a byte now and then cannot hold a connection: the body must arrive within
+    cds_hooks.request_read_timeout_s (2 s on the session server)."""
+    import socket
+    import time
+
+    head = (
+        "POST /cds-services/precisionpain-patient-view HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Authorization: Bearer {cds_token}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{"
+    )
+    started = time.monotonic()
+    answer = b""
+    with socket.create_connection(("127.0.0.1", cds_server.port), timeout=0.5) as sock:
+        sock.sendall(head.encode())
+        while time.monotonic() - started < 20 and not complete(answer):
+            try:
+                sock.sendall(b" ")
+                chunk = sock.recv(65536)
+            except TimeoutError:
+                continue
+            except OSError:
+                break  # the server closed the connection
+            if not chunk:
+                break
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+    body = json.loads(answer.split(b"\r\n\r\n", 1)[1])
+    assert (
+        body["error"]["reason"] == "REQUEST_TIMEOUT" and "request_read_timeout_s" in body["error"]["message"]
+    )
+
+
+def test_headers_sent_too_slowly_close_the_connection(cds_server: Any) -> None:
+    """Before any token can be checked: a caller trickling its request headers is disconnected once
+    cds_hooks.request_read_timeout_s (2 s on the session server) has passed, so slow connections cannot fill
+    limits.max_concurrent_rpcs."""
+    import socket
+    import time
+
+    started = time.monotonic()
+    closed_after = None
+    with socket.create_connection(("127.0.0.1", cds_server.port), timeout=0.5) as sock:
+        sock.sendall(b"POST /cds-services/precisionpain-patient-view HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        while time.monotonic() - started < 20:
+            try:
+                sock.sendall(b"X")
+                if sock.recv(65536) == b"":
+                    closed_after = time.monotonic() - started
+                    break
+            except TimeoutError:
+                continue
+            except OSError:
+                closed_after = time.monotonic() - started
+                break
+    assert closed_after is not None and closed_after < 10
+
+
 @pytest.mark.parametrize(
     ("content", "field"),
     [
