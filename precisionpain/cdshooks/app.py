@@ -212,7 +212,16 @@ def create_app(
             html = render_stored_report(stored)
         except Exception as exc:
             return failed(exc, request)
-        return HTMLResponse(html, headers={"cache-control": "no-store", "x-robots-tag": "noindex"})
+        return HTMLResponse(
+            html,
+            headers={
+                "cache-control": "no-store",
+                "x-robots-tag": "noindex",
+                # the random id in the URL is the report's only key: never send it on to the sites it links to
+                "referrer-policy": "no-referrer",
+                "x-content-type-options": "nosniff",
+            },
+        )
 
     def hook_route(service_id: str) -> Callable[[Request], Awaitable[Response]]:
         async def call(request: Request) -> Response:

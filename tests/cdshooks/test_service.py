@@ -105,6 +105,9 @@ def test_patient_view_ranks_and_links_the_full_report(client: httpx.Client, cds_
     assert "Codeine" in card["detail"].split("### Not to be used for this patient", 1)[1]
     report = httpx.get(card["links"][0]["url"], timeout=60)
     assert report.status_code == 200 and report.text.startswith("<!DOCTYPE html>")
+    # the link is the report's only key: a click on one of its outside links (CPIC, sources) must not send it
+    assert report.headers["referrer-policy"] == "no-referrer"
+    assert report.headers["x-content-type-options"] == "nosniff"
     assert "Demonstration model" in report.text
     assert httpx.get(f"{cds_server.url}/reports/{'x' * 22}", timeout=10).status_code == 404
 
