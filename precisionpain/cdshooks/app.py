@@ -9,7 +9,8 @@ the rule and the kind of value, never a value; anything unlisted is a bug: 500 w
 request id (its stack logged under the same id). One JSON access line per call (request id, method, route,
 status, latency, hook, card count); never a patient value, identifier or token.
 
-Routes: ``GET /cds-services`` (discovery, open), ``POST /cds-services/{id}`` (the services), ``GET
+Routes: ``GET /cds-services`` (discovery, open), ``POST /cds-services/{id}`` (the services), ``POST
+/cds-services/{id}/feedback`` (what the clinician did with a card: counted in the access line, never kept), ``GET
 /cds-services/about`` (the model and catalogs the cards cite, open), ``GET /reports/{id}`` (a card's full report,
 behind its unguessable id), ``GET /health`` (200 once a model is loaded, else 503).
 """
@@ -29,7 +30,13 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from precisionpain.cdshooks.hooks import SERVICES, CdsHooksService, render_stored_report
+from precisionpain.cdshooks.hooks import (
+    SERVICES,
+    CdsHooksService,
+    feedback_fields,
+    parse_feedback,
+    render_stored_report,
+)
 from precisionpain.errors import RequestTimeoutError, ResourceLimitError, ValidationError, Violation
 from precisionpain.service.logs import get_logger, log_event, safe_traceback
 from precisionpain.service.status import bad_request, error_status_for, http_status_for, status_for
@@ -237,6 +244,18 @@ def create_app(
 
         return call
 
+    async def feedback(request: Request) -> Response:
+        """CDS Hooks 2.0 feedback: what the clinician did with a card, counted in the access line."""
+        try:
+            check_token(request.headers.get("authorization"))
+            body = await read_bounded_body(request, max_request_bytes, request_read_timeout_s)
+            fields = feedback_fields(parse_feedback(parse_json(body)))
+        except Exception as exc:
+            return failed(exc, request)
+        request.state.fields = fields
+        return Response(status_code=200, headers={"cache-control": "no-store"})
+
     for service_id in SERVICES:
         app.add_api_route(f"/cds-services/{service_id}", hook_route(service_id), methods=["POST"])
+        app.add_api_route(f"/cds-services/{service_id}/feedback", feedback, methods=["POST"])
     return app

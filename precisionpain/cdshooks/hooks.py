@@ -188,6 +188,85 @@ def parse_request(data: Any, spec: ServiceSpec) -> tuple[HookRequest, PatientCon
     return request, context
 
 
+# ------------------------------------------------------------------------------------------ feedback
+
+MAX_FEEDBACK = 100
+
+
+class FeedbackCoding(FrozenModel):
+    system: str | None = Field(default=None, max_length=512)
+    code: str = Field(min_length=1, max_length=128)
+    display: str | None = Field(default=None, max_length=512)
+
+
+class OverrideReason(FrozenModel):
+    reason: FeedbackCoding | None = None
+    userComment: str | None = Field(default=None, max_length=4000)  # free text: read, never kept or logged
+
+
+class AcceptedSuggestion(FrozenModel):
+    id: str = Field(min_length=1, max_length=128)
+
+
+class Feedback(FrozenModel):
+    """One item of a CDS Hooks 2.0 feedback request: what the clinician did with a card."""
+
+    card: str = Field(min_length=1, max_length=128)
+    outcome: Literal["accepted", "overridden"]
+    acceptedSuggestions: tuple[AcceptedSuggestion, ...] = Field(default=(), max_length=MAX_FEEDBACK)
+    overrideReason: OverrideReason | None = None
+    outcomeTimestamp: dt.datetime
+    extension: dict[str, Any] | None = None
+
+
+class FeedbackRequest(FrozenModel):
+    feedback: tuple[Feedback, ...] = Field(min_length=1, max_length=MAX_FEEDBACK)
+    extension: dict[str, Any] | None = None
+
+
+def parse_feedback(data: Any) -> FeedbackRequest:
+    """A feedback request, every problem raised at once with its path (accepted outcomes name their suggestions,
+    as the specification requires)."""
+    if not isinstance(data, dict):
+        raise ValidationError(
+            "CDS Hooks feedback", [Violation("(body)", "must be a JSON object", kind_of(data))]
+        )
+    try:
+        request = FeedbackRequest.model_validate(data)
+    except pydantic.ValidationError as err:
+        raise ValidationError("CDS Hooks feedback", pydantic_violations(err)) from None
+    ValidationError.raise_if_any(
+        "CDS Hooks feedback",
+        [
+            Violation(
+                f"feedback[{i}].acceptedSuggestions", "an accepted outcome names its suggestions", "list"
+            )
+            for i, f in enumerate(request.feedback)
+            if f.outcome == "accepted" and not f.acceptedSuggestions
+        ],
+    )
+    return request
+
+
+def feedback_fields(request: FeedbackRequest) -> dict[str, Any]:
+    """What the access line says about a feedback request: counts, and the override reasons of this service's own
+    list (other codes are counted as ``other``); never a comment, card or suggestion id."""
+    ours = {code for code, _ in cardlib.OVERRIDE_REASONS}
+    reasons: set[str] = set()
+    for f in request.feedback:
+        reason = f.overrideReason.reason if f.overrideReason else None
+        if reason is not None:
+            known = reason.system == cardlib.OVERRIDE_SYSTEM and reason.code in ours
+            reasons.add(reason.code if known else "other")
+    return {
+        "feedback": len(request.feedback),
+        "accepted": sum(f.outcome == "accepted" for f in request.feedback),
+        "overridden": sum(f.outcome == "overridden" for f in request.feedback),
+        "suggestions_accepted": sum(len(f.acceptedSuggestions) for f in request.feedback),
+        "override_reasons": sorted(reasons),
+    }
+
+
 # ------------------------------------------------------------------------------------------ reports
 
 

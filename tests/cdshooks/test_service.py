@@ -219,6 +219,57 @@ def test_a_selection_not_in_the_draft_orders_is_a_clear_400(client: httpx.Client
     assert answer.json()["error"]["violations"][0]["field"] == "context.selections[0]"
 
 
+# ------------------------------------------------------------------------------------------ feedback
+
+
+def test_feedback_on_a_card_is_taken_and_logged_without_free_text(
+    client: httpx.Client, cds_server: Any, cds_token: str
+) -> None:
+    """CDS Hooks 2.0 feedback: {baseUrl}/cds-services/{id}/feedback takes accepted and overridden outcomes (an EHR
+    sends them when the clinician acts on a card); the access line counts them and never holds the comment."""
+    cards = cards_of(
+        post(client, "order-select", order_body("order-select", "cyp2d6_poor_metabolizer", CODEINE, "codeine"))
+    )
+    card = cards[0]
+    comment = "patient says codeine worked for her mother"
+    feedback = {
+        "feedback": [
+            {
+                "card": card["uuid"],
+                "outcome": "accepted",
+                "acceptedSuggestions": [{"id": card["suggestions"][0]["uuid"]}],
+                "outcomeTimestamp": "2025-01-01T10:00:00Z",
+            },
+            {
+                "card": card["uuid"],
+                "outcome": "overridden",
+                "overrideReason": {"reason": card["overrideReasons"][0], "userComment": comment},
+                "outcomeTimestamp": "2025-01-01T10:01:00Z",
+            },
+        ]
+    }
+    url = "/cds-services/precisionpain-order-select/feedback"
+    answer = client.post(url, json=feedback)
+    assert answer.status_code == 200, answer.text
+    lines = [json.loads(x) for x in cds_server.log_text().splitlines() if x.startswith("{")]
+    [line] = [r for r in lines if r.get("request_id") == answer.headers["x-request-id"]]
+    assert line["route"] == "/cds-services/precisionpain-order-select/feedback"
+    assert line["feedback"] == 2 and line["accepted"] == 1 and line["overridden"] == 1
+    assert line["override_reasons"] == [card["overrideReasons"][0]["code"]]
+    assert comment not in cds_server.log_text()
+
+    assert httpx.post(cds_server.url + url, json=feedback, timeout=10).status_code == 401
+    wrong = {"feedback": [{**feedback["feedback"][0], "outcome": "ignored"}]}
+    answer = client.post(url, json=wrong)
+    assert answer.status_code == 400
+    assert answer.json()["error"]["violations"][0]["field"] == "feedback[0].outcome"
+    no_suggestion = {"feedback": [{**feedback["feedback"][0], "acceptedSuggestions": []}]}
+    answer = client.post(url, json=no_suggestion)
+    assert answer.status_code == 400
+    assert answer.json()["error"]["violations"][0]["field"] == "feedback[0].acceptedSuggestions"
+    assert client.post("/cds-services/nope/feedback", json=feedback).status_code == 404
+
+
 # ------------------------------------------------------------------------------------------ transport
 
 
