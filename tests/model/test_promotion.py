@@ -189,7 +189,7 @@ def test_a_noisy_small_challenger_does_not_take_over(
 
     config, _ = make_config(model_name, GOOD_MODEL)
     champion = train(cohort_file, config, **store.kwargs)
-    small = write_cohort_file(tmp_path_factory.mktemp("independent") / "cohort.parquet", 6_000, 51)
+    small = write_cohort_file(tmp_path_factory.mktemp("independent") / "cohort.parquet", 6_000, 56)
     challenger = train(small, config, **store.kwargs)
 
     c = challenger.comparison
