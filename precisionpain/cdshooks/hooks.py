@@ -33,10 +33,10 @@ from pydantic import ConfigDict, Field
 
 from precisionpain.base import FrozenModel
 from precisionpain.catalog.loader import pydantic_violations
-from precisionpain.catalog.safety import option_medication
+from precisionpain.catalog.safety import MedicationRow, option_medication
 from precisionpain.cdshooks import cards as cardlib
 from precisionpain.cdshooks.fhir_fetch import FhirFetcher, fill_template
-from precisionpain.cdshooks.mapping import FhirMapping, describe_code, observation_codes
+from precisionpain.cdshooks.mapping import FhirMapping, observation_codes
 from precisionpain.cdshooks.to_profile import (
     MAX_RESOURCES,
     Entry,
@@ -44,9 +44,10 @@ from precisionpain.cdshooks.to_profile import (
     MappingContext,
     count_resources,
     map_resources,
-    medication_concept,
+    medication_concepts,
+    medication_label,
     parse_fhir,
-    resolve_medication,
+    resolve_medications,
 )
 from precisionpain.errors import DataUnavailableError, ValidationError, Violation, kind_of
 from precisionpain.schema import ModelSummary, RankedOption, RankedRecommendation
@@ -55,6 +56,9 @@ FHIR_ID = r"^[A-Za-z0-9\-.]{1,64}$"
 MAX_SELECTIONS = 100
 MAX_PREFETCH_KEYS = 32
 MAX_DRAFT_ORDERS = 200
+#: Draft orders of treatment options checked in one call at most (each may need its own scoring).
+MAX_CHECKED_DRAFTS = 20
+VERDICT_ORDER = {"usable": 0, "warned": 1, "excluded": 2}
 
 
 @dataclass(frozen=True)
@@ -501,7 +505,7 @@ class CdsHooksService:
             cards = cardlib.patient_view_cards(ctx, rec, mapped.problems, all_warnings)
         else:
             assert isinstance(context, OrderContext)
-            cards = self._order_cards(engine, context, orders, mapped, scored, request_base)
+            cards = self._order_cards(engine, context, orders, entries, mctx, mapped, scored, request_base)
         fields = {
             "hook": spec.hook,
             "cards": len(cards),
@@ -514,40 +518,104 @@ class CdsHooksService:
         self,
         engine: Any,
         context: OrderContext,
+        orders: list[Entry],
         entries: list[Entry],
+        mctx: MappingContext,
         mapped: MappedPatient,
         scored: Any,
         request_base: str,
     ) -> list[dict[str, Any]]:
-        safety = engine.safety
+        """A card for each draft order under review (the selected ones for order-select, all for order-sign) whose
+        medicine is an option that is excluded or warned for the patient. The other draft orders are about to be
+        taken with it, so each draft is checked with them among the patient's medications (codeine with a
+        paroxetine order is codeine in a functional poor metaboliser); one scoring per distinct set of others."""
         options = engine.package.options
         by_medicine: dict[str, str] = {}
         for o in options.options:
-            row = option_medication(o, safety.medications)
+            row = option_medication(o, engine.safety.medications)
             if row is not None:
                 by_medicine.setdefault(row.name, o.id)
+        drafts = self._drafts(context, orders, engine)
+        checked = [d for d in drafts if d.checked]
+        cards: list[dict[str, Any]] = []
+        unchecked: list[str] = []
+        answers: dict[frozenset[str], tuple[Any, str | None]] = {frozenset(): (scored, None)}
+        if sum(1 for d in checked if any(r.name in by_medicine for r in d.rows)) > MAX_CHECKED_DRAFTS:
+            raise ValidationError(
+                "CDS Hooks request",
+                [
+                    Violation(
+                        "context.draftOrders",
+                        f"at most {MAX_CHECKED_DRAFTS} orders of treatment options are checked at once",
+                        "list",
+                    )
+                ],
+            )
+        for draft in checked:
+            if not draft.rows:
+                ctx = self._card_context(engine, request_base, None)
+                cards.append(cardlib.unknown_order_card(ctx, draft.card(None), draft.label))
+                continue
+            ids = [by_medicine[r.name] for r in draft.rows if r.name in by_medicine]
+            if not ids:
+                continue  # a medicine PrecisionPain does not rank: nothing to say
+            if scored is None:
+                unchecked.append(options.get(ids[0]).display_name)
+                continue
+            others = [d for d in drafts if d is not draft and d.rows]
+            key = frozenset(r.name for d in others for r in d.rows)
+            if key not in answers:
+                with_others = [*entries, *(e for d in others for e in d.as_medication())]
+                remapped = map_resources(with_others, mctx, as_of=self.today(), patient_id=context.patientId)
+                answers[key] = (
+                    engine.score([remapped.profile])[0] if remapped.profile is not None else scored,
+                    None,
+                )
+            answer, report_id = answers[key]
+            rec: RankedRecommendation = answer.recommendation
+            found = [o for i in ids if (o := _find(rec, i)) is not None]
+            option = max(found, key=lambda o: VERDICT_ORDER.get(o.verdict, 0), default=None)
+            if option is None or option.verdict == "usable":
+                continue
+            if report_id is None and self.reports is not None:
+                report_id = self.reports.put(answer, engine.summary, engine)
+                answers[key] = (answer, report_id)
+            ctx = self._card_context(engine, request_base, report_id)
+            alternatives = self._alternatives(rec, option.option_id, engine)
+            made = cardlib.order_card(
+                ctx, draft.card(option.option_id), option, alternatives, rec, self.mapping.uri("rxnorm")
+            )
+            if made is not None:
+                cards.append(made)
+        if unchecked:
+            ctx = self._card_context(engine, request_base, None)
+            cards.append(cardlib.unchecked_orders_card(ctx, mapped.problems, unchecked))
+        return cards
+
+    def _drafts(self, context: OrderContext, orders: list[Entry], engine: Any) -> list[_Draft]:
+        """Every draft MedicationRequest with its medicines; ``checked`` for those under review. A selection that
+        names no MedicationRequest of the draft orders is a 400."""
         wanted = set(context.selections)
-        drafts: list[cardlib.DraftOrder] = []
+        drafts: list[_Draft] = []
         found: set[str] = set()
-        for e in entries:
+        medication_entries = [e for e in orders if e.type == "Medication"]
+        for e in orders:
             if e.type != "MedicationRequest":
                 continue
             reference = f"MedicationRequest/{e.resource.id}" if e.resource.id else None
-            if context.selections:
-                if reference not in wanted:
-                    continue
-                found.add(str(reference))
-            concept = medication_concept(e, entries)
-            row, _ = resolve_medication(concept, self.mapping, safety.medications)
-            raw = e.resource.model_dump(mode="json", exclude_none=True)
+            checked = not context.selections or reference in wanted
+            if checked and reference is not None and context.selections:
+                found.add(reference)
+            concepts = medication_concepts(e, orders)
+            rows, _ = resolve_medications(concepts, self.mapping, engine.safety.medications)
             drafts.append(
-                cardlib.DraftOrder(
+                _Draft(
+                    e,
                     reference,
-                    by_medicine.get(row.name) if row is not None else None,
-                    row.name if row is not None else None,
-                    row is not None,
-                    raw,
-                    _codings_label(self.mapping, concept),
+                    checked,
+                    tuple(r for r, _ in rows),
+                    medication_label(self.mapping, concepts[0] if concepts else None),
+                    tuple(medication_entries),
                 )
             )
         missing = [s for s in context.selections if s not in found]
@@ -563,34 +631,7 @@ class CdsHooksService:
                     for s in missing
                 ],
             )
-        rec: RankedRecommendation | None = scored.recommendation if scored is not None else None
-        cards: list[dict[str, Any]] = []
-        unchecked: list[str] = []
-        report_id: str | None = None
-        for draft in drafts:
-            if not draft.known:
-                ctx = self._card_context(engine, request_base, None)
-                cards.append(cardlib.unknown_order_card(ctx, draft, draft.label))
-                continue
-            if draft.option_id is None:
-                continue  # a medicine PrecisionPain does not rank: nothing to say
-            if rec is None:
-                unchecked.append(options.get(draft.option_id).display_name)
-                continue
-            option = _find(rec, draft.option_id)
-            if option is None or option.verdict == "usable":
-                continue
-            if report_id is None and self.reports is not None:
-                report_id = self.reports.put(scored, engine.summary, engine)
-            ctx = self._card_context(engine, request_base, report_id)
-            alternatives = self._alternatives(rec, draft.option_id, engine)
-            made = cardlib.order_card(ctx, draft, option, alternatives, rec, self.mapping.uri("rxnorm"))
-            if made is not None:
-                cards.append(made)
-        if unchecked:
-            ctx = self._card_context(engine, request_base, None)
-            cards.append(cardlib.unchecked_orders_card(ctx, mapped.problems, unchecked))
-        return cards
+        return drafts
 
     def _alternatives(
         self, rec: RankedRecommendation, ordered: str, engine: Any
@@ -621,7 +662,24 @@ def _find(rec: RankedRecommendation, option_id: str) -> RankedOption | None:
     return None
 
 
-def _codings_label(mapping: FhirMapping, concept: Any) -> str:
-    for coding in (concept.coding or ()) if concept is not None else ():
-        return describe_code(mapping, coding.system, coding.code)
-    return "a medication without a code"
+@dataclass(frozen=True)
+class _Draft:
+    """A draft MedicationRequest of the hook's draftOrders: its resolved medicines, whether it is under review, and
+    the Medication resources of the same bundle it may reference."""
+
+    entry: Entry
+    reference: str | None
+    checked: bool
+    rows: tuple[MedicationRow, ...]
+    label: str
+    medications: tuple[Entry, ...]
+
+    def card(self, option_id: str | None) -> cardlib.DraftOrder:
+        raw = self.entry.resource.model_dump(mode="json", exclude_none=True)
+        medicine = self.rows[0].name if self.rows else None
+        return cardlib.DraftOrder(self.reference, option_id, medicine, bool(self.rows), raw, self.label)
+
+    def as_medication(self) -> list[Entry]:
+        """The order as one of the patient's medications (active), with the Medication resources it may name."""
+        active = self.entry.resource.model_copy(update={"status": "active"})
+        return [Entry(active, self.entry.full_url), *self.medications]

@@ -621,22 +621,25 @@ def field_label(path: str) -> str:
 # ------------------------------------------------------------------------------------------ medications
 
 
-def _medication_concept(resource: Any, contained: Mapping[str, Any]) -> Any:
+def _medication_concepts(resource: Any, contained: Mapping[str, Any]) -> list[Any]:
+    """The medication of a MedicationRequest or MedicationStatement: its own CodeableConcept, or the code of the
+    Medication it references followed by that Medication's ingredient concepts."""
     concept = getattr(resource, "medicationCodeableConcept", None)
     if concept is not None:
-        return concept
+        return [concept]
     ref = getattr(resource, "medicationReference", None)
     if ref is not None and ref.reference:
         target = contained.get(ref.reference) or contained.get(ref.reference.lstrip("#"))
         if target is not None:
-            return target.code
-    return None
+            items = [i.itemCodeableConcept for i in (target.ingredient or ())[:MAX_INGREDIENTS]]
+            return [target.code, *(i for i in items if i is not None)]
+    return []
 
 
-def medication_concept(entry: Entry, entries: Sequence[Entry]) -> Any:
-    """The medication CodeableConcept of a MedicationRequest or MedicationStatement: its own, or that of the
-    Medication it references (contained, or another entry of the same bundle)."""
-    return _medication_concept(entry.resource, _contained(entry.resource, _medications_by_url(entries)))
+def medication_concepts(entry: Entry, entries: Sequence[Entry]) -> list[Any]:
+    """The medication concepts of a MedicationRequest or MedicationStatement (see :func:`resolve_medications`):
+    its own, or those of the Medication it references (contained, or another entry of the same bundle)."""
+    return _medication_concepts(entry.resource, _contained(entry.resource, _medications_by_url(entries)))
 
 
 def _medications_by_url(entries: Sequence[Entry]) -> dict[str, Any]:
@@ -650,22 +653,159 @@ def _medications_by_url(entries: Sequence[Entry]) -> dict[str, Any]:
     return by_url
 
 
-def resolve_medication(
+#: Ingredients read from one product at most (a bound before any work).
+MAX_INGREDIENTS = 8
+#: Salt and hydrate words that follow an ingredient in RxNorm names (``codeine phosphate``, ``tramadol
+#: hydrochloride``); the ingredient is looked up with and without them.
+SALT_WORDS = frozenset(
+    [
+        "hydrochloride",
+        "hcl",
+        "hydrobromide",
+        "sulfate",
+        "phosphate",
+        "sodium",
+        "potassium",
+        "calcium",
+        "magnesium",
+        "tartrate",
+        "bitartrate",
+        "citrate",
+        "maleate",
+        "mesylate",
+        "besylate",
+        "succinate",
+        "fumarate",
+        "bromide",
+        "acetate",
+        "tosylate",
+        "epolamine",
+        "monohydrate",
+        "dihydrate",
+        "trihydrate",
+        "anhydrous",
+        "hyclate",
+        "lactate",
+        "napsylate",
+        "pamoate",
+        "oxalate",
+        "malate",
+    ]
+)
+_BRAND = re.compile(r"\s*\[([^\[\]]{1,80})\]\s*$")
+_DURATION = re.compile(r"^\d{1,3}\s+(?:HR|DAY|WEEK|MONTH)\s+", re.IGNORECASE)
+_PART = re.compile(r"^([A-Za-z][A-Za-z ,'\-]{0,79}?)\s+[0-9][0-9.,]*\s*\S+\s*(.*)$")
+_TOPICAL_FORM = re.compile(r"topical|transdermal|patch|cutaneous|dermal|plaster", re.IGNORECASE)
+_PATCH_FORM = re.compile(r"patch|transdermal|plaster", re.IGNORECASE)
+
+
+def drug_name_parts(text: str) -> tuple[tuple[str, ...], str, str | None]:
+    """(ingredient names, dose form, brand) of an RxNorm clinical or branded drug name (``acetaminophen 300 MG /
+    codeine phosphate 30 MG Oral Tablet``, ``tramadol hydrochloride 50 MG Oral Tablet [Ultram]``, ``12 HR ...``);
+    no ingredients when the text does not read so. Linear in the text, which is bounded first."""
+    t = " ".join(text[:MAX_TEXT_CHARS].split())
+    brand = None
+    m = _BRAND.search(t)
+    if m:
+        brand, t = m[1].strip(), t[: m.start()]
+    t = _DURATION.sub("", t)
+    if t.startswith("{"):  # a pack: its parts are named inside the braces
+        return (), "", brand
+    ingredients: list[str] = []
+    form = ""
+    parts = t.split(" / ")
+    for i, part in enumerate(parts[:MAX_INGREDIENTS]):
+        m = _PART.match(part.strip())
+        if m is None:
+            return (), "", brand
+        ingredients.append(m[1].strip(" ,"))
+        if i == len(parts) - 1:
+            form = m[2]
+    return tuple(ingredients), form, brand
+
+
+def _ingredient_keys(name: str, form: str) -> list[str]:
+    """Names an ingredient is looked up by, most specific first: with its form (``diclofenac topical``, ``lidocaine
+    patch``) for a topical product, then as written, then without its salt words."""
+    words = name.lower().split()
+    base = list(words)
+    while len(base) > 1 and base[-1] in SALT_WORDS:
+        base.pop()
+    plain = [" ".join(words), " ".join(base)]
+    keys: list[str] = []
+    if _TOPICAL_FORM.search(form):
+        for b in dict.fromkeys(plain):
+            keys += [f"{b} topical", f"topical {b}"]
+            if _PATCH_FORM.search(form):
+                keys += [f"{b} patch", f"{b} transdermal", f"transdermal {b}"]
+    return list(dict.fromkeys([*keys, *plain]))
+
+
+def _by_code(
     concept: Any, mapping: FhirMapping, medications: MedicationCatalog
-) -> tuple[MedicationRow | None, str | None]:
-    """The catalog row of a medication concept (RxNorm ingredient code first, then its text or displays) and the
-    RxCUI it was found by (None when found by name)."""
-    for system, code, _ in _codings(concept):
+) -> list[tuple[MedicationRow, str]]:
+    out: list[tuple[MedicationRow, str]] = []
+    for system, code, _ in _codings(concept)[:MAX_INGREDIENTS]:
         if mapping.alias(system) == "rxnorm" and code:
             row = medications.by_rxcui(code[:16])
+            if row is not None and all(row is not r for r, _ in out):
+                out.append((row, code))
+    return out
+
+
+def _by_name(text: str, medications: MedicationCatalog) -> MedicationRow | None:
+    return medications.by_name(text) if len(text) <= MAX_MEDICATION_NAME_CHARS else None
+
+
+def resolve_medications(
+    concepts: Sequence[Any], mapping: FhirMapping, medications: MedicationCatalog
+) -> tuple[list[tuple[MedicationRow, str | None]], list[str]]:
+    """(the catalog rows of a medication and the RxCUI each was found by (None: by name), the names of its
+    ingredients the catalog does not know). ``concepts`` is the product's concept, then any ingredient concepts
+    (:func:`medication_concepts`). The product is read by its RxNorm ingredient codes, then its text or displays
+    as a name, then as an RxNorm clinical or branded drug name (ingredients, salt words dropped, the dose form
+    choosing a topical row), then by its ingredient concepts."""
+    if not concepts:
+        return [], []
+    product, ingredients = concepts[0], concepts[1:]
+    found: list[tuple[MedicationRow, str | None]] = list(_by_code(product, mapping, medications))
+    if found:
+        return found, []
+    texts = _concept_texts(product)
+    for text in texts:
+        row = _by_name(text, medications)
+        if row is not None:
+            return [(row, None)], []
+    for text in texts:
+        names, form, brand = drug_name_parts(text)
+        if not names:
+            continue
+        unknown: list[str] = []
+        for name in names:
+            row = next(
+                (r for k in _ingredient_keys(name, form) if (r := _by_name(k, medications)) is not None), None
+            )
+            if row is None:
+                unknown.append(name)
+            elif all(row is not r for r, _ in found):
+                found.append((row, None))
+        if not found and brand:
+            row = _by_name(brand, medications)
             if row is not None:
-                return row, code
-    for text in _concept_texts(concept):
-        if len(text) <= MAX_MEDICATION_NAME_CHARS:
-            row = medications.by_name(text)
-            if row is not None:
-                return row, None
-    return None, None
+                return [(row, None)], []
+        return found, unknown
+    unknown = []
+    for concept in ingredients:
+        rows: list[tuple[MedicationRow, str | None]] = list(_by_code(concept, mapping, medications))
+        if not rows:
+            row = next((r for t in _concept_texts(concept) if (r := _by_name(t, medications))), None)
+            rows = [(row, None)] if row is not None else []
+        if not rows:
+            unknown.append(
+                describe_code(mapping, *_codings(concept)[0][:2]) if _codings(concept) else "an ingredient"
+            )
+        found += [(r, c) for r, c in rows if all(r is not f for f, _ in found)]
+    return found, unknown
 
 
 def _contained(resource: Any, by_url: Mapping[str, Any]) -> dict[str, Any]:
@@ -689,27 +829,37 @@ def _read_medications(
         )
         if statuses is None or e.resource.status not in statuses:
             continue
-        concept = _medication_concept(e.resource, _contained(e.resource, by_url))
-        row, rxcui = resolve_medication(concept, mapping, medications)
-        if row is None:
-            label = (
-                describe_code(mapping, *_codings(concept)[0][:2])
-                if _codings(concept)
-                else "a medication without a code"
-            )
+        concepts = _medication_concepts(e.resource, _contained(e.resource, by_url))
+        rows, unknown = resolve_medications(concepts, mapping, medications)
+        label = medication_label(mapping, concepts[0] if concepts else None)
+        if not rows:
             c.warn(
                 MappingWarningKind.unmapped,
                 "medications",
                 f"{e.type} {label}: not in the medication catalog; its interactions were not checked",
             )
             continue
-        med = {"name": row.name, **({"rxnorm": rxcui} if rxcui else {})}
-        if row.name not in found or (rxcui and "rxnorm" not in found[row.name]):
-            found[row.name] = med
-        for derive in spec.derive:
-            if derive.property in row.properties:
-                c.add(derive.field, True, None, f"{e.type} {row.name}", derived=derive.note)
+        if unknown:
+            c.warn(
+                MappingWarningKind.unmapped,
+                "medications",
+                f"{e.type} {label}: {', '.join(n[:80] for n in unknown)} not in the medication catalog; "
+                "its interactions were not checked",
+            )
+        for row, rxcui in rows:
+            med = {"name": row.name, **({"rxnorm": rxcui} if rxcui else {})}
+            if row.name not in found or (rxcui and "rxnorm" not in found[row.name]):
+                found[row.name] = med
+            for derive in spec.derive:
+                if derive.property in row.properties:
+                    c.add(derive.field, True, None, f"{e.type} {row.name}", derived=derive.note)
     return list(found.values())[:MAX_MEDICATIONS]
+
+
+def medication_label(mapping: FhirMapping, concept: Any) -> str:
+    """A medication concept for a message: its first coding (``RXNORM 12345``)."""
+    codings = _codings(concept)
+    return describe_code(mapping, *codings[0][:2]) if codings else "a medication without a code"
 
 
 # ------------------------------------------------------------------------------------------ patient

@@ -341,6 +341,55 @@ def test_medications_by_rxnorm_and_by_name_and_unknown_ones(mapping_context: Any
     assert "clinical.current_opioid_use" in kinds(result)["derived"]
 
 
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        # clinical drugs (SCD) and branded drugs (SBD) name their ingredients, strengths and dose form; EHRs order
+        # by these codes, which the medication catalog (ingredient codes) does not list
+        ("acetaminophen 300 MG / codeine phosphate 30 MG Oral Tablet", ["codeine"]),
+        ("tramadol hydrochloride 50 MG Oral Tablet [Ultram]", ["tramadol"]),
+        ("12 HR oxycodone hydrochloride 10 MG Extended Release Oral Tablet", ["oxycodone"]),
+        ("diclofenac sodium 75 MG Delayed Release Oral Tablet", ["diclofenac"]),
+        ("diclofenac sodium 10 MG/ML Topical Gel", ["topical diclofenac"]),  # the form decides the row
+        ("7 DAY buprenorphine 0.005 MG/HR Transdermal System", ["buprenorphine"]),
+        ("lidocaine 50 MG/ML Medicated Patch [Lidoderm]", ["lidocaine"]),
+        ("paroxetine 20 MG Oral Tablet", ["paroxetine"]),
+    ],
+)
+def test_clinical_and_branded_drug_names_resolve_to_their_ingredients(
+    mapping_context: Any, text: str, names: list[str]
+) -> None:
+    product = {**medication_statement(rxnorm="99999991", text=text)}
+    product["medicationCodeableConcept"]["coding"][0]["display"] = text
+    result = mapped(mapping_context, minimal(product))
+    assert [m.name for m in result.profile.medications] == names
+    assert all(m.rxnorm is None for m in result.profile.medications)  # found by name, not by that code
+    if text.startswith("acetaminophen"):  # acetaminophen is not in the catalog: its interactions not checked
+        assert any("acetaminophen" in w.message for w in result.warnings if w.field == "medications")
+
+
+def test_a_referenced_medication_resolves_by_its_ingredients(mapping_context: Any) -> None:
+    """medicationReference to a Medication whose code is a product code the catalog does not know: its
+    ingredient codes decide (Medication.ingredient.itemCodeableConcept)."""
+    from tests.cdshooks.conftest import RXNORM
+
+    medication = {
+        "resourceType": "Medication",
+        "id": "med-1",
+        "code": {"coding": [{"system": RXNORM, "code": "99999992"}]},
+        "ingredient": [
+            {"itemCodeableConcept": {"coding": [{"system": RXNORM, "code": "161"}]}},
+            {"itemCodeableConcept": {"coding": [{"system": RXNORM, "code": "2670"}]}},
+        ],
+    }
+    statement = medication_statement(rxnorm="1")
+    del statement["medicationCodeableConcept"]
+    statement["medicationReference"] = {"reference": "#med-1"}
+    statement["contained"] = [medication]
+    result = mapped(mapping_context, minimal(statement))
+    assert [(m.name, m.rxnorm) for m in result.profile.medications] == [("codeine", "2670")]
+
+
 def test_another_patients_resources_are_not_used(mapping_context: Any) -> None:
     other = observation(LOINC, "44261-6", subject="Patient/someone-else", valueInteger=20)
     result = mapped(mapping_context, minimal(other))

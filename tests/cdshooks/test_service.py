@@ -211,6 +211,43 @@ def test_an_unknown_medication_code_gets_a_warning(client: httpx.Client) -> None
     assert "RXNORM 999999999" in cards[0]["summary"]
 
 
+def test_an_order_by_a_clinical_drug_code_is_checked_by_its_ingredients(client: httpx.Client) -> None:
+    """EHRs order products (RxNorm clinical or branded drugs), not ingredients: a combination tablet with codeine,
+    under a product code the catalog does not list, is checked as codeine."""
+    patient_id, prefetch = prefetch_from_bundle(example_bundle("cyp2d6_poor_metabolizer"))
+    product = "acetaminophen 300 MG / codeine phosphate 30 MG Oral Tablet"
+    order = draft_medication_request(patient_id, "993781", product)
+    body = hook_request("order-select", patient_id, prefetch, orders=[order])
+    cards = cards_of(post(client, "order-select", body))
+    assert [c["indicator"] for c in cards] == ["critical"] and "Codeine" in cards[0]["summary"]
+
+
+def test_the_other_draft_orders_count_as_medications(client: httpx.Client) -> None:
+    """Orders signed together are taken together: codeine ordered with paroxetine (a strong CYP2D6 inhibitor) for
+    a CYP2D6 normal metabolizer is codeine in a functional poor metabolizer."""
+    patient_id, prefetch = prefetch_from_bundle(example_bundle("phenoconversion_paroxetine"))
+    prefetch["medicationStatements"] = None  # not taking paroxetine yet
+    codeine = draft_medication_request(patient_id, CODEINE, "codeine", "draft-codeine")
+    paroxetine = draft_medication_request(patient_id, "32937", "paroxetine", "draft-paroxetine")
+    alone = hook_request("order-sign", patient_id, prefetch, orders=[codeine])
+    assert cards_of(post(client, "order-sign", alone)) == []
+    together = hook_request("order-sign", patient_id, prefetch, orders=[codeine, paroxetine])
+    cards = cards_of(post(client, "order-sign", together))
+    assert [c["indicator"] for c in cards] == ["critical"] and "Codeine" in cards[0]["summary"]
+    # order-select: codeine selected, the paroxetine order already among the drafts
+    selected = hook_request(
+        "order-select",
+        patient_id,
+        prefetch,
+        orders=[codeine, paroxetine],
+        selections=["MedicationRequest/draft-codeine"],
+    )
+    cards = cards_of(post(client, "order-select", selected))
+    assert [c["indicator"] for c in cards] == ["critical"] and "Codeine" in cards[0]["summary"]
+    delete = cards[0]["suggestions"][0]["actions"][0]
+    assert delete["resourceId"] == "MedicationRequest/draft-codeine"
+
+
 def test_a_selection_not_in_the_draft_orders_is_a_clear_400(client: httpx.Client) -> None:
     body = order_body("order-select", "cyp2d6_poor_metabolizer", CODEINE, "codeine")
     body["context"]["selections"] = ["MedicationRequest/nope"]
