@@ -5,7 +5,8 @@ Every card has a ``uuid``, a ``summary`` of fewer than 140 characters, an ``indi
 ``detail`` in GitHub-flavoured markdown that opens with the demonstration-model banner while the model learned
 from synthetic patients, and links of type ``absolute``. A card about an order that is excluded or warned for the
 patient offers ``suggestions`` (``selectionBehavior: at-most-one``): each replaces the draft order with a draft
-of a usable alternative, best ranked first. Text comes from the catalogs and the engine, escaped for markdown;
+of a usable alternative, best ranked first, for the alternatives with an RxNorm code (an EHR cannot order an
+uncoded medicine; those are named in the detail). Text comes from the catalogs and the engine, escaped for markdown;
 patient identifiers never appear.
 """
 
@@ -265,7 +266,8 @@ def _suggestions(
     order: DraftOrder, ordered: str, alternatives: Sequence[Alternative], rxnorm_uri: str
 ) -> list[dict[str, Any]]:
     out = []
-    for i, alt in enumerate(alternatives):
+    # only a coded alternative can become an order in the EHR; the others are named in the card's detail
+    for i, alt in enumerate(a for a in alternatives if a.rxcui):
         actions: list[dict[str, Any]] = []
         if order.reference:
             actions.append(
@@ -301,6 +303,7 @@ def _alternatives_text(alternatives: Sequence[Alternative]) -> str:
         return "### Alternatives\n\nNo other drug option is usable without a warning for this patient; see the full report."
     lines = [
         f"{i + 1}. **{md(a.option.display_name)}** — {_interval(a.option)}"
+        + ("" if a.rxcui else " (no RxNorm code in the medication catalog: order it by name)")
         for i, a in enumerate(alternatives)
     ]
     return "### Usable alternatives, best ranked first\n\n" + "\n".join(lines)

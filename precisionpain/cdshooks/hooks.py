@@ -646,7 +646,9 @@ class CdsHooksService:
             if row is None:
                 continue  # not a medicine: it cannot replace a medication order
             out.append(cardlib.Alternative(o, row.rxnorm, row.name))
-            if len(out) == cardlib.MAX_ALTERNATIVES:
+            # up to MAX_ALTERNATIVES orderable (coded) ones, and the better-ranked uncoded ones met on the way
+            coded = sum(1 for a in out if a.rxcui)
+            if coded == cardlib.MAX_ALTERNATIVES or len(out) == 2 * cardlib.MAX_ALTERNATIVES:
                 break
         return out
 

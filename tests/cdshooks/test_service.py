@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from precisionpain.cdshooks.hook_requests import (
+    RXNORM,
     draft_medication_request,
     hook_request,
     prefetch_from_bundle,
@@ -64,6 +65,9 @@ def assert_spec_card(card: dict[str, Any]) -> None:
                     assert isinstance(action["resourceId"], str) and "/" in action["resourceId"]
                 else:
                     assert action["resource"]["resourceType"]
+                    if action["resource"]["resourceType"] == "MedicationRequest":  # orderable: coded
+                        coding = action["resource"]["medicationCodeableConcept"].get("coding", [])
+                        assert any(c["system"] == RXNORM and c["code"] for c in coding), action
     else:
         assert "selectionBehavior" not in card
     for key, value in card.items():  # no null or empty element
@@ -265,7 +269,9 @@ def test_feedback_on_a_card_is_taken_and_logged_without_free_text(
     """CDS Hooks 2.0 feedback: {baseUrl}/cds-services/{id}/feedback takes accepted and overridden outcomes (an EHR
     sends them when the clinician acts on a card); the access line counts them and never holds the comment."""
     cards = cards_of(
-        post(client, "order-select", order_body("order-select", "cyp2d6_poor_metabolizer", CODEINE, "codeine"))
+        post(
+            client, "order-select", order_body("order-select", "cyp2d6_poor_metabolizer", CODEINE, "codeine")
+        )
     )
     card = cards[0]
     comment = "patient says codeine worked for her mother"
