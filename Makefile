@@ -11,7 +11,7 @@ QUICKSTART_ARGS ?=
 export OMP_WAIT_POLICY ?= passive
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: quickstart test lint typecheck pytest slow bench proto lock browser node-client clean help
+.PHONY: quickstart test lint typecheck pytest slow bench proto lock browser node-client postgres clean help
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
@@ -31,12 +31,12 @@ $(BIN)/.installed-dev: pyproject.toml constraints.txt
 quickstart: $(BIN)/.installed
 	$(BIN)/precisionpain quickstart --out $(OUT) $(QUICKSTART_ARGS)
 
-test: $(BIN)/.installed-dev browser node-client
+test: $(BIN)/.installed-dev browser node-client postgres
 	$(BIN)/ruff check precisionpain tests benchmarks proto
 	$(BIN)/mypy
 	$(BIN)/pytest
 
-slow: $(BIN)/.installed-dev browser
+slow: $(BIN)/.installed-dev browser postgres
 	$(BIN)/pytest -m slow || [ $$? -eq 5 ]
 
 # Headless Chromium from Debian's packages for the report's browser tests.
@@ -44,6 +44,13 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+# PostgreSQL from Debian's packages (initdb and pg_ctl in /usr/lib/postgresql/<version>/bin) for the tests of
+# the team tracking server (tests/model/test_tracking_server.py starts its own cluster in a temporary folder).
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
 
 # Node.js (Debian's nodejs and npm when missing) and the Node client's locked packages, for
 # tests/contract/test_node_client.py.
