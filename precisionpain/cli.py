@@ -1,5 +1,6 @@
 """The ``precisionpain`` command line. Verbs mirror the stages: cohort, features, pgx, train, evaluate,
-serve, recommend, report, and quickstart (everything end to end on embedded defaults).
+serve, recommend, report, score (batch, local or Dask), mlflow-server, and quickstart (everything end to end on
+embedded defaults).
 
 Exit status: see :mod:`precisionpain.cli_support`.
 """
@@ -30,6 +31,7 @@ from precisionpain.cli_support import (
 )
 from precisionpain.explain import commands as report_commands
 from precisionpain.models import commands as model_commands
+from precisionpain.scale import commands as scale_commands
 from precisionpain.service import commands as service_commands
 
 app = typer.Typer(
@@ -406,6 +408,7 @@ model_commands.register(app)  # train, evaluate, promote
 service_commands.register(app)  # serve, recommend
 report_commands.register(app)  # report
 cds_commands.register(app)  # cds-hooks, fhir to-profile, fhir from-profile
+scale_commands.register(app)  # score, mlflow-server
 
 
 def main() -> None:
