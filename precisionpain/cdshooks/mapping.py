@@ -111,6 +111,8 @@ class MappingRow(FrozenModel):
     value: ValueKind
     unit: str | None = Field(default=None, min_length=1, max_length=40)
     units: dict[str, UnitConversion] = Field(default_factory=dict)
+    # `lower`: a value reported as above a bound (comparator > or >=) is used as the bound, with a warning
+    bounds: Literal["lower"] | None = None
     levels: dict[str, bool | str | float] = Field(default_factory=dict)
     presence: Literal["current", "history"] | None = None
     constant: bool | str | float | None = None
@@ -133,8 +135,8 @@ class MappingRow(FrozenModel):
             )
         if (kind is ValueKind.quantity) != (self.unit is not None):
             raise ValueError("quantity rows, and only they, name their unit")
-        if self.units and kind is not ValueKind.quantity:
-            raise ValueError("units (conversions) go with quantity rows")
+        if (self.units or self.bounds) and kind is not ValueKind.quantity:
+            raise ValueError("units (conversions) and bounds go with quantity rows")
         if (kind is ValueKind.coded) != bool(self.levels):
             raise ValueError("coded rows, and only they, list their levels")
         if (kind is ValueKind.presence) != (self.presence is not None):

@@ -545,6 +545,17 @@ def _read_observation(obs: Any, c: _Collector) -> None:
                 c.add(path.rsplit(".", 1)[0] + ".source", "pharmcat", when, origin)
         elif kind is ValueKind.quantity:
             value, problem = _quantity(row, obs.valueQuantity)
+            comparator = obs.valueQuantity.comparator if obs.valueQuantity is not None else None
+            if comparator and not problem:
+                if row.bounds == "lower" and comparator in (">", ">="):
+                    c.warn(
+                        MappingWarningKind.derived,
+                        path,
+                        f"{origin}: reported as above a bound ({comparator}); the bound is used, so only rules "
+                        "with a threshold at or below it are decided by it",
+                    )
+                else:
+                    problem = f"is a bound ({comparator}), not a measurement"
         elif kind is ValueKind.score:
             value, problem = _score(path, obs)
         elif kind is ValueKind.boolean:

@@ -188,6 +188,34 @@ def test_unit_conversion(mapping_context: Any) -> None:
     assert result.profile.biomarkers.hba1c_pct == pytest.approx(0.09148 * 53 + 2.152)
 
 
+def bound(value: float, unit: str, comparator: str) -> dict[str, Any]:
+    out = quantity(value, unit)
+    out["valueQuantity"]["comparator"] = comparator
+    return out
+
+
+def test_a_value_reported_as_a_bound_is_not_taken_as_the_value(mapping_context: Any) -> None:
+    """Labs report eGFR '>60' and hs-CRP '<0.3': a bound, not a measurement. A greater-than eGFR is used as its
+    bound where the row says so (rules with a threshold at or below it are decided by it; the others fire as for
+    the bound itself, like the CKD stage's upper bound), with a warning; any other bound is not used."""
+    egfr = "mL/min/{1.73_m2}"
+    result = mapped(
+        mapping_context,
+        minimal(
+            observation(LOINC, "98979-8", **bound(60, egfr, ">")),
+            observation(LOINC, "30522-7", **bound(0.3, "mg/L", "<")),
+        ),
+    )
+    assert result.profile.clinical.egfr_ml_per_min_1_73m2 == 60
+    assert "clinical.egfr_ml_per_min_1_73m2" in kinds(result)["derived"]
+    assert result.profile.biomarkers.hs_crp_mg_per_l is None
+    assert "biomarkers.hs_crp_mg_per_l" in kinds(result)["not_used"]
+    below = mapped(mapping_context, minimal(observation(LOINC, "98979-8", **bound(15, egfr, "<"))))
+    assert below.profile.clinical.egfr_ml_per_min_1_73m2 is None  # '<15' taken as 15 would spare a '<15' rule
+    assert "clinical.egfr_ml_per_min_1_73m2" in kinds(below)["not_used"]
+    assert not any("15" in w.message or "60" in w.message for w in [*result.warnings, *below.warnings])
+
+
 def test_an_unknown_unit_is_a_warning_not_a_guess(mapping_context: Any) -> None:
     result = mapped(mapping_context, minimal(observation(LOINC, "30522-7", **quantity(4.2, "furlongs"))))
     assert result.profile.biomarkers.hs_crp_mg_per_l is None
