@@ -214,6 +214,8 @@ class MappingFile(FrozenModel):
     gene_component: str
     haplotype_component: str
     snp_component: str
+    # metabolizer phenotype answers (`<alias>#<code>` -> the phenotype as the CPIC tables write it)
+    phenotype_answers: dict[str, str] = Field(default_factory=dict)
     patient: PatientSpec
     medications: MedicationSpec
     known_unused: tuple[str, ...] = ()
@@ -560,6 +562,19 @@ def load_fhir_mapping(root: str | os.PathLike[str] | None = None) -> FhirMapping
                 violations.append(Violation(name, "uses a system alias not in `systems`", "string"))
         except ValueError as exc:
             violations.append(Violation(name, str(exc), "string"))
+    for k, (text, phenotype) in enumerate(data.phenotype_answers.items()):
+        try:
+            ref = CodeRef.parse(text)
+            if ref.alias not in data.systems or ref.prefix:
+                violations.append(
+                    Violation(f"phenotype_answers[{k}]", "must be one <alias>#<code> of `systems`", "string")
+                )
+        except ValueError as exc:
+            violations.append(Violation(f"phenotype_answers[{k}]", str(exc), "string"))
+        if not 1 <= len(phenotype) <= 64:
+            violations.append(
+                Violation(f"phenotype_answers[{k}]", "a phenotype has 1 to 64 characters", "string")
+            )
     for level in data.patient.sex_levels.values():
         if level not in field_levels("clinical.sex"):
             violations.append(

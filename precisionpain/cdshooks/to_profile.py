@@ -463,7 +463,13 @@ def _genomic(row: MappingRow, obs: Any, mapping: FhirMapping) -> tuple[str, Any,
         holder = obs
         if not any(mapping.matches(PHENOTYPE_CODE, s, code) for s, code, _ in _codings(obs.code)):
             holder = _component_value(obs, mapping, PHENOTYPE_CODE) or obs
-        texts = _concept_texts(holder.valueCodeableConcept)
+        answers = [
+            phenotype
+            for ref, phenotype in mapping.file.phenotype_answers.items()
+            for system, code, _ in _codings(holder.valueCodeableConcept)
+            if mapping.matches(ref, system, code)
+        ]
+        texts = answers or _concept_texts(holder.valueCodeableConcept)
         text = (
             texts[0] if texts else (str(holder.valueString)[:MAX_TEXT_CHARS] if holder.valueString else None)
         )

@@ -348,6 +348,36 @@ def test_genomics_observations(mapping_context: Any) -> None:
     assert pgx.hla_a_3101 == "not_tested"
 
 
+@pytest.mark.parametrize(
+    ("answer", "phenotype"),
+    [
+        ("LA9657-3", "poor metabolizer"),
+        ("LA10315-2", "ultrarapid metabolizer"),
+        ("LA25391-6", "normal metabolizer"),
+    ],
+)
+def test_a_phenotype_coded_only_by_its_loinc_answer_is_read(
+    mapping_context: Any, answer: str, phenotype: str
+) -> None:
+    """The Genomics Reporting IG codes metabolizer phenotypes with LOINC answers (LA9657-3 Poor metabolizer, ...);
+    a lab that sends the code without a display or text still gives the phenotype."""
+    gene = {
+        "code": {"coding": [{"system": LOINC, "code": "48018-6"}]},
+        "valueCodeableConcept": {
+            "coding": [{"system": "http://www.genenames.org/geneId", "code": "HGNC:2625"}]
+        },
+    }
+    observed = observation(
+        LOINC,
+        "53040-2",
+        component=[gene],
+        valueCodeableConcept={"coding": [{"system": LOINC, "code": answer}]},
+    )
+    result = mapped(mapping_context, minimal(observed))
+    assert result.profile.pgx.cyp2d6 is not None
+    assert result.profile.pgx.cyp2d6.phenotype.lower() == phenotype
+
+
 def test_medications_by_rxnorm_and_by_name_and_unknown_ones(mapping_context: Any) -> None:
     result = mapped(
         mapping_context,
