@@ -113,14 +113,15 @@ def error_body(exc: BaseException, request_id: str) -> tuple[int, dict[str, Any]
 def create_app(
     service: CdsHooksService,
     *,
-    check_token: Callable[[str | None], None],
+    check_token: Callable[[str | None, str], None],
     max_request_bytes: int,
     ready: Callable[[], bool],
     request_read_timeout_s: float = 10.0,
     public_base_url: str | None = None,
 ) -> FastAPI:
-    """The FastAPI application. ``check_token`` raises :class:`AuthenticationError` for a missing or wrong
-    ``Authorization`` header value."""
+    """The FastAPI application. ``check_token(authorization header, URL called)`` raises
+    :class:`AuthenticationError` for a missing or wrong ``Authorization`` header value (a token, or a CDS Hooks
+    JWT whose aud must be the URL called)."""
     from precisionpain.service.server import request_id_from
 
     app = FastAPI(title="PrecisionPain CDS Hooks", docs_url=None, redoc_url=None, openapi_url=None)
@@ -233,7 +234,7 @@ def create_app(
     def hook_route(service_id: str) -> Callable[[Request], Awaitable[Response]]:
         async def call(request: Request) -> Response:
             try:
-                check_token(request.headers.get("authorization"))
+                check_token(request.headers.get("authorization"), base_url(request) + request.url.path)
                 body = await read_bounded_body(request, max_request_bytes, request_read_timeout_s)
                 data = parse_json(body)
                 answer = await run_in_threadpool(service.call, service_id, data, base_url(request))
@@ -247,7 +248,7 @@ def create_app(
     async def feedback(request: Request) -> Response:
         """CDS Hooks 2.0 feedback: what the clinician did with a card, counted in the access line."""
         try:
-            check_token(request.headers.get("authorization"))
+            check_token(request.headers.get("authorization"), base_url(request) + request.url.path)
             body = await read_bounded_body(request, max_request_bytes, request_read_timeout_s)
             fields = feedback_fields(parse_feedback(parse_json(body)))
         except Exception as exc:

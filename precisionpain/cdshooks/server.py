@@ -2,7 +2,8 @@
 
 The same settings as the gRPC server (``serving/server.yaml``, ``PRECISIONPAIN_SERVE_*``, flags): its model source
 and reloads (SIGHUP, alias polling; a broken model never replaces a working one), TLS and mutual TLS, bearer
-tokens, ``limits.max_request_bytes`` (request bodies) and ``limits.max_concurrent_rpcs`` (connections and calls
+tokens (and CDS Hooks JWTs of the EHRs in ``cds_hooks.client_jwks_file``, :mod:`precisionpain.cdshooks.auth`),
+``limits.max_request_bytes`` (request bodies) and ``limits.max_concurrent_rpcs`` (connections and calls
 at once), JSON logs, plus its own ``cds_hooks`` section; ``cds_hooks.request_read_timeout_s`` bounds the time a
 caller may take to send a request's headers, then its body. The model is loaded before the port opens; SIGTERM or
 SIGINT stop taking connections and let calls in flight finish within ``grace_period_s``.
@@ -19,7 +20,7 @@ import ssl
 from types import FrameType
 from typing import Any
 
-from precisionpain.errors import ConfigError, Violation
+from precisionpain.errors import AuthenticationError, ConfigError, Violation
 from precisionpain.service.config import ServerSettings, load_tokens
 from precisionpain.service.logs import configure_logging, get_logger, log_event
 
@@ -115,6 +116,7 @@ def serve_cds_hooks(settings: ServerSettings) -> int:
     import uvicorn
 
     from precisionpain.cdshooks.app import create_app
+    from precisionpain.cdshooks.auth import ClientJwtCheck, load_client_jwks
     from precisionpain.service.server import GC_THRESHOLD, TokenCheck, settle_heap
 
     configure_logging(settings.log_level)
@@ -127,8 +129,22 @@ def serve_cds_hooks(settings: ServerSettings) -> int:
     store.start()
     cds = settings.cds_hooks
 
-    def check_token(header: str | None) -> None:
-        tokens.check([("authorization", header)] if header is not None else [])
+    jwts = ClientJwtCheck(load_client_jwks(cds.client_jwks_file)) if cds.client_jwks_file else None
+
+    def check_token(header: str | None, aud: str) -> None:
+        """A static bearer token of the server's, or a CDS Hooks JWT of a trusted EHR for ``aud``."""
+        if not tokens.enabled and jwts is None:
+            return
+        if tokens.enabled:
+            try:
+                tokens.check([("authorization", header)] if header is not None else [])
+                return
+            except AuthenticationError:
+                if jwts is None:
+                    raise
+        presented = header[7:].strip() if header and header[:7].lower() == "bearer " else ""
+        assert jwts is not None
+        jwts.check(presented, aud)
 
     app = create_app(
         service,
@@ -172,6 +188,7 @@ def serve_cds_hooks(settings: ServerSettings) -> int:
         tls=tls.enabled,
         mutual_tls=tls.require_client_auth,
         token_auth=tokens.enabled,
+        jwt_clients=len(jwts.issuers) if jwts is not None else 0,
         fhir_servers_allowed=len(cds.fhir_server_allowlist),
         report_links=service.reports is not None,
         model_source=store.source.description,

@@ -95,6 +95,8 @@ class CdsHooksSettings(FrozenModel):
     max_fhir_response_bytes: int = Field(default=8 * MIB, ge=1024)
     report_ttl_s: float = Field(default=900.0, ge=0.0)
     max_reports_kept: int = Field(default=256, ge=1, le=100_000)
+    # the JWK Sets of the EHRs allowed to call with CDS Hooks JWTs ({"<iss>": {"keys": [...]}}); unset: none
+    client_jwks_file: Path | None = None
 
     @field_validator("fhir_server_allowlist", mode="before")
     @classmethod
@@ -286,6 +288,14 @@ def build_settings(
         raise ConfigError("server settings", violations) from None
     if settings.auth.token_file is not None and not settings.auth.require_token:
         violations.append(Violation("auth.token_file", "is set but auth.require_token is false", "path"))
+    if settings.cds_hooks.client_jwks_file is not None and settings.cds_hooks.public_base_url is None:
+        violations.append(
+            Violation(
+                "cds_hooks.client_jwks_file",
+                "needs cds_hooks.public_base_url (a CDS Hooks JWT's aud is the service's public URL)",
+                "path",
+            )
+        )
     if settings.auth.reflection_requires_token and not settings.auth.require_token:
         violations.append(
             Violation(
@@ -298,7 +308,13 @@ def build_settings(
     return settings
 
 
-_FILES = ("tls.cert_file", "tls.key_file", "tls.client_ca_file", "auth.token_file")
+_FILES = (
+    "tls.cert_file",
+    "tls.key_file",
+    "tls.client_ca_file",
+    "auth.token_file",
+    "cds_hooks.client_jwks_file",
+)
 
 
 def _file_checks(merged: Mapping[str, Any]) -> list[Violation]:

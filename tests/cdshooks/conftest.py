@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -114,15 +115,57 @@ def cds_token() -> str:
     return "cds-test-token-0123456789abcdef"
 
 
+@dataclass(frozen=True)
+class Ehr:
+    """An EHR that calls CDS services with CDS Hooks JWTs: its issuer, key id and private key (EC P-384)."""
+
+    iss: str
+    kid: str
+    key: Any
+
+    def jwks(self) -> dict[str, Any]:
+        import json
+
+        from jwt.algorithms import ECAlgorithm
+
+        public = json.loads(ECAlgorithm.to_jwk(self.key.public_key()))
+        return {"keys": [{**public, "kid": self.kid, "use": "sig", "alg": "ES384"}]}
+
+    def token(self, aud: str, *, lifetime_s: float = 300, **claims: Any) -> str:
+        """A CDS Hooks JWT for ``aud`` (the service URL), ``claims`` replacing the defaults."""
+        import time
+        import uuid
+
+        import jwt
+
+        now = int(time.time())
+        payload = {"iss": self.iss, "aud": aud, "iat": now, "exp": now + lifetime_s, "jti": str(uuid.uuid4())}
+        payload.update(claims)
+        return jwt.encode(payload, self.key, algorithm="ES384", headers={"kid": self.kid, "typ": "JWT"})
+
+
+@pytest.fixture(scope="session")
+def ehr() -> Ehr:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    return Ehr("https://ehr.example.org/", "ehr-key-1", ec.generate_private_key(ec.SECP384R1()))
+
+
 @pytest.fixture(scope="session")
 def cds_server(
-    small_package_dir: Path, tmp_path_factory: pytest.TempPathFactory, cds_token: str
+    small_package_dir: Path, tmp_path_factory: pytest.TempPathFactory, cds_token: str, ehr: Ehr
 ) -> Iterator[Any]:
-    """One real CDS Hooks service (uvicorn subprocess) on the small model package, with a token, a small body
-    limit and a short time to send it, fetching from any FHIR server on 127.0.0.1."""
+    """One real CDS Hooks service (uvicorn subprocess) on the small model package, with a token (and the JWTs of
+    ``ehr``), a small body limit and a short time to send it, fetching from any FHIR server on 127.0.0.1."""
+    import json
+
     from tests.cdshooks.httpproc import start_cds_server
+    from tests.contract.serverproc import free_port
 
     workdir = tmp_path_factory.mktemp("cds-server")
+    jwks = workdir / "clients.jwks.json"
+    jwks.write_text(json.dumps({ehr.iss: ehr.jwks()}))
+    port = free_port()
     config = workdir / "server.yaml"
     config.write_text(
         "version: 1\n"
@@ -131,11 +174,13 @@ def cds_server(
         "reload:\n  alias_check_interval_s: 0\n"
         "cds_hooks:\n  fhir_server_allowlist: ['http://127.0.0.1:']\n  fhir_fetch_timeout_s: 5\n"
         "  request_read_timeout_s: 2\n"
+        f"  client_jwks_file: {jwks}\n  public_base_url: http://127.0.0.1:{port}\n"
     )
     server = start_cds_server(
         workdir,
         ["--model-path", str(small_package_dir), "--config", str(config)],
         env={"PRECISIONPAIN_API_TOKENS": cds_token},
+        port=port,
     )
     try:
         server.wait_ready()

@@ -44,9 +44,11 @@ class CdsServer(ServerProcess):
         raise AssertionError(f"CDS server not ready within {timeout_s} s:\n{self.log_text()[-3000:]}")
 
 
-def start_cds_server(workdir: Path, args: Sequence[str], *, env: dict[str, str] | None = None) -> CdsServer:
-    """``precisionpain cds-hooks --port <free> ARGS``; stderr (JSON logs) goes to a file."""
-    port = free_port()
+def start_cds_server(
+    workdir: Path, args: Sequence[str], *, env: dict[str, str] | None = None, port: int | None = None
+) -> CdsServer:
+    """``precisionpain cds-hooks --port <free, or port> ARGS``; stderr (JSON logs) goes to a file."""
+    port = port or free_port()
     workdir.mkdir(parents=True, exist_ok=True)
     log_path = workdir / f"cds-{port}.log"
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("PRECISIONPAIN_")}

@@ -129,3 +129,28 @@ def test_a_fhir_server_that_trickles_its_answer_is_cut_at_the_timeout() -> None:
         elapsed = time.monotonic() - started
     assert result.pages == () and "within 1 s" in result.problem
     assert elapsed < 4.0  # cut near 1 s, not after the 6 s the body takes
+
+
+def test_client_jwks_are_public_asymmetric_keys_with_kids(tmp_path: Any, ehr: Any) -> None:
+    import json
+
+    from precisionpain.cdshooks.auth import load_client_jwks
+    from precisionpain.service.config import build_settings
+
+    good = ehr.jwks()["keys"][0]
+    private = {**good, "kid": "private", "d": "c2VjcmV0"}
+    shared = {"kty": "oct", "kid": "hmac", "k": "c2VjcmV0"}
+    no_kid = {k: v for k, v in good.items() if k != "kid"}
+    path = tmp_path / "clients.json"
+    path.write_text(json.dumps({ehr.iss: {"keys": [good, private, shared, no_kid]}}))
+    with pytest.raises(ConfigError) as caught:
+        load_client_jwks(path)
+    assert [v.path for v in caught.value.violations] == [
+        "cds_hooks.client_jwks_file issuer 1 key 2",  # a private key has no place here
+        "cds_hooks.client_jwks_file issuer 1 key 3",  # a shared secret: CDS Hooks forbids symmetric algorithms
+        "cds_hooks.client_jwks_file issuer 1 key 4",  # no kid
+    ]
+    path.write_text(json.dumps({ehr.iss: {"keys": [good]}}))
+    assert list(load_client_jwks(path)[ehr.iss]) == [ehr.kid]
+    with pytest.raises(ConfigError, match="public_base_url"):
+        build_settings({"cds_hooks.client_jwks_file": str(path)}, config_path=None, environ={})

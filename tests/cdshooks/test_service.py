@@ -332,6 +332,71 @@ def test_no_token_is_401_and_a_wrong_token_too(cds_server: Any) -> None:
         assert error["request_id"] == answer.headers["x-request-id"]
 
 
+def test_an_ehr_signed_jwt_is_accepted_once_for_its_service(cds_server: Any, ehr: Any) -> None:
+    """CDS Hooks 2.0: an EHR authenticates each call with a JWT it signs (Authorization: Bearer <JWT>): iss among
+    the trusted clients (cds_hooks.client_jwks_file), aud the URL of the service called, exp and iat, a jti never
+    seen before; asymmetric algorithms only."""
+    import time
+
+    import jwt
+
+    patient_id, prefetch = prefetch_from_bundle(example_bundle("mostly_missing"))
+    body = hook_request("patient-view", patient_id, prefetch)
+    service = f"{cds_server.url}/cds-services/precisionpain-patient-view"
+
+    def call(token: str) -> httpx.Response:
+        return httpx.post(service, json=body, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+
+    good = ehr.token(service)
+    assert call(good).status_code == 200
+    assert call(good).status_code == 401  # replayed: its jti was seen
+    feedback_url = f"{service}/feedback"
+    feedback = {
+        "feedback": [{"card": "c", "outcome": "overridden", "outcomeTimestamp": "2025-01-01T00:00:00Z"}]
+    }
+    answer = httpx.post(
+        feedback_url,
+        json=feedback,
+        headers={"Authorization": f"Bearer {ehr.token(feedback_url)}"},
+        timeout=30,
+    )
+    assert answer.status_code == 200
+    now = int(time.time())
+    refused = {
+        "another service": ehr.token(f"{cds_server.url}/cds-services/precisionpain-order-sign"),
+        "expired": ehr.token(service, iat=now - 900, exp=now - 600),
+        "issued in the future": ehr.token(service, iat=now + 600, exp=now + 900),
+        "valid for too long": ehr.token(service, lifetime_s=86_400),
+        "untrusted issuer": ehr.token(service, iss="https://elsewhere.example.org/"),
+        "no jti": jwt.encode(
+            {"iss": ehr.iss, "aud": service, "iat": now, "exp": now + 300},
+            ehr.key,
+            algorithm="ES384",
+            headers={"kid": ehr.kid},
+        ),
+        "unsigned": jwt.encode(
+            {"iss": ehr.iss, "aud": service, "iat": now, "exp": now + 300, "jti": str(uuid.uuid4())},
+            None,
+            algorithm="none",
+            headers={"kid": ehr.kid},
+        ),
+        "another key": jwt.encode(
+            {"iss": ehr.iss, "aud": service, "iat": now, "exp": now + 300, "jti": str(uuid.uuid4())},
+            __import__("cryptography.hazmat.primitives.asymmetric.ec", fromlist=["ec"]).generate_private_key(
+                __import__("cryptography.hazmat.primitives.asymmetric.ec", fromlist=["ec"]).SECP384R1()
+            ),
+            algorithm="ES384",
+            headers={"kid": ehr.kid},
+        ),
+    }
+    for why, token in refused.items():
+        answer = call(token)
+        assert answer.status_code == 401, why
+        assert answer.json()["error"]["reason"] == "INVALID_CREDENTIALS", why
+    log = cds_server.log_text()
+    assert good not in log and good.split(".")[1] not in log  # no token, nor its claims, in the log
+
+
 def test_an_oversize_body_is_413(client: httpx.Client) -> None:
     body = {
         "hook": "patient-view",
