@@ -142,6 +142,11 @@ def parse_resource(data: Any, where: str) -> Any:
         return model.model_validate(data)
     except pydantic.ValidationError as err:
         raise ValidationError("FHIR resource", pydantic_violations(err, prefix=where)) from None
+    except LookupError:  # the library's answer to a resource of no FHIR type inside this one
+        raise ValidationError(
+            "FHIR resource",
+            [Violation(where, "holds a resource whose resourceType is not a FHIR R4 type", "object")],
+        ) from None
     except (ValueError, TypeError, RecursionError) as exc:
         raise ValidationError(
             "FHIR resource",
@@ -159,6 +164,19 @@ def count_resources(data: Any) -> int:
     return 1
 
 
+def _unknown_type(resource_type: Any) -> str:
+    """The kind of value of a resourceType that names no FHIR R4 resource type ("" when it names one)."""
+    if not isinstance(resource_type, str):
+        return kind_of(resource_type)
+    if not (resource_type.isascii() and resource_type.isalpha() and len(resource_type) <= 64):
+        return "string"
+    try:
+        _model_class(resource_type)
+    except (ValueError, LookupError):
+        return "string"
+    return ""
+
+
 def parse_fhir(data: Any, where: str) -> list[Entry]:
     """A Bundle (its entries) or a single resource, parsed with the FHIR library. OperationOutcome entries (a
     search's messages) are left out; a bundle of more than :data:`MAX_RESOURCES` entries is refused."""
@@ -169,6 +187,16 @@ def parse_fhir(data: Any, where: str) -> list[Entry]:
                 "FHIR bundle",
                 [Violation(f"{where}.entry", f"must have at most {MAX_RESOURCES} entries", "list")],
             )
+        ValidationError.raise_if_any(
+            "FHIR bundle",
+            [
+                Violation(f"{where}.entry[{i}].resource.resourceType", "is not a FHIR R4 resource type", kind)
+                for i, e in enumerate(entries if isinstance(entries, list) else ())
+                if isinstance(e, dict)
+                and isinstance(e.get("resource"), dict)
+                and (kind := _unknown_type(e["resource"].get("resourceType")))
+            ][:MAX_CODES_LISTED],
+        )
         bundle = parse_resource(data, where)
         out: list[Entry] = []
         for e in bundle.entry or ():

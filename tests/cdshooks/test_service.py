@@ -494,6 +494,34 @@ def test_headers_sent_too_slowly_close_the_connection(cds_server: Any) -> None:
             ).encode(),
             "colour",
         ),
+        (  # a resource of no FHIR type inside a search bundle (the FHIR library failed with a KeyError: 500)
+            json.dumps(
+                {
+                    "hook": "patient-view",
+                    "hookInstance": "1",
+                    "context": {"patientId": "p"},
+                    "prefetch": {
+                        "conditions": {
+                            "resourceType": "Bundle",
+                            "type": "searchset",
+                            "entry": [{"resource": {"resourceType": "Patient/other"}}],
+                        }
+                    },
+                }
+            ).encode(),
+            "prefetch.conditions.entry[0].resource.resourceType",
+        ),
+        (  # ... or contained in a resource
+            json.dumps(
+                {
+                    "hook": "patient-view",
+                    "hookInstance": "1",
+                    "context": {"patientId": "p"},
+                    "prefetch": {"patient": {"resourceType": "Patient", "contained": [{"resourceType": "Nope"}]}},
+                }
+            ).encode(),
+            "prefetch.patient",
+        ),
     ],
 )
 def test_bad_requests_are_400_naming_the_field(client: httpx.Client, content: bytes, field: str) -> None:
