@@ -74,8 +74,9 @@ async def read_bounded_body(request: Request, limit: int, timeout_s: float) -> b
 
 
 def parse_json(body: bytes) -> Any:
+    """A request body as JSON: UTF-8 only (RFC 8259; ``json.loads`` would guess UTF-16 or UTF-32 from bytes)."""
     try:
-        return json.loads(body)
+        return json.loads(body.decode("utf-8"))
     except RecursionError:
         raise ValidationError(
             "CDS Hooks request", [Violation("(body)", "is nested too deeply", "JSON")]

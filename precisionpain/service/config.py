@@ -109,6 +109,13 @@ class CdsHooksSettings(FrozenModel):
         for prefix in v:
             if len(prefix) > 512 or not re.match(r"^https?://[^\s/?#]+", prefix):
                 raise ValueError("each entry is an http(s) URL prefix such as https://fhir.example.org/r4/")
+            # the request's FHIR bearer token goes to these servers: never in clear text off this machine
+            if prefix.startswith("http://") and not re.match(
+                r"^http://(127\.0\.0\.1|localhost|\[::1\])([:/]|$)", prefix
+            ):
+                raise ValueError(
+                    "entries are https URLs; plain http only for this machine (127.0.0.1, localhost, [::1])"
+                )
         return v
 
 

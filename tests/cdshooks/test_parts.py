@@ -30,6 +30,14 @@ def test_cds_hooks_settings_from_file_env_and_flags(tmp_path) -> None:  # type: 
     assert s.cds_hooks.fhir_server_allowlist == ("https://b.example/", "http://127.0.0.1:")
     with pytest.raises(ConfigError, match=r"cds_hooks\.fhir_server_allowlist"):
         build_settings({"cds_hooks.fhir_server_allowlist": "ftp://nope"}, config_path=config, environ={})
+    # the FHIR bearer token travels to these servers: https only, plain http on this machine alone
+    with pytest.raises(ConfigError, match=r"cds_hooks\.fhir_server_allowlist"):
+        build_settings(
+            {"cds_hooks.fhir_server_allowlist": "http://fhir.example.org/r4/"}, config_path=config, environ={}
+        )
+    for local in ("http://127.0.0.1:", "http://localhost:8080/fhir/", "http://[::1]:9000/"):
+        allowed = build_settings({"cds_hooks.fhir_server_allowlist": local}, config_path=config, environ={})
+        assert allowed.cds_hooks.fhir_server_allowlist == (local,)
 
 
 @pytest.mark.parametrize(

@@ -494,6 +494,12 @@ def test_headers_sent_too_slowly_close_the_connection(cds_server: Any) -> None:
             ).encode(),
             "colour",
         ),
+        (  # JSON between systems is UTF-8 (RFC 8259); UTF-16 was decoded by guessing
+            json.dumps({"hook": "patient-view", "hookInstance": "1", "context": {"patientId": "p"}}).encode(
+                "utf-16"
+            ),
+            "(body)",
+        ),
         (  # a resource of no FHIR type inside a search bundle (the FHIR library failed with a KeyError: 500)
             json.dumps(
                 {
@@ -517,7 +523,9 @@ def test_headers_sent_too_slowly_close_the_connection(cds_server: Any) -> None:
                     "hook": "patient-view",
                     "hookInstance": "1",
                     "context": {"patientId": "p"},
-                    "prefetch": {"patient": {"resourceType": "Patient", "contained": [{"resourceType": "Nope"}]}},
+                    "prefetch": {
+                        "patient": {"resourceType": "Patient", "contained": [{"resourceType": "Nope"}]}
+                    },
                 }
             ).encode(),
             "prefetch.patient",
@@ -619,6 +627,37 @@ def test_prefetch_it_cannot_fetch_is_412_naming_the_keys(client: httpx.Client) -
     del prefetch["medicationStatements"]  # the EHR could not prefetch it; nothing to fetch it from
     partial = unavailable(post(client, "patient-view", hook_request("patient-view", patient_id, prefetch)))
     assert list(partial) == ["prefetch.medicationStatements"]
+
+
+def test_a_redirecting_fhir_server_is_not_followed(client: httpx.Client) -> None:
+    """A redirect could take the FHIR bearer token, and the service's requests, outside the allowlist."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    hits: list[str] = []
+
+    class Redirect(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            hits.append(self.path)
+            self.send_response(302)
+            self.send_header("Location", "http://169.254.169.254/latest/meta-data/")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            return None
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{httpd.server_address[1]}/fhir"
+        body = hook_request("patient-view", "p1", None, fhir_server=base, fhir_token="t")
+        missing = unavailable(post(client, "patient-view", body))
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert all("answered HTTP 302" in d for d in missing.values())
+    assert all(path.startswith("/fhir/") for path in hits)
 
 
 def test_a_fhir_server_that_fails_is_412(client: httpx.Client) -> None:
