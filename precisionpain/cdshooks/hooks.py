@@ -99,8 +99,12 @@ SERVICES: Mapping[str, ServiceSpec] = {
 
 def prefetch_templates(mapping: FhirMapping) -> dict[str, str]:
     """The prefetch each service asks for: the patient, their conditions, the observations the mapping reads (by
-    code) and their active medications."""
-    codes = ",".join(f"{system}|{code}" for system, code in observation_codes(mapping))
+    code; the project's own code system as one ``system|`` token, which FHIR search reads as any code of it, so
+    the query stays short enough for servers that take 2,048 characters of query string) and their active
+    medications."""
+    local = mapping.uri("local") if "local" in mapping.file.systems else None
+    tokens = [f"{system}|{code}" for system, code in observation_codes(mapping) if system != local]
+    codes = ",".join([*tokens, *([f"{local}|"] if local else [])])
     patient = "{{context.patientId}}"
     return {
         "patient": f"Patient/{patient}",

@@ -100,12 +100,15 @@ class FhirServer:
                 "issue": [{"severity": "error", "code": "not-found"}],
             }
         items = self.by_type[resource_type]
-        if "code" in query:
+        if "code" in query:  # tokens system|code, or system| for any code of the system
             wanted = set(query["code"][0].split(","))
             items = [
                 r
                 for r in items
-                if any(f"{c.get('system')}|{c.get('code')}" in wanted for c in r["code"]["coding"])
+                if any(
+                    f"{c.get('system')}|{c.get('code')}" in wanted or f"{c.get('system')}|" in wanted
+                    for c in r["code"]["coding"]
+                )
             ]
         offset = int(query.get("_offset", ["0"])[0])
         page = items[offset : offset + self.page_size]

@@ -92,9 +92,12 @@ def test_discovery(cds_server: Any) -> None:
     for s in services.values():
         assert s["title"] and s["description"]
         assert s["prefetch"]["patient"] == "Patient/{{context.patientId}}"
-        assert (
-            "http://loinc.org|44261-6" in s["prefetch"]["observations"]
-        )  # PHQ-9 total, among the mapped codes
+        observations = s["prefetch"]["observations"]
+        assert "http://loinc.org|44261-6" in observations.split("code=")[1].split(",")  # PHQ-9 total
+        # the project's own codes as one token for the whole system (FHIR: "system|" matches any of its codes),
+        # so the query stays well within the 2,048 characters many servers take in a query string
+        assert "urn:precisionpain:profile-field|" in observations.split("code=")[1].split(",")
+        assert len(observations) < 1024
 
 
 # ------------------------------------------------------------------------------------------ patient-view
