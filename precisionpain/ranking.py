@@ -393,6 +393,7 @@ def rank_options(
             verdict=verdict.verdict.value,
             safety_reasons=reasons,
             guideline=tiers.get(option.id),
+            harms=pred.harms,
         )
         if is_excluded:
             excluded.append(trusted(RankedOption, **entry))

@@ -16,15 +16,14 @@ convert straight from the arrays; :meth:`ScoredRecommendation.explained` gives t
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cache
 from typing import Any
 
 import numpy as np
-from pydantic import TypeAdapter
 
+from precisionpain.base import trusted
 from precisionpain.catalog.guidelines import GuidelineCatalog, load_guideline_catalog
 from precisionpain.catalog.loader import FeatureCatalog
 from precisionpain.errors import ModelCatalogMismatchError, ModelError, PrecisionPainError
@@ -40,8 +39,11 @@ from precisionpain.schema import (
     CatalogRef,
     ExplainedRecommendation,
     FeatureVector,
+    Interval,
     ModelSummary,
     OptionPrediction,
+    Outcome,
+    OutcomePrediction,
     PatientProfile,
     Provenance,
     RankedRecommendation,
@@ -80,12 +82,6 @@ def _feature_vector(values: np.ndarray, names: tuple[str, ...], catalog: Catalog
     )
 
 
-@cache
-def _predictions_adapter() -> TypeAdapter[list[OptionPrediction]]:
-    """Validates a whole list of predictions in one call (cheaper than constructing them one by one)."""
-    return TypeAdapter(list[OptionPrediction])
-
-
 def _interval_quantile(method: str, alpha: float, replicates: int) -> float | None:
     """The critical value ``TreatmentResponseModel.interval_from_margins`` uses (None: let it compute)."""
     from scipy import stats
@@ -101,6 +97,29 @@ def _interval_quantile(method: str, alpha: float, replicates: int) -> float | No
 
 def _utc_now() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True, eq=False)
+class OutcomeShap:
+    """One outcome's exact TreeSHAP of the shown options: ``contributions`` (k, p), ``base_values`` and ``margins``
+    (k,), log-odds, base + sum of contributions = margin."""
+
+    contributions: np.ndarray
+    base_values: np.ndarray
+    margins: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class OutcomeScores:
+    """One outcome's estimates for n patients and the k options in model order: calibrated probabilities and
+    their interval (n, k), TreeSHAP contributions (n, k, p), base values and margins (n, k)."""
+
+    p: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    contributions: np.ndarray
+    base_values: np.ndarray
+    margins: np.ndarray
 
 
 @dataclass(frozen=True, eq=False)
@@ -121,12 +140,15 @@ class ScoredRecommendation:
     catalog: FeatureCatalog
     catalog_ref: CatalogRef
     top_k: int
+    #: each harm outcome's SHAP arrays for the same options, in answer order (empty for a response-only model)
+    harm_shap: Mapping[str, OutcomeShap] = field(default_factory=dict)
 
     def features(self) -> FeatureVector:
         return _feature_vector(self.values, self.catalog.feature_ids, self.catalog_ref)
 
     def explained(self) -> ExplainedRecommendation:
-        """The frozen stage type: ranking, one OptionExplanation per shown option, and the feature vector."""
+        """The frozen stage type: ranking, one OptionExplanation per shown option and outcome, and the feature
+        vector."""
         explanations = explain_options(
             self.option_ids,
             self.values,
@@ -136,8 +158,25 @@ class ScoredRecommendation:
             self.catalog,
             self.top_k,
         )
+        harms = tuple(
+            e
+            for outcome, shap in self.harm_shap.items()
+            for e in explain_options(
+                self.option_ids,
+                self.values,
+                shap.contributions,
+                shap.base_values,
+                shap.margins,
+                self.catalog,
+                self.top_k,
+                outcome=outcome,
+            )
+        )
         return ExplainedRecommendation(
-            recommendation=self.recommendation, explanations=explanations, features=self.features()
+            recommendation=self.recommendation,
+            explanations=explanations,
+            features=self.features(),
+            harm_explanations=harms,
         )
 
 
@@ -179,23 +218,38 @@ class Recommender:
         self._option_index = {o: j for j, o in enumerate(self.option_ids)}
         self.fast = est.strategy in PER_OPTION_STRATEGIES
         self.alpha = meta.interval_alpha
+        #: "response" and the harm outcomes the package models, in answer order; one model each
+        self.outcomes: tuple[str, ...] = meta.outcomes
+        self._models: tuple[Any, ...] = (est, *(package.harms[o] for o in self.outcomes[1:]))
+        for outcome, model in zip(self.outcomes[1:], self._models[1:], strict=True):
+            if tuple(str(o) for o in model.options_) != self.option_ids:
+                raise ModelError(
+                    f"the model's {outcome} model does not rank the options in the response's order"
+                )
         self._point: Any = None
         self._replicates: Any = None
         self._n_replicates = 0
         if self.fast:
+            # Every outcome's boosters in one ensemble set (explained in one pass), the response's first under
+            # the option ids themselves; the interval replicates likewise in one set (margins only).
             names = list(meta.feature_ids)
-            self._point = TreeEnsembleSet.from_boosters(
-                {str(o): est.boosters_[o] for o in est.options_}, names
-            )
-            reps = {
-                f"{o}{_SEP}{r}": booster
-                for o in est.options_
-                for r, booster in enumerate(est.interval_boosters_.get(o, ()))
-            }
-            if reps:
-                self._n_replicates = len(est.interval_boosters_[est.options_[0]])
+            boosters: dict[str, Any] = {}
+            reps: dict[str, Any] = {}
+            counts = set()
+            for outcome, model in zip(self.outcomes, self._models, strict=True):
+                tag = "" if outcome == "response" else f"{_SEP}{outcome}"
+                boosters.update({f"{o}{tag}": model.boosters_[o] for o in model.options_})
+                for o in model.options_:
+                    found = model.interval_boosters_.get(o, ())
+                    counts.add(len(found))
+                    reps.update({f"{o}{tag}{_SEP}{r}": b for r, b in enumerate(found)})
+            self._point = TreeEnsembleSet.from_boosters(boosters, names)
+            if reps and len(counts) == 1:
+                self._n_replicates = counts.pop()
                 self._replicates = TreeEnsembleSet.from_boosters(reps, names)
-        self._interval_q = _interval_quantile(est.interval_method, self.alpha, self._n_replicates)
+        self._interval_q = tuple(
+            _interval_quantile(m.interval_method, self.alpha, self._n_replicates) for m in self._models
+        )
         self._flat_columns = flat_columns(package.catalog)
         self._feature_ids = package.catalog.feature_ids
         self._provenance_now: Provenance | None = None
@@ -260,75 +314,99 @@ class Recommender:
 
     # ------------------------------------------------------------------------------------------ scoring
 
-    def _score(
-        self, X: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(p, lower, upper, contributions (n,k,p), base_values (n,k), margins (n,k)) in option_ids order."""
-        est = self.package.estimator
-        if self.fast:
-            shap = self._point.explain(X)
-            margins = shap.margins
-            contributions = shap.contributions
-            base = np.broadcast_to(self._point.base_values, margins.shape)
-            if self._replicates is not None:
-                reps = self._replicates.margins(X).reshape(
-                    X.shape[0], len(self.option_ids), self._n_replicates
+    def _score(self, X: np.ndarray) -> tuple[OutcomeScores, ...]:
+        """Every outcome's estimates for the rows of X (:class:`OutcomeScores`, in ``outcomes`` order)."""
+        if not self.fast:
+            out = []
+            for model in self._models:
+                explanation = model.explain(X)
+                interval = model.predict_interval(X, alpha=self.alpha)
+                out.append(
+                    OutcomeScores(
+                        interval.estimate,
+                        interval.lower,
+                        interval.upper,
+                        explanation.contributions,
+                        explanation.base_values,
+                        explanation.margins,
+                    )
                 )
-                p, lower, upper = self._interval(margins, reps)
+            return tuple(out)
+        n, k = X.shape[0], len(self.option_ids)
+        shap = self._point.explain(X)
+        base = np.broadcast_to(self._point.base_values, shap.margins.shape)
+        reps = None
+        if self._replicates is not None:
+            reps = self._replicates.margins(X).reshape(n, len(self._models), k, self._n_replicates)
+        out = []
+        for i, model in enumerate(self._models):
+            cols = slice(i * k, (i + 1) * k)
+            margins = shap.margins[:, cols]
+            if reps is not None:
+                p, lower, upper = self._interval(model, self._interval_q[i], margins, reps[:, i])
             else:
-                p = est.outcomes_from_margins(margins)
-                lower = upper = p
-            return p, lower, upper, contributions, base, margins
-        explanation = est.explain(X)
-        interval = est.predict_interval(X, alpha=self.alpha)
-        return (
-            interval.estimate,
-            interval.lower,
-            interval.upper,
-            explanation.contributions,
-            explanation.base_values,
-            explanation.margins,
-        )
+                p = lower = upper = model.outcomes_from_margins(margins)
+            out.append(OutcomeScores(p, lower, upper, shap.contributions[:, cols], base[:, cols], margins))
+        return tuple(out)
 
-    def _interval(self, margins: np.ndarray, reps: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _interval(
+        self, model: Any, q: float | None, margins: np.ndarray, reps: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(estimate, lower, upper) from point margins (n, k) and replicate margins (n, k, r).
 
         The arithmetic of ``TreatmentResponseModel.interval_from_margins`` with its quantile computed once at
         load and the three margin arrays calibrated in one pass (the calibrators are elementwise maps), so the
         results are identical to it, only cheaper per call.
         """
-        est = self.package.estimator
-        q = self._interval_q
         if q is None:
-            interval = est.interval_from_margins(margins, reps, self.alpha)
+            interval = model.interval_from_margins(margins, reps, self.alpha)
             return interval.estimate, interval.lower, interval.upper
         r = reps.shape[2]
-        if est.interval_method == "jackknife":
+        if model.interval_method == "jackknife":
             se = np.sqrt((r - 1) / r * ((reps - reps.mean(axis=2, keepdims=True)) ** 2).sum(axis=2))
         else:
             se = reps.std(axis=2, ddof=1)
-        out = est.outcomes_from_margins(np.stack([margins, margins - q * se, margins + q * se], axis=-1))
+        out = model.outcomes_from_margins(np.stack([margins, margins - q * se, margins + q * se], axis=-1))
         lo, hi = out[..., 1], out[..., 2]
         return out[..., 0], np.minimum(lo, hi), np.maximum(lo, hi)
 
-    def _predictions(self, p: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> list[OptionPrediction]:
+    def _predictions(self, scores: Sequence[OutcomeScores], i: int) -> list[OptionPrediction]:
+        """Patient i's predictions: every option's response and harm probabilities with their intervals (numbers
+        the engine computed, clipped to [0, 1]: built without a second validation)."""
         level = 1.0 - self.alpha
-        pp = np.clip(p, 0.0, 1.0).tolist()
-        lo = np.clip(lower, 0.0, 1.0).tolist()
-        hi = np.clip(upper, 0.0, 1.0).tolist()
         name, version = self.identity.name, self.identity.version
-        return _predictions_adapter().validate_python(
-            [
-                {
-                    "option_id": o,
-                    "p_response": pp[j],
-                    "interval": {"lower": lo[j], "upper": hi[j], "level": level},
-                    "model_name": name,
-                    "model_version": version,
-                }
-                for j, o in enumerate(self.option_ids)
-            ]
-        )
+        columns = [
+            (
+                np.clip(s.p[i], 0.0, 1.0).tolist(),
+                np.clip(s.lower[i], 0.0, 1.0).tolist(),
+                np.clip(s.upper[i], 0.0, 1.0).tolist(),
+            )
+            for s in scores
+        ]
+        harms = [Outcome(o) for o in self.outcomes[1:]]
+        out = []
+        for j, o in enumerate(self.option_ids):
+            pp, lo, hi = columns[0]
+            out.append(
+                trusted(
+                    OptionPrediction,
+                    option_id=o,
+                    p_response=pp[j],
+                    interval=trusted(Interval, lower=lo[j], upper=hi[j], level=level),
+                    model_name=name,
+                    model_version=version,
+                    harms=tuple(
+                        trusted(
+                            OutcomePrediction,
+                            outcome=outcome,
+                            probability=c[0][j],
+                            interval=trusted(Interval, lower=c[1][j], upper=c[2][j], level=level),
+                        )
+                        for outcome, c in zip(harms, columns[1:], strict=True)
+                    ),
+                )
+            )
+        return out
 
     def _feature_matrix(self, profiles: Sequence[PatientProfile]) -> np.ndarray:
         """Profiles -> (n, p) model input through the feature layer's single encoding path."""
@@ -413,7 +491,8 @@ class Recommender:
         checkpoint()
         X = self._feature_matrix(profiles)
         checkpoint()
-        p, lower, upper, contributions, base, margins = self._score(X)
+        scores = self._score(X)
+        response = scores[0]
         X.setflags(write=False)
         provenance = self.provenance()
         pkg = self.package
@@ -428,7 +507,7 @@ class Recommender:
             try:
                 ranked = rank_options(
                     profile,
-                    self._predictions(p[i], lower[i], upper[i]),
+                    self._predictions(scores, i),
                     pkg.options,
                     pkg.tables,
                     provenance,
@@ -448,12 +527,18 @@ class Recommender:
                     recommendation=ranked,
                     option_ids=tuple(self.option_ids[j] for j in idx),
                     values=X[i],
-                    contributions=contributions[i, idx],
-                    base_values=base[i, idx],
-                    margins=margins[i, idx],
+                    contributions=response.contributions[i, idx],
+                    base_values=response.base_values[i, idx],
+                    margins=response.margins[i, idx],
                     catalog=pkg.catalog,
                     catalog_ref=self._catalog_ref,
                     top_k=ks[i],
+                    harm_shap={
+                        outcome: OutcomeShap(
+                            s.contributions[i, idx], s.base_values[i, idx], s.margins[i, idx]
+                        )
+                        for outcome, s in zip(self.outcomes[1:], scores[1:], strict=True)
+                    },
                 )
             )
         return out

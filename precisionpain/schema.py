@@ -300,14 +300,33 @@ class Interval(FrozenModel):
     level: float = Field(gt=0.0, lt=1.0)
 
 
+class Outcome(StrEnum):
+    """An outcome the model estimates for every option (precisionpain.models.outcomes has the definitions)."""
+
+    response = "response"  # >=30% less pain at 12 weeks, intention to treat
+    adverse_event = "adverse_event"  # stops the option because of an adverse event
+    dropout = "dropout"  # stops the option early, for any reason
+
+
+class OutcomePrediction(FrozenModel):
+    """The model's calibrated probability of one harm outcome for one option, with its uncertainty interval
+    (the same kind of interval as the response's: see RankedOption.interval)."""
+
+    outcome: Outcome
+    probability: float = Field(ge=0.0, le=1.0)
+    interval: Interval
+
+
 class OptionPrediction(FrozenModel):
-    """The model's calibrated response probability for one option, with its uncertainty interval."""
+    """The model's calibrated response probability for one option, with its uncertainty interval, and the
+    probability of each harm outcome the model has (none for a response-only model)."""
 
     option_id: str
     p_response: float = Field(ge=0.0, le=1.0)
     interval: Interval
     model_name: str = ""
     model_version: str = ""
+    harms: tuple[OutcomePrediction, ...] = ()
 
 
 class GeneReading(FrozenModel):
@@ -447,6 +466,11 @@ class RankedOption(FrozenModel):
     # The guideline tier of the option for this patient's condition (or pain type); None in answers made before
     # the guideline catalog existed.
     guideline: GuidelinePosition | None = None
+    # The probability of each harm outcome the model has (adverse event, dropout); empty for a response-only model.
+    harms: tuple[OutcomePrediction, ...] = ()
+
+    def harm(self, outcome: Outcome | str) -> OutcomePrediction | None:
+        return next((h for h in self.harms if h.outcome == outcome), None)
 
 
 class WarningKind(StrEnum):
@@ -517,9 +541,11 @@ class Contribution(FrozenModel):
 
 
 class OptionExplanation(FrozenModel):
-    """SHAP explanation of one option's model: base_value + sum(all contributions) == margin (log-odds)."""
+    """SHAP explanation of one option's model of one outcome: base_value + sum(all contributions) == margin
+    (log-odds)."""
 
     option_id: str
+    outcome: Outcome = Outcome.response
     base_value: float
     margin: float
     space: Literal["log_odds"] = "log_odds"
@@ -529,15 +555,18 @@ class OptionExplanation(FrozenModel):
 
 
 class ExplainedRecommendation(FrozenModel):
-    """A ranked recommendation with an explanation for every option (usable and excluded)."""
+    """A ranked recommendation with an explanation of the response for every option (usable and excluded) and,
+    for a model with harm outcomes, of each harm for every option (``harm_explanations``)."""
 
     recommendation: RankedRecommendation
     explanations: tuple[OptionExplanation, ...]
     features: FeatureVector
+    harm_explanations: tuple[OptionExplanation, ...] = ()
 
-    def explanation(self, option_id: str) -> OptionExplanation:
-        for e in self.explanations:
-            if e.option_id == option_id:
+    def explanation(self, option_id: str, outcome: Outcome | str = Outcome.response) -> OptionExplanation:
+        found = self.explanations if outcome == Outcome.response else self.harm_explanations
+        for e in found:
+            if e.option_id == option_id and e.outcome == outcome:
                 return e
         raise KeyError(option_id)
 
@@ -549,6 +578,14 @@ class SubgroupGap(FrozenModel):
     metric: str  # "auc" | "ece" | "calibration" (mean estimate minus observed)
     largest_gap: float
     groups: dict[str, float]
+
+
+class OutcomeDefinition(FrozenModel):
+    """One outcome a model estimates: its name, how answers word it and what it means."""
+
+    outcome: Outcome
+    label: str  # e.g. "stop for side effects"
+    definition: str
 
 
 class ModelSummary(FrozenModel):
@@ -566,6 +603,7 @@ class ModelSummary(FrozenModel):
     validation_metrics: dict[str, float] = Field(default_factory=dict)  # e.g. "auc_mean", "ece_max"
     subgroup_gaps: tuple[SubgroupGap, ...] = ()
     limitations: tuple[str, ...] = ()
+    outcomes: tuple[OutcomeDefinition, ...] = ()  # what the model estimates per option (empty: response only)
 
 
 RECOMMENDATION_RECORD_FORMAT: Literal["precisionpain.recommendation/1"] = "precisionpain.recommendation/1"

@@ -11,7 +11,7 @@ import numpy as np
 
 from precisionpain.catalog.loader import FeatureCatalog
 from precisionpain.explain import display
-from precisionpain.schema import Contribution, OptionExplanation
+from precisionpain.schema import Contribution, OptionExplanation, Outcome
 
 DEFAULT_TOP_K = 8
 
@@ -54,8 +54,11 @@ def explain_options(
     margins: np.ndarray,
     catalog: FeatureCatalog,
     top_k: int = DEFAULT_TOP_K,
+    *,
+    outcome: str = "response",
 ) -> tuple[OptionExplanation, ...]:
-    """One patient: ``values`` (p,), ``contributions`` (k, p), ``base_values`` and ``margins`` (k,).
+    """One patient: ``values`` (p,), ``contributions`` (k, p), ``base_values`` and ``margins`` (k,) of one
+    outcome's models (the response by default).
 
     Each explanation lists the ``top_k`` contributions by absolute size (log-odds), the sum of the rest, and
     totals per domain; ``base_value + sum(all contributions) == margin``.
@@ -66,6 +69,7 @@ def explain_options(
     order_all = np.argsort(-np.abs(c_all), axis=1, kind="stable")
     totals = c_all @ t.domain_matrix.T  # (k, domains)
     given = [None if math.isnan(x) else float(x) for x in np.asarray(values, dtype=np.float64)]
+    which = Outcome(outcome)
     out = []
     for j, option_id in enumerate(option_ids):
         c = c_all[j]
@@ -87,6 +91,7 @@ def explain_options(
         out.append(
             OptionExplanation.model_construct(
                 option_id=option_id,
+                outcome=which,
                 space="log_odds",
                 base_value=float(base_values[j]),
                 margin=float(margins[j]),

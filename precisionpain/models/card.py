@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from precisionpain.schema import ModelSummary, SubgroupGap
+from precisionpain.schema import ModelSummary, Outcome, OutcomeDefinition, SubgroupGap
 
 if TYPE_CHECKING:  # imported on use, so the report can read the figures' meanings without the training stack
     from precisionpain.models.config import TrainConfig
@@ -252,9 +252,27 @@ _SUBGROUP_GAP = re.compile(r"subgroup_([a-z0-9_]+)_(auc|ece|calibration)_gap")
 SUBGROUP_METRICS = {"auc": "auc", "ece": "ece", "calibration": "calibration_in_the_large"}
 
 
+#: a harm outcome's figures: ``<outcome>_<figure>`` (e.g. ``adverse_event_auc_mean``)
+_HARM_METRIC = re.compile(r"(adverse_event|dropout)_([a-z_0-9]+)")
+_HARM_WORDS = {"adverse_event": "stopping for side effects", "dropout": "stopping early (any reason)"}
+
+
+def _harm_meaning(key: str) -> MetricMeaning | None:
+    found = _HARM_METRIC.fullmatch(key)
+    if found is None or found.group(2) not in VALIDATION_METRICS:
+        return None
+    base = VALIDATION_METRICS[found.group(2)]
+    words = _HARM_WORDS[found.group(1)]
+    meaning = base.meaning.replace("responded", "stopped").replace("response", words)
+    return MetricMeaning(base.group, f"{base.name}: {words}", meaning, base.kind)
+
+
 def metric_meaning(key: str) -> MetricMeaning | None:
     """The plain-language meaning of a validation figure (an interval bound has its figure's meaning); None for
     a key this version does not know."""
+    harm = _harm_meaning(key)
+    if harm is not None:
+        return harm
     for suffix in INTERVAL_SUFFIXES:
         if key.endswith(suffix) and key.removesuffix(suffix) in VALIDATION_METRICS:
             return VALIDATION_METRICS[key.removesuffix(suffix)]
@@ -374,8 +392,13 @@ def model_summary(
     limitations: tuple[str, ...] = LIMITATIONS,
 ) -> ModelSummary:
     """What reports and DescribeModel show about a model, from its package metadata."""
+    from precisionpain.models.outcomes import OUTCOME_DEFINITIONS, OUTCOME_LABELS, harm_definition
     from precisionpain.models.package import INTENDED_USE
 
+    definitions: dict[str, str] = {
+        "response": metadata.outcome.definition or OUTCOME_DEFINITIONS["response"],
+        **{h.name: harm_definition(h) for h in metadata.harms},
+    }
     return ModelSummary(
         model_name=metadata.registered_model,
         model_version=version,
@@ -389,7 +412,17 @@ def model_summary(
         validation_metrics=dict(metadata.headline_metrics),
         subgroup_gaps=metadata.subgroup_gaps,
         limitations=limitations,
+        outcomes=tuple(
+            OutcomeDefinition(outcome=Outcome(o), label=OUTCOME_LABELS[o], definition=definitions[o])
+            for o in metadata.outcomes
+        ),
     )
+
+
+def harm_text(config: TrainConfig, name: str) -> str:
+    from precisionpain.models.outcomes import harm_definition
+
+    return harm_definition(config.harm(name)) + f"; column `{config.harm(name).column}`"
 
 
 def model_card(
@@ -515,6 +548,26 @@ def model_card(
             f"| {factor} | {groups} | {_fmt(report.auc_gap)} | {_fmt(report.ece_gap)} "
             f"| {_fmt(report.calibration_in_the_large_gap)} |"
         )
+    for name, harm in evaluation.harms.items():
+        lines += [
+            "",
+            f"Harm outcome `{name}` ({harm_text(config, name)}), one model per option, on the held-out patients who "
+            "received it:",
+            "",
+            "| option | n | events | AUC | Brier | ECE | ECE noise floor | ECE vs truth (all patients) |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for opt in harm.per_option:
+            m = opt.metrics
+            lines.append(
+                f"| {opt.option_id} | {m.n:,} | {m.prevalence * m.n:,.0f} | {_fmt(m.auc)} | {_fmt(m.brier)} "
+                f"| {_fmt(m.ece)} | {_fmt(opt.ece_noise_floor)} | {_fmt(opt.ece_true_all)} |"
+            )
+        if harm.interval_coverage is not None:
+            lines.append(
+                f"\nShare of true probabilities inside their intervals: {_fmt(harm.interval_coverage)} "
+                f"(nominal {1 - evaluation.interval_alpha:.2f})."
+            )
     if overlap:
         lines += ["", "Overlap on the training data:"]
         lines += [f"- {k}: {_fmt(v)}" for k, v in overlap.items()]

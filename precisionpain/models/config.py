@@ -39,6 +39,25 @@ class OutcomeConfig(FrozenModel):
     definition: str = ">=30% reduction in 0-10 NRS pain at 12 weeks (IMMPACT moderately important)"
 
 
+#: The harm outcomes a model may have beside the response, in the order answers list them.
+HARM_OUTCOMES: tuple[str, ...] = ("adverse_event", "dropout")
+HarmName = Literal["adverse_event", "dropout"]
+
+
+class HarmConfig(FrozenModel):
+    """One harm outcome modelled beside the response: one calibrated model per option on the same patients, split,
+    features and estimator settings (the treatment column is ``outcome.treatment_column``; the objective binary).
+
+    ``column`` holds the observed 0/1 outcome of the option each patient received. A synthetic cohort records
+    every patient's potential outcome under every option instead (``<factual_prefix><option>``): when the table
+    has no ``column`` and ``factual_prefix`` is set, the observed outcome is the one of the option received."""
+
+    name: HarmName
+    column: str = Field(min_length=1)
+    factual_prefix: str | None = None
+    definition: str = ""
+
+
 class SplitConfig(FrozenModel):
     test_fraction: float = Field(default=0.2, gt=0.0, lt=0.9)
     group_column: str | None = "patient_id"
@@ -61,8 +80,9 @@ class ModelConfig(FrozenModel):
     xgboost: dict[str, Any] = Field(default_factory=dict)
     interval: IntervalConfig = IntervalConfig()
 
-    def estimator_params(self, objective: str, seed: int) -> dict[str, Any]:
-        """Keyword arguments for TreatmentResponseModel."""
+    def estimator_params(self, objective: str, seed: int, *, single_class: str = "error") -> dict[str, Any]:
+        """Keyword arguments for TreatmentResponseModel (``single_class="prior"`` for a harm outcome, which some
+        options' patients may never have had)."""
         tree = {k: v for k, v in self.xgboost.items() if k in ESTIMATOR_TREE_PARAMS}
         extra = {k: v for k, v in self.xgboost.items() if k not in ESTIMATOR_TREE_PARAMS}
         return {
@@ -71,6 +91,7 @@ class ModelConfig(FrozenModel):
             "calibration": self.calibration,
             "n_folds": self.n_folds,
             "min_samples_per_option": self.min_samples_per_option,
+            "single_class": single_class,
             "propensity_clip": self.propensity_clip,
             "interval_method": self.interval.method,
             "n_bootstrap": self.interval.n_bootstrap,
@@ -119,6 +140,7 @@ class TrainConfig(FrozenModel):
     options: Literal["all"] | tuple[str, ...] = "all"
     seed: int = 7
     outcome: OutcomeConfig = OutcomeConfig()
+    harms: tuple[HarmConfig, ...] = ()
     split: SplitConfig = SplitConfig()
     model: ModelConfig = ModelConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
@@ -131,7 +153,24 @@ class TrainConfig(FrozenModel):
                 raise ValueError("options lists at least two option ids (or is 'all')")
             if len(set(self.options)) != len(self.options):
                 raise ValueError("options lists an id more than once")
+        names = [h.name for h in self.harms]
+        if len(set(names)) != len(names):
+            raise ValueError("harms lists an outcome more than once")
+        columns = [h.column for h in self.harms]
+        if self.outcome.column in columns or len(set(columns)) != len(columns):
+            raise ValueError("harms and outcome must each name their own column")
+        if self.harms and self.outcome.objective != "binary":
+            raise ValueError("harms need the binary objective")
         return self
+
+    @property
+    def outcome_names(self) -> tuple[str, ...]:
+        """The response followed by the harms, in :data:`HARM_OUTCOMES` order."""
+        given = {h.name for h in self.harms}
+        return ("response", *(h for h in HARM_OUTCOMES if h in given))
+
+    def harm(self, name: str) -> HarmConfig:
+        return next(h for h in self.harms if h.name == name)
 
 
 def _estimator_violations(model: ModelConfig, objective: str, seed: int) -> list[Violation]:

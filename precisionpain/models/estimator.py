@@ -24,6 +24,11 @@ all rows with the option as extra one-hot columns):
 6. All final boosters (and all interval replicates) are merged into one multi-target booster each, so serving
    scores every option of a patient in one XGBoost call. Target j reproduces ``boosters_[option_j]`` bit for bit.
 
+Rare binary outcomes (an adverse event that no patient of an option had): with ``single_class="prior"`` such an
+option is fitted with two pseudo-patients added (one of each class, every feature missing, weight 1/2 each, the
+Jeffreys prior on a rate), so its model predicts a small rate instead of refusing to fit; ``"error"`` (default)
+refuses the option, naming it.
+
 These are intervals for the expected outcome (the response probability), not for one patient's outcome. They
 reflect estimation variance only; the bias of shrunken boosted trees is not in them, so their coverage of the
 true probability is measured (benchmarks/estimator_bench.py) rather than assumed.
@@ -48,6 +53,7 @@ from precisionpain.models import boosting
 from precisionpain.models.calibration import CalibrationMethod, Calibrator, fit_calibrator
 from precisionpain.models.inputs import check_features, check_outcome, check_sample_weight, check_treatment
 from precisionpain.models.propensity import (
+    PropensityModel,
     fit_propensity,
     overlap_diagnostics,
     stabilised_weights,
@@ -61,6 +67,9 @@ OBJECTIVES: tuple[str, ...] = ("binary", "regression")
 STRATEGIES: tuple[str, ...] = ("t_learner", "s_learner", "ipw_t_learner")
 CALIBRATIONS: tuple[str, ...] = ("auto", "isotonic", "sigmoid", "none")
 INTERVAL_METHODS: tuple[str, ...] = ("jackknife", "bootstrap", "none")
+SINGLE_CLASS: tuple[str, ...] = ("error", "prior")
+#: weight of each of the two pseudo-patients ``single_class="prior"`` adds (Jeffreys: half an event, half a non-event)
+PRIOR_WEIGHT = 0.5
 TREE_METHODS: tuple[str, ...] = ("hist", "approx", "exact")
 
 _CHUNK_ROWS = 65_536  # rows scored per XGBoost call; bounds memory for the stacked S-learner input
@@ -214,6 +223,8 @@ class TreatmentResponseModel(BaseEstimator):
     propensity_clip: lower clip of propensities for weights and the overlap threshold.
     propensity_l2: L2 penalty of the multinomial logistic propensity model (standardised features).
     min_samples_per_option: fewer patients than this on an option is an error naming the option.
+    single_class: binary objective, an option whose patients all had the same outcome: ``"error"`` (default)
+        refuses it; ``"prior"`` fits it with two pseudo-patients of weight 1/2 (see the module doc).
     random_state: seed (``None`` draws one; the seed used is kept in ``seed_``).
     n_jobs: threads, passed explicitly to XGBoost; several options are fitted in parallel, one thread each.
     xgb_params: extra XGBoost parameters merged last (not the keys in ``boosting.RESERVED_XGB_KEYS``).
@@ -253,6 +264,7 @@ class TreatmentResponseModel(BaseEstimator):
         propensity_clip: float = 0.01,
         propensity_l2: float = 1.0,
         min_samples_per_option: int = 20,
+        single_class: str = "error",
         random_state: int | None = 0,
         n_jobs: int = 1,
         xgb_params: Mapping[str, Any] | None = None,
@@ -276,6 +288,7 @@ class TreatmentResponseModel(BaseEstimator):
         self.propensity_clip = propensity_clip
         self.propensity_l2 = propensity_l2
         self.min_samples_per_option = min_samples_per_option
+        self.single_class = single_class
         self.random_state = random_state
         self.n_jobs = n_jobs
         self.xgb_params = xgb_params
@@ -313,6 +326,7 @@ class TreatmentResponseModel(BaseEstimator):
             and self.min_samples_per_option < self.n_folds
         ):
             v.append(Violation("min_samples_per_option", "must be >= n_folds", "integer"))
+        _choice(v, "single_class", self.single_class, SINGLE_CLASS)
         if self.random_state is not None:
             _number(v, "random_state", self.random_state, integer=True, low=0, high=2**32 - 1)
         _number(v, "n_jobs", self.n_jobs, integer=True, low=1, high=256)
@@ -357,11 +371,21 @@ class TreatmentResponseModel(BaseEstimator):
 
     # ------------------------------------------------------------------ fit
 
-    def fit(self, X: Any, treatment: Any, y: Any, sample_weight: Any = None) -> Self:
+    def fit(
+        self,
+        X: Any,
+        treatment: Any,
+        y: Any,
+        sample_weight: Any = None,
+        *,
+        propensity_model: PropensityModel | None = None,
+    ) -> Self:
         """Fit the propensity model, the per-option boosters, the calibrators and the interval replicates.
 
         X: numeric (n, p) array or DataFrame, NaN = missing. treatment: n hashable labels (two or more distinct).
-        y: n outcomes (0/1 for binary). sample_weight: n non-negative weights (optional). Returns ``self``.
+        y: n outcomes (0/1 for binary). sample_weight: n non-negative weights (optional). ``propensity_model``:
+        the fitted propensity model of another outcome model of the same X, treatment and weights (the propensity
+        does not depend on y), reused instead of fitted again. Returns ``self``.
         """
         self._check_params()
         n = _n_rows(X)
@@ -409,7 +433,12 @@ class TreatmentResponseModel(BaseEstimator):
                                 "all zeros",
                             )
                         )
-            if yv is not None and self.objective == "binary" and len(options) >= 2:
+            if (
+                yv is not None
+                and self.objective == "binary"
+                and len(options) >= 2
+                and self.single_class == "error"
+            ):
                 for j, opt in enumerate(options):
                     yj = yv[codes == j]
                     if yj.size and (yj.min() == yj.max()):
@@ -420,9 +449,21 @@ class TreatmentResponseModel(BaseEstimator):
                                 "a single outcome class",
                             )
                         )
+        if propensity_model is not None and (
+            not isinstance(propensity_model, PropensityModel)
+            or propensity_model.n_options != len(options)
+            or (Xv is not None and propensity_model.medians.shape[0] != Xv.shape[1])
+        ):
+            violations.append(
+                Violation(
+                    "propensity_model",
+                    "must be a fitted PropensityModel of the same features and options",
+                    kind_of(propensity_model),
+                )
+            )
         ValidationError.raise_if_any("TreatmentResponseModel.fit", violations)
         assert Xv is not None and yv is not None and labels is not None  # narrowed by the checks above
-        self._fit_checked(Xv, names, options, codes, yv, wv)
+        self._fit_checked(Xv, names, options, codes, yv, wv, propensity_model)
         return self
 
     def _fit_checked(
@@ -433,6 +474,7 @@ class TreatmentResponseModel(BaseEstimator):
         codes: np.ndarray,
         y: np.ndarray,
         sample_weight: np.ndarray | None,
+        propensity_model: PropensityModel | None = None,
     ) -> None:
         n, p = Xv.shape
         k = len(options)
@@ -443,7 +485,7 @@ class TreatmentResponseModel(BaseEstimator):
         )
         base_w = np.ones(n) if sample_weight is None else sample_weight * (n / sample_weight.sum())
 
-        propensity = fit_propensity(
+        propensity = propensity_model or fit_propensity(
             Xv, codes, k, base_w, l2=float(self.propensity_l2), n_jobs=int(self.n_jobs)
         )
         e = propensity.predict(Xv)
@@ -468,8 +510,13 @@ class TreatmentResponseModel(BaseEstimator):
             for j in range(k):
                 rows = codes == j
                 wj = train_w[rows] / train_w[rows].mean()
-                yj = y[rows]
-                tasks.append((j, X32[rows], yj, wj, self._strata(yj)))
+                Xj, yj = X32[rows], y[rows]
+                # single_class="prior" (checked in fit): two pseudo-patients, one of each class
+                if self.objective == "binary" and yj.min() == yj.max():
+                    Xj = np.concatenate([Xj, np.full((2, p), np.nan, dtype=np.float32)])
+                    yj = np.concatenate([yj, [0.0, 1.0]])
+                    wj = np.concatenate([wj, [PRIOR_WEIGHT, PRIOR_WEIGHT]])
+                tasks.append((j, Xj, yj, wj, self._strata(yj)))
         tasks.sort(key=lambda t: -t[1].shape[0])  # largest first balances the thread pool
         n_jobs = int(self.n_jobs)
         nthread = max(1, n_jobs // len(tasks))
@@ -498,8 +545,8 @@ class TreatmentResponseModel(BaseEstimator):
             rows = codes == j
             if self.strategy == "s_learner":
                 oof, n_rounds = fitted[0].oof_margin[rows], fitted[0].n_rounds
-            else:
-                oof, n_rounds = fitted[j].oof_margin, fitted[j].n_rounds
+            else:  # the real patients' rows come first (pseudo-patients of a single-class option follow)
+                oof, n_rounds = fitted[j].oof_margin[: int(rows.sum())], fitted[j].n_rounds
             kind, scores = "none", {}
             if self.objective == "binary":
                 method = cast(CalibrationMethod, self.calibration)
@@ -556,6 +603,10 @@ class TreatmentResponseModel(BaseEstimator):
     ) -> _Fitted:
         rng = np.random.default_rng([seed, key])
         params = self._params(nthread=nthread, seed=int(rng.integers(2**31 - 1)))
+        if self.single_class == "prior" and self.objective == "binary" and "base_score" not in params:
+            # A rare outcome leaves some folds' training rows with no event, where XGBoost would start from a rate
+            # of 0 (a margin it cannot use): start every booster of the option from its smoothed rate instead.
+            params["base_score"] = float((w @ y + PRIOR_WEIGHT) / (w.sum() + 2 * PRIOR_WEIGHT))
         fold = boosting.make_folds(strata, int(self.n_folds), rng)
         try:
             cf = boosting.cross_fit(

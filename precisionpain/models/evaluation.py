@@ -6,8 +6,8 @@ coverage against the truth."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -17,7 +17,7 @@ from pydantic import Field
 from precisionpain.base import FrozenModel
 from precisionpain.catalog.loader import FeatureCatalog, OptionCatalog
 from precisionpain.errors import DataError, Violation
-from precisionpain.models.config import EvaluationConfig, OutcomeConfig, SplitConfig
+from precisionpain.models.config import EvaluationConfig, HarmConfig, OutcomeConfig, SplitConfig
 from precisionpain.models.metrics import (
     ClassificationMetrics,
     OracleMetrics,
@@ -76,9 +76,12 @@ def check_table(
     tables: PgxTables,
     group_column: str | None,
     what: str = "training data",
+    harms: Sequence[HarmConfig] = (),
 ) -> pd.DataFrame:
     """Check a patient table for training or evaluation and return the rows whose treatment is one of
     ``option_ids`` (rows given an option of the catalog that this run does not use are left out).
+    ``harms``: the harm outcomes' columns are checked like the outcome's, on those rows (see
+    :func:`precisionpain.models.outcomes.with_observed_harms` for a synthetic cohort's).
 
     Every problem is collected and raised once as a :class:`DataError`: absent columns (treatment, outcome,
     patient, required catalog fields), treatments that are missing or not in the treatment-option catalog,
@@ -126,33 +129,45 @@ def check_table(
                     outcome.treatment_column, "no row received one of the options this run uses", "string"
                 )
             )
-    if outcome.column in frame.columns:
-        raw = frame[outcome.column]
-        y = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-        not_numeric = np.isnan(y) & ~raw.isna().to_numpy()
-        if not_numeric.any():
-            problems.append(
-                Violation(
-                    outcome.column, f"{int(not_numeric.sum())} row(s) have a non-numeric outcome", "string"
-                )
-            )
-        if raw.isna().any():
-            problems.append(
-                Violation(outcome.column, f"{int(raw.isna().sum())} row(s) have no outcome", "null")
-            )
-        finite = y[~np.isnan(y)]
-        if outcome.objective == "binary" and not np.isin(finite, (0.0, 1.0)).all():
-            problems.append(
-                Violation(
-                    outcome.column,
-                    f"must be 0 or 1 for the binary objective ({int((~np.isin(finite, (0.0, 1.0))).sum())} "
-                    "row(s) are not)",
-                    "number",
-                )
-            )
+    problems += _outcome_problems(frame, outcome.column, outcome.objective == "binary")
+    for harm in harms:
+        if harm.column not in frame.columns:
+            problems.append(Violation(harm.column, "required column is absent", "no column"))
+        else:
+            problems += _outcome_problems(frame, harm.column, True, rows=keep)
     problems += frame_violations(frame, catalog, tables)
     DataError.raise_if_any(what, problems)
     return frame.loc[keep].reset_index(drop=True) if not keep.all() else frame
+
+
+def _outcome_problems(
+    frame: pd.DataFrame, column: str, binary: bool, rows: np.ndarray | None = None
+) -> list[Violation]:
+    """An outcome column's missing, non-numeric and (binary) non-0/1 values, counted over ``rows`` (all rows by
+    default: a harm read from a synthetic cohort's per-option columns is only defined on the rows kept)."""
+    if column not in frame.columns:
+        return []
+    raw = frame[column] if rows is None else frame.loc[rows, column]
+    problems: list[Violation] = []
+    y = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    not_numeric = np.isnan(y) & ~raw.isna().to_numpy()
+    if not_numeric.any():
+        problems.append(
+            Violation(column, f"{int(not_numeric.sum())} row(s) have a non-numeric outcome", "string")
+        )
+    if raw.isna().any():
+        problems.append(Violation(column, f"{int(raw.isna().sum())} row(s) have no outcome", "null"))
+    finite = y[~np.isnan(y)]
+    if binary and not np.isin(finite, (0.0, 1.0)).all():
+        problems.append(
+            Violation(
+                column,
+                f"must be 0 or 1 for the binary objective ({int((~np.isin(finite, (0.0, 1.0))).sum())} "
+                "row(s) are not)",
+                "number",
+            )
+        )
+    return problems
 
 
 def option_count_violations(
@@ -218,9 +233,20 @@ def outcome_arrays(
     return np.asarray([str(t) for t in treatment], dtype=object), y
 
 
-def true_outcomes(frame: pd.DataFrame, option_ids: Sequence[str]) -> np.ndarray | None:
-    """The synthetic cohort's true response probabilities (n, k), or None when the table has none."""
-    cols = [f"{TRUE_P_PREFIX}{o}" for o in option_ids]
+def harm_arrays(frame: pd.DataFrame, harms: Sequence[HarmConfig]) -> dict[str, np.ndarray]:
+    """Each harm's observed 0/1 outcome (a table checked by :func:`check_table` with these harms), by name."""
+    return {
+        h.name: pd.to_numeric(frame[h.column], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        for h in harms
+    }
+
+
+def true_outcomes(
+    frame: pd.DataFrame, option_ids: Sequence[str], prefix: str = TRUE_P_PREFIX
+) -> np.ndarray | None:
+    """The synthetic cohort's true probabilities (n, k) of the response (or of the outcome whose columns start
+    with ``prefix``), or None when the table has none."""
+    cols = [f"{prefix}{o}" for o in option_ids]
     if not all(c in frame.columns for c in cols):
         return None
     return frame[cols].to_numpy(dtype=float)
@@ -259,6 +285,19 @@ class OptionEvaluation(FrozenModel):
     calibration_count: tuple[int, ...]
 
 
+class HarmEvaluation(FrozenModel):
+    """One harm outcome's models on the held-out patients (see :func:`evaluate`): each option's discrimination and
+    calibration on the patients who received it; with the synthetic truth, interval coverage of the true
+    probabilities. ``headline`` holds the summary figures (``auc_mean``, ``ece_max``, ...)."""
+
+    outcome: str
+    per_option: tuple[OptionEvaluation, ...]
+    interval_coverage: float | None = None
+    interval_coverage_per_option: dict[str, float] = Field(default_factory=dict)
+    interval_mean_width: float | None = None
+    headline: dict[str, float] = Field(default_factory=dict)
+
+
 class EvaluationResult(FrozenModel):
     """Every metric of one model on one set of patients (see :func:`evaluate`).
 
@@ -291,6 +330,7 @@ class EvaluationResult(FrozenModel):
     subgroups: dict[str, SubgroupReport] = Field(default_factory=dict)
     headline: dict[str, float] = Field(default_factory=dict)
     provenance: dict[str, str] = Field(default_factory=dict)
+    harms: dict[str, HarmEvaluation] = Field(default_factory=dict)  # the harm outcomes' evaluations, by name
 
 
 @dataclass(frozen=True)
@@ -304,6 +344,8 @@ class HeldOut:
     avoid: np.ndarray  # (n, k) in option_ids order: excluded by the safety rules (CPIC avoid included)
     true_p: np.ndarray | None  # (n, k) in option_ids order
     option_ids: tuple[str, ...]
+    harm_y: Mapping[str, np.ndarray] = field(default_factory=dict)  # observed harm outcomes, by outcome name
+    harm_true_p: Mapping[str, np.ndarray] = field(default_factory=dict)  # (n, k) each, synthetic truth only
 
     def in_order(self, options: Sequence[str]) -> HeldOut:
         """The same patients with the (n, k) matrices reordered to ``options`` (e.g. an estimator's options_)."""
@@ -324,6 +366,8 @@ class HeldOut:
             avoid=self.avoid[:, idx],
             true_p=None if self.true_p is None else self.true_p[:, idx],
             option_ids=tuple(options),
+            harm_y=self.harm_y,
+            harm_true_p={k: v[:, idx] for k, v in self.harm_true_p.items()},
         )
 
 
@@ -336,6 +380,7 @@ def held_out(
     tables: PgxTables,
     *,
     safety: SafetyCatalogs | None = None,
+    harms: Sequence[HarmConfig] = (),
 ) -> HeldOut:
     """The held-out patients with their outcomes and, per option, whether the safety rules exclude it (the engine
     the ranking obeys, over every patient: :func:`precisionpain.ranking.safety_exclusion_matrix`). ``safety``
@@ -345,7 +390,10 @@ def held_out(
 
     if safety is None:
         safety = _safety_catalogs(options, tables)
+    from precisionpain.models.outcomes import TRUE_PROBABILITY_PREFIX
+
     treatment, y = outcome_arrays(frame, outcome, option_ids)
+    harm_true = {h.name: true_outcomes(frame, option_ids, TRUE_PROBABILITY_PREFIX[h.name]) for h in harms}
     return HeldOut(
         frame=frame,
         X=X,
@@ -354,6 +402,8 @@ def held_out(
         avoid=safety_exclusion_matrix(frame, option_ids, safety),
         true_p=true_outcomes(frame, option_ids),
         option_ids=tuple(option_ids),
+        harm_y=harm_arrays(frame, harms),
+        harm_true_p={k: v for k, v in harm_true.items() if v is not None},
     )
 
 
@@ -367,6 +417,101 @@ def _safety_catalogs(options: OptionCatalog, tables: PgxTables) -> SafetyCatalog
     medications = load_medication_catalog(root)
     rules = load_safety_rules(features, options, medications, root)
     return compile_safety_catalogs(root, features, options, tables, medications, rules)
+
+
+def _per_option_evaluations(
+    p: np.ndarray,
+    y: np.ndarray,
+    treatment: np.ndarray,
+    true_p: np.ndarray | None,
+    options: Sequence[str],
+    config: EvaluationConfig,
+    seed: int,
+) -> tuple[OptionEvaluation, ...]:
+    """Each option's discrimination and calibration on the patients who received it (and, with the truth, its
+    calibration against the true probabilities), for one outcome's predictions ``p`` (n, k)."""
+    metrics = per_option_metrics(y, treatment, p, options, n_bins=config.calibration_bins)
+    codes_t = pd.Categorical(treatment, categories=list(options)).codes
+    out = []
+    for j, opt in enumerate(options):
+        if opt not in metrics:
+            continue
+        rows = codes_t == j
+        curve = calibration_curve(y[rows], p[rows, j], n_bins=config.calibration_bins)
+        floor = ece_noise_floor(p[rows, j], n_bins=config.calibration_bins, random_state=seed + j)
+        true_ece = true_ece_all = None
+        if true_p is not None:
+            true_ece = ece_against_truth(p[rows, j], true_p[rows, j], n_bins=config.calibration_bins)
+            true_ece_all = ece_against_truth(p[:, j], true_p[:, j], n_bins=config.calibration_bins)
+        out.append(
+            OptionEvaluation(
+                option_id=opt,
+                metrics=metrics[opt],
+                ece_noise_floor=floor,
+                ece_excess=max(0.0, metrics[opt].ece - floor),
+                ece_true=true_ece,
+                ece_true_all=true_ece_all,
+                calibration_predicted=tuple(float(x) for x in curve.mean_predicted),
+                calibration_observed=tuple(float(x) for x in curve.observed_rate),
+                calibration_count=tuple(round(x) for x in curve.count),
+            )
+        )
+    return tuple(out)
+
+
+def _coverage(
+    estimator: Any, X: np.ndarray, true_p: np.ndarray, options: Sequence[str], alpha: float
+) -> tuple[float, dict[str, float], float] | None:
+    """Share of true probabilities inside the (1 - alpha) intervals, overall and per option, and the mean width;
+    None for a model without intervals."""
+    if getattr(estimator, "interval_method", "none") == "none":
+        return None
+    interval = estimator.predict_interval(X, alpha=alpha)
+    idx = [[str(o) for o in estimator.options_].index(o) for o in options]
+    lower, upper = interval.lower[:, idx], interval.upper[:, idx]
+    inside = (true_p >= lower) & (true_p <= upper)
+    per = {o: float(inside[:, j].mean()) for j, o in enumerate(options)}
+    return float(inside.mean()), per, float((upper - lower).mean())
+
+
+def _harm_evaluation(
+    name: str,
+    model: Any,
+    data: HeldOut,
+    options: Sequence[str],
+    config: EvaluationConfig,
+    seed: int,
+    interval_alpha: float,
+) -> HarmEvaluation:
+    """One harm outcome's models on the held-out patients: each option's discrimination and calibration, and
+    (synthetic data) calibration and interval coverage against the true probabilities."""
+    from precisionpain.models.outcomes import predict_in_order
+
+    p = predict_in_order(model, data.X, options)
+    true_p = data.harm_true_p.get(name)
+    per_option = _per_option_evaluations(p, data.harm_y[name], data.treatment, true_p, options, config, seed)
+    coverage = _coverage(model, data.X, true_p, options, interval_alpha) if true_p is not None else None
+    auc = [m.metrics.auc for m in per_option]
+    ece = [m.metrics.ece for m in per_option]
+    headline = {
+        "auc_mean": float(np.nanmean(auc)) if np.isfinite(auc).any() else float("nan"),
+        "auc_min": float(np.nanmin(auc)) if np.isfinite(auc).any() else float("nan"),
+        "ece_mean": float(np.nanmean(ece)),
+        "ece_max": float(np.nanmax(ece)),
+        "ece_excess_max": float(np.nanmax([m.ece_excess for m in per_option])),
+    }
+    if true_p is not None:
+        headline["ece_true_all_max"] = float(np.nanmax([m.ece_true_all or 0.0 for m in per_option]))
+    if coverage is not None:
+        headline["interval_coverage"], _, headline["interval_mean_width"] = coverage
+    return HarmEvaluation(
+        outcome=name,
+        per_option=per_option,
+        interval_coverage=None if coverage is None else coverage[0],
+        interval_coverage_per_option={} if coverage is None else coverage[1],
+        interval_mean_width=None if coverage is None else coverage[2],
+        headline={k: v for k, v in headline.items() if np.isfinite(v)},
+    )
 
 
 def policy_dr_scores(estimator: Any, data: HeldOut, policy_codes: np.ndarray) -> np.ndarray:
@@ -394,41 +539,24 @@ def evaluate(
     *,
     seed: int = 0,
     interval_alpha: float = 0.1,
+    harms: Mapping[str, Any] | None = None,
 ) -> EvaluationResult:
-    """Every metric of one fitted model on held-out patients."""
+    """Every metric of one fitted model on held-out patients; ``harms`` (outcome name -> fitted model of the same
+    options) are evaluated beside it, each outcome's calibration and discrimination per option."""
     options = tuple(str(o) for o in estimator.options_)
     data = data.in_order(options)
+    harm_results = {
+        name: _harm_evaluation(name, model, data, options, config, seed, interval_alpha)
+        for name, model in (harms or {}).items()
+        if name in data.harm_y
+    }
     p = estimator.predict_outcomes(data.X)
     propensity = estimator.predict_propensity(data.X)
     codes = usable_policy(p, data.avoid)
     policy_labels = np.asarray(options, dtype=object)[codes]
 
-    metrics = per_option_metrics(data.y, data.treatment, p, options, n_bins=config.calibration_bins)
+    per_option = _per_option_evaluations(p, data.y, data.treatment, data.true_p, options, config, seed)
     codes_t = pd.Categorical(data.treatment, categories=options).codes
-    per_option = []
-    for j, opt in enumerate(options):
-        if opt not in metrics:
-            continue
-        rows = codes_t == j
-        curve = calibration_curve(data.y[rows], p[rows, j], n_bins=config.calibration_bins)
-        floor = ece_noise_floor(p[rows, j], n_bins=config.calibration_bins, random_state=seed + j)
-        true_ece = true_ece_all = None
-        if data.true_p is not None:
-            true_ece = ece_against_truth(p[rows, j], data.true_p[rows, j], n_bins=config.calibration_bins)
-            true_ece_all = ece_against_truth(p[:, j], data.true_p[:, j], n_bins=config.calibration_bins)
-        per_option.append(
-            OptionEvaluation(
-                option_id=opt,
-                metrics=metrics[opt],
-                ece_noise_floor=floor,
-                ece_excess=max(0.0, metrics[opt].ece - floor),
-                ece_true=true_ece,
-                ece_true_all=true_ece_all,
-                calibration_predicted=tuple(float(x) for x in curve.mean_predicted),
-                calibration_observed=tuple(float(x) for x in curve.observed_rate),
-                calibration_count=tuple(round(x) for x in curve.count),
-            )
-        )
 
     policy = evaluate_policy(
         policy_labels,
@@ -472,12 +600,9 @@ def evaluate(
         single_regret = float(single_regrets.min())
         dr_single_regret = float(single_regrets[options.index(policy.best_single_option)])
         true_value = float(data.true_p[rows, codes].mean())
-        if getattr(estimator, "interval_method", "none") != "none":
-            interval = estimator.predict_interval(data.X, alpha=interval_alpha)
-            inside = (data.true_p >= interval.lower) & (data.true_p <= interval.upper)
-            coverage = float(inside.mean())
-            coverage_per_option = {o: float(inside[:, j].mean()) for j, o in enumerate(options)}
-            width = float((interval.upper - interval.lower).mean())
+        found = _coverage(estimator, data.X, data.true_p, options, interval_alpha)
+        if found is not None:
+            coverage, coverage_per_option, width = found
 
     auc = [m.metrics.auc for m in per_option]
     ece = [m.metrics.ece for m in per_option]
@@ -528,6 +653,8 @@ def evaluate(
         if coverage is not None and width is not None:
             headline["interval_coverage"] = coverage
             headline["interval_mean_width"] = width
+    for name, result in harm_results.items():
+        headline.update({f"{name}_{k}": v for k, v in result.headline.items()})
     return EvaluationResult(
         n_test=len(p),
         option_ids=options,
@@ -547,6 +674,7 @@ def evaluate(
         interval_alpha=interval_alpha,
         subgroups=subgroups,
         headline=headline,
+        harms=harm_results,
     )
 
 

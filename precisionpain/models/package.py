@@ -1,7 +1,9 @@
 """The model package: what one registered model version holds, and how to read it back.
 
     <package>/
-      estimator/           TreatmentResponseModel (boosters as UBJSON, calibrators and metadata as JSON)
+      estimator/           TreatmentResponseModel of the response (boosters as UBJSON, calibrators and metadata
+                           as JSON)
+      harms/<outcome>/     one TreatmentResponseModel per harm outcome (adverse_event, dropout), same layout
       catalog/features/    the feature catalog and CPIC tables the model was trained with
       catalog/models/      the treatment-option catalog
       metadata.json        PackageMetadata: catalog identity, features, training ranges, metrics, provenance
@@ -24,7 +26,8 @@ import json
 import os
 import re
 import shutil
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -41,12 +44,13 @@ from precisionpain.catalog.loader import (
 )
 from precisionpain.catalog.pgx_tables import load_pgx_tables
 from precisionpain.errors import ModelError
-from precisionpain.models.config import EvaluationConfig, OutcomeConfig, SplitConfig
+from precisionpain.models.config import EvaluationConfig, HarmConfig, OutcomeConfig, SplitConfig
 from precisionpain.pgx.tables import PgxTables
 from precisionpain.schema import SubgroupGap
 
 PACKAGE_FORMAT = 2  # 2: every file listed in manifest.json
 MANIFEST_FILE = "manifest.json"
+HARMS_DIR = "harms"
 MANIFEST_FORMAT = "precisionpain.package_manifest"
 MANIFEST_FORMAT_VERSION = 1
 MAX_MANIFEST_BYTES = 1 << 20
@@ -79,9 +83,19 @@ class PackageMetadata(FrozenModel):
     experiment: str = ""
     # How the training run defined the outcome, split the patients and evaluated (re-used by re-evaluation).
     outcome: OutcomeConfig = OutcomeConfig()
+    # The harm outcomes modelled beside the response (packages written before them have none).
+    harms: tuple[HarmConfig, ...] = ()
     split: SplitConfig = SplitConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
     seed: int = 7
+
+    @property
+    def outcomes(self) -> tuple[str, ...]:
+        """The response and the harm outcomes the package holds a model for, in answer order."""
+        from precisionpain.models.outcomes import OUTCOMES
+
+        given = {h.name for h in self.harms}
+        return tuple(o for o in OUTCOMES if o == "response" or o in given)
 
 
 INTENDED_USE = (
@@ -143,6 +157,8 @@ class LoadedPackage:
     tables: PgxTables
     model_card: str
     manifest_sha256: str = ""
+    #: outcome name -> its TreatmentResponseModel, for each harm the package holds (in metadata.outcomes order)
+    harms: Mapping[str, Any] = field(default_factory=dict)
 
 
 def _file_sha256(path: Path) -> str:
@@ -300,13 +316,24 @@ def write_package(
     metadata: PackageMetadata,
     catalog_root: Path,
     model_card: str,
+    harms: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write a model package folder (used by the training pipeline before logging it to MLflow), sealed with
-    its manifest (see :func:`seal_package`; :func:`package_manifest_sha256` reads the manifest's sha256)."""
+    its manifest (see :func:`seal_package`; :func:`package_manifest_sha256` reads the manifest's sha256).
+    ``harms`` (outcome name -> fitted model) must be the harms ``metadata`` lists, on the same options."""
     from precisionpain.models.artifacts import save_model
 
+    harms = dict(harms or {})
+    listed = {h.name for h in metadata.harms}
+    if set(harms) != listed:
+        raise ModelError("write_package: the harm models must be the harm outcomes the metadata lists")
+    for name, model in harms.items():
+        if sorted(str(o) for o in model.options_) != sorted(metadata.option_ids):
+            raise ModelError(f"write_package: the {name} model ranks other options than the response model")
     directory.mkdir(parents=True, exist_ok=True)
     save_model(estimator, directory / "estimator")
+    for name, model in harms.items():
+        save_model(model, directory / HARMS_DIR / name)
     for sub in ("features", "models"):
         shutil.copytree(catalog_root / sub, directory / "catalog" / sub, dirs_exist_ok=True)
     (directory / "metadata.json").write_text(metadata.model_dump_json(indent=2) + "\n", encoding="utf-8")
@@ -361,6 +388,11 @@ def read_package(path: str | Path, *, expected_manifest_sha256: str | None = Non
             "the catalog inside the model package does not match the sha256 recorded at training"
         )
     estimator = load_model(root / "estimator")
+    harms = {h.name: load_model(root / HARMS_DIR / h.name) for h in metadata.harms}
+    option_ids = sorted(str(o) for o in estimator.options_)
+    for name, model in harms.items():
+        if sorted(str(o) for o in model.options_) != option_ids:
+            raise ModelError(f"the model package's {name} model ranks other options than its response model")
     card_path = root / "model_card.md"
     return LoadedPackage(
         path=root,
@@ -371,4 +403,5 @@ def read_package(path: str | Path, *, expected_manifest_sha256: str | None = Non
         tables=tables,
         model_card=card_path.read_text(encoding="utf-8") if card_path.is_file() else "",
         manifest_sha256=manifest_sha256,
+        harms={o: harms[o] for o in metadata.outcomes if o in harms},
     )

@@ -2,7 +2,9 @@
 ``mlflow models serve``).
 
 Input: a table of patient profiles in the flat form (one column per catalog field, as in a cohort file).
-Output: one column ``p_response__<option_id>`` per option: the model's calibrated probability of response, raw.
+Output: one column ``p_response__<option_id>`` per option: the model's calibrated probability of response, raw;
+then, for each harm outcome the package models, ``p_adverse_event__<option_id>`` (stopping for an adverse event)
+and ``p_dropout__<option_id>`` (stopping early for any reason), also raw.
 No CPIC guidance, safety rule or ranking is applied (an option a rule excludes still gets its probability); the
 gRPC service and ``precisionpain recommend`` give the ranked, rule-applied answer.
 
@@ -51,12 +53,22 @@ _FALSE_TEXT = frozenset({"false", "0", "no"})
 _ROWS_SHOWN = 5
 
 
-def model_signature(option_ids: Sequence[str]) -> Any:
-    """The pyfunc signature: one double output per option, no input schema (see the module docstring)."""
+def output_columns(option_ids: Sequence[str], outcomes: Sequence[str] = ("response",)) -> list[str]:
+    """The pyfunc's output columns: every outcome's probability per option, outcome by outcome."""
+    from precisionpain.models.outcomes import PROBABILITY_PREFIX
+
+    return [f"{PROBABILITY_PREFIX[outcome]}{o}" for outcome in outcomes for o in option_ids]
+
+
+def model_signature(option_ids: Sequence[str], outcomes: Sequence[str] = ("response",)) -> Any:
+    """The pyfunc signature: one double output per option and outcome, no input schema (see the module
+    docstring)."""
     from mlflow.models import ModelSignature
     from mlflow.types.schema import ColSpec, Schema
 
-    return ModelSignature(outputs=Schema([ColSpec("double", f"p_response__{o}") for o in option_ids]))
+    return ModelSignature(
+        outputs=Schema([ColSpec("double", c) for c in output_columns(option_ids, outcomes)])
+    )
 
 
 def _boolean(value: Any) -> bool | str | None:
@@ -119,6 +131,10 @@ class PrecisionPainPyfunc(PythonModel):
         pkg = self.package
         frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
         matrix = assemble_features(read_booleans(frame, pkg.catalog), pkg.catalog, pkg.tables)
-        p = pkg.estimator.predict_outcomes(matrix.values)
-        columns = [f"p_response__{o}" for o in pkg.estimator.options_]
+        from precisionpain.models.outcomes import predict_in_order
+
+        options = [str(o) for o in pkg.estimator.options_]
+        models = [pkg.estimator, *pkg.harms.values()]
+        p = np.concatenate([predict_in_order(m, matrix.values, options) for m in models], axis=1)
+        columns = output_columns(options, pkg.metadata.outcomes)
         return pd.DataFrame(p, columns=columns, index=frame.index)

@@ -23,7 +23,7 @@ import logging
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -46,6 +46,7 @@ from precisionpain.models.evaluation import (
     HeldOut,
     check_table,
     evaluate,
+    harm_arrays,
     held_out,
     option_count_violations,
     outcome_arrays,
@@ -53,6 +54,7 @@ from precisionpain.models.evaluation import (
     split_by_patient,
     usable_policy,
 )
+from precisionpain.models.outcomes import with_observed_harms
 from precisionpain.models.package import (
     LoadedPackage,
     PackageMetadata,
@@ -211,6 +213,7 @@ class PreparedData:
     t_train: np.ndarray
     y_train: np.ndarray
     namespace: str = ""  # see data_namespace
+    harm_train: dict[str, np.ndarray] = field(default_factory=dict)  # each harm's observed outcome, by name
 
 
 def prepare_data(data_path: Path, config: TrainConfig, catalogs: Catalogs | None = None) -> PreparedData:
@@ -221,13 +224,14 @@ def prepare_data(data_path: Path, config: TrainConfig, catalogs: Catalogs | None
     raw = read_table(data_path)
     fingerprint = data_fingerprint(data_path, raw)
     frame = check_table(
-        raw,
+        with_observed_harms(raw, config.harms, config.outcome.treatment_column),
         outcome=config.outcome,
         option_ids=option_ids,
         known_option_ids=cats.options.ids,
         catalog=cats.features,
         tables=cats.tables,
         group_column=config.split.group_column,
+        harms=config.harms,
     )
     train_idx, test_idx = split_by_patient(frame, config.split)
     train_frame = frame.iloc[train_idx].reset_index(drop=True)
@@ -252,6 +256,7 @@ def prepare_data(data_path: Path, config: TrainConfig, catalogs: Catalogs | None
         t_train,
         y_train,
         data_namespace(data_path),
+        harm_arrays(train_frame, config.harms),
     )
 
 
@@ -386,17 +391,27 @@ def train(
         )
         t0 = time.perf_counter()
         estimator.fit(prepared.X_train, prepared.t_train, prepared.y_train)
+        harms = fit_harms(estimator, prepared, config)
         fit_seconds = time.perf_counter() - t0
         mlflow.log_metric("fit_seconds", fit_seconds)
         overlap = overlap_summary(estimator)
         mlflow.log_metrics({f"overlap.{k}": v for k, v in overlap.items()})
         mlflow.log_dict({str(o): f.to_dict() for o, f in estimator.option_fits_.items()}, "fit/options.json")
+        for outcome, model in harms.items():
+            fits = {str(o): f.to_dict() for o, f in model.option_fits_.items()}
+            mlflow.log_dict(fits, f"fit/{outcome}.json")
         mlflow.log_dict(estimator.overlap_.model_dump(mode="json"), "fit/overlap.json")
 
         step(f"evaluating on {n_test:,} held-out patients", 0.6)
         t0 = time.perf_counter()
         data = held_out(
-            prepared.test_frame, prepared.X_test, config.outcome, option_ids, cats.options, cats.tables
+            prepared.test_frame,
+            prepared.X_test,
+            config.outcome,
+            option_ids,
+            cats.options,
+            cats.tables,
+            harms=config.harms,
         )
         evaluation = evaluate(
             estimator,
@@ -405,12 +420,15 @@ def train(
             cats.features,
             seed=config.seed,
             interval_alpha=config.model.interval.alpha,
+            harms=harms,
         )
         mlflow.log_metric("evaluate_seconds", time.perf_counter() - t0)
         log_evaluation(evaluation)
 
         step("explaining (global SHAP) and plotting", 0.75)
-        log_plots(estimator, evaluation, prepared.X_test, cats.features, config.evaluation, config.seed)
+        log_plots(
+            estimator, evaluation, prepared.X_test, cats.features, config.evaluation, config.seed, harms=harms
+        )
 
         metadata = package_metadata(
             estimator,
@@ -429,6 +447,7 @@ def train(
             run_id=run_id,
             experiment=config.experiment,
             outcome=config.outcome,
+            harms=config.harms,
             split=config.split,
             evaluation=config.evaluation,
             seed=config.seed,
@@ -437,7 +456,9 @@ def train(
         mlflow.log_text(card, "model_card.md")
 
         step("logging the model", 0.85)
-        model_uri, model_id, manifest_sha256 = _log_model(estimator, metadata, cats.root, card, cats.features)
+        model_uri, model_id, manifest_sha256 = _log_model(
+            estimator, metadata, cats.root, card, cats.features, harms
+        )
         mlflow.set_tag(TAG + PACKAGE_MANIFEST_TAG, manifest_sha256)
 
         step("registering and deciding on the champion", 0.95)
@@ -519,6 +540,24 @@ def train(
     )
 
 
+def fit_harms(response: Any, prepared: PreparedData, config: TrainConfig) -> dict[str, Any]:
+    """One model per harm outcome (``config.harms``) on the response model's patients, features and settings,
+    reusing its propensity model; an option none of whose patients had the harm gets the estimator's prior
+    (``single_class="prior"``). Returned in answer order (``config.outcome_names``)."""
+    from precisionpain.models.estimator import TreatmentResponseModel
+
+    params = config.model.estimator_params("binary", config.seed, single_class="prior")
+    out: dict[str, Any] = {}
+    for name in config.outcome_names[1:]:
+        out[name] = TreatmentResponseModel(**params).fit(
+            prepared.X_train,
+            prepared.t_train,
+            prepared.harm_train[name],
+            propensity_model=response.propensity_model_,
+        )
+    return out
+
+
 def _training_data_text(frame: pd.DataFrame, path: Path) -> str:
     synthetic = any(str(c).startswith("true_p_response__") for c in frame.columns)
     kind = "Synthetic cohort (PrecisionPain generator; not real patients)" if synthetic else "Patient table"
@@ -555,6 +594,14 @@ def evaluation_metrics(evaluation: EvaluationResult) -> dict[str, float]:
                 metrics[f"option.{opt.option_id}.{k}"] = value
     for o, v in evaluation.interval_coverage_per_option.items():
         metrics[f"option.{o}.interval_coverage"] = v
+    for name, harm in evaluation.harms.items():
+        for opt in harm.per_option:
+            for k, v in opt.metrics.flat().items():
+                metrics[f"{name}.option.{opt.option_id}.{k}"] = v
+            if opt.ece_true_all is not None:
+                metrics[f"{name}.option.{opt.option_id}.ece_true_all"] = opt.ece_true_all
+        for o, v in harm.interval_coverage_per_option.items():
+            metrics[f"{name}.option.{o}.interval_coverage"] = v
     metrics.update(evaluation.policy.flat("policy"))
     if evaluation.oracle is not None:
         metrics.update(evaluation.oracle.flat("oracle"))
@@ -583,41 +630,64 @@ def log_plots(
     seed: int,
     *,
     shap: bool = True,
+    harms: dict[str, Any] | None = None,
 ) -> None:
     """Calibration plot per option and (``shap``) global SHAP bar and beeswarm plots per option, on a seeded
-    sample of ``config.shap_sample_size`` rows of X, logged under plots/ in the active run."""
+    sample of ``config.shap_sample_size`` rows of X, logged under plots/ in the active run. Each harm outcome's
+    models (``harms``) get their calibration plot and SHAP bar plots under plots/<outcome>/, and their mean
+    |SHAP| per feature in evaluation/shap_mean_abs_<outcome>.json."""
     import mlflow
 
-    curves = {
-        o.option_id: (o.calibration_predicted, o.calibration_observed, o.calibration_count)
-        for o in evaluation.per_option
-    }
+    def curves(per_option: Any) -> dict[str, Any]:
+        return {
+            o.option_id: (o.calibration_predicted, o.calibration_observed, o.calibration_count)
+            for o in per_option
+        }
+
     with tempfile.TemporaryDirectory(prefix="precisionpain-plots-") as tmp:
         folder = Path(tmp)
         (folder / "shap").mkdir()
         (folder / "calibration.png").write_bytes(
-            plots.calibration_plot(curves, "Calibration on held-out patients (per option)")
+            plots.calibration_plot(
+                curves(evaluation.per_option), "Calibration on held-out patients (per option)"
+            )
         )
+        for name, harm in evaluation.harms.items():
+            (folder / name / "shap").mkdir(parents=True)
+            (folder / name / "calibration.png").write_bytes(
+                plots.calibration_plot(curves(harm.per_option), f"{name}: calibration on held-out patients")
+            )
         if shap:
             rng = np.random.default_rng(seed)
             n = min(config.shap_sample_size, len(X))
             sample = X[np.sort(rng.choice(len(X), size=n, replace=False))]
-            explanation = estimator.explain(sample)
             labels = [catalog.feature(f).label for f in catalog.feature_ids]
-            summary: dict[str, dict[str, float]] = {}
-            for j, option in enumerate(explanation.options):
-                contrib = explanation.contributions[:, j, :]
-                mean_abs = np.abs(contrib).mean(axis=0)
-                summary[str(option)] = {
-                    fid: float(v) for fid, v in zip(catalog.feature_ids, mean_abs, strict=True)
-                }
-                (folder / "shap" / f"{option}_bar.png").write_bytes(
-                    plots.shap_bar_plot(mean_abs, labels, f"{option}: mean |SHAP| (log-odds)")
-                )
-                (folder / "shap" / f"{option}_beeswarm.png").write_bytes(
-                    plots.shap_beeswarm_plot(contrib, sample, labels, f"{option}: SHAP values")
-                )
-            mlflow.log_dict(summary, "evaluation/shap_mean_abs.json")
+            models = {
+                "response": estimator,
+                **{k: v for k, v in (harms or {}).items() if k in evaluation.harms},
+            }
+            for outcome, model in models.items():
+                explanation = model.explain(sample)
+                summary: dict[str, dict[str, float]] = {}
+                where = folder / "shap" if outcome == "response" else folder / outcome / "shap"
+                for j, option in enumerate(explanation.options):
+                    contrib = explanation.contributions[:, j, :]
+                    mean_abs = np.abs(contrib).mean(axis=0)
+                    summary[str(option)] = {
+                        fid: float(v) for fid, v in zip(catalog.feature_ids, mean_abs, strict=True)
+                    }
+                    title = (
+                        f"{option}: mean |SHAP| (log-odds)"
+                        if outcome == "response"
+                        else f"{option}, {outcome}"
+                    )
+                    (where / f"{option}_bar.png").write_bytes(plots.shap_bar_plot(mean_abs, labels, title))
+                    if outcome == "response":
+                        (where / f"{option}_beeswarm.png").write_bytes(
+                            plots.shap_beeswarm_plot(contrib, sample, labels, f"{option}: SHAP values")
+                        )
+                suffix = "" if outcome == "response" else f"_{outcome}"
+                mlflow.log_dict(summary, f"evaluation/shap_mean_abs{suffix}.json")
         mlflow.log_artifacts(str(folder), "plots")
 
 
@@ -661,7 +731,12 @@ def _log_config_and_catalog(
 
 
 def _log_model(
-    estimator: Any, metadata: PackageMetadata, catalog_root: Path, card: str, catalog: FeatureCatalog
+    estimator: Any,
+    metadata: PackageMetadata,
+    catalog_root: Path,
+    card: str,
+    catalog: FeatureCatalog,
+    harms: dict[str, Any],
 ) -> tuple[str, str | None, str]:
     """Log the package as ONE pyfunc model (models from code: no pickle) and return its URI, its id and the
     sha256 of the package's manifest."""
@@ -676,13 +751,13 @@ def _log_model(
     )
 
     with tempfile.TemporaryDirectory(prefix="precisionpain-package-") as tmp:
-        package = write_package(Path(tmp) / "package", estimator, metadata, catalog_root, card)
+        package = write_package(Path(tmp) / "package", estimator, metadata, catalog_root, card, harms)
         manifest_sha256 = package_manifest_sha256(package)
         model_config = {MANIFEST_CONFIG_KEY: manifest_sha256}
         entry = Path(tmp) / "precisionpain_model.py"
         entry.write_text(ENTRY_POINT, encoding="utf-8")
         example = input_example(catalog)
-        signature = model_signature(metadata.option_ids)
+        signature = model_signature(metadata.option_ids, metadata.outcomes)
         # The package must score its own example before it is logged.
         scorer = PrecisionPainPyfunc()
         scorer.load_context(
@@ -814,7 +889,7 @@ def _evaluate_package(
     raw = read_table(data_path, "evaluation data")
     fingerprint = data_fingerprint(data_path, raw)
     frame = check_table(
-        raw,
+        with_observed_harms(raw, meta.harms, meta.outcome.treatment_column, "evaluation data"),
         outcome=meta.outcome,
         option_ids=option_ids,
         known_option_ids=pkg.options.ids,
@@ -822,13 +897,14 @@ def _evaluate_package(
         tables=pkg.tables,
         group_column=meta.split.group_column if split != "all" else None,
         what="evaluation data",
+        harms=meta.harms,
     )
     if split != "all":
         train_idx, test_idx = split_by_patient(frame, meta.split)
         frame = frame.iloc[test_idx if split == "test" else train_idx].reset_index(drop=True)
     step(f"evaluating on {len(frame):,} patients", 0.3)
     X = assemble_features(frame, pkg.catalog, pkg.tables, validate=False).values
-    data = held_out(frame, X, meta.outcome, option_ids, pkg.options, pkg.tables)
+    data = held_out(frame, X, meta.outcome, option_ids, pkg.options, pkg.tables, harms=meta.harms)
     evaluation = evaluate(
         pkg.estimator,
         data,
@@ -836,6 +912,7 @@ def _evaluate_package(
         pkg.catalog,
         seed=meta.seed,
         interval_alpha=meta.interval_alpha,
+        harms=pkg.harms,
     )
     return evaluation, X, frame, fingerprint
 
@@ -921,6 +998,7 @@ __all__ = [
     "decide_promotion",
     "evaluate_registered",
     "evaluation_metrics",
+    "fit_harms",
     "input_example",
     "load_registered",
     "log_evaluation",

@@ -51,6 +51,8 @@ from precisionpain.schema import (
     Interval,
     ModelSummary,
     OptionExplanation,
+    OutcomeDefinition,
+    OutcomePrediction,
     Provenance,
     RankedOption,
     RankedRecommendation,
@@ -416,6 +418,7 @@ _TIER, _TIER_BACK = _enum_maps(recommendation_pb2.GuidelineTier.DESCRIPTOR, "GUI
 _BASIS, _BASIS_BACK = _enum_maps(recommendation_pb2.GuidelineBasis.DESCRIPTOR, "GUIDELINE_BASIS_")
 _CONDITION, _CONDITION_BACK = _enum_maps(patient_pb2.PainCondition.DESCRIPTOR, "PAIN_CONDITION_")
 _PAIN_TYPE, _PAIN_TYPE_BACK = _enum_maps(patient_pb2.PainType.DESCRIPTOR, "PAIN_TYPE_")
+_OUTCOME, _OUTCOME_BACK = _enum_maps(recommendation_pb2.Outcome.DESCRIPTOR, "OUTCOME_")
 
 
 # ============================================================================================== timestamps
@@ -681,6 +684,10 @@ def _fill_option(msg: Any, o: RankedOption) -> None:
         _fill_reason(msg.safety_reasons.add(), r)
     if o.guideline is not None:
         _fill_guideline(msg.guideline, o.guideline)
+    for h in o.harms:
+        hm = msg.harms.add(outcome=_OUTCOME.get(h.outcome.value, 0), probability=h.probability)
+        hi = hm.probability_interval
+        hi.lower, hi.upper, hi.level = h.interval.lower, h.interval.upper, h.interval.level
 
 
 def _fill_provenance(msg: Any, p: Provenance) -> None:
@@ -705,23 +712,30 @@ def _fill_provenance(msg: Any, p: Provenance) -> None:
     msg.guideline_catalog_sha256 = p.guideline_catalog_sha256
 
 
-def _fill_recommendation(msg: Any, rec: RankedRecommendation) -> dict[str, Any]:
-    """Options, exclusions, warnings, flags and provenance; returns option id -> its Explanation message."""
-    explanations: dict[str, Any] = {}
+def _fill_recommendation(msg: Any, rec: RankedRecommendation) -> dict[tuple[str, str], Any]:
+    """Options, exclusions, warnings, flags and provenance; returns (option id, outcome) -> its Explanation
+    message (the response's and each harm's)."""
+    explanations: dict[tuple[str, str], Any] = {}
     msg.patient_ref = rec.patient_ref or ""
     for o in rec.options:
         m = msg.options.add()
         _fill_option(m, o)
         m.rank = o.rank or 0
-        explanations[o.option_id] = m.explanation
+        _explanation_targets(explanations, o.option_id, m)
     for o in rec.excluded:
         m = msg.excluded.add()
         _fill_option(m, o)
         m.reason = o.exclusion_reason
-        explanations[o.option_id] = m.explanation
+        _explanation_targets(explanations, o.option_id, m)
     _fill_patient_safety(msg, rec)
     _fill_provenance(msg.provenance, rec.provenance)
     return explanations
+
+
+def _explanation_targets(out: dict[tuple[str, str], Any], option_id: str, m: Any) -> None:
+    out[(option_id, "response")] = m.explanation
+    for h in m.harms:
+        out[(option_id, _OUTCOME_BACK.get(h.outcome, ""))] = h.explanation
 
 
 def _fill_patient_safety(msg: Any, rec: RankedRecommendation) -> None:
@@ -802,6 +816,14 @@ class _OptionCodec:
         self.verdict_key = _key(message, "verdict", _WIRE_VARINT)
         self.reasons_key = _key(message, "safety_reasons", _WIRE_LEN)
         self.guideline_key = _key(message, "guideline", _WIRE_LEN)
+        self.harms_key = _key(message, "harms", _WIRE_LEN)
+        H = recommendation_pb2.HarmEstimate
+        self.harm_outcome_key = _key(H, "outcome", _WIRE_VARINT)
+        self.harm_probability_key = _key(H, "probability", _WIRE_I64)
+        self.harm_interval_key = _key(H, "probability_interval", _WIRE_LEN)
+        self.harm_explanation_key = _key(H, "explanation", _WIRE_LEN)
+        self._interval = struct.Struct("<BdBdBd")  # lower, upper, level, each with its one-byte key
+        self._interval_keys = (keys[2][0], keys[3][0], keys[4][0])
         self._identity = _PartCache(self.CACHE_BYTES)  # (id, name, class, modality) -> bytes
         self._guidance = _PartCache(self.CACHE_BYTES)  # id(Guidance) -> (Guidance, bytes)
         self._cautions = _PartCache(self.CACHE_BYTES)  # id(Caution) -> (Caution, bytes)
@@ -863,8 +885,28 @@ class _OptionCodec:
         self._guidelines.remember(id(g), (g, data), 2 * len(data) + self._ENTRY_BYTES)
         return data
 
-    def encode(self, o: RankedOption, explanation: bytes) -> bytes:
-        """The option as a field of RecommendResponse (options or excluded)."""
+    def _harm_bytes(self, h: OutcomePrediction, explanation: bytes) -> bytes:
+        iv = h.interval
+        k_lo, k_up, k_lv = self._interval_keys
+        interval = self._interval.pack(k_lo, iv.lower, k_up, iv.upper, k_lv, iv.level)
+        body = b"".join(
+            (
+                _varint_field(self.harm_outcome_key, _OUTCOME.get(h.outcome.value, 0)),
+                self.harm_probability_key,
+                _DOUBLE.pack(h.probability),
+                self.harm_interval_key,
+                _varint(len(interval)),
+                interval,
+                (self.harm_explanation_key + _varint(len(explanation)) + explanation) if explanation else b"",
+            )
+        )
+        return self.harms_key + _varint(len(body)) + body
+
+    def encode(
+        self, o: RankedOption, explanation: bytes, harm_explanations: Mapping[str, bytes] | None = None
+    ) -> bytes:
+        """The option as a field of RecommendResponse (options or excluded); ``harm_explanations`` holds each
+        harm outcome's Explanation bytes of this option, by outcome name."""
         identity = self._identity.get((o.option_id, o.display_name, o.option_class, o.modality))
         parts = [identity if identity is not None else self._identity_bytes(o)]
         if self.rank_key and o.rank:
@@ -899,6 +941,8 @@ class _OptionCodec:
             )
         if explanation:
             parts.append(self.explanation_key + _varint(len(explanation)) + explanation)
+        for h in o.harms:
+            parts.append(self._harm_bytes(h, (harm_explanations or {}).get(h.outcome.value, b"")))
         body = b"".join(parts)
         return self.field_key + _varint(len(body)) + body
 
@@ -920,25 +964,69 @@ def fill_recommend_response(
     rec = scored.recommendation
     catalog = scored.catalog
     t = _feature_table(catalog)
+    raw_values = scored.values.tolist()
+    values = [None if math.isnan(x) else x for x in raw_values]
+    heads: dict[int, bytes] = {}
+    ids, k = scored.option_ids, scored.top_k
+    explanations = _explanation_bytes(
+        ids, scored.contributions, scored.base_values, scored.margins, catalog, values, k, heads
+    )
+    harms = {
+        outcome: _explanation_bytes(
+            ids, shap.contributions, shap.base_values, shap.margins, catalog, values, k, heads
+        )
+        for outcome, shap in scored.harm_shap.items()
+    }
+    no_harms: dict[str, bytes] = {}
+
+    def harm_parts(option_id: str) -> dict[str, bytes]:
+        return {outcome: found[option_id] for outcome, found in harms.items()} if harms else no_harms
+
+    encoded = [
+        _RANKED.encode(o, explanations.get(o.option_id, b""), harm_parts(o.option_id)) for o in rec.options
+    ]
+    encoded += [
+        _EXCLUDED.encode(o, explanations.get(o.option_id, b""), harm_parts(o.option_id)) for o in rec.excluded
+    ]
+    msg.request_id = request_id
+    msg.patient_ref = rec.patient_ref or ""
+    msg.MergeFromString(b"".join(encoded))
+    _fill_patient_safety(msg, rec)
+    msg.provenance.MergeFromString(_provenance_bytes(rec.provenance))
+    _fill_features(msg, t.ids, raw_values)
+    return msg
+
+
+def _explanation_bytes(
+    option_ids: Sequence[str],
+    contributions: np.ndarray,
+    base_values: np.ndarray,
+    margins: np.ndarray,
+    catalog: FeatureCatalog,
+    values: Sequence[float | None],
+    top_k: int,
+    heads: dict[int, bytes],
+) -> dict[str, bytes]:
+    """Each option's Explanation message as wire bytes, from one outcome's SHAP arrays (k, p): the top ``top_k``
+    contributions by absolute value (ties in feature order), the rest summed, totals per domain. ``heads`` caches
+    the contribution heads of this patient's feature values across outcomes."""
+    t = _feature_table(catalog)
     codec = _explanation_codec(catalog)
-    C = np.asarray(scored.contributions, dtype=np.float64)
-    top_k = max(0, min(int(scored.top_k), C.shape[1]))
+    C = np.asarray(contributions, dtype=np.float64)
+    top_k = max(0, min(int(top_k), C.shape[1]))
     order = np.argsort(-np.abs(C), axis=1, kind="stable")
     ranked = C[np.arange(C.shape[0])[:, None], order]
     rest = ranked[:, top_k:].sum(axis=1).tolist()
     top = order[:, :top_k].tolist()
     shap_top = ranked[:, :top_k].tolist()
-    raw_values = scored.values.tolist()
-    values = [None if math.isnan(x) else x for x in raw_values]
-    base = scored.base_values.tolist()
-    margins = scored.margins.tolist()
+    base = np.asarray(base_values).tolist()
+    margin = np.asarray(margins).tolist()
     blocks = codec.domain_blocks(C @ t.domain_matrix.T)
-    heads: dict[int, bytes] = {}
     head_of = heads.get
     pack = _DOUBLE.pack
-    explanations: dict[str, bytes] = {}
-    for j, option_id in enumerate(scored.option_ids):
-        parts = [codec.header(base[j], margins[j])]
+    out: dict[str, bytes] = {}
+    for j, option_id in enumerate(option_ids):
+        parts = [codec.header(base[j], margin[j])]
         for i, shap_value in zip(top[j], shap_top[j], strict=True):
             head = head_of(i)
             if head is None:
@@ -947,16 +1035,8 @@ def fill_recommend_response(
             parts.append(pack(shap_value))
         parts.append(codec.other(rest[j]))
         parts.append(blocks[j])
-        explanations[option_id] = b"".join(parts)
-    encoded = [_RANKED.encode(o, explanations.get(o.option_id, b"")) for o in rec.options]
-    encoded += [_EXCLUDED.encode(o, explanations.get(o.option_id, b"")) for o in rec.excluded]
-    msg.request_id = request_id
-    msg.patient_ref = rec.patient_ref or ""
-    msg.MergeFromString(b"".join(encoded))
-    _fill_patient_safety(msg, rec)
-    msg.provenance.MergeFromString(_provenance_bytes(rec.provenance))
-    _fill_features(msg, t.ids, raw_values)
-    return msg
+        out[option_id] = b"".join(parts)
+    return out
 
 
 _PROVENANCE_CACHE: list[tuple[Provenance, bytes]] = []
@@ -985,8 +1065,8 @@ def response_from_explained(
     """An ExplainedRecommendation (e.g. read back from a saved file) -> RecommendResponse."""
     msg = service_pb2.RecommendResponse(request_id=request_id)
     explanations = _fill_recommendation(msg, explained.recommendation)
-    for e in explained.explanations:
-        target = explanations.get(e.option_id)
+    for e in (*explained.explanations, *explained.harm_explanations):
+        target = explanations.get((e.option_id, e.outcome.value))
         if target is None:
             continue
         target.base_value = e.base_value
@@ -1110,12 +1190,26 @@ def _ranked_option(m: Any, *, excluded: bool, cited: Mapping[str, SourceRef]) ->
             for r in m.safety_reasons
         ),
         guideline=_guideline(m.guideline, cited) if m.HasField("guideline") else None,
+        harms=tuple(
+            OutcomePrediction(
+                outcome=_OUTCOME_BACK[h.outcome],
+                probability=h.probability,
+                interval=Interval(
+                    lower=h.probability_interval.lower,
+                    upper=h.probability_interval.upper,
+                    level=h.probability_interval.level,
+                ),
+            )
+            for h in m.harms
+            if h.outcome in _OUTCOME_BACK
+        ),
     )
 
 
-def _explanation(option_id: str, m: Any) -> OptionExplanation:
+def _explanation(option_id: str, m: Any, outcome: str = "response") -> OptionExplanation:
     return OptionExplanation(
         option_id=option_id,
+        outcome=outcome,
         base_value=m.base_value,
         margin=m.margin,
         space="log_odds",
@@ -1195,6 +1289,13 @@ def explained_recommendation_from_response(resp: service_pb2.RecommendResponse) 
     explanations = tuple(_explanation(o.option_id, o.explanation) for o in resp.options) + tuple(
         _explanation(o.option_id, o.explanation) for o in resp.excluded
     )
+    shown: list[Any] = [*resp.options, *resp.excluded]
+    harm_explanations = tuple(
+        _explanation(o.option_id, h.explanation, _OUTCOME_BACK[h.outcome])
+        for o in shown
+        for h in o.harms
+        if h.outcome in _OUTCOME_BACK and h.HasField("explanation")
+    )
     names = tuple(resp.feature_ids)
     values = tuple(float(v) for v in resp.feature_values)
     if len(names) != len(values):
@@ -1208,7 +1309,10 @@ def explained_recommendation_from_response(resp: service_pb2.RecommendResponse) 
         missing=tuple(n for n, v in zip(names, values, strict=True) if math.isnan(v)),
     )
     return ExplainedRecommendation(
-        recommendation=recommendation, explanations=explanations, features=features
+        recommendation=recommendation,
+        explanations=explanations,
+        features=features,
+        harm_explanations=harm_explanations,
     )
 
 
@@ -1272,6 +1376,8 @@ def describe_model_response(d: ModelDescription) -> service_pb2.DescribeModelRes
         msg.subgroup_gaps.add(
             factor=gap.factor, metric=gap.metric, largest_gap=gap.largest_gap, groups=gap.groups
         )
+    for o in s.outcomes:
+        msg.outcomes.add(outcome=_OUTCOME.get(o.outcome.value, 0), label=o.label, definition=o.definition)
     _timestamp(msg.train_time, s.trained_at)
     _timestamp(msg.load_time, p.generated_at)
     _timestamp(msg.trained_at, s.trained_at)  # deprecated twins, kept for older clients
@@ -1297,4 +1403,9 @@ def model_summary_from_response(msg: service_pb2.DescribeModelResponse) -> Model
             for g in msg.subgroup_gaps
         ),
         limitations=tuple(msg.limitations),
+        outcomes=tuple(
+            OutcomeDefinition(outcome=_OUTCOME_BACK[o.outcome], label=o.label, definition=o.definition)
+            for o in msg.outcomes
+            if o.outcome in _OUTCOME_BACK
+        ),
     )

@@ -43,6 +43,13 @@ class Domain(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     DOMAIN_PSYCHOSOCIAL: _ClassVar[Domain]
     DOMAIN_CLINICAL: _ClassVar[Domain]
 
+class Outcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    OUTCOME_UNSPECIFIED: _ClassVar[Outcome]
+    OUTCOME_RESPONSE: _ClassVar[Outcome]
+    OUTCOME_ADVERSE_EVENT: _ClassVar[Outcome]
+    OUTCOME_DROPOUT: _ClassVar[Outcome]
+
 class RuleLevel(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     RULE_LEVEL_UNSPECIFIED: _ClassVar[RuleLevel]
@@ -100,6 +107,10 @@ DOMAIN_BIOMARKER: Domain
 DOMAIN_WEARABLE: Domain
 DOMAIN_PSYCHOSOCIAL: Domain
 DOMAIN_CLINICAL: Domain
+OUTCOME_UNSPECIFIED: Outcome
+OUTCOME_RESPONSE: Outcome
+OUTCOME_ADVERSE_EVENT: Outcome
+OUTCOME_DROPOUT: Outcome
 RULE_LEVEL_UNSPECIFIED: RuleLevel
 RULE_LEVEL_CONTRAINDICATED: RuleLevel
 RULE_LEVEL_WARNING: RuleLevel
@@ -133,6 +144,18 @@ class Interval(_message.Message):
     upper: float
     level: float
     def __init__(self, lower: _Optional[float] = ..., upper: _Optional[float] = ..., level: _Optional[float] = ...) -> None: ...
+
+class HarmEstimate(_message.Message):
+    __slots__ = ("outcome", "probability", "probability_interval", "explanation")
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    PROBABILITY_FIELD_NUMBER: _ClassVar[int]
+    PROBABILITY_INTERVAL_FIELD_NUMBER: _ClassVar[int]
+    EXPLANATION_FIELD_NUMBER: _ClassVar[int]
+    outcome: Outcome
+    probability: float
+    probability_interval: Interval
+    explanation: Explanation
+    def __init__(self, outcome: _Optional[_Union[Outcome, str]] = ..., probability: _Optional[float] = ..., probability_interval: _Optional[_Union[Interval, _Mapping]] = ..., explanation: _Optional[_Union[Explanation, _Mapping]] = ...) -> None: ...
 
 class GeneReading(_message.Message):
     __slots__ = ("gene", "phenotype", "activity_score", "lookup_key")
@@ -311,7 +334,7 @@ class Explanation(_message.Message):
     def __init__(self, base_value: _Optional[float] = ..., margin: _Optional[float] = ..., space: _Optional[str] = ..., top_contributions: _Optional[_Iterable[_Union[Contribution, _Mapping]]] = ..., other_contributions: _Optional[float] = ..., domain_totals: _Optional[_Iterable[_Union[DomainTotal, _Mapping]]] = ...) -> None: ...
 
 class RankedOption(_message.Message):
-    __slots__ = ("option_id", "display_name", "option_class", "modality", "rank", "p_response", "p_response_interval", "guidance", "cautions", "explanation", "verdict", "safety_reasons", "guideline")
+    __slots__ = ("option_id", "display_name", "option_class", "modality", "rank", "p_response", "p_response_interval", "guidance", "cautions", "explanation", "verdict", "safety_reasons", "guideline", "harms")
     OPTION_ID_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
     OPTION_CLASS_FIELD_NUMBER: _ClassVar[int]
@@ -325,6 +348,7 @@ class RankedOption(_message.Message):
     VERDICT_FIELD_NUMBER: _ClassVar[int]
     SAFETY_REASONS_FIELD_NUMBER: _ClassVar[int]
     GUIDELINE_FIELD_NUMBER: _ClassVar[int]
+    HARMS_FIELD_NUMBER: _ClassVar[int]
     option_id: str
     display_name: str
     option_class: str
@@ -338,10 +362,11 @@ class RankedOption(_message.Message):
     verdict: SafetyVerdict
     safety_reasons: _containers.RepeatedCompositeFieldContainer[SafetyReason]
     guideline: GuidelinePosition
-    def __init__(self, option_id: _Optional[str] = ..., display_name: _Optional[str] = ..., option_class: _Optional[str] = ..., modality: _Optional[_Union[Modality, str]] = ..., rank: _Optional[int] = ..., p_response: _Optional[float] = ..., p_response_interval: _Optional[_Union[Interval, _Mapping]] = ..., guidance: _Optional[_Iterable[_Union[Guidance, _Mapping]]] = ..., cautions: _Optional[_Iterable[_Union[Caution, _Mapping]]] = ..., explanation: _Optional[_Union[Explanation, _Mapping]] = ..., verdict: _Optional[_Union[SafetyVerdict, str]] = ..., safety_reasons: _Optional[_Iterable[_Union[SafetyReason, _Mapping]]] = ..., guideline: _Optional[_Union[GuidelinePosition, _Mapping]] = ...) -> None: ...
+    harms: _containers.RepeatedCompositeFieldContainer[HarmEstimate]
+    def __init__(self, option_id: _Optional[str] = ..., display_name: _Optional[str] = ..., option_class: _Optional[str] = ..., modality: _Optional[_Union[Modality, str]] = ..., rank: _Optional[int] = ..., p_response: _Optional[float] = ..., p_response_interval: _Optional[_Union[Interval, _Mapping]] = ..., guidance: _Optional[_Iterable[_Union[Guidance, _Mapping]]] = ..., cautions: _Optional[_Iterable[_Union[Caution, _Mapping]]] = ..., explanation: _Optional[_Union[Explanation, _Mapping]] = ..., verdict: _Optional[_Union[SafetyVerdict, str]] = ..., safety_reasons: _Optional[_Iterable[_Union[SafetyReason, _Mapping]]] = ..., guideline: _Optional[_Union[GuidelinePosition, _Mapping]] = ..., harms: _Optional[_Iterable[_Union[HarmEstimate, _Mapping]]] = ...) -> None: ...
 
 class ExcludedOption(_message.Message):
-    __slots__ = ("option_id", "display_name", "option_class", "modality", "reason", "p_response", "p_response_interval", "guidance", "cautions", "explanation", "verdict", "safety_reasons", "guideline")
+    __slots__ = ("option_id", "display_name", "option_class", "modality", "reason", "p_response", "p_response_interval", "guidance", "cautions", "explanation", "verdict", "safety_reasons", "guideline", "harms")
     OPTION_ID_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
     OPTION_CLASS_FIELD_NUMBER: _ClassVar[int]
@@ -355,6 +380,7 @@ class ExcludedOption(_message.Message):
     VERDICT_FIELD_NUMBER: _ClassVar[int]
     SAFETY_REASONS_FIELD_NUMBER: _ClassVar[int]
     GUIDELINE_FIELD_NUMBER: _ClassVar[int]
+    HARMS_FIELD_NUMBER: _ClassVar[int]
     option_id: str
     display_name: str
     option_class: str
@@ -368,7 +394,8 @@ class ExcludedOption(_message.Message):
     verdict: SafetyVerdict
     safety_reasons: _containers.RepeatedCompositeFieldContainer[SafetyReason]
     guideline: GuidelinePosition
-    def __init__(self, option_id: _Optional[str] = ..., display_name: _Optional[str] = ..., option_class: _Optional[str] = ..., modality: _Optional[_Union[Modality, str]] = ..., reason: _Optional[str] = ..., p_response: _Optional[float] = ..., p_response_interval: _Optional[_Union[Interval, _Mapping]] = ..., guidance: _Optional[_Iterable[_Union[Guidance, _Mapping]]] = ..., cautions: _Optional[_Iterable[_Union[Caution, _Mapping]]] = ..., explanation: _Optional[_Union[Explanation, _Mapping]] = ..., verdict: _Optional[_Union[SafetyVerdict, str]] = ..., safety_reasons: _Optional[_Iterable[_Union[SafetyReason, _Mapping]]] = ..., guideline: _Optional[_Union[GuidelinePosition, _Mapping]] = ...) -> None: ...
+    harms: _containers.RepeatedCompositeFieldContainer[HarmEstimate]
+    def __init__(self, option_id: _Optional[str] = ..., display_name: _Optional[str] = ..., option_class: _Optional[str] = ..., modality: _Optional[_Union[Modality, str]] = ..., reason: _Optional[str] = ..., p_response: _Optional[float] = ..., p_response_interval: _Optional[_Union[Interval, _Mapping]] = ..., guidance: _Optional[_Iterable[_Union[Guidance, _Mapping]]] = ..., cautions: _Optional[_Iterable[_Union[Caution, _Mapping]]] = ..., explanation: _Optional[_Union[Explanation, _Mapping]] = ..., verdict: _Optional[_Union[SafetyVerdict, str]] = ..., safety_reasons: _Optional[_Iterable[_Union[SafetyReason, _Mapping]]] = ..., guideline: _Optional[_Union[GuidelinePosition, _Mapping]] = ..., harms: _Optional[_Iterable[_Union[HarmEstimate, _Mapping]]] = ...) -> None: ...
 
 class DataWarning(_message.Message):
     __slots__ = ("kind", "field", "message")
@@ -431,6 +458,16 @@ class Provenance(_message.Message):
     guideline_catalog_sha256: str
     generate_time: _timestamp_pb2.Timestamp
     def __init__(self, model_name: _Optional[str] = ..., model_version: _Optional[str] = ..., model_alias: _Optional[str] = ..., model_run_id: _Optional[str] = ..., catalog_id: _Optional[str] = ..., catalog_version: _Optional[str] = ..., catalog_sha256: _Optional[str] = ..., options_catalog_sha256: _Optional[str] = ..., code_version: _Optional[str] = ..., cpic_data_version: _Optional[str] = ..., generated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., synthetic_training_data: _Optional[bool] = ..., intended_use: _Optional[str] = ..., safety_rules_version: _Optional[str] = ..., safety_rules_sha256: _Optional[str] = ..., medication_catalog_sha256: _Optional[str] = ..., guideline_catalog_version: _Optional[str] = ..., guideline_catalog_sha256: _Optional[str] = ..., generate_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ModelOutcome(_message.Message):
+    __slots__ = ("outcome", "label", "definition")
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    DEFINITION_FIELD_NUMBER: _ClassVar[int]
+    outcome: Outcome
+    label: str
+    definition: str
+    def __init__(self, outcome: _Optional[_Union[Outcome, str]] = ..., label: _Optional[str] = ..., definition: _Optional[str] = ...) -> None: ...
 
 class SubgroupGap(_message.Message):
     __slots__ = ("factor", "metric", "largest_gap", "groups")

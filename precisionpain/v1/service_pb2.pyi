@@ -110,7 +110,7 @@ class DescribeModelRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class DescribeModelResponse(_message.Message):
-    __slots__ = ("model_name", "model_version", "model_alias", "model_run_id", "model_uri", "catalog_id", "catalog_version", "catalog_sha256", "options_catalog_sha256", "code_version", "option_ids", "feature_ids", "validation_metrics", "intended_use", "training_data", "trained_at", "loaded_at", "strategy", "synthetic_training_data", "subgroup_gaps", "limitations", "max_batch_size", "guideline_catalog_version", "guideline_catalog_sha256", "train_time", "load_time")
+    __slots__ = ("model_name", "model_version", "model_alias", "model_run_id", "model_uri", "catalog_id", "catalog_version", "catalog_sha256", "options_catalog_sha256", "code_version", "option_ids", "feature_ids", "validation_metrics", "intended_use", "training_data", "trained_at", "loaded_at", "strategy", "synthetic_training_data", "subgroup_gaps", "limitations", "max_batch_size", "guideline_catalog_version", "guideline_catalog_sha256", "train_time", "load_time", "outcomes")
     class ValidationMetricsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -144,6 +144,7 @@ class DescribeModelResponse(_message.Message):
     GUIDELINE_CATALOG_SHA256_FIELD_NUMBER: _ClassVar[int]
     TRAIN_TIME_FIELD_NUMBER: _ClassVar[int]
     LOAD_TIME_FIELD_NUMBER: _ClassVar[int]
+    OUTCOMES_FIELD_NUMBER: _ClassVar[int]
     model_name: str
     model_version: str
     model_alias: str
@@ -170,4 +171,5 @@ class DescribeModelResponse(_message.Message):
     guideline_catalog_sha256: str
     train_time: _timestamp_pb2.Timestamp
     load_time: _timestamp_pb2.Timestamp
-    def __init__(self, model_name: _Optional[str] = ..., model_version: _Optional[str] = ..., model_alias: _Optional[str] = ..., model_run_id: _Optional[str] = ..., model_uri: _Optional[str] = ..., catalog_id: _Optional[str] = ..., catalog_version: _Optional[str] = ..., catalog_sha256: _Optional[str] = ..., options_catalog_sha256: _Optional[str] = ..., code_version: _Optional[str] = ..., option_ids: _Optional[_Iterable[str]] = ..., feature_ids: _Optional[_Iterable[str]] = ..., validation_metrics: _Optional[_Mapping[str, float]] = ..., intended_use: _Optional[str] = ..., training_data: _Optional[str] = ..., trained_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., loaded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., strategy: _Optional[str] = ..., synthetic_training_data: _Optional[bool] = ..., subgroup_gaps: _Optional[_Iterable[_Union[_recommendation_pb2.SubgroupGap, _Mapping]]] = ..., limitations: _Optional[_Iterable[str]] = ..., max_batch_size: _Optional[int] = ..., guideline_catalog_version: _Optional[str] = ..., guideline_catalog_sha256: _Optional[str] = ..., train_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., load_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    outcomes: _containers.RepeatedCompositeFieldContainer[_recommendation_pb2.ModelOutcome]
+    def __init__(self, model_name: _Optional[str] = ..., model_version: _Optional[str] = ..., model_alias: _Optional[str] = ..., model_run_id: _Optional[str] = ..., model_uri: _Optional[str] = ..., catalog_id: _Optional[str] = ..., catalog_version: _Optional[str] = ..., catalog_sha256: _Optional[str] = ..., options_catalog_sha256: _Optional[str] = ..., code_version: _Optional[str] = ..., option_ids: _Optional[_Iterable[str]] = ..., feature_ids: _Optional[_Iterable[str]] = ..., validation_metrics: _Optional[_Mapping[str, float]] = ..., intended_use: _Optional[str] = ..., training_data: _Optional[str] = ..., trained_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., loaded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., strategy: _Optional[str] = ..., synthetic_training_data: _Optional[bool] = ..., subgroup_gaps: _Optional[_Iterable[_Union[_recommendation_pb2.SubgroupGap, _Mapping]]] = ..., limitations: _Optional[_Iterable[str]] = ..., max_batch_size: _Optional[int] = ..., guideline_catalog_version: _Optional[str] = ..., guideline_catalog_sha256: _Optional[str] = ..., train_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., load_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., outcomes: _Optional[_Iterable[_Union[_recommendation_pb2.ModelOutcome, _Mapping]]] = ...) -> None: ...

@@ -198,9 +198,7 @@ def test_serialised_part_caches_are_bounded_in_bytes(feature_catalog) -> None:  
     assert heads.nbytes > 0
     codec = convert._RANKED
     for i in range(20_000):
-        codec._caution_bytes(
-            Caution(code="c", severity=Severity.info, source="CPIC", text=f"{i}" + " reading" * 20), ("c", i)
-        )
+        codec._caution_bytes(Caution(code="c", severity=Severity.info, source="CPIC", text=f"{i}" + " reading" * 20))
     assert 0 < codec._cautions.nbytes <= codec.CACHE_BYTES
 
 
