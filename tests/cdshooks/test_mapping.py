@@ -188,6 +188,24 @@ def test_unit_conversion(mapping_context: Any) -> None:
     assert result.profile.biomarkers.hba1c_pct == pytest.approx(0.09148 * 53 + 2.152)
 
 
+@pytest.mark.parametrize(
+    "unit",
+    [
+        "mL/min/{1.73_m2}",
+        "mL/min/1.73m2",
+        "mL/min/1.73 m2",
+        "mL/min/1.73m^2",
+        "mL/min/1.73 m²",
+        "mL/min/1.73m²",
+    ],
+)
+def test_egfr_units_as_labs_write_them(mapping_context: Any, unit: str) -> None:
+    """The UCUM code, and the display units labs and EHRs send when they give no code (with ^2 or ²)."""
+    observed = observation(LOINC, "98979-8", valueQuantity={"value": 42, "unit": unit})
+    result = mapped(mapping_context, minimal(observed))
+    assert result.profile.clinical.egfr_ml_per_min_1_73m2 == 42
+
+
 def bound(value: float, unit: str, comparator: str) -> dict[str, Any]:
     out = quantity(value, unit)
     out["valueQuantity"]["comparator"] = comparator
