@@ -4,9 +4,11 @@ The safety layer (:mod:`precisionpain.safety`) decides what may be ranked: an op
 ``excluded`` (a contraindication, an interaction, a CPIC AVOID on the functional phenotype, ...) moves to
 ``excluded`` with every reason; the ranking obeys the verdict and never re-decides it. Other reasons become
 cautions on the option, most severe first, beside the CPIC guidance (looked up with the functional phenotypes,
-so phenoconversion shows in the guidance too) and the catalog's own cautions. Usable options are ranked by
-calibrated response probability. Each option also carries its guideline tier for the patient's pain condition
-(or pain type, when no condition is given) from the guideline catalog: attached, never used to rank.
+so phenoconversion shows in the guidance too) and the catalog's own cautions. Each option carries its guideline
+tier for the patient's pain condition (or pain type, when no condition is given) from the guideline catalog, and
+its expected net benefit (P(response) minus the weighted harms, :mod:`precisionpain.benefit_harm`). Usable options
+are ordered by the answer's policy: guideline tier first and net benefit within a tier, an option placed above a
+better tier only where its net-benefit advantage is significant (the default), or net benefit alone.
 """
 
 from __future__ import annotations
@@ -22,6 +24,17 @@ import pandas as pd
 import pydantic
 
 from precisionpain.base import trusted
+from precisionpain.benefit_harm import (
+    NO_PREFERENCES,
+    OutcomeDraws,
+    Preferences,
+    RankingSettings,
+    benefit_estimates,
+    order_options,
+    outcome_text,
+    resolve,
+    utility_text,
+)
 from precisionpain.bounded_cache import lru_cache_bytes, text_bytes
 from precisionpain.catalog.guidelines import GuidelineCatalog
 from precisionpain.catalog.loader import FeatureCatalog, OptionCatalog
@@ -45,11 +58,14 @@ from precisionpain.schema import (
     GeneReading,
     Guidance,
     GuidelineContext,
+    Interval,
+    NetBenefit,
     OptionPrediction,
     PatientProfile,
     Provenance,
     RankedOption,
     RankedRecommendation,
+    RankingSummary,
     RuleLevel,
     SafetyFlag,
     SafetyReason,
@@ -346,13 +362,21 @@ def rank_options(
     warnings: Sequence[DataWarning] = (),
     candidate_ids: Sequence[str] | None = None,
     guidelines: GuidelineCatalog | None = None,
+    draws: OutcomeDraws | None = None,
+    ranking: RankingSettings | None = None,
+    preferences: Preferences = NO_PREFERENCES,
 ) -> RankedRecommendation:
     """Obey the safety verdicts and rank the usable options (best first).
 
     ``safety`` is :func:`precisionpain.safety.apply_safety_rules` for this profile over the whole option
     catalog: an excluded option is never ranked, whatever the model predicts. With ``guidelines`` every option
-    carries its tier for the patient's condition (or pain type) and the answer the table it was read from; the
-    order is the same without them.
+    carries its tier for the patient's condition (or pain type) and the answer the table it was read from.
+
+    Every option gets its net benefit under the weights of ``preferences`` (checked against ``ranking``'s
+    bounds by the caller) or of ``ranking`` (the model spec's ``ranking`` section; its defaults when None), and the
+    usable options are ordered by the policy (:func:`precisionpain.benefit_harm.order_options`). ``draws`` holds
+    the outcome probabilities with their replicates (the uncertainty the significance rule reads); without it
+    the predictions' probabilities are used and no difference is significant.
     """
     wanted = check_candidates(candidate_ids or profile.candidate_option_ids, options)
     by_id = {p.option_id: p for p in predictions}
@@ -360,7 +384,7 @@ def rank_options(
     if missing:
         raise KeyError(f"no prediction for option(s) {', '.join(missing)}")
     usable: list[dict[str, Any]] = []
-    excluded: list[RankedOption] = []
+    excluded_entries: list[dict[str, Any]] = []
     states = gene_states(safety.functional_pgx, tables)
     prior = profile.clinical.carbamazepine_prior_use_over_3_months
     verdicts = {o.option_id: o for o in safety.options}
@@ -396,12 +420,49 @@ def rank_options(
             harms=pred.harms,
         )
         if is_excluded:
-            excluded.append(trusted(RankedOption, **entry))
+            excluded_entries.append(entry)
         else:
             usable.append(entry)
-    usable.sort(key=lambda o: (-o["p_response"], o["option_id"]))
+    settings = ranking or RankingSettings()
+    weights, policy = resolve(preferences, settings)
+    draws = draws or _draws_of(predictions)
+    estimates = benefit_estimates(draws, weights)
+    position = {o: j for j, o in enumerate(draws.option_ids)}
+    level = draws.level
+    for entry in (*usable, *excluded_entries):
+        j = position[entry["option_id"]]
+        entry["net_benefit"] = trusted(
+            NetBenefit,
+            value=float(estimates.values[j]),
+            interval=trusted(
+                Interval, lower=float(estimates.lower[j]), upper=float(estimates.upper[j]), level=level
+            ),
+            text=_benefit_text(entry, weights.dropout > 0),
+        )
+    excluded = [trusted(RankedOption, **e) for e in excluded_entries]
+    rows = [position[o["option_id"]] for o in usable]
+    ordering = order_options(
+        estimates.values[rows],
+        None if estimates.replicates is None else estimates.replicates[rows],
+        [o["guideline"].tier if o["guideline"] is not None else None for o in usable],
+        policy,
+        method=draws.method,
+        confidence=settings.confidence,
+        ids=[o["option_id"] for o in usable],
+    )
     # built from validated parts (catalog, predictions, safety verdicts): validating again cost ~8 us per option
-    ranked = tuple(trusted(RankedOption, **{**o, "rank": i + 1}) for i, o in enumerate(usable))
+    ranked = tuple(
+        trusted(RankedOption, **{**usable[i], "rank": rank + 1, "tier_overridden": above})
+        for rank, (i, above) in enumerate(zip(ordering.order, ordering.above_tier, strict=True))
+    )
+    summary = trusted(
+        RankingSummary,
+        policy=policy,
+        adverse_event_weight=weights.adverse_event,
+        dropout_weight=weights.dropout,
+        utility=utility_text(weights),
+        rule=settings.rule(policy),
+    )
     context = guidelines.context(condition, pain_type) if guidelines is not None else None
     return RankedRecommendation(
         patient_ref=profile.patient_ref,
@@ -413,6 +474,26 @@ def rank_options(
         functional_phenotypes=functional_readings(safety),
         medications=safety.medications,
         guideline_context=context,
+        ranking=summary,
+    )
+
+
+def _draws_of(predictions: Sequence[OptionPrediction]) -> OutcomeDraws:
+    """The outcome probabilities of the predictions themselves (no replicates: nothing is significant)."""
+    ids = tuple(p.option_id for p in predictions)
+    probabilities = {"response": np.array([p.p_response for p in predictions], dtype=np.float64)}
+    for outcome in dict.fromkeys(h.outcome.value for p in predictions for h in p.harms):
+        probabilities[outcome] = np.array(
+            [next((h.probability for h in p.harms if h.outcome == outcome), 0.0) for p in predictions]
+        )
+    level = predictions[0].interval.level if predictions else 0.9
+    return OutcomeDraws(ids, probabilities, None, "jackknife", level)
+
+
+def _benefit_text(entry: Mapping[str, Any], with_dropout: bool) -> str:
+    harms = {h.outcome.value: h.probability for h in entry["harms"]}
+    return outcome_text(
+        entry["p_response"], harms.get("adverse_event"), harms.get("dropout") if with_dropout else None
     )
 
 

@@ -24,9 +24,16 @@ from typing import Any
 import numpy as np
 
 from precisionpain.base import trusted
+from precisionpain.benefit_harm import (
+    NO_PREFERENCES,
+    OutcomeDraws,
+    Preferences,
+    RankingSettings,
+    weight_violations,
+)
 from precisionpain.catalog.guidelines import GuidelineCatalog, load_guideline_catalog
 from precisionpain.catalog.loader import FeatureCatalog
-from precisionpain.errors import ModelCatalogMismatchError, ModelError, PrecisionPainError
+from precisionpain.errors import ModelCatalogMismatchError, ModelError, PrecisionPainError, Violation
 from precisionpain.explain.contributions import DEFAULT_TOP_K, explain_options
 from precisionpain.features.assemble import encode_columns
 from precisionpain.features.frame import flat_columns, profile_to_row
@@ -120,6 +127,7 @@ class OutcomeScores:
     contributions: np.ndarray
     base_values: np.ndarray
     margins: np.ndarray
+    replicates: np.ndarray | None = None  # (n, k, r) calibrated probabilities of the replicate boosters
 
 
 @dataclass(frozen=True, eq=False)
@@ -218,6 +226,8 @@ class Recommender:
         self._option_index = {o: j for j, o in enumerate(self.option_ids)}
         self.fast = est.strategy in PER_OPTION_STRATEGIES
         self.alpha = meta.interval_alpha
+        #: how answers weigh harms against the response and order the options (the model spec's ``ranking``)
+        self.ranking: RankingSettings = meta.ranking
         #: "response" and the harm outcomes the package models, in answer order; one model each
         self.outcomes: tuple[str, ...] = meta.outcomes
         self._models: tuple[Any, ...] = (est, *(package.harms[o] for o in self.outcomes[1:]))
@@ -342,33 +352,54 @@ class Recommender:
         for i, model in enumerate(self._models):
             cols = slice(i * k, (i + 1) * k)
             margins = shap.margins[:, cols]
+            replicates = None
             if reps is not None:
-                p, lower, upper = self._interval(model, self._interval_q[i], margins, reps[:, i])
+                p, lower, upper, replicates = self._interval(model, self._interval_q[i], margins, reps[:, i])
             else:
                 p = lower = upper = model.outcomes_from_margins(margins)
-            out.append(OutcomeScores(p, lower, upper, shap.contributions[:, cols], base[:, cols], margins))
+            out.append(
+                OutcomeScores(
+                    p, lower, upper, shap.contributions[:, cols], base[:, cols], margins, replicates
+                )
+            )
         return tuple(out)
 
     def _interval(
         self, model: Any, q: float | None, margins: np.ndarray, reps: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(estimate, lower, upper) from point margins (n, k) and replicate margins (n, k, r).
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(estimate, lower, upper, replicate probabilities) from point margins (n, k) and replicate margins
+        (n, k, r).
 
         The arithmetic of ``TreatmentResponseModel.interval_from_margins`` with its quantile computed once at
-        load and the three margin arrays calibrated in one pass (the calibrators are elementwise maps), so the
-        results are identical to it, only cheaper per call.
+        load, and the margins, both bounds and the replicates calibrated in one pass (the calibrators are
+        elementwise maps), so the results are identical to it, only cheaper per call.
         """
         if q is None:
             interval = model.interval_from_margins(margins, reps, self.alpha)
-            return interval.estimate, interval.lower, interval.upper
+            return interval.estimate, interval.lower, interval.upper, model.outcomes_from_margins(reps)
         r = reps.shape[2]
         if model.interval_method == "jackknife":
             se = np.sqrt((r - 1) / r * ((reps - reps.mean(axis=2, keepdims=True)) ** 2).sum(axis=2))
         else:
             se = reps.std(axis=2, ddof=1)
-        out = model.outcomes_from_margins(np.stack([margins, margins - q * se, margins + q * se], axis=-1))
+        out = model.outcomes_from_margins(
+            np.concatenate([np.stack([margins, margins - q * se, margins + q * se], axis=-1), reps], axis=-1)
+        )
         lo, hi = out[..., 1], out[..., 2]
-        return out[..., 0], np.minimum(lo, hi), np.maximum(lo, hi)
+        return out[..., 0], np.minimum(lo, hi), np.maximum(lo, hi), out[..., 3:]
+
+    def _draws(self, scores: Sequence[OutcomeScores], i: int) -> OutcomeDraws:
+        """Patient i's outcome probabilities and replicates for the ranking's net benefit."""
+        replicates = None
+        if all(s.replicates is not None for s in scores):
+            replicates = {o: s.replicates[i] for o, s in zip(self.outcomes, scores, strict=True)}  # type: ignore[index]
+        return OutcomeDraws(
+            self.option_ids,
+            {o: s.p[i] for o, s in zip(self.outcomes, scores, strict=True)},
+            replicates,
+            self._models[0].interval_method,
+            1.0 - self.alpha,
+        )
 
     def _predictions(self, scores: Sequence[OutcomeScores], i: int) -> list[OptionPrediction]:
         """Patient i's predictions: every option's response and harm probabilities with their intervals (numbers
@@ -419,6 +450,10 @@ class Recommender:
             table[:, i] = [row[name] for name in names]
         return encode_columns(dict(zip(names, table, strict=True)), n, catalog, self.package.tables)
 
+    def preference_violations(self, preferences: Preferences, prefix: str = "") -> list[Violation]:
+        """A request's utility weights against this model's bounds (its spec's ``ranking`` section)."""
+        return weight_violations(preferences, self.ranking, prefix)
+
     def candidates(
         self, profile: PatientProfile, candidate_ids: Sequence[str] | None = None
     ) -> tuple[str, ...]:
@@ -447,16 +482,21 @@ class Recommender:
         top_k: int | Sequence[int] = DEFAULT_TOP_K,
         *,
         checkpoint: Checkpoint = _no_checkpoint,
+        preferences: Sequence[Preferences] | None = None,
     ) -> list[ScoredRecommendation]:
         """Rank and explain validated profiles; one patient is a batch of one.
 
         Features, predictions and TreeSHAP run once for the whole batch; ranking (CPIC rules, warnings) runs
-        per patient. ``candidate_ids`` and ``top_k`` may be given per patient. ``checkpoint`` is called
+        per patient. ``candidate_ids``, ``top_k`` and ``preferences`` (the request's own utility weights and
+        policy, checked with :meth:`preference_violations`) may be given per patient. ``checkpoint`` is called
         between stages and between patients and may raise to stop the work. The first patient that breaks a
         rule raises its error; :meth:`score_items` gives every other patient its answer instead.
         """
         out: list[ScoredRecommendation] = []
-        for item in self.score_items(profiles, candidate_ids, top_k, checkpoint=checkpoint):
+        items = self.score_items(
+            profiles, candidate_ids, top_k, checkpoint=checkpoint, preferences=preferences
+        )
+        for item in items:
             if isinstance(item, PrecisionPainError):
                 raise item
             out.append(item)
@@ -469,6 +509,7 @@ class Recommender:
         top_k: int | Sequence[int] = DEFAULT_TOP_K,
         *,
         checkpoint: Checkpoint = _no_checkpoint,
+        preferences: Sequence[Preferences] | None = None,
     ) -> list[ScoredRecommendation | PrecisionPainError]:
         """:meth:`score` for a batch whose patients fail alone: a patient whose own request breaks a rule (its
         candidate options, its ranking) gets that error in its place and the others are still answered. What
@@ -478,8 +519,9 @@ class Recommender:
             return []
         cands = list(candidate_ids) if candidate_ids is not None else [None] * n
         ks = [int(top_k)] * n if isinstance(top_k, int) else [int(k) for k in top_k]
-        if len(cands) != n or len(ks) != n:
-            raise ValueError("candidate_ids and top_k must have one entry per profile")
+        prefs = list(preferences) if preferences is not None else [NO_PREFERENCES] * n
+        if len(cands) != n or len(ks) != n or len(prefs) != n:
+            raise ValueError("candidate_ids, top_k and preferences must have one entry per profile")
         failed: dict[int, PrecisionPainError] = {}
         wanted: list[tuple[str, ...]] = []
         for i, (profile, c) in enumerate(zip(profiles, cands, strict=True)):
@@ -515,6 +557,9 @@ class Recommender:
                     warnings=data_warnings(profile, features, pkg.catalog, pkg.metadata.training_ranges),
                     candidate_ids=wanted[i],
                     guidelines=self.guidelines,
+                    draws=self._draws(scores, i),
+                    ranking=self.ranking,
+                    preferences=prefs[i],
                 )
             except PrecisionPainError as exc:
                 out.append(exc)
@@ -544,10 +589,15 @@ class Recommender:
         return out
 
     def recommend(
-        self, profile: PatientProfile, candidate_ids: Sequence[str] | None = None, top_k: int = DEFAULT_TOP_K
+        self,
+        profile: PatientProfile,
+        candidate_ids: Sequence[str] | None = None,
+        top_k: int = DEFAULT_TOP_K,
+        preferences: Preferences = NO_PREFERENCES,
     ) -> ExplainedRecommendation:
-        """Ranked, explained options for one validated profile."""
-        return self.score([profile], [candidate_ids], top_k)[0].explained()
+        """Ranked, explained options for one validated profile (``preferences``: checked with
+        :meth:`preference_violations`)."""
+        return self.score([profile], [candidate_ids], top_k, preferences=[preferences])[0].explained()
 
     def recommend_batch(
         self,

@@ -440,6 +440,33 @@ class GuidelineContext(FrozenModel):
     sources: tuple[SourceRef, ...] = ()  # every source the table cites
 
 
+class NetBenefit(FrozenModel):
+    """One option's expected net benefit for this patient under the answer's utility (RankingSummary.utility):
+    P(response) - w_ae x P(adverse event) - w_dropout x P(dropout), on the probability scale, with its interval
+    (the same kind as the probabilities': see RankedOption.interval) and each component in words."""
+
+    value: float
+    interval: Interval
+    text: str  # e.g. "52% response, 14% stop for side effects"
+
+
+class RankingPolicy(StrEnum):
+    """How the usable options are ordered (precisionpain.benefit_harm has the rules)."""
+
+    tier_then_net_benefit = "tier_then_net_benefit"  # guideline tier first, net benefit within a tier
+    net_benefit_only = "net_benefit_only"
+
+
+class RankingSummary(FrozenModel):
+    """How an answer ordered its usable options: the policy, the utility's weights and formula, and the rule."""
+
+    policy: RankingPolicy
+    adverse_event_weight: float
+    dropout_weight: float
+    utility: str  # e.g. "net benefit = P(response) - 0.5 x P(stop for side effects)"
+    rule: str
+
+
 class Caution(FrozenModel):
     code: str
     severity: Severity
@@ -468,6 +495,10 @@ class RankedOption(FrozenModel):
     guideline: GuidelinePosition | None = None
     # The probability of each harm outcome the model has (adverse event, dropout); empty for a response-only model.
     harms: tuple[OutcomePrediction, ...] = ()
+    # The expected net benefit the options are ordered by (None in answers made before it existed).
+    net_benefit: NetBenefit | None = None
+    # Placed above options of a better guideline tier: its net benefit is significantly higher than each of theirs.
+    tier_overridden: bool = False
 
     def harm(self, outcome: Outcome | str) -> OutcomePrediction | None:
         return next((h for h in self.harms if h.outcome == outcome), None)
@@ -528,6 +559,9 @@ class RankedRecommendation(FrozenModel):
     functional_phenotypes: tuple[FunctionalReading, ...] = ()
     medications: tuple[str, ...] = ()  # the patient's medications, as catalog generic names
     guideline_context: GuidelineContext | None = None  # the table every option's guideline tier was read from
+    ranking: RankingSummary | None = (
+        None  # how the usable options were ordered (None before net benefit existed)
+    )
 
 
 class Contribution(FrozenModel):

@@ -127,6 +127,16 @@ def percent_range(lower: float, upper: float) -> str:
     return f"{100 * lower:.0f}{EN_DASH}{100 * upper:.0f}%"
 
 
+def per_hundred(x: float) -> str:
+    """A net benefit (a difference of probabilities) per 100 patients: ``45``, ``−3``."""
+    value = round(100.0 * x)
+    return f"{MINUS if value < 0 else ''}{abs(value)}"
+
+
+def per_hundred_range(lower: float, upper: float) -> str:
+    return f"{per_hundred(lower)} to {per_hundred(upper)}"
+
+
 def tick(x: float) -> str:
     """An axis tick in log-odds: ``0``, ``+0.25``, ``−1``."""
     if abs(x) < 1e-12:

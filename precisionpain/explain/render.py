@@ -166,6 +166,15 @@ def _driver_text(steps: list[WaterfallStep]) -> str:
     return "; ".join(f"{s.label}: {s.display_value}" for s in steps)
 
 
+def _weight_text(weight: float) -> str:
+    """A utility weight in words: 0.5 -> "half a response", 1 -> "one response", 2 -> "2 responses"."""
+    if weight == 0.5:
+        return "half a response"
+    if weight == 1.0:
+        return "one response"
+    return f"{weight:g} responses"
+
+
 def _level(level: float) -> str:
     return f"{100 * level:.0f}%"
 
@@ -182,12 +191,15 @@ def _environment() -> Environment:
     env.filters.update(
         percent=display.percent,
         percent_range=display.percent_range,
+        per_hundred=display.per_hundred,
+        per_hundred_range=display.per_hundred_range,
         signed=display.signed,
         points=display.points,
         when=_when,
         humanize=display.humanize,
         group_label=_group_label,
         level=_level,
+        weight_text=_weight_text,
     )
     env.globals.update(
         BIN_LABELS={b.value: label for b, label in BIN_LABELS.items()},

@@ -40,11 +40,14 @@ from precisionpain.schema import (
     HlaStatus,
     Interval,
     ModelSummary,
+    NetBenefit,
     OptionExplanation,
+    OutcomePrediction,
     PatientProfile,
     Provenance,
     RankedOption,
     RankedRecommendation,
+    RankingSummary,
     SafetyFlag,
     SafetyReason,
     Severity,
@@ -260,6 +263,11 @@ class OptionEntry(FrozenModel):
     excluded: bool = False
     exclusion_reason: str = ""
     guideline_tier: GuidelineTier | None = None  # None in recommendations made before guideline tiers
+    # the harms' probabilities and the net benefit the options are ordered by (empty/None in recommendations made
+    # before them); placed above options of a better guideline tier for a significantly higher net benefit
+    harms: tuple[OutcomePrediction, ...] = ()
+    net_benefit: NetBenefit | None = None
+    tier_overridden: bool = False
 
 
 class WaterfallStep(FrozenModel):
@@ -343,7 +351,8 @@ class TierRow(FrozenModel):
 
 class GuidelineSection(FrozenModel):
     """The "Guideline tiers" section: which table the tiers come from (the pain condition, or the pain type when
-    no condition was given) and every shown option's tier, ranked options first. Tiers never change the ranking."""
+        no condition was given) and every shown option's tier, ranked options first. Under the default ranking policy
+    the tier comes first in the order (``Report.ranking`` says which policy an answer used)."""
 
     condition: str = ""  # clinician label of the pain condition; "" = not given
     pain_type: str
@@ -381,6 +390,7 @@ class Report(FrozenModel):
     medication_safety: MedicationSafety = MedicationSafety()
     guidelines: GuidelineSection | None = None  # None for a recommendation made before guideline tiers
     charted_ranks: int = DEFAULT_CHARTED_RANKS  # ranked options charted in full, besides the first-line ones
+    ranking: RankingSummary | None = None  # how the options were ordered (None before net benefit existed)
 
     def explanation(self, option_id: str) -> OptionWhy:
         for e in self.explanations:
@@ -794,6 +804,9 @@ def _option_entry(
         excluded=option.excluded,
         exclusion_reason=option.exclusion_reason,
         guideline_tier=option.guideline.tier if option.guideline is not None else None,
+        harms=option.harms,
+        net_benefit=option.net_benefit,
+        tier_overridden=option.tier_overridden,
     )
 
 
@@ -1100,6 +1113,7 @@ def build_report(
         medication_safety=_medication_safety(rec, profile, patient, warnings),
         guidelines=_guideline_section(rec),
         charted_ranks=charted_ranks,
+        ranking=rec.ranking,
     )
 
 

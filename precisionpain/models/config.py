@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from precisionpain.base import FrozenModel
+from precisionpain.benefit_harm import RankingSettings
 from precisionpain.catalog.loader import parse_as, read_yaml
 from precisionpain.errors import CatalogError, ConfigError, Violation
 
@@ -145,6 +146,8 @@ class TrainConfig(FrozenModel):
     model: ModelConfig = ModelConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
     promotion: PromotionConfig = PromotionConfig()
+    # How answers weigh the harms against the response and order the options (precisionpain.benefit_harm).
+    ranking: RankingSettings = RankingSettings()
 
     @model_validator(mode="after")
     def _options_unique(self) -> TrainConfig:

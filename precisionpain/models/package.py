@@ -36,6 +36,7 @@ import numpy as np
 from pydantic import Field
 
 from precisionpain.base import FrozenModel
+from precisionpain.benefit_harm import RankingSettings
 from precisionpain.catalog.loader import (
     FeatureCatalog,
     OptionCatalog,
@@ -88,6 +89,8 @@ class PackageMetadata(FrozenModel):
     split: SplitConfig = SplitConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
     seed: int = 7
+    # How answers weigh harms against the response and order the options (the spec's ``ranking`` section).
+    ranking: RankingSettings = RankingSettings()
 
     @property
     def outcomes(self) -> tuple[str, ...]:

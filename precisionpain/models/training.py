@@ -451,6 +451,7 @@ def train(
             split=config.split,
             evaluation=config.evaluation,
             seed=config.seed,
+            ranking=config.ranking,
         )
         card = model_card(config, evaluation, metadata, overlap, n_train)
         mlflow.log_text(card, "model_card.md")

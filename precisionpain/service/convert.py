@@ -28,6 +28,7 @@ import numpy as np
 from google.protobuf.descriptor import EnumDescriptor, FieldDescriptor
 from google.protobuf.message import Message
 
+from precisionpain.benefit_harm import NO_PREFERENCES, Preferences, RankingSettings
 from precisionpain.bounded_cache import lru_cache_bytes, text_bytes
 from precisionpain.catalog.loader import FeatureCatalog, OptionCatalog
 from precisionpain.errors import ProfileValidationError, Violation, kind_of
@@ -50,12 +51,15 @@ from precisionpain.schema import (
     GuidelinePosition,
     Interval,
     ModelSummary,
+    NetBenefit,
     OptionExplanation,
     OutcomeDefinition,
     OutcomePrediction,
     Provenance,
     RankedOption,
     RankedRecommendation,
+    RankingPolicy,
+    RankingSummary,
     SafetyFlag,
     SafetyReason,
     SourceRef,
@@ -332,12 +336,34 @@ _FIELD_KINDS = {
 
 @dataclass(frozen=True)
 class RecommendInput:
-    """What one RecommendRequest asks for, before validation: the profile dict, candidates and top-k."""
+    """What one RecommendRequest asks for, before validation: the profile dict, candidates, top-k and the
+    ranking preferences (utility weights and policy; their bounds are the model's, checked by the servicer)."""
 
     profile: dict[str, Any]
     candidate_option_ids: tuple[str, ...]
     top_k: int
     violations: tuple[Violation, ...]  # request-level problems found while converting (top_k, candidate ids)
+    preferences: Preferences = NO_PREFERENCES
+
+
+def _preferences(request: service_pb2.RecommendRequest, violations: list[Violation]) -> Preferences:
+    """The request's utility weights (None where unset) and policy (None for UNSPECIFIED); a policy number this
+    version does not know is a violation."""
+    weights = request.utility_weights
+    policy = None
+    number = int(request.ranking_policy)
+    if number:
+        policy = _POLICY_BACK.get(number)
+        if policy is None:
+            allowed = ", ".join(sorted(_POLICY))
+            violations.append(Violation("ranking_policy", f"must be one of {allowed}", "unknown enum number"))
+    return Preferences(
+        adverse_event_weight=weights.adverse_event_weight
+        if weights.HasField("adverse_event_weight")
+        else None,
+        dropout_weight=weights.dropout_weight if weights.HasField("dropout_weight") else None,
+        policy=None if policy is None else RankingPolicy(policy),
+    )
 
 
 def _bounded_candidates(ids: Sequence[str], violations: list[Violation]) -> tuple[str, ...]:
@@ -371,11 +397,13 @@ def recommend_input_from_request(request: service_pb2.RecommendRequest) -> Recom
     problems: list[Violation] = []
     profile = profile_dict_from_proto(request.patient, violations=problems)
     violations += [Violation(f"{PROFILE_PATH_PREFIX}.{v.path}", v.rule, v.received) for v in problems]
+    preferences = _preferences(request, violations)
     return RecommendInput(
         profile=profile,
         candidate_option_ids=candidates,
         top_k=max(top_k, 0),
         violations=tuple(violations),
+        preferences=preferences,
     )
 
 
@@ -419,6 +447,7 @@ _BASIS, _BASIS_BACK = _enum_maps(recommendation_pb2.GuidelineBasis.DESCRIPTOR, "
 _CONDITION, _CONDITION_BACK = _enum_maps(patient_pb2.PainCondition.DESCRIPTOR, "PAIN_CONDITION_")
 _PAIN_TYPE, _PAIN_TYPE_BACK = _enum_maps(patient_pb2.PainType.DESCRIPTOR, "PAIN_TYPE_")
 _OUTCOME, _OUTCOME_BACK = _enum_maps(recommendation_pb2.Outcome.DESCRIPTOR, "OUTCOME_")
+_POLICY, _POLICY_BACK = _enum_maps(recommendation_pb2.RankingPolicy.DESCRIPTOR, "RANKING_POLICY_")
 
 
 # ============================================================================================== timestamps
@@ -688,6 +717,17 @@ def _fill_option(msg: Any, o: RankedOption) -> None:
         hm = msg.harms.add(outcome=_OUTCOME.get(h.outcome.value, 0), probability=h.probability)
         hi = hm.probability_interval
         hi.lower, hi.upper, hi.level = h.interval.lower, h.interval.upper, h.interval.level
+    if o.net_benefit is not None:
+        nb = msg.net_benefit
+        nb.value, nb.text = o.net_benefit.value, o.net_benefit.text
+        ni = nb.value_interval
+        ni.lower, ni.upper, ni.level = (
+            o.net_benefit.interval.lower,
+            o.net_benefit.interval.upper,
+            o.net_benefit.interval.level,
+        )
+    if o.tier_overridden and "tier_overridden" in msg.DESCRIPTOR.fields_by_name:
+        msg.tier_overridden = True
 
 
 def _fill_provenance(msg: Any, p: Provenance) -> None:
@@ -755,6 +795,16 @@ def _fill_patient_safety(msg: Any, rec: RankedRecommendation) -> None:
         )
     msg.medications.extend(rec.medications)
     _fill_guideline_context(msg, rec.guideline_context)
+    _fill_ranking(msg, rec.ranking)
+
+
+def _fill_ranking(msg: Any, r: RankingSummary | None) -> None:
+    if r is None:
+        return
+    m = msg.ranking
+    m.policy = _POLICY.get(r.policy.value, 0)
+    m.adverse_event_weight, m.dropout_weight = r.adverse_event_weight, r.dropout_weight
+    m.utility, m.rule = r.utility, r.rule
 
 
 def _fill_features(msg: Any, names: Sequence[str], values: Iterable[float]) -> None:
@@ -823,6 +873,15 @@ class _OptionCodec:
         self.harm_interval_key = _key(H, "probability_interval", _WIRE_LEN)
         self.harm_explanation_key = _key(H, "explanation", _WIRE_LEN)
         self._interval = struct.Struct("<BdBdBd")  # lower, upper, level, each with its one-byte key
+        N = recommendation_pb2.NetBenefit
+        self.net_benefit_key = _key(message, "net_benefit", _WIRE_LEN)
+        self.net_value_key = _key(N, "value", _WIRE_I64)
+        self.net_interval_key = _key(N, "value_interval", _WIRE_LEN)
+        self.net_text_key = _key(N, "text", _WIRE_LEN)
+        fields_here = message.DESCRIPTOR.fields_by_name
+        self.overridden_key = (
+            _key(message, "tier_overridden", _WIRE_VARINT) if "tier_overridden" in fields_here else b""
+        )
         self._interval_keys = (keys[2][0], keys[3][0], keys[4][0])
         self._identity = _PartCache(self.CACHE_BYTES)  # (id, name, class, modality) -> bytes
         self._guidance = _PartCache(self.CACHE_BYTES)  # id(Guidance) -> (Guidance, bytes)
@@ -902,6 +961,20 @@ class _OptionCodec:
         )
         return self.harms_key + _varint(len(body)) + body
 
+    def _net_benefit_bytes(self, nb: NetBenefit) -> bytes:
+        iv = nb.interval
+        k_lo, k_up, k_lv = self._interval_keys
+        interval = self._interval.pack(k_lo, iv.lower, k_up, iv.upper, k_lv, iv.level)
+        body = (
+            self.net_value_key
+            + _DOUBLE.pack(nb.value)
+            + self.net_interval_key
+            + _varint(len(interval))
+            + interval
+            + _string_field(self.net_text_key, nb.text)
+        )
+        return self.net_benefit_key + _varint(len(body)) + body
+
     def encode(
         self, o: RankedOption, explanation: bytes, harm_explanations: Mapping[str, bytes] | None = None
     ) -> bytes:
@@ -943,6 +1016,10 @@ class _OptionCodec:
             parts.append(self.explanation_key + _varint(len(explanation)) + explanation)
         for h in o.harms:
             parts.append(self._harm_bytes(h, (harm_explanations or {}).get(h.outcome.value, b"")))
+        if o.net_benefit is not None:
+            parts.append(self._net_benefit_bytes(o.net_benefit))
+        if o.tier_overridden and self.overridden_key:
+            parts.append(self.overridden_key + b"\x01")
         body = b"".join(parts)
         return self.field_key + _varint(len(body)) + body
 
@@ -1203,6 +1280,28 @@ def _ranked_option(m: Any, *, excluded: bool, cited: Mapping[str, SourceRef]) ->
             for h in m.harms
             if h.outcome in _OUTCOME_BACK
         ),
+        net_benefit=_net_benefit(m.net_benefit) if m.HasField("net_benefit") else None,
+        tier_overridden=bool(getattr(m, "tier_overridden", False)),
+    )
+
+
+def _net_benefit(m: Any) -> NetBenefit:
+    iv = m.value_interval
+    return NetBenefit(
+        value=m.value, interval=Interval(lower=iv.lower, upper=iv.upper, level=iv.level), text=m.text
+    )
+
+
+def _ranking(m: Any) -> RankingSummary | None:
+    policy = _POLICY_BACK.get(m.policy)
+    if policy is None:
+        return None
+    return RankingSummary(
+        policy=RankingPolicy(policy),
+        adverse_event_weight=m.adverse_event_weight,
+        dropout_weight=m.dropout_weight,
+        utility=m.utility,
+        rule=m.rule,
     )
 
 
@@ -1285,6 +1384,7 @@ def explained_recommendation_from_response(resp: service_pb2.RecommendResponse) 
         ),
         medications=tuple(resp.medications),
         guideline_context=context,
+        ranking=_ranking(resp.ranking) if resp.HasField("ranking") else None,
     )
     explanations = tuple(_explanation(o.option_id, o.explanation) for o in resp.options) + tuple(
         _explanation(o.option_id, o.explanation) for o in resp.excluded
@@ -1345,6 +1445,7 @@ class ModelDescription:
     option_ids: tuple[str, ...]
     feature_ids: tuple[str, ...]
     max_batch_size: int = 0
+    ranking: RankingSettings | None = None  # the model's ranking defaults and weight bounds
 
 
 def describe_model_response(d: ModelDescription) -> service_pb2.DescribeModelResponse:
@@ -1378,6 +1479,15 @@ def describe_model_response(d: ModelDescription) -> service_pb2.DescribeModelRes
         )
     for o in s.outcomes:
         msg.outcomes.add(outcome=_OUTCOME.get(o.outcome.value, 0), label=o.label, definition=o.definition)
+    if d.ranking is not None:
+        settings = d.ranking
+        ranking: Any = msg.ranking
+        ranking.policy = _POLICY.get(settings.policy.value, 0)
+        ranking.adverse_event_weight = settings.adverse_event_weight
+        ranking.dropout_weight = settings.dropout_weight
+        ranking.adverse_event_weight_max = settings.adverse_event_weight_max
+        ranking.dropout_weight_max = settings.dropout_weight_max
+        ranking.confidence = settings.confidence
     _timestamp(msg.train_time, s.trained_at)
     _timestamp(msg.load_time, p.generated_at)
     _timestamp(msg.trained_at, s.trained_at)  # deprecated twins, kept for older clients

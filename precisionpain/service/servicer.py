@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from precisionpain.benefit_harm import NO_PREFERENCES, Preferences
 from precisionpain.errors import (
     PrecisionPainError,
     ProfileValidationError,
@@ -47,6 +48,7 @@ class _Prepared:
     profile: PatientProfile
     candidates: tuple[str, ...]
     top_k: int
+    preferences: Preferences = NO_PREFERENCES
 
 
 class RecommendationServicer:
@@ -74,12 +76,13 @@ class RecommendationServicer:
                 check_candidates(given.candidate_option_ids, engine.package.options)
             except ValidationError as exc:
                 violations += exc.violations
+        violations += engine.preference_violations(given.preferences, "utility_weights.")
         ProfileValidationError.raise_if_any("recommend request", violations)
         assert profile is not None
         candidates = (
             engine.candidates(profile, given.candidate_option_ids) if given.candidate_option_ids else ()
         )
-        return _Prepared(profile, candidates, given.top_k)
+        return _Prepared(profile, candidates, given.top_k, given.preferences)
 
     # ------------------------------------------------------------------------------------------ RPCs
 
@@ -90,7 +93,11 @@ class RecommendationServicer:
         prepared = self._prepare(model, request)
         call.checkpoint()
         (scored,) = model.engine.score(
-            [prepared.profile], [prepared.candidates or None], prepared.top_k, checkpoint=call.checkpoint
+            [prepared.profile],
+            [prepared.candidates or None],
+            prepared.top_k,
+            checkpoint=call.checkpoint,
+            preferences=[prepared.preferences],
         )
         return convert.recommend_response(scored, call.request_id)
 
@@ -121,6 +128,7 @@ class RecommendationServicer:
                 [p.candidates or None for p in valid],
                 [p.top_k for p in valid],
                 checkpoint=call.checkpoint,
+                preferences=[p.preferences for p in valid],
             )
         )
         for i, p in enumerate(prepared):
@@ -162,5 +170,6 @@ class RecommendationServicer:
                 option_ids=engine.option_ids,
                 feature_ids=engine.package.metadata.feature_ids,
                 max_batch_size=self.max_batch_size,
+                ranking=engine.ranking,
             )
         )

@@ -79,6 +79,12 @@ class GuidelineBasis(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     GUIDELINE_BASIS_CONDITION: _ClassVar[GuidelineBasis]
     GUIDELINE_BASIS_PAIN_TYPE: _ClassVar[GuidelineBasis]
 
+class RankingPolicy(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    RANKING_POLICY_UNSPECIFIED: _ClassVar[RankingPolicy]
+    RANKING_POLICY_TIER_THEN_NET_BENEFIT: _ClassVar[RankingPolicy]
+    RANKING_POLICY_NET_BENEFIT_ONLY: _ClassVar[RankingPolicy]
+
 class WarningKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     WARNING_KIND_UNSPECIFIED: _ClassVar[WarningKind]
@@ -128,6 +134,9 @@ GUIDELINE_TIER_NOT_ADDRESSED: GuidelineTier
 GUIDELINE_BASIS_UNSPECIFIED: GuidelineBasis
 GUIDELINE_BASIS_CONDITION: GuidelineBasis
 GUIDELINE_BASIS_PAIN_TYPE: GuidelineBasis
+RANKING_POLICY_UNSPECIFIED: RankingPolicy
+RANKING_POLICY_TIER_THEN_NET_BENEFIT: RankingPolicy
+RANKING_POLICY_NET_BENEFIT_ONLY: RankingPolicy
 WARNING_KIND_UNSPECIFIED: WarningKind
 WARNING_KIND_MISSING_INPUT: WarningKind
 WARNING_KIND_OUTSIDE_TRAINING_RANGE: WarningKind
@@ -291,6 +300,54 @@ class GuidelineContext(_message.Message):
     sources: _containers.RepeatedCompositeFieldContainer[SourceRef]
     def __init__(self, pain_condition: _Optional[_Union[_patient_pb2.PainCondition, str]] = ..., pain_type: _Optional[_Union[_patient_pb2.PainType, str]] = ..., basis: _Optional[_Union[GuidelineBasis, str]] = ..., table: _Optional[str] = ..., text: _Optional[str] = ..., sources: _Optional[_Iterable[_Union[SourceRef, _Mapping]]] = ...) -> None: ...
 
+class NetBenefit(_message.Message):
+    __slots__ = ("value", "value_interval", "text")
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    VALUE_INTERVAL_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    value: float
+    value_interval: Interval
+    text: str
+    def __init__(self, value: _Optional[float] = ..., value_interval: _Optional[_Union[Interval, _Mapping]] = ..., text: _Optional[str] = ...) -> None: ...
+
+class RankingSummary(_message.Message):
+    __slots__ = ("policy", "adverse_event_weight", "dropout_weight", "utility", "rule")
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    ADVERSE_EVENT_WEIGHT_FIELD_NUMBER: _ClassVar[int]
+    DROPOUT_WEIGHT_FIELD_NUMBER: _ClassVar[int]
+    UTILITY_FIELD_NUMBER: _ClassVar[int]
+    RULE_FIELD_NUMBER: _ClassVar[int]
+    policy: RankingPolicy
+    adverse_event_weight: float
+    dropout_weight: float
+    utility: str
+    rule: str
+    def __init__(self, policy: _Optional[_Union[RankingPolicy, str]] = ..., adverse_event_weight: _Optional[float] = ..., dropout_weight: _Optional[float] = ..., utility: _Optional[str] = ..., rule: _Optional[str] = ...) -> None: ...
+
+class UtilityWeights(_message.Message):
+    __slots__ = ("adverse_event_weight", "dropout_weight")
+    ADVERSE_EVENT_WEIGHT_FIELD_NUMBER: _ClassVar[int]
+    DROPOUT_WEIGHT_FIELD_NUMBER: _ClassVar[int]
+    adverse_event_weight: float
+    dropout_weight: float
+    def __init__(self, adverse_event_weight: _Optional[float] = ..., dropout_weight: _Optional[float] = ...) -> None: ...
+
+class RankingSettings(_message.Message):
+    __slots__ = ("policy", "adverse_event_weight", "dropout_weight", "adverse_event_weight_max", "dropout_weight_max", "confidence")
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    ADVERSE_EVENT_WEIGHT_FIELD_NUMBER: _ClassVar[int]
+    DROPOUT_WEIGHT_FIELD_NUMBER: _ClassVar[int]
+    ADVERSE_EVENT_WEIGHT_MAX_FIELD_NUMBER: _ClassVar[int]
+    DROPOUT_WEIGHT_MAX_FIELD_NUMBER: _ClassVar[int]
+    CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
+    policy: RankingPolicy
+    adverse_event_weight: float
+    dropout_weight: float
+    adverse_event_weight_max: float
+    dropout_weight_max: float
+    confidence: float
+    def __init__(self, policy: _Optional[_Union[RankingPolicy, str]] = ..., adverse_event_weight: _Optional[float] = ..., dropout_weight: _Optional[float] = ..., adverse_event_weight_max: _Optional[float] = ..., dropout_weight_max: _Optional[float] = ..., confidence: _Optional[float] = ...) -> None: ...
+
 class Contribution(_message.Message):
     __slots__ = ("feature_id", "label", "value", "unit", "display_value", "domain", "shap_value")
     FEATURE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -334,7 +391,7 @@ class Explanation(_message.Message):
     def __init__(self, base_value: _Optional[float] = ..., margin: _Optional[float] = ..., space: _Optional[str] = ..., top_contributions: _Optional[_Iterable[_Union[Contribution, _Mapping]]] = ..., other_contributions: _Optional[float] = ..., domain_totals: _Optional[_Iterable[_Union[DomainTotal, _Mapping]]] = ...) -> None: ...
 
 class RankedOption(_message.Message):
-    __slots__ = ("option_id", "display_name", "option_class", "modality", "rank", "p_response", "p_response_interval", "guidance", "cautions", "explanation", "verdict", "safety_reasons", "guideline", "harms")
+    __slots__ = ("option_id", "display_name", "option_class", "modality", "rank", "p_response", "p_response_interval", "guidance", "cautions", "explanation", "verdict", "safety_reasons", "guideline", "harms", "net_benefit", "tier_overridden")
     OPTION_ID_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
     OPTION_CLASS_FIELD_NUMBER: _ClassVar[int]
@@ -349,6 +406,8 @@ class RankedOption(_message.Message):
     SAFETY_REASONS_FIELD_NUMBER: _ClassVar[int]
     GUIDELINE_FIELD_NUMBER: _ClassVar[int]
     HARMS_FIELD_NUMBER: _ClassVar[int]
+    NET_BENEFIT_FIELD_NUMBER: _ClassVar[int]
+    TIER_OVERRIDDEN_FIELD_NUMBER: _ClassVar[int]
     option_id: str
     display_name: str
     option_class: str
@@ -363,10 +422,12 @@ class RankedOption(_message.Message):
     safety_reasons: _containers.RepeatedCompositeFieldContainer[SafetyReason]
     guideline: GuidelinePosition
     harms: _containers.RepeatedCompositeFieldContainer[HarmEstimate]
-    def __init__(self, option_id: _Optional[str] = ..., display_name: _Optional[str] = ..., option_class: _Optional[str] = ..., modality: _Optional[_Union[Modality, str]] = ..., rank: _Optional[int] = ..., p_response: _Optional[float] = ..., p_response_interval: _Optional[_Union[Interval, _Mapping]] = ..., guidance: _Optional[_Iterable[_Union[Guidance, _Mapping]]] = ..., cautions: _Optional[_Iterable[_Union[Caution, _Mapping]]] = ..., explanation: _Optional[_Union[Explanation, _Mapping]] = ..., verdict: _Optional[_Union[SafetyVerdict, str]] = ..., safety_reasons: _Optional[_Iterable[_Union[SafetyReason, _Mapping]]] = ..., guideline: _Optional[_Union[GuidelinePosition, _Mapping]] = ..., harms: _Optional[_Iterable[_Union[HarmEstimate, _Mapping]]] = ...) -> None: ...
+    net_benefit: NetBenefit
+    tier_overridden: bool
+    def __init__(self, option_id: _Optional[str] = ..., display_name: _Optional[str] = ..., option_class: _Optional[str] = ..., modality: _Optional[_Union[Modality, str]] = ..., rank: _Optional[int] = ..., p_response: _Optional[float] = ..., p_response_interval: _Optional[_Union[Interval, _Mapping]] = ..., guidance: _Optional[_Iterable[_Union[Guidance, _Mapping]]] = ..., cautions: _Optional[_Iterable[_Union[Caution, _Mapping]]] = ..., explanation: _Optional[_Union[Explanation, _Mapping]] = ..., verdict: _Optional[_Union[SafetyVerdict, str]] = ..., safety_reasons: _Optional[_Iterable[_Union[SafetyReason, _Mapping]]] = ..., guideline: _Optional[_Union[GuidelinePosition, _Mapping]] = ..., harms: _Optional[_Iterable[_Union[HarmEstimate, _Mapping]]] = ..., net_benefit: _Optional[_Union[NetBenefit, _Mapping]] = ..., tier_overridden: _Optional[bool] = ...) -> None: ...
 
 class ExcludedOption(_message.Message):
-    __slots__ = ("option_id", "display_name", "option_class", "modality", "reason", "p_response", "p_response_interval", "guidance", "cautions", "explanation", "verdict", "safety_reasons", "guideline", "harms")
+    __slots__ = ("option_id", "display_name", "option_class", "modality", "reason", "p_response", "p_response_interval", "guidance", "cautions", "explanation", "verdict", "safety_reasons", "guideline", "harms", "net_benefit")
     OPTION_ID_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
     OPTION_CLASS_FIELD_NUMBER: _ClassVar[int]
@@ -381,6 +442,7 @@ class ExcludedOption(_message.Message):
     SAFETY_REASONS_FIELD_NUMBER: _ClassVar[int]
     GUIDELINE_FIELD_NUMBER: _ClassVar[int]
     HARMS_FIELD_NUMBER: _ClassVar[int]
+    NET_BENEFIT_FIELD_NUMBER: _ClassVar[int]
     option_id: str
     display_name: str
     option_class: str
@@ -395,7 +457,8 @@ class ExcludedOption(_message.Message):
     safety_reasons: _containers.RepeatedCompositeFieldContainer[SafetyReason]
     guideline: GuidelinePosition
     harms: _containers.RepeatedCompositeFieldContainer[HarmEstimate]
-    def __init__(self, option_id: _Optional[str] = ..., display_name: _Optional[str] = ..., option_class: _Optional[str] = ..., modality: _Optional[_Union[Modality, str]] = ..., reason: _Optional[str] = ..., p_response: _Optional[float] = ..., p_response_interval: _Optional[_Union[Interval, _Mapping]] = ..., guidance: _Optional[_Iterable[_Union[Guidance, _Mapping]]] = ..., cautions: _Optional[_Iterable[_Union[Caution, _Mapping]]] = ..., explanation: _Optional[_Union[Explanation, _Mapping]] = ..., verdict: _Optional[_Union[SafetyVerdict, str]] = ..., safety_reasons: _Optional[_Iterable[_Union[SafetyReason, _Mapping]]] = ..., guideline: _Optional[_Union[GuidelinePosition, _Mapping]] = ..., harms: _Optional[_Iterable[_Union[HarmEstimate, _Mapping]]] = ...) -> None: ...
+    net_benefit: NetBenefit
+    def __init__(self, option_id: _Optional[str] = ..., display_name: _Optional[str] = ..., option_class: _Optional[str] = ..., modality: _Optional[_Union[Modality, str]] = ..., reason: _Optional[str] = ..., p_response: _Optional[float] = ..., p_response_interval: _Optional[_Union[Interval, _Mapping]] = ..., guidance: _Optional[_Iterable[_Union[Guidance, _Mapping]]] = ..., cautions: _Optional[_Iterable[_Union[Caution, _Mapping]]] = ..., explanation: _Optional[_Union[Explanation, _Mapping]] = ..., verdict: _Optional[_Union[SafetyVerdict, str]] = ..., safety_reasons: _Optional[_Iterable[_Union[SafetyReason, _Mapping]]] = ..., guideline: _Optional[_Union[GuidelinePosition, _Mapping]] = ..., harms: _Optional[_Iterable[_Union[HarmEstimate, _Mapping]]] = ..., net_benefit: _Optional[_Union[NetBenefit, _Mapping]] = ...) -> None: ...
 
 class DataWarning(_message.Message):
     __slots__ = ("kind", "field", "message")

@@ -14,17 +14,21 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class RecommendRequest(_message.Message):
-    __slots__ = ("patient", "candidate_option_ids", "top_k_contributions")
+    __slots__ = ("patient", "candidate_option_ids", "top_k_contributions", "utility_weights", "ranking_policy")
     PATIENT_FIELD_NUMBER: _ClassVar[int]
     CANDIDATE_OPTION_IDS_FIELD_NUMBER: _ClassVar[int]
     TOP_K_CONTRIBUTIONS_FIELD_NUMBER: _ClassVar[int]
+    UTILITY_WEIGHTS_FIELD_NUMBER: _ClassVar[int]
+    RANKING_POLICY_FIELD_NUMBER: _ClassVar[int]
     patient: _patient_pb2.PatientProfile
     candidate_option_ids: _containers.RepeatedScalarFieldContainer[str]
     top_k_contributions: int
-    def __init__(self, patient: _Optional[_Union[_patient_pb2.PatientProfile, _Mapping]] = ..., candidate_option_ids: _Optional[_Iterable[str]] = ..., top_k_contributions: _Optional[int] = ...) -> None: ...
+    utility_weights: _recommendation_pb2.UtilityWeights
+    ranking_policy: _recommendation_pb2.RankingPolicy
+    def __init__(self, patient: _Optional[_Union[_patient_pb2.PatientProfile, _Mapping]] = ..., candidate_option_ids: _Optional[_Iterable[str]] = ..., top_k_contributions: _Optional[int] = ..., utility_weights: _Optional[_Union[_recommendation_pb2.UtilityWeights, _Mapping]] = ..., ranking_policy: _Optional[_Union[_recommendation_pb2.RankingPolicy, str]] = ...) -> None: ...
 
 class RecommendResponse(_message.Message):
-    __slots__ = ("request_id", "patient_ref", "options", "excluded", "warnings", "safety_flags", "provenance", "feature_ids", "feature_values", "functional_phenotypes", "medications", "guideline_context")
+    __slots__ = ("request_id", "patient_ref", "options", "excluded", "warnings", "safety_flags", "provenance", "feature_ids", "feature_values", "functional_phenotypes", "medications", "guideline_context", "ranking")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     PATIENT_REF_FIELD_NUMBER: _ClassVar[int]
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
@@ -37,6 +41,7 @@ class RecommendResponse(_message.Message):
     FUNCTIONAL_PHENOTYPES_FIELD_NUMBER: _ClassVar[int]
     MEDICATIONS_FIELD_NUMBER: _ClassVar[int]
     GUIDELINE_CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    RANKING_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     patient_ref: str
     options: _containers.RepeatedCompositeFieldContainer[_recommendation_pb2.RankedOption]
@@ -49,7 +54,8 @@ class RecommendResponse(_message.Message):
     functional_phenotypes: _containers.RepeatedCompositeFieldContainer[_recommendation_pb2.FunctionalPhenotype]
     medications: _containers.RepeatedScalarFieldContainer[str]
     guideline_context: _recommendation_pb2.GuidelineContext
-    def __init__(self, request_id: _Optional[str] = ..., patient_ref: _Optional[str] = ..., options: _Optional[_Iterable[_Union[_recommendation_pb2.RankedOption, _Mapping]]] = ..., excluded: _Optional[_Iterable[_Union[_recommendation_pb2.ExcludedOption, _Mapping]]] = ..., warnings: _Optional[_Iterable[_Union[_recommendation_pb2.DataWarning, _Mapping]]] = ..., safety_flags: _Optional[_Iterable[_Union[_recommendation_pb2.SafetyFlag, _Mapping]]] = ..., provenance: _Optional[_Union[_recommendation_pb2.Provenance, _Mapping]] = ..., feature_ids: _Optional[_Iterable[str]] = ..., feature_values: _Optional[_Iterable[float]] = ..., functional_phenotypes: _Optional[_Iterable[_Union[_recommendation_pb2.FunctionalPhenotype, _Mapping]]] = ..., medications: _Optional[_Iterable[str]] = ..., guideline_context: _Optional[_Union[_recommendation_pb2.GuidelineContext, _Mapping]] = ...) -> None: ...
+    ranking: _recommendation_pb2.RankingSummary
+    def __init__(self, request_id: _Optional[str] = ..., patient_ref: _Optional[str] = ..., options: _Optional[_Iterable[_Union[_recommendation_pb2.RankedOption, _Mapping]]] = ..., excluded: _Optional[_Iterable[_Union[_recommendation_pb2.ExcludedOption, _Mapping]]] = ..., warnings: _Optional[_Iterable[_Union[_recommendation_pb2.DataWarning, _Mapping]]] = ..., safety_flags: _Optional[_Iterable[_Union[_recommendation_pb2.SafetyFlag, _Mapping]]] = ..., provenance: _Optional[_Union[_recommendation_pb2.Provenance, _Mapping]] = ..., feature_ids: _Optional[_Iterable[str]] = ..., feature_values: _Optional[_Iterable[float]] = ..., functional_phenotypes: _Optional[_Iterable[_Union[_recommendation_pb2.FunctionalPhenotype, _Mapping]]] = ..., medications: _Optional[_Iterable[str]] = ..., guideline_context: _Optional[_Union[_recommendation_pb2.GuidelineContext, _Mapping]] = ..., ranking: _Optional[_Union[_recommendation_pb2.RankingSummary, _Mapping]] = ...) -> None: ...
 
 class RecommendBatchRequest(_message.Message):
     __slots__ = ("requests",)
@@ -110,7 +116,7 @@ class DescribeModelRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class DescribeModelResponse(_message.Message):
-    __slots__ = ("model_name", "model_version", "model_alias", "model_run_id", "model_uri", "catalog_id", "catalog_version", "catalog_sha256", "options_catalog_sha256", "code_version", "option_ids", "feature_ids", "validation_metrics", "intended_use", "training_data", "trained_at", "loaded_at", "strategy", "synthetic_training_data", "subgroup_gaps", "limitations", "max_batch_size", "guideline_catalog_version", "guideline_catalog_sha256", "train_time", "load_time", "outcomes")
+    __slots__ = ("model_name", "model_version", "model_alias", "model_run_id", "model_uri", "catalog_id", "catalog_version", "catalog_sha256", "options_catalog_sha256", "code_version", "option_ids", "feature_ids", "validation_metrics", "intended_use", "training_data", "trained_at", "loaded_at", "strategy", "synthetic_training_data", "subgroup_gaps", "limitations", "max_batch_size", "guideline_catalog_version", "guideline_catalog_sha256", "train_time", "load_time", "outcomes", "ranking")
     class ValidationMetricsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -145,6 +151,7 @@ class DescribeModelResponse(_message.Message):
     TRAIN_TIME_FIELD_NUMBER: _ClassVar[int]
     LOAD_TIME_FIELD_NUMBER: _ClassVar[int]
     OUTCOMES_FIELD_NUMBER: _ClassVar[int]
+    RANKING_FIELD_NUMBER: _ClassVar[int]
     model_name: str
     model_version: str
     model_alias: str
@@ -172,4 +179,5 @@ class DescribeModelResponse(_message.Message):
     train_time: _timestamp_pb2.Timestamp
     load_time: _timestamp_pb2.Timestamp
     outcomes: _containers.RepeatedCompositeFieldContainer[_recommendation_pb2.ModelOutcome]
-    def __init__(self, model_name: _Optional[str] = ..., model_version: _Optional[str] = ..., model_alias: _Optional[str] = ..., model_run_id: _Optional[str] = ..., model_uri: _Optional[str] = ..., catalog_id: _Optional[str] = ..., catalog_version: _Optional[str] = ..., catalog_sha256: _Optional[str] = ..., options_catalog_sha256: _Optional[str] = ..., code_version: _Optional[str] = ..., option_ids: _Optional[_Iterable[str]] = ..., feature_ids: _Optional[_Iterable[str]] = ..., validation_metrics: _Optional[_Mapping[str, float]] = ..., intended_use: _Optional[str] = ..., training_data: _Optional[str] = ..., trained_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., loaded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., strategy: _Optional[str] = ..., synthetic_training_data: _Optional[bool] = ..., subgroup_gaps: _Optional[_Iterable[_Union[_recommendation_pb2.SubgroupGap, _Mapping]]] = ..., limitations: _Optional[_Iterable[str]] = ..., max_batch_size: _Optional[int] = ..., guideline_catalog_version: _Optional[str] = ..., guideline_catalog_sha256: _Optional[str] = ..., train_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., load_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., outcomes: _Optional[_Iterable[_Union[_recommendation_pb2.ModelOutcome, _Mapping]]] = ...) -> None: ...
+    ranking: _recommendation_pb2.RankingSettings
+    def __init__(self, model_name: _Optional[str] = ..., model_version: _Optional[str] = ..., model_alias: _Optional[str] = ..., model_run_id: _Optional[str] = ..., model_uri: _Optional[str] = ..., catalog_id: _Optional[str] = ..., catalog_version: _Optional[str] = ..., catalog_sha256: _Optional[str] = ..., options_catalog_sha256: _Optional[str] = ..., code_version: _Optional[str] = ..., option_ids: _Optional[_Iterable[str]] = ..., feature_ids: _Optional[_Iterable[str]] = ..., validation_metrics: _Optional[_Mapping[str, float]] = ..., intended_use: _Optional[str] = ..., training_data: _Optional[str] = ..., trained_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., loaded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., strategy: _Optional[str] = ..., synthetic_training_data: _Optional[bool] = ..., subgroup_gaps: _Optional[_Iterable[_Union[_recommendation_pb2.SubgroupGap, _Mapping]]] = ..., limitations: _Optional[_Iterable[str]] = ..., max_batch_size: _Optional[int] = ..., guideline_catalog_version: _Optional[str] = ..., guideline_catalog_sha256: _Optional[str] = ..., train_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., load_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., outcomes: _Optional[_Iterable[_Union[_recommendation_pb2.ModelOutcome, _Mapping]]] = ..., ranking: _Optional[_Union[_recommendation_pb2.RankingSettings, _Mapping]] = ...) -> None: ...

@@ -102,7 +102,7 @@ def test_fused_interval_equals_the_estimator(small_package, engine, cohort_profi
         margins = r._point.explain(X).margins[:, :k]  # the response's, before the harm outcomes'
         reps = r._replicates.margins(X).reshape(X.shape[0], len(r.outcomes), k, r._n_replicates)[:, 0]
         expected = est.interval_from_margins(margins, reps, r.alpha)
-        p, lower, upper = r._interval(est, r._interval_q[0], margins, reps)
+        p, lower, upper, _replicates = r._interval(est, r._interval_q[0], margins, reps)
     np.testing.assert_array_equal(p, expected.estimate)
     np.testing.assert_array_equal(lower, expected.lower)
     np.testing.assert_array_equal(upper, expected.upper)

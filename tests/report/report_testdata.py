@@ -228,9 +228,16 @@ def _guideline_catalog(options: OptionCatalog) -> GuidelineCatalog:
 
 
 def build_explained(
-    raw: dict[str, Any], catalog: FeatureCatalog, options: OptionCatalog, tables: PgxTables
+    raw: dict[str, Any],
+    catalog: FeatureCatalog,
+    options: OptionCatalog,
+    tables: PgxTables,
+    preferences: Any = None,
 ) -> tuple[ExplainedRecommendation, PatientProfile]:
-    """Run the real stages around the stand-in model for one raw profile."""
+    """Run the real stages around the stand-in model for one raw profile (``preferences``: the request's ranking
+    preferences, :class:`precisionpain.benefit_harm.Preferences`; default the model's)."""
+    from precisionpain.benefit_harm import NO_PREFERENCES
+
     profile = validate_profile(raw, catalog, tables)
     features = assemble_features(profile, catalog, tables)
     scored = [score(o.id, features.values, catalog) for o in options.options]
@@ -245,6 +252,7 @@ def build_explained(
         safety=apply_safety_rules(profile, _safety_catalogs()),
         warnings=warnings,
         guidelines=_guideline_catalog(options),
+        preferences=preferences or NO_PREFERENCES,
     )
     explanations = tuple(_explanation(s, features.values, catalog) for s in scored)
     return ExplainedRecommendation(

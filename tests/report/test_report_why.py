@@ -53,8 +53,20 @@ def test_full_charts_for_the_options_a_clinician_would_consider(
     assert [a.attrs["id"] for a in why.find_all("article")] == [f"why-{i}" for i in considered]
 
 
-def test_first_line_options_ranked_lower_are_charted_too(report_for: Callable[[str], Report]) -> None:
-    report = report_for("phq9_item9_positive")  # fibromyalgia: exercise is first line, ranked below the top 8
+def test_first_line_options_ranked_lower_are_charted_too(
+    feature_catalog: Any, option_catalog: Any, pgx_tables: Any
+) -> None:
+    # ordered by net benefit alone (under the default policy first-line options come first): for this fibromyalgia
+    # patient exercise is first line and ranked below the top 8
+    from precisionpain.benefit_harm import Preferences
+    from precisionpain.schema import RankingPolicy
+    from tests.report.report_testdata import build_explained, load_raw
+
+    only = Preferences(policy=RankingPolicy.net_benefit_only)
+    explained, profile = build_explained(
+        load_raw("phq9_item9_positive"), feature_catalog, option_catalog, pgx_tables, preferences=only
+    )
+    report = build_report(explained, profile, model_summary(), feature_catalog, pgx_tables, options=option_catalog)
     lower = [
         o for o in report.options if o.rank > DEFAULT_CHARTED_RANKS and o.guideline_tier is GuidelineTier.first_line
     ]

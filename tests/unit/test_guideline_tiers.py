@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from precisionpain.benefit_harm import Preferences
 from precisionpain.catalog.guidelines import load_guideline_catalog
 from precisionpain.features.validate import validate_profile
 from precisionpain.ranking import rank_options
@@ -19,6 +20,7 @@ from precisionpain.schema import (
     OptionPrediction,
     PainCondition,
     PainType,
+    RankingPolicy,
     WarningKind,
 )
 
@@ -73,9 +75,10 @@ def test_without_a_condition_tiers_come_from_the_pain_type_and_it_is_said(engine
         assert o.guideline.basis is GuidelineBasis.pain_type and o.guideline.table == "neuropathic"
 
 
-def test_tiers_never_change_the_ranking(engine) -> None:  # type: ignore[no-untyped-def]
-    """Ranking with and without the guideline catalog gives the same answer but for the tiers: predictions that
-    put recommended-against options on top keep them there."""
+def test_tiers_order_the_options_only_under_the_tier_policy(engine) -> None:  # type: ignore[no-untyped-def]
+    """Under the net-benefit-only policy, ranking with and without the guideline catalog gives the same answer but
+    for the tiers: predictions that put recommended-against options on top keep them there. Under the default
+    policy the tiers come first."""
     pkg = engine.package
     catalog = load_guideline_catalog(pkg.options, pkg.path / "catalog")
     profile = _profile("fibromyalgia", "nociplastic")
@@ -90,12 +93,17 @@ def test_tiers_never_change_the_ranking(engine) -> None:  # type: ignore[no-unty
     ]
     args = (profile, predictions, pkg.options, pkg.tables, engine.provenance())
     safety = apply_safety_rules(profile, engine.safety)
-    plain = rank_options(*args, safety=safety)
-    tiered = rank_options(*args, safety=safety, guidelines=catalog)
+    # under the net-benefit-only policy the tiers are information beside the order
+    only = Preferences(policy=RankingPolicy.net_benefit_only)
+    plain = rank_options(*args, safety=safety, preferences=only)
+    tiered = rank_options(*args, safety=safety, guidelines=catalog, preferences=only)
     assert [o.option_id for o in tiered.options] == [o.option_id for o in plain.options]
     usable_against = against - {o.option_id for o in tiered.excluded}  # codeine, tramadol: CPIC avoid
     assert usable_against and {o.option_id for o in tiered.options[: len(usable_against)]} == usable_against
     assert tiered.options[0].guideline.tier is GuidelineTier.recommended_against
+    # under the default policy they come last: without the model's replicates no advantage is significant
+    by_tier = rank_options(*args, safety=safety, guidelines=catalog)
+    assert {o.option_id for o in by_tier.options[-len(usable_against):]} == usable_against
     for a, b in zip((*plain.options, *plain.excluded), (*tiered.options, *tiered.excluded), strict=True):
         assert a.guideline is None and b.guideline is not None
         assert a == b.model_copy(update={"guideline": None})

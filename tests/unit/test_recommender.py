@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 import shap
 
+from precisionpain.benefit_harm import TIER_ORDER
 from precisionpain.errors import ModelCatalogMismatchError, ProfileValidationError
 from precisionpain.features.validate import validate_profile
 from precisionpain.recommender import ModelIdentity, Recommender
@@ -24,8 +27,12 @@ def test_ranked_and_explained(engine, example_profile_dicts) -> None:  # type: i
         rec = out.recommendation
         ranks = [o.rank for o in rec.options]
         assert ranks == list(range(1, len(ranks) + 1)), name
-        ps = [o.p_response for o in rec.options]
-        assert ps == sorted(ps, reverse=True)
+        # the default policy: guideline tier first, net benefit within a tier (no option moved above its tier here)
+        tiers = [TIER_ORDER[o.guideline.tier] for o in rec.options]
+        assert tiers == sorted(tiers) or any(o.tier_overridden for o in rec.options), name
+        for a, b in itertools.pairwise(rec.options):
+            if tiers[a.rank - 1] == tiers[b.rank - 1] and not b.tier_overridden:
+                assert a.net_benefit.value >= b.net_benefit.value, name
         for o in (*rec.options, *rec.excluded):
             assert o.interval.lower <= o.p_response + 1e-9 and o.p_response <= o.interval.upper + 1e-9
             e = out.explanation(o.option_id)
