@@ -30,8 +30,10 @@ from precisionpain.benefit_harm import (
     Preferences,
     RankingSettings,
     benefit_estimates,
+    group_text,
     order_options,
     outcome_text,
+    probability_best,
     resolve,
     utility_text,
 )
@@ -70,6 +72,7 @@ from precisionpain.schema import (
     SafetyFlag,
     SafetyReason,
     Severity,
+    TieGroup,
     WarningKind,
 )
 
@@ -450,10 +453,26 @@ def rank_options(
         confidence=settings.confidence,
         ids=[o["option_id"] for o in usable],
     )
+    best = probability_best(
+        estimates.values[rows],
+        None if estimates.replicates is None else estimates.replicates[rows],
+        draws.method,
+    ).tolist()
     # built from validated parts (catalog, predictions, safety verdicts): validating again cost ~8 us per option
     ranked = tuple(
-        trusted(RankedOption, **{**usable[i], "rank": rank + 1, "tier_overridden": above})
-        for rank, (i, above) in enumerate(zip(ordering.order, ordering.above_tier, strict=True))
+        trusted(
+            RankedOption,
+            **{
+                **usable[i],
+                "rank": rank + 1,
+                "tier_overridden": above,
+                "tie_group": group,
+                "probability_best": best[i],
+            },
+        )
+        for rank, (i, above, group) in enumerate(
+            zip(ordering.order, ordering.above_tier, ordering.groups, strict=True)
+        )
     )
     summary = trusted(
         RankingSummary,
@@ -462,6 +481,7 @@ def rank_options(
         dropout_weight=weights.dropout,
         utility=utility_text(weights),
         rule=settings.rule(policy),
+        groups=_tie_groups(ranked),
     )
     context = guidelines.context(condition, pain_type) if guidelines is not None else None
     return RankedRecommendation(
@@ -475,6 +495,16 @@ def rank_options(
         medications=safety.medications,
         guideline_context=context,
         ranking=summary,
+    )
+
+
+def _tie_groups(ranked: Sequence[RankedOption]) -> tuple[TieGroup, ...]:
+    members: dict[int, list[str]] = {}
+    for o in ranked:
+        members.setdefault(o.tie_group or 0, []).append(o.option_id)
+    return tuple(
+        trusted(TieGroup, group=g, option_ids=tuple(ids), text=group_text(g, len(ids)))
+        for g, ids in members.items()
     )
 
 

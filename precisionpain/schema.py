@@ -457,14 +457,24 @@ class RankingPolicy(StrEnum):
     net_benefit_only = "net_benefit_only"
 
 
+class TieGroup(FrozenModel):
+    """Consecutive ranked options whose net benefits cannot be told apart (group 1: the best)."""
+
+    group: int
+    option_ids: tuple[str, ...]
+    text: str  # e.g. "Equally good choices for this patient"
+
+
 class RankingSummary(FrozenModel):
-    """How an answer ordered its usable options: the policy, the utility's weights and formula, and the rule."""
+    """How an answer ordered its usable options: the policy, the utility's weights and formula, the rule, and the
+    groups of options that cannot be told apart."""
 
     policy: RankingPolicy
     adverse_event_weight: float
     dropout_weight: float
     utility: str  # e.g. "net benefit = P(response) - 0.5 x P(stop for side effects)"
     rule: str
+    groups: tuple[TieGroup, ...] = ()
 
 
 class Caution(FrozenModel):
@@ -499,6 +509,10 @@ class RankedOption(FrozenModel):
     net_benefit: NetBenefit | None = None
     # Placed above options of a better guideline tier: its net benefit is significantly higher than each of theirs.
     tier_overridden: bool = False
+    # Ranked options only: the group of options it cannot be told apart from (1 = the best group) and the
+    # probability that it has the highest net benefit of the ranked options, from the model's uncertainty.
+    tie_group: int | None = None
+    probability_best: float | None = None
 
     def harm(self, outcome: Outcome | str) -> OutcomePrediction | None:
         return next((h for h in self.harms if h.outcome == outcome), None)

@@ -268,6 +268,8 @@ class OptionEntry(FrozenModel):
     harms: tuple[OutcomePrediction, ...] = ()
     net_benefit: NetBenefit | None = None
     tier_overridden: bool = False
+    tie_group: int | None = None  # ranked options: the group it cannot be told apart from (1 = the best)
+    probability_best: float | None = None
 
 
 class WaterfallStep(FrozenModel):
@@ -807,6 +809,8 @@ def _option_entry(
         harms=option.harms,
         net_benefit=option.net_benefit,
         tier_overridden=option.tier_overridden,
+        tie_group=option.tie_group,
+        probability_best=option.probability_best,
     )
 
 

@@ -825,6 +825,17 @@ class TreatmentResponseModel(BaseEstimator):
             options=self.options_,
         )
 
+    def predict_replicates(self, X: Any) -> np.ndarray:
+        """The expected outcome under each option by every interval replicate (fold or bootstrap booster), (n, k, r)
+        in ``options_`` order, calibrated like :meth:`predict_outcomes`: the spread the intervals come from, for a
+        caller that needs the joint uncertainty of several options (differences, which option is best)."""
+        self._check_fitted()
+        if self._interval_booster_ is None:
+            raise ModelError(
+                "predict_replicates needs a model fitted with interval_method 'jackknife' or 'bootstrap'"
+            )
+        return self._to_outcome(self._replicate_margins(self._features(X)))
+
     def predict_propensity(self, X: Any, clip: bool = False) -> np.ndarray:
         """P(option | x), (n, k) in ``options_`` order; ``clip=True`` floors it at ``propensity_clip``."""
         X32 = self._features(X)

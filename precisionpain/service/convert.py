@@ -64,6 +64,7 @@ from precisionpain.schema import (
     SafetyReason,
     SourceRef,
     SubgroupGap,
+    TieGroup,
     length_rule,
 )
 from precisionpain.v1 import patient_pb2, recommendation_pb2, service_pb2
@@ -726,8 +727,10 @@ def _fill_option(msg: Any, o: RankedOption) -> None:
             o.net_benefit.interval.upper,
             o.net_benefit.interval.level,
         )
-    if o.tier_overridden and "tier_overridden" in msg.DESCRIPTOR.fields_by_name:
-        msg.tier_overridden = True
+    if "tier_overridden" in msg.DESCRIPTOR.fields_by_name:  # RankedOption only
+        msg.tier_overridden = o.tier_overridden
+        msg.tie_group = o.tie_group or 0
+        msg.probability_best = o.probability_best or 0.0
 
 
 def _fill_provenance(msg: Any, p: Provenance) -> None:
@@ -805,6 +808,8 @@ def _fill_ranking(msg: Any, r: RankingSummary | None) -> None:
     m.policy = _POLICY.get(r.policy.value, 0)
     m.adverse_event_weight, m.dropout_weight = r.adverse_event_weight, r.dropout_weight
     m.utility, m.rule = r.utility, r.rule
+    for g in r.groups:
+        m.groups.add(group=g.group, option_ids=g.option_ids, text=g.text)
 
 
 def _fill_features(msg: Any, names: Sequence[str], values: Iterable[float]) -> None:
@@ -879,9 +884,10 @@ class _OptionCodec:
         self.net_interval_key = _key(N, "value_interval", _WIRE_LEN)
         self.net_text_key = _key(N, "text", _WIRE_LEN)
         fields_here = message.DESCRIPTOR.fields_by_name
-        self.overridden_key = (
-            _key(message, "tier_overridden", _WIRE_VARINT) if "tier_overridden" in fields_here else b""
-        )
+        ranked = "tier_overridden" in fields_here  # RankedOption (ExcludedOption has none of these)
+        self.overridden_key = _key(message, "tier_overridden", _WIRE_VARINT) if ranked else b""
+        self.group_key = _key(message, "tie_group", _WIRE_VARINT) if ranked else b""
+        self.best_key = _key(message, "probability_best", _WIRE_I64) if ranked else b""
         self._interval_keys = (keys[2][0], keys[3][0], keys[4][0])
         self._identity = _PartCache(self.CACHE_BYTES)  # (id, name, class, modality) -> bytes
         self._guidance = _PartCache(self.CACHE_BYTES)  # id(Guidance) -> (Guidance, bytes)
@@ -1018,8 +1024,13 @@ class _OptionCodec:
             parts.append(self._harm_bytes(h, (harm_explanations or {}).get(h.outcome.value, b"")))
         if o.net_benefit is not None:
             parts.append(self._net_benefit_bytes(o.net_benefit))
-        if o.tier_overridden and self.overridden_key:
-            parts.append(self.overridden_key + b"\x01")
+        if self.overridden_key:
+            if o.tier_overridden:
+                parts.append(self.overridden_key + b"\x01")
+            if o.tie_group:
+                parts.append(self.group_key + _varint(o.tie_group))
+            if o.probability_best:
+                parts.append(self.best_key + _DOUBLE.pack(o.probability_best))
         body = b"".join(parts)
         return self.field_key + _varint(len(body)) + body
 
@@ -1282,6 +1293,8 @@ def _ranked_option(m: Any, *, excluded: bool, cited: Mapping[str, SourceRef]) ->
         ),
         net_benefit=_net_benefit(m.net_benefit) if m.HasField("net_benefit") else None,
         tier_overridden=bool(getattr(m, "tier_overridden", False)),
+        tie_group=(getattr(m, "tie_group", 0) or None) if not excluded else None,
+        probability_best=float(getattr(m, "probability_best", 0.0)) if not excluded and m.tie_group else None,
     )
 
 
@@ -1302,6 +1315,7 @@ def _ranking(m: Any) -> RankingSummary | None:
         dropout_weight=m.dropout_weight,
         utility=m.utility,
         rule=m.rule,
+        groups=tuple(TieGroup(group=g.group, option_ids=tuple(g.option_ids), text=g.text) for g in m.groups),
     )
 
 

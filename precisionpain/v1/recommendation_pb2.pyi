@@ -310,19 +310,31 @@ class NetBenefit(_message.Message):
     text: str
     def __init__(self, value: _Optional[float] = ..., value_interval: _Optional[_Union[Interval, _Mapping]] = ..., text: _Optional[str] = ...) -> None: ...
 
+class TieGroup(_message.Message):
+    __slots__ = ("group", "option_ids", "text")
+    GROUP_FIELD_NUMBER: _ClassVar[int]
+    OPTION_IDS_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    group: int
+    option_ids: _containers.RepeatedScalarFieldContainer[str]
+    text: str
+    def __init__(self, group: _Optional[int] = ..., option_ids: _Optional[_Iterable[str]] = ..., text: _Optional[str] = ...) -> None: ...
+
 class RankingSummary(_message.Message):
-    __slots__ = ("policy", "adverse_event_weight", "dropout_weight", "utility", "rule")
+    __slots__ = ("policy", "adverse_event_weight", "dropout_weight", "utility", "rule", "groups")
     POLICY_FIELD_NUMBER: _ClassVar[int]
     ADVERSE_EVENT_WEIGHT_FIELD_NUMBER: _ClassVar[int]
     DROPOUT_WEIGHT_FIELD_NUMBER: _ClassVar[int]
     UTILITY_FIELD_NUMBER: _ClassVar[int]
     RULE_FIELD_NUMBER: _ClassVar[int]
+    GROUPS_FIELD_NUMBER: _ClassVar[int]
     policy: RankingPolicy
     adverse_event_weight: float
     dropout_weight: float
     utility: str
     rule: str
-    def __init__(self, policy: _Optional[_Union[RankingPolicy, str]] = ..., adverse_event_weight: _Optional[float] = ..., dropout_weight: _Optional[float] = ..., utility: _Optional[str] = ..., rule: _Optional[str] = ...) -> None: ...
+    groups: _containers.RepeatedCompositeFieldContainer[TieGroup]
+    def __init__(self, policy: _Optional[_Union[RankingPolicy, str]] = ..., adverse_event_weight: _Optional[float] = ..., dropout_weight: _Optional[float] = ..., utility: _Optional[str] = ..., rule: _Optional[str] = ..., groups: _Optional[_Iterable[_Union[TieGroup, _Mapping]]] = ...) -> None: ...
 
 class UtilityWeights(_message.Message):
     __slots__ = ("adverse_event_weight", "dropout_weight")
@@ -391,7 +403,7 @@ class Explanation(_message.Message):
     def __init__(self, base_value: _Optional[float] = ..., margin: _Optional[float] = ..., space: _Optional[str] = ..., top_contributions: _Optional[_Iterable[_Union[Contribution, _Mapping]]] = ..., other_contributions: _Optional[float] = ..., domain_totals: _Optional[_Iterable[_Union[DomainTotal, _Mapping]]] = ...) -> None: ...
 
 class RankedOption(_message.Message):
-    __slots__ = ("option_id", "display_name", "option_class", "modality", "rank", "p_response", "p_response_interval", "guidance", "cautions", "explanation", "verdict", "safety_reasons", "guideline", "harms", "net_benefit", "tier_overridden")
+    __slots__ = ("option_id", "display_name", "option_class", "modality", "rank", "p_response", "p_response_interval", "guidance", "cautions", "explanation", "verdict", "safety_reasons", "guideline", "harms", "net_benefit", "tier_overridden", "tie_group", "probability_best")
     OPTION_ID_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
     OPTION_CLASS_FIELD_NUMBER: _ClassVar[int]
@@ -408,6 +420,8 @@ class RankedOption(_message.Message):
     HARMS_FIELD_NUMBER: _ClassVar[int]
     NET_BENEFIT_FIELD_NUMBER: _ClassVar[int]
     TIER_OVERRIDDEN_FIELD_NUMBER: _ClassVar[int]
+    TIE_GROUP_FIELD_NUMBER: _ClassVar[int]
+    PROBABILITY_BEST_FIELD_NUMBER: _ClassVar[int]
     option_id: str
     display_name: str
     option_class: str
@@ -424,7 +438,9 @@ class RankedOption(_message.Message):
     harms: _containers.RepeatedCompositeFieldContainer[HarmEstimate]
     net_benefit: NetBenefit
     tier_overridden: bool
-    def __init__(self, option_id: _Optional[str] = ..., display_name: _Optional[str] = ..., option_class: _Optional[str] = ..., modality: _Optional[_Union[Modality, str]] = ..., rank: _Optional[int] = ..., p_response: _Optional[float] = ..., p_response_interval: _Optional[_Union[Interval, _Mapping]] = ..., guidance: _Optional[_Iterable[_Union[Guidance, _Mapping]]] = ..., cautions: _Optional[_Iterable[_Union[Caution, _Mapping]]] = ..., explanation: _Optional[_Union[Explanation, _Mapping]] = ..., verdict: _Optional[_Union[SafetyVerdict, str]] = ..., safety_reasons: _Optional[_Iterable[_Union[SafetyReason, _Mapping]]] = ..., guideline: _Optional[_Union[GuidelinePosition, _Mapping]] = ..., harms: _Optional[_Iterable[_Union[HarmEstimate, _Mapping]]] = ..., net_benefit: _Optional[_Union[NetBenefit, _Mapping]] = ..., tier_overridden: _Optional[bool] = ...) -> None: ...
+    tie_group: int
+    probability_best: float
+    def __init__(self, option_id: _Optional[str] = ..., display_name: _Optional[str] = ..., option_class: _Optional[str] = ..., modality: _Optional[_Union[Modality, str]] = ..., rank: _Optional[int] = ..., p_response: _Optional[float] = ..., p_response_interval: _Optional[_Union[Interval, _Mapping]] = ..., guidance: _Optional[_Iterable[_Union[Guidance, _Mapping]]] = ..., cautions: _Optional[_Iterable[_Union[Caution, _Mapping]]] = ..., explanation: _Optional[_Union[Explanation, _Mapping]] = ..., verdict: _Optional[_Union[SafetyVerdict, str]] = ..., safety_reasons: _Optional[_Iterable[_Union[SafetyReason, _Mapping]]] = ..., guideline: _Optional[_Union[GuidelinePosition, _Mapping]] = ..., harms: _Optional[_Iterable[_Union[HarmEstimate, _Mapping]]] = ..., net_benefit: _Optional[_Union[NetBenefit, _Mapping]] = ..., tier_overridden: _Optional[bool] = ..., tie_group: _Optional[int] = ..., probability_best: _Optional[float] = ...) -> None: ...
 
 class ExcludedOption(_message.Message):
     __slots__ = ("option_id", "display_name", "option_class", "modality", "reason", "p_response", "p_response_interval", "guidance", "cautions", "explanation", "verdict", "safety_reasons", "guideline", "harms", "net_benefit")

@@ -95,3 +95,25 @@ def test_describe_model_gives_the_ranking_defaults_and_bounds(stub: Any) -> None
         0.5, 0.0, 3.0, 1.0,
     )
     assert r.confidence == 0.95
+
+
+def test_groups_and_the_probability_of_being_best(stub: Any, patient_examples: dict[str, Any]) -> None:
+    for name in ("cyp2d6_ultrarapid_diabetic_neuropathy", "mostly_missing", "older_adult_ckd"):
+        response = stub.Recommend(_request(patient_examples[name]), timeout=30)
+        ranked = list(response.options)
+        groups = list(response.ranking.groups)
+        # the groups partition the ranked options, in rank order, numbered from 1
+        assert [i for g in groups for i in g.option_ids] == [o.option_id for o in ranked], name
+        assert [g.group for g in groups] == list(range(1, len(groups) + 1))
+        by_id = {o.option_id: o for o in ranked}
+        for g in groups:
+            assert all(by_id[i].tie_group == g.group for i in g.option_ids)
+            assert g.text == (
+                ("Equally good choices for this patient" if len(g.option_ids) > 1 else "Best choice for this patient")
+                if g.group == 1
+                else ("Equally good next choices" if len(g.option_ids) > 1 else "Next choice")
+            )
+        assert ranked[0].tie_group == 1
+        assert sum(o.probability_best for o in ranked) == pytest.approx(1.0, abs=1e-9)
+        assert all(0.0 <= o.probability_best <= 1.0 for o in ranked)
+        assert not any(o.HasField("net_benefit") is False for o in response.excluded)

@@ -38,7 +38,7 @@ def test_the_rule_the_weights_and_what_the_intervals_cover(made: Any) -> None:
 
 def test_each_option_shows_its_components_and_net_benefit(made: Any) -> None:
     report, doc = made
-    rows = doc.find("table", class_="options").find("tbody").find_all("tr")
+    rows = [r for r in doc.find("table", class_="options").find("tbody").find_all("tr") if r.find_all("td")]
     assert len(rows) == len(report.options)
     for row, option in zip(rows, report.options, strict=True):
         ae = next(h.probability for h in option.harms if h.outcome.value == "adverse_event")
@@ -60,3 +60,16 @@ def test_a_saved_report_keeps_benefit_and_harm(made: Any) -> None:
     again = report_from_json(report_json(report))
     assert again == report and again.ranking == report.ranking
     assert all(o.net_benefit is not None and o.harms for o in again.options)
+
+
+def test_the_options_table_shows_the_groups(made: Any) -> None:
+    report, doc = made
+    table = doc.find("table", class_="options")
+    headers = table.find_all("tr", class_="tie-group")
+    assert [h.find("th").text.split("their net")[0].strip() for h in headers] == [g.text for g in report.ranking.groups]
+    first = report.ranking.groups[0]
+    if len(first.option_ids) > 1:
+        assert "cannot be told apart" in headers[0].text
+    for option in report.options:
+        assert option.probability_best is not None
+    assert "chance its net benefit is the highest of these options" in table.text
