@@ -8,12 +8,14 @@ at once, then the safety rules, CPIC and the ranking per patient). A patient who
 error's reason (the status table's ``reason``, as in a ``RecommendBatch`` item) and message instead of an answer;
 the others are answered.
 
-One output row per input row (:data:`ANSWER_COLUMNS`): ``row`` (position in the input dataset), the patient id
-column when the input has one, ``error_reason`` and ``error`` (null when answered), ``options`` (usable options,
-best first) and ``excluded`` (options the safety rules exclude), each a list of :data:`OPTION_TYPE`, with the
-top-k contributions by absolute SHAP value (log-odds; ``base_value + sum of every contribution = margin``),
-``warnings`` (kind and field of each data warning) and ``safety_flags`` (codes). The model's identity and the
-catalog hashes are in each file's metadata (key ``precisionpain``).
+One output row per input row (:func:`answer_schema`): ``row`` (position in the input dataset), the patient id
+column when the input has one, ``error_reason`` and ``error`` (null when answered), ``options`` (usable options
+in the answer's order) and ``excluded`` (options the safety rules exclude), each a list of options with the
+response probability and its interval, each harm outcome's probability and interval, the net benefit and its
+interval, the tie group and probability of being best, the verdict, the safety rule ids, the guideline tier and
+the response model's top-k contributions by absolute SHAP value (log-odds; ``base_value + sum of every
+contribution = margin``), then ``warnings`` (kind and field of each data warning) and ``safety_flags`` (codes).
+The model's identity and the catalog hashes are in each file's metadata (key ``precisionpain``).
 
 The model is loaded once per process (:func:`loaded_model`) and kept for the partitions that follow: on a Dask
 worker the first task loads it, the others reuse it.
@@ -41,6 +43,8 @@ if TYPE_CHECKING:
 METADATA_KEY = b"precisionpain"
 ROW_COLUMN = "row"
 MAX_TOP_K = 64
+#: patients scored together inside a task (the engine's arrays of a batch are the bulk of a task's memory)
+BATCH_ROWS = 1_000
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,19 @@ def loaded_model(spec: ModelSpec) -> LoadedModel:
         return found
 
 
+def _harm_type() -> pa.DataType:
+    import pyarrow as pa
+
+    return pa.struct(
+        [
+            ("outcome", pa.string()),
+            ("probability", pa.float64()),
+            ("lower", pa.float64()),
+            ("upper", pa.float64()),
+        ]
+    )
+
+
 def _types() -> tuple[pa.DataType, pa.DataType]:
     import pyarrow as pa
 
@@ -102,6 +119,13 @@ def _types() -> tuple[pa.DataType, pa.DataType]:
             ("p_lower", pa.float64()),
             ("p_upper", pa.float64()),
             ("interval_level", pa.float64()),
+            ("harms", pa.list_(_harm_type())),
+            ("net_benefit", pa.float64()),
+            ("net_benefit_lower", pa.float64()),
+            ("net_benefit_upper", pa.float64()),
+            ("tie_group", pa.int32()),
+            ("probability_best", pa.float64()),
+            ("tier_overridden", pa.bool_()),
             ("verdict", pa.string()),
             ("exclusion_reason", pa.string()),
             ("safety_rules", pa.list_(pa.string())),
@@ -135,7 +159,7 @@ def answer_schema(id_column: str | None) -> pa.Schema:
     return pa.schema(fields)
 
 
-#: per-option scalar fields, in OPTION_TYPE order, read from each RankedOption
+#: per-option scalar fields, read from each RankedOption
 _SCALARS = (
     "rank",
     "option_id",
@@ -143,6 +167,12 @@ _SCALARS = (
     "p_lower",
     "p_upper",
     "interval_level",
+    "net_benefit",
+    "net_benefit_lower",
+    "net_benefit_upper",
+    "tie_group",
+    "probability_best",
+    "tier_overridden",
     "verdict",
     "exclusion_reason",
 )
@@ -157,6 +187,8 @@ class _Shown:
         self.tiers: list[str | None] = []
         self.rule_offsets: list[int] = [0]
         self.rules: list[str] = []
+        self.harm_offsets: list[int] = [0]
+        self.harms: list[dict[str, Any]] = []
         self.patient: list[int] = []  # which answered patient (index into the stacked arrays' blocks)
         self.row: list[int] = []  # row of the option in the stacked SHAP arrays
 
@@ -169,6 +201,23 @@ class _Shown:
             s["p_lower"].append(o.interval.lower)
             s["p_upper"].append(o.interval.upper)
             s["interval_level"].append(o.interval.level)
+            nb = o.net_benefit
+            s["net_benefit"].append(nb.value if nb is not None else None)
+            s["net_benefit_lower"].append(nb.interval.lower if nb is not None else None)
+            s["net_benefit_upper"].append(nb.interval.upper if nb is not None else None)
+            s["tie_group"].append(o.tie_group)
+            s["probability_best"].append(o.probability_best)
+            s["tier_overridden"].append(o.tier_overridden)
+            self.harms.extend(
+                {
+                    "outcome": h.outcome.value,
+                    "probability": h.probability,
+                    "lower": h.interval.lower,
+                    "upper": h.interval.upper,
+                }
+                for h in o.harms
+            )
+            self.harm_offsets.append(len(self.harms))
             s["verdict"].append(o.verdict)
             s["exclusion_reason"].append(o.exclusion_reason)
             self.tiers.append(o.guideline.tier.value if o.guideline is not None else None)
@@ -221,6 +270,9 @@ def _option_values(
     columns["guideline_tier"] = pa.array(shown.tiers, pa.string())
     columns["safety_rules"] = pa.ListArray.from_arrays(
         pa.array(shown.rule_offsets, pa.int32()), pa.array(shown.rules, pa.string())
+    )
+    columns["harms"] = pa.ListArray.from_arrays(
+        pa.array(shown.harm_offsets, pa.int32()), pa.array(shown.harms, _harm_type())
     )
     columns["base_value"] = pa.array(base[rows], pa.float64())
     columns["margin"] = pa.array(margins[rows], pa.float64())
@@ -346,6 +398,7 @@ class PartitionResult:
     errors: int
     seconds: float
     out: str
+    cpu_seconds: float = 0.0  # this process's CPU time for the task (below ``seconds`` when cores are shared)
 
 
 def file_metadata(model: LoadedModel, top_k: int) -> dict[str, Any]:
@@ -364,19 +417,34 @@ def file_metadata(model: LoadedModel, top_k: int) -> dict[str, Any]:
 def score_partition(
     spec: ModelSpec, out: str, top_k: int, id_column: str | None, partition: Partition
 ) -> PartitionResult:
-    """Read one partition, answer every patient in it, write its part file (the task every engine maps)."""
+    """Read one partition, answer every patient in it, write its part file (the task every engine maps).
+
+    Patients are scored :data:`BATCH_ROWS` at a time (each patient's answer does not depend on the others in
+    its batch), so a task's memory is the model, the partition's rows and its answers as Arrow columns, whatever
+    the partition size."""
+    import pyarrow as pa
+
     from precisionpain.features.frame import flat_columns
     from precisionpain.scale.datasets import read_partition, write_part
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     try:
         model = loaded_model(spec)
         columns = list(flat_columns(model.engine.package.catalog))
         wanted = [*columns, id_column] if id_column and id_column not in columns else columns
-        frame = read_partition(partition, wanted).to_pandas()
-        ids = frame[id_column].tolist() if id_column and id_column in frame.columns else None
-        outcomes = score_rows(model, frame.to_dict(orient="records"), top_k)
-        table = answer_table(partition.first_row, ids, id_column, outcomes, top_k)
+        rows = read_partition(partition, wanted)
+        tables = []
+        answered = errors = 0
+        for start in range(0, rows.num_rows, BATCH_ROWS):
+            frame = rows.slice(start, BATCH_ROWS).to_pandas()
+            ids = frame[id_column].tolist() if id_column and id_column in frame.columns else None
+            outcomes = score_rows(model, frame.to_dict(orient="records"), top_k)
+            tables.append(answer_table(partition.first_row + start, ids, id_column, outcomes, top_k))
+            refused = sum(1 for o in outcomes if isinstance(o, PrecisionPainError))
+            errors += refused
+            answered += len(outcomes) - refused
+            del frame, outcomes  # a batch's answers are held as Arrow columns only
+        table = pa.concat_tables(tables) if tables else answer_schema(id_column).empty_table()
         meta = json.dumps(file_metadata(model, top_k), sort_keys=True).encode("utf-8")
         table = table.replace_schema_metadata({METADATA_KEY: meta})
         written = write_part(out, partition.index, table)
@@ -384,7 +452,12 @@ def score_partition(
         # raised once for the whole partition (not a patient's row): carried back as a message, since a
         # validation error's violations do not survive the trip from a worker
         raise ModelError(str(exc)) from None
-    errors = sum(1 for o in outcomes if isinstance(o, PrecisionPainError))
     return PartitionResult(
-        partition.index, len(outcomes), len(outcomes) - errors, errors, time.perf_counter() - started, written
+        partition.index,
+        answered + errors,
+        answered,
+        errors,
+        time.perf_counter() - started,
+        written,
+        time.process_time() - cpu,
     )

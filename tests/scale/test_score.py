@@ -93,8 +93,11 @@ def test_every_answer_adds_up(local_answers: Path) -> None:
             continue
         assert [o["rank"] for o in r["options"]] == list(range(1, len(r["options"]) + 1))
         assert all(o["rank"] is None and o["exclusion_reason"] for o in r["excluded"])
+        assert r["options"][0]["tie_group"] == 1 and all(o["net_benefit"] is not None for o in r["options"])
         for o in r["options"] + r["excluded"]:
             assert o["p_lower"] <= o["p_response"] <= o["p_upper"]
+            assert [h["outcome"] for h in o["harms"]] == ["adverse_event", "dropout"]  # the package's harm models
+            assert all(h["lower"] <= h["probability"] <= h["upper"] for h in o["harms"])
             assert len(o["contributions"]) == TOP_K
             shap = [c["shap_value"] for c in o["contributions"]]
             assert [abs(v) for v in shap] == sorted((abs(v) for v in shap), reverse=True)
@@ -125,6 +128,7 @@ def test_answers_equal_recommend_batch_for_the_same_patients(local_answers: Path
     inputs = ds.dataset(dataset, format="parquet").to_table().to_pandas().to_dict(orient="records")
     answers = {r["row"]: r for r in read_answers(local_answers).to_pylist()}
     tier = recommendation_pb2.GuidelineTier
+    outcome = recommendation_pb2.Outcome
     with RecommendationClient(batch_server.target, timeout_s=120) as client:
         for start in range(0, N_PATIENTS, 10):
             requests = [recommend_request(row_to_profile_dict(row, catalog), top_k=TOP_K) for row in inputs[start : start + 10]]
@@ -145,6 +149,15 @@ def test_answers_equal_recommend_batch_for_the_same_patients(local_answers: Path
                             m["p_response"], m["p_lower"], m["p_upper"]
                         )
                         assert t.p_response_interval.level == m["interval_level"]
+                        assert [
+                            (outcome.Name(h.outcome).removeprefix("OUTCOME_").lower(), h.probability,
+                             h.probability_interval.lower, h.probability_interval.upper)
+                            for h in t.harms
+                        ] == [(h["outcome"], h["probability"], h["lower"], h["upper"]) for h in m["harms"]]
+                        nb = t.net_benefit
+                        assert (nb.value, nb.value_interval.lower, nb.value_interval.upper) == (
+                            m["net_benefit"], m["net_benefit_lower"], m["net_benefit_upper"]
+                        )
                         assert tier.Name(t.guideline.tier).removeprefix("GUIDELINE_TIER_").lower() == m["guideline_tier"]
                         assert [r.rule_id for r in t.safety_reasons] == m["safety_rules"]
                         e = t.explanation
@@ -155,9 +168,31 @@ def test_answers_equal_recommend_batch_for_the_same_patients(local_answers: Path
                         assert [c.value if c.HasField("value") else None for c in e.top_contributions] == [
                             c["value"] for c in m["contributions"]
                         ]
+                for o, m in zip(resp.options, ours["options"], strict=True):
+                    assert (o.tie_group, o.probability_best, o.tier_overridden) == (
+                        m["tie_group"], m["probability_best"], m["tier_overridden"]
+                    )
                 for o, m in zip(resp.excluded, ours["excluded"], strict=True):
-                    assert o.reason == m["exclusion_reason"]
+                    assert o.reason == m["exclusion_reason"] and m["tie_group"] is None
                 assert [f.code for f in resp.safety_flags] == ours["safety_flags"]
+
+
+def test_batches_inside_a_partition_change_nothing(
+    local_answers: Path, small_package_dir: Path, dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from precisionpain.scale import scoring
+
+    monkeypatch.setattr(scoring, "BATCH_ROWS", 7)  # 25-patient partitions scored 7 at a time
+    out = tmp_path / "answers"
+    result = score(
+        "--model", str(small_package_dir), "--data", str(dataset), "--out", str(out),
+        "--partition-rows", "25", "--top-k", str(TOP_K),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    for part in sorted(local_answers.glob("part-*.parquet")):
+        import pyarrow.parquet as pq
+
+        assert pq.read_table(out / part.name).equals(pq.read_table(part)), part.name
 
 
 def test_refuses_to_overwrite_and_names_bad_flags(local_answers: Path, small_package_dir: Path, dataset: Path, tmp_path: Path) -> None:

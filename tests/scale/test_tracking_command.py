@@ -74,3 +74,38 @@ def test_a_database_that_does_not_answer_is_one_line_naming_host_port_and_databa
     assert f"the backend store postgresql+psycopg://127.0.0.1:{port}/mlflow does not answer" in result.output
     assert SECRET not in result.output and "team" not in result.output
     assert not (tmp_path / "art").exists()  # nothing created before the checks pass
+
+
+def test_the_compose_file_runs_the_real_command_with_real_flags(cli: Any) -> None:
+    import typer
+    import yaml
+
+    from precisionpain.scale.tracking import plan_tracking_server
+    from tests.contract.serverproc import REPO
+
+    compose = yaml.safe_load((REPO / "serving" / "deploy" / "mlflow-compose.yaml").read_text())
+    mlflow = compose["services"]["mlflow"]
+    assert mlflow["entrypoint"] == ["precisionpain", "mlflow-server"]
+    command: Any = typer.main.get_command(cli).commands["mlflow-server"]
+    takes_value = {opt: not p.is_flag for p in command.params for opt in p.opts if opt.startswith("--")}
+    args = iter(mlflow["command"])
+    given: dict[str, str] = {}
+    for arg in args:
+        assert arg in takes_value, f"{arg} is not an option of `precisionpain mlflow-server`"
+        given[arg] = next(args) if takes_value[arg] else ""
+    env = mlflow["environment"]
+    plan = plan_tracking_server(
+        env["MLFLOW_BACKEND_STORE_URI"],
+        given["--artifacts-destination"],
+        host=given["--host"],
+        port=int(given["--port"]),
+        workers=int(given["--workers"]),
+        allowed_hosts=given["--allowed-hosts"],
+    )
+    assert plan.describe() == "postgresql+psycopg://postgres:5432/mlflow"
+    assert "PGPASSWORD" in env and ":" not in env["MLFLOW_BACKEND_STORE_URI"].split("@")[0].removeprefix("postgresql://")
+    assert f"mlflow:{given['--port']}" in given["--allowed-hosts"].split(",")
+    # the artifact folder is inside the volume mounted where the image's user may write
+    volume = next(v.split(":")[1] for v in mlflow["volumes"])
+    assert given["--artifacts-destination"].startswith(volume + "/")
+    assert compose["services"]["postgres"]["environment"]["POSTGRES_DB"] == "mlflow"

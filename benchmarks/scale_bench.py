@@ -1,0 +1,294 @@
+"""Batch scoring throughput (``precisionpain score``) on the local engine and on Dask with 1 and 2 workers, all
+figures from one run, and a simulated capacity table for 10M and 100M patients.
+
+    OMP_WAIT_POLICY=passive .venv/bin/python benchmarks/scale_bench.py [--model-path DIR] [--save-model DIR]
+
+Without ``--model-path`` it first trains the model serve_bench trains (a 50,000-patient synthetic cohort,
+TreatmentResponseModel with its defaults), written as a model package (``--save-model`` keeps it). The patients
+scored are a separate synthetic cohort written as Parquet with one row group per partition. Every figure
+explains every option (top-8 contributions of each shown option, as ``score`` writes them). It prints:
+
+(i)   the in-process batch rate: ``RecommendBatch`` of ``--batch`` patients through the servicer in this process
+      (request messages in, response messages out, no transport; new patients in every batch, median of three):
+      what one serving process does per core;
+(ii)  the local engine: ``score --engine local`` over the whole dataset, model already loaded;
+(iii) Dask with 1 and with 2 workers (a LocalCluster of single-threaded worker processes on 127.0.0.1; the model
+      loaded and the TreeSHAP kernels compiled on every worker before the clock starts, as on a standing cluster):
+      patients/s, the scaling ratio (target >= 1.7) and the rate per worker against (i) (target >= 80%); the cold
+      run (cluster start, model load on each worker) is printed beside it; peak resident memory per worker;
+(iv)  per-partition cost (inside the task: read, check, score, write) and the Dask overhead per task;
+(v)   a simulated capacity table: 10M and 100M patients on 2 to 256 workers with a core each, scheduling the
+      measured CPU cost per partition (resampled) onto the workers greedily, plus the measured start-up and
+      per-task overhead, and the output size from the bytes written per patient. CPU time, not wall time: on a
+      shared machine the wall time of a task includes the time other jobs held the core.
+
+The machine is shared: the load average is printed before and after, and figures move between runs. Each target
+is printed with PASS or MISS; ``--strict`` exits 1 when one is missed. ``--quick`` runs a small version to check
+the script (not the capacity figures).
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import heapq
+import math
+import os
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from serve_bench import load_average, train_package  # noqa: E402  (the same model as serve_bench)
+
+REPO = HERE.parent
+TARGETS = {"scaling": 1.7, "per_worker": 0.8}
+QUICK = {"cohort": 5_000, "patients": 2_000, "partition_rows": 250, "batch": 200}
+TOP_K = 8
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
+
+
+def write_dataset(folder: Path, n: int, partition_rows: int, seed: int) -> Path:
+    """n synthetic patients as one Parquet file with a row group per partition."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from precisionpain.catalog.loader import load_feature_catalog
+    from precisionpain.cohort import generate_cohort
+
+    frame = generate_cohort(n, seed, catalog=load_feature_catalog(REPO))
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "patients.parquet"
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path, row_group_size=partition_rows)
+    return path
+
+
+def in_process_batch(package_dir: Path, data: Path, size: int, repeats: int = 3) -> float:
+    """Patients/s of RecommendBatch through the servicer in this process: the median of ``repeats`` batches of
+    ``size`` patients each, different patients in every batch (as the scoring run sees each patient once, so the
+    engine's caches help both alike), after one warm-up batch."""
+    import pyarrow.parquet as pq
+
+    from precisionpain.features.frame import row_to_profile_dict
+    from precisionpain.service.client import recommend_request
+    from precisionpain.service.model_store import LocalModelSource, load_model
+    from precisionpain.service.servicer import CallInfo, RecommendationServicer
+    from precisionpain.v1 import service_pb2
+
+    loaded = load_model(LocalModelSource(package_dir), _catalog_sha256())
+    catalog = loaded.engine.package.catalog
+    table = pq.read_table(data)
+    batches = []
+    for start in range(0, min(table.num_rows, size * (repeats + 1)) - size + 1, size):
+        rows = table.slice(start, size).to_pandas().to_dict(orient="records")
+        batches.append(
+            service_pb2.RecommendBatchRequest(
+                requests=[recommend_request(row_to_profile_dict(r, catalog), top_k=TOP_K) for r in rows]
+            )
+        )
+    servicer = RecommendationServicer(lambda: loaded, max_batch_size=size)
+    servicer.recommend_batch(batches[0], CallInfo("warmup"))
+    times = []
+    for i, request in enumerate(batches[1:] or batches):
+        started = time.perf_counter()
+        servicer.recommend_batch(request, CallInfo(f"bench-{i}"))
+        times.append(time.perf_counter() - started)
+    return size / statistics.median(times)
+
+
+def _catalog_sha256() -> str:
+    from precisionpain.catalog.loader import load_feature_catalog
+
+    return load_feature_catalog(None).sha256
+
+
+def _warm(spec: Any, partition: Any, out: str) -> int:
+    """On a worker: load the model and score one partition (compiles the TreeSHAP kernels)."""
+    from precisionpain.scale.scoring import score_partition
+
+    score_partition(spec, out, TOP_K, "patient_id", partition)
+    return os.getpid()
+
+
+def _peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def run_engine(spec: Any, partitions: list[Any], out: Path, engine: str, scheduler: str | None) -> tuple[float, list[Any]]:
+    from precisionpain.scale.engines import Engine, map_tasks
+    from precisionpain.scale.scoring import score_partition
+
+    task = functools.partial(score_partition, spec, str(out), TOP_K, "patient_id")
+    started = time.perf_counter()
+    results = map_tasks(task, partitions, engine=Engine(engine), scheduler=scheduler)
+    return time.perf_counter() - started, results
+
+
+def dask_run(spec: Any, partitions: list[Any], tmp: Path, workers: int) -> dict[str, Any]:
+    """Cold start, warm-up on every worker, then a timed run over every partition."""
+    from dask.distributed import Client, LocalCluster
+
+    cold = time.perf_counter()
+    with (
+        LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        started_s = time.perf_counter() - cold
+        pids = client.run(_warm, spec, partitions[0], str(tmp / f"warm-{workers}"))
+        ready_s = time.perf_counter() - cold
+        wall_s, results = run_engine(spec, partitions, tmp / f"dask-{workers}", "dask", cluster.scheduler_address)
+        peaks = client.run(_peak_rss_mib)
+    return {
+        "workers": workers,
+        "pids": pids,
+        "start_s": started_s,
+        "ready_s": ready_s,
+        "wall_s": wall_s,
+        "results": results,
+        "peak_mib": list(peaks.values()),
+    }
+
+
+def simulate(costs_s: list[float], partitions: int, workers: int, overhead_s: float, rng: np.random.Generator) -> float:
+    """Wall time of ``partitions`` tasks with costs resampled from ``costs_s`` on ``workers`` workers, each task
+    going to the first free worker (what the scheduler does for equal tasks), plus ``overhead_s`` per task."""
+    finish = [0.0] * workers
+    heapq.heapify(finish)
+    draws = rng.choice(np.asarray(costs_s), size=partitions) + overhead_s
+    for cost in draws.tolist():
+        heapq.heappush(finish, heapq.heappop(finish) + cost)
+    return max(finish)
+
+
+def human_s(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model-path", type=Path, help="an existing model package (skips training)")
+    parser.add_argument("--save-model", type=Path, help="keep the trained package in this folder")
+    parser.add_argument("--cohort", type=int, default=50_000, help="training patients when training")
+    parser.add_argument("--patients", type=int, default=24_000, help="patients scored")
+    parser.add_argument("--partition-rows", type=int, default=2_000, help="patients per partition (row group)")
+    parser.add_argument("--batch", type=int, default=1_000, help="patients in the in-process RecommendBatch")
+    parser.add_argument("--quick", action="store_true", help="a small run to check the script (not capacity figures)")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    args = parser.parse_args()
+    if args.quick:
+        for key, value in QUICK.items():
+            setattr(args, key, min(getattr(args, key), value))
+
+    from precisionpain.scale.datasets import list_partitions
+    from precisionpain.scale.scoring import ModelSpec, loaded_model
+
+    print(f"load average before: {load_average()} ({os.cpu_count()} CPUs, shared with other work)")
+    results: dict[str, bool] = {}
+    with tempfile.TemporaryDirectory(prefix="scale-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        package_dir = args.model_path or train_package(args.save_model or tmp / "package", args.cohort, seed=7)
+        data = write_dataset(tmp / "data", args.patients, args.partition_rows, seed=99)
+        partitions, _ = list_partitions(data, args.partition_rows)
+        n = sum(p.rows for p in partitions)
+        spec = ModelSpec(_catalog_sha256(), path=str(Path(package_dir).resolve()))
+        meta = loaded_model(spec).engine.package.metadata
+        print(
+            f"model: {package_dir} ({len(meta.option_ids)} options, all explained, top {TOP_K}; "
+            f"{len(meta.feature_ids)} features); {n:,} patients in {len(partitions)} partitions of "
+            f"{args.partition_rows:,}"
+        )
+
+        batch_size = min(args.batch, n // 4)
+        batch_rate = in_process_batch(Path(package_dir), data, batch_size)
+        print(
+            f"(i)   in-process RecommendBatch of {batch_size:,} patients (new ones each time, median of 3): "
+            f"{batch_rate:,.0f} patients/s"
+        )
+
+        run_engine(spec, partitions[:1], tmp / "local-warm", "local", None)
+        local_s, _ = run_engine(spec, partitions, tmp / "local", "local", None)
+        local_rate = n / local_s
+        print(f"(ii)  score --engine local: {n:,} patients in {local_s:.1f} s = {local_rate:,.0f} patients/s")
+
+        runs = {w: dask_run(spec, partitions, tmp, w) for w in (1, 2)}
+        rates = {w: n / r["wall_s"] for w, r in runs.items()}
+        for w, r in runs.items():
+            cold_rate = n / (r["ready_s"] + r["wall_s"])
+            busy = sum(p.cpu_seconds for p in r["results"]) / (r["wall_s"] * w)
+            print(
+                f"(iii) score --engine dask, {w} worker{'s' if w > 1 else ''}: {rates[w]:,.0f} patients/s "
+                f"({r['wall_s']:.1f} s; cold, with cluster start {r['start_s']:.1f} s and model load on every "
+                f"worker: {cold_rate:,.0f} patients/s); the workers had {busy:.0%} of their cores (CPU time in "
+                "the tasks / wall time); peak RSS per worker "
+                + ", ".join(f"{m:,.0f} MiB" for m in r["peak_mib"])
+            )
+        scaling = rates[2] / rates[1]
+        per_worker = rates[2] / 2 / batch_rate
+        results["scaling"] = scaling >= TARGETS["scaling"]
+        results["per_worker"] = per_worker >= TARGETS["per_worker"]
+        print(
+            f"      scaling 1 -> 2 workers: {scaling:.2f} x [target >= {TARGETS['scaling']}: "
+            f"{verdict(results['scaling'])}]"
+        )
+        print(
+            f"      per worker with 2: {rates[2] / 2:,.0f} patients/s = {per_worker:.0%} of (i) "
+            f"[target >= {TARGETS['per_worker']:.0%}: {verdict(results['per_worker'])}]; "
+            f"{rates[2] / 2 / local_rate:.0%} of (ii)"
+        )
+
+        two = runs[2]
+        costs = [r.seconds for r in two["results"]]
+        cpu_costs = [r.cpu_seconds for r in two["results"]]
+        overhead = max(0.0, (two["wall_s"] * 2 - sum(costs)) / len(costs))
+        out_bytes = sum(p.stat().st_size for p in (tmp / "dask-2").glob("part-*.parquet"))
+        per_patient_bytes = out_bytes / n
+        print(
+            f"(iv)  per partition of {args.partition_rows:,} (2 workers, inside the task): wall mean "
+            f"{statistics.fmean(costs):.2f} s, p95 {float(np.quantile(costs, 0.95)):.2f} s; CPU mean "
+            f"{statistics.fmean(cpu_costs):.2f} s ({args.partition_rows / statistics.fmean(cpu_costs):,.0f} patients "
+            f"per CPU-second, what a worker with its own core does); gap between tasks "
+            f"{overhead * 1000:.0f} ms per task (Dask's scheduling, and any wait for a core); output "
+            f"{per_patient_bytes:,.0f} bytes per patient (zstd Parquet)"
+        )
+
+        rng = np.random.default_rng(11)
+        start_s = two["ready_s"]
+        print(
+            f"(v)   simulated wall time on workers with a core each (the measured CPU cost per partition resampled, "
+            f"greedy on free workers, + {overhead * 1000:.0f} ms per task, + {start_s:.0f} s start-up and model load):"
+        )
+        worker_counts = (2, 16, 64, 256)
+        print("      patients      " + "".join(f"{w:>12} workers" for w in worker_counts) + "      output")
+        for total in (10_000_000, 100_000_000):
+            parts = math.ceil(total / args.partition_rows)
+            cells = [human_s(start_s + simulate(cpu_costs, parts, w, overhead, rng)) for w in worker_counts]
+            size_gib = total * per_patient_bytes / 2**30
+            print(f"      {total:>11,}" + "".join(f"{c:>20}" for c in cells) + f"   {size_gib:,.0f} GiB")
+    print(f"load average after: {load_average()}")
+    met = sum(results.values())
+    print(f"targets met: {met} of {len(results)}")
+    if args.strict and met < len(results):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
