@@ -189,6 +189,25 @@ def complete_help_when_piped() -> None:
 #: where a command writes its files when no path is given (relative to the working directory; ignored by git)
 OUT_DIR = Path("out")
 
+# The transport options the gRPC server and the CDS Hooks service both take (one spelling, one help text).
+TlsCertOpt = Annotated[Path | None, typer.Option("--tls-cert", help="Server certificate chain (PEM).")]
+TlsKeyOpt = Annotated[Path | None, typer.Option("--tls-key", help="Server private key (PEM).")]
+TlsClientCaOpt = Annotated[
+    Path | None, typer.Option("--tls-client-ca", help="CA that signs client certificates (mTLS).")
+]
+RequireClientAuthOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--require-client-auth/--no-require-client-auth", help="Refuse clients without a certificate."
+    ),
+]
+RequireTokenOpt = Annotated[
+    bool | None,
+    typer.Option("--require-token/--no-require-token", help="Require 'Authorization: Bearer <token>'."),
+]
+TokenFileOpt = Annotated[Path | None, typer.Option("--token-file", help="Accepted tokens, one per line.")]
+LogLevelOpt = Annotated[str | None, typer.Option("--log-level", help="DEBUG, INFO, WARNING or ERROR.")]
+
 ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite output files that already exist.")]
 
 CatalogRootOpt = Annotated[

@@ -13,8 +13,15 @@ from precisionpain.cli_support import (
     CatalogRootOpt,
     ForceOpt,
     HomeOpt,
+    LogLevelOpt,
     ModelOpt,
     ModelPathOpt,
+    RequireClientAuthOpt,
+    RequireTokenOpt,
+    TlsCertOpt,
+    TlsClientCaOpt,
+    TlsKeyOpt,
+    TokenFileOpt,
     TrackingOpt,
     add_commands,
     err_console,
@@ -143,29 +150,13 @@ def cds_hooks_command(
             help="Comma-separated fhirServer URL prefixes to fetch missing prefetch from (default: none).",
         ),
     ] = None,
-    tls_cert: Annotated[
-        Path | None, typer.Option("--tls-cert", help="Server certificate chain (PEM).")
-    ] = None,
-    tls_key: Annotated[Path | None, typer.Option("--tls-key", help="Server private key (PEM).")] = None,
-    tls_client_ca: Annotated[
-        Path | None, typer.Option("--tls-client-ca", help="CA that signs client certificates (mTLS).")
-    ] = None,
-    require_client_auth: Annotated[
-        bool | None,
-        typer.Option(
-            "--require-client-auth/--no-require-client-auth", help="Refuse clients without a certificate."
-        ),
-    ] = None,
-    require_token: Annotated[
-        bool | None,
-        typer.Option("--require-token/--no-require-token", help="Require 'Authorization: Bearer <token>'."),
-    ] = None,
-    token_file: Annotated[
-        Path | None, typer.Option("--token-file", help="Accepted tokens, one per line.")
-    ] = None,
-    log_level: Annotated[
-        str | None, typer.Option("--log-level", help="DEBUG, INFO, WARNING or ERROR.")
-    ] = None,
+    tls_cert: TlsCertOpt = None,
+    tls_key: TlsKeyOpt = None,
+    tls_client_ca: TlsClientCaOpt = None,
+    require_client_auth: RequireClientAuthOpt = None,
+    require_token: RequireTokenOpt = None,
+    token_file: TokenFileOpt = None,
+    log_level: LogLevelOpt = None,
 ) -> None:
     """Serve the CDS Hooks 2.0 services (patient-view, order-select, order-sign) over FHIR R4, in-process."""
     from precisionpain.cdshooks.server import serve_cds_hooks

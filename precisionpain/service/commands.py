@@ -20,8 +20,15 @@ from precisionpain.cli_support import (
     CatalogRootOpt,
     ForceOpt,
     HomeOpt,
+    LogLevelOpt,
     ModelOpt,
     ModelPathOpt,
+    RequireClientAuthOpt,
+    RequireTokenOpt,
+    TlsCertOpt,
+    TlsClientCaOpt,
+    TlsKeyOpt,
+    TokenFileOpt,
     TrackingOpt,
     add_commands,
     err_console,
@@ -72,26 +79,12 @@ def serve_command(
             "--alias-check-interval-s", help="Seconds between checks for a new model (0 = SIGHUP only)."
         ),
     ] = None,
-    tls_cert: Annotated[
-        Path | None, typer.Option("--tls-cert", help="Server certificate chain (PEM).")
-    ] = None,
-    tls_key: Annotated[Path | None, typer.Option("--tls-key", help="Server private key (PEM).")] = None,
-    tls_client_ca: Annotated[
-        Path | None, typer.Option("--tls-client-ca", help="CA that signs client certificates (mTLS).")
-    ] = None,
-    require_client_auth: Annotated[
-        bool | None,
-        typer.Option(
-            "--require-client-auth/--no-require-client-auth", help="Refuse clients without a certificate."
-        ),
-    ] = None,
-    require_token: Annotated[
-        bool | None,
-        typer.Option("--require-token/--no-require-token", help="Require 'authorization: Bearer <token>'."),
-    ] = None,
-    token_file: Annotated[
-        Path | None, typer.Option("--token-file", help="Accepted tokens, one per line.")
-    ] = None,
+    tls_cert: TlsCertOpt = None,
+    tls_key: TlsKeyOpt = None,
+    tls_client_ca: TlsClientCaOpt = None,
+    require_client_auth: RequireClientAuthOpt = None,
+    require_token: RequireTokenOpt = None,
+    token_file: TokenFileOpt = None,
     reflection_requires_token: Annotated[
         bool | None,
         typer.Option(
@@ -99,9 +92,7 @@ def serve_command(
             help="Put server reflection behind the token check too (production).",
         ),
     ] = None,
-    log_level: Annotated[
-        str | None, typer.Option("--log-level", help="DEBUG, INFO, WARNING or ERROR.")
-    ] = None,
+    log_level: LogLevelOpt = None,
 ) -> None:
     """Serve RecommendationService over gRPC (health, reflection, TLS, tokens; SIGHUP reloads the model)."""
     from precisionpain.service.config import build_settings
