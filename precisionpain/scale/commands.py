@@ -217,7 +217,7 @@ def mlflow_server_command(
             "--artifacts-destination",
             envvar="MLFLOW_ARTIFACTS_DESTINATION",
             show_envvar=True,
-            help="Where the server keeps artifacts: a folder, or s3://…, gs://…, wasbs://….",
+            help="Where the server keeps artifacts: a folder, or an s3://BUCKET/PATH, gs://BUCKET/PATH or wasbs:// URI.",
         ),
     ] = None,
     host: Annotated[
