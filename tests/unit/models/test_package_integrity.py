@@ -62,12 +62,18 @@ def test_the_manifest_lists_every_other_file_with_its_sha256(small_package_dir: 
         assert entry == {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
 
 
-@pytest.mark.parametrize("tamper", list(TAMPERS))
-def test_tampering_with_any_file_is_refused_at_load(tamper: str, small_package_dir: Path, tmp_path: Path) -> None:
+def _one_per_folder(files: list[str]) -> list[str]:
+    """The first file of every folder of the package (and every top-level file): each kind of file once."""
+    seen: dict[str, str] = {}
+    for rel in files:
+        folder = rel.rsplit("/", 1)[0] if "/" in rel else rel
+        seen.setdefault(folder, rel)
+    return sorted({*seen.values(), "estimator/model.json"})
+
+
+def _assert_tampering_refused(tamper: str, files: list[str], small_package_dir: Path, tmp_path: Path) -> None:
     from precisionpain.models.package import read_package
 
-    files = _all_files(small_package_dir)
-    assert len(files) > 10 and "estimator/model.json" in files
     accepted = []
     for i, rel in enumerate(files):
         copy = Path(shutil.copytree(small_package_dir, tmp_path / str(i)))
@@ -82,6 +88,24 @@ def test_tampering_with_any_file_is_refused_at_load(tamper: str, small_package_d
     assert accepted == [], f"accepted with this file {tamper}: {accepted}"
 
 
+@pytest.mark.parametrize("tamper", list(TAMPERS))
+def test_tampering_with_each_kind_of_file_is_refused_at_load(
+    tamper: str, small_package_dir: Path, tmp_path: Path
+) -> None:
+    files = _all_files(small_package_dir)
+    assert len(files) > 10 and "estimator/model.json" in files
+    _assert_tampering_refused(tamper, _one_per_folder(files), small_package_dir, tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("tamper", list(TAMPERS))
+def test_tampering_with_any_file_is_refused_at_load(
+    tamper: str, small_package_dir: Path, tmp_path: Path
+) -> None:
+    """Every file of the package, each way (a package has a file per option and outcome: minutes in all)."""
+    _assert_tampering_refused(tamper, _all_files(small_package_dir), small_package_dir, tmp_path)
+
+
 def test_swapped_option_ids_in_model_json_are_refused_and_named(package: Path) -> None:
     from precisionpain.models.package import read_package
 
@@ -92,7 +116,9 @@ def test_swapped_option_ids_in_model_json_are_refused_and_named(package: Path) -
     assert "estimator/model.json" in message and "changed" in message
 
 
-@pytest.mark.parametrize("extra", ["notes.txt", "estimator/boosters/option_999.ubj", "catalog/features/extra.yaml"])
+@pytest.mark.parametrize(
+    "extra", ["notes.txt", "estimator/boosters/option_999.ubj", "catalog/features/extra.yaml"]
+)
 def test_an_added_file_is_refused(package: Path, extra: str) -> None:
     from precisionpain.models.package import read_package
 
@@ -140,9 +166,16 @@ def test_a_malformed_manifest_is_refused_with_the_rule(package: Path) -> None:
 
     for text, rule in [
         ("{ not json", "not valid JSON"),
-        (json.dumps({"format": "other", "format_version": 1, "files": {}}), "not a PrecisionPain package manifest"),
-        (json.dumps({"format": "precisionpain.package_manifest", "format_version": 1, "files": {"../x": {}}}),
-         "malformed"),
+        (
+            json.dumps({"format": "other", "format_version": 1, "files": {}}),
+            "not a PrecisionPain package manifest",
+        ),
+        (
+            json.dumps(
+                {"format": "precisionpain.package_manifest", "format_version": 1, "files": {"../x": {}}}
+            ),
+            "malformed",
+        ),
     ]:
         (package / MANIFEST_FILE).write_text(text)
         with pytest.raises(ModelError, match=rule):
