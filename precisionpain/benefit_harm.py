@@ -20,11 +20,14 @@ critical value of Student's t on r-1 degrees of freedom (bootstrap: normal) at `
 **The order** (``policy``):
 
 - ``tier_then_net_benefit`` (default): guideline tier first (first line, second line, third line, not addressed,
-  recommended against), net benefit within a tier. An option moves above options of a better tier only where its
-  net-benefit advantage over each of them is significant (the one-sided lower bound of the paired difference is
+  recommended against); within a tier, the options' average net benefit for the training patients with the same
+  recorded condition (or pain type; the package's ``table_means``; this patient's own estimates for a model
+  without them). From that order, an option moves above another, of its own tier or a better one, only where its
+  net benefit for this patient is significantly higher (the one-sided lower bound of the paired difference is
   above 0): taken in that order, each option is placed above the options before it that it significantly beats,
-  counted from the bottom, and below the first one it does not;
-- ``net_benefit_only``: net benefit alone.
+  counted from the bottom, and below the first one it does not. So differences the model cannot tell from noise
+  never reorder the guideline's and the condition's order; clear ones do;
+- ``net_benefit_only``: this patient's net benefit alone.
 
 **Groups.** Consecutive options in that order that cannot be told apart: an option joins the group of the option
 before it when the group's first option's advantage over it is not significant (and, under the tier policy, when
@@ -65,11 +68,12 @@ DRAW_SEED = 20240613
 
 POLICY_RULES: Mapping[RankingPolicy, str] = {
     RankingPolicy.tier_then_net_benefit: (
-        "Guideline tier first (first line, second line, third line, not addressed, recommended against), then "
-        "net benefit within a tier; an option is placed above options of a better tier only where its net benefit "
-        "is significantly higher than each of theirs ({confidence:.0%} one-sided)."
+        "Guideline tier first (first line, second line, third line, not addressed, recommended against); within a "
+        "tier, the average net benefit of patients with the same condition; an option moves above another (of its "
+        "own tier or a better one) only where its net benefit for this patient is significantly higher "
+        "({confidence:.0%} one-sided)."
     ),
-    RankingPolicy.net_benefit_only: "Net benefit alone, highest first.",
+    RankingPolicy.net_benefit_only: "This patient's net benefit alone, highest first.",
 }
 
 
@@ -227,29 +231,19 @@ class Ordering:
 
 
 class _Significance:
-    """Whether option a's net benefit is significantly higher than option b's (paired replicates)."""
+    """Whether option a's net benefit is significantly higher than option b's (paired replicates), for every pair
+    at once: ``beats[a, b]``."""
 
-    def __init__(
-        self, values: np.ndarray, replicates: np.ndarray | None, method: str, confidence: float
-    ) -> None:
-        self.values = values
-        self.replicates = replicates
-        if replicates is not None and replicates.shape[1] >= 2:
-            self.q = critical_value(method, replicates.shape[1], confidence)
-            self.method = method
-        else:
-            self.replicates = None
-
-    def beats(self, a: int, b: int) -> bool:
-        d = float(self.values[a] - self.values[b])
-        if d <= 0.0:
-            return False
-        if self.replicates is None:
-            return (
-                False  # no uncertainty available: never significant, so nothing moves and nothing separates
-            )
-        se = float(standard_error(self.replicates[a] - self.replicates[b], self.method))
-        return d - self.q * se > 0.0
+    def __init__(self, values: np.ndarray, replicates: np.ndarray | None, method: str, confidence: float) -> None:
+        k = values.shape[0]
+        if replicates is None or replicates.shape[1] < 2 or k == 0:
+            # no uncertainty available: never significant, so nothing moves and nothing separates
+            self.beats = np.zeros((k, k), dtype=bool)
+            return
+        q = critical_value(method, replicates.shape[1], confidence)
+        difference = values[:, None] - values[None, :]
+        se = standard_error(replicates[:, None, :] - replicates[None, :, :], method)
+        self.beats = (difference > 0.0) & (difference - q * se > 0.0)
 
 
 def order_options(
@@ -261,17 +255,21 @@ def order_options(
     method: str = "jackknife",
     confidence: float = 0.95,
     ids: Sequence[str] | None = None,
+    prior: np.ndarray | None = None,
 ) -> Ordering:
     """The ranked order of k options (see the module doc). ``values`` (k,) net benefits, ``replicates`` (k, r) or
-    None, ``tiers`` the options' guideline tiers; ``ids`` break exact ties (default: position)."""
+    None, ``tiers`` the options' guideline tiers; ``ids`` break exact ties (default: position). ``prior`` (k,):
+    under the tier policy, the options' average net benefit for patients with this condition, the order within a
+    tier before the patient's own estimates move an option (None: the patient's own estimates)."""
     k = values.shape[0]
     names = list(ids) if ids is not None else [f"{i:06d}" for i in range(k)]
-    sig = _Significance(values, replicates, method, confidence)
+    beats = _Significance(values, replicates, method, confidence).beats
     by_tier = policy is RankingPolicy.tier_then_net_benefit
     rank_of_tier = [TIER_ORDER.get(t, 3) for t in tiers]
+    within = prior if by_tier and prior is not None else values
 
     def key(i: int) -> tuple[int, float, str]:
-        return (rank_of_tier[i] if by_tier else 0, -float(values[i]), names[i])
+        return (rank_of_tier[i] if by_tier else 0, -float(within[i]), names[i])
 
     start = sorted(range(k), key=key)
     placed: list[int] = []
@@ -279,7 +277,7 @@ def order_options(
     for i in start:
         at = len(placed)
         if by_tier:
-            while at > 0 and sig.beats(i, placed[at - 1]):
+            while at > 0 and beats[i, placed[at - 1]]:
                 at -= 1
         if at < len(placed) and rank_of_tier[placed[at]] < rank_of_tier[i]:
             above[i] = True
@@ -292,7 +290,7 @@ def order_options(
             leader = i
             continue
         same_tier = not by_tier or rank_of_tier[i] == rank_of_tier[leader]
-        if same_tier and not sig.beats(leader, i):
+        if same_tier and not beats[leader, i]:
             groups.append(groups[-1])
         else:
             groups.append(groups[-1] + 1)
@@ -327,17 +325,25 @@ def utility_text(weights: UtilityWeights) -> str:
     return text
 
 
+def table_key(condition: str | None, pain_type: str) -> str:
+    """The group of patients an average is kept for: the recorded pain condition, or the pain type when none."""
+    return condition if condition else f"not given ({pain_type})"
+
+
 @dataclass(frozen=True)
 class OutcomeDraws:
     """One patient's outcome probabilities for k options (``option_ids``, the model's order) and, when the model
     has replicate boosters, their replicate probabilities (k, r): what the net benefit and its uncertainty are
-    computed from. ``method`` is the replicates' kind (jackknife or bootstrap), ``level`` the intervals' level."""
+    computed from. ``method`` is the replicates' kind (jackknife or bootstrap), ``level`` the intervals' level.
+    ``prior``: the options' average outcome probabilities over the training patients with this patient's
+    condition (outcome -> (k,)), the tier policy's order within a tier; None when the model has none."""
 
     option_ids: tuple[str, ...]
     probabilities: Mapping[str, np.ndarray]  # outcome -> (k,)
     replicates: Mapping[str, np.ndarray] | None = None  # outcome -> (k, r)
     method: str = "jackknife"
     level: float = 0.9
+    prior: Mapping[str, np.ndarray] | None = None
 
 
 @dataclass(frozen=True)
@@ -349,6 +355,7 @@ class BenefitEstimates:
     replicates: np.ndarray | None
     lower: np.ndarray
     upper: np.ndarray
+    prior: np.ndarray | None = None  # the condition's average net benefit per option (see OutcomeDraws.prior)
 
 
 def benefit_estimates(draws: OutcomeDraws, weights: UtilityWeights) -> BenefitEstimates:
@@ -365,4 +372,9 @@ def benefit_estimates(draws: OutcomeDraws, weights: UtilityWeights) -> BenefitEs
             q = critical_value(draws.method, reps.shape[1], 1.0 - (1.0 - draws.level) / 2.0)
             half = q * standard_error(reps, draws.method)
             lower, upper = values - half, values + half
-    return BenefitEstimates(values, reps, lower, upper)
+    prior = None
+    if draws.prior is not None and "response" in draws.prior:
+        prior = net_benefit(
+            draws.prior["response"], {o: v for o, v in draws.prior.items() if o != "response"}, weights
+        )
+    return BenefitEstimates(values, reps, lower, upper, prior)

@@ -432,15 +432,15 @@ def rank_options(
     estimates = benefit_estimates(draws, weights)
     position = {o: j for j, o in enumerate(draws.option_ids)}
     level = draws.level
+    texts = _benefit_texts(draws, weights.dropout > 0)
+    values, lowers, uppers = estimates.values.tolist(), estimates.lower.tolist(), estimates.upper.tolist()
     for entry in (*usable, *excluded_entries):
         j = position[entry["option_id"]]
         entry["net_benefit"] = trusted(
             NetBenefit,
-            value=float(estimates.values[j]),
-            interval=trusted(
-                Interval, lower=float(estimates.lower[j]), upper=float(estimates.upper[j]), level=level
-            ),
-            text=_benefit_text(entry, weights.dropout > 0),
+            value=values[j],
+            interval=trusted(Interval, lower=lowers[j], upper=uppers[j], level=level),
+            text=texts[j],
         )
     excluded = [trusted(RankedOption, **e) for e in excluded_entries]
     rows = [position[o["option_id"]] for o in usable]
@@ -452,6 +452,7 @@ def rank_options(
         method=draws.method,
         confidence=settings.confidence,
         ids=[o["option_id"] for o in usable],
+        prior=None if estimates.prior is None else estimates.prior[rows],
     )
     best = probability_best(
         estimates.values[rows],
@@ -520,11 +521,16 @@ def _draws_of(predictions: Sequence[OptionPrediction]) -> OutcomeDraws:
     return OutcomeDraws(ids, probabilities, None, "jackknife", level)
 
 
-def _benefit_text(entry: Mapping[str, Any], with_dropout: bool) -> str:
-    harms = {h.outcome.value: h.probability for h in entry["harms"]}
-    return outcome_text(
-        entry["p_response"], harms.get("adverse_event"), harms.get("dropout") if with_dropout else None
-    )
+def _benefit_texts(draws: OutcomeDraws, with_dropout: bool) -> list[str]:
+    """Each option's components in words, in the draws' option order (see benefit_harm.outcome_text)."""
+    p = draws.probabilities
+    response = np.clip(p["response"], 0.0, 1.0).tolist()
+    k = len(response)
+    ae = p.get("adverse_event")
+    do = p.get("dropout") if with_dropout else None
+    ae_list = np.clip(ae, 0.0, 1.0).tolist() if ae is not None else [None] * k
+    do_list = np.clip(do, 0.0, 1.0).tolist() if do is not None else [None] * k
+    return [outcome_text(r, a, d) for r, a, d in zip(response, ae_list, do_list, strict=True)]
 
 
 def guideline_warnings(context: GuidelineContext | None) -> tuple[DataWarning, ...]:

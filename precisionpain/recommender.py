@@ -29,6 +29,7 @@ from precisionpain.benefit_harm import (
     OutcomeDraws,
     Preferences,
     RankingSettings,
+    table_key,
     weight_violations,
 )
 from precisionpain.catalog.guidelines import GuidelineCatalog, load_guideline_catalog
@@ -38,6 +39,7 @@ from precisionpain.explain.contributions import DEFAULT_TOP_K, explain_options
 from precisionpain.features.assemble import encode_columns
 from precisionpain.features.frame import flat_columns, profile_to_row
 from precisionpain.models.card import model_summary
+from precisionpain.models.outcomes import ALL_PATIENTS
 from precisionpain.models.package import LoadedPackage
 from precisionpain.provenance import code_version
 from precisionpain.ranking import check_candidates, data_warnings, rank_options
@@ -228,6 +230,12 @@ class Recommender:
         self.alpha = meta.interval_alpha
         #: how answers weigh harms against the response and order the options (the model spec's ``ranking``)
         self.ranking: RankingSettings = meta.ranking
+        #: per recorded condition (or pain type), per outcome, each option's mean training probability (k,)
+        self._table_means: dict[str, dict[str, np.ndarray]] = {
+            table: {o: np.asarray(v, dtype=np.float64) for o, v in by.items()}
+            for table, by in meta.table_means.items()
+            if all(len(v) == len(est.options_) for v in by.values())
+        }
         #: "response" and the harm outcomes the package models, in answer order; one model each
         self.outcomes: tuple[str, ...] = meta.outcomes
         self._models: tuple[Any, ...] = (est, *(package.harms[o] for o in self.outcomes[1:]))
@@ -388,17 +396,23 @@ class Recommender:
         lo, hi = out[..., 1], out[..., 2]
         return out[..., 0], np.minimum(lo, hi), np.maximum(lo, hi), out[..., 3:]
 
-    def _draws(self, scores: Sequence[OutcomeScores], i: int) -> OutcomeDraws:
-        """Patient i's outcome probabilities and replicates for the ranking's net benefit."""
+    def _draws(self, scores: Sequence[OutcomeScores], i: int, profile: PatientProfile) -> OutcomeDraws:
+        """Patient i's outcome probabilities and replicates for the ranking's net benefit, and the averages of the
+        training patients with the same recorded condition (or pain type)."""
         replicates = None
         if all(s.replicates is not None for s in scores):
             replicates = {o: s.replicates[i] for o, s in zip(self.outcomes, scores, strict=True)}  # type: ignore[index]
+        clinical = profile.clinical
+        condition = clinical.pain_condition.value if clinical.pain_condition is not None else None
+        means = self._table_means
+        prior = means.get(table_key(condition, clinical.pain_type.value)) or means.get(ALL_PATIENTS)
         return OutcomeDraws(
             self.option_ids,
             {o: s.p[i] for o, s in zip(self.outcomes, scores, strict=True)},
             replicates,
             self._models[0].interval_method,
             1.0 - self.alpha,
+            prior,
         )
 
     def _predictions(self, scores: Sequence[OutcomeScores], i: int) -> list[OptionPrediction]:
@@ -557,7 +571,7 @@ class Recommender:
                     warnings=data_warnings(profile, features, pkg.catalog, pkg.metadata.training_ranges),
                     candidate_ids=wanted[i],
                     guidelines=self.guidelines,
-                    draws=self._draws(scores, i),
+                    draws=self._draws(scores, i, profile),
                     ranking=self.ranking,
                     preferences=prefs[i],
                 )

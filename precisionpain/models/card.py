@@ -135,6 +135,13 @@ VALIDATION_METRICS: dict[str, MetricMeaning] = {
         "(see the limitations).",
         "rate",
     ),
+    "interval_coverage_expected": MetricMeaning(
+        "Calibration",
+        "Intervals that contain the expected chance given the recorded data (synthetic data)",
+        "What the interval is for: the share of patients for whom it contains the expected chance of response of "
+        "patients with the same recorded data (estimated; nominally the interval's level, e.g. 90%).",
+        "rate",
+    ),
     "interval_mean_width": MetricMeaning(
         "Calibration",
         "Average interval width",
@@ -178,6 +185,64 @@ VALIDATION_METRICS: dict[str, MetricMeaning] = {
         "Chance lost with the treatments actually given (synthetic data)",
         "The same loss for the options the simulated prescribers chose.",
         "points",
+    ),
+    "net_benefit_regret_tier_then_net_benefit": MetricMeaning(
+        "Ranking quality",
+        "Net benefit lost by following the ranking (synthetic data)",
+        "Average loss in true net benefit (chance of response less the weighted chance of stopping for side "
+        "effects) from taking the top option instead of the truly best usable one (lower is better).",
+        "points",
+    ),
+    "net_benefit_regret_net_benefit_only": MetricMeaning(
+        "Ranking quality",
+        "Net benefit lost ranking by net benefit alone, without the guideline tiers (synthetic data)",
+        "The same loss if the tiers did not come first.",
+        "points",
+    ),
+    "net_benefit_regret_response_only": MetricMeaning(
+        "Ranking quality",
+        "Net benefit lost ranking by the chance of response alone (synthetic data)",
+        "The same loss if the side effects were ignored.",
+        "points",
+    ),
+    "net_benefit_regret_guideline_first_line_for_all": MetricMeaning(
+        "Ranking quality",
+        "Net benefit lost giving everyone the guideline's first-line option (synthetic data)",
+        "The same loss if every patient got their condition's first-line option that does best on average.",
+        "points",
+    ),
+    "net_benefit_regret_guideline_first_line_any": MetricMeaning(
+        "Ranking quality",
+        "Net benefit lost giving everyone one of the guideline's first-line options (synthetic data)",
+        "The same loss, averaged over the first-line options a patient could be given.",
+        "points",
+    ),
+    "probability_best_ece_expected": MetricMeaning(
+        "Ranking quality",
+        "Calibration of the chance of being the best option, for patients with the same recorded data (synthetic "
+        "data)",
+        "The same gap against the option that is best on average for patients with the same recorded data, which "
+        "is what the chance is about (estimated).",
+        "points",
+    ),
+    "probability_best_ece": MetricMeaning(
+        "Ranking quality",
+        "Calibration of the chance of being the best option (synthetic data)",
+        "Average gap between the stated chance that an option has the highest net benefit and how often it truly "
+        "had (0 is perfect).",
+        "points",
+    ),
+    "best_in_first_group": MetricMeaning(
+        "Ranking quality",
+        "Truly best option among the 'equally good choices' (synthetic data)",
+        "Share of patients whose truly best usable option is in the first group of the ranking.",
+        "rate",
+    ),
+    "first_group_size": MetricMeaning(
+        "Ranking quality",
+        "Options in the first group, on average",
+        "How many options the ranking cannot tell apart from the best, on average.",
+        "score",
     ),
     "sqrt_pehe_mean": MetricMeaning(
         "Ranking quality",
@@ -528,9 +593,34 @@ def model_card(
         ]
         if evaluation.interval_coverage is not None:
             lines.append(
-                f"- share of patients' true probabilities inside their intervals {_fmt(evaluation.interval_coverage)} "
-                f"(nominal {1 - evaluation.interval_alpha:.2f}; see the caveats)."
+                f"- the {1 - evaluation.interval_alpha:.0%} intervals contain the expected probability given the "
+                f"recorded inputs (what they estimate; estimated by a cross-fitted regression of the truth) "
+                f"{_fmt(evaluation.interval_coverage_expected)} of the time, and each patient's own true "
+                f"probability {_fmt(evaluation.interval_coverage)} (see the caveats)."
             )
+    bh = evaluation.benefit_harm
+    if bh is not None:
+        policies = list(bh.policies)
+        lines += [
+            "",
+            f"Net benefit (P(response) - {bh.adverse_event_weight:g} x P(adverse event)"
+            + (f" - {bh.dropout_weight:g} x P(dropout)" if bh.dropout_weight else "")
+            + "): regret on the true net benefit of the top option by policy, per guideline table of the recorded "
+            "condition (the first-line comparator gives every patient of a table the first-line option with the "
+            "highest mean true net benefit there):",
+            "",
+            "| table | n | " + " | ".join(policies) + " |",
+            "|---|---:|" + "---:|" * len(policies),
+        ]
+        for label, found in (("all patients", bh.overall), *bh.by_table.items()):
+            lines.append(
+                f"| {label} | {found.n:,} | " + " | ".join(_fmt(found.regret[p]) for p in policies) + " |"
+            )
+        lines.append(
+            f"\nProbability of being best: calibration error {_fmt(bh.probability_best.ece)}; the truly best usable "
+            f"option is in the first group for {_fmt(bh.best_in_first_group)} of patients (mean group size "
+            f"{_fmt(bh.first_group_size, 2)})."
+        )
     lines += [
         "",
         "Subgroups (the predicted probability of the option received vs the outcome; gaps between groups of at "
@@ -565,8 +655,9 @@ def model_card(
             )
         if harm.interval_coverage is not None:
             lines.append(
-                f"\nShare of true probabilities inside their intervals: {_fmt(harm.interval_coverage)} "
-                f"(nominal {1 - evaluation.interval_alpha:.2f})."
+                f"\nIntervals containing the expected probability given the recorded inputs: "
+                f"{_fmt(harm.interval_coverage_expected)}; each patient's own true probability: "
+                f"{_fmt(harm.interval_coverage)} (nominal {1 - evaluation.interval_alpha:.2f})."
             )
     if overlap:
         lines += ["", "Overlap on the training data:"]

@@ -110,6 +110,10 @@ class EvaluationConfig(FrozenModel):
     age_bands_years: tuple[float, ...] = (18.0, 40.0, 65.0, 111.0)
     shap_sample_size: int = Field(default=400, ge=20, le=20_000)
     calibration_bins: int = Field(default=10, ge=3, le=50)
+    # Held-out patients on which the intervals' coverage of E[true p | recorded inputs] is estimated (synthetic
+    # truth only; a cross-fitted regression of the truth on the features, precisionpain.models.evaluation
+    # .expected_truth); 0 skips it.
+    expected_truth_rows: int = Field(default=10_000, ge=0, le=200_000)
     reference_option: str | None = None  # sqrt-PEHE reference; None = the option given most often
 
     @field_validator("age_bands_years")

@@ -295,6 +295,8 @@ class HarmEvaluation(FrozenModel):
     interval_coverage: float | None = None
     interval_coverage_per_option: dict[str, float] = Field(default_factory=dict)
     interval_mean_width: float | None = None
+    interval_coverage_expected: float | None = None  # of E[true p | recorded inputs] (see Coverage)
+    interval_coverage_expected_per_option: dict[str, float] = Field(default_factory=dict)
     headline: dict[str, float] = Field(default_factory=dict)
 
 
@@ -326,11 +328,16 @@ class EvaluationResult(FrozenModel):
     interval_coverage: float | None = None
     interval_coverage_per_option: dict[str, float] = Field(default_factory=dict)
     interval_mean_width: float | None = None
+    # coverage of the interval's own target, E[true p | recorded inputs], estimated (see Coverage)
+    interval_coverage_expected: float | None = None
+    interval_coverage_expected_per_option: dict[str, float] = Field(default_factory=dict)
     interval_alpha: float
     subgroups: dict[str, SubgroupReport] = Field(default_factory=dict)
     headline: dict[str, float] = Field(default_factory=dict)
     provenance: dict[str, str] = Field(default_factory=dict)
     harms: dict[str, HarmEvaluation] = Field(default_factory=dict)  # the harm outcomes' evaluations, by name
+    # the final ranking against the true net benefit (synthetic truth, harm models and guideline tiers only)
+    benefit_harm: BenefitHarmEvaluation | None = None
 
 
 @dataclass(frozen=True)
@@ -346,6 +353,8 @@ class HeldOut:
     option_ids: tuple[str, ...]
     harm_y: Mapping[str, np.ndarray] = field(default_factory=dict)  # observed harm outcomes, by outcome name
     harm_true_p: Mapping[str, np.ndarray] = field(default_factory=dict)  # (n, k) each, synthetic truth only
+    tiers: np.ndarray | None = None  # (n, k) guideline tier ranks (benefit_harm.TIER_ORDER) for each patient
+    tables: np.ndarray | None = None  # (n,) the guideline table each patient's tiers come from
 
     def in_order(self, options: Sequence[str]) -> HeldOut:
         """The same patients with the (n, k) matrices reordered to ``options`` (e.g. an estimator's options_)."""
@@ -368,6 +377,8 @@ class HeldOut:
             option_ids=tuple(options),
             harm_y=self.harm_y,
             harm_true_p={k: v[:, idx] for k, v in self.harm_true_p.items()},
+            tiers=None if self.tiers is None else self.tiers[:, idx],
+            tables=self.tables,
         )
 
 
@@ -394,6 +405,10 @@ def held_out(
 
     treatment, y = outcome_arrays(frame, outcome, option_ids)
     harm_true = {h.name: true_outcomes(frame, option_ids, TRUE_PROBABILITY_PREFIX[h.name]) for h in harms}
+    tiers = tier_tables = None
+    guidelines = _guideline_catalog(options)
+    if guidelines is not None and "pain_type" in frame.columns:
+        tiers, tier_tables = _tier_matrix(frame, option_ids, guidelines)
     return HeldOut(
         frame=frame,
         X=X,
@@ -404,7 +419,19 @@ def held_out(
         option_ids=tuple(option_ids),
         harm_y=harm_arrays(frame, harms),
         harm_true_p={k: v for k, v in harm_true.items() if v is not None},
+        tiers=tiers,
+        tables=tier_tables,
     )
+
+
+def _guideline_catalog(options: OptionCatalog) -> Any:
+    """The guideline catalog beside ``options`` (a model package's own copy), or None when it has none."""
+    from precisionpain.catalog.guidelines import GUIDELINES_FILE, load_guideline_catalog
+
+    root = options.path.parent.parent  # <root>/models/treatment_options.yaml
+    if not (root / GUIDELINES_FILE).is_file():
+        return None
+    return load_guideline_catalog(options, root)
 
 
 def _safety_catalogs(options: OptionCatalog, tables: PgxTables) -> SafetyCatalogs:
@@ -459,11 +486,75 @@ def _per_option_evaluations(
     return tuple(out)
 
 
+@dataclass(frozen=True)
+class Coverage:
+    """How often the (1 - alpha) intervals contain each of their two possible targets (synthetic truth only):
+
+    - ``individual``: the patient's own true probability, which carries effects the recorded inputs do not (the
+      cohort's unrecorded patient effects), so no interval of the expected outcome can reach nominal for it;
+    - ``expected``: the expected probability given the recorded inputs, E[true p | x], which is what the interval
+      estimates. It is not known, so it is estimated by a regression of the true probabilities on the features,
+      cross-fitted on the held-out patients (:func:`expected_truth`); that estimate's own error can only lower
+      the figure, so it is a lower bound of sorts. None when ``evaluation.expected_truth_rows`` is 0."""
+
+    individual: float
+    individual_per_option: dict[str, float]
+    mean_width: float
+    expected: float | None = None
+    expected_per_option: dict[str, float] = field(default_factory=dict)
+    expected_rows: int = 0
+
+
+def expected_truth(
+    X: np.ndarray, true_p: np.ndarray, *, rows: int, seed: int, nthread: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(row positions, E[true p | x] estimates (m, k)) for up to ``rows`` of the patients: one multi-target XGBoost
+    regression of the true probabilities on the features, fitted on half of them and predicting the other half,
+    then the other way round (cross-fitting: no row is predicted by a model that saw it). Small and early-stopped
+    on purpose: it runs in every evaluation."""
+    import xgboost as xgb
+
+    rng = np.random.default_rng([seed, 2024])
+    n = X.shape[0]
+    idx = np.sort(rng.choice(n, size=min(rows, n), replace=False))
+    Xs = np.ascontiguousarray(X[idx], dtype=np.float32)
+    Ys = np.ascontiguousarray(true_p[idx], dtype=np.float32)
+    half = rng.permutation(idx.shape[0]) % 2
+    out = np.empty(Ys.shape, dtype=np.float64)
+    params = {
+        "objective": "reg:squarederror",
+        "eta": 0.3,
+        "max_depth": 4,
+        "max_bin": 64,
+        "subsample": 0.8,
+        "tree_method": "hist",
+        "multi_strategy": "one_output_per_tree",
+        "nthread": nthread,
+        "seed": seed,
+        "verbosity": 0,
+    }
+    for k in (0, 1):
+        fit, other = half != k, half == k
+        dfit = xgb.QuantileDMatrix(Xs[fit], label=Ys[fit], missing=np.nan, nthread=nthread, max_bin=64)
+        dother = xgb.DMatrix(Xs[other], label=Ys[other], missing=np.nan, nthread=nthread)
+        booster = xgb.train(
+            params, dfit, 60, evals=[(dother, "other")], early_stopping_rounds=8, verbose_eval=False
+        )
+        predicted = booster.predict(dother, iteration_range=(0, booster.best_iteration + 1))
+        out[other] = np.asarray(predicted, dtype=np.float64).reshape(int(other.sum()), -1)
+    return idx, np.clip(out, 0.0, 1.0)
+
+
 def _coverage(
-    estimator: Any, X: np.ndarray, true_p: np.ndarray, options: Sequence[str], alpha: float
-) -> tuple[float, dict[str, float], float] | None:
-    """Share of true probabilities inside the (1 - alpha) intervals, overall and per option, and the mean width;
-    None for a model without intervals."""
+    estimator: Any,
+    X: np.ndarray,
+    true_p: np.ndarray,
+    options: Sequence[str],
+    alpha: float,
+    expected: tuple[np.ndarray, np.ndarray] | None,
+) -> Coverage | None:
+    """The intervals' coverage of both targets (:class:`Coverage`); ``expected`` is (rows, E[true p | x] estimate)
+    from :func:`expected_truth`. None for a model without intervals."""
     if getattr(estimator, "interval_method", "none") == "none":
         return None
     interval = estimator.predict_interval(X, alpha=alpha)
@@ -471,7 +562,37 @@ def _coverage(
     lower, upper = interval.lower[:, idx], interval.upper[:, idx]
     inside = (true_p >= lower) & (true_p <= upper)
     per = {o: float(inside[:, j].mean()) for j, o in enumerate(options)}
-    return float(inside.mean()), per, float((upper - lower).mean())
+    found = Coverage(float(inside.mean()), per, float((upper - lower).mean()))
+    if expected is None:
+        return found
+    rows, estimate = expected
+    within = (estimate >= lower[rows]) & (estimate <= upper[rows])
+    return Coverage(
+        found.individual,
+        found.individual_per_option,
+        found.mean_width,
+        float(within.mean()),
+        {o: float(within[:, j].mean()) for j, o in enumerate(options)},
+        int(rows.shape[0]),
+    )
+
+
+def _expected_truths(
+    data: HeldOut, outcomes: Sequence[str], config: EvaluationConfig, seed: int, nthread: int
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """E[true p | x] of each outcome on the same held-out rows (see :func:`expected_truth`); empty without the
+    truth or with ``evaluation.expected_truth_rows`` 0."""
+    truth: dict[str, np.ndarray | None] = {"response": data.true_p, **data.harm_true_p}
+    if config.expected_truth_rows <= 0 or data.X.shape[0] < 50:
+        return {}
+    out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for o in outcomes:
+        values = truth.get(o)
+        if values is not None:
+            out[o] = expected_truth(
+                data.X, values, rows=config.expected_truth_rows, seed=seed, nthread=nthread
+            )
+    return out
 
 
 def _harm_evaluation(
@@ -482,15 +603,19 @@ def _harm_evaluation(
     config: EvaluationConfig,
     seed: int,
     interval_alpha: float,
+    expected: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> HarmEvaluation:
     """One harm outcome's models on the held-out patients: each option's discrimination and calibration, and
-    (synthetic data) calibration and interval coverage against the true probabilities."""
+    (synthetic data) calibration and interval coverage against the true probabilities (``expected``: this
+    outcome's E[true p | x] estimate, see :func:`expected_truth`)."""
     from precisionpain.models.outcomes import predict_in_order
 
     p = predict_in_order(model, data.X, options)
     true_p = data.harm_true_p.get(name)
     per_option = _per_option_evaluations(p, data.harm_y[name], data.treatment, true_p, options, config, seed)
-    coverage = _coverage(model, data.X, true_p, options, interval_alpha) if true_p is not None else None
+    coverage = (
+        _coverage(model, data.X, true_p, options, interval_alpha, expected) if true_p is not None else None
+    )
     auc = [m.metrics.auc for m in per_option]
     ece = [m.metrics.ece for m in per_option]
     headline = {
@@ -503,13 +628,18 @@ def _harm_evaluation(
     if true_p is not None:
         headline["ece_true_all_max"] = float(np.nanmax([m.ece_true_all or 0.0 for m in per_option]))
     if coverage is not None:
-        headline["interval_coverage"], _, headline["interval_mean_width"] = coverage
+        headline["interval_coverage"] = coverage.individual
+        headline["interval_mean_width"] = coverage.mean_width
+        if coverage.expected is not None:
+            headline["interval_coverage_expected"] = coverage.expected
     return HarmEvaluation(
         outcome=name,
         per_option=per_option,
-        interval_coverage=None if coverage is None else coverage[0],
-        interval_coverage_per_option={} if coverage is None else coverage[1],
-        interval_mean_width=None if coverage is None else coverage[2],
+        interval_coverage=None if coverage is None else coverage.individual,
+        interval_coverage_per_option={} if coverage is None else coverage.individual_per_option,
+        interval_mean_width=None if coverage is None else coverage.mean_width,
+        interval_coverage_expected=None if coverage is None else coverage.expected,
+        interval_coverage_expected_per_option={} if coverage is None else coverage.expected_per_option,
         headline={k: v for k, v in headline.items() if np.isfinite(v)},
     )
 
@@ -540,13 +670,22 @@ def evaluate(
     seed: int = 0,
     interval_alpha: float = 0.1,
     harms: Mapping[str, Any] | None = None,
+    ranking: Any = None,
+    table_means: Mapping[str, Mapping[str, Sequence[float]]] | None = None,
 ) -> EvaluationResult:
     """Every metric of one fitted model on held-out patients; ``harms`` (outcome name -> fitted model of the same
     options) are evaluated beside it, each outcome's calibration and discrimination per option."""
     options = tuple(str(o) for o in estimator.options_)
     data = data.in_order(options)
+    expected = (
+        _expected_truths(
+            data, ["response", *(harms or {})], config, seed, int(getattr(estimator, "n_jobs", 1) or 1)
+        )
+        if data.true_p is not None
+        else {}
+    )
     harm_results = {
-        name: _harm_evaluation(name, model, data, options, config, seed, interval_alpha)
+        name: _harm_evaluation(name, model, data, options, config, seed, interval_alpha, expected.get(name))
         for name, model in (harms or {}).items()
         if name in data.harm_y
     }
@@ -590,6 +729,8 @@ def evaluate(
     oracle = observed_regret = single_regret = dr_single_regret = true_value = coverage = width = None
     oracle_single: str | None = None
     coverage_per_option: dict[str, float] = {}
+    coverage_expected: float | None = None
+    expected_per_option: dict[str, float] = {}
     if data.true_p is not None:
         oracle = oracle_metrics(data.true_p, p, options, reference=reference, policy=policy_labels)
         rows = np.arange(len(p))
@@ -600,9 +741,14 @@ def evaluate(
         single_regret = float(single_regrets.min())
         dr_single_regret = float(single_regrets[options.index(policy.best_single_option)])
         true_value = float(data.true_p[rows, codes].mean())
-        found = _coverage(estimator, data.X, data.true_p, options, interval_alpha)
+        found = _coverage(estimator, data.X, data.true_p, options, interval_alpha, expected.get("response"))
         if found is not None:
-            coverage, coverage_per_option, width = found
+            coverage, coverage_per_option, width = (
+                found.individual,
+                found.individual_per_option,
+                found.mean_width,
+            )
+            coverage_expected, expected_per_option = found.expected, found.expected_per_option
 
     auc = [m.metrics.auc for m in per_option]
     ece = [m.metrics.ece for m in per_option]
@@ -653,8 +799,19 @@ def evaluate(
         if coverage is not None and width is not None:
             headline["interval_coverage"] = coverage
             headline["interval_mean_width"] = width
+        if coverage_expected is not None:
+            headline["interval_coverage_expected"] = coverage_expected
     for name, result in harm_results.items():
         headline.update({f"{name}_{k}": v for k, v in result.headline.items()})
+    benefit = _benefit_harm(estimator, harms or {}, data, options, ranking, expected, table_means)
+    if benefit is not None:
+        for policy_name, value in benefit.overall.regret.items():
+            headline[f"net_benefit_regret_{policy_name}"] = value
+        headline["probability_best_ece"] = benefit.probability_best.ece
+        if benefit.probability_best_expected is not None:
+            headline["probability_best_ece_expected"] = benefit.probability_best_expected.ece
+        headline["best_in_first_group"] = benefit.best_in_first_group
+        headline["first_group_size"] = benefit.first_group_size
     return EvaluationResult(
         n_test=len(p),
         option_ids=options,
@@ -671,10 +828,13 @@ def evaluate(
         interval_coverage=coverage,
         interval_coverage_per_option=coverage_per_option,
         interval_mean_width=width,
+        interval_coverage_expected=coverage_expected,
+        interval_coverage_expected_per_option=expected_per_option,
         interval_alpha=interval_alpha,
         subgroups=subgroups,
         headline=headline,
         harms=harm_results,
+        benefit_harm=benefit,
     )
 
 
@@ -685,3 +845,295 @@ def _reference_option(config: EvaluationConfig, options: Sequence[str], treatmen
     counts = pd.Series(np.asarray(treatment, dtype=object)).value_counts()
     given = [o for o in counts.index if o in options]
     return str(given[0]) if given else str(options[0])
+
+
+# ------------------------------------------------------------------------------------------ benefit and harm
+
+GUIDELINE_FIRST_LINE_FOR_ALL = "guideline_first_line_for_all"
+#: a first-line option of the patient's table taken at random (the mean over its usable first-line options)
+GUIDELINE_FIRST_LINE_ANY = "guideline_first_line_any"
+RESPONSE_ONLY = "response_only"
+
+
+class PolicyRegret(FrozenModel):
+    """Mean regret on the true net benefit (the best usable option's true net benefit minus the chosen one's) of
+    the model's ranking under each policy and of the comparators, on one group of held-out patients."""
+
+    n: int
+    regret: dict[str, float]  # policy -> mean regret
+
+
+class ProbabilityBestCalibration(FrozenModel):
+    """The probability of being best against how often the option was truly best (the highest true net benefit of
+    the usable options), over every held-out patient and usable option, in bins of the predicted probability."""
+
+    ece: float
+    bins_predicted: tuple[float, ...]
+    bins_observed: tuple[float, ...]
+    bins_count: tuple[int, ...]
+
+
+class BenefitHarmEvaluation(FrozenModel):
+    """The final ranking against the synthetic truth of net benefit (see :func:`benefit_harm_evaluation`)."""
+
+    adverse_event_weight: float
+    dropout_weight: float
+    policies: tuple[str, ...]
+    overall: PolicyRegret
+    # per guideline table each patient's tiers come from (the recorded condition, or the pain type)
+    by_table: dict[str, PolicyRegret]
+    probability_best: ProbabilityBestCalibration
+    # against the option with the highest EXPECTED true net benefit given the recorded inputs (estimated, see
+    # expected_truth): what the probability is about, as the intervals are about E[p | x]; None without it
+    probability_best_expected: ProbabilityBestCalibration | None = None
+    best_in_first_group: float  # share of patients whose truly best usable option is in group 1
+    first_group_size: float  # mean number of options in group 1
+    first_line_choice: dict[str, str]  # table -> the first-line option the comparator gives everyone
+
+
+def _tier_matrix(
+    frame: pd.DataFrame, option_ids: Sequence[str], guidelines: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """(n, k) guideline tier ranks (benefit_harm.TIER_ORDER) of every option for each patient's recorded condition
+    (or pain type), and each patient's table label."""
+    from precisionpain.benefit_harm import TIER_ORDER, table_key
+    from precisionpain.schema import PainCondition, PainType
+
+    conditions = frame["pain_condition"].astype(object) if "pain_condition" in frame.columns else None
+    pain_types = frame["pain_type"].astype(object).to_numpy()
+    n = len(frame)
+    tiers = np.full((n, len(option_ids)), TIER_ORDER[None], dtype=np.int64)
+    labels = np.empty(n, dtype=object)
+    keys = list(
+        zip(
+            [
+                None if conditions is None or pd.isna(c) else str(c)
+                for c in (conditions if conditions is not None else [None] * n)
+            ],
+            [str(t) for t in pain_types],
+            strict=True,
+        )
+    )
+    cache: dict[tuple[str | None, str], tuple[np.ndarray, str]] = {}
+    for i, key in enumerate(keys):
+        if key not in cache:
+            condition = PainCondition(key[0]) if key[0] is not None else None
+            table = guidelines.table(condition, PainType(key[1]))
+            row = np.array([TIER_ORDER.get(table[o].tier if o in table else None, 3) for o in option_ids])
+            label = table_key(key[0], key[1])
+            cache[key] = (row, label)
+        tiers[i], labels[i] = cache[key]
+    return tiers, labels
+
+
+def benefit_harm_evaluation(
+    p: Mapping[str, np.ndarray],
+    replicates: Mapping[str, np.ndarray],
+    truth: Mapping[str, np.ndarray],
+    avoid: np.ndarray,
+    tiers: np.ndarray,
+    tables: np.ndarray,
+    settings: Any,
+    option_ids: Sequence[str],
+    *,
+    method: str,
+    bins: int = 10,
+    expected_truth: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None,
+    prior: Mapping[str, Mapping[str, np.ndarray]] | None = None,
+) -> BenefitHarmEvaluation:
+    """Regret on the true net benefit (the spec's default weights) of: the model's ranking under the default
+    policy and under each other policy, ranking by the estimated chance of response alone, and giving every
+    patient the guideline's first-line option for their table (the one whose true net benefit is highest on
+    average over that table's held-out patients, the next usable one when it is excluded: a generous baseline
+    that knows the truth); overall and per table. Also the calibration of the probability of being best and how
+    often the truly best option is in the first group. ``p``, ``replicates`` and ``truth`` are per outcome, (n, k)
+    and (n, k, r) in one option order; ``avoid`` (n, k) the safety exclusions; ``tiers`` (n, k) tier ranks."""
+    from precisionpain.benefit_harm import UtilityWeights, net_benefit, order_options, probability_best
+    from precisionpain.models.outcomes import ALL_PATIENTS
+    from precisionpain.schema import RankingPolicy
+
+    weights = UtilityWeights(adverse_event=settings.adverse_event_weight, dropout=settings.dropout_weight)
+
+    def nb(source: Mapping[str, np.ndarray]) -> np.ndarray:
+        return net_benefit(source["response"], {o: v for o, v in source.items() if o != "response"}, weights)
+
+    estimate, true_nb = nb(p), nb(truth)
+    reps = nb(replicates)
+    prior_nb = None if prior is None else {t: nb(by) for t, by in prior.items()}
+    usable = ~avoid
+    n = estimate.shape[0]
+    best_true = np.where(usable, true_nb, -np.inf).max(axis=1)
+    truly_best = np.where(usable, true_nb, -np.inf).argmax(axis=1)
+    policies = (
+        RankingPolicy.tier_then_net_benefit.value,
+        RankingPolicy.net_benefit_only.value,
+        RESPONSE_ONLY,
+        GUIDELINE_FIRST_LINE_FOR_ALL,
+        GUIDELINE_FIRST_LINE_ANY,
+    )
+    chosen = {name: np.zeros(n, dtype=np.int64) for name in policies}
+    chosen[RankingPolicy.net_benefit_only.value] = np.where(usable, estimate, -np.inf).argmax(axis=1)
+    chosen[RESPONSE_ONLY] = np.where(usable, p["response"], -np.inf).argmax(axis=1)
+    # the guideline comparator: per table, options by (tier, -mean true net benefit of the table's patients)
+    first_line_order: dict[str, np.ndarray] = {}
+    for label in pd.unique(tables):
+        rows = tables == label
+        mean_true = true_nb[rows].mean(axis=0)
+        first_line_order[str(label)] = np.lexsort((-mean_true, tiers[rows][0]))
+    first_line_choice: dict[str, str] = {}
+    predicted_best: list[float] = []
+    observed_best: list[float] = []
+    best_positions: list[int] = []  # the patient of each entry of predicted_best
+    any_first_regret = np.full(n, np.nan)
+    in_first = np.zeros(n, dtype=bool)
+    first_size = np.zeros(n)
+    confidence = float(settings.confidence)
+    for i in range(n):
+        ok = np.flatnonzero(usable[i])
+        if ok.size == 0:
+            continue
+        order = first_line_order[str(tables[i])]
+        chosen[GUIDELINE_FIRST_LINE_FOR_ALL][i] = next(j for j in order if usable[i, j])
+        own_prior = None
+        if prior_nb is not None:
+            found = prior_nb.get(str(tables[i]), prior_nb.get(ALL_PATIENTS))
+            own_prior = None if found is None else found[ok]
+        tiered = order_options(
+            estimate[i, ok], reps[i, ok], _tiers_of(tiers[i, ok]), RankingPolicy.tier_then_net_benefit,
+            method=method, confidence=confidence, prior=own_prior,
+        )  # fmt: skip
+        chosen[RankingPolicy.tier_then_net_benefit.value][i] = ok[tiered.order[0]]
+        first = [ok[j] for j, g in zip(tiered.order, tiered.groups, strict=True) if g == 1]
+        in_first[i] = truly_best[i] in first
+        first_size[i] = len(first)
+        best = probability_best(estimate[i, ok], reps[i, ok], method)
+        predicted_best.extend(best.tolist())
+        observed_best.extend((ok == truly_best[i]).astype(float).tolist())
+        best_positions.extend([i] * ok.size)
+        firsts = [j for j in ok if tiers[i, j] == tiers[i, ok].min()]
+        any_first_regret[i] = float(np.mean(best_true[i] - true_nb[i, firsts]))
+    for label, order in first_line_order.items():
+        first_line_choice[label] = str(option_ids[int(order[0])])
+    has = usable.any(axis=1)
+
+    def regret(rows: np.ndarray) -> PolicyRegret:
+        take = rows & has
+        idx = np.flatnonzero(take)
+        out = {
+            name: float((best_true[idx] - true_nb[idx, chosen[name][idx]]).mean())
+            if idx.size
+            else float("nan")
+            for name in policies
+            if name != GUIDELINE_FIRST_LINE_ANY
+        }
+        out[GUIDELINE_FIRST_LINE_ANY] = float(any_first_regret[idx].mean()) if idx.size else float("nan")
+        return PolicyRegret(n=int(take.sum()), regret=out)
+
+    pred = np.asarray(predicted_best)
+    positions = np.asarray(best_positions, dtype=np.int64)
+    calibration = _reliability(pred, np.asarray(observed_best), bins)
+    calibration_expected = None
+    if expected_truth is not None:
+        rows = next(iter(expected_truth.values()))[0]
+        expected_nb = np.full(true_nb.shape, np.nan)
+        expected_nb[rows] = nb({o: v[1] for o, v in expected_truth.items()})
+        sampled = np.zeros(n, dtype=bool)
+        sampled[rows] = True
+        best_expected = np.where(usable, np.nan_to_num(expected_nb, nan=-np.inf), -np.inf).argmax(axis=1)
+        keep = sampled[positions]
+        option_of = np.concatenate([np.flatnonzero(usable[i]) for i in range(n) if usable[i].any()])
+        calibration_expected = _reliability(
+            pred[keep], (option_of[keep] == best_expected[positions[keep]]).astype(float), bins
+        )
+    return BenefitHarmEvaluation(
+        adverse_event_weight=weights.adverse_event,
+        dropout_weight=weights.dropout,
+        policies=policies,
+        overall=regret(np.ones(n, dtype=bool)),
+        by_table={str(label): regret(tables == label) for label in sorted(pd.unique(tables), key=str)},
+        probability_best=calibration,
+        probability_best_expected=calibration_expected,
+        best_in_first_group=float(in_first[has].mean()) if has.any() else float("nan"),
+        first_group_size=float(first_size[has].mean()) if has.any() else float("nan"),
+        first_line_choice=first_line_choice,
+    )
+
+
+def _reliability(predicted: np.ndarray, observed: np.ndarray, bins: int) -> ProbabilityBestCalibration:
+    """Stated probabilities against outcomes in ``bins`` equal-width bins, and the count-weighted mean gap (ECE)."""
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.searchsorted(edges, predicted, side="right") - 1, 0, bins - 1)
+    count = np.bincount(which, minlength=bins)
+    sum_p = np.bincount(which, weights=predicted, minlength=bins)
+    sum_o = np.bincount(which, weights=observed, minlength=bins)
+    nonzero = count > 0
+    return ProbabilityBestCalibration(
+        ece=float(np.abs(sum_p[nonzero] - sum_o[nonzero]).sum() / max(int(count.sum()), 1)),
+        bins_predicted=tuple(float(x) for x in sum_p[nonzero] / count[nonzero]),
+        bins_observed=tuple(float(x) for x in sum_o[nonzero] / count[nonzero]),
+        bins_count=tuple(int(c) for c in count[nonzero]),
+    )
+
+
+def _benefit_harm(
+    estimator: Any,
+    harms: Mapping[str, Any],
+    data: HeldOut,
+    options: Sequence[str],
+    ranking: Any,
+    expected: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    table_means: Mapping[str, Mapping[str, Sequence[float]]] | None = None,
+) -> BenefitHarmEvaluation | None:
+    """The final ranking's evaluation on the true net benefit, when the data and the models allow it: the truth of
+    every outcome, the harm models, replicates (intervals) and the patients' guideline tiers."""
+    from precisionpain.benefit_harm import RankingSettings
+    from precisionpain.models.outcomes import predict_in_order
+
+    models = {"response": estimator, **harms}
+    if (
+        data.true_p is None
+        or data.tiers is None
+        or data.tables is None
+        or any(h not in data.harm_true_p for h in harms)
+        or any(getattr(m, "interval_method", "none") == "none" for m in models.values())
+    ):
+        return None
+    p = {o: predict_in_order(m, data.X, options) for o, m in models.items()}
+    replicates = {}
+    for o, m in models.items():
+        own = [str(x) for x in m.options_]
+        replicates[o] = m.predict_replicates(data.X)[:, [own.index(x) for x in options], :]
+    truth = {"response": data.true_p, **{o: data.harm_true_p[o] for o in harms}}
+    have = all(o in expected for o in models)
+    return benefit_harm_evaluation(
+        p,
+        replicates,
+        truth,
+        data.avoid,
+        data.tiers,
+        data.tables,
+        ranking or RankingSettings(),
+        options,
+        method=str(estimator.interval_method),
+        expected_truth={o: expected[o] for o in models} if have else None,
+        prior=_priors(table_means, estimator, options) if table_means else None,
+    )
+
+
+def _priors(
+    table_means: Mapping[str, Mapping[str, Sequence[float]]], estimator: Any, options: Sequence[str]
+) -> dict[str, dict[str, np.ndarray]]:
+    """The package's table means (in the estimator's option order) in ``options`` order, as arrays."""
+    own = [str(o) for o in estimator.options_]
+    idx = [own.index(o) for o in options]
+    return {
+        t: {o: np.asarray(v, dtype=np.float64)[idx] for o, v in by.items()} for t, by in table_means.items()
+    }
+
+
+def _tiers_of(ranks: np.ndarray) -> list[Any]:
+    """Tier ranks back to tiers (for order_options)."""
+    from precisionpain.benefit_harm import TIER_ORDER
+
+    back = {v: t for t, v in TIER_ORDER.items() if t is not None}
+    return [back.get(int(r)) for r in ranks]

@@ -58,6 +58,35 @@ def predict_in_order(model: Any, X: np.ndarray, option_ids: Sequence[str]) -> np
     return np.asarray(p)[:, [own.index(o) for o in option_ids]]
 
 
+ALL_PATIENTS = "all"
+
+
+def table_means(
+    models: Mapping[str, Any], X: np.ndarray, frame: pd.DataFrame, option_ids: Sequence[str]
+) -> dict[str, dict[str, tuple[float, ...]]]:
+    """Per group of patients (the recorded pain condition, or the pain type when none: ``benefit_harm.table_key``;
+    and ``"all"``), per outcome, every option's mean predicted probability over those patients (in
+    ``option_ids`` order): the condition's average the tier policy orders a tier by."""
+    from precisionpain.benefit_harm import table_key
+
+    predicted = {o: predict_in_order(m, X, option_ids) for o, m in models.items()}
+    conditions = (
+        frame["pain_condition"] if "pain_condition" in frame.columns else pd.Series([None] * len(frame))
+    )
+    labels = np.asarray(
+        [
+            table_key(None if pd.isna(c) else str(c), str(t))
+            for c, t in zip(conditions.astype(object), frame["pain_type"].astype(object), strict=True)
+        ],
+        dtype=object,
+    )
+    out: dict[str, dict[str, tuple[float, ...]]] = {}
+    for label in (ALL_PATIENTS, *sorted(set(labels.tolist()))):
+        rows = np.ones(len(labels), dtype=bool) if label == ALL_PATIENTS else labels == label
+        out[str(label)] = {o: tuple(float(x) for x in p[rows].mean(axis=0)) for o, p in predicted.items()}
+    return out
+
+
 def harm_definition(harm: HarmConfig) -> str:
     return harm.definition or OUTCOME_DEFINITIONS[harm.name]
 

@@ -91,6 +91,9 @@ class PackageMetadata(FrozenModel):
     seed: int = 7
     # How answers weigh harms against the response and order the options (the spec's ``ranking`` section).
     ranking: RankingSettings = RankingSettings()
+    # Per recorded condition (or pain type; and "all"), per outcome, each option's mean predicted probability over
+    # the training patients (option_ids order): the tier policy's order within a tier (models/outcomes.table_means).
+    table_means: dict[str, dict[str, tuple[float, ...]]] = Field(default_factory=dict)
 
     @property
     def outcomes(self) -> tuple[str, ...]:

@@ -54,7 +54,7 @@ from precisionpain.models.evaluation import (
     split_by_patient,
     usable_policy,
 )
-from precisionpain.models.outcomes import with_observed_harms
+from precisionpain.models.outcomes import table_means, with_observed_harms
 from precisionpain.models.package import (
     LoadedPackage,
     PackageMetadata,
@@ -393,6 +393,12 @@ def train(
         estimator.fit(prepared.X_train, prepared.t_train, prepared.y_train)
         harms = fit_harms(estimator, prepared, config)
         fit_seconds = time.perf_counter() - t0
+        means = table_means(
+            {"response": estimator, **harms},
+            prepared.X_train,
+            prepared.train_frame,
+            [str(o) for o in estimator.options_],
+        )
         mlflow.log_metric("fit_seconds", fit_seconds)
         overlap = overlap_summary(estimator)
         mlflow.log_metrics({f"overlap.{k}": v for k, v in overlap.items()})
@@ -421,6 +427,8 @@ def train(
             seed=config.seed,
             interval_alpha=config.model.interval.alpha,
             harms=harms,
+            ranking=config.ranking,
+            table_means=means,
         )
         mlflow.log_metric("evaluate_seconds", time.perf_counter() - t0)
         log_evaluation(evaluation)
@@ -452,6 +460,7 @@ def train(
             evaluation=config.evaluation,
             seed=config.seed,
             ranking=config.ranking,
+            table_means=means,
         )
         card = model_card(config, evaluation, metadata, overlap, n_train)
         mlflow.log_text(card, "model_card.md")
@@ -595,6 +604,8 @@ def evaluation_metrics(evaluation: EvaluationResult) -> dict[str, float]:
                 metrics[f"option.{opt.option_id}.{k}"] = value
     for o, v in evaluation.interval_coverage_per_option.items():
         metrics[f"option.{o}.interval_coverage"] = v
+    for o, v in evaluation.interval_coverage_expected_per_option.items():
+        metrics[f"option.{o}.interval_coverage_expected"] = v
     for name, harm in evaluation.harms.items():
         for opt in harm.per_option:
             for k, v in opt.metrics.flat().items():
@@ -603,6 +614,8 @@ def evaluation_metrics(evaluation: EvaluationResult) -> dict[str, float]:
                 metrics[f"{name}.option.{opt.option_id}.ece_true_all"] = opt.ece_true_all
         for o, v in harm.interval_coverage_per_option.items():
             metrics[f"{name}.option.{o}.interval_coverage"] = v
+        for o, v in harm.interval_coverage_expected_per_option.items():
+            metrics[f"{name}.option.{o}.interval_coverage_expected"] = v
     metrics.update(evaluation.policy.flat("policy"))
     if evaluation.oracle is not None:
         metrics.update(evaluation.oracle.flat("oracle"))
@@ -914,6 +927,8 @@ def _evaluate_package(
         seed=meta.seed,
         interval_alpha=meta.interval_alpha,
         harms=pkg.harms,
+        ranking=meta.ranking,
+        table_means=meta.table_means,
     )
     return evaluation, X, frame, fingerprint
 

@@ -877,7 +877,14 @@ class _OptionCodec:
         self.harm_probability_key = _key(H, "probability", _WIRE_I64)
         self.harm_interval_key = _key(H, "probability_interval", _WIRE_LEN)
         self.harm_explanation_key = _key(H, "explanation", _WIRE_LEN)
+        interval_key = _key(H, "probability_interval", _WIRE_LEN)
+        if len(interval_key) != 1 or len(self.harm_probability_key) != 1:
+            raise AssertionError("field numbers above 15 in HarmEstimate: update _OptionCodec")
+        self._harm_interval_head = interval_key[0]
         self._interval = struct.Struct("<BdBdBd")  # lower, upper, level, each with its one-byte key
+        # a harm's probability, then its interval's key, length (27) and the interval
+        self._harm_numbers = struct.Struct("<dBBBdBdBd")
+        self._harm_prefixes: dict[Any, bytes] = {}  # outcome -> its outcome field and the probability's key
         N = recommendation_pb2.NetBenefit
         self.net_benefit_key = _key(message, "net_benefit", _WIRE_LEN)
         self.net_value_key = _key(N, "value", _WIRE_I64)
@@ -951,20 +958,19 @@ class _OptionCodec:
         return data
 
     def _harm_bytes(self, h: OutcomePrediction, explanation: bytes) -> bytes:
+        prefix = self._harm_prefixes.get(h.outcome)
+        if prefix is None:
+            prefix = self._harm_prefixes[h.outcome] = (
+                _varint_field(self.harm_outcome_key, _OUTCOME.get(h.outcome.value, 0))
+                + self.harm_probability_key
+            )
         iv = h.interval
         k_lo, k_up, k_lv = self._interval_keys
-        interval = self._interval.pack(k_lo, iv.lower, k_up, iv.upper, k_lv, iv.level)
-        body = b"".join(
-            (
-                _varint_field(self.harm_outcome_key, _OUTCOME.get(h.outcome.value, 0)),
-                self.harm_probability_key,
-                _DOUBLE.pack(h.probability),
-                self.harm_interval_key,
-                _varint(len(interval)),
-                interval,
-                (self.harm_explanation_key + _varint(len(explanation)) + explanation) if explanation else b"",
-            )
+        body = prefix + self._harm_numbers.pack(
+            h.probability, self._harm_interval_head, 27, k_lo, iv.lower, k_up, iv.upper, k_lv, iv.level
         )
+        if explanation:
+            body += self.harm_explanation_key + _varint(len(explanation)) + explanation
         return self.harms_key + _varint(len(body)) + body
 
     def _net_benefit_bytes(self, nb: NetBenefit) -> bytes:
@@ -1055,20 +1061,27 @@ def fill_recommend_response(
     raw_values = scored.values.tolist()
     values = [None if math.isnan(x) else x for x in raw_values]
     heads: dict[int, bytes] = {}
-    ids, k = scored.option_ids, scored.top_k
-    explanations = _explanation_bytes(
-        ids, scored.contributions, scored.base_values, scored.margins, catalog, values, k, heads
+    ids = scored.option_ids
+    # every outcome's explanations in one pass: (outcome, option) keys, the response's first
+    shaps = [(scored.contributions, scored.base_values, scored.margins)]
+    shaps += [(h.contributions, h.base_values, h.margins) for h in scored.harm_shap.values()]
+    keys = [(outcome, o) for outcome in ("response", *scored.harm_shap) for o in ids]
+    everything = _explanation_bytes(
+        keys,
+        np.concatenate([c for c, _, _ in shaps]) if len(shaps) > 1 else shaps[0][0],
+        np.concatenate([b for _, b, _ in shaps]) if len(shaps) > 1 else shaps[0][1],
+        np.concatenate([m for _, _, m in shaps]) if len(shaps) > 1 else shaps[0][2],
+        catalog,
+        values,
+        scored.top_k,
+        heads,
     )
-    harms = {
-        outcome: _explanation_bytes(
-            ids, shap.contributions, shap.base_values, shap.margins, catalog, values, k, heads
-        )
-        for outcome, shap in scored.harm_shap.items()
-    }
+    explanations = {o: everything[("response", o)] for o in ids}
+    outcomes = tuple(scored.harm_shap)
     no_harms: dict[str, bytes] = {}
 
     def harm_parts(option_id: str) -> dict[str, bytes]:
-        return {outcome: found[option_id] for outcome, found in harms.items()} if harms else no_harms
+        return {h: everything[(h, option_id)] for h in outcomes} if outcomes else no_harms
 
     encoded = [
         _RANKED.encode(o, explanations.get(o.option_id, b""), harm_parts(o.option_id)) for o in rec.options
@@ -1086,7 +1099,7 @@ def fill_recommend_response(
 
 
 def _explanation_bytes(
-    option_ids: Sequence[str],
+    option_ids: Sequence[Any],
     contributions: np.ndarray,
     base_values: np.ndarray,
     margins: np.ndarray,
@@ -1094,8 +1107,9 @@ def _explanation_bytes(
     values: Sequence[float | None],
     top_k: int,
     heads: dict[int, bytes],
-) -> dict[str, bytes]:
-    """Each option's Explanation message as wire bytes, from one outcome's SHAP arrays (k, p): the top ``top_k``
+) -> dict[Any, bytes]:
+    """Each option's Explanation message as wire bytes, by its key in ``option_ids``, from SHAP arrays (k, p) (of
+    one outcome, or of several stacked): the top ``top_k``
     contributions by absolute value (ties in feature order), the rest summed, totals per domain. ``heads`` caches
     the contribution heads of this patient's feature values across outcomes."""
     t = _feature_table(catalog)
@@ -1112,7 +1126,7 @@ def _explanation_bytes(
     blocks = codec.domain_blocks(C @ t.domain_matrix.T)
     head_of = heads.get
     pack = _DOUBLE.pack
-    out: dict[str, bytes] = {}
+    out: dict[Any, bytes] = {}
     for j, option_id in enumerate(option_ids):
         parts = [codec.header(base[j], margin[j])]
         for i, shap_value in zip(top[j], shap_top[j], strict=True):

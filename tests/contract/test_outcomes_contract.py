@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
 
 from precisionpain.features.validate import validate_profile
@@ -100,3 +101,20 @@ def test_a_response_only_package_still_serves(tmp_path) -> None:  # type: ignore
             convert.ModelDescription(engine.summary, engine.identity, engine.provenance(), engine.option_ids, ())
         )
     ).outcomes[0].outcome.value == "response"
+
+
+def test_the_tier_policy_reads_the_conditions_averages_from_the_package(engine, small_package, patient_examples) -> None:  # type: ignore[no-untyped-def]
+    """The package keeps each option's mean training probability per recorded condition (or pain type) and outcome;
+    the engine hands the patient's own group to the ranking (the order within a tier before this patient's
+    estimates move anything)."""
+    means = small_package.metadata.table_means
+    assert "all" in means and "chronic_low_back_pain" in means and "not given (neuropathic)" in means
+    k = len(engine.option_ids)
+    assert all(len(v) == k for by in means.values() for v in by.values())
+    profile = validate_profile(patient_examples["mostly_missing"])  # no condition given: its pain type's group
+    scores = engine._score(engine._feature_matrix([profile]))
+    draws = engine._draws(scores, 0, profile)
+    key = f"not given ({profile.clinical.pain_type.value})"
+    assert draws.prior is not None
+    for outcome in ("response", *HARMS):
+        np.testing.assert_array_equal(draws.prior[outcome], np.asarray(means[key][outcome]))

@@ -52,6 +52,21 @@ def test_each_outcome_is_evaluated_per_option(trained: Any) -> None:
     assert evaluation.harms["dropout"].headline["auc_mean"] > 0.5
 
 
+def test_every_run_reports_interval_coverage_of_both_targets(trained: Any) -> None:
+    """The interval estimates the expected probability given the recorded inputs; each patient's own true
+    probability also carries unrecorded effects. Both coverages are reported for every outcome, the first (the
+    interval's own target) well above the second."""
+    evaluation = trained.evaluation
+    results = [evaluation, *evaluation.harms.values()]
+    for result in results:
+        assert result.interval_coverage is not None and result.interval_coverage_expected is not None
+        assert 0.0 < result.interval_coverage < result.interval_coverage_expected <= 1.0
+    assert set(evaluation.interval_coverage_expected_per_option) == set(OPTIONS)
+    assert evaluation.headline["interval_coverage_expected"] == evaluation.interval_coverage_expected
+    for name in HARMS:
+        assert evaluation.headline[f"{name}_interval_coverage_expected"] == evaluation.harms[name].interval_coverage_expected
+
+
 def test_the_run_logs_every_outcome(trained: Any, store: Store, tmp_path: Path) -> None:
     from mlflow.artifacts import download_artifacts
 
@@ -60,7 +75,8 @@ def test_the_run_logs_every_outcome(trained: Any, store: Store, tmp_path: Path) 
     for name in HARMS:
         for o in OPTIONS:
             assert f"{name}.option.{o}.ece" in metrics and f"{name}.option.{o}.n" in metrics
-        assert f"{name}_auc_mean" in metrics
+        assert f"{name}_auc_mean" in metrics and f"{name}_interval_coverage_expected" in metrics
+        assert f"{name}.option.codeine.interval_coverage_expected" in metrics
     folder = Path(download_artifacts(run_id=trained.run_id, dst_path=str(tmp_path), tracking_uri=store.tracking_uri))
     for name in HARMS:
         assert (folder / "fit" / f"{name}.json").is_file()
@@ -93,3 +109,21 @@ def test_the_package_and_the_pyfunc_hold_every_outcome(
     for name in HARMS:
         want = pkg.harms[name].predict_outcomes(X)
         np.testing.assert_allclose(got[[f"p_{name}__{o}" for o in sorted(OPTIONS)]].to_numpy(), want, atol=1e-12)
+
+
+def test_the_run_evaluates_the_final_ranking_on_the_true_net_benefit(trained: Any, store: Store) -> None:
+    bh = trained.evaluation.benefit_harm
+    assert bh is not None and bh.adverse_event_weight == 0.5
+    assert set(bh.policies) == {
+        "tier_then_net_benefit", "net_benefit_only", "response_only", "guideline_first_line_for_all",
+        "guideline_first_line_any",
+    }
+    assert sum(t.n for t in bh.by_table.values()) == bh.overall.n == trained.evaluation.n_test
+    for found in (bh.overall, *bh.by_table.values()):
+        assert all(v >= -1e-12 for v in found.regret.values())
+    assert 0.0 <= bh.probability_best.ece < 0.5 and 0.0 < bh.best_in_first_group <= 1.0
+    metrics = store.registry().client.get_run(trained.run_id).data.metrics
+    for policy in bh.policies:
+        assert metrics[f"net_benefit_regret_{policy}"] == pytest.approx(bh.overall.regret[policy])
+    assert "probability_best_ece" in metrics and "probability_best_ece_expected" in metrics
+    assert bh.probability_best_expected is not None

@@ -26,7 +26,7 @@ def build_package(
     from precisionpain.models.card import LIMITATIONS
     from precisionpain.models.config import default_config_path, load_train_config
     from precisionpain.models.estimator import TreatmentResponseModel
-    from precisionpain.models.outcomes import with_observed_harms
+    from precisionpain.models.outcomes import table_means, with_observed_harms
     from precisionpain.models.package import package_metadata, write_package
 
     catalog = load_feature_catalog(REPO)
@@ -67,6 +67,9 @@ def build_package(
         code_version="test",
         run_id="test-run",
         harms=harm_configs,
+        table_means=table_means(
+            {"response": model, **harm_models}, X, frame, [str(o) for o in model.options_]
+        ),
     )
     assert np.isfinite(X).any()
     card = "# Model card (test)\n\n" + "\n".join(LIMITATIONS)

@@ -102,6 +102,21 @@ def test_an_option_moves_above_a_better_tier_only_past_what_it_significantly_bea
     assert order_options(values, None, [FIRST, SECOND, FIRST], RankingPolicy.tier_then_net_benefit).order == (0, 2, 1)
 
 
+def test_within_a_tier_the_conditions_average_comes_first_and_only_a_clear_difference_moves() -> None:
+    """A prior (the condition's average net benefit) orders the tier; this patient's estimates move an option
+    above another only where the difference is significant."""
+    values = np.array([0.40, 0.45, 0.60])
+    prior = np.array([0.50, 0.30, 0.20])
+    reps = _replicates(values.tolist(), [0.04, 0.04, 0.005])
+    tiers = [FIRST, FIRST, FIRST]
+    ordering = order_options(values, reps, tiers, RankingPolicy.tier_then_net_benefit, prior=prior)
+    # C (0.60, precise) is clearly above A and B for this patient; B's 0.45 against A's 0.40 is noise
+    assert ordering.order == (2, 0, 1) and not any(ordering.above_tier)
+    assert ordering.groups == (1, 2, 2)
+    # net benefit alone ignores the prior
+    assert order_options(values, reps, tiers, RankingPolicy.net_benefit_only, prior=prior).order == (2, 1, 0)
+
+
 def test_groups_join_what_cannot_be_told_apart_from_the_groups_first_option() -> None:
     values = np.array([0.50, 0.49, 0.30, 0.29])
     reps = _replicates(values.tolist(), [0.01] * 4)
