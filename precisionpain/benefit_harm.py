@@ -234,7 +234,9 @@ class _Significance:
     """Whether option a's net benefit is significantly higher than option b's (paired replicates), for every pair
     at once: ``beats[a, b]``."""
 
-    def __init__(self, values: np.ndarray, replicates: np.ndarray | None, method: str, confidence: float) -> None:
+    def __init__(
+        self, values: np.ndarray, replicates: np.ndarray | None, method: str, confidence: float
+    ) -> None:
         k = values.shape[0]
         if replicates is None or replicates.shape[1] < 2 or k == 0:
             # no uncertainty available: never significant, so nothing moves and nothing separates
