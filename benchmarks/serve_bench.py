@@ -55,13 +55,17 @@ def load_average() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def train_package(directory: Path, n: int, seed: int) -> Path:
+def train_package(directory: Path, n: int, seed: int, *, harms: bool = True) -> Path:
+    """A package of every option with the estimator's defaults; with ``harms`` also one model per option for each
+    harm outcome of the shipped spec (models/response_model.yaml), as training ships it."""
     from precisionpain.catalog.loader import load_feature_catalog, load_treatment_options
     from precisionpain.catalog.pgx_tables import load_pgx_tables
     from precisionpain.cohort import generate_cohort
     from precisionpain.features.assemble import assemble_features
     from precisionpain.models.card import LIMITATIONS
+    from precisionpain.models.config import default_config_path, load_train_config
     from precisionpain.models.estimator import TreatmentResponseModel
+    from precisionpain.models.outcomes import table_means, with_observed_harms
     from precisionpain.models.package import package_metadata, write_package
 
     catalog = load_feature_catalog(REPO)
@@ -70,9 +74,19 @@ def train_package(directory: Path, n: int, seed: int) -> Path:
     started = time.perf_counter()
     frame = generate_cohort(n, seed, catalog=catalog, options=options, tables=tables)
     X = assemble_features(frame, catalog, tables).values
+    treatment = frame["assigned_option"].to_numpy(dtype=object)
     model = TreatmentResponseModel(n_jobs=2, random_state=seed).fit(
-        X, frame["assigned_option"].to_numpy(dtype=object), frame["responded"].to_numpy(dtype=float)
+        X, treatment, frame["responded"].to_numpy(dtype=float)
     )
+    spec = load_train_config(default_config_path(REPO))
+    harm_configs = spec.harms if harms else ()
+    observed = with_observed_harms(frame, harm_configs, "assigned_option")
+    harm_models = {
+        h.name: TreatmentResponseModel(n_jobs=2, random_state=seed, single_class="prior").fit(
+            X, treatment, observed[h.column].to_numpy(dtype=float), propensity_model=model.propensity_model_
+        )
+        for h in harm_configs
+    }
     metadata = package_metadata(
         model,
         X,
@@ -82,12 +96,19 @@ def train_package(directory: Path, n: int, seed: int) -> Path:
         training_data=f"Synthetic cohort (PrecisionPain generator; not real patients), {n:,} patients",
         code_version="benchmark",
         run_id="benchmark",
+        harms=harm_configs,
+        table_means=table_means(
+            {"response": model, **harm_models}, X, frame, [str(o) for o in model.options_]
+        ),
+        ranking=spec.ranking,
     )
-    write_package(directory, model, metadata, REPO, "# Model card (benchmark)\n\n" + "\n".join(LIMITATIONS))
+    card = "# Model card (benchmark)\n\n" + "\n".join(LIMITATIONS)
+    write_package(directory, model, metadata, REPO, card, harm_models)
     rounds = [model.option_fits_[o].n_rounds for o in model.options_]
     print(
-        f"trained on {n:,} patients in {time.perf_counter() - started:.0f} s: {len(rounds)} options, "
-        f"{min(rounds)}-{max(rounds)} boosting rounds (median {int(np.median(rounds))})"
+        f"trained on {n:,} patients in {time.perf_counter() - started:.0f} s: {len(rounds)} options x "
+        f"{1 + len(harm_models)} outcomes, response {min(rounds)}-{max(rounds)} boosting rounds (median "
+        f"{int(np.median(rounds))})"
     )
     return directory
 
@@ -354,6 +375,7 @@ def main() -> None:
     parser.add_argument("--model-path", type=Path, help="an existing model package (skips training)")
     parser.add_argument("--save-model", type=Path, help="keep the trained package in this folder")
     parser.add_argument("--cohort", type=int, default=50_000, help="training patients when training")
+    parser.add_argument("--no-harms", action="store_true", help="train the response model only (no harm outcomes)")
     parser.add_argument("--patients", type=int, default=2_000, help="distinct patients sent")
     parser.add_argument("--calls", type=int, default=1_000, help="sequential Recommend calls timed")
     parser.add_argument("--clients", type=int, default=8)
@@ -380,7 +402,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="serve-bench-") as tmp:
         package_dir = args.model_path
         if package_dir is None:
-            package_dir = train_package(args.save_model or Path(tmp) / "package", args.cohort, seed=7)
+            package_dir = train_package(
+                args.save_model or Path(tmp) / "package", args.cohort, seed=7, harms=not args.no_harms
+            )
         requests = patient_requests(args.patients, seed=99)
         from precisionpain.models.package import read_package
 

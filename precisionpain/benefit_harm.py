@@ -217,7 +217,7 @@ def probability_best(values: np.ndarray, replicates: np.ndarray | None, method: 
         return out
     centred = replicates - replicates.mean(axis=1, keepdims=True)
     draws = values[None, :] + draw_weights(method, replicates.shape[1]) @ centred.T  # (draws, k)
-    return np.bincount(draws.argmax(axis=1), minlength=k) / draws.shape[0]
+    return np.bincount(draws.argmax(axis=1), minlength=k) / N_DRAWS
 
 
 @dataclass(frozen=True)
@@ -242,9 +242,17 @@ class _Significance:
             # no uncertainty available: never significant, so nothing moves and nothing separates
             self.beats = np.zeros((k, k), dtype=bool)
             return
-        q = critical_value(method, replicates.shape[1], confidence)
+        r = replicates.shape[1]
+        q = critical_value(method, r, confidence)
         difference = values[:, None] - values[None, :]
-        se = standard_error(replicates[:, None, :] - replicates[None, :, :], method)
+        # sum over replicates of the squared centred difference of a and b, from the Gram matrix of the centred
+        # replicates: |c_a - c_b|^2 = |c_a|^2 + |c_b|^2 - 2 c_a.c_b
+        centred = replicates - replicates.mean(axis=1, keepdims=True)
+        gram = centred @ centred.T
+        norms = np.diag(gram)
+        squares = np.maximum(norms[:, None] + norms[None, :] - 2.0 * gram, 0.0)
+        scale = (r - 1) / r if method == "jackknife" else 1.0 / max(r - 1, 1)
+        se = np.sqrt(scale * squares)
         self.beats = (difference > 0.0) & (difference - q * se > 0.0)
 
 

@@ -35,7 +35,7 @@ from precisionpain.benefit_harm import (
 from precisionpain.catalog.guidelines import GuidelineCatalog, load_guideline_catalog
 from precisionpain.catalog.loader import FeatureCatalog
 from precisionpain.errors import ModelCatalogMismatchError, ModelError, PrecisionPainError, Violation
-from precisionpain.explain.contributions import DEFAULT_TOP_K, explain_options
+from precisionpain.explain.contributions import DEFAULT_TOP_K, explain_options, harm_top_k
 from precisionpain.features.assemble import encode_columns
 from precisionpain.features.frame import flat_columns, profile_to_row
 from precisionpain.models.card import model_summary
@@ -178,7 +178,7 @@ class ScoredRecommendation:
                 shap.base_values,
                 shap.margins,
                 self.catalog,
-                self.top_k,
+                harm_top_k(self.top_k),
                 outcome=outcome,
             )
         )

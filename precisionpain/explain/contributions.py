@@ -14,6 +14,13 @@ from precisionpain.explain import display
 from precisionpain.schema import Contribution, OptionExplanation, Outcome
 
 DEFAULT_TOP_K = 8
+#: contributions a harm outcome's explanation lists (fewer when the request asks for fewer): with 28 options the
+#: harms' explanations would otherwise double an answer's size; the rest is summed, so each stays exact
+HARM_TOP_K = 3
+
+
+def harm_top_k(top_k: int) -> int:
+    return min(int(top_k), HARM_TOP_K)
 
 
 @lru_cache(maxsize=65536)

@@ -45,6 +45,7 @@ from typing import Any, Literal, Self, cast
 import numpy as np
 import xgboost as xgb
 from scipy import stats
+from scipy.special import expit
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
@@ -762,13 +763,37 @@ class TreatmentResponseModel(BaseEstimator):
         return self._to_outcome(np.asarray(margins, dtype=np.float64))
 
     def _to_outcome(self, margins: np.ndarray) -> np.ndarray:
-        """Map margins (n, k, ...) to expected outcomes (calibrated probabilities for binary)."""
+        """Map margins (n, k, ...) to expected outcomes (calibrated probabilities for binary). The options whose
+        calibrator is the plain sigmoid, or Platt scaling, are mapped together (the same elementwise arithmetic
+        as :meth:`Calibrator.apply`, so the same numbers); isotonic ones one by one."""
         if self.objective != "binary":
             return margins
+        plain, platt, slope, intercept, others = self._calibration_groups()
         out = np.empty_like(margins)
-        for j, opt in enumerate(self.options_):
-            out[:, j] = self.calibrators_[opt].apply(margins[:, j])
+        if plain.size:
+            out[:, plain] = expit(margins[:, plain])
+        if platt.size:
+            shape = (1, platt.size) + (1,) * (margins.ndim - 2)
+            out[:, platt] = expit(slope.reshape(shape) * margins[:, platt] + intercept.reshape(shape))
+        for j in others:
+            out[:, j] = self.calibrators_[self.options_[j]].apply(margins[:, j])
         return out
+
+    def _calibration_groups(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, tuple[int, ...]]:
+        """(columns with no calibration, Platt columns, their slopes, their intercepts, isotonic columns), cached
+        for the calibrators they were made from."""
+        cached = getattr(self, "_calibration_groups_", None)
+        if cached is not None and cached[0] is self.calibrators_:
+            return cached[1]
+        kinds = [self.calibrators_[o] for o in self.options_]
+        plain = np.asarray([j for j, c in enumerate(kinds) if c.kind == "none"], dtype=np.intp)
+        platt = np.asarray([j for j, c in enumerate(kinds) if c.kind == "sigmoid"], dtype=np.intp)
+        slope = np.asarray([kinds[j].slope for j in platt], dtype=np.float64)
+        intercept = np.asarray([kinds[j].intercept for j in platt], dtype=np.float64)
+        others = tuple(j for j, c in enumerate(kinds) if c.kind not in ("none", "sigmoid"))
+        groups = (plain, platt, slope, intercept, others)
+        self._calibration_groups_ = (self.calibrators_, groups)
+        return groups
 
     def predict_margins(self, X: Any) -> np.ndarray:
         """Raw booster margins (n, k) per option, before calibration (log-odds for binary)."""

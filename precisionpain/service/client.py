@@ -40,7 +40,7 @@ explained_recommendation_from_response = convert.explained_recommendation_from_r
 model_summary_from_response = convert.model_summary_from_response
 
 DEFAULT_TIMEOUT_S = 10.0
-DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+DEFAULT_MAX_MESSAGE_BYTES = 128 * 1024 * 1024
 _DETAILS_KEY = "grpc-status-details-bin"
 
 Profile = Mapping[str, Any] | PatientProfile | patient_pb2.PatientProfile

@@ -69,7 +69,7 @@ class AuthSettings(FrozenModel):
 
 class LimitSettings(FrozenModel):
     max_request_bytes: int = Field(default=8 * MIB, ge=1024)
-    max_response_bytes: int = Field(default=64 * MIB, ge=1024)
+    max_response_bytes: int = Field(default=128 * MIB, ge=1024)
     max_batch_size: int = Field(default=1000, ge=1, le=100_000)
     max_concurrent_rpcs: int = Field(default=64, ge=1)  # running plus queued; more are refused
 

@@ -33,7 +33,7 @@ from precisionpain.bounded_cache import lru_cache_bytes, text_bytes
 from precisionpain.catalog.loader import FeatureCatalog, OptionCatalog
 from precisionpain.errors import ProfileValidationError, Violation, kind_of
 from precisionpain.explain import display
-from precisionpain.explain.contributions import DEFAULT_TOP_K
+from precisionpain.explain.contributions import DEFAULT_TOP_K, harm_top_k
 from precisionpain.schema import (
     MAX_CANDIDATE_OPTIONS,
     MAX_MEDICATIONS,
@@ -1062,20 +1062,31 @@ def fill_recommend_response(
     values = [None if math.isnan(x) else x for x in raw_values]
     heads: dict[int, bytes] = {}
     ids = scored.option_ids
-    # every outcome's explanations in one pass: (outcome, option) keys, the response's first
-    shaps = [(scored.contributions, scored.base_values, scored.margins)]
-    shaps += [(h.contributions, h.base_values, h.margins) for h in scored.harm_shap.values()]
-    keys = [(outcome, o) for outcome in ("response", *scored.harm_shap) for o in ids]
     everything = _explanation_bytes(
-        keys,
-        np.concatenate([c for c, _, _ in shaps]) if len(shaps) > 1 else shaps[0][0],
-        np.concatenate([b for _, b, _ in shaps]) if len(shaps) > 1 else shaps[0][1],
-        np.concatenate([m for _, _, m in shaps]) if len(shaps) > 1 else shaps[0][2],
+        [("response", o) for o in ids],
+        scored.contributions,
+        scored.base_values,
+        scored.margins,
         catalog,
         values,
         scored.top_k,
         heads,
     )
+    # each harm's explanations with the harms' number of contributions, outcome by outcome: the same array shapes
+    # as explain_options, so the domain totals' sums come out bit for bit the same
+    for outcome, shap in scored.harm_shap.items():
+        everything.update(
+            _explanation_bytes(
+                [(outcome, o) for o in ids],
+                shap.contributions,
+                shap.base_values,
+                shap.margins,
+                catalog,
+                values,
+                harm_top_k(scored.top_k),
+                heads,
+            )
+        )
     explanations = {o: everything[("response", o)] for o in ids}
     outcomes = tuple(scored.harm_shap)
     no_harms: dict[str, bytes] = {}
