@@ -3,7 +3,9 @@
     OMP_WAIT_POLICY=passive .venv/bin/python benchmarks/serve_bench.py [--model-path DIR] [--save-model DIR]
 
 Without ``--model-path`` it first trains a realistic model: a 50,000-patient synthetic cohort and
-TreatmentResponseModel with its defaults (n_jobs=2), written as a model package (``--save-model`` keeps it).
+TreatmentResponseModel with its defaults (n_jobs=2) for the response and, as training ships it, for each harm
+outcome of the shipped spec (``--no-harms``: the response only), written as a model package (``--save-model``
+keeps it). Every option's response and harms are then estimated and explained in every answer.
 Patients are drawn from a separate synthetic cohort, so every call carries a different profile. It prints:
 
 (a) the in-process floor: XGBoost ``predict`` (margins) + ``predict(pred_contribs=True)`` on one row, every

@@ -460,21 +460,17 @@ def rank_options(
         draws.method,
     ).tolist()
     # built from validated parts (catalog, predictions, safety verdicts): validating again cost ~8 us per option
-    ranked = tuple(
-        trusted(
-            RankedOption,
-            **{
-                **usable[i],
-                "rank": rank + 1,
-                "tier_overridden": above,
-                "tie_group": group,
-                "probability_best": best[i],
-            },
-        )
-        for rank, (i, above, group) in enumerate(
-            zip(ordering.order, ordering.above_tier, ordering.groups, strict=True)
-        )
-    )
+    ranked_entries = []
+    for rank, (i, above, group) in enumerate(
+        zip(ordering.order, ordering.above_tier, ordering.groups, strict=True)
+    ):
+        entry = usable[i]  # the ranking's own dicts: completed in place
+        entry["rank"] = rank + 1
+        entry["tier_overridden"] = above
+        entry["tie_group"] = group
+        entry["probability_best"] = best[i]
+        ranked_entries.append(entry)
+    ranked = tuple(trusted(RankedOption, **e) for e in ranked_entries)
     summary = trusted(
         RankingSummary,
         policy=policy,

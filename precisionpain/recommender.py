@@ -5,7 +5,11 @@
 
 The CLI (without --target), the gRPC service and the report all run this same code. Per-option boosters are
 evaluated by the exact TreeSHAP in :mod:`precisionpain.explain.treeshap`, so the probability shown and its
-explanation come from the same margins (base + sum of contributions = margin).
+explanation come from the same margins (base + sum of contributions = margin). A package with harm outcomes
+(adverse event, dropout) has every outcome's boosters in the same ensemble set (one pass explains them all) and
+every replicate in one replicate set; the ranking gets each patient's outcome probabilities with their
+calibrated replicates (net benefit, its uncertainty, groups) and the averages of the training patients with the
+same recorded condition (the tier policy's order within a tier).
 
 One patient and a batch take the same path (:meth:`Recommender.score`): features, predictions and TreeSHAP
 are computed for all rows at once, then each patient is ranked. A :class:`ScoredRecommendation` keeps the raw

@@ -568,6 +568,9 @@ class _ExplanationCodec:
         self.margin_key = _key(E, "margin", _WIRE_I64)
         self.space = _string_field(_key(E, "space", _WIRE_LEN), "log_odds")
         self.other_key = _key(E, "other_contributions", _WIRE_I64)
+        self._header_layout = np.dtype(
+            [("k1", "u1"), ("base", "<f8"), ("k2", "u1"), ("margin", "<f8"), ("space", f"V{len(self.space)}")]
+        )
         # one DomainTotal entry per domain: the bytes before its 8-byte shap_value
         self.domain_prefixes = tuple(
             _key(E, "domain_totals", _WIRE_LEN) + _varint(len(body) + 8) + body
@@ -586,6 +589,21 @@ class _ExplanationCodec:
 
     def header(self, base_value: float, margin: float) -> bytes:
         return self.base_key + _DOUBLE.pack(base_value) + self.margin_key + _DOUBLE.pack(margin) + self.space
+
+    def headers(self, base_values: np.ndarray, margins: np.ndarray) -> list[bytes]:
+        """:meth:`header` of every row at once (the keys are one byte each, the layout fixed)."""
+        k = base_values.shape[0]
+        if len(self.base_key) != 1 or len(self.margin_key) != 1:
+            return [self.header(b, m) for b, m in zip(base_values.tolist(), margins.tolist(), strict=True)]
+        table = np.empty(k, dtype=self._header_layout)
+        table["k1"] = self.base_key[0]
+        table["base"] = base_values
+        table["k2"] = self.margin_key[0]
+        table["margin"] = margins
+        table["space"] = np.frombuffer(self.space, dtype=f"V{len(self.space)}")[0]
+        raw = table.tobytes()
+        step = self._header_layout.itemsize
+        return [raw[i : i + step] for i in range(0, k * step, step)]
 
     def other(self, value: float) -> bytes:
         return self.other_key + _DOUBLE.pack(value)
@@ -1132,21 +1150,21 @@ def _explanation_bytes(
     rest = ranked[:, top_k:].sum(axis=1).tolist()
     top = order[:, :top_k].tolist()
     shap_top = ranked[:, :top_k].tolist()
-    base = np.asarray(base_values).tolist()
-    margin = np.asarray(margins).tolist()
+    headers = codec.headers(np.asarray(base_values, dtype=np.float64), np.asarray(margins, dtype=np.float64))
     blocks = codec.domain_blocks(C @ t.domain_matrix.T)
     head_of = heads.get
     pack = _DOUBLE.pack
+    other = codec.other
     out: dict[Any, bytes] = {}
     for j, option_id in enumerate(option_ids):
-        parts = [codec.header(base[j], margin[j])]
+        parts = [headers[j]]
         for i, shap_value in zip(top[j], shap_top[j], strict=True):
             head = head_of(i)
             if head is None:
                 head = heads[i] = _contribution_head(catalog, i, values[i])
             parts.append(head)
             parts.append(pack(shap_value))
-        parts.append(codec.other(rest[j]))
+        parts.append(other(rest[j]))
         parts.append(blocks[j])
         out[option_id] = b"".join(parts)
     return out
