@@ -153,7 +153,18 @@ class Registry:
         if self.artifact_root is not None and self.tracking_uri.startswith("sqlite:"):
             self.artifact_root.mkdir(parents=True, exist_ok=True)
             location = (self.artifact_root / re.sub(r"[^A-Za-z0-9_.-]+", "_", name)).as_uri()
-        return str(self.client.create_experiment(name, artifact_location=location))
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return str(self.client.create_experiment(name, artifact_location=location))
+        except MlflowException as exc:
+            # Two trainings started together both found no experiment; the other one created it first.
+            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+        exp = self.client.get_experiment_by_name(name)
+        if exp is None:  # created and deleted meanwhile: a real conflict, not a race to paper over
+            raise RegistryError(f"experiment {name!r} was created and removed by another process while this one started")
+        return str(exp.experiment_id)
 
     # -- registered models and aliases
     def ensure_registered_model(self, name: str, description: str = "") -> bool:

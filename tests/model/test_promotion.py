@@ -289,3 +289,25 @@ def test_promote_by_hand_moves_champion_and_is_logged(
     assert registry.aliases(model_name)["champion"] == "1"
     missing = runner.invoke(app, ["promote", "--model", f"models:/{model_name}/7", "--tracking-uri", store.tracking_uri])
     assert missing.exit_code == 2 and "no version 7" in missing.output
+
+
+def test_an_experiment_created_by_another_training_in_between_is_joined_not_an_error(store: Store) -> None:
+    """Two trainings started together both look the experiment up, find none, and both create it: the one that
+    loses the race joins the experiment the other made instead of failing."""
+    first, second = store.registry(), store.registry()
+    name = f"race-{np.random.default_rng().integers(1 << 62):x}"
+    real_lookup = first.client.get_experiment_by_name
+    calls: list[str] = []
+
+    def lookup_before_the_other_creates_it(experiment: str) -> Any:
+        calls.append(experiment)
+        if len(calls) == 1:  # this process looked first and saw nothing; the other creates it right after
+            found = real_lookup(experiment)
+            second.experiment_id(experiment)
+            return found
+        return real_lookup(experiment)
+
+    first.client.get_experiment_by_name = lookup_before_the_other_creates_it  # type: ignore[method-assign]
+    joined = first.experiment_id(name)
+    assert joined == second.experiment_id(name)
+    assert len(calls) == 2, "the loser of the race must look the experiment up again"
