@@ -32,6 +32,8 @@ from precisionpain.cli_support import (
 from precisionpain.explain import commands as report_commands
 from precisionpain.models import commands as model_commands
 from precisionpain.scale import commands as scale_commands
+from precisionpain.scale.commands import SchedulerOpt
+from precisionpain.scale.engines import Engine
 from precisionpain.service import commands as service_commands
 
 app = typer.Typer(
@@ -66,8 +68,24 @@ def cohort_cmd(
     seed: Annotated[int, typer.Option("--seed", help="Random seed; the same seed gives the same file.")] = 7,
     out: Annotated[
         Path | None,
-        typer.Option("--out", help="Parquet file to write (default: out/cohort-N-seedS.parquet)."),
+        typer.Option(
+            "--out",
+            help="Parquet file to write (default: out/cohort-N-seedS.parquet); with --engine, a folder of part "
+            "files (default: out/cohort-N-seedS).",
+        ),
     ] = None,
+    engine: Annotated[
+        Engine | None,
+        typer.Option(
+            "--engine",
+            help="Write a partitioned dataset (one part file per chunk) in this process (local) or on a Dask "
+            "cluster (dask); without it, one file.",
+        ),
+    ] = None,
+    scheduler: SchedulerOpt = None,
+    chunk_size: Annotated[
+        int, typer.Option("--chunk-size", min=1, help="Patients per chunk (per part file with --engine).")
+    ] = COHORT_CHUNK,
     force: ForceOpt = False,
     catalog_root: CatalogRootOpt = None,
 ) -> None:
@@ -76,6 +94,12 @@ def cohort_cmd(
 
     from precisionpain.cohort import cohort_file_name, generate_cohort, write_cohort
 
+    if engine is not None:
+        from precisionpain.scale.commands import write_partitioned_cohort
+
+        target = out or OUT_DIR / cohort_file_name(n, seed).removesuffix(".parquet")
+        write_partitioned_cohort(n, seed, chunk_size, target, engine, scheduler, force, catalog_root)
+        return
     out = out or OUT_DIR / cohort_file_name(n, seed)
     refuse_overwrite(force, out=out)
     feature_catalog, options, tables = _catalogs(catalog_root)
@@ -88,7 +112,7 @@ def cohort_cmd(
             catalog=feature_catalog,
             options=options,
             tables=tables,
-            chunk_size=COHORT_CHUNK,
+            chunk_size=chunk_size,
             progress=(lambda done: step(what, done / n)) if step is not None else None,
         )
     write_cohort(
@@ -96,7 +120,7 @@ def cohort_cmd(
         out,
         n=n,
         seed=seed,
-        chunk_size=COHORT_CHUNK,
+        chunk_size=chunk_size,
         catalog=feature_catalog,
         options=options,
         tables=tables,

@@ -341,29 +341,83 @@ def generate_cohort(
     features/medications.yaml). Raises :class:`ConfigError` for bad arguments or catalogs the DGP cannot serve.
     """
     _check_arguments(n, seed, chunk_size)
-    cat = catalog or default_feature_catalog()
-    _check_catalog(cat)
-    option_ids = _option_ids(options)
-    model = GenotypeModel(_tables(tables))
-    medicines = MedicationModel(_medications(medications, cat))
-    profile_kinds = _column_kinds(cat)
-    kinds = _column_kinds_all(profile_kinds, option_ids)
-    parts: dict[str, list[np.ndarray]] = {c: [] for c in kinds}
-    n_chunks = math.ceil(n / chunk_size)
-    for chunk in range(n_chunks):
+    parts_of = _ChunkMaker(catalog, options, tables, medications)
+    parts: dict[str, list[np.ndarray]] = {c: [] for c in parts_of.kinds}
+    for chunk in range(cohort_chunks(n, chunk_size)):
+        cols = parts_of(n, seed, chunk, chunk_size)
+        for name in parts_of.kinds:
+            parts[name].append(cols[name])
+        if progress is not None:
+            progress(min((chunk + 1) * chunk_size, n))
+    return parts_of.frame(parts, n)
+
+
+def cohort_chunks(n: int, chunk_size: int = DEFAULT_CHUNK_SIZE) -> int:
+    """How many chunks (partitions) a cohort of ``n`` patients has."""
+    return math.ceil(n / chunk_size)
+
+
+def generate_chunk(
+    n: int,
+    seed: int,
+    chunk: int,
+    *,
+    catalog: FeatureCatalog | None = None,
+    options: OptionCatalog | None = None,
+    tables: PgxTables | None = None,
+    medications: MedicationCatalog | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+) -> pd.DataFrame:
+    """Rows ``chunk * chunk_size`` up to ``(chunk + 1) * chunk_size`` (at most ``n``) of
+    ``generate_cohort(n, seed, chunk_size=chunk_size, ...)``, equal to them column by column, made without the
+    other chunks. One partition of a partitioned cohort: chunks draw from their own random streams, so they can
+    be made in any order, in any process."""
+    _check_arguments(n, seed, chunk_size)
+    n_chunks = cohort_chunks(n, chunk_size)
+    if not _is_int(chunk) or not 0 <= int(chunk) < max(n_chunks, 1):
+        raise ConfigError(
+            "cohort arguments",
+            [Violation("chunk", f"must be a whole number from 0 to {max(n_chunks, 1) - 1}", kind_of(chunk))],
+        )
+    parts_of = _ChunkMaker(catalog, options, tables, medications)
+    cols = parts_of(n, seed, int(chunk), chunk_size) if n else {}
+    return parts_of.frame({name: [cols[name]] for name in cols}, len(next(iter(cols.values()), ())))
+
+
+class _ChunkMaker:
+    """The checked catalogs and models every chunk of a cohort is drawn with, and the output columns' kinds."""
+
+    def __init__(
+        self,
+        catalog: FeatureCatalog | None,
+        options: OptionCatalog | None,
+        tables: PgxTables | None,
+        medications: MedicationCatalog | None,
+    ) -> None:
+        cat = catalog or default_feature_catalog()
+        _check_catalog(cat)
+        self.option_ids = _option_ids(options)
+        self.model = GenotypeModel(_tables(tables))
+        self.medicines = MedicationModel(_medications(medications, cat))
+        self.kinds = _column_kinds_all(_column_kinds(cat), self.option_ids)
+
+    def __call__(self, n: int, seed: int, chunk: int, chunk_size: int) -> dict[str, np.ndarray]:
+        """Every output column of one chunk (profile columns the generator does not make are all missing)."""
         start = chunk * chunk_size
         stop = min(start + chunk_size, n)
-        cols = _chunk(seed, chunk, stop - start, model, medicines, option_ids)
+        cols = _chunk(seed, chunk, stop - start, self.model, self.medicines, self.option_ids)
         cols["patient_id"] = _patient_ids(start, stop, n)
-        for name in kinds:
-            parts[name].append(cols[name] if name in cols else np.full(stop - start, None, dtype=object))
-        if progress is not None:
-            progress(stop)
-    data = {}
-    for name, kind in kinds.items():
-        values = np.concatenate(parts.pop(name)) if n else np.empty(0, dtype=object)
-        data[name] = _to_series(values, kind)
-    return pd.DataFrame(data, copy=False)
+        return {
+            name: cols[name] if name in cols else np.full(stop - start, None, dtype=object)
+            for name in self.kinds
+        }
+
+    def frame(self, parts: dict[str, list[np.ndarray]], rows: int) -> pd.DataFrame:
+        data = {}
+        for name, kind in self.kinds.items():
+            values = np.concatenate(parts.pop(name)) if rows else np.empty(0, dtype=object)
+            data[name] = _to_series(values, kind)
+        return pd.DataFrame(data, copy=False)
 
 
 def dgp_fingerprint() -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -24,6 +26,88 @@ from precisionpain.scale.engines import Engine
 DEFAULT_PARTITION_ROWS = 10_000
 #: id columns looked for when --id-column is not given
 ID_COLUMNS = ("patient_id", "patient_ref")
+
+
+#: ``--scheduler`` of every command with an ``--engine``
+SchedulerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--scheduler",
+        help="Dask scheduler address, e.g. tcp://HOST:8786 (default: PRECISIONPAIN_DASK_SCHEDULER, "
+        "else a LocalCluster sized to the machine).",
+    ),
+]
+
+
+#: ``--engine`` of ``train`` and ``evaluate``
+EngineOpt = Annotated[
+    Engine,
+    typer.Option(
+        "--engine", help="local (this process) or dask (every booster trained by xgboost.dask on a cluster)."
+    ),
+]
+
+
+@contextmanager
+def engine_for_boosting(engine: Engine, scheduler: str | None) -> Iterator[None]:
+    """``train --engine dask``: the block's boosters are trained on the Dask cluster (see scale.training)."""
+    if engine is Engine.local:
+        yield
+        return
+    from precisionpain.scale.engines import dask_client, scheduler_address, workers_of
+    from precisionpain.scale.training import boosting_on
+
+    address = scheduler_address(scheduler)
+    with dask_client(address) as client, boosting_on(client) as boosting:
+        yield
+    err_console.print(
+        f"trained {boosting.boosters_trained:,} boosters with xgboost.dask on {workers_of(engine, address, None)}",
+        highlight=False,
+    )
+
+
+def write_partitioned_cohort(
+    n: int,
+    seed: int,
+    chunk_size: int,
+    out: Path,
+    engine: Engine,
+    scheduler: str | None,
+    force: bool,
+    catalog_root: Path | None,
+) -> None:
+    """``precisionpain cohort --engine ...``: the cohort as a folder of part files, one per chunk."""
+    from precisionpain.cohort.generate import cohort_chunks
+    from precisionpain.errors import ValidationError, Violation
+    from precisionpain.scale import datasets
+    from precisionpain.scale.cohort import plan_cohort, write_cohort_part
+    from precisionpain.scale.engines import map_tasks, scheduler_address, workers_of
+
+    target = datasets.dataset_uri(out)
+    if datasets.output_exists(target) and not force:
+        raise ValidationError(
+            "output files", [Violation("--out", f"{out} already exists; add --force to overwrite it")]
+        )
+    address = scheduler_address(scheduler) if engine is Engine.dask else None
+    plan = plan_cohort(n, seed, chunk_size, target, catalog_root)
+    if force:
+        datasets.clear_output(target)
+    started = time.perf_counter()
+    with progress_steps(err_console, "cohort") as step:
+        parts = map_tasks(
+            functools.partial(write_cohort_part, plan),
+            range(cohort_chunks(n, chunk_size)),
+            engine=engine,
+            scheduler=address,
+            progress=lambda done, total: step(f"{done:,} of {total:,} partitions", done / total),
+        )
+    seconds = time.perf_counter() - started
+    err_console.print(
+        f"wrote {sum(p.rows for p in parts):,} patients in {len(parts):,} part files to {out} on "
+        f"{workers_of(engine, address, None)}: {seconds:.1f} s",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def model_spec(model: str, *, home: Path | None, tracking_uri: str | None, catalog_root: Path | None) -> Any:
@@ -96,14 +180,7 @@ def score_command(
         ),
     ],
     engine: Annotated[Engine, typer.Option("--engine", help="local (this process) or dask.")] = Engine.local,
-    scheduler: Annotated[
-        str | None,
-        typer.Option(
-            "--scheduler",
-            help="Dask scheduler address, e.g. tcp://HOST:8786 (default: PRECISIONPAIN_DASK_SCHEDULER, "
-            "else a LocalCluster sized to the machine).",
-        ),
-    ] = None,
+    scheduler: SchedulerOpt = None,
     workers: Annotated[
         int | None,
         typer.Option("--workers", help="Worker processes of the LocalCluster (default: one per core)."),
