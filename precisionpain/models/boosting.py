@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,16 +61,42 @@ def booster_params(
     return params
 
 
+#: A custom training objective: (margins, training matrix) -> (gradient, hessian) per row.
+Objective = Callable[[np.ndarray, xgb.DMatrix], tuple[np.ndarray, np.ndarray]]
+
+
 def training_matrix(
-    X: np.ndarray, y: np.ndarray | None, weight: np.ndarray | None, params: Mapping[str, Any]
+    X: np.ndarray,
+    y: np.ndarray | None,
+    weight: np.ndarray | None,
+    params: Mapping[str, Any],
+    base_margin: np.ndarray | None = None,
 ) -> xgb.DMatrix:
-    """A training matrix: a quantised one for ``hist`` (less memory, faster), a plain one otherwise."""
+    """A training matrix: a quantised one for ``hist`` (less memory, faster), a plain one otherwise.
+    ``base_margin``: a per-row starting margin (the trees then learn a correction to it)."""
     nthread = int(params["nthread"])
     if params.get("tree_method", "hist") == "hist":
         return xgb.QuantileDMatrix(
-            X, label=y, weight=weight, max_bin=int(params["max_bin"]), missing=np.nan, nthread=nthread
+            X,
+            label=y,
+            weight=weight,
+            base_margin=base_margin,
+            max_bin=int(params["max_bin"]),
+            missing=np.nan,
+            nthread=nthread,
         )
-    return xgb.DMatrix(X, label=y, weight=weight, missing=np.nan, nthread=nthread)
+    return xgb.DMatrix(X, label=y, weight=weight, base_margin=base_margin, missing=np.nan, nthread=nthread)
+
+
+def soft_logistic_objective(margin: np.ndarray, dtrain: xgb.DMatrix) -> tuple[np.ndarray, np.ndarray]:
+    """Logistic loss ``-z m + log(1 + e^m)`` for real-valued labels z (e.g. doubly robust pseudo-outcomes, which
+    leave [0, 1]): gradient ``p - z``, hessian ``p (1 - p)``; convex in the margin m, minimised where the
+    predicted probability equals E[z | x]. XGBoost's own ``binary:logistic`` refuses labels outside [0, 1]."""
+    p = 1.0 / (1.0 + np.exp(-margin))
+    z = dtrain.get_label()
+    w = dtrain.get_weight()
+    w = w if w.size else np.ones_like(z)
+    return w * (p - z), w * np.maximum(p * (1.0 - p), 1e-6)
 
 
 def make_folds(strata: np.ndarray, n_folds: int, rng: np.random.Generator) -> np.ndarray:
@@ -119,18 +145,28 @@ def cross_fit(
     max_rounds: int,
     patience: int,
     stop: threading.Event | None = None,
+    base_margin: np.ndarray | None = None,
+    obj: Objective | None = None,
 ) -> CrossFit:
     """K boosters trained in lockstep; stop when the weighted sum of the K held-out losses has not improved for
     ``patience`` rounds (the rule of ``xgboost.cv``, which is steadier on small data than one split). Setting
-    ``stop`` abandons the fit at the next round (ModelError)."""
+    ``stop`` abandons the fit at the next round (ModelError). ``base_margin`` (per row) makes the trees a
+    correction to it (the out-of-fold margins then include it); ``obj`` replaces the objective's gradient."""
     n_folds = int(fold.max()) + 1
     metric = str(params["eval_metric"])
     parts = []
     for k in range(n_folds):
         tr, va = fold != k, fold == k
-        dtrain = training_matrix(X[tr], y[tr], weight[tr], params)
+        bm_tr = None if base_margin is None else base_margin[tr]
+        bm_va = None if base_margin is None else base_margin[va]
+        dtrain = training_matrix(X[tr], y[tr], weight[tr], params, bm_tr)
         dval = xgb.DMatrix(
-            X[va], label=y[va], weight=weight[va], missing=np.nan, nthread=int(params["nthread"])
+            X[va],
+            label=y[va],
+            weight=weight[va],
+            base_margin=bm_va,
+            missing=np.nan,
+            nthread=int(params["nthread"]),
         )
         parts.append((dtrain, dval, float(weight[va].sum()), xgb.Booster(dict(params), [dtrain, dval])))
     best_loss = np.inf
@@ -139,7 +175,7 @@ def cross_fit(
         raise_if_stopped(stop)
         total = 0.0
         for dtrain, dval, wsum, booster in parts:
-            booster.update(dtrain, it)
+            booster.update(dtrain, it, fobj=obj)
             total += wsum * _eval_loss(booster, dval, it, metric)
         if it == 0 or total < best_loss - 1e-12 * abs(best_loss):
             best_loss, best_round = total, it
@@ -156,10 +192,57 @@ def cross_fit(
 
 
 def train(
-    X: np.ndarray, y: np.ndarray, weight: np.ndarray, params: Mapping[str, Any], n_rounds: int
+    X: np.ndarray,
+    y: np.ndarray,
+    weight: np.ndarray,
+    params: Mapping[str, Any],
+    n_rounds: int,
+    base_margin: np.ndarray | None = None,
+    obj: Objective | None = None,
 ) -> xgb.Booster:
-    """One booster with a fixed number of rounds (no early stopping)."""
-    return xgb.train(dict(params), training_matrix(X, y, weight, params), num_boost_round=n_rounds)
+    """One booster with a fixed number of rounds (no early stopping); ``base_margin`` and ``obj`` as in
+    :func:`cross_fit`."""
+    return xgb.train(
+        dict(params), training_matrix(X, y, weight, params, base_margin), num_boost_round=n_rounds, obj=obj
+    )
+
+
+def tree_margins(booster: xgb.Booster, X: np.ndarray) -> np.ndarray:
+    """The sum of the booster's trees per row, without its base score (for a booster trained as a correction
+    to a base margin), shape (n,)."""
+    d = xgb.DMatrix(X, base_margin=np.zeros(X.shape[0]), missing=np.nan)
+    return np.asarray(booster.predict(d, output_margin=True), dtype=np.float64)
+
+
+def concat_boosters(base: xgb.Booster, corrections: Sequence[xgb.Booster]) -> xgb.Booster:
+    """One single-output booster whose margin is ``base``'s margin plus the tree sums of ``corrections`` (boosters
+    trained on ``base``-like margins as a correction): the trees are appended, ``base``'s base score and objective
+    are kept. Exact TreeSHAP (``pred_contribs``) of the result therefore sums to the combined margin."""
+    model = _model_json(base)
+    learner = model["learner"]
+    param = learner["learner_model_param"]
+    if param.get("num_target", "1") != "1" or param.get("num_class", "0") != "0":
+        raise ModelError("concat_boosters: only single-output boosters can be combined")
+    gbm_model = learner["gradient_booster"]["model"]
+    trees = list(gbm_model["trees"])
+    indptr = list(gbm_model["iteration_indptr"])
+    for extra in corrections:
+        other = _model_json(extra)["learner"]
+        if other["learner_model_param"]["num_feature"] != param["num_feature"]:
+            raise ModelError("concat_boosters: boosters differ in number of features")
+        other_model = other["gradient_booster"]["model"]
+        for tree in other_model["trees"]:
+            tree = dict(tree)
+            tree["id"] = len(trees)
+            trees.append(tree)
+        offset = indptr[-1]
+        indptr += [offset + int(v) for v in other_model["iteration_indptr"][1:]]
+    learner["attributes"] = {}
+    gbm_model["trees"] = trees
+    gbm_model["tree_info"] = [0] * len(trees)
+    gbm_model["iteration_indptr"] = indptr
+    gbm_model["gbtree_model_param"]["num_trees"] = str(len(trees))
+    return xgb.Booster(model_file=bytearray(json.dumps(model).encode()))
 
 
 def _model_json(booster: xgb.Booster) -> dict[str, Any]:

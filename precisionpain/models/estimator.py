@@ -50,7 +50,7 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
 from precisionpain.errors import ConfigError, ModelError, ValidationError, Violation, kind_of
-from precisionpain.models import boosting
+from precisionpain.models import boosting, learners
 from precisionpain.models.calibration import CalibrationMethod, Calibrator, fit_calibrator
 from precisionpain.models.inputs import check_features, check_outcome, check_sample_weight, check_treatment
 from precisionpain.models.propensity import (
@@ -61,11 +61,11 @@ from precisionpain.models.propensity import (
 )
 
 Objective = Literal["binary", "regression"]
-Strategy = Literal["t_learner", "s_learner", "ipw_t_learner"]
+Strategy = Literal["t_learner", "s_learner", "ipw_t_learner", "x_learner", "dr_learner"]
 IntervalMethod = Literal["jackknife", "bootstrap", "none"]
 
 OBJECTIVES: tuple[str, ...] = ("binary", "regression")
-STRATEGIES: tuple[str, ...] = ("t_learner", "s_learner", "ipw_t_learner")
+STRATEGIES: tuple[str, ...] = ("t_learner", "s_learner", "ipw_t_learner", "x_learner", "dr_learner")
 CALIBRATIONS: tuple[str, ...] = ("auto", "isotonic", "sigmoid", "none")
 INTERVAL_METHODS: tuple[str, ...] = ("jackknife", "bootstrap", "none")
 SINGLE_CLASS: tuple[str, ...] = ("error", "prior")
@@ -210,7 +210,10 @@ class TreatmentResponseModel(BaseEstimator):
     objective: ``"binary"`` (y is 0/1; outcomes are probabilities) or ``"regression"`` (continuous y).
     strategy: ``"t_learner"`` (one booster per option on its own patients), ``"ipw_t_learner"`` (the same with
         stabilised, clipped inverse-propensity weights, so each option's booster fits the whole population's
-        covariate mix) or ``"s_learner"`` (one booster on all rows with the option as one-hot columns).
+        covariate mix), ``"s_learner"`` (one booster on all rows with the option as one-hot columns), or the
+        meta-learners ``"x_learner"`` and ``"dr_learner"`` (the T-learner followed by correction trees fitted to
+        imputed effects or doubly robust pseudo-outcomes, see :mod:`precisionpain.models.learners`; jackknife or
+        no intervals).
     n_estimators: upper bound on boosting rounds; the actual count comes from cross-validated early stopping.
     learning_rate, max_depth, min_child_weight, subsample, colsample_bytree, reg_lambda, tree_method, max_bin:
         XGBoost tree parameters (``reg_lambda`` is XGBoost's ``lambda``).
@@ -317,6 +320,14 @@ class TreatmentResponseModel(BaseEstimator):
                 Violation("calibration", "must be 'auto' or 'none' for objective='regression'", "string")
             )
         _choice(v, "interval_method", self.interval_method, INTERVAL_METHODS)
+        if self.strategy in learners.META_STRATEGIES and self.interval_method == "bootstrap":
+            v.append(
+                Violation(
+                    "interval_method",
+                    f"must be 'jackknife' or 'none' for strategy={self.strategy!r}",
+                    "string",
+                )
+            )
         _number(v, "n_bootstrap", self.n_bootstrap, integer=True, low=2, high=1000)
         _number(v, "propensity_clip", self.propensity_clip, low=0.0, high=0.5, low_open=True, high_open=True)
         _number(v, "propensity_l2", self.propensity_l2, low=0.0)
@@ -496,7 +507,6 @@ class TreatmentResponseModel(BaseEstimator):
         train_w = base_w.copy()
         if self.strategy == "ipw_t_learner":
             train_w *= stabilised_weights(e, codes, propensity.shares, float(self.propensity_clip))
-        del e
 
         X32 = np.ascontiguousarray(Xv, dtype=np.float32)
         if self.strategy == "s_learner":
@@ -539,6 +549,9 @@ class TreatmentResponseModel(BaseEstimator):
             pool.shutdown(wait=True, cancel_futures=True)
             raise
         pool.shutdown(wait=True)
+        if self.strategy in learners.META_STRATEGIES:
+            fitted = self._fit_second_stage(X32, codes, y, base_w, e, fitted, seed, stop)
+        del e
 
         calibrators: dict[Hashable, Calibrator] = {}
         fits: dict[Hashable, OptionFit] = {}
@@ -584,6 +597,70 @@ class TreatmentResponseModel(BaseEstimator):
         self.interval_boosters_ = replicates
         self.boosters_ = boosters
         self._build_serving(probe=X32[: min(n, 64)])
+
+    def _fit_second_stage(
+        self,
+        X32: np.ndarray,
+        codes: np.ndarray,
+        y: np.ndarray,
+        weight: np.ndarray,
+        propensity: np.ndarray,
+        stage1: Mapping[int, _Fitted],
+        seed: int,
+        stop: threading.Event,
+    ) -> dict[int, _Fitted]:
+        """The X- or DR-learner's boosters on top of the T-learner's (``stage1``); see models/learners.py."""
+        k = propensity.shape[1]
+        first = [
+            learners.StageFit(f.booster, f.replicates, f.oof_margin, f.n_rounds)
+            for f in (stage1[j] for j in range(k))
+        ]
+        params = self._params(nthread=int(self.n_jobs), seed=seed)
+        settings = learners.BoostSettings(
+            n_folds=int(self.n_folds),
+            max_rounds=int(self.n_estimators),
+            patience=int(self.early_stopping_rounds),
+            keep_replicates=self.interval_method == "jackknife",
+            nthread=int(self.n_jobs),
+        )
+        binary = self.objective == "binary"
+        try:
+            if self.strategy == "x_learner":
+                out = learners.fit_x_learner(
+                    X32,
+                    codes,
+                    y,
+                    weight,
+                    propensity,
+                    first,
+                    params,
+                    settings,
+                    binary=binary,
+                    seed=seed,
+                    stop=stop,
+                )
+            else:
+                fold = boosting.make_folds(codes, int(self.n_folds), np.random.default_rng([seed, 29]))
+                e_cf = learners.cross_fitted_propensity(
+                    X32, codes, k, weight, fold, l2=float(self.propensity_l2), n_jobs=int(self.n_jobs)
+                )
+                out = learners.fit_dr_learner(
+                    X32,
+                    codes,
+                    y,
+                    weight,
+                    e_cf,
+                    first,
+                    params,
+                    settings,
+                    binary=binary,
+                    seed=seed,
+                    clip=float(self.propensity_clip),
+                    stop=stop,
+                )
+        except xgb.core.XGBoostError as exc:
+            raise ModelError(f"XGBoost failed while fitting: {str(exc).splitlines()[0]}") from None
+        return {j: _Fitted(f.booster, f.replicates, f.oof_margin, f.n_rounds) for j, f in enumerate(out)}
 
     def _strata(self, y: np.ndarray) -> np.ndarray:
         if self.objective == "binary":
