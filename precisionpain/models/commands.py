@@ -30,6 +30,8 @@ from precisionpain.cli_support import (
     refuse_overwrite,
 )
 from precisionpain.models.registry import store_location
+from precisionpain.scale.commands import EngineOpt, SchedulerOpt, engine_for_boosting
+from precisionpain.scale.engines import Engine
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -108,6 +110,8 @@ def train_cmd(
             help="Experiment config YAML (experiments/<name>/config.yaml; default: the shipped models/response_model.yaml).",
         ),
     ] = None,
+    engine: EngineOpt = Engine.local,
+    scheduler: SchedulerOpt = None,
     home: HomeOpt = None,
     tracking_uri: TrackingOpt = None,
     catalog_root: CatalogRootOpt = None,
@@ -120,7 +124,11 @@ def train_cmd(
     config = config or default_config_path(catalog_root)
     cfg = load_train_config(config, known_options=load_treatment_options(catalog_root).ids)
     uri, artifacts = store_location(home, tracking_uri)
-    with sigterm_interrupts(), progress_steps(err_console, "training") as step:
+    with (
+        sigterm_interrupts(),
+        engine_for_boosting(engine, scheduler),
+        progress_steps(err_console, "training") as step,
+    ):
         result = train(
             data,
             cfg,

@@ -1,0 +1,228 @@
+"""Training on a Dask cluster: every booster of ``precisionpain train`` (each option's and outcome's K fold
+boosters with early stopping, its final booster, bootstrap replicates) is trained by ``xgboost.dask`` over the
+cluster's workers instead of in this process.
+
+Everything else is the local engine's own code, unchanged and in this process: reading and checking the table,
+the split by patient, feature assembly, the propensity model, the calibrators (fitted on the out-of-fold margins
+the cluster returns), the evaluation, the MLflow run and the registered model. The boosters are ordinary
+``xgboost.Booster`` objects, so the package does not know how it was trained.
+
+How it maps onto the estimator's cross-fitting (:func:`precisionpain.models.boosting.cross_fit`): the rows are sent
+to the workers once, fold by fold, each fold cut into one piece per worker. Fold k's booster is trained with
+``xgboost.dask.train`` on the other folds' pieces, with fold k as its evaluation set and early stopping after
+``patience`` rounds without improvement. The boosting round kept for every fold is chosen as the local engine
+chooses it, on the weighted sum of the K held-out loss curves, scanned over the rounds all K folds reached; each
+fold booster is cut there and predicts its own fold's out-of-fold margins on the workers. The trees differ from
+the local engine's only as distributed histogram building differs (quantile sketches merged across workers), so
+held-out metrics agree within a tolerance (tests/scale/test_train_engines.py), not bit for bit.
+
+:func:`boosting_on` swaps the two functions the estimator calls for every booster
+(``boosting.cross_fit`` and ``boosting.train``) for the ones here, for the duration of the block, in this process.
+Boosters are trained one at a time (a lock; ``n_jobs`` threads of the estimator queue up), each over every worker.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from precisionpain.errors import ModelError
+
+#: one booster at a time on the cluster (xgboost.dask sets up one collective group per training)
+_TRAINING = threading.Lock()
+_SWAPPED = threading.Lock()
+
+
+@dataclass(frozen=True)
+class _Piece:
+    """Rows of one fold held by the workers as dask arrays (one chunk per worker)."""
+
+    X: Any
+    y: Any
+    weight: Any
+    base_margin: Any | None
+    weight_sum: float
+
+
+class DaskBoosting:
+    """``cross_fit`` and ``train`` with the signatures of :mod:`precisionpain.models.boosting`, on ``client``."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.n_workers = max(1, len(client.scheduler_info()["workers"]))
+        self.boosters_trained = 0
+
+    # ------------------------------------------------------------------ data on the workers
+
+    def _array(self, a: np.ndarray) -> Any:
+        import dask
+        import dask.array as da
+
+        parts = [p for p in np.array_split(a, self.n_workers) if p.shape[0]] or [a]
+        futures = self.client.scatter(parts)
+        return da.concatenate(
+            [
+                da.from_delayed(dask.delayed(f), shape=p.shape, dtype=p.dtype)
+                for f, p in zip(futures, parts, strict=True)
+            ]
+        )
+
+    def _piece(
+        self, X: np.ndarray, y: np.ndarray, weight: np.ndarray, base_margin: np.ndarray | None
+    ) -> _Piece:
+        X32 = np.ascontiguousarray(X, dtype=np.float32)
+        return _Piece(
+            self._array(X32),
+            self._array(np.asarray(y, dtype=np.float64)),
+            self._array(np.asarray(weight, dtype=np.float64)),
+            None if base_margin is None else self._array(np.asarray(base_margin, dtype=np.float64)),
+            float(np.sum(weight)),
+        )
+
+    def _matrix(self, pieces: list[_Piece], params: Mapping[str, Any], *, quantile: bool) -> Any:
+        import dask.array as da
+        from xgboost import dask as dxgb
+
+        def joined(get: Callable[[_Piece], Any]) -> Any:
+            parts = [get(p) for p in pieces]
+            return parts[0] if len(parts) == 1 else da.concatenate(parts)
+
+        margin = None if pieces[0].base_margin is None else joined(lambda p: p.base_margin)
+        common = {"weight": joined(lambda p: p.weight), "base_margin": margin, "missing": np.nan}
+        if quantile and params.get("tree_method", "hist") == "hist":
+            return dxgb.DaskQuantileDMatrix(
+                self.client,
+                joined(lambda p: p.X),
+                joined(lambda p: p.y),
+                max_bin=int(params["max_bin"]),
+                **common,
+            )
+        return dxgb.DaskDMatrix(self.client, joined(lambda p: p.X), joined(lambda p: p.y), **common)
+
+    def _train(self, params: Mapping[str, Any], dtrain: Any, rounds: int, **kwargs: Any) -> dict[str, Any]:
+        import xgboost as xgb
+        from xgboost import dask as dxgb
+
+        with _TRAINING:
+            try:
+                out = dxgb.train(
+                    self.client, dict(params), dtrain, num_boost_round=rounds, verbose_eval=False, **kwargs
+                )
+            except xgb.core.XGBoostError as exc:
+                raise ModelError(
+                    f"XGBoost failed while fitting on the Dask cluster: {str(exc).splitlines()[0]}"
+                ) from None
+        self.boosters_trained += 1
+        return dict(out)
+
+    # ------------------------------------------------------------------ the two functions the estimator calls
+
+    def cross_fit(self, *args: Any, **kwargs: Any) -> Any:
+        """:func:`precisionpain.models.boosting.cross_fit` on the cluster."""
+        # xgboost.dask looks the client up as the current one, in the estimator's own (pool) thread
+        with self.client.as_current():
+            return self._cross_fit(*args, **kwargs)
+
+    def train(self, *args: Any, **kwargs: Any) -> Any:
+        """:func:`precisionpain.models.boosting.train` on the cluster."""
+        with self.client.as_current():
+            return self._train_final(*args, **kwargs)
+
+    def _cross_fit(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        weight: np.ndarray,
+        fold: np.ndarray,
+        params: Mapping[str, Any],
+        *,
+        max_rounds: int,
+        patience: int,
+        stop: threading.Event | None = None,
+        base_margin: np.ndarray | None = None,
+        obj: Any = None,
+    ) -> Any:
+        from xgboost import dask as dxgb
+
+        from precisionpain.models.boosting import CrossFit, raise_if_stopped
+
+        n_folds = int(fold.max()) + 1
+        metric = str(params["eval_metric"])
+        pieces = []
+        for k in range(n_folds):
+            rows = fold == k
+            pieces.append(
+                self._piece(
+                    X[rows], y[rows], weight[rows], None if base_margin is None else base_margin[rows]
+                )
+            )
+        trained, curves = [], []
+        for k in range(n_folds):
+            raise_if_stopped(stop)
+            dtrain = self._matrix([p for j, p in enumerate(pieces) if j != k], params, quantile=True)
+            dval = self._matrix([pieces[k]], params, quantile=False)
+            out = self._train(
+                params, dtrain, max_rounds, evals=[(dval, "v")], early_stopping_rounds=patience, obj=obj
+            )
+            loss = np.asarray(out["history"]["v"][metric], dtype=np.float64)
+            curves.append(pieces[k].weight_sum * (loss * loss if metric == "rmse" else loss))
+            trained.append((out["booster"], dval))
+        n_rounds = _best_rounds(curves, patience)
+        oof = np.empty(X.shape[0], dtype=np.float64)
+        boosters = []
+        for k, (booster, dval) in enumerate(trained):
+            cut = booster[:n_rounds]
+            margins = dxgb.predict(self.client, cut, dval, output_margin=True)
+            oof[fold == k] = np.asarray(self.client.compute(margins).result(), dtype=np.float64)
+            boosters.append(cut)
+        return CrossFit(tuple(boosters), oof, n_rounds)
+
+    def _train_final(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        weight: np.ndarray,
+        params: Mapping[str, Any],
+        n_rounds: int,
+        base_margin: np.ndarray | None = None,
+        obj: Any = None,
+    ) -> Any:
+        dtrain = self._matrix([self._piece(X, y, weight, base_margin)], params, quantile=True)
+        return self._train(params, dtrain, n_rounds, obj=obj)["booster"]
+
+
+def _best_rounds(curves: list[np.ndarray], patience: int) -> int:
+    """The local engine's rule on the summed held-out loss: the first round after which ``patience`` rounds bring
+    no improvement, over the rounds every fold reached; the number of rounds to keep."""
+    reached = min(c.shape[0] for c in curves)
+    total = np.sum([c[:reached] for c in curves], axis=0)
+    best_loss, best_round = np.inf, 0
+    for it in range(reached):
+        if it == 0 or total[it] < best_loss - 1e-12 * abs(best_loss):
+            best_loss, best_round = float(total[it]), it
+        elif it - best_round >= patience:
+            break
+    return best_round + 1
+
+
+@contextmanager
+def boosting_on(client: Any) -> Iterator[DaskBoosting]:
+    """For the duration of the block, every booster the estimator trains in this process is trained on the Dask
+    cluster of ``client``."""
+    from precisionpain.models import boosting
+
+    engine = DaskBoosting(client)
+    if not _SWAPPED.acquire(blocking=False):
+        raise ModelError("boosting_on: another block already trains on a Dask cluster in this process")
+    saved = boosting.cross_fit, boosting.train
+    boosting.cross_fit, boosting.train = engine.cross_fit, engine.train
+    try:
+        yield engine
+    finally:
+        boosting.cross_fit, boosting.train = saved
+        _SWAPPED.release()
