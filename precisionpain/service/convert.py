@@ -1063,15 +1063,16 @@ _RANKED = _OptionCodec(recommendation_pb2.RankedOption, "options")
 _EXCLUDED = _OptionCodec(recommendation_pb2.ExcludedOption, "excluded")
 
 
-def fill_recommend_response(
-    msg: service_pb2.RecommendResponse, scored: ScoredRecommendation, request_id: str = ""
-) -> service_pb2.RecommendResponse:
-    """Fill a RecommendResponse from the engine's result, converting the SHAP arrays directly.
+def recommend_response_bytes(scored: ScoredRecommendation, request_id: str = "") -> bytes:
+    """The engine's result as the wire bytes of a RecommendResponse, converting the SHAP arrays directly.
 
     The options with their explanations (top contributions by absolute SHAP value, ties in feature order; the
     rest summed; totals per domain) are written as wire bytes (:class:`_ExplanationCodec`,
-    :class:`_OptionCodec`) and parsed into the message in one call: building them field by field was most of
-    the time of a call. :func:`response_from_explained` builds the same message the plain way.
+    :class:`_OptionCodec`); the rest of the answer (request id, what it says of the patient, provenance, the
+    features) is a small message serialised by protobuf, and the two are joined (a protobuf message is the
+    concatenation of its fields, in any order). The gRPC service sends these bytes as they are: parsing them
+    into a message to serialise it again cost as much as writing them. :func:`response_from_explained` builds
+    the same message the plain way.
     """
     rec = scored.recommendation
     catalog = scored.catalog
@@ -1112,19 +1113,42 @@ def fill_recommend_response(
     def harm_parts(option_id: str) -> dict[str, bytes]:
         return {h: everything[(h, option_id)] for h in outcomes} if outcomes else no_harms
 
-    encoded = [
+    parts = [
         _RANKED.encode(o, explanations.get(o.option_id, b""), harm_parts(o.option_id)) for o in rec.options
     ]
-    encoded += [
+    parts += [
         _EXCLUDED.encode(o, explanations.get(o.option_id, b""), harm_parts(o.option_id)) for o in rec.excluded
     ]
-    msg.request_id = request_id
-    msg.patient_ref = rec.patient_ref or ""
-    msg.MergeFromString(b"".join(encoded))
-    _fill_patient_safety(msg, rec)
-    msg.provenance.MergeFromString(_provenance_bytes(rec.provenance))
-    _fill_features(msg, t.ids, raw_values)
+    rest = service_pb2.RecommendResponse(request_id=request_id, patient_ref=rec.patient_ref or "")
+    _fill_patient_safety(rest, rec)
+    rest.provenance.MergeFromString(_provenance_bytes(rec.provenance))
+    _fill_features(rest, t.ids, raw_values)
+    parts.append(rest.SerializeToString())
+    return b"".join(parts)
+
+
+def fill_recommend_response(
+    msg: service_pb2.RecommendResponse, scored: ScoredRecommendation, request_id: str = ""
+) -> service_pb2.RecommendResponse:
+    """Fill a RecommendResponse from the engine's result (:func:`recommend_response_bytes`, parsed)."""
+    msg.MergeFromString(recommend_response_bytes(scored, request_id))
     return msg
+
+
+_BATCH_REQUEST_ID = _key(service_pb2.RecommendBatchResponse, "request_id", _WIRE_LEN)
+_BATCH_RESULT = _key(service_pb2.RecommendBatchResponse, "results", _WIRE_LEN)
+_RESULT_RESPONSE = _key(service_pb2.RecommendBatchResult, "response", _WIRE_LEN)
+_RESULT_ERROR = _key(service_pb2.RecommendBatchResult, "error", _WIRE_LEN)
+
+
+def batch_response_bytes(request_id: str, results: Iterable[tuple[bool, bytes]]) -> bytes:
+    """A RecommendBatchResponse's wire bytes from its results in order: (True, RecommendResponse bytes) or
+    (False, google.rpc.Status bytes) each."""
+    parts = [_string_field(_BATCH_REQUEST_ID, request_id)]
+    for ok, data in results:
+        item = (_RESULT_RESPONSE if ok else _RESULT_ERROR) + _varint(len(data)) + data
+        parts.append(_BATCH_RESULT + _varint(len(item)) + item)
+    return b"".join(parts)
 
 
 def _explanation_bytes(

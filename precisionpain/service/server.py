@@ -61,7 +61,7 @@ from precisionpain.service.model_store import (
     ModelStore,
     model_source,
 )
-from precisionpain.service.servicer import CallInfo, RecommendationServicer
+from precisionpain.service.servicer import BatchAnswer, CallInfo, RecommendationServicer
 from precisionpain.service.status import (
     CallCancelledError,
     DeadlineExpiredError,
@@ -289,8 +289,8 @@ class RecommendationService:
 
     #: Each method of the service: the servicer method that answers it and its request type.
     methods: ClassVar[Mapping[str, tuple[str, type[Message]]]] = {
-        "Recommend": ("recommend", service_pb2.RecommendRequest),
-        "RecommendBatch": ("recommend_batch", service_pb2.RecommendBatchRequest),
+        "Recommend": ("recommend_wire", service_pb2.RecommendRequest),
+        "RecommendBatch": ("recommend_batch_wire", service_pb2.RecommendBatchRequest),
         "ListTreatmentOptions": ("list_treatment_options", service_pb2.ListTreatmentOptionsRequest),
         "DescribeModel": ("describe_model", service_pb2.DescribeModelRequest),
     }
@@ -319,10 +319,14 @@ class RecommendationService:
             checkpoint()
             fn: Callable[[Any, CallInfo], Any] = getattr(self.servicer, answering)
             response = fn(request, CallInfo(request_id=request_id, checkpoint=checkpoint))
-            if method == "RecommendBatch":
-                call.fields["items"] = len(response.results)
-                call.fields["item_errors"] = sum(1 for r in response.results if r.HasField("error"))
-            answer = response.SerializeToString()
+            if isinstance(response, BatchAnswer):
+                call.fields["items"] = response.items
+                call.fields["item_errors"] = response.item_errors
+                answer = response.data
+            elif isinstance(response, bytes):
+                answer = response
+            else:
+                answer = response.SerializeToString()
             if self.max_response_bytes is not None and len(answer) > self.max_response_bytes:
                 raise ResourceLimitError(
                     f"the answer would be {len(answer):,} bytes, above the server's max_response_bytes "

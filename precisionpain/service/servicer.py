@@ -44,6 +44,15 @@ class CallInfo:
 
 
 @dataclass(frozen=True)
+class BatchAnswer:
+    """A RecommendBatchResponse as wire bytes, with how many items it answers and how many of them failed."""
+
+    data: bytes
+    items: int
+    item_errors: int
+
+
+@dataclass(frozen=True)
 class _Prepared:
     profile: PatientProfile
     candidates: tuple[str, ...]
@@ -89,6 +98,10 @@ class RecommendationServicer:
     def recommend(
         self, request: service_pb2.RecommendRequest, call: CallInfo
     ) -> service_pb2.RecommendResponse:
+        return service_pb2.RecommendResponse.FromString(self.recommend_wire(request, call))
+
+    def recommend_wire(self, request: service_pb2.RecommendRequest, call: CallInfo) -> bytes:
+        """:meth:`recommend` as the answer's wire bytes (what the gRPC service sends)."""
         model = self._model()
         prepared = self._prepare(model, request)
         call.checkpoint()
@@ -99,18 +112,21 @@ class RecommendationServicer:
             checkpoint=call.checkpoint,
             preferences=[prepared.preferences],
         )
-        return convert.recommend_response(scored, call.request_id)
+        return convert.recommend_response_bytes(scored, call.request_id)
 
     def recommend_batch(
         self, request: service_pb2.RecommendBatchRequest, call: CallInfo
     ) -> service_pb2.RecommendBatchResponse:
+        return service_pb2.RecommendBatchResponse.FromString(self.recommend_batch_wire(request, call).data)
+
+    def recommend_batch_wire(self, request: service_pb2.RecommendBatchRequest, call: CallInfo) -> BatchAnswer:
+        """:meth:`recommend_batch` as the answer's wire bytes, with its counts for the access log."""
         n = len(request.requests)
         if n > self.max_batch_size:
             raise ResourceLimitError(
                 f"requests: a batch may hold at most {self.max_batch_size} requests (received {n}); split it"
             )
         model = self._model()
-        out = service_pb2.RecommendBatchResponse(request_id=call.request_id)
         prepared: list[_Prepared | None] = []
         errors: dict[int, PrecisionPainError] = {}
         for i, item in enumerate(request.requests):
@@ -131,25 +147,30 @@ class RecommendationServicer:
                 preferences=[p.preferences for p in valid],
             )
         )
+        results: list[tuple[bool, bytes]] = []
+        size = 0
         for i, p in enumerate(prepared):
-            result = out.results.add()
             outcome = errors[i] if p is None else next(scored)
             if isinstance(outcome, PrecisionPainError):  # this item broke a rule: it fails alone
-                result.error.CopyFrom(status_for(outcome, call.request_id))
+                results.append((False, status_for(outcome, call.request_id).SerializeToString()))
             else:
                 if i % 64 == 0:
                     call.checkpoint()
-                convert.fill_recommend_response(result.response, outcome, call.request_id)
-        if self.max_response_bytes is not None:
-            size = out.ByteSize()
-            if (
-                size > self.max_response_bytes
-            ):  # say so here, so the access log and the caller see the same code
-                raise ResourceLimitError(
-                    f"requests: the answer to {n} requests would be {size:,} bytes, above the server's "
-                    f"max_response_bytes ({self.max_response_bytes:,}); send fewer patients per batch or a smaller top_k"
-                )
-        return out
+                results.append((True, convert.recommend_response_bytes(outcome, call.request_id)))
+            size += len(results[-1][1])
+            # say so here, so the access log and the caller see the same code (the framing adds a few bytes
+            # per item: checked again on the whole answer)
+            self._check_size(n, size)
+        data = convert.batch_response_bytes(call.request_id, results)
+        self._check_size(n, len(data))
+        return BatchAnswer(data, n, sum(1 for ok, _ in results if not ok))
+
+    def _check_size(self, n: int, size: int) -> None:
+        if self.max_response_bytes is not None and size > self.max_response_bytes:
+            raise ResourceLimitError(
+                f"requests: the answer to {n} requests would be at least {size:,} bytes, above the server's "
+                f"max_response_bytes ({self.max_response_bytes:,}); send fewer patients per batch or a smaller top_k"
+            )
 
     def list_treatment_options(
         self, request: service_pb2.ListTreatmentOptionsRequest, call: CallInfo

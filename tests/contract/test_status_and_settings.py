@@ -171,7 +171,7 @@ SECRET = "patient-secret-value-4711"
 class _Broken:
     """A servicer with a bug: its exception message quotes input, which must reach neither client nor log."""
 
-    def recommend(self, request: Any, call: CallInfo) -> Any:
+    def recommend_wire(self, request: Any, call: CallInfo) -> bytes:
         raise KeyError(SECRET)
 
     def describe_model(self, request: Any, call: CallInfo) -> Any:

@@ -150,9 +150,9 @@ def test_undecodable_bytes_without_a_token_are_unauthenticated(tmp_path: Path, s
 class _Slow:
     """A servicer whose answer is ready only after the caller's deadline (no checkpoint on the way)."""
 
-    def recommend(self, request: Any, call: CallInfo) -> Any:
+    def recommend_wire(self, request: Any, call: CallInfo) -> bytes:
         time.sleep(0.5)
-        return service_pb2.RecommendResponse(request_id=call.request_id)
+        return service_pb2.RecommendResponse(request_id=call.request_id).SerializeToString()
 
     def describe_model(self, request: Any, call: CallInfo) -> Any:
         return service_pb2.DescribeModelResponse(model_name="x" * 10_000)
