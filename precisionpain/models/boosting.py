@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import xgboost as xgb
+from scipy.special import expit
 
 from precisionpain.errors import ModelError
 
@@ -92,7 +93,7 @@ def soft_logistic_objective(margin: np.ndarray, dtrain: xgb.DMatrix) -> tuple[np
     """Logistic loss ``-z m + log(1 + e^m)`` for real-valued labels z (e.g. doubly robust pseudo-outcomes, which
     leave [0, 1]): gradient ``p - z``, hessian ``p (1 - p)``; convex in the margin m, minimised where the
     predicted probability equals E[z | x]. XGBoost's own ``binary:logistic`` refuses labels outside [0, 1]."""
-    p = 1.0 / (1.0 + np.exp(-margin))
+    p = expit(margin)
     z = dtrain.get_label()
     w = dtrain.get_weight()
     w = w if w.size else np.ones_like(z)

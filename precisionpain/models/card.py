@@ -490,14 +490,32 @@ def harm_text(config: TrainConfig, name: str) -> str:
     return harm_definition(config.harm(name)) + f"; column `{config.harm(name).column}`"
 
 
+def _auto_lines(chosen: str, scores: Mapping[str, float] | None) -> list[str]:
+    if not scores:
+        return []
+    shown = ", ".join(
+        f"`{c}` {v:.4f}" + (f" (+-{scores[c + '_se']:.4f} vs `t_learner`)" if c + "_se" in scores else "")
+        for c, v in scores.items()
+        if not c.endswith("_se")
+    )
+    return [
+        f"- Strategy chosen by `strategy: auto`: `{chosen}`, by the doubly robust value of each candidate's top-1 "
+        f"rule, cross-fitted on two halves of the training patients: {shown}. A candidate replaces `t_learner` "
+        "only when its paired gain exceeds one standard error."
+    ]
+
+
 def model_card(
     config: TrainConfig,
     evaluation: EvaluationResult,
     metadata: PackageMetadata,
     overlap: Mapping[str, float],
     training_n: int,
+    *,
+    strategy_scores: Mapping[str, float] | None = None,
 ) -> str:
-    """Markdown model card with the sections of Mitchell et al. 2019, filled from this run."""
+    """Markdown model card with the sections of Mitchell et al. 2019, filled from this run; ``strategy_scores``:
+    the candidates' scores when ``strategy: auto`` chose the strategy."""
     from precisionpain.models.package import INTENDED_USE
 
     h = evaluation.headline
@@ -516,6 +534,7 @@ def model_card(
         f"out-of-fold predictions ({config.model.n_folds} folds), `{config.model.interval.method}` intervals at "
         f"{1 - config.model.interval.alpha:.0%}; a multinomial logistic propensity model for overlap diagnostics "
         "and policy evaluation.",
+        *_auto_lines(metadata.strategy, strategy_scores),
         f"- Features: {len(metadata.feature_ids)} from catalog {metadata.catalog_id} v{metadata.catalog_version} "
         f"(sha256 {metadata.catalog_sha256[:12]}...).",
         "- Model card format: Mitchell et al. 2019, Model Cards for Model Reporting (arXiv:1810.03993).",

@@ -16,7 +16,7 @@ from precisionpain.benefit_harm import RankingSettings
 from precisionpain.catalog.loader import parse_as, read_yaml
 from precisionpain.errors import CatalogError, ConfigError, Violation
 
-Strategy = Literal["t_learner", "s_learner", "ipw_t_learner", "x_learner", "dr_learner"]
+Strategy = Literal["t_learner", "s_learner", "ipw_t_learner", "x_learner", "dr_learner", "auto"]
 
 # Tree parameters that map onto TreatmentResponseModel arguments; other keys go to its ``xgb_params``.
 ESTIMATOR_TREE_PARAMS = (

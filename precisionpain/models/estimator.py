@@ -46,7 +46,7 @@ import numpy as np
 import xgboost as xgb
 from scipy import stats
 from scipy.special import expit
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, clone
 from sklearn.exceptions import NotFittedError
 
 from precisionpain.errors import ConfigError, ModelError, ValidationError, Violation, kind_of
@@ -61,11 +61,13 @@ from precisionpain.models.propensity import (
 )
 
 Objective = Literal["binary", "regression"]
-Strategy = Literal["t_learner", "s_learner", "ipw_t_learner", "x_learner", "dr_learner"]
+Strategy = Literal["t_learner", "s_learner", "ipw_t_learner", "x_learner", "dr_learner", "auto"]
 IntervalMethod = Literal["jackknife", "bootstrap", "none"]
 
 OBJECTIVES: tuple[str, ...] = ("binary", "regression")
-STRATEGIES: tuple[str, ...] = ("t_learner", "s_learner", "ipw_t_learner", "x_learner", "dr_learner")
+STRATEGIES: tuple[str, ...] = ("t_learner", "s_learner", "ipw_t_learner", "x_learner", "dr_learner", "auto")
+#: what ``strategy="auto"`` chooses among (the strategies with one booster per option), the default first
+AUTO_CANDIDATES: tuple[str, ...] = ("t_learner", "ipw_t_learner", "x_learner", "dr_learner")
 CALIBRATIONS: tuple[str, ...] = ("auto", "isotonic", "sigmoid", "none")
 INTERVAL_METHODS: tuple[str, ...] = ("jackknife", "bootstrap", "none")
 SINGLE_CLASS: tuple[str, ...] = ("error", "prior")
@@ -320,7 +322,7 @@ class TreatmentResponseModel(BaseEstimator):
                 Violation("calibration", "must be 'auto' or 'none' for objective='regression'", "string")
             )
         _choice(v, "interval_method", self.interval_method, INTERVAL_METHODS)
-        if self.strategy in learners.META_STRATEGIES and self.interval_method == "bootstrap":
+        if self.strategy in (*learners.META_STRATEGIES, "auto") and self.interval_method == "bootstrap":
             v.append(
                 Violation(
                     "interval_method",
@@ -475,8 +477,77 @@ class TreatmentResponseModel(BaseEstimator):
             )
         ValidationError.raise_if_any("TreatmentResponseModel.fit", violations)
         assert Xv is not None and yv is not None and labels is not None  # narrowed by the checks above
-        self._fit_checked(Xv, names, options, codes, yv, wv, propensity_model)
+        scores: dict[str, float] = {}
+        chosen = str(self.strategy)
+        if chosen == "auto":
+            chosen, scores = self._choose_strategy(Xv, names, options, codes, yv, wv)
+        self._fit_checked(Xv, names, options, codes, yv, wv, propensity_model, strategy=chosen)
+        self.strategy_ = chosen
+        self.strategy_scores_ = scores
         return self
+
+    def _choose_strategy(
+        self,
+        Xv: np.ndarray,
+        names: tuple[str, ...] | None,
+        options: tuple[Hashable, ...],
+        codes: np.ndarray,
+        y: np.ndarray,
+        sample_weight: np.ndarray | None,
+    ) -> tuple[str, dict[str, float]]:
+        """``strategy="auto"``: every candidate in ``AUTO_CANDIDATES`` is fitted on one half of the patients and
+        scored on the other (and the other way round) by the doubly robust value of its top-1 rule, with the
+        outcome and propensity models of that half's T-learner as nuisances (:func:`learners.dr_policy_values`).
+        A candidate replaces the T-learner only when its paired gain is above one standard error; the first
+        candidate of the best score wins ties. Returns the choice and ``{candidate: score, candidate + "_se":
+        standard error of its paired difference to the T-learner}``."""
+        seed = 0 if self.random_state is None else int(self.random_state)
+        binary = self.objective == "binary"
+        strata = codes * 2 + (y > 0.5) if binary else codes
+        half = boosting.make_folds(strata, 2, np.random.default_rng([seed, 31]))
+        values = {c: np.empty(codes.shape[0]) for c in AUTO_CANDIDATES}
+        for h in (0, 1):
+            tr, te = half != h, half == h
+            X_te = np.ascontiguousarray(Xv[te], dtype=np.float32)
+            w_tr = None if sample_weight is None else sample_weight[tr]
+            nuisance: TreatmentResponseModel | None = None
+            for candidate in AUTO_CANDIDATES:
+                model = cast(
+                    TreatmentResponseModel,
+                    clone(self).set_params(strategy=candidate, interval_method="none"),
+                )
+                model._fit_checked(
+                    Xv[tr],
+                    names,
+                    options,
+                    codes[tr],
+                    y[tr],
+                    w_tr,
+                    None if nuisance is None else nuisance.propensity_model_,
+                    strategy=candidate,
+                )
+                if nuisance is None:
+                    nuisance = model
+                    mu = model._to_outcome(model._margins(model._point_booster_, X_te)[:, :, 0])
+                    e = model.propensity_model_.predict(X_te.astype(np.float64))
+                pick = model._to_outcome(model._margins(model._point_booster_, X_te)[:, :, 0]).argmax(axis=1)
+                values[candidate][te] = learners.dr_policy_values(
+                    mu, e, codes[te], y[te], pick, float(self.propensity_clip)
+                )
+        w = np.ones(codes.shape[0]) if sample_weight is None else sample_weight
+        base = AUTO_CANDIDATES[0]
+        scores: dict[str, float] = {}
+        chosen, best = base, float(np.average(values[base], weights=w))
+        for candidate in AUTO_CANDIDATES:
+            score = float(np.average(values[candidate], weights=w))
+            diff = values[candidate] - values[base]
+            mean = float(np.average(diff, weights=w))
+            se = float(np.sqrt(np.average((diff - mean) ** 2, weights=w) / max(1, codes.shape[0] - 1)))
+            scores[candidate] = score
+            scores[candidate + "_se"] = se
+            if candidate != base and mean > se and score > best:
+                chosen, best = candidate, score
+        return chosen, scores
 
     def _fit_checked(
         self,
@@ -487,7 +558,9 @@ class TreatmentResponseModel(BaseEstimator):
         y: np.ndarray,
         sample_weight: np.ndarray | None,
         propensity_model: PropensityModel | None = None,
+        strategy: str | None = None,
     ) -> None:
+        strategy = strategy or self.strategy
         n, p = Xv.shape
         k = len(options)
         seed = (
@@ -505,11 +578,11 @@ class TreatmentResponseModel(BaseEstimator):
             e, codes, options, threshold=float(self.propensity_clip), sample_weight=base_w
         )
         train_w = base_w.copy()
-        if self.strategy == "ipw_t_learner":
+        if strategy == "ipw_t_learner":
             train_w *= stabilised_weights(e, codes, propensity.shares, float(self.propensity_clip))
 
         X32 = np.ascontiguousarray(Xv, dtype=np.float32)
-        if self.strategy == "s_learner":
+        if strategy == "s_learner":
             design = np.concatenate([X32, np.eye(k, dtype=np.float32)[codes]], axis=1)
             w = train_w / train_w.mean()
             strata = codes * 2 + (y > 0.5) if self.objective == "binary" else codes
@@ -549,15 +622,15 @@ class TreatmentResponseModel(BaseEstimator):
             pool.shutdown(wait=True, cancel_futures=True)
             raise
         pool.shutdown(wait=True)
-        if self.strategy in learners.META_STRATEGIES:
-            fitted = self._fit_second_stage(X32, codes, y, base_w, e, fitted, seed, stop)
+        if strategy in learners.META_STRATEGIES:
+            fitted = self._fit_second_stage(strategy, X32, codes, y, base_w, e, fitted, seed, stop)
         del e
 
         calibrators: dict[Hashable, Calibrator] = {}
         fits: dict[Hashable, OptionFit] = {}
         for j, opt in enumerate(options):
             rows = codes == j
-            if self.strategy == "s_learner":
+            if strategy == "s_learner":
                 oof, n_rounds = fitted[0].oof_margin[rows], fitted[0].n_rounds
             else:  # the real patients' rows come first (pseudo-patients of a single-class option follow)
                 oof, n_rounds = fitted[j].oof_margin[: int(rows.sum())], fitted[j].n_rounds
@@ -575,7 +648,7 @@ class TreatmentResponseModel(BaseEstimator):
                 kind, scores = choice.calibrator.kind, dict(choice.cv_brier)
             fits[opt] = OptionFit(opt, int(rows.sum()), n_rounds, kind, scores)
 
-        if self.strategy == "s_learner":
+        if strategy == "s_learner":
             boosters = {opt: fitted[0].booster for opt in options}
             replicates = {opt: fitted[0].replicates for opt in options}
         else:
@@ -600,6 +673,7 @@ class TreatmentResponseModel(BaseEstimator):
 
     def _fit_second_stage(
         self,
+        strategy: str,
         X32: np.ndarray,
         codes: np.ndarray,
         y: np.ndarray,
@@ -625,7 +699,7 @@ class TreatmentResponseModel(BaseEstimator):
         )
         binary = self.objective == "binary"
         try:
-            if self.strategy == "x_learner":
+            if strategy == "x_learner":
                 out = learners.fit_x_learner(
                     X32,
                     codes,

@@ -98,6 +98,17 @@ def dr_pseudo_outcomes(
     return phi
 
 
+def dr_policy_values(
+    mu: np.ndarray, propensity: np.ndarray, codes: np.ndarray, y: np.ndarray, pick: np.ndarray, clip: float
+) -> np.ndarray:
+    """Per patient, the doubly robust value of giving option ``pick[i]`` (n,): ``mu[i, pick] + 1[codes = pick]
+    (y - mu[i, pick]) / max(e[i, pick], clip)``; their mean estimates the expected outcome of the rule."""
+    rows = np.arange(mu.shape[0])
+    m = mu[rows, pick]
+    hit = codes == pick
+    return np.asarray(m + hit * (y - m) / np.maximum(propensity[rows, pick], clip))
+
+
 def cross_fitted_propensity(
     X: np.ndarray,
     codes: np.ndarray,

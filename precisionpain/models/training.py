@@ -400,6 +400,10 @@ def train(
             [str(o) for o in estimator.options_],
         )
         mlflow.log_metric("fit_seconds", fit_seconds)
+        strategy = str(estimator.strategy_)
+        if estimator.strategy_scores_:  # strategy: auto
+            mlflow.log_metrics({f"strategy_auto.{k}": v for k, v in estimator.strategy_scores_.items()})
+            mlflow.set_tag(TAG + "strategy_chosen", strategy)
         overlap = overlap_summary(estimator)
         mlflow.log_metrics({f"overlap.{k}": v for k, v in overlap.items()})
         mlflow.log_dict({str(o): f.to_dict() for o, f in estimator.option_fits_.items()}, "fit/options.json")
@@ -448,7 +452,7 @@ def train(
             headline_metrics={k: float(v) for k, v in evaluation.headline.items() if np.isfinite(v)},
             subgroup_gaps=subgroup_gaps(evaluation),
             interval_alpha=config.model.interval.alpha,
-            strategy=config.model.strategy,
+            strategy=strategy,
             data_fingerprint=prepared.fingerprint,
             code_version=code_version(),
             git_commit=git_commit() or "",
@@ -462,7 +466,9 @@ def train(
             ranking=config.ranking,
             table_means=means,
         )
-        card = model_card(config, evaluation, metadata, overlap, n_train)
+        card = model_card(
+            config, evaluation, metadata, overlap, n_train, strategy_scores=estimator.strategy_scores_
+        )
         mlflow.log_text(card, "model_card.md")
 
         step("logging the model", 0.85)
@@ -484,7 +490,7 @@ def train(
                 "dr_policy_value": challenger_value,
                 "catalog_sha256": cats.features.sha256,
                 "code_version": code_version(),
-                "strategy": config.model.strategy,
+                "strategy": strategy,
                 "data_fingerprint": prepared.fingerprint,
                 PACKAGE_MANIFEST_TAG: manifest_sha256,
             },
@@ -552,11 +558,13 @@ def train(
 
 def fit_harms(response: Any, prepared: PreparedData, config: TrainConfig) -> dict[str, Any]:
     """One model per harm outcome (``config.harms``) on the response model's patients, features and settings,
-    reusing its propensity model; an option none of whose patients had the harm gets the estimator's prior
-    (``single_class="prior"``). Returned in answer order (``config.outcome_names``)."""
+    reusing its propensity model and its strategy (the one ``strategy: auto`` chose); an option none of whose
+    patients had the harm gets the estimator's prior (``single_class="prior"``). Returned in answer order
+    (``config.outcome_names``)."""
     from precisionpain.models.estimator import TreatmentResponseModel
 
     params = config.model.estimator_params("binary", config.seed, single_class="prior")
+    params["strategy"] = getattr(response, "strategy_", response.strategy)
     out: dict[str, Any] = {}
     for name in config.outcome_names[1:]:
         out[name] = TreatmentResponseModel(**params).fit(
