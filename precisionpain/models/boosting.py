@@ -122,6 +122,8 @@ class CrossFit:
     boosters: tuple[xgb.Booster, ...]
     oof_margin: np.ndarray  # (n,) each row predicted by the booster that did not see it
     n_rounds: int
+    #: per fold, the weighted held-out loss (summed over the fold's rows) at ``n_rounds``
+    fold_losses: tuple[float, ...] = ()
 
 
 def raise_if_stopped(stop: threading.Event | None) -> None:
@@ -148,11 +150,14 @@ def cross_fit(
     stop: threading.Event | None = None,
     base_margin: np.ndarray | None = None,
     obj: Objective | None = None,
+    min_improvement: float = 1e-12,
 ) -> CrossFit:
     """K boosters trained in lockstep; stop when the weighted sum of the K held-out losses has not improved for
     ``patience`` rounds (the rule of ``xgboost.cv``, which is steadier on small data than one split). Setting
     ``stop`` abandons the fit at the next round (ModelError). ``base_margin`` (per row) makes the trees a
-    correction to it (the out-of-fold margins then include it); ``obj`` replaces the objective's gradient."""
+    correction to it (the out-of-fold margins then include it); ``obj`` replaces the objective's gradient. A
+    round improves only when it lowers the loss by more than ``min_improvement`` (relative): a noise-free target
+    (a distillation) would otherwise improve by ever smaller amounts up to ``max_rounds``."""
     n_folds = int(fold.max()) + 1
     metric = str(params["eval_metric"])
     parts = []
@@ -172,14 +177,16 @@ def cross_fit(
         parts.append((dtrain, dval, float(weight[va].sum()), xgb.Booster(dict(params), [dtrain, dval])))
     best_loss = np.inf
     best_round = 0
+    best_folds: list[float] = []
     for it in range(max_rounds):
         raise_if_stopped(stop)
-        total = 0.0
+        losses = []
         for dtrain, dval, wsum, booster in parts:
             booster.update(dtrain, it, fobj=obj)
-            total += wsum * _eval_loss(booster, dval, it, metric)
-        if it == 0 or total < best_loss - 1e-12 * abs(best_loss):
-            best_loss, best_round = total, it
+            losses.append(wsum * _eval_loss(booster, dval, it, metric))
+        total = float(sum(losses))
+        if it == 0 or total < best_loss - min_improvement * abs(best_loss):
+            best_loss, best_round, best_folds = total, it, losses
         elif it - best_round >= patience:
             break
     n_rounds = best_round + 1
@@ -189,7 +196,7 @@ def cross_fit(
         cut = booster[:n_rounds]
         oof[fold == k] = cut.predict(dval, output_margin=True)
         boosters.append(cut)
-    return CrossFit(tuple(boosters), oof, n_rounds)
+    return CrossFit(tuple(boosters), oof, n_rounds, tuple(best_folds))
 
 
 def train(

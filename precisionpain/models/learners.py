@@ -18,7 +18,8 @@ patients (by weight). For every other option j:
    ``M[:, j]``; ``-tau0_j`` is the effect imputed where r was given.
 3. Combined with the propensity model's weights ``g = e_j / (e_j + e_r)``:
    ``tau_j = g * (-tau0_j) + (1 - g) * tau1_j`` (each from out-of-fold fits where the patient was a training row),
-   and distilled by a squared-error booster on up to ``distill_rows`` patients (a smooth, noise-free target).
+   and distilled by a squared-error booster on up to ``distill_rows`` patients (a smooth, noise-free target;
+   stopped when a round gains less than 0.1% of held-out squared error, at most 500 rounds).
 4. Option j's booster: the reference booster followed by the distilled trees (margin ``m_r + tau_j``).
 
 **DR-learner** (Kennedy 2023, per option): cross-fitted propensities ``e`` (the propensity model refitted without
@@ -53,6 +54,10 @@ from precisionpain.models.propensity import fit_propensity
 META_STRATEGIES: tuple[str, ...] = ("x_learner", "dr_learner")
 #: patients the X-learner's combined effect is distilled on (a deterministic target: more rows add little)
 DISTILL_ROWS = 50_000
+#: the distillation stops when a round lowers the held-out squared error by less than this share, and after at
+#: most this many rounds (its trees are scored for every patient served)
+DISTILL_MIN_IMPROVEMENT = 1e-3
+DISTILL_MAX_ROUNDS = 500
 
 
 @dataclass(frozen=True)
@@ -156,6 +161,7 @@ def _fit_correction(
     rng: np.random.Generator,
     stop: threading.Event | None,
     obj: boosting.Objective | None = None,
+    distill: bool = False,
 ) -> _Correction:
     fold = boosting.make_folds(strata, settings.n_folds, rng)
     params = dict(params, seed=int(rng.integers(2**31 - 1)), nthread=settings.nthread)
@@ -165,11 +171,12 @@ def _fit_correction(
         w,
         fold,
         params,
-        max_rounds=settings.max_rounds,
+        max_rounds=min(settings.max_rounds, DISTILL_MAX_ROUNDS) if distill else settings.max_rounds,
         patience=settings.patience,
         stop=stop,
         base_margin=base_margin,
         obj=obj,
+        min_improvement=DISTILL_MIN_IMPROVEMENT if distill else 1e-12,
     )
     boosting.raise_if_stopped(stop)
     full = boosting.train(X, y, w, params, cf.n_rounds, base_margin=base_margin, obj=obj)
@@ -270,6 +277,7 @@ def fit_x_learner(
             settings,
             rng,
             stop,
+            distill=True,
         )
         distilled = boosting.tree_margins(d.full, X32[rows])
         distilled[in_sample[rows]] = d.oof_margin[rows[sample]]
