@@ -199,6 +199,16 @@ def cross_fit(
     return CrossFit(tuple(boosters), oof, n_rounds, tuple(best_folds))
 
 
+def leave_fold_out_choice(fold_losses: np.ndarray) -> tuple[int, np.ndarray]:
+    """Hyperparameter choice from held-out losses (candidates, folds): the candidate with the least summed loss
+    (for the final booster), and per fold the candidate with the least loss summed over the OTHER folds, so the
+    out-of-fold predictions of a fold come from a candidate chosen without scoring that fold's patients."""
+    losses = np.asarray(fold_losses, dtype=np.float64)
+    total = losses.sum(axis=1)
+    per_fold = np.argmin(total[:, None] - losses, axis=0)
+    return int(np.argmin(total)), per_fold
+
+
 def train(
     X: np.ndarray,
     y: np.ndarray,

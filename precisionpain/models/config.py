@@ -80,6 +80,9 @@ class ModelConfig(FrozenModel):
     n_jobs: int = Field(default=2, ge=1, le=64)
     xgboost: dict[str, Any] = Field(default_factory=dict)
     interval: IntervalConfig = IntervalConfig()
+    #: seeded random settings of max_depth, learning_rate and min_child_weight tried per booster besides the
+    #: given ones (0 = off; see TreatmentResponseModel's tuning_trials)
+    tuning_trials: int = Field(default=0, ge=0, le=100)
 
     def estimator_params(self, objective: str, seed: int, *, single_class: str = "error") -> dict[str, Any]:
         """Keyword arguments for TreatmentResponseModel (``single_class="prior"`` for a harm outcome, which some
@@ -99,6 +102,7 @@ class ModelConfig(FrozenModel):
             "random_state": seed,
             "n_jobs": self.n_jobs,
             "xgb_params": extra or None,
+            "tuning_trials": self.tuning_trials,
             **tree,
         }
 

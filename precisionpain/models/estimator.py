@@ -37,6 +37,7 @@ true probability is measured (benchmarks/estimator_bench.py) rather than assumed
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import threading
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
@@ -74,6 +75,11 @@ SINGLE_CLASS: tuple[str, ...] = ("error", "prior")
 #: weight of each of the two pseudo-patients ``single_class="prior"`` adds (Jeffreys: half an event, half a non-event)
 PRIOR_WEIGHT = 0.5
 TREE_METHODS: tuple[str, ...] = ("hist", "approx", "exact")
+
+#: the tuning search (``tuning_trials``): max_depth from these, learning_rate and min_child_weight log-uniform
+TUNING_MAX_DEPTH: tuple[int, ...] = (2, 3, 4, 5, 6)
+TUNING_LEARNING_RATE: tuple[float, float] = (0.02, 0.2)
+TUNING_MIN_CHILD_WEIGHT: tuple[float, float] = (1.0, 50.0)
 
 _CHUNK_ROWS = 65_536  # rows scored per XGBoost call; bounds memory for the stacked S-learner input
 #: up to this many rows, interval replicates are scored by the compiled tree table instead of XGBoost
@@ -129,14 +135,19 @@ class OptionFit:
     n_rounds: int
     calibration: str
     calibration_cv_brier: Mapping[str, float]
+    #: the tree parameters the tuning search chose (empty without tuning)
+    tuned: Mapping[str, float] = dataclasses.field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "n_patients": self.n_patients,
             "n_rounds": self.n_rounds,
             "calibration": self.calibration,
             "calibration_cv_brier": dict(self.calibration_cv_brier),
         }
+        if self.tuned:
+            out["tuned"] = dict(self.tuned)
+        return out
 
 
 @dataclass(frozen=True)
@@ -145,6 +156,7 @@ class _Fitted:
     replicates: tuple[xgb.Booster, ...]
     oof_margin: np.ndarray
     n_rounds: int
+    tuned: Mapping[str, float] = dataclasses.field(default_factory=dict)
 
 
 def sorted_options(labels: Sequence[Hashable]) -> tuple[Hashable, ...]:
@@ -233,6 +245,13 @@ class TreatmentResponseModel(BaseEstimator):
         refuses it; ``"prior"`` fits it with two pseudo-patients of weight 1/2 (see the module doc).
     random_state: seed (``None`` draws one; the seed used is kept in ``seed_``).
     n_jobs: threads, passed explicitly to XGBoost; several options are fitted in parallel, one thread each.
+    tuning_trials: 0 (default) uses the tree parameters as given; N > 0 also tries N seeded random settings of
+        max_depth, learning_rate and min_child_weight (``TUNING_*``) per booster, each cross-fitted with early
+        stopping on the same folds. The final booster and its interval replicates use the setting with the least
+        summed held-out loss; each fold's out-of-fold margins (for calibration) come from the setting with the
+        least loss on the OTHER folds (:func:`boosting.leave_fold_out_choice`), so no patient's out-of-fold margin
+        comes from a choice that scored that patient. Costs about N + 1 times the fit; meta-learners' second
+        stage uses the given parameters.
     xgb_params: extra XGBoost parameters merged last (not the keys in ``boosting.RESERVED_XGB_KEYS``).
 
     Attributes (after fit)
@@ -274,6 +293,7 @@ class TreatmentResponseModel(BaseEstimator):
         random_state: int | None = 0,
         n_jobs: int = 1,
         xgb_params: Mapping[str, Any] | None = None,
+        tuning_trials: int = 0,
     ) -> None:
         self.objective = objective
         self.strategy = strategy
@@ -298,6 +318,7 @@ class TreatmentResponseModel(BaseEstimator):
         self.random_state = random_state
         self.n_jobs = n_jobs
         self.xgb_params = xgb_params
+        self.tuning_trials = tuning_trials
 
     # ------------------------------------------------------------------ parameters
 
@@ -344,6 +365,7 @@ class TreatmentResponseModel(BaseEstimator):
         if self.random_state is not None:
             _number(v, "random_state", self.random_state, integer=True, low=0, high=2**32 - 1)
         _number(v, "n_jobs", self.n_jobs, integer=True, low=1, high=256)
+        _number(v, "tuning_trials", self.tuning_trials, integer=True, low=0, high=100)
         if self.xgb_params is not None:
             if not isinstance(self.xgb_params, Mapping) or not all(
                 isinstance(k, str) for k in self.xgb_params
@@ -646,7 +668,8 @@ class TreatmentResponseModel(BaseEstimator):
                 )
                 calibrators[opt] = choice.calibrator
                 kind, scores = choice.calibrator.kind, dict(choice.cv_brier)
-            fits[opt] = OptionFit(opt, int(rows.sum()), n_rounds, kind, scores)
+            tuned = fitted[0].tuned if strategy == "s_learner" else fitted[j].tuned
+            fits[opt] = OptionFit(opt, int(rows.sum()), n_rounds, kind, scores, tuned)
 
         if strategy == "s_learner":
             boosters = {opt: fitted[0].booster for opt in options}
@@ -734,7 +757,10 @@ class TreatmentResponseModel(BaseEstimator):
                 )
         except xgb.core.XGBoostError as exc:
             raise ModelError(f"XGBoost failed while fitting: {str(exc).splitlines()[0]}") from None
-        return {j: _Fitted(f.booster, f.replicates, f.oof_margin, f.n_rounds) for j, f in enumerate(out)}
+        return {
+            j: _Fitted(f.booster, f.replicates, f.oof_margin, f.n_rounds, stage1[j].tuned)
+            for j, f in enumerate(out)
+        }
 
     def _strata(self, y: np.ndarray) -> np.ndarray:
         if self.objective == "binary":
@@ -760,17 +786,35 @@ class TreatmentResponseModel(BaseEstimator):
             # of 0 (a margin it cannot use): start every booster of the option from its smoothed rate instead.
             params["base_score"] = float((w @ y + PRIOR_WEIGHT) / (w.sum() + 2 * PRIOR_WEIGHT))
         fold = boosting.make_folds(strata, int(self.n_folds), rng)
+        tuned: dict[str, float] = {}
         try:
-            cf = boosting.cross_fit(
-                X,
-                y,
-                w,
-                fold,
-                params,
-                max_rounds=int(self.n_estimators),
-                patience=int(self.early_stopping_rounds),
-                stop=stop,
-            )
+            candidates = [params, *self._tuning_candidates(params, np.random.default_rng([seed, key, 41]))]
+            fits = [
+                boosting.cross_fit(
+                    X,
+                    y,
+                    w,
+                    fold,
+                    p,
+                    max_rounds=int(self.n_estimators),
+                    patience=int(self.early_stopping_rounds),
+                    stop=stop,
+                )
+                for p in candidates
+            ]
+            cf = fits[0]
+            if len(fits) > 1:
+                best, per_fold = boosting.leave_fold_out_choice(np.array([f.fold_losses for f in fits]))
+                oof = np.empty_like(cf.oof_margin)
+                for k, choice in enumerate(per_fold):
+                    oof[fold == k] = fits[int(choice)].oof_margin[fold == k]
+                params = candidates[best]
+                cf = boosting.CrossFit(fits[best].boosters, oof, fits[best].n_rounds, fits[best].fold_losses)
+                tuned = {
+                    "max_depth": float(params["max_depth"]),
+                    "learning_rate": float(params["eta"]),
+                    "min_child_weight": float(params["min_child_weight"]),
+                }
             boosting.raise_if_stopped(stop)
             full = boosting.train(X, y, w, params, cf.n_rounds)
             replicates: tuple[xgb.Booster, ...] = ()
@@ -786,7 +830,23 @@ class TreatmentResponseModel(BaseEstimator):
                 replicates = tuple(reps)
         except xgb.core.XGBoostError as exc:
             raise ModelError(f"XGBoost failed while fitting: {str(exc).splitlines()[0]}") from None
-        return _Fitted(full, replicates, cf.oof_margin, cf.n_rounds)
+        return _Fitted(full, replicates, cf.oof_margin, cf.n_rounds, tuned)
+
+    def _tuning_candidates(self, params: Mapping[str, Any], rng: np.random.Generator) -> list[dict[str, Any]]:
+        """``tuning_trials`` seeded random settings of the tuned tree parameters (see the class doc)."""
+        out = []
+        for _ in range(int(self.tuning_trials)):
+            lr_lo, lr_hi = np.log(TUNING_LEARNING_RATE)
+            mcw_lo, mcw_hi = np.log(TUNING_MIN_CHILD_WEIGHT)
+            out.append(
+                dict(
+                    params,
+                    max_depth=int(rng.choice(TUNING_MAX_DEPTH)),
+                    eta=float(np.exp(rng.uniform(lr_lo, lr_hi))),
+                    min_child_weight=float(np.exp(rng.uniform(mcw_lo, mcw_hi))),
+                )
+            )
+        return out
 
     # ------------------------------------------------------------------ serving boosters
 
