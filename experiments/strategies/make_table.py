@@ -10,7 +10,8 @@ probabilities), interval coverage and training time.
         [--tracking-uri sqlite:////tmp/pp-strategies-s8/mlflow.db] --commands commands.txt \
         --out experiments/strategies/results.md
 
-Each ``--tracking-uri`` is one replicate (the three strategies trained on one cohort file) and gets its own table.
+Each ``--tracking-uri`` is one replicate (the six strategies trained on one cohort file) and gets its own table;
+``--experiment`` names the MLflow experiment (``strategies``, or ``strategies-4opt`` for the four-option setting).
 
 Nothing here is imported by the package.
 """
@@ -23,8 +24,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-STRATEGIES = ("t_learner", "s_learner", "ipw_t_learner")
-LABELS = {"t_learner": "T-learner", "s_learner": "S-learner", "ipw_t_learner": "IPW-weighted T-learner"}
+STRATEGIES = ("t_learner", "s_learner", "ipw_t_learner", "x_learner", "dr_learner", "auto")
+LABELS = {
+    "t_learner": "T-learner",
+    "s_learner": "S-learner",
+    "ipw_t_learner": "IPW-weighted T-learner",
+    "x_learner": "X-learner",
+    "dr_learner": "DR-learner",
+    "auto": "auto",
+}
+
+
+def label(strategy: str, run: Any) -> str:
+    chosen = run.data.tags.get("precisionpain.strategy_chosen")
+    return f"{LABELS[strategy]} (chose {LABELS.get(chosen, chosen)})" if chosen else LABELS[strategy]
 
 
 def latest_runs(tracking_uri: str, experiment: str) -> dict[str, Any]:
@@ -66,7 +79,7 @@ def table(runs: dict[str, Any]) -> list[str]:
     for strategy in STRATEGIES:
         m = runs[strategy].data.metrics
         lines.append(
-            f"| {LABELS[strategy]} | {fmt(m.get('regret'))} | {fmt(m.get('regret_best_single_option'))} "
+            f"| {label(strategy, runs[strategy])} | {fmt(m.get('regret'))} | {fmt(m.get('regret_best_single_option'))} "
             f"| {fmt(m.get('top1_agreement'))} | {fmt(m.get('kendall_tau'))} "
             f"| {fmt(m.get('dr_policy_value'))} ({fmt(m.get('dr_policy_value_ci_low'))}-"
             f"{fmt(m.get('dr_policy_value_ci_high'))}) | {fmt(m.get('true_policy_value'))} "
@@ -85,7 +98,7 @@ def provenance(runs: dict[str, Any]) -> list[str]:
     same = "the same table" if len(fingerprints) == 1 else "DIFFERENT tables (not comparable)"
     lines = [
         f"- Data: `{tags.get('precisionpain.data_file')}`, {int(params['n_rows']):,} patients "
-        f"({int(params['n_train']):,} training, {int(params['n_test']):,} held out by patient); all three runs read "
+        f"({int(params['n_train']):,} training, {int(params['n_test']):,} held out by patient); all runs read "
         f"{same} (data fingerprint `{tags.get('precisionpain.data_fingerprint', '')[:16]}...`).",
         f"- Code: `{tags.get('precisionpain.code_version')}` (commit `{tags.get('precisionpain.git_commit')}`).",
         "- Registry decisions (one registered model, champion moves only on a better DR policy value on the "
@@ -93,7 +106,7 @@ def provenance(runs: dict[str, Any]) -> list[str]:
     ]
     for strategy in STRATEGIES:
         run = runs[strategy]
-        lines.append(f"  - {LABELS[strategy]} (run `{run.info.run_id}`): {run.data.tags.get('precisionpain.promotion.decision', '')}")
+        lines.append(f"  - {label(strategy, run)} (run `{run.info.run_id}`): {run.data.tags.get('precisionpain.promotion.decision', '')}")
     return lines
 
 
@@ -111,7 +124,7 @@ def main() -> None:
     args = parser.parse_args()
     replicates = [latest_runs(uri, args.experiment) for uri in args.tracking_uri]
     lines = [
-        "# Strategy comparison: T-learner vs S-learner vs IPW-weighted T-learner",
+        "# Strategy comparison: T-, S-, IPW-weighted T-, X- and DR-learner, and auto",
         "",
         f"Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by `experiments/strategies/make_table.py` from the MLflow "
         f"runs of experiment `{args.experiment}`. Metrics are on the held-out 20% of patients; regret, top-1, "

@@ -22,7 +22,7 @@ def test_the_committed_experiment_configs_load() -> None:
     paths = sorted((REPO / "experiments").glob("*/config*.yaml"))
     assert len(paths) >= 4
     strategies = {load_train_config(p, known_options=known).model.strategy for p in paths}
-    assert strategies == {"t_learner", "s_learner", "ipw_t_learner"}
+    assert strategies == {"t_learner", "s_learner", "ipw_t_learner", "x_learner", "dr_learner", "auto"}
 
 
 def test_bad_config_lists_every_problem_in_one_error(tmp_path: Path) -> None:
