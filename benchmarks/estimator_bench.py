@@ -6,7 +6,8 @@ every option is known. Fits the estimator with its defaults and n_jobs=2, then p
 held-out AUC and ECE per option, coverage of ``predict_interval`` of the true probabilities, policy metrics
 against the truth, and single-patient serving latency.
 
-    OMP_WAIT_POLICY=passive .venv/bin/python benchmarks/estimator_bench.py [--n-train 200000] [--n-jobs 2]
+    OMP_WAIT_POLICY=passive .venv/bin/python benchmarks/estimator_bench.py [--n-train 200000] [--n-jobs 2] \
+        [--strategy t_learner|s_learner|ipw_t_learner|x_learner|dr_learner|auto] [--tuning-trials 0]
 
 The machine's cores may be shared with other work; the figures are upper bounds when they are.
 """
@@ -82,7 +83,12 @@ def main() -> None:
     parser.add_argument("--n-test", type=int, default=40_000)
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--interval-method", default="jackknife")
-    parser.add_argument("--strategy", default="t_learner")
+    parser.add_argument(
+        "--strategy",
+        default="t_learner",
+        choices=("t_learner", "s_learner", "ipw_t_learner", "x_learner", "dr_learner", "auto"),
+    )
+    parser.add_argument("--tuning-trials", type=int, default=0)
     parser.add_argument("--seed", type=int, default=3)
     args = parser.parse_args()
 
@@ -100,7 +106,11 @@ def main() -> None:
     rss_before = peak_rss_mib()
 
     model = TreatmentResponseModel(
-        n_jobs=args.n_jobs, interval_method=args.interval_method, strategy=args.strategy, random_state=0
+        n_jobs=args.n_jobs,
+        interval_method=args.interval_method,
+        strategy=args.strategy,
+        tuning_trials=args.tuning_trials,
+        random_state=0,
     )
     start = time.perf_counter()
     cpu_start = time.process_time()
@@ -108,7 +118,9 @@ def main() -> None:
     fit_s = time.perf_counter() - start
     cpu_s = time.process_time() - cpu_start
     print(
-        f"\nfit: {fit_s:.1f} s wall, {cpu_s:.1f} s CPU (strategy={args.strategy}, "
+        f"\nfit: {fit_s:.1f} s wall, {cpu_s:.1f} s CPU (strategy={args.strategy}"
+        + (f" chose {model.strategy_}" if args.strategy == "auto" else "")
+        + f", tuning_trials={args.tuning_trials}, "
         f"interval_method={args.interval_method}, n_jobs={args.n_jobs}); "
         f"peak RSS {peak_rss_mib():.0f} MiB (before fit {rss_before:.0f} MiB)"
     )
