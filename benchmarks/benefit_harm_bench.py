@@ -16,7 +16,19 @@ against their true potential outcomes (no MLflow: the same prepare, fit and eval
   truly had the highest net benefit), how often the truly best option is in the first group, its mean size;
 - each outcome's per-option AUC and calibration range and the intervals' coverage of both targets: the expected
   probability given the recorded inputs (what they estimate; estimated by a cross-fitted regression of the truth)
-  and each patient's own true probability.
+  and each patient's own true probability;
+- the shipped ranking (its first option under the default policy) against fixed policies chosen on the TRAINING
+  patients' truth, all measured on the same held-out patients: the best single option for everyone (by mean true
+  net benefit, and by mean true response) and the guideline's first line for all (per table, the first-line option
+  of highest mean true net benefit); each patient gets the first option of a comparator's order the safety rules
+  allow. Per policy, overall and per guideline table: regret on the true response and on the true net benefit,
+  and top-1 agreement with the truly best usable option (on each). Then the shipped model's calibration against
+  the true probabilities (ECE per option: min, median, max, per outcome and, for the response, per table) and the
+  evaluation's headline figures (what every training run logs). The exit status is 1 when the bench's first
+  options differ from the ones the evaluation scores.
+
+Keep n_jobs low on a shared machine (--n-jobs 1); the figures in the README come from
+    nice -n 10 .venv/bin/python benchmarks/benefit_harm_bench.py --n 200000 --seed 7 --n-jobs 1
 """
 
 from __future__ import annotations
@@ -304,7 +316,9 @@ def compare_with_fixed_policies(
         f"[{h['dr_policy_value_ci_low']:.3f}, {h['dr_policy_value_ci_high']:.3f}], true value "
         f"{h['true_policy_value']:.3f}; 90% interval coverage of E[p | x] "
         f"{h.get('interval_coverage_expected', float('nan')):.3f}, of each patient's p "
-        f"{h.get('interval_coverage', float('nan')):.3f}"
+        f"{h.get('interval_coverage', float('nan')):.3f}; ECE against observed outcomes max {h['ece_max']:.4f}, "
+        f"its sampling noise floor up to {h['ece_noise_floor_max']:.4f} (held-out patients per option: "
+        f"{min(o.metrics.n for o in ev.per_option):,} to {max(o.metrics.n for o in ev.per_option):,})"
     )
     return same
 
