@@ -31,15 +31,21 @@ def trusted(cls: type[M], /, **values: Any) -> M:
     given take their defaults. The object is the one validation would build (``__dict__``, fields set, no
     extra, no private state); tests check that such objects validate and equal their validated twins."""
     defaults, required, names = _fields(cls)
-    given = set(values)
-    if given != names:
+    if values.keys() != names:
+        given = set(values)
         missing, unknown = required - given, given - names
         if missing or unknown:
             raise TypeError(f"{cls.__name__}: missing {sorted(missing)}, unknown {sorted(unknown)}")
         values = {**defaults, **values}
-    obj = cls.__new__(cls)
-    object.__setattr__(obj, "__dict__", values)
-    object.__setattr__(obj, "__pydantic_fields_set__", given)
-    object.__setattr__(obj, "__pydantic_extra__", None)
-    object.__setattr__(obj, "__pydantic_private__", None)
+    else:
+        given = set(names)
+    obj = _new(cls)
+    _set(obj, "__dict__", values)
+    _set(obj, "__pydantic_fields_set__", given)
+    _set(obj, "__pydantic_extra__", None)
+    _set(obj, "__pydantic_private__", None)
     return obj
+
+
+_new = object.__new__
+_set = object.__setattr__

@@ -20,7 +20,7 @@ convert straight from the arrays; :meth:`ScoredRecommendation.explained` gives t
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -424,18 +424,14 @@ class Recommender:
         the engine computed, clipped to [0, 1]: built without a second validation)."""
         level = 1.0 - self.alpha
         name, version = self.identity.name, self.identity.version
-        columns = [
-            (
-                np.clip(s.p[i], 0.0, 1.0).tolist(),
-                np.clip(s.lower[i], 0.0, 1.0).tolist(),
-                np.clip(s.upper[i], 0.0, 1.0).tolist(),
-            )
-            for s in scores
-        ]
+        # (outcomes, 3, options): estimate, lower and upper of every outcome, clipped at once
+        columns = np.clip(
+            np.stack([np.stack((s.p[i], s.lower[i], s.upper[i])) for s in scores]), 0.0, 1.0
+        ).tolist()
+        (pp, lo, hi), harm_columns = columns[0], columns[1:]
         harms = [Outcome(o) for o in self.outcomes[1:]]
         out = []
         for j, o in enumerate(self.option_ids):
-            pp, lo, hi = columns[0]
             out.append(
                 trusted(
                     OptionPrediction,
@@ -445,13 +441,15 @@ class Recommender:
                     model_name=name,
                     model_version=version,
                     harms=tuple(
-                        trusted(
-                            OutcomePrediction,
-                            outcome=outcome,
-                            probability=c[0][j],
-                            interval=trusted(Interval, lower=c[1][j], upper=c[2][j], level=level),
-                        )
-                        for outcome, c in zip(harms, columns[1:], strict=True)
+                        [
+                            trusted(
+                                OutcomePrediction,
+                                outcome=outcome,
+                                probability=c[0][j],
+                                interval=trusted(Interval, lower=c[1][j], upper=c[2][j], level=level),
+                            )
+                            for outcome, c in zip(harms, harm_columns, strict=True)
+                        ]
                     ),
                 )
             )
@@ -532,9 +530,28 @@ class Recommender:
         """:meth:`score` for a batch whose patients fail alone: a patient whose own request breaks a rule (its
         candidate options, its ranking) gets that error in its place and the others are still answered. What
         ``checkpoint`` raises (a deadline, a cancelled call) stops the whole batch."""
+        return list(
+            self.iter_score_items(
+                profiles, candidate_ids, top_k, checkpoint=checkpoint, preferences=preferences
+            )
+        )
+
+    def iter_score_items(
+        self,
+        profiles: Sequence[PatientProfile],
+        candidate_ids: Sequence[Sequence[str] | None] | None = None,
+        top_k: int | Sequence[int] = DEFAULT_TOP_K,
+        *,
+        checkpoint: Checkpoint = _no_checkpoint,
+        preferences: Sequence[Preferences] | None = None,
+    ) -> Iterator[ScoredRecommendation | PrecisionPainError]:
+        """:meth:`score_items` one patient at a time, in order: features, predictions and TreeSHAP still run once
+        for the whole batch (on the first ``next``), the ranking per patient as it is asked for. A caller that
+        writes each answer out before asking for the next keeps only one patient's objects alive: with a large
+        batch held whole, the garbage collector's passes over them cost a fifth of the time."""
         n = len(profiles)
         if n == 0:
-            return []
+            return
         cands = list(candidate_ids) if candidate_ids is not None else [None] * n
         ks = [int(top_k)] * n if isinstance(top_k, int) else [int(k) for k in top_k]
         prefs = list(preferences) if preferences is not None else [NO_PREFERENCES] * n
@@ -557,11 +574,10 @@ class Recommender:
         provenance = self.provenance()
         pkg = self.package
         names = self._feature_ids
-        out: list[ScoredRecommendation | PrecisionPainError] = []
         for i, profile in enumerate(profiles):
             checkpoint()
             if i in failed:
-                out.append(failed[i])
+                yield failed[i]
                 continue
             features = _feature_vector(X[i], names, self._catalog_ref)
             try:
@@ -580,11 +596,11 @@ class Recommender:
                     preferences=prefs[i],
                 )
             except PrecisionPainError as exc:
-                out.append(exc)
+                yield exc
                 continue
             shown = {o.option_id for o in ranked.options} | {o.option_id for o in ranked.excluded}
             idx = [j for j, o in enumerate(self.option_ids) if o in shown]
-            out.append(
+            yield (
                 ScoredRecommendation(
                     profile=profile,
                     recommendation=ranked,
@@ -604,7 +620,6 @@ class Recommender:
                     },
                 )
             )
-        return out
 
     def recommend(
         self,

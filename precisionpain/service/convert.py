@@ -1044,8 +1044,9 @@ class _OptionCodec:
             )
         if explanation:
             parts.append(self.explanation_key + _varint(len(explanation)) + explanation)
-        for h in o.harms:
-            parts.append(self._harm_bytes(h, (harm_explanations or {}).get(h.outcome.value, b"")))
+        harm_bytes = harm_explanations or {}
+        for h in o.harms:  # the outcome is a StrEnum: it is its own name as a key
+            parts.append(self._harm_bytes(h, harm_bytes.get(h.outcome, b"")))
         if o.net_benefit is not None:
             parts.append(self._net_benefit_bytes(o.net_benefit))
         if self.overridden_key:
@@ -1176,22 +1177,21 @@ def _explanation_bytes(
     shap_top = ranked[:, :top_k].tolist()
     headers = codec.headers(np.asarray(base_values, dtype=np.float64), np.asarray(margins, dtype=np.float64))
     blocks = codec.domain_blocks(C @ t.domain_matrix.T)
-    head_of = heads.get
+    for i in {i for row in top for i in row}.difference(heads):
+        heads[i] = _contribution_head(catalog, i, values[i])
     pack = _DOUBLE.pack
     other = codec.other
-    out: dict[Any, bytes] = {}
-    for j, option_id in enumerate(option_ids):
-        parts = [headers[j]]
-        for i, shap_value in zip(top[j], shap_top[j], strict=True):
-            head = head_of(i)
-            if head is None:
-                head = heads[i] = _contribution_head(catalog, i, values[i])
-            parts.append(head)
-            parts.append(pack(shap_value))
-        parts.append(other(rest[j]))
-        parts.append(blocks[j])
-        out[option_id] = b"".join(parts)
-    return out
+    return {
+        option_id: b"".join(
+            [
+                headers[j],
+                *[part for i, v in zip(top[j], shap_top[j], strict=True) for part in (heads[i], pack(v))],
+                other(rest[j]),
+                blocks[j],
+            ]
+        )
+        for j, option_id in enumerate(option_ids)
+    }
 
 
 _PROVENANCE_CACHE: list[tuple[Provenance, bytes]] = []
