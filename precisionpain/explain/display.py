@@ -21,6 +21,30 @@ EN_DASH = "\u2013"
 MISSING = "missing"
 
 #: how the report and the CLI name a guideline tier
+#: What a clinician calls each option class (precisionpain.catalog.types.OptionClass); every class has one.
+OPTION_CLASS_LABELS: dict[str, str] = {
+    "opioid": "Opioid",
+    "nsaid": "NSAID",
+    "tricyclic_antidepressant": "Tricyclic antidepressant",
+    "snri": "SNRI",
+    "gabapentinoid": "Gabapentinoid",
+    "anticonvulsant": "Anticonvulsant",
+    "physical": "Physical therapy",
+    "psychological": "Psychological therapy",
+    "mind_body": "Mind-body therapy",
+    "digital": "Digital therapy",
+    "social": "Social support",
+    "topical_nsaid": "Topical NSAID",
+    "topical": "Topical (patch or plaster)",
+    "multidisciplinary": "Multidisciplinary programme",
+}
+
+
+def option_class_label(option_class: str) -> str:
+    """An option class in a clinician's words (an id the table lacks is made readable, never shown raw)."""
+    return OPTION_CLASS_LABELS.get(option_class) or humanize(option_class)
+
+
 TIER_LABELS: dict[GuidelineTier, str] = {
     GuidelineTier.first_line: "First line",
     GuidelineTier.second_line: "Second line",

@@ -72,22 +72,6 @@ DOMAIN_ORDER: tuple[Domain, ...] = (
     Domain.pgx,
 )
 
-OPTION_CLASS_LABELS = {
-    "opioid": "Opioid",
-    "nsaid": "NSAID",
-    "tricyclic_antidepressant": "Tricyclic antidepressant",
-    "snri": "SNRI",
-    "gabapentinoid": "Gabapentinoid",
-    "anticonvulsant": "Anticonvulsant",
-    "physical": "Physical therapy",
-    "psychological": "Psychological therapy",
-    "mind_body": "Mind-body therapy",
-    "digital": "Digital therapy",
-    "social": "Social support",
-    "topical_nsaid": "Topical NSAID",
-    "topical": "Topical (patch or plaster)",
-    "multidisciplinary": "Multidisciplinary programme",
-}
 
 TIER_LABELS = display.TIER_LABELS
 
@@ -794,7 +778,7 @@ def _option_entry(
     return OptionEntry(
         option_id=option.option_id,
         display_name=option.display_name,
-        option_class=OPTION_CLASS_LABELS.get(option.option_class, display.humanize(option.option_class)),
+        option_class=display.option_class_label(option.option_class),
         modality=option.modality,
         description=description,
         rank=option.rank,

@@ -281,6 +281,7 @@ def _tier_label(position: Any) -> str:
 def _print_table(resp: Any) -> None:
     from rich.table import Table
 
+    from precisionpain.explain import display
     from precisionpain.v1 import recommendation_pb2
 
     out, err = out_console, err_console
@@ -293,11 +294,17 @@ def _print_table(resp: Any) -> None:
         "class",
         "p(response)",
         "90% interval",
+        "stops for side effects",
+        "net benefit",
+        "chance best",
         "guideline tier",
         "CPIC guidance / cautions",
         "top factors",
     ):
         table.add_column(col)
+    shared = {
+        o: len(g.option_ids) for g in resp.ranking.groups for o in g.option_ids if len(g.option_ids) > 1
+    }
     for o in resp.options:
         guidance = [
             f"{action.Name(g.action).removeprefix('GUIDANCE_ACTION_')} ({g.classification or 'n/a'})"
@@ -311,17 +318,28 @@ def _print_table(resp: Any) -> None:
             for c in list(o.explanation.top_contributions)[:3]
         )
         iv = o.p_response_interval
+        harm = next((h for h in o.harms if h.outcome == recommendation_pb2.OUTCOME_ADVERSE_EVENT), None)
         table.add_row(
-            str(o.rank),
+            # options that cannot be told apart share their group's mark: "1=" for the first group's members
+            f"{o.rank}{'=' if o.option_id in shared else ''}",
             o.display_name,
-            o.option_class,
+            display.option_class_label(o.option_class),
             f"{o.p_response:.0%}",
             f"{iv.lower:.0%}-{iv.upper:.0%}",
+            f"{harm.probability:.0%}" if harm is not None else "",
+            f"{o.net_benefit.value:+.2f}" if o.HasField("net_benefit") else "",
+            f"{o.probability_best:.0%}" if o.HasField("net_benefit") else "",
             _tier_label(o.guideline),
             notes,
             factors,
         )
     out.print(table)
+    for g in resp.ranking.groups:
+        if len(g.option_ids) > 1:
+            names = {o.option_id: o.display_name for o in resp.options}
+            out.print(f"{g.text} (marked =): {', '.join(names.get(i, i) for i in g.option_ids)}", highlight=False)
+    if resp.ranking.utility:
+        out.print(resp.ranking.utility, highlight=False)
     if resp.excluded:
         excluded = Table(title="Not ranked as usable", show_lines=True)
         excluded.add_column("option")

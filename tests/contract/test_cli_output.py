@@ -76,8 +76,23 @@ def test_recommend_table_and_notes_are_whole_lines_when_piped(tmp_path: Path, sm
     assert "\u2026" not in result.stdout + result.stderr
     header = [line for line in result.stdout.splitlines() if "p(response)" in line]
     assert len(header) == 1, result.stdout
-    for column in ("rank", "option", "class", "90% interval", "CPIC guidance / cautions", "top factors"):
+    for column in (
+        "rank",
+        "option",
+        "class",
+        "90% interval",
+        "stops for side effects",
+        "net benefit",
+        "chance best",
+        "CPIC guidance / cautions",
+        "top factors",
+    ):
         assert column in header[0]
+    assert "net benefit = P(response)" in result.stdout  # the utility the order was weighed by
+    # option classes in a clinician's words, not their ids
+    assert "tricyclic_antidepressant" not in result.stdout and "_" not in "".join(
+        line.split("\u2502")[3] for line in result.stdout.splitlines() if line.count("\u2502") > 4
+    )
     provenance = [line for line in result.stderr.splitlines() if line.startswith("model ")]
     assert len(provenance) == 1 and "; request " in provenance[0], result.stderr
 
