@@ -163,7 +163,9 @@ class Registry:
                 raise
         exp = self.client.get_experiment_by_name(name)
         if exp is None:  # created and deleted meanwhile: a real conflict, not a race to paper over
-            raise RegistryError(f"experiment {name!r} was created and removed by another process while this one started")
+            raise RegistryError(
+                f"experiment {name!r} was created and removed by another process while this one started"
+            )
         return str(exp.experiment_id)
 
     # -- registered models and aliases
