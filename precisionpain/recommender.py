@@ -526,29 +526,15 @@ class Recommender:
         *,
         checkpoint: Checkpoint = _no_checkpoint,
         preferences: Sequence[Preferences] | None = None,
-    ) -> list[ScoredRecommendation | PrecisionPainError]:
+    ) -> Iterator[ScoredRecommendation | PrecisionPainError]:
         """:meth:`score` for a batch whose patients fail alone: a patient whose own request breaks a rule (its
         candidate options, its ranking) gets that error in its place and the others are still answered. What
-        ``checkpoint`` raises (a deadline, a cancelled call) stops the whole batch."""
-        return list(
-            self.iter_score_items(
-                profiles, candidate_ids, top_k, checkpoint=checkpoint, preferences=preferences
-            )
-        )
+        ``checkpoint`` raises (a deadline, a cancelled call) stops the whole batch.
 
-    def iter_score_items(
-        self,
-        profiles: Sequence[PatientProfile],
-        candidate_ids: Sequence[Sequence[str] | None] | None = None,
-        top_k: int | Sequence[int] = DEFAULT_TOP_K,
-        *,
-        checkpoint: Checkpoint = _no_checkpoint,
-        preferences: Sequence[Preferences] | None = None,
-    ) -> Iterator[ScoredRecommendation | PrecisionPainError]:
-        """:meth:`score_items` one patient at a time, in order: features, predictions and TreeSHAP still run once
-        for the whole batch (on the first ``next``), the ranking per patient as it is asked for. A caller that
-        writes each answer out before asking for the next keeps only one patient's objects alive: with a large
-        batch held whole, the garbage collector's passes over them cost a fifth of the time."""
+        The answers come one patient at a time, in order: features, predictions and TreeSHAP run once for the
+        whole batch (on the first ``next``), the ranking per patient as it is asked for. A caller that writes each
+        answer out before asking for the next keeps only one patient's objects alive: with a large batch held
+        whole, the garbage collector's passes over them cost a fifth of the time."""
         n = len(profiles)
         if n == 0:
             return

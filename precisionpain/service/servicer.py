@@ -140,7 +140,7 @@ class RecommendationServicer:
         valid = [p for p in prepared if p is not None]
         # written out patient by patient: only one patient's answer objects are alive at a time
         scored = iter(
-            model.engine.iter_score_items(
+            model.engine.score_items(
                 [p.profile for p in valid],
                 [p.candidates or None for p in valid],
                 [p.top_k for p in valid],
