@@ -22,6 +22,21 @@ explains every option (top-8 contributions of each shown option, as ``score`` wr
       per-task overhead, and the output size from the bytes written per patient. CPU time, not wall time: on a
       shared machine the wall time of a task includes the time other jobs held the core.
 
+With ``--train-patients N`` (0 skips it; ``--skip-score`` skips (i)-(v)) it also times ``precisionpain train`` on N
+synthetic patients, each engine in its own child process, with the same config (``--train-config``, default the
+shipped models/response_model.yaml):
+
+(vi)   ``train --engine local`` against ``train --engine dask`` on a LocalCluster of 2 single-threaded worker
+       processes whose memory limit (``--worker-memory-mib``, default half the cohort's size in memory, at least 768 MiB)
+       is below the cohort's size from about 800,000 patients on: wall time, fit time, peak RSS of the training process and of each worker, boosters trained, and
+       the held-out metrics of both runs side by side;
+(vii)  the cohort written as a partitioned dataset (``cohort --engine dask``, 2 workers): CPU seconds per partition;
+(viii) a capacity table for 10M and 100M patients from those measured costs: cohort generation simulated as in (v);
+       training extrapolated linearly in rows from the measured dask fit (boosters x rows per worker), with the
+       fewest workers whose share of the training rows stays under the memory limit measured per row.
+
+    OMP_WAIT_POLICY=passive .venv/bin/python benchmarks/scale_bench.py --skip-score --train-patients 1000000
+
 The machine is shared: the load average is printed before and after, and figures move between runs. Each target
 is printed with PASS or MISS; ``--strict`` exits 1 when one is missed. ``--quick`` runs a small version to check
 the script (not the capacity figures).
@@ -53,8 +68,13 @@ from serve_bench import load_average, train_package  # noqa: E402  (the same mod
 
 REPO = HERE.parent
 TARGETS = {"scaling": 1.7, "per_worker": 0.8}
-QUICK = {"cohort": 5_000, "patients": 2_000, "partition_rows": 250, "batch": 200}
+QUICK = {
+    "cohort": 5_000, "patients": 2_000, "partition_rows": 250, "batch": 200, "train_patients": 6_000,
+    "partition_chunk": 2_000,
+}  # fmt: skip
 TOP_K = 8
+#: a worker process needs about this much before it holds any data (Python, numpy, pandas, xgboost, dask)
+WORKER_FLOOR_MIB = 768
 
 
 def verdict(ok: bool) -> str:
@@ -183,6 +203,170 @@ def human_s(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
+# --------------------------------------------------------------------------------------------- training
+
+
+def _child(argv: list[str]) -> tuple[float, float, str]:
+    """Run ``precisionpain ARGV`` in a child process: (wall s, its peak RSS in MiB, its stderr)."""
+    import subprocess
+
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "precisionpain.cli", *argv],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    err = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"precisionpain {' '.join(argv[:1])} failed ({proc.returncode}):\n{err[-3000:]}")
+    return time.perf_counter() - started, usage.ru_maxrss / 1024.0, err
+
+
+def _rss_now_mib() -> float:
+    """On a worker: its resident memory now (Linux /proc)."""
+    with open("/proc/self/status", encoding="ascii") as fh:
+        line = next(x for x in fh if x.startswith("VmRSS:"))
+    return float(line.split()[1]) / 1024.0
+
+
+def _cohort_mib(path: Path) -> float:
+    import pyarrow.parquet as pq
+
+    return float(pq.read_table(path).to_pandas().memory_usage(deep=True).sum()) / 2**20
+
+
+def _run_metrics(tracking_uri: str, name: str) -> dict[str, float]:
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri)
+    version = client.get_model_version_by_alias(name, "challenger")
+    return dict(client.get_run(version.run_id).data.metrics)
+
+
+def _write_config(source: Path, name: str, out: Path, options: str | None) -> Path:
+    import yaml
+
+    data = yaml.safe_load(source.read_text(encoding="utf-8"))
+    data["registered_model"] = name
+    data["experiment"] = name
+    if options:
+        data["options"] = options.split(",")
+    out.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return out
+
+
+def _part_cost(plan: Any, chunk: int) -> float:
+    """On a worker: write one cohort partition; its CPU seconds."""
+    from precisionpain.scale.cohort import write_cohort_part
+
+    started = time.process_time()
+    write_cohort_part(plan, chunk)
+    return time.process_time() - started
+
+
+def train_section(args: argparse.Namespace, tmp: Path) -> None:
+    from dask.distributed import Client, LocalCluster
+
+    from precisionpain.models.config import default_config_path
+    from precisionpain.scale.cohort import plan_cohort
+
+    n = args.train_patients
+    data = tmp / "train" / "cohort.parquet"
+    gen_s, _, _ = _child(["cohort", "--n", str(n), "--seed", "7", "--out", str(data)])
+    cohort_mib = _cohort_mib(data)
+    limit_mib = args.worker_memory_mib or max(WORKER_FLOOR_MIB, int(cohort_mib / 2))
+    source = args.train_config or default_config_path(REPO)
+    which = f"options {args.train_options}" if args.train_options else "every option of the config"
+    print(
+        f"(vi)  train on {n:,} patients ({source.relative_to(REPO) if source.is_relative_to(REPO) else source}, "
+        f"{which}): "
+        f"the cohort is {cohort_mib:,.0f} MiB in memory ({gen_s:.0f} s to write); worker memory limit "
+        f"{limit_mib:,} MiB ({'below' if limit_mib < cohort_mib else 'NOT below'} the cohort)"
+    )
+    home = tmp / "train" / "home"
+    common = ["--data", str(data), "--home", str(home), "--tracking-uri", f"sqlite:///{home / 'mlflow.db'}"]
+    home.mkdir(parents=True)
+    runs: dict[str, dict[str, Any]] = {}
+    local_cfg = _write_config(source, "bench-train-local", tmp / "train" / "local.yaml", args.train_options)
+    wall, rss, err = _child(["train", "--config", str(local_cfg), *common])
+    runs["local"] = {"wall_s": wall, "rss_mib": rss, "stderr": err, "workers_mib": []}
+    dask_cfg = _write_config(source, "bench-train-dask", tmp / "train" / "dask.yaml", args.train_options)
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None,
+            memory_limit=f"{limit_mib}MiB",
+        ) as cluster,
+        Client(cluster) as client,
+    ):  # fmt: skip
+        base_mib = max(client.run(_rss_now_mib).values())
+        wall, rss, err = _child(
+            ["train", "--config", str(dask_cfg), "--engine", "dask", "--scheduler", cluster.scheduler_address, *common]
+        )
+        workers_mib = list(client.run(_peak_rss_mib).values())
+        plan = plan_cohort(n, 7, args.partition_chunk, str(tmp / "train" / "parts"), None)
+        chunks = list(range(math.ceil(n / args.partition_chunk)))
+        costs = client.gather(client.map(functools.partial(_part_cost, plan), chunks, pure=False))
+    runs["dask"] = {"wall_s": wall, "rss_mib": rss, "stderr": err, "workers_mib": workers_mib}
+    for engine, r in runs.items():
+        fit = _fit_seconds(r["stderr"])
+        boosters = next((line for line in r["stderr"].splitlines() if "boosters with xgboost.dask" in line), "")
+        r["fit_s"] = fit
+        workers = ", ".join(f"{m:,.0f} MiB" for m in r["workers_mib"])
+        print(
+            f"      {engine:5s}: whole run {r['wall_s']:,.0f} s, fit {fit:,.0f} s; peak RSS of the training process "
+            f"{r['rss_mib']:,.0f} MiB" + (f"; per worker {workers} (limit {limit_mib:,} MiB)" if workers else "")
+            + (f"; {boosters.strip()}" if boosters else "")
+        )
+    metrics = {e: _run_metrics(f"sqlite:///{home / 'mlflow.db'}", f"bench-train-{e}") for e in runs}
+    shown = ("auc_mean", "brier_mean", "log_loss_mean", "ece_max", "dr_policy_value", "regret")
+    print(
+        "      held-out: "
+        + "; ".join(f"{k} {metrics['local'].get(k, math.nan):.4f} / {metrics['dask'].get(k, math.nan):.4f}" for k in shown)
+        + " (local / dask)"
+    )
+    print(
+        f"(vii) cohort --engine dask, 2 workers: {len(costs)} partitions of {args.partition_chunk:,}: CPU "
+        f"{statistics.fmean(costs):.1f} s per partition ({args.partition_chunk / statistics.fmean(costs):,.0f} "
+        "patients per CPU-second)"
+    )
+    boosters_n = _boosters(runs["dask"]["stderr"])
+    per_row_fit_s = runs["dask"]["fit_s"] * 2 / n  # CPU-seconds per training row over the 2 workers
+    worker_base_mib = base_mib
+    per_row_mib = max(1e-9, (max(runs["dask"]["workers_mib"]) - worker_base_mib) / (n / 2))
+    rng = np.random.default_rng(5)
+    print(
+        f"(viii) capacity, extrapolated linearly from (vi) and (vii): training {per_row_fit_s * 1e6:,.0f} "
+        f"CPU-us per patient over {boosters_n} boosters; workers' memory above their {worker_base_mib:.0f} MiB at start "
+        f"{per_row_mib * 2**20:,.0f} bytes per patient of the cohort"
+    )
+    print("      patients     min workers at the limit    cohort on 16 / 64      train on 16 / 64 workers")
+    for total in (10_000_000, 100_000_000):
+        need = max(1, math.ceil(total * per_row_mib / max(1.0, limit_mib - worker_base_mib)))
+        parts = math.ceil(total / args.partition_chunk)
+        gen = [human_s(simulate(costs, parts, w, 0.05, rng)) for w in (16, 64)]
+        fit = [human_s(total * per_row_fit_s / w) for w in (16, 64)]
+        print(f"      {total:>11,}   {need:>10,} x {limit_mib:,} MiB     {gen[0]:>7} / {gen[1]:<7}     {fit[0]:>7} / {fit[1]}")
+
+
+def _fit_seconds(stderr: str) -> float:
+    import re
+
+    found = re.search(r"\(fit (\d+) s, whole run", stderr)
+    return float(found.group(1)) if found else math.nan
+
+
+def _boosters(stderr: str) -> int:
+    import re
+
+    found = re.search(r"trained ([\d,]+) boosters", stderr)
+    return int(found.group(1).replace(",", "")) if found else 0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model-path", type=Path, help="an existing model package (skips training)")
@@ -193,6 +377,16 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1_000, help="patients in the in-process RecommendBatch")
     parser.add_argument("--quick", action="store_true", help="a small run to check the script (not capacity figures)")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument("--skip-score", action="store_true", help="leave out (i)-(v)")
+    parser.add_argument(
+        "--train-patients", type=int, default=1_000_000, help="patients for (vi)-(viii); 0 leaves them out"
+    )
+    parser.add_argument("--train-config", type=Path, help="training config (default: the shipped one)")
+    parser.add_argument(
+        "--train-options", help="comma-separated option ids trained in (vi) (default: the config's, all 28)"
+    )
+    parser.add_argument("--worker-memory-mib", type=int, help="worker memory limit in (vi) (default: cohort / 2)")
+    parser.add_argument("--partition-chunk", type=int, default=100_000, help="patients per cohort partition in (vii)")
     args = parser.parse_args()
     if args.quick:
         for key, value in QUICK.items():
@@ -205,84 +399,87 @@ def main() -> None:
     results: dict[str, bool] = {}
     with tempfile.TemporaryDirectory(prefix="scale-bench-") as tmp_name:
         tmp = Path(tmp_name)
-        package_dir = args.model_path or train_package(args.save_model or tmp / "package", args.cohort, seed=7)
-        data = write_dataset(tmp / "data", args.patients, args.partition_rows, seed=99)
-        partitions, _ = list_partitions(data, args.partition_rows)
-        n = sum(p.rows for p in partitions)
-        spec = ModelSpec(_catalog_sha256(), path=str(Path(package_dir).resolve()))
-        meta = loaded_model(spec).engine.package.metadata
-        print(
-            f"model: {package_dir} ({len(meta.option_ids)} options, all explained, top {TOP_K}; "
-            f"{len(meta.feature_ids)} features); {n:,} patients in {len(partitions)} partitions of "
-            f"{args.partition_rows:,}"
-        )
-
-        batch_size = min(args.batch, n // 4)
-        batch_rate = in_process_batch(Path(package_dir), data, batch_size)
-        print(
-            f"(i)   in-process RecommendBatch of {batch_size:,} patients (new ones each time, median of 3): "
-            f"{batch_rate:,.0f} patients/s"
-        )
-
-        run_engine(spec, partitions[:1], tmp / "local-warm", "local", None)
-        local_s, _ = run_engine(spec, partitions, tmp / "local", "local", None)
-        local_rate = n / local_s
-        print(f"(ii)  score --engine local: {n:,} patients in {local_s:.1f} s = {local_rate:,.0f} patients/s")
-
-        runs = {w: dask_run(spec, partitions, tmp, w) for w in (1, 2)}
-        rates = {w: n / r["wall_s"] for w, r in runs.items()}
-        for w, r in runs.items():
-            cold_rate = n / (r["ready_s"] + r["wall_s"])
-            busy = sum(p.cpu_seconds for p in r["results"]) / (r["wall_s"] * w)
+        if not args.skip_score:
+            package_dir = args.model_path or train_package(args.save_model or tmp / "package", args.cohort, seed=7)
+            data = write_dataset(tmp / "data", args.patients, args.partition_rows, seed=99)
+            partitions, _ = list_partitions(data, args.partition_rows)
+            n = sum(p.rows for p in partitions)
+            spec = ModelSpec(_catalog_sha256(), path=str(Path(package_dir).resolve()))
+            meta = loaded_model(spec).engine.package.metadata
             print(
-                f"(iii) score --engine dask, {w} worker{'s' if w > 1 else ''}: {rates[w]:,.0f} patients/s "
-                f"({r['wall_s']:.1f} s; cold, with cluster start {r['start_s']:.1f} s and model load on every "
-                f"worker: {cold_rate:,.0f} patients/s); the workers had {busy:.0%} of their cores (CPU time in "
-                "the tasks / wall time); peak RSS per worker "
-                + ", ".join(f"{m:,.0f} MiB" for m in r["peak_mib"])
+                f"model: {package_dir} ({len(meta.option_ids)} options, all explained, top {TOP_K}; "
+                f"{len(meta.feature_ids)} features); {n:,} patients in {len(partitions)} partitions of "
+                f"{args.partition_rows:,}"
             )
-        scaling = rates[2] / rates[1]
-        per_worker = rates[2] / 2 / batch_rate
-        results["scaling"] = scaling >= TARGETS["scaling"]
-        results["per_worker"] = per_worker >= TARGETS["per_worker"]
-        print(
-            f"      scaling 1 -> 2 workers: {scaling:.2f} x [target >= {TARGETS['scaling']}: "
-            f"{verdict(results['scaling'])}]"
-        )
-        print(
-            f"      per worker with 2: {rates[2] / 2:,.0f} patients/s = {per_worker:.0%} of (i) "
-            f"[target >= {TARGETS['per_worker']:.0%}: {verdict(results['per_worker'])}]; "
-            f"{rates[2] / 2 / local_rate:.0%} of (ii)"
-        )
 
-        two = runs[2]
-        costs = [r.seconds for r in two["results"]]
-        cpu_costs = [r.cpu_seconds for r in two["results"]]
-        overhead = max(0.0, (two["wall_s"] * 2 - sum(costs)) / len(costs))
-        out_bytes = sum(p.stat().st_size for p in (tmp / "dask-2").glob("part-*.parquet"))
-        per_patient_bytes = out_bytes / n
-        print(
-            f"(iv)  per partition of {args.partition_rows:,} (2 workers, inside the task): wall mean "
-            f"{statistics.fmean(costs):.2f} s, p95 {float(np.quantile(costs, 0.95)):.2f} s; CPU mean "
-            f"{statistics.fmean(cpu_costs):.2f} s ({args.partition_rows / statistics.fmean(cpu_costs):,.0f} patients "
-            f"per CPU-second, what a worker with its own core does); gap between tasks "
-            f"{overhead * 1000:.0f} ms per task (Dask's scheduling, and any wait for a core); output "
-            f"{per_patient_bytes:,.0f} bytes per patient (zstd Parquet)"
-        )
+            batch_size = min(args.batch, n // 4)
+            batch_rate = in_process_batch(Path(package_dir), data, batch_size)
+            print(
+                f"(i)   in-process RecommendBatch of {batch_size:,} patients (new ones each time, median of 3): "
+                f"{batch_rate:,.0f} patients/s"
+            )
 
-        rng = np.random.default_rng(11)
-        start_s = two["ready_s"]
-        print(
-            f"(v)   simulated wall time on workers with a core each (the measured CPU cost per partition resampled, "
-            f"greedy on free workers, + {overhead * 1000:.0f} ms per task, + {start_s:.0f} s start-up and model load):"
-        )
-        worker_counts = (2, 16, 64, 256)
-        print("      patients      " + "".join(f"{w:>12} workers" for w in worker_counts) + "      output")
-        for total in (10_000_000, 100_000_000):
-            parts = math.ceil(total / args.partition_rows)
-            cells = [human_s(start_s + simulate(cpu_costs, parts, w, overhead, rng)) for w in worker_counts]
-            size_gib = total * per_patient_bytes / 2**30
-            print(f"      {total:>11,}" + "".join(f"{c:>20}" for c in cells) + f"   {size_gib:,.0f} GiB")
+            run_engine(spec, partitions[:1], tmp / "local-warm", "local", None)
+            local_s, _ = run_engine(spec, partitions, tmp / "local", "local", None)
+            local_rate = n / local_s
+            print(f"(ii)  score --engine local: {n:,} patients in {local_s:.1f} s = {local_rate:,.0f} patients/s")
+
+            runs = {w: dask_run(spec, partitions, tmp, w) for w in (1, 2)}
+            rates = {w: n / r["wall_s"] for w, r in runs.items()}
+            for w, r in runs.items():
+                cold_rate = n / (r["ready_s"] + r["wall_s"])
+                busy = sum(p.cpu_seconds for p in r["results"]) / (r["wall_s"] * w)
+                print(
+                    f"(iii) score --engine dask, {w} worker{'s' if w > 1 else ''}: {rates[w]:,.0f} patients/s "
+                    f"({r['wall_s']:.1f} s; cold, with cluster start {r['start_s']:.1f} s and model load on every "
+                    f"worker: {cold_rate:,.0f} patients/s); the workers had {busy:.0%} of their cores (CPU time in "
+                    "the tasks / wall time); peak RSS per worker "
+                    + ", ".join(f"{m:,.0f} MiB" for m in r["peak_mib"])
+                )
+            scaling = rates[2] / rates[1]
+            per_worker = rates[2] / 2 / batch_rate
+            results["scaling"] = scaling >= TARGETS["scaling"]
+            results["per_worker"] = per_worker >= TARGETS["per_worker"]
+            print(
+                f"      scaling 1 -> 2 workers: {scaling:.2f} x [target >= {TARGETS['scaling']}: "
+                f"{verdict(results['scaling'])}]"
+            )
+            print(
+                f"      per worker with 2: {rates[2] / 2:,.0f} patients/s = {per_worker:.0%} of (i) "
+                f"[target >= {TARGETS['per_worker']:.0%}: {verdict(results['per_worker'])}]; "
+                f"{rates[2] / 2 / local_rate:.0%} of (ii)"
+            )
+
+            two = runs[2]
+            costs = [r.seconds for r in two["results"]]
+            cpu_costs = [r.cpu_seconds for r in two["results"]]
+            overhead = max(0.0, (two["wall_s"] * 2 - sum(costs)) / len(costs))
+            out_bytes = sum(p.stat().st_size for p in (tmp / "dask-2").glob("part-*.parquet"))
+            per_patient_bytes = out_bytes / n
+            print(
+                f"(iv)  per partition of {args.partition_rows:,} (2 workers, inside the task): wall mean "
+                f"{statistics.fmean(costs):.2f} s, p95 {float(np.quantile(costs, 0.95)):.2f} s; CPU mean "
+                f"{statistics.fmean(cpu_costs):.2f} s ({args.partition_rows / statistics.fmean(cpu_costs):,.0f} patients "
+                f"per CPU-second, what a worker with its own core does); gap between tasks "
+                f"{overhead * 1000:.0f} ms per task (Dask's scheduling, and any wait for a core); output "
+                f"{per_patient_bytes:,.0f} bytes per patient (zstd Parquet)"
+            )
+
+            rng = np.random.default_rng(11)
+            start_s = two["ready_s"]
+            print(
+                f"(v)   simulated wall time on workers with a core each (the measured CPU cost per partition resampled, "
+                f"greedy on free workers, + {overhead * 1000:.0f} ms per task, + {start_s:.0f} s start-up and model load):"
+            )
+            worker_counts = (2, 16, 64, 256)
+            print("      patients      " + "".join(f"{w:>12} workers" for w in worker_counts) + "      output")
+            for total in (10_000_000, 100_000_000):
+                parts = math.ceil(total / args.partition_rows)
+                cells = [human_s(start_s + simulate(cpu_costs, parts, w, overhead, rng)) for w in worker_counts]
+                size_gib = total * per_patient_bytes / 2**30
+                print(f"      {total:>11,}" + "".join(f"{c:>20}" for c in cells) + f"   {size_gib:,.0f} GiB")
+        if args.train_patients > 0:
+            train_section(args, tmp)
     print(f"load average after: {load_average()}")
     met = sum(results.values())
     print(f"targets met: {met} of {len(results)}")
