@@ -97,7 +97,7 @@ def main() -> None:
     args = parser.parse_args()
     results = [replication(args.seed + r) for r in range(args.replications)]
     print(
-        f"IHDP-style response surface B, {args.replications} replications, n={N} ({N_TREATED} treated on average)"
+        f"IHDP-style response surface B, {args.replications} replications, n={N} (treated: see below)"
     )
     print(f"{'strategy':>14} {'sqrt-PEHE within':>18} {'sqrt-PEHE out-of-sample':>24}")
     for strategy in STRATEGIES:
