@@ -275,14 +275,30 @@ class TreatmentOptionCatalog(FrozenModel):
         return self
 
     def get(self, option_id: str) -> TreatmentOption:
-        for o in self.options:
-            if o.id == option_id:
-                return o
-        raise KeyError(option_id)
+        option = _option_index(self).get(option_id)
+        if option is None:
+            raise KeyError(option_id)
+        return option
 
     @property
     def ids(self) -> tuple[str, ...]:
         return tuple(o.id for o in self.options)
+
+
+#: Each option catalog's options by id, kept beside the catalog (frozen: its options never change); the ranking
+#: looks every option up per patient, which a scan of the tuple made quadratic in the number of options.
+_OPTION_INDEXES: dict[int, tuple[TreatmentOptionCatalog, dict[str, TreatmentOption]]] = {}
+
+
+def _option_index(catalog: TreatmentOptionCatalog) -> dict[str, TreatmentOption]:
+    hit = _OPTION_INDEXES.get(id(catalog))
+    if hit is not None and hit[0] is catalog:
+        return hit[1]
+    index = {o.id: o for o in catalog.options}
+    if len(_OPTION_INDEXES) >= 16:  # catalogs of models loaded and unloaded: keep the last few
+        _OPTION_INDEXES.clear()
+    _OPTION_INDEXES[id(catalog)] = (catalog, index)  # holding the catalog keeps its id from being reused
+    return index
 
 
 PhenotypeTerm = Literal[
