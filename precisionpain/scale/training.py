@@ -64,7 +64,7 @@ class DaskBoosting:
         import dask.array as da
 
         parts = [p for p in np.array_split(a, self.n_workers) if p.shape[0]] or [a]
-        futures = self.client.scatter(parts)
+        futures = self.client.scatter(parts, hash=False)  # new keys: the same rows sent again are new data
         return da.concatenate(
             [
                 da.from_delayed(dask.delayed(f), shape=p.shape, dtype=p.dtype)
