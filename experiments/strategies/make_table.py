@@ -106,7 +106,9 @@ def provenance(runs: dict[str, Any]) -> list[str]:
     ]
     for strategy in STRATEGIES:
         run = runs[strategy]
-        lines.append(f"  - {label(strategy, run)} (run `{run.info.run_id}`): {run.data.tags.get('precisionpain.promotion.decision', '')}")
+        lines.append(
+            f"  - {label(strategy, run)} (run `{run.info.run_id}`): {run.data.tags.get('precisionpain.promotion.decision', '')}"
+        )
     return lines
 
 
@@ -118,23 +120,31 @@ def main() -> None:
         action="append",
         help="MLflow store holding one replicate (one cohort) of the comparison; repeat for more replicates.",
     )
-    parser.add_argument("--experiment", default="strategies")
+    parser.add_argument(
+        "--experiment",
+        action="append",
+        help="MLflow experiment of each --tracking-uri, in the same order (default: strategies for all).",
+    )
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("results.md"))
     parser.add_argument("--commands", type=Path, help="A text file with the commands that produced the runs.")
     args = parser.parse_args()
-    replicates = [latest_runs(uri, args.experiment) for uri in args.tracking_uri]
+    experiments = args.experiment or ["strategies"] * len(args.tracking_uri)
+    if len(experiments) != len(args.tracking_uri):
+        raise SystemExit("give one --experiment per --tracking-uri, or none")
+    replicates = [latest_runs(uri, exp) for uri, exp in zip(args.tracking_uri, experiments, strict=True)]
     lines = [
         "# Strategy comparison: T-, S-, IPW-weighted T-, X- and DR-learner, and auto",
         "",
         f"Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by `experiments/strategies/make_table.py` from the MLflow "
-        f"runs of experiment `{args.experiment}`. Metrics are on the held-out 20% of patients; regret, top-1, "
+        f"runs of experiment(s) {', '.join(f'`{e}`' for e in dict.fromkeys(experiments))}. Metrics are on the held-out 20% of patients; regret, top-1, "
         "Kendall tau, true policy value, sqrt-PEHE, ECE vs truth and interval coverage use the synthetic cohort's "
         "true response probabilities (never seen in training). Times are wall-clock seconds on 2 shared cores.",
     ]
     for runs in replicates:
         first = runs[STRATEGIES[0]].data
         if len(replicates) > 1:
-            lines += ["", f"## Cohort `{first.tags.get('precisionpain.data_file')}`"]
+            n_options = first.params.get("n_options", "?")
+            lines += ["", f"## Cohort `{first.tags.get('precisionpain.data_file')}` ({n_options} options)"]
         lines += ["", *table(runs), "", *provenance(runs)]
     if args.commands is not None:
         lines += ["", "Commands:", "", "```", *args.commands.read_text().strip().splitlines(), "```"]

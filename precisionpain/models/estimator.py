@@ -67,8 +67,8 @@ IntervalMethod = Literal["jackknife", "bootstrap", "none"]
 
 OBJECTIVES: tuple[str, ...] = ("binary", "regression")
 STRATEGIES: tuple[str, ...] = ("t_learner", "s_learner", "ipw_t_learner", "x_learner", "dr_learner", "auto")
-#: what ``strategy="auto"`` chooses among (the strategies with one booster per option), the default first
-AUTO_CANDIDATES: tuple[str, ...] = ("t_learner", "ipw_t_learner", "x_learner", "dr_learner")
+#: what ``strategy="auto"`` chooses among, the default first
+AUTO_CANDIDATES: tuple[str, ...] = ("t_learner", "s_learner", "ipw_t_learner", "x_learner", "dr_learner")
 CALIBRATIONS: tuple[str, ...] = ("auto", "isotonic", "sigmoid", "none")
 INTERVAL_METHODS: tuple[str, ...] = ("jackknife", "bootstrap", "none")
 SINGLE_CLASS: tuple[str, ...] = ("error", "prior")
@@ -227,7 +227,9 @@ class TreatmentResponseModel(BaseEstimator):
         covariate mix), ``"s_learner"`` (one booster on all rows with the option as one-hot columns), or the
         meta-learners ``"x_learner"`` and ``"dr_learner"`` (the T-learner followed by correction trees fitted to
         imputed effects or doubly robust pseudo-outcomes, see :mod:`precisionpain.models.learners`; jackknife or
-        no intervals).
+        no intervals), or ``"auto"``: one of ``AUTO_CANDIDATES`` chosen by a cross-fitted doubly robust policy
+        value (see ``_choose_strategy``; ``strategy_`` is the choice, ``strategy_scores_`` every candidate's
+        score; about twice the candidates' fits together, plus the chosen one's).
     n_estimators: upper bound on boosting rounds; the actual count comes from cross-validated early stopping.
     learning_rate, max_depth, min_child_weight, subsample, colsample_bytree, reg_lambda, tree_method, max_bin:
         XGBoost tree parameters (``reg_lambda`` is XGBoost's ``lambda``).
@@ -503,10 +505,17 @@ class TreatmentResponseModel(BaseEstimator):
         chosen = str(self.strategy)
         if chosen == "auto":
             chosen, scores = self._choose_strategy(Xv, names, options, codes, yv, wv)
-        self._fit_checked(Xv, names, options, codes, yv, wv, propensity_model, strategy=chosen)
-        self.strategy_ = chosen
+        self.strategy_ = chosen  # before the fit: the serving boosters are laid out for it
         self.strategy_scores_ = scores
+        self._fit_checked(Xv, names, options, codes, yv, wv, propensity_model, strategy=chosen)
         return self
+
+    @property
+    def _layout(self) -> str:
+        """The strategy the fitted boosters follow: ``strategy``, or for ``"auto"`` the one it chose."""
+        if self.strategy == "auto":
+            return str(getattr(self, "strategy_", "t_learner"))
+        return str(self.strategy)
 
     def _choose_strategy(
         self,
@@ -867,9 +876,9 @@ class TreatmentResponseModel(BaseEstimator):
         probe = synthetic if probe is None else np.concatenate([probe, synthetic])
 
         def as_input(rows: np.ndarray) -> np.ndarray:
-            return self._stack_design(rows[:8]) if self.strategy == "s_learner" else rows
+            return self._stack_design(rows[:8]) if self._layout == "s_learner" else rows
 
-        if self.strategy == "s_learner":
+        if self._layout == "s_learner":
             point = self.boosters_[options[0]]
             reps = list(self.interval_boosters_[options[0]])
         else:
@@ -941,11 +950,11 @@ class TreatmentResponseModel(BaseEstimator):
         n = X32.shape[0]
         k = len(self.options_)
         parts = []
-        step = max(1, _CHUNK_ROWS // k) if self.strategy == "s_learner" else _CHUNK_ROWS
+        step = max(1, _CHUNK_ROWS // k) if self._layout == "s_learner" else _CHUNK_ROWS
         for start in range(0, n, step):
             chunk = X32[start : start + step]
             m = chunk.shape[0]
-            if self.strategy == "s_learner":
+            if self._layout == "s_learner":
                 out = boosting.predict_margins(booster, self._stack_design(chunk))  # (k*m, r)
                 parts.append(out.reshape(k, m, -1).transpose(1, 0, 2))
             else:
@@ -963,7 +972,7 @@ class TreatmentResponseModel(BaseEstimator):
             )
         if n > SMALL_BATCH_ROWS or self._interval_table_ is None:
             return self._margins(self._interval_booster_, X32)
-        if self.strategy == "s_learner":
+        if self._layout == "s_learner":
             out = self._interval_table_.margins(self._stack_design(X32))  # (k*n, r)
             return out.reshape(k, n, -1).transpose(1, 0, 2)
         return self._interval_table_.margins(X32).reshape(n, k, -1)
@@ -1087,7 +1096,7 @@ class TreatmentResponseModel(BaseEstimator):
                 [Violation("option", "must be one of the fitted options (options_)", kind_of(option))],
             )
         X32 = self._features(X)
-        if self.strategy != "s_learner":
+        if self._layout != "s_learner":
             return X32
         onehot = np.zeros((X32.shape[0], len(self.options_)), dtype=np.float32)
         onehot[:, self.options_.index(option)] = 1.0
@@ -1102,7 +1111,7 @@ class TreatmentResponseModel(BaseEstimator):
         chosen = self._check_option_list(options, "explain")
         n, p = X32.shape
         idx = [self.options_.index(o) for o in chosen]
-        if self.strategy == "s_learner":
+        if self._layout == "s_learner":
             k = len(self.options_)
             onehot = np.zeros((len(idx) * n, k), dtype=np.float32)
             for pos, j in enumerate(idx):

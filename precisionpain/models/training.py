@@ -404,6 +404,8 @@ def train(
         if estimator.strategy_scores_:  # strategy: auto
             mlflow.log_metrics({f"strategy_auto.{k}": v for k, v in estimator.strategy_scores_.items()})
             mlflow.set_tag(TAG + "strategy_chosen", strategy)
+            # the package is a model of the chosen strategy (saved, loaded and served like one)
+            estimator.set_params(strategy=strategy)
         overlap = overlap_summary(estimator)
         mlflow.log_metrics({f"overlap.{k}": v for k, v in overlap.items()})
         mlflow.log_dict({str(o): f.to_dict() for o, f in estimator.option_fits_.items()}, "fit/options.json")
