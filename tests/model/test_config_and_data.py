@@ -34,7 +34,7 @@ def test_bad_config_lists_every_problem_in_one_error(tmp_path: Path) -> None:
     data["seed"] = "seven"
     data["split"] = {"test_fraction": 1.5, "group_column": "patient_id"}
     data["model"] = {
-        "strategy": "x_learner",
+        "strategy": "r_learner",
         "calibration": "platt",
         "xgboost": {"max_depth": 0, "learning_rate": 2.0, "objective": "reg:squarederror"},
         "interval": {"method": "jackknife", "alpha": 0.7},
