@@ -53,7 +53,8 @@ def test_recommend_table(cli, shared_server: ServerProcess) -> None:  # type: ig
     def cells(line: str) -> list[str]:
         return [c.strip() for c in line.split("\u2502")[1:-1]]
 
-    rows = {cells(line)[0]: line for line in ranked.splitlines() if len(cells(line)) > 1}
+    # the rank cell is the rank, marked "=" when the option is one of equally good choices
+    rows = {cells(line)[0].removesuffix("="): line for line in ranked.splitlines() if len(cells(line)) > 1}
     excluded_rows = {cells(line)[0]: line for line in excluded.splitlines() if len(cells(line)) > 1}
     for option in answer["options"]:
         tier = GuidelineTier(option["guideline"]["tier"].removeprefix("GUIDELINE_TIER_").lower())
