@@ -144,7 +144,13 @@ def _warm(spec: Any, partition: Any, out: str) -> int:
 
 
 def _peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    """Peak resident memory of this process's own address space (Linux VmHWM). Not ru_maxrss: Linux keeps that
+    across execve, so a worker spawned by a process that once held a cohort would report the parent's peak."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            return float(next(x for x in fh if x.startswith("VmHWM:")).split()[1]) / 1024.0
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def run_engine(spec: Any, partitions: list[Any], out: Path, engine: str, scheduler: str | None) -> tuple[float, list[Any]]:
@@ -235,9 +241,16 @@ def _rss_now_mib() -> float:
 
 
 def _cohort_mib(path: Path) -> float:
-    import pyarrow.parquet as pq
+    """The cohort's size in memory as pandas holds it, measured in a child process (so the children started
+    after it do not inherit this process's peak in their ru_maxrss)."""
+    import subprocess
 
-    return float(pq.read_table(path).to_pandas().memory_usage(deep=True).sum()) / 2**20
+    code = (
+        "import sys, pyarrow.parquet as pq; "
+        "print(pq.read_table(sys.argv[1]).to_pandas().memory_usage(deep=True).sum() / 2**20)"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(path)], check=True, capture_output=True, text=True)
+    return float(out.stdout.strip())
 
 
 def _run_metrics(tracking_uri: str, name: str) -> dict[str, float]:
@@ -308,9 +321,6 @@ def train_section(args: argparse.Namespace, tmp: Path) -> None:
             ["train", "--config", str(dask_cfg), "--engine", "dask", "--scheduler", cluster.scheduler_address, *common]
         )
         workers_mib = list(client.run(_peak_rss_mib).values())
-        plan = plan_cohort(n, 7, args.partition_chunk, str(tmp / "train" / "parts"), None)
-        chunks = list(range(math.ceil(n / args.partition_chunk)))
-        costs = client.gather(client.map(functools.partial(_part_cost, plan), chunks, pure=False))
     runs["dask"] = {"wall_s": wall, "rss_mib": rss, "stderr": err, "workers_mib": workers_mib}
     for engine, r in runs.items():
         fit = _fit_seconds(r["stderr"])
@@ -329,6 +339,14 @@ def train_section(args: argparse.Namespace, tmp: Path) -> None:
         + "; ".join(f"{k} {metrics['local'].get(k, math.nan):.4f} / {metrics['dask'].get(k, math.nan):.4f}" for k in shown)
         + " (local / dask)"
     )
+    # generating a chunk needs more than a training piece: its own cluster, without the training's limit
+    plan = plan_cohort(n, 7, args.partition_chunk, str(tmp / "train" / "parts"), None)
+    chunks = list(range(math.ceil(n / args.partition_chunk)))
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None) as cluster,
+        Client(cluster) as client,
+    ):
+        costs = client.gather(client.map(functools.partial(_part_cost, plan), chunks, pure=False))
     print(
         f"(vii) cohort --engine dask, 2 workers: {len(costs)} partitions of {args.partition_chunk:,}: CPU "
         f"{statistics.fmean(costs):.1f} s per partition ({args.partition_chunk / statistics.fmean(costs):,.0f} "
