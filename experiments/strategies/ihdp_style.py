@@ -96,9 +96,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     results = [replication(args.seed + r) for r in range(args.replications)]
-    print(
-        f"IHDP-style response surface B, {args.replications} replications, n={N} (treated: see below)"
-    )
+    print(f"IHDP-style response surface B, {args.replications} replications, n={N} (treated: see below)")
     print(f"{'strategy':>14} {'sqrt-PEHE within':>18} {'sqrt-PEHE out-of-sample':>24}")
     for strategy in STRATEGIES:
         within = np.array([r[strategy][0] for r in results])
