@@ -146,6 +146,7 @@ class DaskBoosting:
         stop: threading.Event | None = None,
         base_margin: np.ndarray | None = None,
         obj: Any = None,
+        min_improvement: float = 1e-12,
     ) -> Any:
         from xgboost import dask as dxgb
 
@@ -172,7 +173,7 @@ class DaskBoosting:
             loss = np.asarray(out["history"]["v"][metric], dtype=np.float64)
             curves.append(pieces[k].weight_sum * (loss * loss if metric == "rmse" else loss))
             trained.append((out["booster"], dval))
-        n_rounds = _best_rounds(curves, patience)
+        n_rounds = _best_rounds(curves, patience, min_improvement)
         oof = np.empty(X.shape[0], dtype=np.float64)
         boosters = []
         for k, (booster, dval) in enumerate(trained):
@@ -180,7 +181,9 @@ class DaskBoosting:
             margins = dxgb.predict(self.client, cut, dval, output_margin=True)
             oof[fold == k] = np.asarray(self.client.compute(margins).result(), dtype=np.float64)
             boosters.append(cut)
-        return CrossFit(tuple(boosters), oof, n_rounds)
+        # each fold's weighted held-out loss at the round kept (what tuning compares settings by)
+        fold_losses = tuple(float(c[n_rounds - 1]) for c in curves)
+        return CrossFit(tuple(boosters), oof, n_rounds, fold_losses)
 
     def _train_final(
         self,
@@ -196,14 +199,15 @@ class DaskBoosting:
         return self._train(params, dtrain, n_rounds, obj=obj)["booster"]
 
 
-def _best_rounds(curves: list[np.ndarray], patience: int) -> int:
+def _best_rounds(curves: list[np.ndarray], patience: int, min_improvement: float = 1e-12) -> int:
     """The local engine's rule on the summed held-out loss: the first round after which ``patience`` rounds bring
-    no improvement, over the rounds every fold reached; the number of rounds to keep."""
+    no improvement of more than ``min_improvement`` (relative), over the rounds every fold reached; the number of
+    rounds to keep."""
     reached = min(c.shape[0] for c in curves)
     total = np.sum([c[:reached] for c in curves], axis=0)
     best_loss, best_round = np.inf, 0
     for it in range(reached):
-        if it == 0 or total[it] < best_loss - 1e-12 * abs(best_loss):
+        if it == 0 or total[it] < best_loss - min_improvement * abs(best_loss):
             best_loss, best_round = float(total[it]), it
         elif it - best_round >= patience:
             break

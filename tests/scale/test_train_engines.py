@@ -79,6 +79,9 @@ def test_cross_fit_on_the_cluster_matches_the_local_cross_fit(cluster: Any) -> N
         return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
 
     assert abs(log_loss(remote.oof_margin) - log_loss(local.oof_margin)) < 0.01
+    # each fold's held-out loss at the round kept, as the local engine reports it (tuning compares settings by it)
+    assert len(remote.fold_losses) == 4
+    np.testing.assert_allclose(remote.fold_losses, local.fold_losses, rtol=0.05)
 
 
 def _run(tracking_uri: str, run_id: str) -> tuple[dict[str, float], set[str]]:
@@ -138,3 +141,15 @@ def test_train_on_the_dask_engine_gives_the_same_run_within_tolerance(
     assert type(ours.estimator) is type(theirs.estimator)
     assert ours.estimator.options_ == theirs.estimator.options_
     assert ours.estimator.get_params() == theirs.estimator.get_params()
+
+
+def test_rounds_kept_on_the_cluster_follow_the_minimum_improvement() -> None:
+    """A noise-free target (the X-learner's distillation) improves by ever smaller amounts: with a minimum relative
+    improvement the rounds stop where the local engine's would, not at the last round."""
+    from precisionpain.scale.training import _best_rounds
+
+    total = 1.0 + 1.0 / np.arange(1, 301)  # keeps falling: by about 10 / i**2 over the 10 rounds after round i
+    curves = [total / 2, total / 2]
+    assert _best_rounds(curves, patience=10) == 300
+    kept = _best_rounds(curves, patience=10, min_improvement=1e-3)
+    assert 80 < kept < 130  # 10 rounds stop gaining 0.1% near round 100
