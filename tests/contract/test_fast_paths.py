@@ -1,6 +1,7 @@
 """The serving hot path's shortcuts give exactly what the plain code gives, on many varied patients.
 
 - responses written as wire bytes == responses built field by field from the stage types;
+- a batch's answer framed as wire bytes == protobuf's serialisation, each answer copied into it once;
 - the engine's fused interval == ``TreatmentResponseModel.interval_from_margins`` (jackknife and bootstrap);
 - the engine's feature matrix == the feature layer's own table path;
 - one provenance object per clock second.
@@ -8,6 +9,7 @@
 
 from __future__ import annotations
 
+import tracemalloc
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from google.rpc import status_pb2
 
 from precisionpain.features.validate import validate_profile
 from precisionpain.recommender import ModelIdentity, Recommender
@@ -126,3 +129,42 @@ def test_one_provenance_per_clock_second(small_package) -> None:  # type: ignore
     assert first is second and first.generated_at == "2026-01-01T00:00:00Z"
     assert third is not first and third.generated_at == "2026-01-01T00:00:01Z"
     assert third.model_copy(update={"generated_at": first.generated_at}) == first
+
+
+def test_batch_answer_bytes_equal_protobufs_and_copy_each_answer_once() -> None:
+    rng = np.random.default_rng(11)
+    results: list[tuple[bool, bytes]] = []
+    for i, n_values in enumerate([0, 3, 15, 2_000, 9, 40_000, 1, 25_000, 300, 60_000] * 4):
+        if i % 7 == 3:  # an item that failed alone
+            status = status_pb2.Status(code=3, message="recommend request: 1 problem" + "." * n_values)
+            results.append((False, status.SerializeToString()))
+        else:
+            answer = service_pb2.RecommendResponse(
+                request_id="rid-batch", feature_values=rng.random(n_values)
+            )
+            results.append((True, answer.SerializeToString()))
+    expected = service_pb2.RecommendBatchResponse(request_id="rid-batch")
+    for ok, data in results:
+        item = expected.results.add()
+        if ok:
+            item.response.MergeFromString(data)
+        else:
+            item.error.MergeFromString(data)
+    answers_bytes = sum(len(data) for _, data in results)
+
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        framed = convert.batch_response_bytes("rid-batch", results)
+        peak_bytes = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+
+    assert framed == expected.SerializeToString(deterministic=True)
+    assert service_pb2.RecommendBatchResponse.FromString(framed) == expected
+    # the answer itself and its framing (a few bytes per item): no copy of an item on the way
+    framed_bytes = len(framed)
+    assert framed_bytes < answers_bytes + 16 * len(results)
+    assert peak_bytes < framed_bytes + answers_bytes // 10, (
+        f"{peak_bytes:,} bytes at the peak for {framed_bytes:,}"
+    )
