@@ -128,7 +128,9 @@ class RecommendationServicer:
             )
         model = self._model()
         prepared: list[_Prepared | None] = []
-        errors: dict[int, PrecisionPainError] = {}
+        # each failed item's google.rpc.Status bytes, not its exception: an exception kept here would hold this
+        # frame through its traceback (a cycle), and with it the whole batch's answers until a full collection
+        errors: dict[int, bytes] = {}
         for i, item in enumerate(request.requests):
             if i % 64 == 0:
                 call.checkpoint()
@@ -136,7 +138,7 @@ class RecommendationServicer:
                 prepared.append(self._prepare(model, item))
             except PrecisionPainError as exc:
                 prepared.append(None)
-                errors[i] = exc
+                errors[i] = status_for(exc, call.request_id).SerializeToString()
         valid = [p for p in prepared if p is not None]
         # written out patient by patient: only one patient's answer objects are alive at a time
         scored = iter(
@@ -152,7 +154,9 @@ class RecommendationServicer:
         size = 0
         for i, p in enumerate(prepared):
             outcome = errors[i] if p is None else next(scored)
-            if isinstance(outcome, PrecisionPainError):  # this item broke a rule: it fails alone
+            if isinstance(outcome, bytes):
+                results.append((False, outcome))
+            elif isinstance(outcome, PrecisionPainError):  # this item broke a rule: it fails alone
                 results.append((False, status_for(outcome, call.request_id).SerializeToString()))
             else:
                 if i % 64 == 0:
