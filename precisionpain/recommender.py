@@ -549,7 +549,9 @@ class Recommender:
             try:
                 wanted.append(self.candidates(profile, c))
             except PrecisionPainError as exc:
-                failed[i] = exc
+                # kept without its traceback, which holds this frame: a cycle that kept the batch's arrays (and,
+                # in the servicer, its answers) alive until a full collection
+                failed[i] = exc.with_traceback(None)
                 wanted.append(())
         checkpoint()
         X = self._feature_matrix(profiles)

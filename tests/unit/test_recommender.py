@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import gc
 import itertools
+import weakref
 
 import numpy as np
 import pytest
 import shap
 
 from precisionpain.benefit_harm import TIER_ORDER
-from precisionpain.errors import ModelCatalogMismatchError, ProfileValidationError
+from precisionpain.errors import ModelCatalogMismatchError, PrecisionPainError, ProfileValidationError
 from precisionpain.features.validate import validate_profile
 from precisionpain.recommender import ModelIdentity, Recommender
 
@@ -83,6 +85,25 @@ def test_candidates(engine, example_profile_dicts) -> None:  # type: ignore[no-u
     assert {e.option_id for e in out.explanations} == shown
     with pytest.raises(ProfileValidationError, match=r"candidate_option_ids\[1\]"):
         engine.recommend(profile, candidate_ids=["codeine", "aspirin_magic"])
+
+
+def test_a_batch_with_a_failed_patient_is_freed_without_the_collector(engine, example_profile_dicts) -> None:  # type: ignore[no-untyped-def]
+    """A patient whose candidates break a rule fails alone, and the error kept for it does not hold the batch: the
+    batch's feature matrix (and its SHAP arrays beside it) go as soon as the answers do, not at a full collection."""
+    profiles = [validate_profile(d) for d in example_profile_dicts.values()]
+    gc.collect()
+    gc.disable()
+    try:
+        items = list(engine.score_items(profiles, [["codeine", "aspirin_magic"]] + [None] * (len(profiles) - 1)))
+        assert isinstance(items[0], PrecisionPainError)
+        assert not any(isinstance(item, PrecisionPainError) for item in items[1:])
+        batch_matrix = weakref.ref(items[1].values.base)
+        assert batch_matrix().shape == (len(profiles), len(engine.package.catalog.feature_ids))
+        del items
+        held = batch_matrix() is not None
+        assert not held, "the batch's arrays outlived its answers (a reference cycle)"
+    finally:
+        gc.enable()
 
 
 def test_catalog_mismatch_is_refused(small_package) -> None:  # type: ignore[no-untyped-def]
