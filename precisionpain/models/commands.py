@@ -30,7 +30,7 @@ from precisionpain.cli_support import (
     refuse_overwrite,
 )
 from precisionpain.models.registry import store_location
-from precisionpain.scale.commands import EngineOpt, SchedulerOpt, engine_for_boosting
+from precisionpain.scale.commands import EngineOpt, SchedulerOpt, check_data_folder, engine_for_boosting
 from precisionpain.scale.engines import Engine
 
 if TYPE_CHECKING:
@@ -102,7 +102,12 @@ def _print_evaluation(console: Console, evaluation: EvaluationResult) -> None:
 
 
 def train_cmd(
-    data: Annotated[Path, typer.Option("--data", help="Cohort / training table (.parquet or .csv).")],
+    data: Annotated[
+        Path,
+        typer.Option(
+            "--data", help="Cohort / training table (.parquet or .csv), or a folder of .parquet part files."
+        ),
+    ],
     config: Annotated[
         Path | None,
         typer.Option(
@@ -121,6 +126,7 @@ def train_cmd(
     from precisionpain.models.config import default_config_path, load_train_config
     from precisionpain.models.training import train
 
+    check_data_folder(data)
     config = config or default_config_path(catalog_root)
     cfg = load_train_config(config, known_options=load_treatment_options(catalog_root).ids)
     uri, artifacts = store_location(home, tracking_uri)
@@ -158,7 +164,13 @@ def train_cmd(
 
 def evaluate_cmd(
     model: Annotated[str, typer.Option("--model", help="models:/NAME@ALIAS or models:/NAME/VERSION.")],
-    data: Annotated[Path, typer.Option("--data", help="Patient table with outcomes (.parquet or .csv).")],
+    data: Annotated[
+        Path,
+        typer.Option(
+            "--data",
+            help="Patient table with outcomes (.parquet or .csv), or a folder of .parquet part files.",
+        ),
+    ],
     split: Annotated[
         str,
         typer.Option(
@@ -192,6 +204,7 @@ def evaluate_cmd(
     refuse_overwrite(force, json=json_out)
     if split not in ("all", "test", "train"):
         raise ConfigError("--split", [Violation("--split", "must be one of all, test, train", "string")])
+    check_data_folder(data)
     eval_config = load_train_config(config).evaluation if config is not None else None
     uri, artifacts = store_location(home, tracking_uri)
     with sigterm_interrupts(), progress_steps(err_console, "evaluating") as step:

@@ -123,24 +123,42 @@ def _noop(_message: str, _fraction: float) -> None:
 
 
 def data_fingerprint(path: Path, frame: pd.DataFrame) -> str:
-    """sha256 of the file's bytes plus its shape: identifies the exact table a run read."""
+    """sha256 of the file's bytes plus its shape: identifies the exact table a run read. For a partitioned
+    dataset (a folder of part files), of each part's name and bytes in name order instead of the file's."""
     h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
+    if path.is_dir():
+        h.update(_partitioned().files_sha256(path).encode())
+    else:
+        with path.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
     h.update(f"{frame.shape[0]}x{frame.shape[1]}".encode())
     return h.hexdigest()
+
+
+# -- partitioned datasets: a folder of Parquet part files (``cohort --engine ...`` writes one) is read wherever a
+#    Parquet file is, by precisionpain.scale.datasets (files in name order, every file with the same columns)
+
+
+def _partitioned() -> Any:
+    from precisionpain.scale import datasets
+
+    return datasets
 
 
 def data_namespace(path: Path) -> str:
     """Whose patient ids a table holds: for a synthetic cohort file (parquet with the generator's metadata) the
     generator's seed and parameters, since its ids repeat in every cohort; "" for any other table."""
-    if path.suffix.lower() not in (".parquet", ".pq"):
+    if path.suffix.lower() not in (".parquet", ".pq") and not path.is_dir():
         return ""
     import pyarrow.parquet as pq
 
     try:
-        raw = pq.read_schema(path).metadata or {}
+        raw = (
+            _partitioned().file_schema_metadata(path)
+            if path.is_dir()
+            else pq.read_schema(path).metadata or {}
+        )
     except (OSError, ValueError):
         return ""
     meta = {k.decode("utf-8", "replace"): v.decode("utf-8", "replace")[:200] for k, v in raw.items()}
@@ -151,7 +169,11 @@ def data_namespace(path: Path) -> str:
 
 
 def read_table(path: Path, what: str = "training data") -> pd.DataFrame:
-    """A .parquet or .csv patient table; a missing or unreadable file is a DataError."""
+    """A .parquet or .csv patient table, or a folder of .parquet part files read as one table; a missing or
+    unreadable file is a DataError."""
+    if path.is_dir():
+        frame: pd.DataFrame = _partitioned().read_frame(path)
+        return frame
     if not path.is_file():
         raise DataError(what, [Violation(str(path), "file does not exist", "path")])
     suffix = path.suffix.lower()

@@ -66,6 +66,15 @@ def engine_for_boosting(engine: Engine, scheduler: str | None) -> Iterator[None]
     )
 
 
+def check_data_folder(data: Path) -> None:
+    """``--data`` of ``train`` and ``evaluate``: a folder must hold Parquet part files (checked before any other
+    work; a file is checked when it is read)."""
+    from precisionpain.scale import datasets
+
+    if data.is_dir():
+        datasets.data_files(data)
+
+
 def write_partitioned_cohort(
     n: int,
     seed: int,

@@ -81,9 +81,82 @@ def _data_files(filesystem: Any, root: str) -> list[str]:
     ]
     if not files:
         raise DataError(
-            "--data", [Violation("--data", "must hold at least one .parquet file", "folder without any")]
+            "--data",
+            [
+                Violation(
+                    "--data",
+                    "must hold at least one .parquet part file (a partitioned dataset as cohort --engine writes)",
+                    "a folder without .parquet files",
+                )
+            ],
         )
     return sorted(files)
+
+
+def data_files(location: str | Path) -> list[str]:
+    """The Parquet files of a dataset, as URIs pyarrow resolves: the file itself, or a folder's files in name
+    order (what :func:`list_partitions` cuts into partitions)."""
+    uri = dataset_uri(location)
+    filesystem, root = _filesystem(uri)
+    scheme = uri.split("://", 1)[0] + "://" if "://" in uri else ""
+    return [scheme + path for path in _data_files(filesystem, root)]
+
+
+def read_frame(location: str | Path) -> Any:
+    """A whole dataset (a Parquet file or a folder of part files) as one pandas DataFrame, its files in name order:
+    the parts of a partitioned cohort read back as the cohort written as one file. Every file must have the same
+    columns."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    tables = []
+    for uri in data_files(location):
+        filesystem, path = _filesystem(uri)
+        try:
+            tables.append(pq.read_table(path, filesystem=filesystem))
+        except (OSError, ValueError) as exc:
+            raise DataError(
+                "--data",
+                [
+                    Violation(
+                        "--data",
+                        "every file must be readable Parquet",
+                        f"unreadable file ({type(exc).__name__})",
+                    )
+                ],
+            ) from None
+    try:
+        table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        raise DataError(
+            "--data",
+            [Violation("--data", "every file must have the same columns and types", "files that differ")],
+        ) from None
+    return table.to_pandas()
+
+
+def file_schema_metadata(location: str | Path) -> dict[bytes, bytes]:
+    """The schema metadata of a dataset's first file (a cohort part carries the generator's metadata)."""
+    import pyarrow.parquet as pq
+
+    filesystem, path = _filesystem(data_files(location)[0])
+    with filesystem.open_input_file(path) as fh:
+        return dict(pq.ParquetFile(fh).schema_arrow.metadata or {})
+
+
+def files_sha256(location: str | Path) -> str:
+    """sha256 over a dataset's files: each one's name relative to the dataset and its bytes, in name order."""
+    import hashlib
+
+    uri = dataset_uri(location)
+    h = hashlib.sha256()
+    for file_uri in data_files(uri):
+        filesystem, path = _filesystem(file_uri)
+        h.update(posixpath.relpath(file_uri, uri).encode("utf-8") + b"\0")
+        with filesystem.open_input_stream(path) as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()
 
 
 def list_partitions(location: str | Path, partition_rows: int) -> tuple[list[Partition], list[str]]:
