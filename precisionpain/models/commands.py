@@ -30,7 +30,15 @@ from precisionpain.cli_support import (
     refuse_overwrite,
 )
 from precisionpain.models.registry import store_location
-from precisionpain.scale.commands import EngineOpt, SchedulerOpt, check_data_folder, engine_for_boosting
+from precisionpain.scale.commands import (
+    DEFAULT_PARTITION_ROWS,
+    EngineOpt,
+    EvaluateEngineOpt,
+    SchedulerOpt,
+    check_data_folder,
+    engine_for_boosting,
+    held_out_predictions,
+)
 from precisionpain.scale.engines import Engine
 
 if TYPE_CHECKING:
@@ -192,6 +200,12 @@ def evaluate_cmd(
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Also write the evaluation as JSON here.")
     ] = None,
+    engine: EvaluateEngineOpt = Engine.local,
+    scheduler: SchedulerOpt = None,
+    partition_rows: Annotated[
+        int,
+        typer.Option("--partition-rows", help="With --engine dask: most patients per partition (task)."),
+    ] = DEFAULT_PARTITION_ROWS,
     force: ForceOpt = False,
     home: HomeOpt = None,
     tracking_uri: TrackingOpt = None,
@@ -207,7 +221,11 @@ def evaluate_cmd(
     check_data_folder(data)
     eval_config = load_train_config(config).evaluation if config is not None else None
     uri, artifacts = store_location(home, tracking_uri)
-    with sigterm_interrupts(), progress_steps(err_console, "evaluating") as step:
+    with (
+        sigterm_interrupts(),
+        held_out_predictions(engine, scheduler, partition_rows, home=home, tracking_uri=uri) as predictions,
+        progress_steps(err_console, "evaluating") as step,
+    ):
         result = evaluate_registered(
             model,
             data,
@@ -219,6 +237,7 @@ def evaluate_cmd(
             experiment=experiment,
             plots_shap=shap_plots,
             progress=step,
+            predictions=predictions,
         )
     _print_evaluation(out_console, result)
     prov = result.provenance

@@ -118,6 +118,15 @@ class PromotionResult:
     run_id: str | None
 
 
+#: ``evaluate --engine``'s hook (precisionpain.scale.evaluation.HeldOutPredictions): called with the resolved
+#: version, its package, the held-out features, the rows of the SHAP sample (None: no SHAP plots) and the interval
+#: alpha, it returns stand-ins of the response and harm models that answer the evaluation from predictions
+#: computed elsewhere
+HeldOutPredictions = Callable[
+    [ResolvedVersion, LoadedPackage, np.ndarray, np.ndarray | None, float], tuple[Any, dict[str, Any]]
+]
+
+
 def _noop(_message: str, _fraction: float) -> None:
     return None
 
@@ -667,6 +676,13 @@ def log_evaluation(evaluation: EvaluationResult) -> None:
     mlflow.log_text(evaluation.model_dump_json(indent=2), "evaluation/evaluation.json")
 
 
+def shap_sample_rows(n_rows: int, config: EvaluationConfig, seed: int) -> np.ndarray:
+    """The rows of the global SHAP plots: a seeded sample of ``config.shap_sample_size`` of ``n_rows``, in order."""
+    rng = np.random.default_rng(seed)
+    n = min(config.shap_sample_size, n_rows)
+    return np.sort(rng.choice(n_rows, size=n, replace=False))
+
+
 def log_plots(
     estimator: Any,
     evaluation: EvaluationResult,
@@ -704,9 +720,7 @@ def log_plots(
                 plots.calibration_plot(curves(harm.per_option), f"{name}: calibration on held-out patients")
             )
         if shap:
-            rng = np.random.default_rng(seed)
-            n = min(config.shap_sample_size, len(X))
-            sample = X[np.sort(rng.choice(len(X), size=n, replace=False))]
+            sample = X[shap_sample_rows(len(X), config, seed)]
             labels = [catalog.feature(f).label for f in catalog.feature_ids]
             models = {
                 "response": estimator,
@@ -854,6 +868,7 @@ def evaluate_registered(
     experiment: str | None = None,
     plots_shap: bool = False,
     progress: Progress | None = None,
+    predictions: HeldOutPredictions | None = None,
 ) -> EvaluationResult:
     """Re-evaluate a registered version on a patient table.
 
@@ -864,6 +879,8 @@ def evaluate_registered(
     defaults to the training run's evaluation settings. With ``log_to_mlflow`` an evaluation run is logged
     (default experiment: the training run's) with the metrics, the calibration plot (and SHAP plots with
     ``plots_shap``) and tags naming the version. The result's ``provenance`` names what was evaluated.
+    ``predictions`` computes the models' held-out predictions and SHAP sample elsewhere (``evaluate --engine dask``,
+    see :data:`HeldOutPredictions`); everything else is the same.
     """
     import mlflow
 
@@ -872,9 +889,20 @@ def evaluate_registered(
     step(f"downloading {model_uri}", 0.0)
     with tempfile.TemporaryDirectory(prefix="precisionpain-evaluate-") as tmp:
         version, pkg = load_registered(registry, model_uri, Path(tmp))
-        evaluation, X, frame, fingerprint = _evaluate_package(pkg, data_path, config, split, step)
         eval_config = config or pkg.metadata.evaluation
         meta = pkg.metadata
+        held_out_models: Callable[[np.ndarray], tuple[Any, dict[str, Any]]] | None = None
+        if predictions is not None:
+            hook = predictions
+
+            def held_out_models(X: np.ndarray) -> tuple[Any, dict[str, Any]]:
+                shown = plots_shap and log_to_mlflow
+                rows = shap_sample_rows(len(X), eval_config, meta.seed) if shown else None
+                return hook(version, pkg, X, rows, meta.interval_alpha)
+
+        evaluation, X, frame, fingerprint, estimator = _evaluate_package(
+            pkg, data_path, config, split, step, held_out_models
+        )
         provenance = {
             "model_uri": model_uri,
             "registered_model": version.name,
@@ -914,7 +942,7 @@ def evaluate_registered(
             mlflow.log_params({"n_rows": len(frame), "split": split, "seed": meta.seed})
             mlflow.log_dict(eval_config.model_dump(mode="json"), "config/evaluation.json")
             log_evaluation(evaluation)
-            log_plots(pkg.estimator, evaluation, X, pkg.catalog, eval_config, meta.seed, shap=plots_shap)
+            log_plots(estimator, evaluation, X, pkg.catalog, eval_config, meta.seed, shap=plots_shap)
             provenance["run_id"] = run.info.run_id
             mlflow.log_dict(provenance, "evaluation/provenance.json")
     step("done", 1.0)
@@ -927,8 +955,11 @@ def _evaluate_package(
     config: EvaluationConfig | None,
     split: EvaluationSplit,
     step: Progress,
-) -> tuple[EvaluationResult, np.ndarray, pd.DataFrame, str]:
-    """Check the table against the package, pick the rows, assemble features and evaluate."""
+    held_out_models: Callable[[np.ndarray], tuple[Any, dict[str, Any]]] | None = None,
+) -> tuple[EvaluationResult, np.ndarray, pd.DataFrame, str, Any]:
+    """Check the table against the package, pick the rows, assemble features and evaluate; ``held_out_models``
+    gives stand-ins of the package's models whose predictions on those features were computed elsewhere. Returns
+    the response model evaluated (the package's or its stand-in) too."""
     meta = pkg.metadata
     option_ids = tuple(str(o) for o in pkg.estimator.options_)
     step("reading and checking the table", 0.1)
@@ -951,18 +982,19 @@ def _evaluate_package(
     step(f"evaluating on {len(frame):,} patients", 0.3)
     X = assemble_features(frame, pkg.catalog, pkg.tables, validate=False).values
     data = held_out(frame, X, meta.outcome, option_ids, pkg.options, pkg.tables, harms=meta.harms)
+    estimator, harms = (pkg.estimator, dict(pkg.harms)) if held_out_models is None else held_out_models(X)
     evaluation = evaluate(
-        pkg.estimator,
+        estimator,
         data,
         config or meta.evaluation,
         pkg.catalog,
         seed=meta.seed,
         interval_alpha=meta.interval_alpha,
-        harms=pkg.harms,
+        harms=harms,
         ranking=meta.ranking,
         table_means=meta.table_means,
     )
-    return evaluation, X, frame, fingerprint
+    return evaluation, X, frame, fingerprint, estimator
 
 
 def promote(

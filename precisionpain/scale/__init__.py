@@ -8,8 +8,13 @@ tracking server on PostgreSQL.
   process;
 - :mod:`precisionpain.scale.engines`: the same partitions mapped in this process (``local``) or over a
   ``dask.distributed`` cluster (``dask``);
+- :mod:`precisionpain.scale.cohort` and :mod:`precisionpain.scale.training`: ``cohort --engine`` (one part file per
+  chunk) and ``train --engine dask`` (every booster trained by ``xgboost.dask``);
+- :mod:`precisionpain.scale.evaluation`: ``evaluate --engine dask`` (the held-out predictions and SHAP sample
+  computed partition by partition, the model loaded once per worker);
 - :mod:`precisionpain.scale.tracking`: ``precisionpain mlflow-server``;
-- :mod:`precisionpain.scale.commands`: the ``score`` and ``mlflow-server`` verbs.
+- :mod:`precisionpain.scale.commands`: the ``score`` and ``mlflow-server`` verbs and the engine options of the
+  others.
 
 Like the gRPC adapter, these only convert, delegate to the engine the server uses
 (:class:`precisionpain.recommender.Recommender`) and convert back; the domain stages never know which engine

@@ -39,11 +39,21 @@ SchedulerOpt = Annotated[
 ]
 
 
-#: ``--engine`` of ``train`` and ``evaluate``
+#: ``--engine`` of ``train``
 EngineOpt = Annotated[
     Engine,
     typer.Option(
         "--engine", help="local (this process) or dask (every booster trained by xgboost.dask on a cluster)."
+    ),
+]
+
+#: ``--engine`` of ``evaluate``
+EvaluateEngineOpt = Annotated[
+    Engine,
+    typer.Option(
+        "--engine",
+        help="local (this process) or dask (the held-out predictions and SHAP computed on a cluster, partition "
+        "by partition).",
     ),
 ]
 
@@ -73,6 +83,43 @@ def check_data_folder(data: Path) -> None:
 
     if data.is_dir():
         datasets.data_files(data)
+
+
+@contextmanager
+def held_out_predictions(
+    engine: Engine,
+    scheduler: str | None,
+    partition_rows: int,
+    *,
+    home: Path | None,
+    tracking_uri: str,
+) -> Iterator[Any]:
+    """``evaluate --engine dask``: the hook that computes the held-out predictions and SHAP sample on the cluster
+    (see scale.evaluation); None for the local engine (the evaluation predicts in this process)."""
+    from precisionpain.errors import ConfigError, Violation, kind_of
+
+    if partition_rows < 1:
+        raise ConfigError(
+            "--partition-rows", [Violation("--partition-rows", "must be at least 1", kind_of(partition_rows))]
+        )
+    if engine is Engine.local:
+        yield None
+        return
+    from precisionpain.scale.engines import scheduler_address, workers_of
+    from precisionpain.scale.evaluation import HeldOutPredictions
+    from precisionpain.settings import data_dir
+
+    address = scheduler_address(scheduler)
+
+    def done(rows: int, partitions: int) -> None:
+        err_console.print(
+            f"computed the held-out predictions of {rows:,} patients in {partitions:,} partitions on "
+            f"{workers_of(engine, address, None)}",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+    yield HeldOutPredictions(engine, address, tracking_uri, str(data_dir(home)), partition_rows, done=done)
 
 
 def write_partitioned_cohort(

@@ -106,8 +106,10 @@ def map_tasks(
     scheduler: str | None = None,
     n_workers: int | None = None,
     progress: Progress | None = None,
+    scatter: bool = False,
 ) -> list[R]:
-    """``[fn(item) for item in items]`` on ``engine``, in item order."""
+    """``[fn(item) for item in items]`` on ``engine``, in item order. With ``scatter`` (items that hold arrays) the
+    dask engine sends the items to the workers as data first, so the task graph itself stays small."""
     step = progress or (lambda done, total: None)
     if engine is Engine.local:
         out: list[R] = []
@@ -118,7 +120,8 @@ def map_tasks(
     from dask.distributed import as_completed
 
     with dask_client(scheduler, n_workers) as client:
-        futures = client.map(fn, list(items), pure=False)
+        inputs = client.scatter(list(items), hash=False) if scatter else list(items)
+        futures = client.map(fn, inputs, pure=False)
         try:
             for done, future in enumerate(as_completed(futures, loop=client.loop), start=1):
                 if future.status == "error":
@@ -127,6 +130,8 @@ def map_tasks(
             return list(client.gather(futures))
         finally:
             client.cancel(futures)
+            if scatter:
+                client.cancel(inputs)
 
 
 def workers_of(engine: Engine, scheduler: str | None, n_workers: int | None) -> str:
