@@ -650,6 +650,14 @@ def _contribution_head(catalog: FeatureCatalog, index: int, value: float | None)
     return _explanation_codec(catalog).contribution_head(catalog, index, value)
 
 
+def _head_of(catalog: FeatureCatalog, index: int, value: float | None) -> bytes:
+    """:func:`_contribution_head`, but -0.0 (equal to 0.0 as a key, so either would get the other's cached bytes,
+    a sign another patient sent) is written uncached."""
+    if value == 0.0 and math.copysign(1.0, value) < 0.0:
+        return _explanation_codec(catalog).contribution_head(catalog, index, value)
+    return _contribution_head(catalog, index, value)
+
+
 def _fill_guidance(msg: Any, g: Guidance) -> None:
     msg.source = g.source
     msg.drug = g.drug
@@ -1182,7 +1190,7 @@ def _explanation_bytes(
     headers = codec.headers(np.asarray(base_values, dtype=np.float64), np.asarray(margins, dtype=np.float64))
     blocks = codec.domain_blocks(C @ t.domain_matrix.T)
     for i in {i for row in top for i in row}.difference(heads):
-        heads[i] = _contribution_head(catalog, i, values[i])
+        heads[i] = _head_of(catalog, i, values[i])
     pack = _DOUBLE.pack
     other = codec.other
     return {

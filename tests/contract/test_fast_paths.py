@@ -168,3 +168,15 @@ def test_batch_answer_bytes_equal_protobufs_and_copy_each_answer_once() -> None:
     assert peak_bytes < framed_bytes + answers_bytes // 10, (
         f"{peak_bytes:,} bytes at the peak for {framed_bytes:,}"
     )
+
+
+@pytest.mark.parametrize("first", [0.0, -0.0])
+def test_a_zero_keeps_its_sign_whoever_came_before(engine, patient_examples, first) -> None:  # type: ignore[no-untyped-def]
+    """The written contributions are cached per feature value, and -0.0 == 0.0: a patient's answer must still show
+    its own value, not the sign of the zero another patient sent before."""
+    data = patient_examples["cyp2d6_poor_metabolizer"]
+    for zero in (first, -first):
+        profile = validate_profile({**data, "clinical": {**data["clinical"], "baseline_nrs": zero}})
+        (scored,) = engine.score([profile], top_k=1000)
+        fast = convert.recommend_response(scored)
+        assert _wire(fast) == _wire(convert.response_from_explained(scored.explained())), zero
