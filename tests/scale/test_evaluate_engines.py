@@ -4,7 +4,8 @@ two worker processes on 127.0.0.1, partition by partition with the model loaded 
 evaluation is the local engine's own code.
 
 Both engines run the same boosters on the same float32 rows, so the metrics agree to 1e-9 (relative; in practice
-bit for bit), and so do the SHAP summaries logged with ``--shap-plots``.
+bit for bit), and so do the SHAP summaries logged with ``--shap-plots``; the same patients read from a folder of
+part files give the same metrics again.
 """
 
 from __future__ import annotations
@@ -126,6 +127,23 @@ def test_evaluate_on_the_dask_engine_gives_the_local_metrics_and_shap(
     ]  # fmt: skip
     assert set(shap[0]) == {o["option_id"] for o in theirs["per_option"]}
     assert_same_numbers(shap[0], shap[1])
+
+    # the same patients as a folder of part files (as cohort --engine writes them): the same metrics again
+    import pyarrow.parquet as pq
+
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    table = pq.read_table(small_cohort_file)
+    half = table.num_rows // 2
+    pq.write_table(table.slice(0, half), folder / "part-00000.parquet")
+    pq.write_table(table.slice(half), folder / "part-00001.parquet")
+    parts = evaluate(
+        store, "--model", registered, "--data", str(folder), "--split", "all", "--no-log", "--json",
+        str(tmp_path / "parts.json"), "--engine", "dask", "--scheduler", cluster.scheduler_address,
+    )  # fmt: skip
+    assert parts.exit_code == 0, parts.output
+    from_parts = json.loads((tmp_path / "parts.json").read_text())
+    assert_same_numbers(from_parts["headline"], theirs["headline"])
 
 
 def test_evaluate_dask_flags_are_checked_before_any_work(store: Store, tmp_path: Path) -> None:
