@@ -115,16 +115,7 @@ def read_frame(location: str | Path) -> Any:
         try:
             tables.append(pq.read_table(path, filesystem=filesystem))
         except (OSError, ValueError) as exc:
-            raise DataError(
-                "--data",
-                [
-                    Violation(
-                        "--data",
-                        "every file must be readable Parquet",
-                        f"unreadable file ({type(exc).__name__})",
-                    )
-                ],
-            ) from None
+            raise _unreadable(exc) from None
     try:
         table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
@@ -180,16 +171,7 @@ def list_partitions(location: str | Path, partition_rows: int) -> tuple[list[Par
                 meta = reader.metadata
                 names = list(reader.schema_arrow.names)
         except (OSError, ValueError) as exc:
-            raise DataError(
-                "--data",
-                [
-                    Violation(
-                        "--data",
-                        "every file must be readable Parquet",
-                        f"unreadable file ({type(exc).__name__})",
-                    )
-                ],
-            ) from None
+            raise _unreadable(exc) from None
         if columns is None:
             columns = names
         for group in range(meta.num_row_groups):
@@ -275,3 +257,11 @@ def write_summary(out: str, summary: dict[str, Any]) -> str:
     with filesystem.open_output_stream(path) as fh:
         fh.write((json.dumps(summary, indent=1, sort_keys=True) + "\n").encode("utf-8"))
     return _join(out, SUMMARY_FILE)
+
+
+def _unreadable(exc: Exception) -> DataError:
+    """A part file that is not readable Parquet, named by the kind of failure only (never its path or bytes)."""
+    return DataError(
+        "--data",
+        [Violation("--data", "every file must be readable Parquet", f"unreadable file ({type(exc).__name__})")],
+    )

@@ -54,16 +54,13 @@ def test_the_parts_together_are_the_cohort_written_as_one_file(local_parts: Path
             assert meta[key] == whole[key]
 
 
-def test_each_part_is_byte_identical_whichever_engine_wrote_it(local_parts: Path, tmp_path: Path) -> None:
-    from dask.distributed import LocalCluster
-
+def test_each_part_is_byte_identical_whichever_engine_wrote_it(
+    local_parts: Path, tmp_path: Path, cluster: Any
+) -> None:
     out = tmp_path / "cohort"
-    with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
-    ) as cluster:
-        result = cohort(
-            "--engine", "dask", "--scheduler", cluster.scheduler_address, "--chunk-size", str(CHUNK), "--out", str(out)
-        )  # fmt: skip
+    result = cohort(
+        "--engine", "dask", "--scheduler", cluster.scheduler_address, "--chunk-size", str(CHUNK), "--out", str(out)
+    )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "on the Dask scheduler given" in result.output
     local = sorted(p.name for p in local_parts.iterdir())

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,16 +26,6 @@ NAME = "pp-evaluate-engines"
 #: the two engines' metrics agree to this (relative): the same boosters predict the same rows
 RELATIVE_TOLERANCE = 1e-9
 HARMS = [{"name": "adverse_event", "column": "adverse_event", "factual_prefix": "true_adverse_event__"}]
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[Any]:
-    from dask.distributed import LocalCluster
-
-    with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
-    ) as running:
-        yield running
 
 
 @pytest.fixture(scope="module")

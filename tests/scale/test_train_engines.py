@@ -15,7 +15,6 @@ engine, about as different as another seed would, so results are compared within
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,16 +32,6 @@ TOLERANCES = {
     "auc_mean": 0.05,
     "regret": 0.02,
 }
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[Any]:
-    from dask.distributed import LocalCluster
-
-    with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
-    ) as running:
-        yield running
 
 
 def test_cross_fit_on_the_cluster_matches_the_local_cross_fit(cluster: Any) -> None:
