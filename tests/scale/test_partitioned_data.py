@@ -121,3 +121,21 @@ def test_a_folder_without_part_files_is_refused_naming_data(command: str, store:
     assert "--data" in message
     assert "must hold at least one .parquet part file" in message
     assert "a folder without .parquet files" in message
+
+
+@pytest.mark.parametrize("reader", ["read_frame", "list_partitions"])
+def test_a_part_that_is_not_parquet_is_refused_naming_data_and_not_its_bytes(tmp_path: Path, reader: str) -> None:
+    from precisionpain.errors import DataError
+    from precisionpain.scale import datasets
+
+    folder = tmp_path / "cohort"
+    folder.mkdir()
+    (folder / "part-00000.parquet").write_bytes(b"patient 123, not parquet")
+    with pytest.raises(DataError) as err:
+        if reader == "read_frame":
+            datasets.read_frame(folder)
+        else:
+            datasets.list_partitions(folder, 1000)
+    (v,) = err.value.violations
+    assert v.path == "--data" and v.rule == "every file must be readable Parquet"
+    assert v.received.startswith("unreadable file (") and "123" not in str(err.value)
