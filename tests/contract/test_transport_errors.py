@@ -214,13 +214,22 @@ def test_the_logged_status_is_the_callers_for_any_deadline(
     stub.RecommendBatch(batch, timeout=60)
     full_s = time.perf_counter() - started
     outcomes: dict[str, str] = {}
+    deadlines_ms: dict[str, float] = {}
     for i, fraction in enumerate([0.3, 0.6, 0.8, 0.9, 0.95, 1.0, 1.05, 1.1, 1.2, 1.4, 2.0, 4.0] * 2):
         request_id = f"deadline-sweep-{i}"
+        deadlines_ms[request_id] = full_s * fraction * 1e3
         try:
             stub.RecommendBatch(batch, timeout=full_s * fraction, metadata=[("x-request-id", request_id)])
             outcomes[request_id] = "OK"
         except grpc.RpcError as err:
             outcomes[request_id] = err.code().name  # type: ignore[attr-defined]
     assert set(outcomes.values()) <= {"OK", "DEADLINE_EXCEEDED"}
-    logged = {request_id: _access(shared_server, request_id)["status"] for request_id in outcomes}
-    assert logged == outcomes
+    lines = {request_id: _access(shared_server, request_id) for request_id in outcomes}
+    for request_id, outcome in outcomes.items():
+        line = lines[request_id]
+        if line["status"] == "OK" and outcome == "DEADLINE_EXCEEDED":
+            # the one edge the server cannot see (serving/runbook.md): the whole answer was sent in time and its
+            # last bytes reached the caller after the deadline; only a call that ended at its deadline can do that
+            assert line["latency_ms"] >= 0.75 * deadlines_ms[request_id], (request_id, line, outcome)
+        else:
+            assert line["status"] == outcome, (request_id, line, outcome)
