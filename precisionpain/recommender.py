@@ -534,7 +534,7 @@ class Recommender:
         The answers come one patient at a time, in order: features, predictions and TreeSHAP run once for the
         whole batch (on the first ``next``), the ranking per patient as it is asked for. A caller that writes each
         answer out before asking for the next keeps only one patient's objects alive: with a large batch held
-        whole, the garbage collector's passes over them cost a fifth of the time."""
+        whole, the garbage collector's passes walk all of them."""
         n = len(profiles)
         if n == 0:
             return
