@@ -24,6 +24,11 @@ figure is printed with its target and PASS or MISS; the last line counts the tar
 1 when one is missed). The figures are wall-clock on whatever machine runs the script; on a shared machine
 other jobs inflate them, so the load average is printed before and after, and the server's peak memory.
 
+``--without-safety-rules`` serves a copy of the package whose safety rules catalog holds no rule that can fire (CPIC "avoid"
+still excludes; the features are the same): run it and the plain run one after the other in one sitting for the
+rules' share of each figure over gRPC (``benchmarks/safety_share_bench.py`` gives the share in CPU time, without
+the transport).
+
 ``--quick`` runs a small version (a 5,000-patient model, fewer calls) to check the script itself; its
 figures are not the capacity figures.
 """
@@ -113,6 +118,27 @@ def train_package(directory: Path, n: int, seed: int, *, harms: bool = True) -> 
         f"{int(np.median(rounds))})"
     )
     return directory
+
+
+def without_safety_rules(package_dir: Path, out: Path) -> Path:
+    """A copy of the package whose safety rules catalog holds no rule that can fire, sealed again: CPIC "avoid"
+    still excludes (as before the safety layer) and the features are the same, so serving it against the package
+    itself gives the rules' share of a call over gRPC. The catalog must hold a rule: it keeps its first one, on
+    an eGFR below 0, which no profile passes validation with."""
+    import shutil
+
+    import yaml
+
+    from precisionpain.models.package import seal_package
+
+    shutil.copytree(package_dir, out)
+    (path,) = out.glob("catalog/**/safety_rules.yaml")
+    catalog = yaml.safe_load(path.read_text(encoding="utf-8"))
+    first = dict(catalog["rules"][0], when={"field": "clinical.egfr_ml_per_min_1_73m2", "lt": 0})
+    catalog["rules"] = [first]
+    path.write_text(yaml.safe_dump(catalog, sort_keys=False), encoding="utf-8")
+    seal_package(out)
+    return out
 
 
 def patient_requests(n: int, seed: int) -> list[Any]:
@@ -389,6 +415,11 @@ def main() -> None:
     parser.add_argument("--log-level", default="INFO", help="server log level (INFO: one access line per call)")
     parser.add_argument("--quick", action="store_true", help="a small run to check the script (not capacity figures)")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument(
+        "--without-safety-rules",
+        action="store_true",
+        help="serve a copy of the package whose safety rules never fire (the rules' share, over gRPC)",
+    )
     parser.add_argument("--reference-server", type=int, help=argparse.SUPPRESS)  # internal: (b) reference
     parser.add_argument("--reference-response", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -407,6 +438,8 @@ def main() -> None:
             package_dir = train_package(
                 args.save_model or Path(tmp) / "package", args.cohort, seed=7, harms=not args.no_harms
             )
+        if args.without_safety_rules:
+            package_dir = without_safety_rules(package_dir, Path(tmp) / "package-without-rules")
         requests = patient_requests(args.patients, seed=99)
         from precisionpain.models.package import read_package
 
