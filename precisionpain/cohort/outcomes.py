@@ -79,7 +79,8 @@ def condition_factor_table(option_id: str) -> np.ndarray:
     """(len(PAIN_TYPES), len(PAIN_CONDITIONS)) factor on the option's effect by pain type and condition.
 
     A listed condition (params.CONDITION_FACTORS) takes its own factor, any other the option's pain-type factor of
-    the condition's usual pain type, and ``other`` the patient's pain type's. With a mixed pain type the factor is
+    the condition's usual pain type, and ``other`` the patient's pain type's (for a pain type with a reference
+    condition, params.PAIN_TYPE_REFERENCE_CONDITION, that condition's). With a mixed pain type the factor is
     at least MIXED_COMPONENT_SHARE of the factor of the other component (neuropathic for a nociceptive or
     nociplastic condition, nociceptive for a neuropathic one)."""
     spec = P.OPTION_SPECS[option_id]
@@ -88,8 +89,9 @@ def condition_factor_table(option_id: str) -> np.ndarray:
     table = np.empty((len(P.PAIN_TYPES), len(P.PAIN_CONDITIONS)))
     for t, pain in enumerate(P.PAIN_TYPES):
         for c, condition in enumerate(P.PAIN_CONDITIONS):
-            if condition == "other":
-                table[t, c] = by_type[pain]
+            if condition == "other":  # the pain type's own factor, or its reference condition's
+                reference = P.PAIN_TYPE_REFERENCE_CONDITION.get(pain)
+                table[t, c] = by_type[pain] if reference is None else listed.get(reference, by_type[pain])
                 continue
             usual = P.CONDITION_PAIN_TYPE[condition]
             factor = listed.get(condition, by_type[usual])

@@ -23,7 +23,7 @@ from typing import Final
 
 # ------------------------------------------------------------------------------------------------ identity
 
-COHORT_SCHEMA_VERSION: Final = "1.2.0"
+COHORT_SCHEMA_VERSION: Final = "1.2.1"
 """Version of the cohort's column layout and DGP. Bump on any change to columns or to a constant here."""
 
 PAIN_TYPES: Final = ("nociceptive", "neuropathic", "nociplastic", "mixed")
@@ -1066,12 +1066,20 @@ OPTION_SPECS: Final = MappingProxyType(
 # - topical diclofenac: knee and hand osteoarthritis only (Derry 2016) [V, secondary]; about 2/3 of knee/hip
 #   patients have knee OA (ASSUMPTION) -> 0.7; not for back pain or fibromyalgia;
 # - gabapentinoids: no benefit in sciatica (pregabalin, Mathieson 2017 NEJM) or low back pain (Enke 2018 CMAJ) [M]
-#   (0.1); tricyclics and SNRIs in sciatica: small trials without benefit (Khoromi 2007) [M] (0.2-0.3); duloxetine
-#   has no postherpetic trials (0.7); neuropathic drugs help trigeminal neuralgia little (0.2); antidepressants show
-#   no clear benefit in low back pain (Urquhart 2008 Cochrane) [M] and NICE NG59 advises against them [M] (tricyclics
-#   0.15; duloxetine keeps its nociceptive factor, second line in ACP 2017 [M]); fibromyalgia: amitriptyline has no
-#   unbiased supporting evidence, only old small trials (Moore 2015 Cochrane) [M] (0.5), duloxetine NNT about 8 and
-#   pregabalin about 14 for >= 50% relief (Lunn 2014, Derry 2016 Cochrane) [M] (0.8, 0.6);
+#   (0.1); tricyclics in sciatica: nortriptyline reduced neither leg nor back pain in chronic lumbar root pain
+#   (Khoromi 2007, Pain 130:66) [M], so they take their low-back-pain factor (0.15); SNRIs in sciatica 0.3
+#   (ASSUMPTION; duloxetine has a positive crossover trial in back pain with a neuropathic component, Schukro 2016
+#   [M]); duloxetine has no postherpetic trials (0.7); neuropathic drugs help trigeminal neuralgia little (0.2);
+#   antidepressants show no clear benefit in low back pain (Urquhart 2008 Cochrane) [M] and NICE NG59 advises
+#   against them [M] (tricyclics 0.15; duloxetine keeps its nociceptive factor, second line in ACP 2017 [M]);
+#   fibromyalgia: amitriptyline's trials are old, small and very low quality (Moore 2015 Cochrane: NNT 4.1, 2.9-6.7,
+#   from 4 studies and 275 participants, "very low" GRADE, likely an overestimate) [V]; a network meta-analysis of 10
+#   trials found pain SMD -0.27 (-0.32 to -0.21), about a 13% decrease (Farag 2022, JAMA Netw Open 5:e2212939, via
+#   the Finnish Current Care summary) [V, secondary] = 12.4 points = 0.39 of the neuropathic effect [D] (0.4);
+#   nortriptyline has no fibromyalgia trials at all, so half of amitriptyline's (ASSUMPTION: conservative
+#   extrapolation within the class, 0.2); duloxetine 60 mg NNT 8 (5-17) for >= 50% relief at 12 weeks (Lunn 2014
+#   Cochrane, via the EBMG summary) [V, secondary] = 0.82 of the SNRI effect [D] (0.8); pregabalin NNT about 14
+#   (Derry 2016 Cochrane) [M] = 0.58 [D] (0.6);
 # - exercise: low back pain 15/100 (Hayden 2021) [V]; knee OA SMD 0.49 (Fransen 2015 Cochrane) [M] ~ the same
 #   (1.0); fibromyalgia strong for (EULAR 2016) [V], size ASSUMPTION (0.8); sciatica: NICE NG59 advises exercise
 #   [M] (0.9 ASSUMPTION);
@@ -1091,9 +1099,8 @@ _GABAPENTINOID_CONDITIONS = {
 }
 _TRICYCLIC_CONDITIONS = {
     "trigeminal_neuralgia": 0.2,
-    "lumbar_radiculopathy": 0.3,
+    "lumbar_radiculopathy": 0.15,
     "chronic_low_back_pain": 0.15,
-    "fibromyalgia": 0.5,
 }
 _PSYCHOLOGICAL_CONDITIONS = {"trigeminal_neuralgia": 0.3}
 CONDITION_FACTORS: Final = MappingProxyType(
@@ -1109,8 +1116,8 @@ CONDITION_FACTORS: Final = MappingProxyType(
         "naproxen": MappingProxyType(_NSAID_CONDITIONS),
         "topical_diclofenac": MappingProxyType({"knee_hip_osteoarthritis": 0.7, "chronic_low_back_pain": 0.0,
                                                 "fibromyalgia": 0.0, "lumbar_radiculopathy": 0.0}),
-        "amitriptyline": MappingProxyType(_TRICYCLIC_CONDITIONS),
-        "nortriptyline": MappingProxyType(_TRICYCLIC_CONDITIONS),
+        "amitriptyline": MappingProxyType({**_TRICYCLIC_CONDITIONS, "fibromyalgia": 0.4}),
+        "nortriptyline": MappingProxyType({**_TRICYCLIC_CONDITIONS, "fibromyalgia": 0.2}),
         "duloxetine": MappingProxyType({"postherpetic_neuralgia": 0.7, "trigeminal_neuralgia": 0.2,
                                         "lumbar_radiculopathy": 0.3, "fibromyalgia": 0.8}),
         "venlafaxine": MappingProxyType({"postherpetic_neuralgia": 0.7, "trigeminal_neuralgia": 0.2,
@@ -1144,6 +1151,12 @@ CONDITION_PAIN_TYPE: Final = MappingProxyType(
         "fibromyalgia": "nociplastic", "other_neuropathic": "neuropathic",
     }
 )  # fmt: skip
+# The condition whose factors a patient with the condition ``other`` takes, by pain type, where one condition stands
+# for the pain type's evidence: nociplastic pain takes fibromyalgia's, the best-studied nociplastic condition, whose
+# trials the nociplastic guideline tables rest on (EULAR 2016; NICE NG193 [V]). Without it an `other` patient with
+# nociplastic pain got larger tricyclic and smaller exercise effects than a patient with fibromyalgia, which no
+# source supports. Other pain types keep their own factors. [D]
+PAIN_TYPE_REFERENCE_CONDITION: Final = MappingProxyType({"nociplastic": "fibromyalgia"})
 # Mixed pain: the factor is at least this share of the option's factor for the other component (neuropathic for
 # a nociceptive or nociplastic condition, nociceptive for a neuropathic one). ASSUMPTION.
 MIXED_COMPONENT_SHARE: Final = 0.5

@@ -144,3 +144,30 @@ def test_no_placebo_on_top_of_options_not_measured_against_one(draw: Any) -> Non
     col = {o: probs.p_response[:, draw.index(o)] for o in ("vr_therapy", "guided_icbt", "cbt_face_to_face")}
     assert col["guided_icbt"].mean() > col["vr_therapy"].mean()  # structured CBT has the firmer evidence
     assert col["cbt_face_to_face"].mean() > col["guided_icbt"].mean()
+
+
+def test_other_condition_with_nociplastic_pain_takes_the_fibromyalgia_factors() -> None:
+    """A patient whose nociplastic pain is not fibromyalgia gets every option's fibromyalgia factor (the best-studied
+    nociplastic condition, whose trials the nociplastic guideline table rests on), not a larger one of its own."""
+    from precisionpain.cohort.outcomes import condition_factor_table
+
+    t = P.PAIN_TYPES.index("nociplastic")
+    other, fibromyalgia = P.PAIN_CONDITIONS.index("other"), P.PAIN_CONDITIONS.index("fibromyalgia")
+    for option in P.OPTION_SPECS:
+        table = condition_factor_table(option)
+        assert table[t, other] == table[t, fibromyalgia], option
+    # the tricyclics' fibromyalgia evidence is weaker than their neuropathic one, nortriptyline's weaker still
+    factors = {o: condition_factor_table(o)[t, other] for o in ("amitriptyline", "nortriptyline", "duloxetine")}
+    assert factors["nortriptyline"] < factors["amitriptyline"] < factors["duloxetine"]
+
+
+def test_tricyclics_do_no_more_in_sciatica_than_in_low_back_pain() -> None:
+    """Nortriptyline reduced neither leg nor back pain in chronic lumbar root pain (Khoromi 2007): in lumbar
+    radiculopathy the tricyclics keep no more than their low-back-pain factor, whatever the pain type."""
+    from precisionpain.cohort.outcomes import condition_factor_table
+
+    radiculopathy = P.PAIN_CONDITIONS.index("lumbar_radiculopathy")
+    back = P.PAIN_CONDITIONS.index("chronic_low_back_pain")
+    for option in ("amitriptyline", "nortriptyline"):
+        table = condition_factor_table(option)
+        assert table[:, radiculopathy].max() <= table[P.PAIN_TYPES.index("nociceptive"), back], option

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from precisionpain.cohort import evidence as E
+from precisionpain.cohort import params as P
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +71,37 @@ def test_most_patients_true_best_is_a_guideline_first_line_option(
         values = [v for _, v in s.departures]
         assert values == sorted(values, reverse=True)
         assert s.share + sum(values) <= 1.0 + 1e-9
+
+
+# Where the 12-week truth keeps a pill ahead of the guideline's only first-line options, the evidence says why
+# (docs/cohort.md, "First line"): a pill's effect is measured against a placebo whose non-specific effect the patient
+# gets too, while exercise and topical diclofenac barely lead the oral NSAIDs in osteoarthritis (da Costa 2017,
+# Fransen 2015) and trail duloxetine in fibromyalgia (Lunn 2014, Bidonde 2017); `other` takes the pain type's tables,
+# and its nociplastic and mixed patients fare like fibromyalgia and mixed pain. These fail until the truth changes
+# there, and then must be re-examined (strict).
+_FIRST_LINE_NOT_THE_TRUE_BEST = {
+    "knee_hip_osteoarthritis": "oral NSAIDs (second line) are about as good as exercise on 12-week pain",
+    "fibromyalgia": "duloxetine (second line) beats exercise on 12-week pain (Lunn 2014 NNT 8)",
+    "other": "nociplastic and mixed `other` patients fare as in fibromyalgia and mixed pain",
+}
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=_FIRST_LINE_NOT_THE_TRUE_BEST[c]))
+        if c in _FIRST_LINE_NOT_THE_TRUE_BEST
+        else c
+        for c in P.PAIN_CONDITIONS
+    ],
+)
+def test_each_conditions_true_best_is_first_line_for_most_patients(
+    large_cohort: pd.DataFrame, option_catalog: Any, guidelines: Any, condition: str
+) -> None:
+    """Per condition, the share of patients whose true best is first line in their table exceeds one half."""
+    shares = {s.condition: s for s in E.first_line_shares(large_cohort, option_catalog.ids, guidelines)}
+    assert shares[condition].n >= 300
+    assert shares[condition].share > 0.5, shares[condition]
 
 
 def test_tables_and_markdown(large_cohort: pd.DataFrame, option_catalog: Any, guidelines: Any) -> None:
