@@ -40,13 +40,25 @@ _SWAPPED = threading.Lock()
 
 @dataclass(frozen=True)
 class _Piece:
-    """Rows of one fold held by the workers as dask arrays (one chunk per worker)."""
+    """Rows of one fold held by the workers as dask arrays (one chunk per worker, or per partition of a table the
+    workers read themselves: see scale.worker_table)."""
 
     X: Any
     y: Any
     weight: Any
     base_margin: Any | None
     weight_sum: float
+
+
+@dataclass(frozen=True)
+class PiecesFit:
+    """A cross-fit over pieces on the workers: the K boosters cut at ``n_rounds``, each fold's out-of-fold margins
+    (in its piece's row order) and each fold's weighted held-out loss at ``n_rounds``."""
+
+    boosters: tuple[Any, ...]
+    fold_margins: list[np.ndarray]
+    n_rounds: int
+    fold_losses: tuple[float, ...]
 
 
 class DaskBoosting:
@@ -148,12 +160,9 @@ class DaskBoosting:
         obj: Any = None,
         min_improvement: float = 1e-12,
     ) -> Any:
-        from xgboost import dask as dxgb
-
-        from precisionpain.models.boosting import CrossFit, raise_if_stopped
+        from precisionpain.models.boosting import CrossFit
 
         n_folds = int(fold.max()) + 1
-        metric = str(params["eval_metric"])
         pieces = []
         for k in range(n_folds):
             rows = fold == k
@@ -162,8 +171,41 @@ class DaskBoosting:
                     X[rows], y[rows], weight[rows], None if base_margin is None else base_margin[rows]
                 )
             )
+        fitted = self.cross_fit_pieces(
+            pieces,
+            params,
+            max_rounds=max_rounds,
+            patience=patience,
+            stop=stop,
+            obj=obj,
+            min_improvement=min_improvement,
+        )
+        oof = np.empty(X.shape[0], dtype=np.float64)
+        for k, margins in enumerate(fitted.fold_margins):
+            oof[fold == k] = margins
+        return CrossFit(fitted.boosters, oof, fitted.n_rounds, fitted.fold_losses)
+
+    def cross_fit_pieces(
+        self,
+        pieces: list[_Piece],
+        params: Mapping[str, Any],
+        *,
+        max_rounds: int,
+        patience: int,
+        stop: threading.Event | None = None,
+        obj: Any = None,
+        min_improvement: float = 1e-12,
+    ) -> PiecesFit:
+        """The cross-fit over rows already on the workers, one piece per fold: fold k's booster trained on the
+        other pieces with piece k as its evaluation set, all cut at the round the local engine's rule keeps, and
+        each fold's out-of-fold margins (in its piece's row order)."""
+        from xgboost import dask as dxgb
+
+        from precisionpain.models.boosting import raise_if_stopped
+
+        metric = str(params["eval_metric"])
         trained, curves = [], []
-        for k in range(n_folds):
+        for k in range(len(pieces)):
             raise_if_stopped(stop)
             dtrain = self._matrix([p for j, p in enumerate(pieces) if j != k], params, quantile=True)
             dval = self._matrix([pieces[k]], params, quantile=False)
@@ -174,16 +216,22 @@ class DaskBoosting:
             curves.append(pieces[k].weight_sum * (loss * loss if metric == "rmse" else loss))
             trained.append((out["booster"], dval))
         n_rounds = _best_rounds(curves, patience, min_improvement)
-        oof = np.empty(X.shape[0], dtype=np.float64)
-        boosters = []
-        for k, (booster, dval) in enumerate(trained):
+        boosters, fold_margins = [], []
+        for booster, dval in trained:
             cut = booster[:n_rounds]
             margins = dxgb.predict(self.client, cut, dval, output_margin=True)
-            oof[fold == k] = np.asarray(self.client.compute(margins).result(), dtype=np.float64)
+            fold_margins.append(np.asarray(self.client.compute(margins).result(), dtype=np.float64))
             boosters.append(cut)
         # each fold's weighted held-out loss at the round kept (what tuning compares settings by)
         fold_losses = tuple(float(c[n_rounds - 1]) for c in curves)
-        return CrossFit(tuple(boosters), oof, n_rounds, fold_losses)
+        return PiecesFit(tuple(boosters), fold_margins, n_rounds, fold_losses)
+
+    def train_pieces(
+        self, pieces: list[_Piece], params: Mapping[str, Any], n_rounds: int, obj: Any = None
+    ) -> Any:
+        """One booster of ``n_rounds`` rounds on every piece's rows (no early stopping)."""
+        dtrain = self._matrix(pieces, params, quantile=True)
+        return self._train(params, dtrain, n_rounds, obj=obj)["booster"]
 
     def _train_final(
         self,
@@ -195,8 +243,7 @@ class DaskBoosting:
         base_margin: np.ndarray | None = None,
         obj: Any = None,
     ) -> Any:
-        dtrain = self._matrix([self._piece(X, y, weight, base_margin)], params, quantile=True)
-        return self._train(params, dtrain, n_rounds, obj=obj)["booster"]
+        return self.train_pieces([self._piece(X, y, weight, base_margin)], params, n_rounds, obj=obj)
 
 
 def _best_rounds(curves: list[np.ndarray], patience: int, min_improvement: float = 1e-12) -> int:
