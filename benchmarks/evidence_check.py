@@ -6,7 +6,8 @@ Prints, per pain condition: every option's true response rate next to the litera
 band is marked NO and makes the exit status 1), the mean true response rate of every option, how often each option
 is the true best, how often a strong opioid or carbamazepine is, and the share of patients whose true best is a
 first-line option of the guideline catalog (models/guidelines.yaml) with the options that are the true best where
-it is not. The figures are means of true probabilities, so 200,000 patients give them to about 0.001.
+it is not, and, where the first line is seldom the true best, that share by subgroup (osteoarthritis by age and by
+kidney, GI-bleeding or cardiovascular risk, fibromyalgia by age, `other` by pain type). The figures are means of true probabilities, so 200,000 patients give them to about 0.001.
 """
 
 from __future__ import annotations

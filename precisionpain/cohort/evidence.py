@@ -277,14 +277,10 @@ class FirstLineShare:
     departures: tuple[tuple[str, float], ...]
 
 
-def first_line_shares(
-    frame: pd.DataFrame, option_ids: Sequence[str], guidelines: GuidelineCatalog
-) -> tuple[FirstLineShare, ...]:
-    """The share of patients whose true best is first line in the guideline table of their TRUE condition and pain
-    type (models/guidelines.yaml), per condition and for all (condition ``all``)."""
+def _true_best_is_first_line(frame: pd.DataFrame, best: np.ndarray, guidelines: GuidelineCatalog) -> np.ndarray:
+    """Per patient: whether ``best`` is first line in the guideline table of the TRUE condition and pain type."""
     from precisionpain.schema import GuidelineTier, PainCondition, PainType
 
-    best = true_best(frame, option_ids)
     condition = frame[TRUE_CONDITION].astype(object).to_numpy()
     pain_type = frame["pain_type"].astype(object).to_numpy()
     first: dict[tuple[str, str], frozenset[str]] = {}
@@ -292,9 +288,19 @@ def first_line_shares(
         for t in set(pain_type.tolist()):
             table = guidelines.table(PainCondition(c), PainType(t))
             first[(c, t)] = frozenset(o for o, pos in table.items() if pos.tier is GuidelineTier.first_line)
-    is_first = np.fromiter(
+    return np.fromiter(
         (b in first[(c, t)] for b, c, t in zip(best, condition, pain_type, strict=True)), bool, len(best)
     )
+
+
+def first_line_shares(
+    frame: pd.DataFrame, option_ids: Sequence[str], guidelines: GuidelineCatalog
+) -> tuple[FirstLineShare, ...]:
+    """The share of patients whose true best is first line in the guideline table of their TRUE condition and pain
+    type (models/guidelines.yaml), per condition and for all (condition ``all``)."""
+    best = true_best(frame, option_ids)
+    condition = frame[TRUE_CONDITION].astype(object).to_numpy()
+    is_first = _true_best_is_first_line(frame, best, guidelines)
 
     def summary(name: str, rows: np.ndarray) -> FirstLineShare:
         n = int(rows.sum())
@@ -305,6 +311,42 @@ def first_line_shares(
     shares = [summary(c, condition == c) for c in conditions_in(frame)]
     shares.append(summary("all", np.ones(len(best), dtype=bool)))
     return tuple(shares)
+
+
+def first_line_share_by(
+    frame: pd.DataFrame,
+    option_ids: Sequence[str],
+    guidelines: GuidelineCatalog,
+    condition: str,
+    groups: pd.Series,
+) -> pd.DataFrame:
+    """Within one TRUE condition, the patients (n) and the share whose true best is first line, per value of
+    ``groups`` (a Series aligned with ``frame``): where the truth departs from the guideline, and for whom."""
+    is_first = _true_best_is_first_line(frame, true_best(frame, option_ids), guidelines)
+    rows = frame[TRUE_CONDITION].astype(object).to_numpy() == condition
+    data = pd.DataFrame({"group": groups.to_numpy()[rows], "first": is_first[rows]})
+    out = data.groupby("group", observed=True, sort=True)["first"].agg(["size", "mean"])
+    return out.rename(columns={"size": "n", "mean": "true best is first line"}).rename_axis(groups.name)
+
+
+def _departure_subgroups(frame: pd.DataFrame) -> tuple[tuple[str, pd.Series], ...]:
+    """The subgroups docs/cohort.md shows for the conditions whose first line is seldom the true best."""
+    age = pd.cut(
+        frame["age_years"], [0.0, 55.0, 65.0, 75.0, np.inf], right=False, labels=["< 55", "55-64", "65-74", ">= 75"]
+    ).rename("age (years)")
+    risk = (
+        (frame["true_egfr_ml_per_min_1_73m2"] < 60.0)
+        | frame["true_history_gi_bleed"].astype(bool)
+        | frame["true_cardiovascular_disease"].astype(bool)
+    )
+    risk = risk.map({True: "yes", False: "no"}).rename("eGFR < 60, GI bleeding or cardiovascular disease")
+    pain_type = frame["pain_type"].astype(object).rename("pain type")
+    return (
+        ("knee_hip_osteoarthritis", age),
+        ("knee_hip_osteoarthritis", risk),
+        ("fibromyalgia", age),
+        ("other", pain_type),
+    )
 
 
 def strong_opioid_best_shares(frame: pd.DataFrame, option_ids: Sequence[str]) -> dict[str, float]:
@@ -393,6 +435,10 @@ def evidence_markdown(
             ]
         ).set_index("condition")
         parts += ["### True best against the guideline's first line", "", _md(table), ""]
+        parts += ["### Where the first line is seldom the true best: by subgroup", ""]
+        for condition, groups in _departure_subgroups(frame):
+            by = first_line_share_by(frame, option_ids, guidelines, condition, groups)
+            parts += [f"{condition}:", "", _md(by), ""]
     return "\n".join(parts)
 
 

@@ -115,6 +115,23 @@ def test_tables_and_markdown(large_cohort: pd.DataFrame, option_catalog: Any, gu
     best = E.best_share_by_condition(large_cohort, ids)
     np.testing.assert_allclose(best.sum(axis=0).to_numpy(), 1.0)
     text = E.evidence_markdown(large_cohort, ids, guidelines)
-    for title in ("literature's bands", "by condition", "True best option", "Strong opioids", "first line"):
+    for title in ("literature's bands", "by condition", "True best option", "Strong opioids", "first line", "subgroup"):
         assert title in text
     assert "| NO |" not in text
+
+
+def test_first_line_share_by_subgroup_adds_up_to_the_conditions(
+    large_cohort: pd.DataFrame, option_catalog: Any, guidelines: Any
+) -> None:
+    """The subgroups split a condition's patients: their sizes add up to the condition's and their shares average
+    to its share; in osteoarthritis the first line is the true best more often for the oldest (the oral NSAIDs'
+    withdrawals rise with age)."""
+    shares = {s.condition: s for s in E.first_line_shares(large_cohort, option_catalog.ids, guidelines)}
+    age = (large_cohort["age_years"] >= 75).map({True: "75+", False: "under 75"}).rename("age")
+    for condition in ("knee_hip_osteoarthritis", "other"):
+        by = E.first_line_share_by(large_cohort, option_catalog.ids, guidelines, condition, age)
+        assert by["n"].sum() == shares[condition].n
+        weighted = (by["n"] * by["true best is first line"]).sum() / by["n"].sum()
+        assert weighted == pytest.approx(shares[condition].share)
+    oa = E.first_line_share_by(large_cohort, option_catalog.ids, guidelines, "knee_hip_osteoarthritis", age)
+    assert oa.loc["75+", "true best is first line"] > oa.loc["under 75", "true best is first line"] + 0.1
