@@ -324,7 +324,7 @@ def first_line_share_by(
     ``groups`` (a Series aligned with ``frame``): where the truth departs from the guideline, and for whom."""
     is_first = _true_best_is_first_line(frame, true_best(frame, option_ids), guidelines)
     rows = frame[TRUE_CONDITION].astype(object).to_numpy() == condition
-    data = pd.DataFrame({"group": groups.to_numpy()[rows], "first": is_first[rows]})
+    data = pd.DataFrame({"group": groups.reset_index(drop=True)[rows], "first": is_first[rows]})  # keeps an order
     out = data.groupby("group", observed=True, sort=True)["first"].agg(["size", "mean"])
     return out.rename(columns={"size": "n", "mean": "true best is first line"}).rename_axis(groups.name)
 
