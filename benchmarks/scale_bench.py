@@ -37,6 +37,21 @@ shipped models/response_model.yaml):
 
     OMP_WAIT_POLICY=passive .venv/bin/python benchmarks/scale_bench.py --skip-score --train-patients 1000000
 
+With ``--train-memory-limit MIB`` the training figures are instead those of the table prepared on the workers
+(precisionpain.scale.worker_table), which ``train`` does not use yet:
+
+(ix)   ``--train-patients`` synthetic patients written as a partitioned cohort (``cohort --engine local``, part files
+       of ``--table-chunk`` patients), read, checked, split and featurised on a LocalCluster of 2 single-threaded
+       worker processes whose memory limit is MIB (spilling to disk off, so the data stays in memory; Dask's nanny
+       restarts a worker above 95 % of the limit, pause at 90 %), then every option's response boosters (the config's
+       folds with early stopping, and the final booster) fitted from the workers' partitions. Printed: the cohort's
+       size in memory against the limit, each worker's peak resident memory (VmHWM), worker restarts, the bytes the
+       workers hold for the table, the driving process's peak resident memory and what it holds, the wall times and
+       the mean out-of-fold log loss.
+
+    OMP_WAIT_POLICY=passive .venv/bin/python benchmarks/scale_bench.py --skip-score --train-patients 200000 \
+        --train-memory-limit 340
+
 The machine is shared: the load average is printed before and after, and figures move between runs. Each target
 is printed with PASS or MISS; ``--strict`` exits 1 when one is missed. ``--quick`` runs a small version to check
 the script (not the capacity figures).
@@ -371,6 +386,95 @@ def train_section(args: argparse.Namespace, tmp: Path) -> None:
         print(f"      {total:>11,}   {need:>10,} x {limit_mib:,} MiB     {gen[0]:>7} / {gen[1]:<7}     {fit[0]:>7} / {fit[1]}")
 
 
+def _worker_pid() -> int:
+    return os.getpid()
+
+
+def worker_table_section(args: argparse.Namespace, tmp: Path) -> None:
+    """(ix): the table prepared on the workers and every option's response boosters fitted from it, under a worker
+    memory limit below the cohort's size in memory."""
+    import dask
+    from dask.distributed import Client, LocalCluster
+    from scipy.special import expit
+
+    from precisionpain.catalog.catalogs import load_catalogs
+    from precisionpain.models.config import check_options, default_config_path, load_train_config
+    from precisionpain.scale.training import DaskBoosting
+    from precisionpain.scale.worker_table import WorkerTable, response_params, response_rounds
+
+    n, limit_mib = args.train_patients, args.train_memory_limit
+    folder = tmp / "table" / "cohort"
+    gen_s, _, _ = _child(
+        ["cohort", "--n", str(n), "--seed", "7", "--engine", "local", "--chunk-size", str(args.table_chunk), "--out", str(folder)]
+    )
+    cohort_mib = _cohort_mib(folder)
+    source = args.train_config or default_config_path(REPO)
+    config = load_train_config(_write_config(source, "bench-table", tmp / "table" / "config.yaml", args.train_options))
+    options = check_options(config, load_catalogs(None).options.ids)
+    print(
+        f"(ix)  the table on the workers, {n:,} patients in part files of {args.table_chunk:,} ({gen_s:.0f} s to write): "
+        f"the cohort is {cohort_mib:,.0f} MiB in memory; worker memory limit {limit_mib:,} MiB "
+        f"({'below' if limit_mib < cohort_mib else 'NOT below'} the cohort); {len(options)} options, "
+        f"{config.model.n_folds} folds, at most {response_rounds(config)['max_rounds']:,} rounds"
+    )
+    memory = {
+        "distributed.worker.memory.target": False, "distributed.worker.memory.spill": False,
+        "distributed.worker.memory.pause": 0.90, "distributed.worker.memory.terminate": 0.95,
+    }  # fmt: skip
+    driver_before = _rss_now_mib()
+    with (
+        dask.config.set(memory),
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None,
+            memory_limit=f"{limit_mib}MiB",
+        ) as cluster,
+        Client(cluster) as client,
+    ):  # fmt: skip
+        pids = set(client.run(_worker_pid).values())
+        base = client.run(_rss_now_mib)
+        started = time.perf_counter()
+        table = WorkerTable.prepare(client, folder, config, partition_rows=args.table_chunk)
+        prepare_s = time.perf_counter() - started
+        after_prepare = client.run(_rss_now_mib)
+        engine = DaskBoosting(client)
+        rounds = response_rounds(config)
+        started = time.perf_counter()
+        losses, held = [], 0
+        for j, option in enumerate(options):
+            fit = table.fit_option(engine, option, response_params(config, j), **rounds)
+            p = np.clip(expit(fit.oof_margin), 1e-12, 1 - 1e-12)
+            losses.append(float(-np.mean(fit.y * np.log(p) + (1 - fit.y) * np.log(1 - p))))
+            held = max(held, fit.oof_margin.nbytes + fit.y.nbytes + fit.rows.nbytes)
+        fit_s = time.perf_counter() - started
+        peaks = client.run(_peak_rss_mib)
+        restarted = set(client.run(_worker_pid).values()) != pids
+        table_mib = table.nbytes / 2**20
+        train_rows, test_rows = table.train_rows, table.test_rows
+        partitions = len(table.summaries)
+        table.release()
+    driver_peak = _peak_rss_mib()
+    print(
+        f"      prepared on the workers: {train_rows:,} training and {test_rows:,} held-out rows in {partitions} partitions, "
+        f"{prepare_s:.1f} s; the workers hold {table_mib:,.0f} MiB for them (features as float32 and the arrays beside them); "
+        "resident memory per worker at start " + ", ".join(f"{m:,.0f}" for m in base.values())
+        + " MiB, after preparing " + ", ".join(f"{m:,.0f}" for m in after_prepare.values()) + " MiB"
+    )
+    print(
+        f"      fitted {engine.boosters_trained} boosters ({len(options)} options x ({config.model.n_folds} folds + final)) "
+        f"from the workers' partitions in {fit_s:,.0f} s; mean out-of-fold log loss {statistics.fmean(losses):.4f}"
+    )
+    print(
+        "      peak resident memory per worker (VmHWM) " + ", ".join(f"{m:,.0f} MiB" for m in peaks.values())
+        + f" under the {limit_mib:,} MiB limit [{verdict(max(peaks.values()) < limit_mib and not restarted)}: "
+        f"{'a worker was restarted' if restarted else 'no worker restarted'}]; the cohort is {cohort_mib:,.0f} MiB in memory"
+    )
+    print(
+        f"      the driving process (this one): {driver_before:,.0f} MiB resident before, peak {driver_peak:,.0f} MiB; "
+        f"it held the partition counts and, per option, out-of-fold margins, outcomes and row positions "
+        f"(at most {held / 2**20:,.1f} MiB for one option), never the table or its features"
+    )
+
+
 def _fit_seconds(stderr: str) -> float:
     import re
 
@@ -405,6 +509,11 @@ def main() -> None:
     )
     parser.add_argument("--worker-memory-mib", type=int, help="worker memory limit in (vi) (default: cohort / 2)")
     parser.add_argument("--partition-chunk", type=int, default=100_000, help="patients per cohort partition in (vii)")
+    parser.add_argument(
+        "--train-memory-limit", type=int,
+        help="worker memory limit in MiB for (ix), the table prepared on the workers; replaces (vi)-(viii)",
+    )  # fmt: skip
+    parser.add_argument("--table-chunk", type=int, default=10_000, help="patients per part file in (ix)")
     args = parser.parse_args()
     if args.quick:
         for key, value in QUICK.items():
@@ -496,7 +605,9 @@ def main() -> None:
                 cells = [human_s(start_s + simulate(cpu_costs, parts, w, overhead, rng)) for w in worker_counts]
                 size_gib = total * per_patient_bytes / 2**30
                 print(f"      {total:>11,}" + "".join(f"{c:>20}" for c in cells) + f"   {size_gib:,.0f} GiB")
-        if args.train_patients > 0:
+        if args.train_patients > 0 and args.train_memory_limit:
+            worker_table_section(args, tmp)
+        elif args.train_patients > 0:
             train_section(args, tmp)
     print(f"load average after: {load_average()}")
     met = sum(results.values())

@@ -10,6 +10,9 @@ tracking server on PostgreSQL.
   ``dask.distributed`` cluster (``dask``);
 - :mod:`precisionpain.scale.cohort` and :mod:`precisionpain.scale.training`: ``cohort --engine`` (one part file per
   chunk) and ``train --engine dask`` (every booster trained by ``xgboost.dask``);
+- :mod:`precisionpain.scale.worker_table`: the training table read, checked, split by patient and featurised on the
+  workers, partition by partition, and an option's response boosters fitted from those partitions (not yet used by
+  ``train``);
 - :mod:`precisionpain.scale.evaluation`: ``evaluate --engine dask`` (the held-out predictions and SHAP sample
   computed partition by partition, the model loaded once per worker);
 - :mod:`precisionpain.scale.tracking`: ``precisionpain mlflow-server``;

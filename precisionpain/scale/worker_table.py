@@ -428,3 +428,12 @@ def response_params(config: TrainConfig, option_index: int) -> dict[str, Any]:
     rng = np.random.default_rng([config.seed, option_index])
     params: dict[str, Any] = estimator._params(nthread=1, seed=int(rng.integers(2**31 - 1)))
     return params
+
+
+def response_rounds(config: TrainConfig) -> dict[str, int]:
+    """The run's estimator's most boosting rounds and early-stopping patience, as :meth:`WorkerTable.fit_option`
+    takes them."""
+    from precisionpain.models.estimator import TreatmentResponseModel
+
+    got = TreatmentResponseModel(**config.model.estimator_params(config.outcome.objective, config.seed)).get_params()
+    return {"max_rounds": int(got["n_estimators"]), "patience": int(got["early_stopping_rounds"])}

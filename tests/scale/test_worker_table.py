@@ -171,13 +171,14 @@ def test_an_option_fitted_from_the_workers_partitions_matches_the_local_cross_fi
 
     from precisionpain.models import boosting
     from precisionpain.scale.training import DaskBoosting
-    from precisionpain.scale.worker_table import response_params
+    from precisionpain.scale.worker_table import response_params, response_rounds
 
     counts = {o: int((local["t"] == o).sum()) for o in local["options"]}
     option = max(counts, key=lambda o: counts[o])
     assert counts[option] > 1_000
     params = response_params(config, local["options"].index(option))
-    rounds = {"max_rounds": int(GOOD_MODEL["xgboost"]["n_estimators"]), "patience": int(GOOD_MODEL["xgboost"]["early_stopping_rounds"])}
+    rounds = response_rounds(config)
+    assert rounds == {"max_rounds": 120, "patience": 10}  # GOOD_MODEL's
 
     engine = DaskBoosting(table.client)
     fit = table.fit_option(engine, option, params, **rounds)
