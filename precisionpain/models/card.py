@@ -490,9 +490,13 @@ def harm_text(config: TrainConfig, name: str) -> str:
     return harm_definition(config.harm(name)) + f"; column `{config.harm(name).column}`"
 
 
-def _auto_lines(chosen: str, scores: Mapping[str, float] | None) -> list[str]:
+def _auto_lines(chosen: str, scores: Mapping[str, float] | None, *, shrunk: bool = False) -> list[str]:
     if not scores:
         return []
+    if shrunk:
+        from precisionpain.models.estimator import SHRUNK_SUFFIX
+
+        chosen += SHRUNK_SUFFIX
     shown = ", ".join(
         f"`{c}` {v:.4f}" + (f" (+-{scores[c + '_se']:.4f} vs `t_learner`)" if c + "_se" in scores else "")
         for c, v in scores.items()
@@ -513,9 +517,11 @@ def model_card(
     training_n: int,
     *,
     strategy_scores: Mapping[str, float] | None = None,
+    shrinkage: str | None = None,
 ) -> str:
     """Markdown model card with the sections of Mitchell et al. 2019, filled from this run; ``strategy_scores``:
-    the candidates' scores when ``strategy: auto`` chose the strategy."""
+    the candidates' scores when ``strategy: auto`` chose the strategy; ``shrinkage``: the account of the
+    shrinkage applied, when there was one."""
     from precisionpain.models.package import INTENDED_USE
 
     h = evaluation.headline
@@ -534,7 +540,8 @@ def model_card(
         f"out-of-fold predictions ({config.model.n_folds} folds), `{config.model.interval.method}` intervals at "
         f"{1 - config.model.interval.alpha:.0%}; a multinomial logistic propensity model for overlap diagnostics "
         "and policy evaluation.",
-        *_auto_lines(metadata.strategy, strategy_scores),
+        *_auto_lines(metadata.strategy, strategy_scores, shrunk=shrinkage is not None),
+        *([f"- Shrinkage: {shrinkage}."] if shrinkage else []),
         f"- Features: {len(metadata.feature_ids)} from catalog {metadata.catalog_id} v{metadata.catalog_version} "
         f"(sha256 {metadata.catalog_sha256[:12]}...).",
         "- Model card format: Mitchell et al. 2019, Model Cards for Model Reporting (arXiv:1810.03993).",

@@ -7,7 +7,7 @@ import itertools
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -83,6 +83,9 @@ class ModelConfig(FrozenModel):
     #: seeded random settings of max_depth, learning_rate and min_child_weight tried per booster besides the
     #: given ones (0 = off; see TreatmentResponseModel's tuning_trials)
     tuning_trials: int = Field(default=0, ge=0, le=100)
+    #: shrink every option's difference to the most common option towards its population mean: "none", "auto"
+    #: (lambda chosen on the training patients) or a lambda in [0, 1] (see TreatmentResponseModel's shrinkage)
+    shrinkage: Literal["none", "auto"] | Annotated[float, Field(ge=0.0, le=1.0)] = "none"
 
     def estimator_params(self, objective: str, seed: int, *, single_class: str = "error") -> dict[str, Any]:
         """Keyword arguments for TreatmentResponseModel (``single_class="prior"`` for a harm outcome, which some
@@ -103,6 +106,7 @@ class ModelConfig(FrozenModel):
             "n_jobs": self.n_jobs,
             "xgb_params": extra or None,
             "tuning_trials": self.tuning_trials,
+            "shrinkage": self.shrinkage,
             **tree,
         }
 

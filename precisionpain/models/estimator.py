@@ -51,7 +51,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.exceptions import NotFittedError
 
 from precisionpain.errors import ConfigError, ModelError, ValidationError, Violation, kind_of
-from precisionpain.models import boosting, learners
+from precisionpain.models import boosting, learners, shrinkage
 from precisionpain.models.calibration import CalibrationMethod, Calibrator, fit_calibrator
 from precisionpain.models.inputs import check_features, check_outcome, check_sample_weight, check_treatment
 from precisionpain.models.propensity import (
@@ -67,14 +67,25 @@ IntervalMethod = Literal["jackknife", "bootstrap", "none"]
 
 OBJECTIVES: tuple[str, ...] = ("binary", "regression")
 STRATEGIES: tuple[str, ...] = ("t_learner", "s_learner", "ipw_t_learner", "x_learner", "dr_learner", "auto")
-#: what ``strategy="auto"`` chooses among, the default first
-AUTO_CANDIDATES: tuple[str, ...] = ("t_learner", "s_learner", "ipw_t_learner", "x_learner", "dr_learner")
+#: what ``strategy="auto"`` chooses among, the default first; a name ending in ``SHRUNK_SUFFIX`` is that
+#: strategy with ``shrinkage="auto"`` (see :func:`candidate_setting`)
+SHRUNK_SUFFIX = "_shrunk"
+AUTO_CANDIDATES: tuple[str, ...] = (
+    "t_learner",
+    "s_learner",
+    "ipw_t_learner",
+    "x_learner",
+    "dr_learner",
+    "t_learner" + SHRUNK_SUFFIX,
+)
 CALIBRATIONS: tuple[str, ...] = ("auto", "isotonic", "sigmoid", "none")
 INTERVAL_METHODS: tuple[str, ...] = ("jackknife", "bootstrap", "none")
 SINGLE_CLASS: tuple[str, ...] = ("error", "prior")
 #: weight of each of the two pseudo-patients ``single_class="prior"`` adds (Jeffreys: half an event, half a non-event)
 PRIOR_WEIGHT = 0.5
 TREE_METHODS: tuple[str, ...] = ("hist", "approx", "exact")
+#: the named ``shrinkage`` settings (a number in [0, 1] is the lambda itself)
+SHRINKAGE_SETTINGS: tuple[str, ...] = ("none", "auto")
 
 #: the tuning search (``tuning_trials``): max_depth from these, learning_rate and min_child_weight log-uniform
 TUNING_MAX_DEPTH: tuple[int, ...] = (2, 3, 4, 5, 6)
@@ -84,6 +95,13 @@ TUNING_MIN_CHILD_WEIGHT: tuple[float, float] = (1.0, 50.0)
 _CHUNK_ROWS = 65_536  # rows scored per XGBoost call; bounds memory for the stacked S-learner input
 #: up to this many rows, interval replicates are scored by the compiled tree table instead of XGBoost
 SMALL_BATCH_ROWS = 16
+
+
+def candidate_setting(candidate: str) -> tuple[str, str]:
+    """The (strategy, shrinkage) of an ``AUTO_CANDIDATES`` name."""
+    if candidate.endswith(SHRUNK_SUFFIX):
+        return candidate.removesuffix(SHRUNK_SUFFIX), "auto"
+    return candidate, "none"
 
 
 class NotFittedModelError(ModelError, NotFittedError):
@@ -137,6 +155,8 @@ class OptionFit:
     calibration_cv_brier: Mapping[str, float]
     #: the tree parameters the tuning search chose (empty without tuning)
     tuned: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    #: the shrinkage lambda applied (None without shrinkage; see :mod:`precisionpain.models.shrinkage`)
+    shrinkage: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = {
@@ -147,6 +167,8 @@ class OptionFit:
         }
         if self.tuned:
             out["tuned"] = dict(self.tuned)
+        if self.shrinkage is not None:
+            out["shrinkage"] = self.shrinkage
         return out
 
 
@@ -228,8 +250,9 @@ class TreatmentResponseModel(BaseEstimator):
         meta-learners ``"x_learner"`` and ``"dr_learner"`` (the T-learner followed by correction trees fitted to
         imputed effects or doubly robust pseudo-outcomes, see :mod:`precisionpain.models.learners`; jackknife or
         no intervals), or ``"auto"``: one of ``AUTO_CANDIDATES`` chosen by a cross-fitted doubly robust policy
-        value (see ``_choose_strategy``; ``strategy_`` is the choice, ``strategy_scores_`` every candidate's
-        score; about twice the candidates' fits together, plus the chosen one's).
+        value (see ``_choose_strategy``; ``strategy_`` is the chosen strategy, ``shrinkage_`` its lambda when
+        the choice was a shrunk one, ``strategy_scores_`` every candidate's score; about twice the candidates'
+        fits together, plus the chosen one's).
     n_estimators: upper bound on boosting rounds; the actual count comes from cross-validated early stopping.
     learning_rate, max_depth, min_child_weight, subsample, colsample_bytree, reg_lambda, tree_method, max_bin:
         XGBoost tree parameters (``reg_lambda`` is XGBoost's ``lambda``).
@@ -255,6 +278,15 @@ class TreatmentResponseModel(BaseEstimator):
         comes from a choice that scored that patient. Costs about N + 1 times the fit; meta-learners' second
         stage uses the given parameters.
     xgb_params: extra XGBoost parameters merged last (not the keys in ``boosting.RESERVED_XGB_KEYS``).
+    shrinkage: ``"none"`` (default); ``"auto"`` shrinks every option's difference to the reference option (the
+        one with the most patients) towards its population mean by a lambda in [0, 1] chosen by the doubly robust
+        value of the top-1 rule on the training patients (0: everyone gets the best single option; 1: the base
+        strategy); a number in [0, 1] uses that lambda. Per-option strategies only (not ``s_learner``; with
+        ``strategy="auto"`` only ``"none"``, the candidates say their own). See
+        :mod:`precisionpain.models.shrinkage`; ``shrinkage_`` is the lambda applied (None without),
+        ``shrinkage_reference_`` the reference option, ``shrinkage_scores_`` the criterion (a loss) of each lambda
+        tried. Costs the cross-fitted propensity (k-class logistic
+        fits, one per fold) and, when served, up to the reference's trees once more per option.
 
     Attributes (after fit)
     ----------------------
@@ -296,6 +328,7 @@ class TreatmentResponseModel(BaseEstimator):
         n_jobs: int = 1,
         xgb_params: Mapping[str, Any] | None = None,
         tuning_trials: int = 0,
+        shrinkage: str | float = "none",
     ) -> None:
         self.objective = objective
         self.strategy = strategy
@@ -321,6 +354,7 @@ class TreatmentResponseModel(BaseEstimator):
         self.n_jobs = n_jobs
         self.xgb_params = xgb_params
         self.tuning_trials = tuning_trials
+        self.shrinkage = shrinkage
 
     # ------------------------------------------------------------------ parameters
 
@@ -368,6 +402,23 @@ class TreatmentResponseModel(BaseEstimator):
             _number(v, "random_state", self.random_state, integer=True, low=0, high=2**32 - 1)
         _number(v, "n_jobs", self.n_jobs, integer=True, low=1, high=256)
         _number(v, "tuning_trials", self.tuning_trials, integer=True, low=0, high=100)
+        if isinstance(self.shrinkage, str):
+            _choice(v, "shrinkage", self.shrinkage, SHRINKAGE_SETTINGS)
+        else:
+            _number(v, "shrinkage", self.shrinkage, low=0.0, high=1.0)
+        if self.shrinkage != "none" and self.strategy in ("s_learner", "auto"):
+            v.append(
+                Violation(
+                    "shrinkage",
+                    f"must be 'none' for strategy={self.strategy!r}"
+                    + (
+                        " (one booster is shared by every option)"
+                        if self.strategy == "s_learner"
+                        else " (each candidate says its own)"
+                    ),
+                    kind_of(self.shrinkage),
+                )
+            )
         if self.xgb_params is not None:
             if not isinstance(self.xgb_params, Mapping) or not all(
                 isinstance(k, str) for k in self.xgb_params
@@ -502,13 +553,22 @@ class TreatmentResponseModel(BaseEstimator):
         ValidationError.raise_if_any("TreatmentResponseModel.fit", violations)
         assert Xv is not None and yv is not None and labels is not None  # narrowed by the checks above
         scores: dict[str, float] = {}
-        chosen = str(self.strategy)
+        chosen, shrink = str(self.strategy), self.shrinkage
         if chosen == "auto":
-            chosen, scores = self._choose_strategy(Xv, names, options, codes, yv, wv)
+            candidate, scores = self._choose_strategy(Xv, names, options, codes, yv, wv)
+            chosen, shrink = candidate_setting(candidate)
         self.strategy_ = chosen  # before the fit: the serving boosters are laid out for it
         self.strategy_scores_ = scores
-        self._fit_checked(Xv, names, options, codes, yv, wv, propensity_model, strategy=chosen)
+        self._fit_checked(Xv, names, options, codes, yv, wv, propensity_model, strategy=chosen, shrink=shrink)
         return self
+
+    @property
+    def shrinkage_setting_(self) -> str | float:
+        """The ``shrinkage`` setting the fitted boosters follow (for ``strategy="auto"``, its candidate's)."""
+        self._check_fitted()
+        if self.strategy == "auto":
+            return "none" if getattr(self, "shrinkage_", None) is None else "auto"
+        return self.shrinkage
 
     @property
     def _layout(self) -> str:
@@ -543,9 +603,10 @@ class TreatmentResponseModel(BaseEstimator):
             w_tr = None if sample_weight is None else sample_weight[tr]
             nuisance: TreatmentResponseModel | None = None
             for candidate in AUTO_CANDIDATES:
+                strategy, shrink = candidate_setting(candidate)
                 model = cast(
                     TreatmentResponseModel,
-                    clone(self).set_params(strategy=candidate, interval_method="none"),
+                    clone(self).set_params(strategy=strategy, interval_method="none"),
                 )
                 model._fit_checked(
                     Xv[tr],
@@ -555,7 +616,8 @@ class TreatmentResponseModel(BaseEstimator):
                     y[tr],
                     w_tr,
                     None if nuisance is None else nuisance.propensity_model_,
-                    strategy=candidate,
+                    strategy=strategy,
+                    shrink=shrink,
                 )
                 if nuisance is None:
                     nuisance = model
@@ -590,8 +652,10 @@ class TreatmentResponseModel(BaseEstimator):
         sample_weight: np.ndarray | None,
         propensity_model: PropensityModel | None = None,
         strategy: str | None = None,
+        shrink: str | float | None = None,
     ) -> None:
         strategy = strategy or self.strategy
+        shrink = self.shrinkage if shrink is None else shrink
         n, p = Xv.shape
         k = len(options)
         seed = (
@@ -680,6 +744,12 @@ class TreatmentResponseModel(BaseEstimator):
             tuned = fitted[0].tuned if strategy == "s_learner" else fitted[j].tuned
             fits[opt] = OptionFit(opt, int(rows.sum()), n_rounds, kind, scores, tuned)
 
+        shrunk: shrinkage.ShrinkageChoice | None = None
+        if shrink != "none" and strategy != "s_learner":
+            kinds = [calibrators[o] for o in options] if self.objective == "binary" else None
+            fitted, shrunk = self._shrink(shrink, X32, codes, y, base_w, fitted, kinds, seed)
+            fits = {o: dataclasses.replace(f, shrinkage=shrunk.lam) for o, f in fits.items()}
+
         if strategy == "s_learner":
             boosters = {opt: fitted[0].booster for opt in options}
             replicates = {opt: fitted[0].replicates for opt in options}
@@ -701,7 +771,74 @@ class TreatmentResponseModel(BaseEstimator):
         self.option_fits_ = fits
         self.interval_boosters_ = replicates
         self.boosters_ = boosters
+        self.shrinkage_ = None if shrunk is None else shrunk.lam
+        self.shrinkage_reference_ = None if shrunk is None else options[shrunk.reference]
+        self.shrinkage_scores_ = (
+            {} if shrunk is None else {f"{g:.2f}": v for g, v in zip(shrunk.grid, shrunk.values, strict=True)}
+        )
         self._build_serving(probe=X32[: min(n, 64)])
+
+    def _shrink(
+        self,
+        setting: str | float,
+        X32: np.ndarray,
+        codes: np.ndarray,
+        y: np.ndarray,
+        weight: np.ndarray,
+        fitted: Mapping[int, _Fitted],
+        calibrators: Sequence[Calibrator] | None,
+        seed: int,
+    ) -> tuple[dict[int, _Fitted], shrinkage.ShrinkageChoice]:
+        """Every option's boosters and replicates shrunk towards the reference option's by the lambda of
+        ``setting`` (``"auto"``: chosen on these patients); see models/shrinkage.py.
+
+        The calibrators stay those fitted on the unshrunk out-of-fold margins (refitted on the shrunk ones, a
+        per-option monotone map would partly re-expand the shrunk differences and so change the ranking the
+        lambda was chosen for). To choose lambda without the patients' own outcomes, every patient's margins
+        go through calibrators of the same kinds refitted without the patient's fold."""
+        k = len(fitted)
+        stages = [
+            learners.StageFit(f.booster, f.replicates, f.oof_margin, f.n_rounds)
+            for f in (fitted[j] for j in range(k))
+        ]
+        M = learners.stage_one_margins(X32, codes, stages)
+        if setting == "auto":
+            fold = boosting.make_folds(codes, int(self.n_folds), np.random.default_rng([seed, 29]))
+            e_cf = learners.cross_fitted_propensity(
+                X32, codes, k, weight, fold, l2=float(self.propensity_l2), n_jobs=int(self.n_jobs)
+            )
+            to_outcome = (
+                None
+                if calibrators is None
+                else shrinkage.cross_fitted_calibration(
+                    M, codes, y, weight, fold, [c.kind for c in calibrators]
+                )
+            )
+            choice = shrinkage.choose_lambda(
+                M, e_cf, codes, y, weight, float(self.propensity_clip), to_outcome=to_outcome
+            )
+        else:
+            ref = shrinkage.reference_option(codes, weight, k)
+            a = shrinkage.offsets(M, ref, weight)
+            choice = shrinkage.ShrinkageChoice(float(setting), ref, a, (float(setting),), (float("nan"),))
+        ref, lam = choice.reference, choice.lam
+        out: dict[int, _Fitted] = {}
+        for j in range(k):
+            f, r = fitted[j], fitted[ref]
+            if j == ref:
+                out[j] = f
+                continue
+            offset = float(choice.offsets[j])
+            try:
+                booster = shrinkage.shrink_booster(f.booster, r.booster, lam, offset)
+                reps = tuple(
+                    shrinkage.shrink_booster(b, rb, lam, offset)
+                    for b, rb in zip(f.replicates, r.replicates, strict=True)
+                )
+            except xgb.core.XGBoostError as exc:
+                raise ModelError(f"XGBoost failed while shrinking: {str(exc).splitlines()[0]}") from None
+            out[j] = _Fitted(booster, reps, f.oof_margin, f.n_rounds, f.tuned)
+        return out, choice
 
     def _fit_second_stage(
         self,

@@ -377,7 +377,7 @@ def train(
     """Run the whole pipeline; see the module docstring."""
     import mlflow
 
-    from precisionpain.models.estimator import TreatmentResponseModel
+    from precisionpain.models.estimator import SHRUNK_SUFFIX, TreatmentResponseModel
 
     started = time.perf_counter()
     step = progress or _noop
@@ -432,11 +432,17 @@ def train(
         )
         mlflow.log_metric("fit_seconds", fit_seconds)
         strategy = str(estimator.strategy_)
+        if estimator.shrinkage_ is not None:
+            mlflow.log_metric("shrinkage_lambda", estimator.shrinkage_)
+            mlflow.log_metrics(
+                {f"shrinkage_loss.{k}": v for k, v in estimator.shrinkage_scores_.items() if np.isfinite(v)}
+            )
         if estimator.strategy_scores_:  # strategy: auto
             mlflow.log_metrics({f"strategy_auto.{k}": v for k, v in estimator.strategy_scores_.items()})
-            mlflow.set_tag(TAG + "strategy_chosen", strategy)
+            shrunk = estimator.shrinkage_ is not None
+            mlflow.set_tag(TAG + "strategy_chosen", strategy + (SHRUNK_SUFFIX if shrunk else ""))
             # the package is a model of the chosen strategy (saved, loaded and served like one)
-            estimator.set_params(strategy=strategy)
+            estimator.set_params(strategy=strategy, shrinkage=estimator.shrinkage_ if shrunk else "none")
         overlap = overlap_summary(estimator)
         mlflow.log_metrics({f"overlap.{k}": v for k, v in overlap.items()})
         mlflow.log_dict({str(o): f.to_dict() for o, f in estimator.option_fits_.items()}, "fit/options.json")
@@ -500,7 +506,13 @@ def train(
             table_means=means,
         )
         card = model_card(
-            config, evaluation, metadata, overlap, n_train, strategy_scores=estimator.strategy_scores_
+            config,
+            evaluation,
+            metadata,
+            overlap,
+            n_train,
+            strategy_scores=estimator.strategy_scores_,
+            shrinkage=_shrinkage_text(estimator),
         )
         mlflow.log_text(card, "model_card.md")
 
@@ -589,6 +601,24 @@ def train(
     )
 
 
+def _shrinkage_text(estimator: Any) -> str | None:
+    """The model card's account of the shrinkage applied (None without)."""
+    lam = estimator.shrinkage_
+    if lam is None:
+        return None
+    how = (
+        "chosen on the training patients by the doubly robust loss of the effects against it"
+        if estimator.shrinkage_scores_ and len(estimator.shrinkage_scores_) > 1
+        else "as configured"
+    )
+    return (
+        f"every option's difference to `{estimator.shrinkage_reference_}` (the option given most often) shrunk "
+        f"towards its population mean with lambda {lam:.2f}, {how} (0 = the best single option for everyone, "
+        "1 = the unshrunk model); each option's explanation is lambda times its own model's contributions plus "
+        "(1 - lambda) times the reference's"
+    )
+
+
 def fit_harms(response: Any, prepared: PreparedData, config: TrainConfig) -> dict[str, Any]:
     """One model per harm outcome (``config.harms``) on the response model's patients, features and settings,
     reusing its propensity model and its strategy (the one ``strategy: auto`` chose); an option none of whose
@@ -598,6 +628,7 @@ def fit_harms(response: Any, prepared: PreparedData, config: TrainConfig) -> dic
 
     params = config.model.estimator_params("binary", config.seed, single_class="prior")
     params["strategy"] = getattr(response, "strategy_", response.strategy)
+    params["shrinkage"] = response.shrinkage_setting_
     out: dict[str, Any] = {}
     for name in config.outcome_names[1:]:
         out[name] = TreatmentResponseModel(**params).fit(

@@ -20,9 +20,12 @@ def test_auto_scores_every_candidate_and_its_model_is_the_chosen_strategys() -> 
     quick = {**FAST, "n_estimators": 40, "n_folds": 3}
     auto = TreatmentResponseModel(strategy="auto", **quick).fit(train["X"], train["t"], train["y"])
     assert auto.strategy == "auto" and auto.strategy_ in AUTO_CANDIDATES
+    assert "t_learner_shrunk" in AUTO_CANDIDATES
     assert set(auto.strategy_scores_) == {*AUTO_CANDIDATES, *(c + "_se" for c in AUTO_CANDIDATES)}
     assert all(0.0 < auto.strategy_scores_[c] < 1.0 for c in AUTO_CANDIDATES)
-    direct = TreatmentResponseModel(strategy=auto.strategy_, **quick).fit(train["X"], train["t"], train["y"])
+    direct = TreatmentResponseModel(strategy=auto.strategy_, shrinkage=auto.shrinkage_setting_, **quick).fit(
+        train["X"], train["t"], train["y"]
+    )
     assert np.array_equal(auto.predict_outcomes(test["X"]), direct.predict_outcomes(test["X"]))
     fixed = TreatmentResponseModel(**quick).fit(train["X"], train["t"], train["y"])
     assert fixed.strategy_ == "t_learner" and fixed.strategy_scores_ == {}
