@@ -504,8 +504,8 @@ def _auto_lines(chosen: str, scores: Mapping[str, float] | None, *, shrunk: bool
     )
     return [
         f"- Strategy chosen by `strategy: auto`: `{chosen}`, by the doubly robust value of each candidate's top-1 "
-        f"rule, cross-fitted on two halves of the training patients: {shown}. A candidate replaces `t_learner` "
-        "only when its paired gain exceeds one standard error."
+        f"rule, cross-fitted on two halves of the training patients: {shown}. The best score is chosen (the "
+        "+- is the standard error of each candidate's paired difference to `t_learner`)."
     ]
 
 

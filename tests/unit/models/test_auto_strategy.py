@@ -8,7 +8,7 @@ import pytest
 
 from precisionpain.errors import ConfigError
 from precisionpain.models import TreatmentResponseModel
-from precisionpain.models.estimator import AUTO_CANDIDATES
+from precisionpain.models.estimator import AUTO_CANDIDATES, choose_candidate
 from precisionpain.models.learners import dr_policy_values
 from tests.unit.models.models_testdata import FAST, simulate_hte
 from tests.unit.models.test_meta_learners import simulate_confounded_four_arms
@@ -57,3 +57,19 @@ def test_auto_refuses_bootstrap_intervals() -> None:
         TreatmentResponseModel(strategy="auto", interval_method="bootstrap", **FAST).fit(
             data["X"], data["t"], data["y"]
         )
+
+
+def test_auto_takes_the_best_score_even_inside_one_standard_error() -> None:
+    rng = np.random.default_rng(4)
+    first = rng.normal(0.5, 0.5, size=2000)
+    values = {
+        "t_learner": first,
+        "better": first + 0.01 + rng.normal(0.0, 0.5, size=2000),
+        "same": first.copy(),
+    }
+    chosen, scores = choose_candidate(values, np.ones(2000))
+    gain = scores["better"] - scores["t_learner"]
+    assert 0.0 < gain < scores["better_se"]  # within the noise, and still the best
+    assert chosen == "better"
+    tied, _ = choose_candidate({"t_learner": first, "same": first.copy()}, np.ones(2000))
+    assert tied == "t_learner" and scores["same_se"] == 0.0
