@@ -7,7 +7,8 @@ held-out AUC and ECE per option, coverage of ``predict_interval`` of the true pr
 against the truth, and single-patient serving latency.
 
     OMP_WAIT_POLICY=passive .venv/bin/python benchmarks/estimator_bench.py [--n-train 200000] [--n-jobs 2] \
-        [--strategy t_learner|s_learner|ipw_t_learner|x_learner|dr_learner|auto] [--tuning-trials 0]
+        [--strategy t_learner|s_learner|ipw_t_learner|x_learner|dr_learner|auto] [--tuning-trials 0] \
+        [--shrinkage none|auto|LAMBDA]
 
 The machine's cores may be shared with other work; the figures are upper bounds when they are.
 """
@@ -89,8 +90,14 @@ def main() -> None:
         choices=("t_learner", "s_learner", "ipw_t_learner", "x_learner", "dr_learner", "auto"),
     )
     parser.add_argument("--tuning-trials", type=int, default=0)
+    parser.add_argument(
+        "--shrinkage",
+        default="none",
+        help="none (default), auto, or a lambda in [0, 1] (per-option strategies)",
+    )
     parser.add_argument("--seed", type=int, default=3)
     args = parser.parse_args()
+    shrinkage: str | float = args.shrinkage if args.shrinkage in ("none", "auto") else float(args.shrinkage)
 
     X, t, y, p_true = simulate(args.n_train + args.n_test, args.seed)
     tr = slice(0, args.n_train)
@@ -110,6 +117,7 @@ def main() -> None:
         interval_method=args.interval_method,
         strategy=args.strategy,
         tuning_trials=args.tuning_trials,
+        shrinkage=shrinkage,
         random_state=0,
     )
     start = time.perf_counter()
@@ -120,6 +128,7 @@ def main() -> None:
     print(
         f"\nfit: {fit_s:.1f} s wall, {cpu_s:.1f} s CPU (strategy={args.strategy}"
         + (f" chose {model.strategy_}" if args.strategy == "auto" else "")
+        + (f", shrinkage lambda {model.shrinkage_:.2f}" if model.shrinkage_ is not None else "")
         + f", tuning_trials={args.tuning_trials}, "
         f"interval_method={args.interval_method}, n_jobs={args.n_jobs}); "
         f"peak RSS {peak_rss_mib():.0f} MiB (before fit {rss_before:.0f} MiB)"

@@ -24,9 +24,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-STRATEGIES = ("t_learner", "s_learner", "ipw_t_learner", "x_learner", "dr_learner", "auto")
+STRATEGIES = (
+    "t_learner",
+    "t_learner_shrunk",
+    "s_learner",
+    "ipw_t_learner",
+    "x_learner",
+    "dr_learner",
+    "auto",
+)
 LABELS = {
     "t_learner": "T-learner",
+    "t_learner_shrunk": "T-learner, shrunk",
     "s_learner": "S-learner",
     "ipw_t_learner": "IPW-weighted T-learner",
     "x_learner": "X-learner",
@@ -37,7 +46,19 @@ LABELS = {
 
 def label(strategy: str, run: Any) -> str:
     chosen = run.data.tags.get("precisionpain.strategy_chosen")
-    return f"{LABELS[strategy]} (chose {LABELS.get(chosen, chosen)})" if chosen else LABELS[strategy]
+    lam = run.data.metrics.get("shrinkage_lambda")
+    shrunk = f", lambda {lam:.2f}" if lam is not None else ""
+    if chosen:
+        return f"{LABELS[strategy]} (chose {LABELS.get(chosen, chosen)}{shrunk})"
+    return f"{LABELS[strategy]} (lambda {lam:.2f})" if lam is not None else LABELS[strategy]
+
+
+def run_strategy(run: Any) -> str | None:
+    """The table row a run belongs to: its configured strategy, ``t_learner_shrunk`` for a shrunk T-learner."""
+    strategy = run.data.tags.get("precisionpain.strategy")
+    if strategy != "auto" and "shrinkage_lambda" in run.data.metrics:
+        return f"{strategy}_shrunk"
+    return strategy
 
 
 def latest_runs(tracking_uri: str, experiment: str) -> dict[str, Any]:
@@ -54,12 +75,11 @@ def latest_runs(tracking_uri: str, experiment: str) -> dict[str, Any]:
     )
     out: dict[str, Any] = {}
     for run in runs:
-        strategy = run.data.tags.get("precisionpain.strategy")
+        strategy = run_strategy(run)
         if strategy in STRATEGIES and strategy not in out:
             out[strategy] = run
-    missing = [s for s in STRATEGIES if s not in out]
-    if missing:
-        raise SystemExit(f"no finished training run for: {', '.join(missing)}")
+    if "t_learner" not in out:
+        raise SystemExit(f"no finished t_learner run in {experiment!r}")
     return out
 
 
@@ -77,6 +97,9 @@ def table(runs: dict[str, Any]) -> list[str]:
     )
     lines = [head, "|---|" + "---:|" * 14]
     for strategy in STRATEGIES:
+        if strategy not in runs:
+            lines.append(f"| {LABELS[strategy]} (not run) |" + " |" * 14)
+            continue
         m = runs[strategy].data.metrics
         lines.append(
             f"| {label(strategy, runs[strategy])} | {fmt(m.get('regret'))} | {fmt(m.get('regret_best_single_option'))} "
@@ -104,7 +127,7 @@ def provenance(runs: dict[str, Any]) -> list[str]:
         "- Registry decisions (one registered model, champion moves only on a better DR policy value on the "
         "same held-out patients):",
     ]
-    for strategy in STRATEGIES:
+    for strategy in (s for s in STRATEGIES if s in runs):
         run = runs[strategy]
         lines.append(
             f"  - {label(strategy, run)} (run `{run.info.run_id}`): {run.data.tags.get('precisionpain.promotion.decision', '')}"
@@ -133,7 +156,7 @@ def main() -> None:
         raise SystemExit("give one --experiment per --tracking-uri, or none")
     replicates = [latest_runs(uri, exp) for uri, exp in zip(args.tracking_uri, experiments, strict=True)]
     lines = [
-        "# Strategy comparison: T-, S-, IPW-weighted T-, X- and DR-learner, and auto",
+        "# Strategy comparison: T-learner (plain and shrunk), S-, IPW-weighted T-, X- and DR-learner, and auto",
         "",
         f"Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by `experiments/strategies/make_table.py` from the MLflow "
         f"runs of experiment(s) {', '.join(f'`{e}`' for e in dict.fromkeys(experiments))}. Metrics are on the held-out 20% of patients; regret, top-1, "
