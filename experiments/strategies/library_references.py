@@ -8,11 +8,21 @@ Two steps, because the libraries live in their own virtual environment (they are
     # 2. in a separate environment with econml and xgboost (python -m venv /tmp/pp-ref; pip install econml xgboost)
     /tmp/pp-ref/bin/python experiments/strategies/library_references.py score --npz /tmp/pp-work/4opt.npz
 
-Step 2 fits EConML's SLearner, TLearner, XLearner and DRLearner with XGBoost base learners (depth 4, 300 rounds at
+Step 2 fits EconML's SLearner, TLearner, XLearner and DRLearner with XGBoost base learners (depth 4, 300 rounds at
 learning rate 0.05, one thread; the X- and DR-learner's propensity a multinomial logistic regression), each option's effect
 against the most common option, and prints the regret and top-1 agreement of "take the option with the
 largest effect" against the true response probabilities. Missing values are filled with the training medians
-for the libraries' scikit-learn parts. Nothing here is imported by the package.
+for the libraries' scikit-learn parts.
+
+    # 3. in the project's environment: this project's strategies on the same file, scored the same way
+    .venv/bin/python experiments/strategies/library_references.py ours --npz /tmp/pp-work/4opt.npz
+
+Step 3 fits ``TreatmentResponseModel`` (the experiments' XGBoost settings: depth 4, learning rate 0.05, early
+stopping, 5 folds, one thread, seed 7) for the T-learner, the shrunk T-learner and the S-learner (also with the
+EconML-like settings: squared error, no row or column subsampling) and prints the same two figures for "take the
+option with the largest expected outcome". These regrets take every option as usable: the training runs' regret
+(results.md) is of the top option the safety rules allow (CPIC "avoid" and contraindications), measured against
+the best option overall, so it is higher by the cost of the exclusions. Nothing here is imported by the package.
 """
 
 from __future__ import annotations
@@ -105,6 +115,52 @@ def score(npz: Path) -> None:
         )
 
 
+def ours(npz: Path, only: list[str]) -> None:
+    from precisionpain.models import TreatmentResponseModel
+
+    d = np.load(npz, allow_pickle=False)
+    X, Xt, t, y, truth = d["X_train"], d["X_test"], d["t_train"], d["y_train"], d["truth"]
+    base = dict(
+        learning_rate=0.05,
+        max_depth=4,
+        n_estimators=2000,
+        early_stopping_rounds=50,
+        n_folds=5,
+        n_jobs=1,
+        random_state=7,
+        interval_method="none",
+    )
+    variants: dict[str, dict[str, object]] = {
+        "T-learner": {"strategy": "t_learner"},
+        "T-learner, shrunk": {"strategy": "t_learner", "shrinkage": "auto"},
+        "S-learner": {"strategy": "s_learner"},
+        "S-learner, EconML-like settings": {
+            "strategy": "s_learner",
+            "objective": "regression",
+            "subsample": 1.0,
+            "colsample_bytree": 1.0,
+        },
+    }
+    best = truth.max(axis=1)
+    rows = np.arange(truth.shape[0])
+    print(f"{Path(npz).name}: {X.shape[0]:,} training, {Xt.shape[0]:,} held-out, {truth.shape[1]} options")
+    print(f"best single option for everyone: regret {float((best - truth.mean(axis=0).max()).mean()):.4f}")
+    for name, params in variants.items():
+        if only and name not in only:
+            continue
+        start = time.perf_counter()
+        model = TreatmentResponseModel(**{**base, **params}).fit(X, t, y)  # type: ignore[arg-type]
+        pick = model.predict_outcomes(Xt).argmax(axis=1)
+        regret = float((best - truth[rows, pick]).mean())
+        top1 = float((pick == truth.argmax(axis=1)).mean())
+        lam = model.shrinkage_
+        shown = name + (f" (lambda {lam:.2f})" if lam is not None else "")
+        print(
+            f"{shown:>40}: regret {regret:.4f}, top-1 agreement {top1:.3f}, {time.perf_counter() - start:.0f} s",
+            flush=True,
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="step", required=True)
@@ -114,11 +170,16 @@ def main() -> None:
     e.add_argument("--out", type=Path, required=True)
     s = sub.add_parser("score")
     s.add_argument("--npz", type=Path, required=True)
+    o = sub.add_parser("ours")
+    o.add_argument("--npz", type=Path, required=True)
+    o.add_argument("--only", action="append", default=[], help="a variant's name (repeatable; default: all)")
     args = parser.parse_args()
     if args.step == "export":
         export(args.data, args.config, args.out)
-    else:
+    elif args.step == "score":
         score(args.npz)
+    else:
+        ours(args.npz, args.only)
 
 
 if __name__ == "__main__":

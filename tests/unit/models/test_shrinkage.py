@@ -103,6 +103,21 @@ def test_explanations_sum_to_the_shrunk_margin_and_scale_by_lambda(hte_models: d
     assert np.abs(rel0).max() > 0.1
 
 
+def test_the_serving_treeshap_engine_reads_shrunk_boosters_like_xgboost(hte_models: dict[str, Any]) -> None:
+    from precisionpain.explain.treeshap import TreeEnsembleSet
+
+    X = hte_models["test"]["X"]
+    shrunk = hte_models["0.4"]
+    engine = TreeEnsembleSet.from_boosters(
+        {str(o): shrunk.boosters_[o] for o in shrunk.options_}, list(X.columns)
+    )
+    got = engine.explain(X.to_numpy())
+    want = shrunk.explain(X)
+    assert np.allclose(got.margins, want.margins, atol=1e-5)
+    assert np.allclose(got.contributions, want.contributions, atol=1e-4)
+    assert np.allclose(engine.base_values[None, :] + got.contributions.sum(axis=2), got.margins, atol=1e-9)
+
+
 def test_lambda_one_is_the_base_learner_and_zero_the_same_choice_for_everyone(
     hte_models: dict[str, Any],
 ) -> None:
