@@ -1066,10 +1066,11 @@ OPTION_SPECS: Final = MappingProxyType(
 # - topical diclofenac: knee and hand osteoarthritis only (Derry 2016) [V, secondary]; about 2/3 of knee/hip
 #   patients have knee OA (ASSUMPTION) -> 0.7; not for back pain or fibromyalgia;
 # - gabapentinoids: no benefit in sciatica (pregabalin, Mathieson 2017 NEJM) or low back pain (Enke 2018 CMAJ) [M]
-#   (0.1); tricyclics in sciatica: nortriptyline reduced neither leg nor back pain in chronic lumbar root pain
-#   (Khoromi 2007, Pain 130:66) [M], so they take their low-back-pain factor (0.15); SNRIs in sciatica 0.3
-#   (ASSUMPTION; duloxetine has a positive crossover trial in back pain with a neuropathic component, Schukro 2016
-#   [M]); duloxetine has no postherpetic trials (0.7); neuropathic drugs help trigeminal neuralgia little (0.2);
+#   (0.1); tricyclics in sciatica: in the one placebo-controlled trial nortriptyline's leg pain was 14% lower than
+#   on placebo (95% CI -2% to 30%), not significant, in the 28 of 61 patients who completed (Khoromi 2007, Pain
+#   130:66) [V]: about 10 points on a placebo phase three quarters of baseline [D] = 0.3 of the neuropathic effect
+#   (0.3); SNRIs in sciatica 0.3 (ASSUMPTION; duloxetine has a positive crossover trial in back pain with a
+#   neuropathic component, Schukro 2016 [M]); duloxetine has no postherpetic trials (0.7); neuropathic drugs help trigeminal neuralgia little (0.2);
 #   antidepressants show no clear benefit in low back pain (Urquhart 2008 Cochrane) [M] and NICE NG59 advises
 #   against them [M] (tricyclics 0.15; duloxetine keeps its nociceptive factor, second line in ACP 2017 [M]);
 #   fibromyalgia: amitriptyline's trials are old, small and very low quality (Moore 2015 Cochrane: NNT 4.1, 2.9-6.7,
@@ -1099,7 +1100,7 @@ _GABAPENTINOID_CONDITIONS = {
 }
 _TRICYCLIC_CONDITIONS = {
     "trigeminal_neuralgia": 0.2,
-    "lumbar_radiculopathy": 0.15,
+    "lumbar_radiculopathy": 0.3,
     "chronic_low_back_pain": 0.15,
 }
 _PSYCHOLOGICAL_CONDITIONS = {"trigeminal_neuralgia": 0.3}

@@ -160,14 +160,3 @@ def test_other_condition_with_nociplastic_pain_takes_the_fibromyalgia_factors() 
     factors = {o: condition_factor_table(o)[t, other] for o in ("amitriptyline", "nortriptyline", "duloxetine")}
     assert factors["nortriptyline"] < factors["amitriptyline"] < factors["duloxetine"]
 
-
-def test_tricyclics_do_no_more_in_sciatica_than_in_low_back_pain() -> None:
-    """Nortriptyline reduced neither leg nor back pain in chronic lumbar root pain (Khoromi 2007): in lumbar
-    radiculopathy the tricyclics keep no more than their low-back-pain factor, whatever the pain type."""
-    from precisionpain.cohort.outcomes import condition_factor_table
-
-    radiculopathy = P.PAIN_CONDITIONS.index("lumbar_radiculopathy")
-    back = P.PAIN_CONDITIONS.index("chronic_low_back_pain")
-    for option in ("amitriptyline", "nortriptyline"):
-        table = condition_factor_table(option)
-        assert table[:, radiculopathy].max() <= table[P.PAIN_TYPES.index("nociceptive"), back], option
