@@ -13,8 +13,9 @@ Patients are drawn from a separate synthetic cohort, so every call carries a dif
     is set against) and for the merged multi-target booster serving builds from them (about 3x faster); plus
     the engine's own in-process time (features, exact TreeSHAP, intervals, CPIC ranking);
 (b) Recommend over gRPC on 127.0.0.1 from one client, sequential: p50 and p99 (client-measured), as a ratio
-    to both floors; and, for reference, the same calls to a bare gRPC server whose Recommend only does the
-    merged-booster floor work and returns a prebuilt response of the usual size: the cost of the transport;
+    to both floors; and, for reference, the same calls to a bare gRPC server whose Recommend does the
+    merged-booster floor work and returns a prebuilt answer of the usual size as its bytes (as the service sends
+    its answers), and to the same server doing no work at all: the cost of the transport and the client;
 (c) 8 concurrent clients: throughput and p99, and the ratio to the single-client throughput;
 (d) RecommendBatch of 1,000 patients: patients per second.
 
@@ -228,9 +229,11 @@ def floor(package_dir: Path, requests: list[Any], rows: int, reference_response:
     )
 
 
-def reference_server(package_dir: Path, port: int, response_path: Path) -> None:
-    """The (b) reference: a plain gRPC server (same thread pool, standard health) whose Recommend does only the
-    merged-booster floor work on one row and returns a prebuilt response of the usual size."""
+def reference_server(package_dir: Path, port: int, response_path: Path, work: str) -> None:
+    """The (b) references: a plain gRPC server (same thread pool, standard health) whose Recommend returns a
+    prebuilt answer of the usual size as its bytes, as the service sends its answers (no serialising per call),
+    after doing the merged-booster floor work on one row (``work`` "merged") or nothing ("none": the transport
+    and the client alone)."""
     from concurrent.futures import ThreadPoolExecutor
 
     import grpc
@@ -238,24 +241,27 @@ def reference_server(package_dir: Path, port: int, response_path: Path) -> None:
     from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
     from precisionpain.models.package import read_package
-    from precisionpain.v1 import service_pb2, service_pb2_grpc
+    from precisionpain.service.server import SERVICE_NAME
 
     package = read_package(package_dir)
     point, _ = package.estimator.serving_boosters
     point.set_param({"nthread": 1})
     rows = np.random.default_rng(0).normal(size=(1024, len(package.metadata.feature_ids))).astype(np.float32)
-    response = service_pb2.RecommendResponse.FromString(response_path.read_bytes())
+    answer = response_path.read_bytes()
     calls = itertools.count()
 
-    class Reference(service_pb2_grpc.RecommendationServiceServicer):
-        def Recommend(self, request: Any, context: Any) -> Any:
+    def recommend(request: bytes, context: Any) -> bytes:
+        if work == "merged":
             dm = xgb.DMatrix(rows[next(calls) % len(rows)][None, :], missing=np.nan)
             point.predict(dm, output_margin=True)
             point.predict(dm, pred_contribs=True)
-            return response
+        return answer
 
     server = grpc.server(ThreadPoolExecutor(max_workers=2))
-    service_pb2_grpc.add_RecommendationServiceServicer_to_server(Reference(), server)
+    handlers = {"Recommend": grpc.unary_unary_rpc_method_handler(recommend)}  # bytes in, bytes out
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),)
+    )
     checker = health.HealthServicer()
     checker.set("", health_pb2.HealthCheckResponse.SERVING)
     health_pb2_grpc.add_HealthServicer_to_server(checker, server)
@@ -264,10 +270,12 @@ def reference_server(package_dir: Path, port: int, response_path: Path) -> None:
     server.wait_for_termination()
 
 
-def reference_latency(package_dir: Path, response_path: Path, requests: list[Any], calls: int) -> tuple[float, float]:
+def reference_latency(
+    package_dir: Path, response_path: Path, requests: list[Any], calls: int, work: str
+) -> tuple[float, float]:
     port = free_port()
     cmd = [sys.executable, __file__, "--reference-server", str(port), "--model-path", str(package_dir),
-           "--reference-response", str(response_path)]  # fmt: skip
+           "--reference-response", str(response_path), "--reference-work", work]  # fmt: skip
     env = {**os.environ, "OMP_WAIT_POLICY": "passive"}
     proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.DEVNULL)
     try:
@@ -422,9 +430,10 @@ def main() -> None:
     )
     parser.add_argument("--reference-server", type=int, help=argparse.SUPPRESS)  # internal: (b) reference
     parser.add_argument("--reference-response", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--reference-work", default="merged", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.reference_server is not None:
-        reference_server(args.model_path, args.reference_server, args.reference_response)
+        reference_server(args.model_path, args.reference_server, args.reference_response, args.reference_work)
         return
     if args.quick:
         for key, value in QUICK.items():
@@ -459,7 +468,8 @@ def main() -> None:
             f"p50 {a.engine[0]:.3f} ms  p99 {a.engine[1]:.3f} ms"
         )
         print(f"    collection + heap freeze after a model load (calls pause this long): {a.settle_s:.3f} s")
-        ref_p50, ref_p99 = reference_latency(package_dir, response_path, requests, args.calls)
+        ref_p50, ref_p99 = reference_latency(package_dir, response_path, requests, args.calls, "merged")
+        bare_p50, bare_p99 = reference_latency(package_dir, response_path, requests, args.calls, "none")
 
         port = free_port()
         log_path = Path(tmp) / "server.log"
@@ -479,7 +489,11 @@ def main() -> None:
             )
             print(
                 f"    reference: bare gRPC server doing only the merged-booster work: p50 {ref_p50:.3f} ms  "
-                f"p99 {ref_p99:.3f} ms = {ref_p50 / a.merged[0]:.2f} x (a) merged (the transport's share)"
+                f"p99 {ref_p99:.3f} ms = {ref_p50 / a.merged[0]:.2f} x (a) merged"
+            )
+            print(
+                f"    transport: the same server doing no work, the answer's {response_path.stat().st_size / 1024:.1f} "
+                f"KiB as bytes: p50 {bare_p50:.3f} ms  p99 {bare_p99:.3f} ms (client included)"
             )
             rps, times = concurrent(target, requests, args.clients, args.per_client)
             c50, c99 = percentiles_ms(times)
