@@ -298,15 +298,18 @@ class TreatmentResponseModel(BaseEstimator):
         comes from a choice that scored that patient. Costs about N + 1 times the fit; meta-learners' second
         stage uses the given parameters.
     xgb_params: extra XGBoost parameters merged last (not the keys in ``boosting.RESERVED_XGB_KEYS``).
-    shrinkage: ``"none"`` (default); ``"auto"`` shrinks every option's difference to the reference option (the
-        one with the most patients) towards its population mean by a lambda in [0, 1] chosen by the doubly robust
+    shrinkage: ``"none"`` (default); ``"auto"`` shrinks the differences between options towards their population
+        means (each option's margin towards a prognosis booster fitted on all patients plus the option's mean
+        difference to it) by a lambda in [0, 1] chosen by the doubly robust
         pseudo-effect loss on the training patients (0: everyone gets the best single option; 1: the base
         strategy); a number in [0, 1] uses that lambda. Per-option strategies only (not ``s_learner``; with
         ``strategy="auto"`` only ``"none"``, the candidates say their own). See
         :mod:`precisionpain.models.shrinkage`; ``shrinkage_`` is the lambda applied (None without),
-        ``shrinkage_reference_`` the reference option, ``shrinkage_scores_`` the criterion (a loss) of each lambda
-        tried. Costs the cross-fitted propensity (k-class logistic
-        fits, one per fold) and, when served, up to the reference's trees once more per option.
+        ``shrinkage_scores_`` the criterion (a loss) of each lambda
+        tried. The calibrators are fitted on the shrunk out-of-fold margins. Costs the prognosis booster (one
+        more fit on all patients), the cross-fitted propensity (k-class logistic fits, one per fold), the
+        cross-fitted calibration of every lambda tried and, when served, the prognosis' trees once more per
+        option.
 
     Attributes (after fit)
     ----------------------
@@ -732,6 +735,9 @@ class TreatmentResponseModel(BaseEstimator):
         if strategy in learners.META_STRATEGIES:
             fitted = self._fit_second_stage(strategy, X32, codes, y, base_w, e, fitted, seed, stop)
         del e
+        shrunk: shrinkage.ShrinkageChoice | None = None
+        if shrink != "none" and strategy != "s_learner":
+            fitted, shrunk = self._shrink(shrink, X32, codes, y, base_w, fitted, seed, stop)
 
         calibrators: dict[Hashable, Calibrator] = {}
         fits: dict[Hashable, OptionFit] = {}
@@ -754,13 +760,8 @@ class TreatmentResponseModel(BaseEstimator):
                 calibrators[opt] = choice.calibrator
                 kind, scores = choice.calibrator.kind, dict(choice.cv_brier)
             tuned = fitted[0].tuned if strategy == "s_learner" else fitted[j].tuned
-            fits[opt] = OptionFit(opt, int(rows.sum()), n_rounds, kind, scores, tuned)
-
-        shrunk: shrinkage.ShrinkageChoice | None = None
-        if shrink != "none" and strategy != "s_learner":
-            kinds = [calibrators[o] for o in options] if self.objective == "binary" else None
-            fitted, shrunk = self._shrink(shrink, X32, codes, y, base_w, fitted, kinds, seed)
-            fits = {o: dataclasses.replace(f, shrinkage=shrunk.lam) for o, f in fits.items()}
+            lam = None if shrunk is None else shrunk.lam
+            fits[opt] = OptionFit(opt, int(rows.sum()), n_rounds, kind, scores, tuned, lam)
 
         if strategy == "s_learner":
             boosters = {opt: fitted[0].booster for opt in options}
@@ -784,7 +785,6 @@ class TreatmentResponseModel(BaseEstimator):
         self.interval_boosters_ = replicates
         self.boosters_ = boosters
         self.shrinkage_ = None if shrunk is None else shrunk.lam
-        self.shrinkage_reference_ = None if shrunk is None else options[shrunk.reference]
         self.shrinkage_scores_ = (
             {} if shrunk is None else {f"{g:.2f}": v for g, v in zip(shrunk.grid, shrunk.values, strict=True)}
         )
@@ -798,58 +798,66 @@ class TreatmentResponseModel(BaseEstimator):
         y: np.ndarray,
         weight: np.ndarray,
         fitted: Mapping[int, _Fitted],
-        calibrators: Sequence[Calibrator] | None,
         seed: int,
+        stop: threading.Event,
     ) -> tuple[dict[int, _Fitted], shrinkage.ShrinkageChoice]:
-        """Every option's boosters and replicates shrunk towards the reference option's by the lambda of
-        ``setting`` (``"auto"``: chosen on these patients); see models/shrinkage.py.
-
-        The calibrators stay those fitted on the unshrunk out-of-fold margins (refitted on the shrunk ones, a
-        per-option monotone map would partly re-expand the shrunk differences and so change the ranking the
-        lambda was chosen for). To choose lambda without the patients' own outcomes, every patient's margins
-        go through calibrators of the same kinds refitted without the patient's fold."""
+        """Every option's boosters, replicates and out-of-fold margins shrunk towards a prognosis booster fitted
+        on all patients, by the lambda of ``setting`` (``"auto"``: chosen on these patients); see
+        models/shrinkage.py. The calibrators are then fitted on the shrunk out-of-fold margins as usual. To
+        choose lambda as it will be served, each lambda's margins are calibrated too: every patient's through
+        calibrators refitted on the shrunk out-of-fold margins without the patient's fold (of the kind the
+        unshrunk margins choose)."""
         k = len(fitted)
         stages = [
             learners.StageFit(f.booster, f.replicates, f.oof_margin, f.n_rounds)
             for f in (fitted[j] for j in range(k))
         ]
         M = learners.stage_one_margins(X32, codes, stages)
+        strata = codes * 2 + (y > 0.5) if self.objective == "binary" else codes
+        prognosis = self._fit_one(X32, y, weight, strata, seed, k, int(self.n_jobs), stop)
+        g = prognosis.oof_margin
         if setting == "auto":
             fold = boosting.make_folds(codes, int(self.n_folds), np.random.default_rng([seed, 29]))
             e_cf = learners.cross_fitted_propensity(
                 X32, codes, k, weight, fold, l2=float(self.propensity_l2), n_jobs=int(self.n_jobs)
             )
-            to_outcome = (
-                None
-                if calibrators is None
-                else shrinkage.cross_fitted_calibration(
-                    M, codes, y, weight, fold, [c.kind for c in calibrators]
-                )
-            )
+            to_outcome = None
+            if self.objective == "binary":
+                kinds = [
+                    fit_calibrator(
+                        M[codes == j, j],
+                        y[codes == j],
+                        weight[codes == j],
+                        method=cast(CalibrationMethod, self.calibration),
+                        rng=np.random.default_rng([seed, j, 7]),
+                    ).calibrator.kind
+                    for j in range(k)
+                ]
+
+                def to_outcome(m: np.ndarray) -> np.ndarray:
+                    return shrinkage.cross_fitted_calibration(m, codes, y, weight, fold, kinds)
+
             choice = shrinkage.choose_lambda(
-                M, e_cf, codes, y, weight, float(self.propensity_clip), to_outcome=to_outcome
+                M, g, e_cf, codes, y, weight, float(self.propensity_clip), to_outcome=to_outcome
             )
         else:
-            ref = shrinkage.reference_option(codes, weight, k)
-            a = shrinkage.offsets(M, ref, weight)
-            choice = shrinkage.ShrinkageChoice(float(setting), ref, a, (float(setting),), (float("nan"),))
-        ref, lam = choice.reference, choice.lam
+            a = shrinkage.offsets(M, g, weight)
+            choice = shrinkage.ShrinkageChoice(float(setting), a, (float(setting),), (float("nan"),))
+        lam = choice.lam
+        shrunk = shrinkage.shrunk_margins(M, g, choice.offsets, lam)
         out: dict[int, _Fitted] = {}
         for j in range(k):
-            f, r = fitted[j], fitted[ref]
-            if j == ref:
-                out[j] = f
-                continue
+            f = fitted[j]
             offset = float(choice.offsets[j])
             try:
-                booster = shrinkage.shrink_booster(f.booster, r.booster, lam, offset)
+                booster = shrinkage.shrink_booster(f.booster, prognosis.booster, lam, offset)
                 reps = tuple(
-                    shrinkage.shrink_booster(b, rb, lam, offset)
-                    for b, rb in zip(f.replicates, r.replicates, strict=True)
+                    shrinkage.shrink_booster(b, gb, lam, offset)
+                    for b, gb in zip(f.replicates, prognosis.replicates, strict=True)
                 )
             except xgb.core.XGBoostError as exc:
                 raise ModelError(f"XGBoost failed while shrinking: {str(exc).splitlines()[0]}") from None
-            out[j] = _Fitted(booster, reps, f.oof_margin, f.n_rounds, f.tuned)
+            out[j] = _Fitted(booster, reps, shrunk[codes == j, j], f.n_rounds, f.tuned)
         return out, choice
 
     def _fit_second_stage(

@@ -607,15 +607,16 @@ def _shrinkage_text(estimator: Any) -> str | None:
     if lam is None:
         return None
     how = (
-        "chosen on the training patients by the doubly robust loss of the effects against it"
+        "chosen on the training patients by the doubly robust loss of the effects between options"
         if estimator.shrinkage_scores_ and len(estimator.shrinkage_scores_) > 1
         else "as configured"
     )
     return (
-        f"every option's difference to `{estimator.shrinkage_reference_}` (the option given most often) shrunk "
-        f"towards its population mean with lambda {lam:.2f}, {how} (0 = the best single option for everyone, "
-        "1 = the unshrunk model); each option's explanation is lambda times its own model's contributions plus "
-        "(1 - lambda) times the reference's"
+        "the differences between options shrunk towards their population means (each option's margin towards a "
+        f"prognosis model fitted on all training patients plus the option's mean difference to it) with lambda "
+        f"{lam:.2f}, {how} (0 = the best single option for everyone, 1 = the unshrunk model); each option's "
+        "explanation is lambda times its own model's contributions plus (1 - lambda) times the prognosis "
+        "model's, so the contributions to the difference between two options are the unshrunk ones times lambda"
     )
 
 
