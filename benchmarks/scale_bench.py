@@ -41,9 +41,10 @@ With ``--train-memory-limit MIB`` the training figures are instead those of the 
 (precisionpain.scale.worker_table), which ``train`` does not use yet:
 
 (ix)   ``--train-patients`` synthetic patients written as a partitioned cohort (``cohort --engine local``, part files
-       of ``--table-chunk`` patients), read, checked, split and featurised on a LocalCluster of 2 single-threaded
-       worker processes whose memory limit is MIB (spilling to disk off, so the data stays in memory; Dask's nanny
-       restarts a worker above 95 % of the limit, pause at 90 %), then every option's response boosters (the config's
+       of ``--table-chunk`` patients), read, checked, split and featurised on 2 single-threaded workers whose memory
+       limit is MIB (spilling to disk off, so the data stays in memory; Dask's nanny restarts a worker above 95 % of
+       the limit, pause at 90 %), started with their scheduler as processes of their own (``dask scheduler``,
+       ``dask worker``) so that this process is only the driving one, then every option's response boosters (the config's
        folds with early stopping, and the final booster) fitted from the workers' partitions. Printed: the cohort's
        size in memory against the limit, each worker's peak resident memory (VmHWM), worker restarts, the bytes the
        workers hold for the table, the driving process's peak resident memory and what it holds, the wall times and
@@ -69,6 +70,8 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -390,11 +393,63 @@ def _worker_pid() -> int:
     return os.getpid()
 
 
+@contextmanager
+def _separate_cluster(folder: Path, limit_mib: int) -> Iterator[str]:
+    """A scheduler and 2 single-threaded workers (limit ``limit_mib`` each, spilling off, pause at 90 %, restart
+    above 95 %) in processes of their own, so this process is only the client: its memory is the driving
+    process's. Yields the scheduler's address."""
+    import json
+    import subprocess
+
+    env = {
+        **os.environ,
+        "DASK_DISTRIBUTED__WORKER__MEMORY__TARGET": "False", "DASK_DISTRIBUTED__WORKER__MEMORY__SPILL": "False",
+        "DASK_DISTRIBUTED__WORKER__MEMORY__PAUSE": "0.90", "DASK_DISTRIBUTED__WORKER__MEMORY__TERMINATE": "0.95",
+    }  # fmt: skip
+    file = folder / "scheduler.json"
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": env, "cwd": REPO}
+    scheduler = subprocess.Popen(
+        [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0",
+         "--no-dashboard", "--scheduler-file", str(file)], **quiet,
+    )  # fmt: skip
+    workers = None
+    try:
+        for _ in range(600):
+            if file.exists() and file.stat().st_size:
+                break
+            time.sleep(0.1)
+        address = json.loads(file.read_text(encoding="utf-8"))["address"]
+        workers = subprocess.Popen(
+            [sys.executable, "-m", "distributed.cli.dask_worker", address, "--nworkers", "2", "--nthreads", "1",
+             "--memory-limit", f"{limit_mib}MiB", "--no-dashboard", "--host", "127.0.0.1"], **quiet,
+        )  # fmt: skip
+        from dask.distributed import Client
+
+        with Client(address, timeout=60) as probe:
+            probe.wait_for_workers(2, timeout=120)
+        yield address
+    finally:
+        for proc in (workers, scheduler):
+            if proc is not None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+
+
+def _memory_settings() -> str:
+    """On a worker: Dask's memory thresholds it runs with."""
+    import dask
+
+    got = {k: dask.config.get(f"distributed.worker.memory.{k}") for k in ("target", "spill", "pause", "terminate")}
+    return ", ".join(f"{k} {v}" for k, v in got.items())
+
+
 def worker_table_section(args: argparse.Namespace, tmp: Path) -> None:
     """(ix): the table prepared on the workers and every option's response boosters fitted from it, under a worker
     memory limit below the cohort's size in memory."""
-    import dask
-    from dask.distributed import Client, LocalCluster
+    from dask.distributed import Client
     from scipy.special import expit
 
     from precisionpain.catalog.catalogs import load_catalogs
@@ -417,20 +472,10 @@ def worker_table_section(args: argparse.Namespace, tmp: Path) -> None:
         f"({'below' if limit_mib < cohort_mib else 'NOT below'} the cohort); {len(options)} options, "
         f"{config.model.n_folds} folds, at most {response_rounds(config)['max_rounds']:,} rounds"
     )
-    memory = {
-        "distributed.worker.memory.target": False, "distributed.worker.memory.spill": False,
-        "distributed.worker.memory.pause": 0.90, "distributed.worker.memory.terminate": 0.95,
-    }  # fmt: skip
     driver_before = _rss_now_mib()
-    with (
-        dask.config.set(memory),
-        LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None,
-            memory_limit=f"{limit_mib}MiB",
-        ) as cluster,
-        Client(cluster) as client,
-    ):  # fmt: skip
+    with _separate_cluster(tmp / "table", limit_mib) as address, Client(address) as client:
         pids = set(client.run(_worker_pid).values())
+        settings = sorted(set(client.run(_memory_settings).values()))
         base = client.run(_rss_now_mib)
         started = time.perf_counter()
         table = WorkerTable.prepare(client, folder, config, partition_rows=args.table_chunk)
@@ -465,7 +510,7 @@ def worker_table_section(args: argparse.Namespace, tmp: Path) -> None:
     )
     print(
         "      peak resident memory per worker (VmHWM) " + ", ".join(f"{m:,.0f} MiB" for m in peaks.values())
-        + f" under the {limit_mib:,} MiB limit [{verdict(max(peaks.values()) < limit_mib and not restarted)}: "
+        + f" under the {limit_mib:,} MiB limit ({'; '.join(settings)}) [{verdict(max(peaks.values()) < limit_mib and not restarted)}: "
         f"{'a worker was restarted' if restarted else 'no worker restarted'}]; the cohort is {cohort_mib:,.0f} MiB in memory"
     )
     print(
