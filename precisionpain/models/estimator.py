@@ -300,9 +300,8 @@ class TreatmentResponseModel(BaseEstimator):
     xgb_params: extra XGBoost parameters merged last (not the keys in ``boosting.RESERVED_XGB_KEYS``).
     shrinkage: ``"none"`` (default); ``"auto"`` shrinks the differences between options towards their population
         means (each option's margin towards a prognosis booster fitted on all patients plus the option's mean
-        difference to it) by a lambda in [0, 1] chosen by the doubly robust
-        pseudo-effect loss on the training patients (0: everyone gets the best single option; 1: the base
-        strategy); a number in [0, 1] uses that lambda. Per-option strategies only (not ``s_learner``; with
+        difference to it) by a lambda in [0, 1] chosen by the R-loss on the training patients (0: everyone gets
+        the best single option; 1: the base strategy); a number in [0, 1] uses that lambda. Per-option strategies only (not ``s_learner``; with
         ``strategy="auto"`` only ``"none"``, the candidates say their own). See
         :mod:`precisionpain.models.shrinkage`; ``shrinkage_`` is the lambda applied (None without),
         ``shrinkage_scores_`` the criterion (a loss) of each lambda
@@ -838,7 +837,14 @@ class TreatmentResponseModel(BaseEstimator):
                     return shrinkage.cross_fitted_calibration(m, codes, y, weight, fold, kinds)
 
             choice = shrinkage.choose_lambda(
-                M, g, e_cf, codes, y, weight, float(self.propensity_clip), to_outcome=to_outcome
+                M,
+                g,
+                e_cf,
+                codes,
+                y,
+                weight,
+                to_outcome=to_outcome,
+                prognosis_outcome=expit(g) if self.objective == "binary" else g,
             )
         else:
             a = shrinkage.offsets(M, g, weight)

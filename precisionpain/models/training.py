@@ -607,7 +607,7 @@ def _shrinkage_text(estimator: Any) -> str | None:
     if lam is None:
         return None
     how = (
-        "chosen on the training patients by the doubly robust loss of the effects between options"
+        "chosen on the training patients by the R-loss of the effects between options"
         if estimator.shrinkage_scores_ and len(estimator.shrinkage_scores_) > 1
         else "as configured"
     )
