@@ -60,7 +60,7 @@ def export(data: Path, config_path: Path, out: Path) -> None:
     )
 
 
-def score(npz: Path) -> None:
+def score(npz: Path, only: list[str]) -> None:
     from econml.dr import DRLearner
     from econml.metalearners import SLearner, TLearner, XLearner
     from sklearn.linear_model import LogisticRegression
@@ -101,6 +101,8 @@ def score(npz: Path) -> None:
     )
     print(f"best single option for everyone: regret {single:.4f}")
     for name, make in learners.items():
+        if only and name not in only:
+            continue
         start = time.perf_counter()
         est = make()
         est.fit(y, T, X=Xf)
@@ -170,6 +172,7 @@ def main() -> None:
     e.add_argument("--out", type=Path, required=True)
     s = sub.add_parser("score")
     s.add_argument("--npz", type=Path, required=True)
+    s.add_argument("--only", action="append", default=[], help="a learner's name, e.g. 'econml SLearner'")
     o = sub.add_parser("ours")
     o.add_argument("--npz", type=Path, required=True)
     o.add_argument("--only", action="append", default=[], help="a variant's name (repeatable; default: all)")
@@ -177,7 +180,7 @@ def main() -> None:
     if args.step == "export":
         export(args.data, args.config, args.out)
     elif args.step == "score":
-        score(args.npz)
+        score(args.npz, args.only)
     else:
         ours(args.npz, args.only)
 
