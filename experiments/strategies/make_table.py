@@ -123,14 +123,16 @@ def provenance(runs: dict[str, Any]) -> list[str]:
         f"- Data: `{tags.get('precisionpain.data_file')}`, {int(params['n_rows']):,} patients "
         f"({int(params['n_train']):,} training, {int(params['n_test']):,} held out by patient); all runs read "
         f"{same} (data fingerprint `{tags.get('precisionpain.data_fingerprint', '')[:16]}...`).",
-        f"- Code: `{tags.get('precisionpain.code_version')}` (commit `{tags.get('precisionpain.git_commit')}`).",
+        f"- Code of the T-learner run: `{tags.get('precisionpain.code_version')}` (commit "
+        f"`{tags.get('precisionpain.git_commit')}`); each run's own below.",
         "- Registry decisions (one registered model, champion moves only on a better DR policy value on the "
         "same held-out patients):",
     ]
     for strategy in (s for s in STRATEGIES if s in runs):
         run = runs[strategy]
         lines.append(
-            f"  - {label(strategy, run)} (run `{run.info.run_id}`): {run.data.tags.get('precisionpain.promotion.decision', '')}"
+            f"  - {label(strategy, run)} (run `{run.info.run_id}`, code `{run.data.tags.get('precisionpain.code_version')}`): "
+            f"{run.data.tags.get('precisionpain.promotion.decision', '')}"
         )
     return lines
 
