@@ -301,14 +301,13 @@ class TreatmentResponseModel(BaseEstimator):
     shrinkage: ``"none"`` (default); ``"auto"`` shrinks the differences between options towards their population
         means (each option's margin towards a prognosis booster fitted on all patients plus the option's mean
         difference to it) by a lambda in [0, 1] chosen by the R-loss on the training patients (0: everyone gets
-        the best single option; 1: the base strategy); a number in [0, 1] uses that lambda. Per-option strategies only (not ``s_learner``; with
-        ``strategy="auto"`` only ``"none"``, the candidates say their own). See
-        :mod:`precisionpain.models.shrinkage`; ``shrinkage_`` is the lambda applied (None without),
-        ``shrinkage_scores_`` the criterion (a loss) of each lambda
-        tried. The calibrators are fitted on the shrunk out-of-fold margins. Costs the prognosis booster (one
-        more fit on all patients), the cross-fitted propensity (k-class logistic fits, one per fold), the
-        cross-fitted calibration of every lambda tried and, when served, the prognosis' trees once more per
-        option.
+        the best single option; 1: the base strategy); a number in [0, 1] uses that lambda. Per-option
+        strategies only (not ``s_learner``; with ``strategy="auto"`` only ``"none"``, the candidates say their
+        own). See :mod:`precisionpain.models.shrinkage`; ``shrinkage_`` is the lambda applied (None without),
+        ``shrinkage_scores_`` the criterion (a loss) of each lambda tried. The calibrators are fitted on the
+        shrunk out-of-fold margins. Costs the prognosis booster (one more fit on all patients), the cross-fitted
+        propensity (k-class logistic fits, one per fold), the cross-fitted calibration of every lambda tried
+        and, when served, the prognosis' trees once more per option.
 
     Attributes (after fit)
     ----------------------
