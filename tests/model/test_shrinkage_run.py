@@ -41,7 +41,9 @@ def test_a_shrunk_run_logs_lambda_and_the_card_and_package_follow_it(
     assert lam in LAMBDA_GRID
     losses = {k: v for k, v in run.data.metrics.items() if k.startswith("shrinkage_loss.")}
     assert len(losses) == len(LAMBDA_GRID)
-    assert losses[f"shrinkage_loss.{lam:.2f}"] == min(losses.values())
+    # the smallest lambda within one standard error of the least loss (choose_lambda): never above the least's
+    least = min(losses, key=lambda k: losses[k])
+    assert lam <= float(least.removeprefix("shrinkage_loss.")) + 1e-9
 
     _, pkg = load_registered(store.registry(), result.model_uri, tmp_path / "package")
     assert pkg.metadata.strategy == "t_learner"
