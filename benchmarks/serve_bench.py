@@ -30,6 +30,10 @@ still excludes; the features are the same): run it and the plain run one after t
 rules' share of each figure over gRPC (``benchmarks/safety_share_bench.py`` gives the share in CPU time, without
 the transport).
 
+``--server-cpus 1`` pins the server's processes to CPU 1 and this client to the rest: on 2 cores, where the kernel
+places the client and the server process that gets its connection otherwise moves (b) between about 5 and 9 ms from
+one run to the next, whatever the version.
+
 ``--quick`` runs a small version (a 5,000-patient model, fewer calls) to check the script itself; its
 figures are not the capacity figures.
 """
@@ -293,7 +297,13 @@ def free_port() -> int:
 
 
 def start_server(
-    package_dir: Path, port: int, workers: int, log_path: Path, log_level: str = "INFO", processes: int = 1
+    package_dir: Path,
+    port: int,
+    workers: int,
+    log_path: Path,
+    log_level: str = "INFO",
+    processes: int = 1,
+    cpus: set[int] | None = None,
 ) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PRECISIONPAIN_SERVE_")}
     env["OMP_WAIT_POLICY"] = "passive"
@@ -302,7 +312,10 @@ def start_server(
         "--model-path", str(package_dir), "--port", str(port), "--workers", str(workers),
         "--alias-check-interval-s", "0", "--log-level", log_level, "--processes", str(processes),
     ]  # fmt: skip
-    return subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=log_path.open("wb"))
+    pin = None if cpus is None else (lambda: os.sched_setaffinity(0, cpus))
+    return subprocess.Popen(
+        cmd, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=log_path.open("wb"), preexec_fn=pin
+    )
 
 
 def peak_rss_mib(pid: int) -> float | None:
@@ -424,6 +437,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a small run to check the script (not capacity figures)")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument(
+        "--server-cpus",
+        help="pin the server's processes to these CPUs (e.g. 1) and this client to the others, so where the "
+        "kernel places them does not change (b) and (d) from run to run; (c) then has only these CPUs",
+    )
+    parser.add_argument(
         "--without-safety-rules",
         action="store_true",
         help="serve a copy of the package whose safety rules never fire (the rules' share, over gRPC)",
@@ -473,7 +491,14 @@ def main() -> None:
 
         port = free_port()
         log_path = Path(tmp) / "server.log"
-        server = start_server(package_dir, port, args.workers, log_path, args.log_level, args.processes)
+        server_cpus = None
+        if args.server_cpus:
+            server_cpus = {int(c) for c in args.server_cpus.split(",")}
+            os.sched_setaffinity(0, os.sched_getaffinity(0) - server_cpus)
+            print(f"server pinned to CPUs {sorted(server_cpus)}, client to {sorted(os.sched_getaffinity(0))}")
+        server = start_server(
+            package_dir, port, args.workers, log_path, args.log_level, args.processes, server_cpus
+        )
         target = f"127.0.0.1:{port}"
         try:
             wait_serving(target)
