@@ -8,6 +8,10 @@ patients, as the server runs it. It prints the mean time per call and the respon
 collector's default thresholds; serving's settings (``service.server.GC_THRESHOLD``, the heap frozen after
 warm-up, as a server does after a model load); and the collector disabled. The gap between the first two is
 what collection passes over the long-lived heap cost; serve_bench's (b) adds the transport on top.
+
+``--stages`` then answers one ``RecommendBatch`` of ``--calls`` new patients (serving's collector settings) with
+each stage of the answer timed apart in thread CPU time, per patient: reading the request, features, the models
+with TreeSHAP, building the predictions, the safety rules, the data warnings, the ranking and the wire codec.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -31,6 +36,7 @@ def main() -> None:
     parser.add_argument("--model-path", type=Path, help="an existing model package (skips training)")
     parser.add_argument("--cohort", type=int, default=20_000, help="training patients when training")
     parser.add_argument("--calls", type=int, default=400, help="timed calls per setting (distinct patients)")
+    parser.add_argument("--stages", action="store_true", help="also time each stage of a batch's answers")
     args = parser.parse_args()
 
     from precisionpain.catalog.catalogs import load_catalogs
@@ -59,6 +65,60 @@ def main() -> None:
             per_call_ms = (time.perf_counter() - started) / len(batch) * 1e3
             print(f"{label}: {per_call_ms:.2f} ms per call, response {size / len(batch) / 1024:.1f} KiB")
         gc.enable()
+        if args.stages:
+            stages(servicer, patient_requests(args.calls, 23), call)
+
+
+STAGES = {
+    "reading the request": ("precisionpain.service.servicer", "RecommendationServicer", "_prepare"),
+    "features": ("precisionpain.recommender", "Recommender", "_feature_matrix"),
+    "models and TreeSHAP": ("precisionpain.recommender", "Recommender", "_score"),
+    "predictions": ("precisionpain.recommender", "Recommender", "_predictions"),
+    "safety rules": ("precisionpain.recommender", None, "apply_safety_rules"),
+    "data warnings": ("precisionpain.recommender", None, "data_warnings"),
+    "ranking": ("precisionpain.recommender", None, "rank_options"),
+    "wire codec": ("precisionpain.service.servicer", "convert", "recommend_response_bytes"),
+}
+
+
+def stages(servicer: Any, requests: list[Any], call: Any) -> None:
+    """One RecommendBatch of ``requests`` (new patients) with each stage timed apart (thread CPU, per patient)."""
+    import functools
+    import importlib
+
+    from precisionpain.v1 import service_pb2
+
+    spent = dict.fromkeys(STAGES, 0.0)
+    originals = []
+    for label, (module_name, owner_name, name) in STAGES.items():
+        module = importlib.import_module(module_name)
+        owner = module if owner_name is None else getattr(module, owner_name)
+        original = getattr(owner, name)
+
+        def timed(*a: Any, _f: Any = original, _label: str = label, **k: Any) -> Any:
+            started = time.thread_time()
+            try:
+                return _f(*a, **k)
+            finally:
+                spent[_label] += time.thread_time() - started
+
+        setattr(owner, name, functools.wraps(original)(timed))
+        originals.append((owner, name, original))
+    try:
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(*_serving_threshold())
+        started = time.thread_time()
+        servicer.recommend_batch_wire(service_pb2.RecommendBatchRequest(requests=requests), call)
+        total = time.thread_time() - started
+    finally:
+        for owner, name, original in originals:
+            setattr(owner, name, original)
+    n = len(requests)
+    print(f"RecommendBatch of {n} new patients, thread CPU per patient: {total / n * 1e3:.3f} ms in all")
+    for label, seconds in sorted(spent.items(), key=lambda kv: -kv[1]):
+        print(f"  {label}: {seconds / n * 1e3:.3f} ms")
+    print(f"  the rest: {(total - sum(spent.values())) / n * 1e3:.3f} ms")
 
 
 def _serving_threshold() -> tuple[int, int, int]:
