@@ -174,3 +174,35 @@ def history(
         for data, path in ((reversed_cohort_file, weak), (cohort_file, good), (cohort_file, weak))
     ]
     return History(name, runs[0], runs[1], runs[2], good)
+
+
+def model_card_text(store: Store, run_id: str, folder: Path) -> str:
+    """The model card a training run logged (downloaded into ``folder``)."""
+    import mlflow
+
+    card = mlflow.artifacts.download_artifacts(
+        run_id=run_id, artifact_path="model_card.md", tracking_uri=store.tracking_uri, dst_path=str(folder)
+    )
+    return Path(card).read_text()
+
+
+def assert_pyfunc_scores_like_package(store: Store, model_uri: str, package: Any, cohort_path: Path) -> Any:
+    """The registered pyfunc's response probabilities equal the package's on 40 cohort patients; returns their
+    model input (n, p)."""
+    import mlflow
+    import numpy as np
+    import pandas as pd
+
+    from precisionpain.features.assemble import assemble_features
+    from precisionpain.features.frame import flat_columns
+
+    mlflow.set_tracking_uri(store.tracking_uri)
+    mlflow.set_registry_uri(store.tracking_uri)
+    pyfunc = mlflow.pyfunc.load_model(model_uri)
+    rows = pd.read_parquet(cohort_path).iloc[:40]
+    rows = rows[[c for c in flat_columns(package.catalog) if c in rows.columns]].reset_index(drop=True)
+    X = assemble_features(rows, package.catalog, package.tables).values
+    want = package.estimator.predict_outcomes(X)
+    got = pyfunc.predict(rows)[[f"p_response__{o}" for o in sorted(OPTIONS)]].to_numpy()
+    np.testing.assert_allclose(got, want, atol=1e-12)
+    return X

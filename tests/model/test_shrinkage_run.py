@@ -9,9 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from tests.model.conftest import GOOD_MODEL, OPTIONS, Store
+from tests.model.conftest import GOOD_MODEL, Store, assert_pyfunc_scores_like_package, model_card_text
 
 
 def test_a_shrunk_run_logs_lambda_and_the_card_and_package_follow_it(
@@ -21,10 +20,7 @@ def test_a_shrunk_run_logs_lambda_and_the_card_and_package_follow_it(
     model_name: str,
     tmp_path: Path,
 ) -> None:
-    import mlflow
 
-    from precisionpain.features.assemble import assemble_features
-    from precisionpain.features.frame import flat_columns
     from precisionpain.models.shrinkage import LAMBDA_GRID
     from precisionpain.models.training import load_registered, train
 
@@ -49,24 +45,10 @@ def test_a_shrunk_run_logs_lambda_and_the_card_and_package_follow_it(
     assert pkg.metadata.strategy == "t_learner"
     assert pkg.estimator.get_params()["shrinkage"] == "auto"
     assert pkg.harms["adverse_event"].get_params()["shrinkage"] == "auto"
-    card = mlflow.artifacts.download_artifacts(
-        run_id=result.run_id,
-        artifact_path="model_card.md",
-        tracking_uri=store.tracking_uri,
-        dst_path=str(tmp_path),
-    )
-    text = Path(card).read_text()
+    text = model_card_text(store, result.run_id, tmp_path)
     assert "shrunk towards their population means" in text and f"with lambda {lam:.2f}" in text
 
-    mlflow.set_tracking_uri(store.tracking_uri)
-    mlflow.set_registry_uri(store.tracking_uri)
-    pyfunc = mlflow.pyfunc.load_model(result.model_uri)
-    rows = pd.read_parquet(small_cohort_file).iloc[:40]
-    rows = rows[[c for c in flat_columns(pkg.catalog) if c in rows.columns]].reset_index(drop=True)
-    X = assemble_features(rows, pkg.catalog, pkg.tables).values
-    want = pkg.estimator.predict_outcomes(X)
-    got = pyfunc.predict(rows)[[f"p_response__{o}" for o in sorted(OPTIONS)]].to_numpy()
-    np.testing.assert_allclose(got, want, atol=1e-12)
+    X = assert_pyfunc_scores_like_package(store, result.model_uri, pkg, small_cohort_file)
     explanation = pkg.estimator.explain(X)
     np.testing.assert_allclose(
         explanation.base_values + explanation.contributions.sum(axis=2), explanation.margins, atol=1e-5

@@ -8,10 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
-
-from tests.model.conftest import GOOD_MODEL, OPTIONS, Store
+from tests.model.conftest import GOOD_MODEL, Store, assert_pyfunc_scores_like_package, model_card_text
 
 
 def test_an_auto_run_logs_every_candidate_and_records_the_choice(
@@ -21,10 +18,7 @@ def test_an_auto_run_logs_every_candidate_and_records_the_choice(
     model_name: str,
     tmp_path: Path,
 ) -> None:
-    import mlflow
 
-    from precisionpain.features.assemble import assemble_features
-    from precisionpain.features.frame import flat_columns
     from precisionpain.models.estimator import AUTO_CANDIDATES
     from precisionpain.models.training import load_registered, train
 
@@ -49,22 +43,9 @@ def test_an_auto_run_logs_every_candidate_and_records_the_choice(
 
     _, pkg = load_registered(store.registry(), result.model_uri, tmp_path / "package")
     assert pkg.metadata.strategy == chosen
-    card = mlflow.artifacts.download_artifacts(
-        run_id=result.run_id,
-        artifact_path="model_card.md",
-        tracking_uri=store.tracking_uri,
-        dst_path=str(tmp_path),
-    )
-    text = Path(card).read_text()
+    text = model_card_text(store, result.run_id, tmp_path)
     assert f"Strategy chosen by `strategy: auto`: `{chosen}`" in text
     assert all(f"`{c}` {scores[c]:.4f}" in text for c in AUTO_CANDIDATES)
     assert pkg.harms["adverse_event"].strategy == chosen
 
-    mlflow.set_tracking_uri(store.tracking_uri)
-    mlflow.set_registry_uri(store.tracking_uri)
-    pyfunc = mlflow.pyfunc.load_model(result.model_uri)
-    rows = pd.read_parquet(small_cohort_file).iloc[:40]
-    rows = rows[[c for c in flat_columns(pkg.catalog) if c in rows.columns]].reset_index(drop=True)
-    want = pkg.estimator.predict_outcomes(assemble_features(rows, pkg.catalog, pkg.tables).values)
-    got = pyfunc.predict(rows)[[f"p_response__{o}" for o in sorted(OPTIONS)]].to_numpy()
-    np.testing.assert_allclose(got, want, atol=1e-12)
+    assert_pyfunc_scores_like_package(store, result.model_uri, pkg, small_cohort_file)
