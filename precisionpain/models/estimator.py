@@ -110,15 +110,12 @@ def choose_candidate(values: Mapping[str, np.ndarray], weight: np.ndarray) -> tu
     choice and ``{candidate: score, candidate + "_se": standard error of its paired difference to the first}``."""
     names = list(values)
     base = names[0]
-    n = max(1, weight.shape[0] - 1)
     scores: dict[str, float] = {}
     chosen, best = base, float(np.average(values[base], weights=weight))
     for candidate in names:
         score = float(np.average(values[candidate], weights=weight))
-        diff = values[candidate] - values[base]
-        mean = float(np.average(diff, weights=weight))
         scores[candidate] = score
-        scores[candidate + "_se"] = float(np.sqrt(np.average((diff - mean) ** 2, weights=weight) / n))
+        scores[candidate + "_se"] = shrinkage.paired_difference(values[candidate] - values[base], weight)[1]
         if score > best:
             chosen, best = candidate, score
     return chosen, scores

@@ -75,6 +75,13 @@ class ShrinkageChoice:
     values: tuple[float, ...]
 
 
+def paired_difference(diff: np.ndarray, weight: np.ndarray) -> tuple[float, float]:
+    """The weighted mean of per-patient paired differences and its standard error."""
+    mean = float(np.average(diff, weights=weight))
+    n = max(1, diff.shape[0] - 1)
+    return mean, float(np.sqrt(np.average((diff - mean) ** 2, weights=weight) / n))
+
+
 def offsets(margins: np.ndarray, prognosis: np.ndarray, weight: np.ndarray) -> np.ndarray:
     """``a_j``: the weighted population mean of ``margins[:, j] - prognosis`` (k,)."""
     return np.asarray(np.average(margins - prognosis[:, None], axis=0, weights=weight), dtype=np.float64)
@@ -148,11 +155,8 @@ def choose_lambda(
     losses = [float(np.average(v, weights=weight)) for v in per_patient]
     best = int(np.argmin(losses))
     chosen = best
-    n = max(1, codes.shape[0] - 1)
     for i in range(best):
-        diff = per_patient[i] - per_patient[best]
-        mean = float(np.average(diff, weights=weight))
-        se = float(np.sqrt(np.average((diff - mean) ** 2, weights=weight) / n))
+        mean, se = paired_difference(per_patient[i] - per_patient[best], weight)
         if mean <= se:
             chosen = i
             break
