@@ -23,13 +23,16 @@ from precisionpain.models.metrics import (
     OracleMetrics,
     PolicyEvaluation,
     SubgroupReport,
+    UsableOracleMetrics,
     calibration_curve,
     ece_against_truth,
     ece_noise_floor,
     evaluate_policy,
     oracle_metrics,
     per_option_metrics,
+    policy_regret,
     subgroup_metrics,
+    usable_oracle_metrics,
 )
 from precisionpain.models.metrics import policy_dr_scores as aipw_scores
 from precisionpain.pgx.tables import PgxTables
@@ -311,6 +314,18 @@ class EvaluationResult(FrozenModel):
     for the expected outcome given the recorded features, while a synthetic patient's true probability also
     carries unrecorded patient effects, so this coverage stays far below nominal even for a correctly sized
     interval (experiments/baseline/notes.md, "Intervals").
+
+    Two comparisons with the best single option, because the model's policy obeys the safety rules (the top
+    option they allow, ``avoid`` of :class:`HeldOut`) and ``oracle.regret`` measures it against the best option
+    overall, while ``oracle_best_single_regret`` gives everyone one option even where the rules exclude it:
+
+    - under the same rules (``oracle_usable``, :class:`~precisionpain.models.metrics.UsableOracleMetrics`): the
+      model's policy and the best single option that obeys the rules (the first allowed option of one fixed
+      order, "j first, then the others by mean true p", the best j), both against the best USABLE option of
+      each patient with at least one;
+    - with every option usable: the model's top predicted option without exclusions
+      (``oracle_all_usable_regret``) and ``oracle_best_single_regret``, both against the best option overall.
+
     ``provenance`` records what was evaluated when the result comes from a registered version."""
 
     n_test: int
@@ -324,6 +339,8 @@ class EvaluationResult(FrozenModel):
     oracle_best_single_option: str | None = None
     oracle_best_single_regret: float | None = None
     oracle_dr_best_single_regret: float | None = None
+    oracle_usable: UsableOracleMetrics | None = None
+    oracle_all_usable_regret: float | None = None
     true_policy_value: float | None = None
     interval_coverage: float | None = None
     interval_coverage_per_option: dict[str, float] = Field(default_factory=dict)
@@ -674,7 +691,19 @@ def evaluate(
     table_means: Mapping[str, Mapping[str, Sequence[float]]] | None = None,
 ) -> EvaluationResult:
     """Every metric of one fitted model on held-out patients; ``harms`` (outcome name -> fitted model of the same
-    options) are evaluated beside it, each outcome's calibration and discrimination per option."""
+    options) are evaluated beside it, each outcome's calibration and discrimination per option.
+
+    With the synthetic truth the headline compares the model's policy with the best single option three ways
+    (see :class:`EvaluationResult`); every regret is a mean loss in true p, lower is better:
+
+    - ``regret`` / ``regret_best_single_option``: the top option the safety rules allow, and one option for
+      everyone regardless of the rules, both against the best option overall (kept for continuity; not like for
+      like, since only the model is charged for the exclusions);
+    - ``regret_usable`` (with ``top1_agreement_usable``) / ``regret_best_single_option_usable``: the same rules
+      for both, against the best usable option, over the patients with at least one usable option;
+    - ``regret_all_usable`` / ``regret_best_single_option_all_usable`` (the same figure as
+      ``regret_best_single_option``): no rules for either, the top predicted option of all, against the best
+      option overall."""
     options = tuple(str(o) for o in estimator.options_)
     data = data.in_order(options)
     expected = (
@@ -728,6 +757,8 @@ def evaluate(
     reference = _reference_option(config, options, data.treatment)
     oracle = observed_regret = single_regret = dr_single_regret = true_value = coverage = width = None
     oracle_single: str | None = None
+    oracle_usable: UsableOracleMetrics | None = None
+    all_usable_regret: float | None = None
     coverage_per_option: dict[str, float] = {}
     coverage_expected: float | None = None
     expected_per_option: dict[str, float] = {}
@@ -740,6 +771,8 @@ def evaluate(
         oracle_single = options[int(single_regrets.argmin())]
         single_regret = float(single_regrets.min())
         dr_single_regret = float(single_regrets[options.index(policy.best_single_option)])
+        oracle_usable = usable_oracle_metrics(data.true_p, ~data.avoid, options, policy_labels)
+        all_usable_regret = policy_regret(data.true_p, p.argmax(axis=1))
         true_value = float(data.true_p[rows, codes].mean())
         found = _coverage(estimator, data.X, data.true_p, options, interval_alpha, expected.get("response"))
         if found is not None:
@@ -788,6 +821,8 @@ def evaluate(
                 "regret_best_single_option": float(single_regret or 0.0),
                 "regret_dr_best_single_option": float(dr_single_regret or 0.0),
                 "regret_observed_policy": float(observed_regret or 0.0),
+                "regret_all_usable": float(all_usable_regret or 0.0),
+                "regret_best_single_option_all_usable": float(single_regret or 0.0),
                 "true_policy_value": true_value,
                 "dr_ci_covers_true_value": float(dr.ci_low <= true_value <= dr.ci_high),
                 "ece_true_max": float(np.nanmax([m.ece_true for m in per_option if m.ece_true is not None])),
@@ -796,6 +831,10 @@ def evaluate(
                 ),
             }
         )
+        if oracle_usable is not None and oracle_usable.n > 0:
+            headline["regret_usable"] = oracle_usable.regret
+            headline["top1_agreement_usable"] = oracle_usable.top1_agreement
+            headline["regret_best_single_option_usable"] = oracle_usable.best_single_regret
         if coverage is not None and width is not None:
             headline["interval_coverage"] = coverage
             headline["interval_mean_width"] = width
@@ -824,6 +863,8 @@ def evaluate(
         oracle_best_single_option=oracle_single,
         oracle_best_single_regret=single_regret,
         oracle_dr_best_single_regret=dr_single_regret,
+        oracle_usable=oracle_usable,
+        oracle_all_usable_regret=all_usable_regret,
         true_policy_value=true_value,
         interval_coverage=coverage,
         interval_coverage_per_option=coverage_per_option,

@@ -11,7 +11,9 @@ columns in the order of ``options``. Nothing here reads files or prints.
   bootstrap intervals) and :func:`evaluate_policy` (the policy against the observed treatment and the best
   single option for everyone, with paired bootstrap differences).
 - With the true expected outcomes (synthetic data): :func:`oracle_metrics` (regret, top-1 agreement, Kendall tau
-  of the rankings, sqrt-PEHE per option against a reference).
+  of the rankings, sqrt-PEHE per option against a reference) and :func:`usable_oracle_metrics` (the same regret
+  and top-1 agreement when some options are excluded per row, against the best usable option, and the best
+  single option that obeys the same exclusions).
 - Subgroups: :func:`subgroup_metrics` (AUC and calibration per group and the largest gaps).
 """
 
@@ -620,6 +622,85 @@ def oracle_metrics(
         sqrt_pehe=pehe,
         reference=str(reference),
         n=n,
+    )
+
+
+class UsableOracleMetrics(MetricResult):
+    """Against the true expected outcomes when some options are excluded per row (synthetic data only), over the
+    ``n`` rows with at least one usable option; every figure is against the best USABLE option of the row.
+
+    ``regret``: mean (true outcome of the best usable option - true outcome of the chosen one); ``top1_agreement``:
+    share of rows whose chosen option is the best usable one. ``best_single_regrets``: for each option j, the
+    regret of the fixed order "j first, then the others by their mean true outcome over these rows", each row
+    getting the first usable option of that order (j itself where it is usable); ``best_single_option`` is the j
+    with the least of them and ``best_single_regret`` that least (a generous baseline: the order is chosen with
+    the truth). None and NaN when no row has a usable option."""
+
+    n: int
+    regret: float
+    top1_agreement: float
+    best_single_option: str | None
+    best_single_regret: float
+    best_single_regrets: dict[str, float]
+
+
+def first_usable_in_order(usable: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Column index, per row of ``usable`` (n, k), of the first usable option of ``order`` (column indices, most
+    preferred first); 0 for a row with none."""
+    rank = np.empty(usable.shape[1], dtype=np.int64)
+    rank[np.asarray(order, dtype=np.int64)] = np.arange(usable.shape[1])
+    return np.where(usable, rank, usable.shape[1]).argmin(axis=1)
+
+
+def usable_oracle_metrics(
+    true_outcomes: Any, usable: Any, options: Sequence[Hashable], policy: Any
+) -> UsableOracleMetrics:
+    """Regret and top-1 agreement of ``policy`` (labels, one per row; it should choose usable options) against the
+    best usable option of each row, and the best single option under the same exclusions (see
+    :class:`UsableOracleMetrics`). ``usable`` (n, k) is True where the option may be given to that row."""
+    v: list[Violation] = []
+    t_arr = np.asarray(true_outcomes)
+    n = t_arr.shape[0] if t_arr.ndim == 2 else 0
+    k = len(options)
+    t = _matrix(true_outcomes, "true_outcomes", n, k, v)
+    if n == 0:
+        v.append(Violation("true_outcomes", "must have at least one row", kind_of(true_outcomes)))
+    ok = np.asarray(usable)
+    if ok.shape != (n, k) or ok.dtype != np.bool_:
+        v.append(
+            Violation(
+                "usable",
+                f"must be a boolean array of shape ({n}, {k})",
+                f"{ok.dtype} array of shape {ok.shape}",
+            )
+        )
+    codes = _codes(policy, options, "policy", n, v)
+    ValidationError.raise_if_any("usable_oracle_metrics", v)
+    rows = ok.any(axis=1)
+    t, ok, codes = t[rows].astype(np.float64), ok[rows], codes[rows]
+    m = t.shape[0]
+    if m == 0:
+        nan = float("nan")
+        return UsableOracleMetrics(
+            n=0, regret=nan, top1_agreement=nan, best_single_option=None, best_single_regret=nan,
+            best_single_regrets={},
+        )  # fmt: skip
+    masked = np.where(ok, t, -np.inf)
+    best = masked.max(axis=1)
+    at = np.arange(m)
+    others = np.argsort(-t.mean(axis=0), kind="stable")
+    singles = {}
+    for j, opt in enumerate(options):
+        given = first_usable_in_order(ok, np.concatenate([[j], others[others != j]]))
+        singles[str(opt)] = float((best - t[at, given]).mean())
+    best_single = min(singles, key=lambda o: singles[o])
+    return UsableOracleMetrics(
+        n=m,
+        regret=float((best - t[at, codes]).mean()),
+        top1_agreement=float((codes == masked.argmax(axis=1)).mean()),
+        best_single_option=best_single,
+        best_single_regret=singles[best_single],
+        best_single_regrets=singles,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -183,6 +184,93 @@ def test_oracle_metrics_by_hand() -> None:
     assert perfect.regret == 0 and perfect.top1_agreement == 1 and perfect.kendall_tau == 1
     observed = M.oracle_metrics(true, pred, ["a", "b", "c"], reference="a", policy=["b", "b"])
     assert observed.regret == pytest.approx(0.25)
+
+
+# option a is best for everyone but excluded for rows 2-3; row 4 has no usable option
+EXCLUDED_TRUE = np.array(
+    [[0.6, 0.1, 0.4], [0.6, 0.1, 0.4], [0.7, 0.45, 0.2], [0.7, 0.45, 0.2], [0.5, 0.5, 0.5]]
+)
+EXCLUDED_USABLE = np.array(
+    [[True, True, True], [True, True, True], [False, True, True], [False, True, True], [False, False, False]]
+)
+
+
+def test_usable_oracle_metrics_by_hand() -> None:
+    options = ["a", "b", "c"]
+    m = M.usable_oracle_metrics(EXCLUDED_TRUE, EXCLUDED_USABLE, options, policy=["a", "c", "b", "c", "a"])
+    # best usable: a, a, b, b; the policy loses 0, 0.2, 0, 0.25 (row 4 is not scored)
+    assert m.n == 4
+    assert m.regret == pytest.approx(0.1125)
+    assert m.top1_agreement == pytest.approx(0.5)
+    # mean true p over the scored rows: a 0.65, c 0.3, b 0.275, so "a first" falls back to c for rows 2-3 (loses
+    # 0.25 each); "b first": rows 0-1 get b (0.5 each); "c first": 0.2 and 0.25 each
+    assert m.best_single_regrets == pytest.approx({"a": 0.125, "b": 0.25, "c": 0.225})
+    assert (m.best_single_option, m.best_single_regret) == ("a", pytest.approx(0.125))
+    # ignoring the exclusions, option a for everyone loses nothing against the best option overall
+    assert ((EXCLUDED_TRUE.max(axis=1)[:, None] - EXCLUDED_TRUE).mean(axis=0)).min() == 0.0
+    # the policy's regret against the best option overall (rows 0-3) is larger: 0.25 and 0.5 in rows 2-3
+    assert M.policy_regret(EXCLUDED_TRUE[:4], [0, 2, 1, 2]) == pytest.approx(0.2375)
+    # with every option usable the best usable option is the best option overall
+    everything = M.usable_oracle_metrics(EXCLUDED_TRUE, np.ones((5, 3), dtype=bool), options, ["a"] * 5)
+    assert (everything.n, everything.regret, everything.best_single_option) == (5, 0.0, "a")
+
+
+def test_usable_oracle_metrics_without_usable_rows_and_bad_input() -> None:
+    none = M.usable_oracle_metrics(EXCLUDED_TRUE, np.zeros((5, 3), dtype=bool), ["a", "b", "c"], ["a"] * 5)
+    assert none.n == 0 and math.isnan(none.regret) and none.best_single_option is None
+    with pytest.raises(ValidationError) as info:
+        M.usable_oracle_metrics(EXCLUDED_TRUE, np.ones((5, 2)), ["a", "b", "c"], ["a"] * 4 + ["secret-id"])
+    assert {v.path for v in info.value.violations} == {"usable", "policy"}
+    assert "secret-id" not in str(info.value)
+
+
+def test_evaluate_compares_with_the_best_single_option_under_the_same_rules(
+    fitted_t: Any, hte_test: dict[str, Any]
+) -> None:
+    from precisionpain.catalog.loader import load_feature_catalog
+    from precisionpain.models.config import EvaluationConfig
+    from precisionpain.models.evaluation import HeldOut, evaluate
+    from tests.unit.models.models_testdata import ARMS
+
+    true_p = hte_test["p_true"]
+    n = true_p.shape[0]
+    # arm_b (best where x0 > 0) is excluded for those patients; the first 50 patients may have nothing
+    avoid = np.zeros((n, 3), dtype=bool)
+    avoid[:, 1] = true_p[:, 1] == true_p.max(axis=1)
+    avoid[:50] = True
+    X = hte_test["X"].to_numpy()
+    data = HeldOut(hte_test["X"], X, hte_test["t"], hte_test["y"].astype(float), avoid, true_p, ARMS)
+    config = EvaluationConfig(n_bootstrap=10, expected_truth_rows=0, subgroups=())
+    result = evaluate(fitted_t, data, config, load_feature_catalog())
+    h = result.headline
+
+    p = fitted_t.predict_outcomes(X)
+    kept = ~avoid.all(axis=1)
+    usable_true = np.where(avoid, -np.inf, true_p)[kept]
+    chosen = np.where(avoid, -np.inf, p).argmax(axis=1)[kept]
+    rows = np.arange(int(kept.sum()))
+    assert h["regret_usable"] == pytest.approx((usable_true.max(axis=1) - true_p[kept][rows, chosen]).mean())
+    assert h["top1_agreement_usable"] == pytest.approx((chosen == usable_true.argmax(axis=1)).mean())
+    # the model is charged for the exclusions against the best option overall, not against the best usable one
+    assert h["regret"] > h["regret_usable"] + 0.05
+    # one fixed order, each patient its first usable option, the best first option
+    mean_true = true_p[kept].mean(axis=0)
+    singles = []
+    for j in range(3):
+        order = [j] + [o for o in np.argsort(-mean_true) if o != j]
+        given = [next(o for o in order if not avoid[i, o]) for i in np.flatnonzero(kept)]
+        singles.append((usable_true.max(axis=1) - true_p[kept][rows, given]).mean())
+    assert h["regret_best_single_option_usable"] == pytest.approx(min(singles))
+    assert result.oracle_usable is not None
+    assert result.oracle_usable.best_single_option == ARMS[int(np.argmin(singles))]
+    # every option usable: the top predicted option and one option for all, against the best overall
+    top = p.argmax(axis=1)
+    assert h["regret_all_usable"] == pytest.approx((true_p.max(axis=1) - true_p[np.arange(n), top]).mean())
+    assert h["regret_all_usable"] < h["regret"]
+    assert h["regret_best_single_option_all_usable"] == h["regret_best_single_option"]
+    assert h["regret_best_single_option_all_usable"] == pytest.approx(
+        (true_p.max(axis=1)[:, None] - true_p).mean(axis=0).min()
+    )
 
 
 def test_kendall_tau_rows_matches_scipy_with_ties() -> None:
