@@ -9,7 +9,9 @@
 
 from __future__ import annotations
 
+import math
 import tracemalloc
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,9 +21,10 @@ import numpy as np
 import pytest
 from google.rpc import status_pb2
 
+from precisionpain.benefit_harm import NO_PREFERENCES, Preferences
 from precisionpain.features.validate import validate_profile
 from precisionpain.recommender import ModelIdentity, Recommender
-from precisionpain.schema import PatientProfile
+from precisionpain.schema import PatientProfile, RankedRecommendation, RankingPolicy, RuleLevel
 from precisionpain.service import convert
 from precisionpain.v1 import service_pb2
 
@@ -69,6 +72,65 @@ def test_wire_bytes_response_equals_the_plain_one(engine, cohort_profiles, patie
         assert _wire(fast) == _wire(plain)
         again = service_pb2.RecommendResponse.FromString(fast.SerializeToString())
         assert _wire(again) == _wire(fast)
+
+
+def _kinds(profile: PatientProfile, scored: Any) -> set[str]:
+    """What one answer holds of the kinds the wire bytes must carry like the plain path."""
+    rec: RankedRecommendation = scored.recommendation
+    kinds = set()
+    excluded_reasons = [r for o in rec.excluded for r in o.safety_reasons]
+    if any(r.level is RuleLevel.contraindicated and not r.is_cpic for r in excluded_reasons):
+        kinds.add("excluded by a safety rule")
+    if any(g.action == "AVOID" for o in rec.excluded for g in o.guidance):
+        kinds.add("CPIC avoid")
+    if any(o.harms for o in (*rec.options, *rec.excluded)) and scored.harm_shap:
+        kinds.add("harm outcomes")
+    if rec.ranking is not None and any(len(g.option_ids) > 1 for g in rec.ranking.groups):
+        kinds.add("tie group")
+    if any(o.tier_overridden for o in rec.options):
+        kinds.add("tier override")
+    if any(math.isnan(x) for x in scored.values.tolist()):
+        kinds.add("missing values")
+    if profile.clinical.pain_condition is None:
+        kinds.add("no pain condition")
+    if rec.ranking is not None and (rec.ranking.adverse_event_weight != 0.5 or rec.ranking.dropout_weight):
+        kinds.add("request weights")
+    if rec.ranking is not None and rec.ranking.policy is RankingPolicy.net_benefit_only:
+        kinds.add("net benefit only")
+    return kinds
+
+
+def test_wire_bytes_equal_the_plain_ones_for_every_kind_of_answer(engine, cohort_profiles, patient_examples) -> None:  # type: ignore[no-untyped-def]
+    """Exclusions by rules and by CPIC, harms, tie groups, tier overrides, missing values, no condition, a
+    request's own weights and policy: the bytes parse to the message the plain path builds, and the ranking's
+    objects (built without validation) are the ones validation builds."""
+    profiles = cohort_profiles + [validate_profile(d) for d in patient_examples.values()]
+    profiles += [
+        p.model_copy(update={"clinical": p.clinical.model_copy(update={"pain_condition": None})})
+        for p in profiles[::4]
+    ]
+    choices = [
+        NO_PREFERENCES,
+        Preferences(adverse_event_weight=2.5),
+        Preferences(adverse_event_weight=0.0, dropout_weight=0.7),
+        Preferences(policy=RankingPolicy.net_benefit_only),
+        Preferences(adverse_event_weight=1.0, dropout_weight=0.2, policy=RankingPolicy.tier_then_net_benefit),
+    ]
+    preferences = [choices[i % len(choices)] for i in range(len(profiles))]
+    top_k = [(0, 1, 3, 8, 1000)[i % 5] for i in range(len(profiles))]
+    seen: Counter[str] = Counter()
+    answers = engine.score(profiles, top_k=top_k, preferences=preferences)
+    for profile, scored in zip(profiles, answers, strict=True):
+        fast = convert.recommend_response(scored, "rid-kinds")
+        assert _wire(fast) == _wire(convert.response_from_explained(scored.explained(), "rid-kinds"))
+        rec = scored.recommendation
+        assert RankedRecommendation.model_validate(rec.model_dump()) == rec
+        seen.update(_kinds(profile, scored))
+    wanted = {
+        "excluded by a safety rule", "CPIC avoid", "harm outcomes", "tie group", "tier override",
+        "missing values", "no pain condition", "request weights", "net benefit only",
+    }  # fmt: skip
+    assert wanted <= set(seen), f"kinds never met: {sorted(wanted - set(seen))}"
 
 
 def test_wire_bytes_response_with_candidates_and_in_a_batch(engine, cohort_profiles) -> None:  # type: ignore[no-untyped-def]
