@@ -180,6 +180,39 @@ VALIDATION_METRICS: dict[str, MetricMeaning] = {
         "The same loss for the single option the policy estimate below picks.",
         "points",
     ),
+    "regret_usable": MetricMeaning(
+        "Ranking quality",
+        "Chance lost by following the ranking, against the best allowed option (synthetic data)",
+        "Average loss in true chance of response from taking the top option instead of the truly best option "
+        "the medication safety rules allow, for patients with at least one allowed option.",
+        "points",
+    ),
+    "top1_agreement_usable": MetricMeaning(
+        "Ranking quality",
+        "Top option is the truly best allowed option (synthetic data)",
+        "Share of patients whose first-ranked usable option is the allowed option with the highest true chance "
+        "of response.",
+        "rate",
+    ),
+    "regret_best_single_option_usable": MetricMeaning(
+        "Ranking quality",
+        "Chance lost by one fixed order of options for everyone under the same rules (synthetic data)",
+        "The same loss against the best allowed option if every patient got the first allowed option of one "
+        "fixed order, the order that does best.",
+        "points",
+    ),
+    "regret_all_usable": MetricMeaning(
+        "Ranking quality",
+        "Chance lost by the top option if every option were allowed (synthetic data)",
+        "The loss against the truly best option if the medication safety rules excluded nothing.",
+        "points",
+    ),
+    "regret_best_single_option_all_usable": MetricMeaning(
+        "Ranking quality",
+        "Chance lost by the truly best single option if every option were allowed (synthetic data)",
+        "The same loss for the one option that is best on average; the figure to set against the one above.",
+        "points",
+    ),
     "regret_observed_policy": MetricMeaning(
         "Ranking quality",
         "Chance lost with the treatments actually given (synthetic data)",
@@ -605,11 +638,17 @@ def model_card(
         f"{_fmt(pol.observed.ci_high)} | | |",
     ]
     if evaluation.oracle is not None:
+        usable_first = evaluation.oracle_usable.best_single_option if evaluation.oracle_usable else None
         lines += [
             "",
             "Against the synthetic truth:",
             f"- regret {_fmt(h.get('regret'))} (best single option for everyone "
             f"{_fmt(h.get('regret_best_single_option'))}, observed prescribers {_fmt(h.get('regret_observed_policy'))});",
+            f"- like for like: with the same safety rules, against the best allowed option, regret "
+            f"{_fmt(h.get('regret_usable'))} vs {_fmt(h.get('regret_best_single_option_usable'))} for the first "
+            f"allowed option of one fixed order ({usable_first} first); with every option allowed, regret "
+            f"{_fmt(h.get('regret_all_usable'))} vs {_fmt(h.get('regret_best_single_option_all_usable'))} for the "
+            f"best single option ({evaluation.oracle_best_single_option});",
             f"- top-1 agreement {_fmt(h.get('top1_agreement'))}, Kendall tau {_fmt(h.get('kendall_tau'))}, mean "
             f"sqrt-PEHE {_fmt(h.get('sqrt_pehe_mean'))};",
             f"- true value of the model's policy {_fmt(h.get('true_policy_value'))} vs DR estimate "

@@ -7,11 +7,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.model.conftest import Store
+from tests.model.conftest import Store, model_card_text
 
 
 def test_every_figure_a_training_run_records_has_a_plain_name(
-    store: Store, small_cohort_file: Path, make_config: Callable[..., tuple[Any, Path]], model_name: str
+    store: Store,
+    small_cohort_file: Path,
+    make_config: Callable[..., tuple[Any, Path]],
+    model_name: str,
+    tmp_path: Path,
 ) -> None:
     from precisionpain.models.card import VALIDATION_GROUPS, metric_meaning, validation_table
     from precisionpain.models.training import train
@@ -36,3 +40,10 @@ def test_every_figure_a_training_run_records_has_a_plain_name(
         for row in g.rows:
             if row.key in intervals:
                 assert (row.low, row.high) == (result.headline[f"{row.key}_ci_low"], result.headline[f"{row.key}_ci_high"])
+
+    # the card sets the ranking against the best single option under the same rules, and with every option usable
+    h = result.headline
+    usable = f"regret {h['regret_usable']:.3f} vs {h['regret_best_single_option_usable']:.3f}"
+    every = f"regret {h['regret_all_usable']:.3f} vs {h['regret_best_single_option_all_usable']:.3f}"
+    card = " ".join(model_card_text(store, result.run_id, tmp_path).split())
+    assert usable in card and every in card
