@@ -6,6 +6,12 @@ true value of the model's policy, sqrt-PEHE), the doubly robust estimate with it
 calibration (mean AUC, worst observed ECE and the worst noise floor of that ECE, worst ECE against the true
 probabilities), interval coverage and training time.
 
+The like-for-like comparison with the best single option (``regret_usable``, ``regret_best_single_option_usable``,
+``regret_all_usable``, ``regret_best_single_option_all_usable``, see ``precisionpain.models.evaluation.evaluate``)
+comes from the training run itself when its code recorded it, else from the latest finished evaluation run of the
+same model on the training run's own held-out patients (``precisionpain evaluate --model models:/NAME/VERSION
+--data FILE --split test``), so models trained before those metrics existed need no retraining.
+
     .venv/bin/python experiments/strategies/make_table.py --tracking-uri sqlite:////tmp/pp-strategies/mlflow.db \
         [--tracking-uri sqlite:////tmp/pp-strategies-s8/mlflow.db] --commands commands.txt \
         --out experiments/strategies/results.md
@@ -83,6 +89,44 @@ def latest_runs(tracking_uri: str, experiment: str) -> dict[str, Any]:
     return out
 
 
+USABLE_METRICS = (
+    "regret_usable",
+    "top1_agreement_usable",
+    "regret_best_single_option_usable",
+    "regret_all_usable",
+    "regret_best_single_option_all_usable",
+)
+
+
+def usable_comparison(tracking_uri: str, run: Any) -> tuple[dict[str, float], str | None, Any]:
+    """The like-for-like metrics of a training run's model (see the module docstring), the option the best single
+    order under the safety rules starts with, and the run they come from (``run`` itself or an evaluation run)."""
+    import json
+    import tempfile
+
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking_uri)
+    source = run
+    if not all(k in run.data.metrics for k in USABLE_METRICS):
+        found = client.search_runs(
+            [run.info.experiment_id],
+            filter_string="tags.`precisionpain.run_kind` = 'evaluation' and attributes.status = 'FINISHED' "
+            f"and tags.`precisionpain.model_run_id` = '{run.info.run_id}' "
+            "and tags.`precisionpain.evaluation_split` = 'test'",
+            order_by=["attributes.start_time DESC"],
+            max_results=1,
+        )
+        if not found or not all(k in found[0].data.metrics for k in USABLE_METRICS):
+            return {}, None, None
+        source = found[0]
+    with tempfile.TemporaryDirectory() as tmp:  # every run that records these metrics logs its evaluation
+        path = client.download_artifacts(source.info.run_id, "evaluation/evaluation.json", tmp)
+        first = (json.loads(Path(path).read_text()).get("oracle_usable") or {}).get("best_single_option")
+    metrics = {k: source.data.metrics[k] for k in USABLE_METRICS}
+    return metrics, first, source
+
+
 def fmt(value: float | None, digits: int = 3) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
@@ -91,7 +135,8 @@ def fmt(value: float | None, digits: int = 3) -> str:
 
 def table(runs: dict[str, Any]) -> list[str]:
     head = (
-        "| strategy | regret | best single option regret | top-1 agreement | Kendall tau | DR policy value (90% CI) "
+        "| strategy | regret (rules; vs best overall) | best single option regret (no rules; vs best overall) "
+        "| top-1 agreement | Kendall tau | DR policy value (90% CI) "
         "| true policy value | sqrt-PEHE (mean) | AUC (mean) | ECE max (observed) | ECE noise floor (max) "
         "| ECE max (vs truth) | interval coverage | fit (s) | whole run (s) |"
     )
@@ -110,6 +155,36 @@ def table(runs: dict[str, Any]) -> list[str]:
             f"| {fmt(m.get('ece_noise_floor_max'))} | {fmt(m.get('ece_true_max'))} "
             f"| {fmt(m.get('interval_coverage'))} | {fmt(m.get('fit_seconds'), 0)} "
             f"| {fmt(m.get('pipeline_seconds'), 0)} |"
+        )
+    return lines
+
+
+def where(run: Any, source: Any) -> str:
+    if source is run:
+        return "training run"
+    return f"evaluation `{source.info.run_id}` (code `{source.data.tags.get('precisionpain.code_version')}`)"
+
+
+def usable_table(runs: dict[str, Any], tracking_uri: str) -> list[str]:
+    """The like-for-like comparison with the best single option, one row per strategy, and where it comes from."""
+    head = (
+        "| strategy | regret, rules (vs best usable) | best single option, rules (vs best usable; first option) "
+        "| top-1 agreement, rules (vs best usable) | regret, every option usable | best single option, every "
+        "option usable | from run |"
+    )
+    lines = [head, "|---|---:|---:|---:|---:|---:|---|"]
+    for strategy in STRATEGIES:
+        if strategy not in runs:
+            lines.append(f"| {LABELS[strategy]} (not run) |" + " |" * 6)
+            continue
+        run = runs[strategy]
+        m, first, source = usable_comparison(tracking_uri, run)
+        lines.append(
+            f"| {label(strategy, run)} | {fmt(m.get('regret_usable'), 4)} "
+            f"| {fmt(m.get('regret_best_single_option_usable'), 4)}{f' ({first})' if first else ''} "
+            f"| {fmt(m.get('top1_agreement_usable'))} | {fmt(m.get('regret_all_usable'), 4)} "
+            f"| {fmt(m.get('regret_best_single_option_all_usable'), 4)} "
+            f"| {where(run, source) if m else 'none'} |"
         )
     return lines
 
@@ -165,12 +240,26 @@ def main() -> None:
         "Kendall tau, true policy value, sqrt-PEHE, ECE vs truth and interval coverage use the synthetic cohort's "
         "true response probabilities (never seen in training). Times are wall-clock seconds on 2 shared cores.",
     ]
-    for runs in replicates:
+    for uri, runs in zip(args.tracking_uri, replicates, strict=True):
         first = runs[STRATEGIES[0]].data
         if len(replicates) > 1:
             n_options = first.params.get("n_options", "?")
             lines += ["", f"## Cohort `{first.tags.get('precisionpain.data_file')}` ({n_options} options)"]
-        lines += ["", *table(runs), "", *provenance(runs)]
+        lines += [
+            "",
+            *table(runs),
+            "",
+            "Against the best single option like for like: with the same safety rules for both (the model's top "
+            "allowed option, and the first allowed option of one fixed order, the best such order; both against "
+            "the best USABLE option of each patient), and with every option usable (the top predicted option of "
+            "all, and one option for everyone; both against the best option overall). The table above's regret "
+            "is the top allowed option against the best option overall and its best single option ignores the "
+            "rules, so only the model pays for the exclusions there.",
+            "",
+            *usable_table(runs, uri),
+            "",
+            *provenance(runs),
+        ]
     if args.commands is not None:
         lines += ["", "Commands:", "", "```", *args.commands.read_text().strip().splitlines(), "```"]
     args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
