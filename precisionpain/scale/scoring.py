@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -188,7 +188,9 @@ class _Shown:
         self.rule_offsets: list[int] = [0]
         self.rules: list[str] = []
         self.harm_offsets: list[int] = [0]
-        self.harms: list[dict[str, Any]] = []
+        #: every shown option's harm outcomes as columns (outcome, probability, lower, upper): plain values, which
+        #: the garbage collector does not track, rather than a dict per harm
+        self.harms: dict[str, list[Any]] = {"outcome": [], "probability": [], "lower": [], "upper": []}
         self.patient: list[int] = []  # which answered patient (index into the stacked arrays' blocks)
         self.row: list[int] = []  # row of the option in the stacked SHAP arrays
 
@@ -208,16 +210,13 @@ class _Shown:
             s["tie_group"].append(o.tie_group)
             s["probability_best"].append(o.probability_best)
             s["tier_overridden"].append(o.tier_overridden)
-            self.harms.extend(
-                {
-                    "outcome": h.outcome.value,
-                    "probability": h.probability,
-                    "lower": h.interval.lower,
-                    "upper": h.interval.upper,
-                }
-                for h in o.harms
-            )
-            self.harm_offsets.append(len(self.harms))
+            harms = self.harms
+            for h in o.harms:
+                harms["outcome"].append(h.outcome.value)
+                harms["probability"].append(h.probability)
+                harms["lower"].append(h.interval.lower)
+                harms["upper"].append(h.interval.upper)
+            self.harm_offsets.append(len(harms["outcome"]))
             s["verdict"].append(o.verdict)
             s["exclusion_reason"].append(o.exclusion_reason)
             self.tiers.append(o.guideline.tier.value if o.guideline is not None else None)
@@ -272,7 +271,9 @@ def _option_values(
         pa.array(shown.rule_offsets, pa.int32()), pa.array(shown.rules, pa.string())
     )
     columns["harms"] = pa.ListArray.from_arrays(
-        pa.array(shown.harm_offsets, pa.int32()), pa.array(shown.harms, _harm_type())
+        pa.array(shown.harm_offsets, pa.int32()), pa.StructArray.from_arrays(
+            [pa.array(shown.harms[f.name], f.type) for f in _harm_type()], fields=list(_harm_type())
+        )
     )
     columns["base_value"] = pa.array(base[rows], pa.float64())
     columns["margin"] = pa.array(margins[rows], pa.float64())
@@ -285,10 +286,14 @@ def answer_table(
     first_row: int,
     ids: Sequence[Any] | None,
     id_column: str | None,
-    outcomes: Sequence[ScoredRecommendation | PrecisionPainError],
+    outcomes: Iterable[ScoredRecommendation | PrecisionPainError],
     top_k: int,
 ) -> pa.Table:
-    """The output rows of one partition: ``outcomes`` holds one answer or error per input row."""
+    """The output rows of one partition: ``outcomes`` gives one answer or error per input row, in order.
+
+    Each answer is taken apart into columns as it arrives and only its arrays are kept, so the answers' objects
+    (options, intervals, reasons: about a thousand per patient) never pile up: held for a whole batch, every pass
+    of the garbage collector walked all of them, which cost as much as the scoring itself."""
     import numpy as np
     import pyarrow as pa
 
@@ -302,7 +307,8 @@ def answer_table(
     messages: list[str | None] = []
     warnings: list[list[dict[str, str]] | None] = []
     flags: list[list[str] | None] = []
-    blocks: list[ScoredRecommendation] = []
+    arrays: dict[str, list[Any]] = {"contributions": [], "base": [], "margins": [], "values": []}
+    feature_ids: Sequence[str] = ()
     first = 0
     for outcome in outcomes:
         if isinstance(outcome, PrecisionPainError):
@@ -316,29 +322,32 @@ def answer_table(
             continue
         rec = outcome.recommendation
         position = {o: j for j, o in enumerate(outcome.option_ids)}
-        patient = len(blocks)
+        patient = len(arrays["values"])
         for name, options in (("options", rec.options), ("excluded", rec.excluded)):
             shown.add(options, patient, first, position)
             lists[name].append(lists[name][-1] + len(options))
-        blocks.append(outcome)
+        arrays["contributions"].append(outcome.contributions)
+        arrays["base"].append(outcome.base_values)
+        arrays["margins"].append(outcome.margins)
+        arrays["values"].append(outcome.values)
+        feature_ids = outcome.catalog.feature_ids
         first += len(outcome.option_ids)
         valid.append(True)
         reasons.append(None)
         messages.append(None)
         warnings.append([{"kind": w.kind.value, "field": w.field} for w in rec.warnings])
         flags.append([f.code for f in rec.safety_flags])
-    n = len(outcomes)
-    if blocks:
-        contributions = np.concatenate([b.contributions for b in blocks])
-        base = np.concatenate([b.base_values for b in blocks])
-        margins = np.concatenate([b.margins for b in blocks])
-        values = np.stack([b.values for b in blocks])
-        feature_ids = blocks[0].catalog.feature_ids
+        del outcome, rec  # the answer's objects go now, not at the next one
+    n = len(valid)
+    if arrays["values"]:
+        contributions = np.concatenate(arrays["contributions"])
+        base = np.concatenate(arrays["base"])
+        margins = np.concatenate(arrays["margins"])
+        values = np.stack(arrays["values"])
     else:
         contributions = np.zeros((0, 0))
         base = margins = np.zeros(0)
         values = np.zeros((0, 0))
-        feature_ids = ()
     # ranked options first, then excluded ones, per patient: split the gathered options into the two lists
     option_values = _option_values(shown, contributions, base, margins, values, feature_ids, top_k)
     in_options = np.zeros(len(shown.row), dtype=bool)
@@ -365,27 +374,32 @@ def answer_table(
     return pa.Table.from_arrays([columns[f.name] for f in schema], schema=schema)
 
 
-def score_rows(model: LoadedModel, rows: Sequence[dict[str, Any]], top_k: int) -> list[Any]:
-    """Flat rows -> one ScoredRecommendation or PrecisionPainError per row (each row checked alone)."""
+def score_rows(
+    model: LoadedModel, rows: Sequence[dict[str, Any]], top_k: int
+) -> Iterator[ScoredRecommendation | PrecisionPainError]:
+    """Flat rows -> one ScoredRecommendation or PrecisionPainError per row, in order (each row checked alone).
+    The rows are checked and scored together on the first ``next``; the answers are then made one at a time
+    (:meth:`precisionpain.recommender.Recommender.score_items`), for a caller that takes each apart before the
+    next."""
     from precisionpain.features.frame import row_to_profile_dict
     from precisionpain.features.validate import validate_profile
 
     engine = model.engine
     catalog, tables = engine.package.catalog, engine.package.tables
-    outcomes: list[Any] = []
+    outcomes: list[PrecisionPainError | None] = []  # a row's error, or None for a row the engine answers
     profiles = []
-    where: list[int] = []
     for row in rows:
         try:
             profiles.append(validate_profile(row_to_profile_dict(row, catalog), catalog, tables))
         except PrecisionPainError as exc:
-            outcomes.append(exc)
+            outcomes.append(exc.with_traceback(None))
             continue
-        where.append(len(outcomes))
         outcomes.append(None)
-    for i, item in zip(where, engine.score_items(profiles, top_k=top_k), strict=True):
-        outcomes[i] = item
-    return outcomes
+    answers = engine.score_items(profiles, top_k=top_k)
+    for outcome in outcomes:
+        yield outcome if outcome is not None else next(answers)
+    if next(answers, None) is not None:
+        raise AssertionError("the engine gave more answers than patients")
 
 
 @dataclass(frozen=True)
@@ -439,11 +453,12 @@ def score_partition(
             frame = rows.slice(start, BATCH_ROWS).to_pandas()
             ids = frame[id_column].tolist() if id_column and id_column in frame.columns else None
             outcomes = score_rows(model, frame.to_dict(orient="records"), top_k)
-            tables.append(answer_table(partition.first_row + start, ids, id_column, outcomes, top_k))
-            refused = sum(1 for o in outcomes if isinstance(o, PrecisionPainError))
-            errors += refused
-            answered += len(outcomes) - refused
-            del frame, outcomes  # a batch's answers are held as Arrow columns only
+            table = answer_table(partition.first_row + start, ids, id_column, outcomes, top_k)
+            answered_here = table.column("error_reason").null_count  # a refused row carries its reason
+            answered += answered_here
+            errors += table.num_rows - answered_here
+            tables.append(table)
+            del frame, outcomes, table  # a batch's answers are held as Arrow columns only
         table = pa.concat_tables(tables) if tables else answer_schema(id_column).empty_table()
         meta = json.dumps(file_metadata(model, top_k), sort_keys=True).encode("utf-8")
         table = table.replace_schema_metadata({METADATA_KEY: meta})

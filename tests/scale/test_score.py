@@ -195,6 +195,45 @@ def test_batches_inside_a_partition_change_nothing(
         assert pq.read_table(out / part.name).equals(pq.read_table(part)), part.name
 
 
+def test_each_answer_is_taken_apart_before_the_next_is_made(small_package_dir: Path, dataset: Path) -> None:
+    """A batch's answers are not held together: when the engine makes patient i's answer, no earlier patient's
+    answer object is alive any more (held for the whole batch, the garbage collector walked all of them on every
+    pass, which cost as much as the scoring)."""
+    import gc
+    import weakref
+
+    import pyarrow.parquet as pq
+
+    from precisionpain.catalog.loader import load_feature_catalog
+    from precisionpain.errors import PrecisionPainError
+    from precisionpain.scale import scoring
+
+    spec = scoring.ModelSpec(load_feature_catalog().sha256, path=str(small_package_dir))
+    model = scoring.loaded_model(spec)
+    rows = pq.read_table(sorted(dataset.glob("*.parquet"))[0]).slice(0, 30).to_pandas().to_dict(orient="records")
+    made: list[weakref.ref[Any]] = []
+    alive_when_next_made: list[int] = []
+
+    def watched() -> Any:
+        for outcome in scoring.score_rows(model, rows, TOP_K):
+            if not isinstance(outcome, PrecisionPainError):
+                alive_when_next_made.append(sum(r() is not None for r in made))
+                made.append(weakref.ref(outcome.recommendation))
+            yield outcome
+            del outcome
+
+    enabled = gc.isenabled()
+    gc.disable()  # what is freed must be freed by its last reference going, not by a collection
+    try:
+        table = scoring.answer_table(0, None, None, watched(), TOP_K)
+    finally:
+        if enabled:
+            gc.enable()
+    assert table.num_rows == len(rows) and len(made) > 20
+    assert alive_when_next_made == [0] * len(made)
+    assert all(r() is None for r in made)
+
+
 def test_refuses_to_overwrite_and_names_bad_flags(local_answers: Path, small_package_dir: Path, dataset: Path, tmp_path: Path) -> None:
     again = score("--model", str(small_package_dir), "--data", str(dataset), "--out", str(local_answers))
     assert again.exit_code == 2 and "--out" in again.output and "--force" in again.output
