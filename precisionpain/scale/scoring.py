@@ -271,9 +271,10 @@ def _option_values(
         pa.array(shown.rule_offsets, pa.int32()), pa.array(shown.rules, pa.string())
     )
     columns["harms"] = pa.ListArray.from_arrays(
-        pa.array(shown.harm_offsets, pa.int32()), pa.StructArray.from_arrays(
+        pa.array(shown.harm_offsets, pa.int32()),
+        pa.StructArray.from_arrays(
             [pa.array(shown.harms[f.name], f.type) for f in _harm_type()], fields=list(_harm_type())
-        )
+        ),
     )
     columns["base_value"] = pa.array(base[rows], pa.float64())
     columns["margin"] = pa.array(margins[rows], pa.float64())
