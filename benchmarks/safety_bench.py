@@ -166,7 +166,7 @@ def _read_genes(profiles: Sequence[Any], tables: Any) -> None:
 
 
 def _settle() -> None:
-    from precisionpain.service.server import GC_THRESHOLD
+    from precisionpain.service.heap import GC_THRESHOLD
 
     gc.set_threshold(*GC_THRESHOLD)
     gc.collect()

@@ -39,8 +39,8 @@ def main() -> None:
 
     from precisionpain.catalog.catalogs import load_catalogs
     from precisionpain.safety.engine import compile_safety_catalogs
+    from precisionpain.service.heap import GC_THRESHOLD
     from precisionpain.service.model_store import LocalModelSource, load_model
-    from precisionpain.service.server import GC_THRESHOLD
     from precisionpain.service.servicer import CallInfo, RecommendationServicer
     from precisionpain.v1 import service_pb2
 

@@ -187,7 +187,7 @@ def floor(package_dir: Path, requests: list[Any], rows: int, reference_response:
     from precisionpain.models.package import read_package
     from precisionpain.recommender import Recommender
     from precisionpain.service.convert import recommend_input_from_request, recommend_response
-    from precisionpain.service.server import settle_heap
+    from precisionpain.service.heap import settle_heap
 
     package = read_package(package_dir)
     engine = Recommender(package)

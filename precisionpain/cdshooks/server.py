@@ -117,7 +117,8 @@ def serve_cds_hooks(settings: ServerSettings) -> int:
 
     from precisionpain.cdshooks.app import create_app
     from precisionpain.cdshooks.auth import ClientJwtCheck, load_client_jwks
-    from precisionpain.service.server import GC_THRESHOLD, TokenCheck, settle_heap
+    from precisionpain.service.heap import GC_THRESHOLD, settle_heap
+    from precisionpain.service.server import TokenCheck
 
     configure_logging(settings.log_level)
     tokens = TokenCheck(load_tokens(settings.auth))

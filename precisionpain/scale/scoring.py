@@ -74,6 +74,7 @@ def models_loaded() -> int:
 def loaded_model(spec: ModelSpec) -> LoadedModel:
     """The model of ``spec``, loaded on the first call in this process (verified like the server's: every file
     against the package manifest, a registry version's manifest against its recorded sha256) and kept."""
+    from precisionpain.service.heap import settle_heap
     from precisionpain.service.model_store import load_model, model_source
 
     with _loading:
@@ -85,10 +86,11 @@ def loaded_model(spec: ModelSpec) -> LoadedModel:
                 home=Path(spec.home) if spec.home else None,
                 tracking_uri=spec.tracking_uri or None,
             )
+            _loaded.clear()  # one model per process
             found = load_model(source, spec.expected_catalog_sha256, warmup=False)
             _loads[0] += 1
-            _loaded.clear()  # one model per process
             _loaded[spec] = found
+            settle_heap()  # as a server does after a load: collections no longer walk the model
         return found
 
 
@@ -436,34 +438,37 @@ def score_partition(
 
     Patients are scored :data:`BATCH_ROWS` at a time (each patient's answer does not depend on the others in
     its batch), so a task's memory is the model, the partition's rows and its answers as Arrow columns, whatever
-    the partition size."""
+    the partition size. The task runs with the serving processes' garbage-collector threshold
+    (:func:`precisionpain.service.heap.serving_threshold`); the process's own is back after it."""
     import pyarrow as pa
 
     from precisionpain.features.frame import flat_columns
     from precisionpain.scale.datasets import read_partition, write_part
+    from precisionpain.service.heap import serving_threshold
 
     started, cpu = time.perf_counter(), time.process_time()
     try:
-        model = loaded_model(spec)
-        columns = list(flat_columns(model.engine.package.catalog))
-        wanted = [*columns, id_column] if id_column and id_column not in columns else columns
-        rows = read_partition(partition, wanted)
-        tables = []
-        answered = errors = 0
-        for start in range(0, rows.num_rows, BATCH_ROWS):
-            frame = rows.slice(start, BATCH_ROWS).to_pandas()
-            ids = frame[id_column].tolist() if id_column and id_column in frame.columns else None
-            outcomes = score_rows(model, frame.to_dict(orient="records"), top_k)
-            table = answer_table(partition.first_row + start, ids, id_column, outcomes, top_k)
-            answered_here = table.column("error_reason").null_count  # a refused row carries its reason
-            answered += answered_here
-            errors += table.num_rows - answered_here
-            tables.append(table)
-            del frame, outcomes, table  # a batch's answers are held as Arrow columns only
-        table = pa.concat_tables(tables) if tables else answer_schema(id_column).empty_table()
-        meta = json.dumps(file_metadata(model, top_k), sort_keys=True).encode("utf-8")
-        table = table.replace_schema_metadata({METADATA_KEY: meta})
-        written = write_part(out, partition.index, table)
+        with serving_threshold():
+            model = loaded_model(spec)
+            columns = list(flat_columns(model.engine.package.catalog))
+            wanted = [*columns, id_column] if id_column and id_column not in columns else columns
+            rows = read_partition(partition, wanted)
+            tables = []
+            answered = errors = 0
+            for start in range(0, rows.num_rows, BATCH_ROWS):
+                frame = rows.slice(start, BATCH_ROWS).to_pandas()
+                ids = frame[id_column].tolist() if id_column and id_column in frame.columns else None
+                outcomes = score_rows(model, frame.to_dict(orient="records"), top_k)
+                table = answer_table(partition.first_row + start, ids, id_column, outcomes, top_k)
+                answered_here = table.column("error_reason").null_count  # a refused row carries its reason
+                answered += answered_here
+                errors += table.num_rows - answered_here
+                tables.append(table)
+                del frame, outcomes, table  # a batch's answers are held as Arrow columns only
+            table = pa.concat_tables(tables) if tables else answer_schema(id_column).empty_table()
+            meta = json.dumps(file_metadata(model, top_k), sort_keys=True).encode("utf-8")
+            table = table.replace_schema_metadata({METADATA_KEY: meta})
+            written = write_part(out, partition.index, table)
     except ValidationError as exc:
         # raised once for the whole partition (not a patient's row): carried back as a message, since a
         # validation error's violations do not survive the trip from a worker

@@ -48,6 +48,7 @@ from precisionpain.errors import (
     Violation,
 )
 from precisionpain.service.config import ServerSettings, load_tokens
+from precisionpain.service.heap import GC_THRESHOLD, settle_heap
 from precisionpain.service.logs import (
     configure_logging,
     get_logger,
@@ -522,19 +523,6 @@ class Server:
         stopped.wait(5.0)
         self.store.stop()
         log_event(log, logging.INFO, "stopped", drained=drained, in_flight=self.inflight.count)
-
-
-# A call allocates tens of thousands of short-lived objects; with the default threshold (700) the collector
-# runs many times per call, and its full passes walk the whole loaded model. Serving processes raise it.
-GC_THRESHOLD = (20_000, 20, 20)
-
-
-def settle_heap() -> None:
-    """After a model load: collect (the previous model's cycles included), then move every live object to the
-    permanent generation, so later collections only walk what calls allocate."""
-    gc.unfreeze()
-    gc.collect()
-    gc.freeze()
 
 
 def start_server(
