@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -579,31 +580,35 @@ class _ExplanationCodec:
                 for number in t.domain_numbers
             )
         )
-        # when every prefix has the same length, numpy writes all entries of a response at once
+        # when every prefix has the same length and other_contributions' key is one byte, numpy writes the end of
+        # every explanation of an answer (other_contributions, then the DomainTotal entries) at once
         sizes = {len(p) for p in self.domain_prefixes}
-        self._domain_layout: np.dtype[Any] | None = None
-        if len(sizes) == 1:
+        self._tail_layout: np.dtype[Any] | None = None
+        if len(sizes) == 1 and len(self.other_key) == 1:
             (size,) = sizes
-            self._domain_layout = np.dtype([("prefix", f"V{size}"), ("value", "<f8")])
+            domain = np.dtype([("prefix", f"V{size}"), ("value", "<f8")])
+            self._tail_layout = np.dtype(
+                [("key", "u1"), ("other", "<f8"), ("domains", domain, (len(self.domain_prefixes),))]
+            )
             self._domain_prefix_array = np.frombuffer(b"".join(self.domain_prefixes), dtype=f"V{size}")
 
     def header(self, base_value: float, margin: float) -> bytes:
         return self.base_key + _DOUBLE.pack(base_value) + self.margin_key + _DOUBLE.pack(margin) + self.space
 
-    def headers(self, base_values: np.ndarray, margins: np.ndarray) -> list[bytes]:
-        """:meth:`header` of every row at once (the keys are one byte each, the layout fixed)."""
+    def header_rows(self, base_values: np.ndarray, margins: np.ndarray) -> tuple[bytes, np.ndarray]:
+        """:meth:`header` of every row, joined, and each one's length (the keys are one byte each, the layout
+        fixed, so numpy writes them all at once)."""
         k = base_values.shape[0]
         if len(self.base_key) != 1 or len(self.margin_key) != 1:
-            return [self.header(b, m) for b, m in zip(base_values.tolist(), margins.tolist(), strict=True)]
+            rows = zip(base_values.tolist(), margins.tolist(), strict=True)
+            return _joined([self.header(b, m) for b, m in rows])
         table = np.empty(k, dtype=self._header_layout)
         table["k1"] = self.base_key[0]
         table["base"] = base_values
         table["k2"] = self.margin_key[0]
         table["margin"] = margins
         table["space"] = np.frombuffer(self.space, dtype=f"V{len(self.space)}")[0]
-        raw = table.tobytes()
-        step = self._header_layout.itemsize
-        return [raw[i : i + step] for i in range(0, k * step, step)]
+        return table.tobytes(), np.full(k, self._header_layout.itemsize, dtype=np.int64)
 
     def other(self, value: float) -> bytes:
         return self.other_key + _DOUBLE.pack(value)
@@ -618,21 +623,30 @@ class _ExplanationCodec:
         )
         return self.contribution_key + _varint(len(body) + 8) + body
 
-    def domain_blocks(self, totals: np.ndarray) -> list[bytes]:
-        """Every option's DomainTotal entries, from the (options, domains) totals."""
-        if self._domain_layout is None:  # prefixes of different lengths (not the case for the shipped enums)
+    def tail_rows(self, rest: np.ndarray, totals: np.ndarray) -> tuple[bytes, np.ndarray]:
+        """Every row's end, joined, and each one's length: the sum of the contributions not listed (``rest``,
+        (k,)), then its DomainTotal entries (``totals``, (k, domains))."""
+        if self._tail_layout is None:  # keys or prefixes of other lengths (not so for the shipped fields)
             prefixes = self.domain_prefixes
             pack = _DOUBLE.pack
-            return [
-                b"".join([p + pack(v) for p, v in zip(prefixes, row, strict=True)]) for row in totals.tolist()
-            ]
-        k, d = totals.shape
-        table = np.empty((k, d), dtype=self._domain_layout)
-        table["prefix"] = self._domain_prefix_array
-        table["value"] = totals
-        raw = table.tobytes()
-        step = d * self._domain_layout.itemsize
-        return [raw[i : i + step] for i in range(0, k * step, step)]
+            return _joined(
+                [
+                    self.other(r) + b"".join([p + pack(v) for p, v in zip(prefixes, row, strict=True)])
+                    for r, row in zip(rest.tolist(), totals.tolist(), strict=True)
+                ]
+            )
+        k = totals.shape[0]
+        table = np.empty(k, dtype=self._tail_layout)
+        table["key"] = self.other_key[0]
+        table["other"] = rest
+        domains = table["domains"]
+        domains["prefix"] = self._domain_prefix_array
+        domains["value"] = totals
+        return table.tobytes(), np.full(k, self._tail_layout.itemsize, dtype=np.int64)
+
+
+def _joined(rows: Sequence[bytes]) -> tuple[bytes, np.ndarray]:
+    return b"".join(rows), np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
 
 
 @lru_cache(maxsize=16)
@@ -1088,39 +1102,22 @@ def recommend_response_bytes(scored: ScoredRecommendation, request_id: str = "")
     t = _feature_table(catalog)
     raw_values = scored.values.tolist()
     values = [None if math.isnan(x) else x for x in raw_values]
-    heads: dict[int, bytes] = {}
     ids = scored.option_ids
-    everything = _explanation_bytes(
-        [("response", o) for o in ids],
-        scored.contributions,
-        scored.base_values,
-        scored.margins,
-        catalog,
-        values,
-        scored.top_k,
-        heads,
-    )
-    # each harm's explanations with the harms' number of contributions, outcome by outcome: the same array shapes
-    # as explain_options, so the domain totals' sums come out bit for bit the same
-    for outcome, shap in scored.harm_shap.items():
-        everything.update(
-            _explanation_bytes(
-                [(outcome, o) for o in ids],
-                shap.contributions,
-                shap.base_values,
-                shap.margins,
-                catalog,
-                values,
-                harm_top_k(scored.top_k),
-                heads,
-            )
-        )
-    explanations = {o: everything[("response", o)] for o in ids}
+    k = len(ids)
+    # the response's explanations, then each harm's with the harms' number of contributions, outcome by outcome
+    groups = [_ShapGroup(scored.contributions, scored.base_values, scored.margins, scored.top_k)]
+    groups += [
+        _ShapGroup(shap.contributions, shap.base_values, shap.margins, harm_top_k(scored.top_k))
+        for shap in scored.harm_shap.values()
+    ]
+    written = _explanation_bytes(groups, catalog, values) if k else []
+    explanations = dict(zip(ids, written[:k], strict=True))
     outcomes = tuple(scored.harm_shap)
+    by_option = {o: {h: written[(g + 1) * k + j] for g, h in enumerate(outcomes)} for j, o in enumerate(ids)}
     no_harms: dict[str, bytes] = {}
 
     def harm_parts(option_id: str) -> dict[str, bytes]:
-        return {h: everything[(h, option_id)] for h in outcomes} if outcomes else no_harms
+        return by_option.get(option_id, no_harms)
 
     parts = [
         _RANKED.encode(o, explanations.get(o.option_id, b""), harm_parts(o.option_id)) for o in rec.options
@@ -1164,46 +1161,76 @@ def batch_response_bytes(request_id: str, results: Iterable[tuple[bool, bytes]])
     return b"".join(parts)
 
 
+@dataclass(frozen=True)
+class _ShapGroup:
+    """One outcome's SHAP arrays of an answer's options: contributions (k, p), base values and margins (k,), and
+    how many contributions its explanations list."""
+
+    contributions: np.ndarray
+    base_values: np.ndarray
+    margins: np.ndarray
+    top_k: int
+
+
 def _explanation_bytes(
-    option_ids: Sequence[Any],
-    contributions: np.ndarray,
-    base_values: np.ndarray,
-    margins: np.ndarray,
-    catalog: FeatureCatalog,
-    values: Sequence[float | None],
-    top_k: int,
-    heads: dict[int, bytes],
-) -> dict[Any, bytes]:
-    """Each option's Explanation message as wire bytes, by its key in ``option_ids``, from SHAP arrays (k, p) (of
-    one outcome, or of several stacked): the top ``top_k``
-    contributions by absolute value (ties in feature order), the rest summed, totals per domain. ``heads`` caches
-    the contribution heads of this patient's feature values across outcomes."""
-    t = _feature_table(catalog)
+    groups: Sequence[_ShapGroup], catalog: FeatureCatalog, values: Sequence[float | None]
+) -> list[bytes]:
+    """Every Explanation message of an answer as wire bytes, the groups' rows one after the other: the top
+    ``top_k`` contributions by absolute value (ties in feature order), the rest summed, totals per domain.
+
+    Each explanation is a header (base value, margin, space), its contributions (each a cached head of the feature
+    and the patient's value, then the 8 bytes of its SHAP value) and an end (the rest, the domain totals). numpy
+    writes the headers, the ends and the SHAP values of all rows at once; the bytes of every explanation are then
+    gathered from those and the heads in one indexing pass (each part a run of bytes at a known offset), so no
+    Python code runs per contribution. The sums are taken with the plain path's array shapes (per group, as
+    :func:`precisionpain.explain.contributions.explain_options` takes them), so they come out bit for bit the
+    same."""
     codec = _explanation_codec(catalog)
-    C = np.asarray(contributions, dtype=np.float64)
-    top_k = max(0, min(int(top_k), C.shape[1]))
+    domain_matrix = _feature_table(catalog).domain_matrix
+    parts = [np.asarray(g.contributions, dtype=np.float64) for g in groups]
+    C = np.concatenate(parts) if len(parts) != 1 else parts[0]
+    n, p = C.shape
+    ks = [max(0, min(int(g.top_k), p)) for g in groups]
     order = np.argsort(-np.abs(C), axis=1, kind="stable")
-    ranked = C[np.arange(C.shape[0])[:, None], order]
-    rest = ranked[:, top_k:].sum(axis=1).tolist()
-    top = order[:, :top_k].tolist()
-    shap_top = ranked[:, :top_k].tolist()
-    headers = codec.headers(np.asarray(base_values, dtype=np.float64), np.asarray(margins, dtype=np.float64))
-    blocks = codec.domain_blocks(C @ t.domain_matrix.T)
-    for i in {i for row in top for i in row}.difference(heads):
+    ranked = np.take_along_axis(C, order, axis=1)
+    ends = np.cumsum([0, *(c.shape[0] for c in parts)]).tolist()
+    rest = np.concatenate([ranked[a:b, k:].sum(axis=1) for a, b, k in zip(ends, ends[1:], ks, strict=False)])
+    totals = np.concatenate([c @ domain_matrix.T for c in parts])
+    header, header_sizes = codec.header_rows(
+        np.concatenate([np.asarray(g.base_values, dtype=np.float64) for g in groups]),
+        np.concatenate([np.asarray(g.margins, dtype=np.float64) for g in groups]),
+    )
+    tail, tail_sizes = codec.tail_rows(rest, totals)
+    kmax = max(ks, default=0)
+    top = order[:, :kmax]
+    listed = np.arange(kmax) < np.repeat(ks, np.diff(ends))[:, None]  # (n, kmax): which slots a row lists
+    shap = np.ascontiguousarray(ranked[:, :kmax]).astype("<f8", copy=False).tobytes()
+    heads = [b""] * p
+    for i in np.flatnonzero(np.bincount(top[listed], minlength=p)).tolist():
         heads[i] = _head_of(catalog, i, values[i])
-    pack = _DOUBLE.pack
-    other = codec.other
-    return {
-        option_id: b"".join(
-            [
-                headers[j],
-                *[part for i, v in zip(top[j], shap_top[j], strict=True) for part in (heads[i], pack(v))],
-                other(rest[j]),
-                blocks[j],
-            ]
-        )
-        for j, option_id in enumerate(option_ids)
-    }
+    head_sizes = np.fromiter(map(len, heads), dtype=np.int64, count=p)
+    # the source of every part: headers, ends, heads, SHAP values, one after the other
+    at_tail = len(header)
+    at_heads = at_tail + len(tail)
+    at_shap = at_heads + int(head_sizes.sum())
+    source = np.frombuffer(b"".join([header, tail, *heads, shap]), dtype=np.uint8)
+    starts = np.empty((n, 2 * kmax + 2), dtype=np.int64)  # per row: header, (head, SHAP value) per slot, end
+    sizes = np.empty_like(starts)
+    starts[:, 0] = np.cumsum(header_sizes) - header_sizes
+    sizes[:, 0] = header_sizes
+    starts[:, 1:-1:2] = (at_heads + np.cumsum(head_sizes) - head_sizes)[top]
+    sizes[:, 1:-1:2] = np.where(listed, head_sizes[top], 0)
+    starts[:, 2:-1:2] = at_shap + 8 * np.arange(n * kmax, dtype=np.int64).reshape(n, kmax)
+    sizes[:, 2:-1:2] = 8 * listed
+    starts[:, -1] = at_tail + np.cumsum(tail_sizes) - tail_sizes
+    sizes[:, -1] = tail_sizes
+    flat_starts, flat_sizes = starts.reshape(-1), sizes.reshape(-1)
+    written = np.cumsum(flat_sizes)
+    index = np.arange(int(written[-1]) if written.size else 0, dtype=np.int64)
+    index += np.repeat(flat_starts - (written - flat_sizes), flat_sizes)
+    out = source[index].tobytes()
+    row_ends = [0, *np.cumsum(sizes.sum(axis=1)).tolist()]
+    return [out[a:b] for a, b in pairwise(row_ends)]
 
 
 _PROVENANCE_CACHE: list[tuple[Provenance, bytes]] = []
