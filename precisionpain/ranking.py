@@ -37,7 +37,7 @@ from precisionpain.benefit_harm import (
     resolve,
     utility_text,
 )
-from precisionpain.bounded_cache import lru_cache_bytes, text_bytes
+from precisionpain.bounded_cache import ByteBoundedLRU, lru_cache_bytes, text_bytes
 from precisionpain.catalog.guidelines import GuidelineCatalog
 from precisionpain.catalog.loader import FeatureCatalog, OptionCatalog
 from precisionpain.catalog.types import DOMAIN_LABELS, FieldType, MissingPolicy, TreatmentOption
@@ -81,6 +81,7 @@ CONDITION_FIELD = "clinical.pain_condition"
 #: Byte budgets of the caches keyed by what patients carry (gene readings, rule facts such as an eGFR value).
 CPIC_VIEW_CACHE_BYTES = 16 * 1024 * 1024
 RULE_CAUTION_CACHE_BYTES = 4 * 1024 * 1024
+CAUTIONS_CACHE_BYTES = 4 * 1024 * 1024
 CAUTION_ACTIONS = {"REDUCE_DOSE", "CONSIDER_ALTERNATIVE", "USE_WITH_CAUTION"}
 
 DOSE_TEXT = {
@@ -301,12 +302,33 @@ def _cautions(
 ) -> tuple[Caution, ...]:
     """Safety-rule cautions (CPIC reasons show as the CPIC cautions), CPIC, untested genes, then the catalog's;
     most severe first, the order within a severity kept."""
+    untested = _untested_cautions(option, profile)
+    if not reasons and not cpic.cautions and not untested:  # most options of most patients: the catalog's
+        return _catalog_cautions(option)
+    # the safety engine shares its reasons between patients alike, and the CPIC views are cached: keyed by their
+    # identity (held with the entry, so an id is not reused while it lives)
+    key = (option.id, id(reasons), id(cpic), bool(untested))
+    found, hit = _CAUTIONS.get(key)
+    if found and hit is not None and hit[0] is reasons and hit[1] is cpic:
+        return hit[2]
     out: list[Caution] = [_rule_caution(r) for r in reasons if not r.is_cpic]
     out.extend(cpic.cautions)
-    out.extend(_untested_cautions(option, profile))
+    out.extend(untested)
     out.sort(key=lambda c: _SEVERITY_ORDER[c.severity])
     out.extend(_catalog_cautions(option))
-    return tuple(out)
+    cautions = tuple(out)
+    _CAUTIONS.put(key, (reasons, cpic, cautions))
+    return cautions
+
+
+def _cautions_entry_bytes(key: tuple[Any, ...], entry: tuple[Any, ...]) -> int:
+    """What one cached cautions tuple holds beyond the reasons and views it is keyed by: its cautions' texts."""
+    return sum(text_bytes(c.text) + 256 for c in entry[2]) + 512
+
+
+_CAUTIONS: ByteBoundedLRU[tuple[Any, ...], tuple[Any, ...]] = ByteBoundedLRU(
+    CAUTIONS_CACHE_BYTES, _cautions_entry_bytes
+)
 
 
 def _catalog_cautions(option: TreatmentOption) -> tuple[Caution, ...]:
@@ -320,6 +342,37 @@ def _catalog_cautions_of(texts: tuple[str, ...]) -> tuple[Caution, ...]:
         Caution(code=f"catalog_{i + 1}", severity=Severity.info, source="catalog", text=text)
         for i, text in enumerate(texts)
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _OptionFacts:
+    """What the answer shows of one catalog option whatever the patient, read once per catalog (a pydantic model's
+    enum values and fields cost a lookup each, per option per patient)."""
+
+    option: TreatmentOption
+    display_name: str
+    option_class: str
+    modality: str
+
+
+_OPTION_FACTS: dict[int, tuple[OptionCatalog, Mapping[str, _OptionFacts]]] = {}
+_VERDICT_TEXT = {v: v.value for v in Verdict}
+
+
+def _option_facts(options: OptionCatalog) -> Mapping[str, _OptionFacts]:
+    """:class:`_OptionFacts` by option id, kept per catalog object (by identity, the catalog held so that its id is
+    not reused: hashing a catalog walks all its fields)."""
+    hit = _OPTION_FACTS.get(id(options))
+    if hit is not None and hit[0] is options:
+        return hit[1]
+    facts = {
+        o.id: _OptionFacts(o, o.display_name, o.option_class.value, o.modality.value)
+        for o in (options.get(i) for i in options.ids)
+    }
+    if len(_OPTION_FACTS) >= 8:  # one catalog per loaded model: a few at most
+        _OPTION_FACTS.clear()
+    _OPTION_FACTS[id(options)] = (options, facts)
+    return facts
 
 
 def _exclusion_reason(reasons: Sequence[SafetyReason], guidance: Sequence[Guidance]) -> str:
@@ -396,8 +449,10 @@ def rank_options(
     usable_drugs = sum(
         1 for o in safety.options if o.modality == "drug" and o.verdict is not Verdict.excluded
     )
+    facts = _option_facts(options)
     for option_id in wanted:
-        option = options.get(option_id)
+        shown = facts[option_id]
+        option = shown.option
         pred = by_id[option_id]
         verdict = verdicts[option_id]
         reasons = verdict.reasons
@@ -406,10 +461,10 @@ def rank_options(
         cpic = _cpic_view(option, states, prior, tables, others > 0)
         is_excluded = verdict.verdict is Verdict.excluded
         entry = dict(
-            option_id=option.id,
-            display_name=option.display_name,
-            option_class=option.option_class.value,
-            modality=option.modality.value,
+            option_id=option_id,
+            display_name=shown.display_name,
+            option_class=shown.option_class,
+            modality=shown.modality,
             rank=None,
             p_response=pred.p_response,
             interval=pred.interval,
@@ -417,7 +472,7 @@ def rank_options(
             cautions=_cautions(option, cpic, profile, reasons),
             excluded=is_excluded,
             exclusion_reason=_exclusion_reason(reasons, cpic.guidance) if is_excluded else "",
-            verdict=verdict.verdict.value,
+            verdict=_VERDICT_TEXT[verdict.verdict],
             safety_reasons=reasons,
             guideline=tiers.get(option.id),
             harms=pred.harms,
@@ -478,7 +533,7 @@ def rank_options(
         dropout_weight=weights.dropout,
         utility=utility_text(weights),
         rule=settings.rule(policy),
-        groups=_tie_groups(ranked),
+        groups=_tie_groups(ordering.groups, [e["option_id"] for e in ranked_entries]),
     )
     context = guidelines.context(condition, pain_type) if guidelines is not None else None
     return RankedRecommendation(
@@ -495,10 +550,11 @@ def rank_options(
     )
 
 
-def _tie_groups(ranked: Sequence[RankedOption]) -> tuple[TieGroup, ...]:
+def _tie_groups(groups: Sequence[int], option_ids: Sequence[str]) -> tuple[TieGroup, ...]:
+    """The groups of the ranked options (each option's group and id, in ranked order)."""
     members: dict[int, list[str]] = {}
-    for o in ranked:
-        members.setdefault(o.tie_group or 0, []).append(o.option_id)
+    for g, option_id in zip(groups, option_ids, strict=True):
+        members.setdefault(g, []).append(option_id)
     return tuple(
         trusted(TieGroup, group=g, option_ids=tuple(ids), text=group_text(g, len(ids)))
         for g, ids in members.items()
@@ -543,10 +599,13 @@ def _condition_warning(text: str) -> tuple[DataWarning, ...]:
 
 def safety_warnings(safety: SafetyAssessment) -> tuple[DataWarning, ...]:
     """The unknowns that matter to the safety rules ("kidney function not given: ... not checked")."""
-    return tuple(
-        DataWarning(kind=WarningKind.safety_not_checked, field=w.field, message=w.message)
-        for w in safety.data_warnings
-    )
+    return tuple(_safety_warning(w.field, w.message) for w in safety.data_warnings)
+
+
+@lru_cache(maxsize=256)
+def _safety_warning(field: str, message: str) -> DataWarning:
+    """Cached by its texts: they come from the rules catalog, so the patients share a few."""
+    return DataWarning(kind=WarningKind.safety_not_checked, field=field, message=message)
 
 
 def safety_flags(profile: PatientProfile) -> tuple[SafetyFlag, ...]:
