@@ -569,6 +569,12 @@ class _ExplanationCodec:
         self.margin_key = _key(E, "margin", _WIRE_I64)
         self.space = _string_field(_key(E, "space", _WIRE_LEN), "log_odds")
         self.other_key = _key(E, "other_contributions", _WIRE_I64)
+        # an answer's feature ids (the catalog's, every one written, as protobuf writes a repeated string) and the key
+        # of its packed feature values
+        R = service_pb2.RecommendResponse
+        ids_key = _key(R, "feature_ids", _WIRE_LEN)
+        self.feature_ids = b"".join(ids_key + _varint(len(b)) + b for b in (i.encode("utf-8") for i in t.ids))
+        self.values_key = _key(R, "feature_values", _WIRE_LEN)
         self._header_layout = np.dtype(
             [("k1", "u1"), ("base", "<f8"), ("k2", "u1"), ("margin", "<f8"), ("space", f"V{len(self.space)}")]
         )
@@ -823,10 +829,20 @@ def _explanation_targets(out: dict[tuple[str, str], Any], option_id: str, m: Any
 
 def _fill_patient_safety(msg: Any, rec: RankedRecommendation) -> None:
     """Warnings, safety flags, functional phenotypes and medications: what the answer says of the patient."""
+    _fill_warnings(msg, rec)
+    _fill_readings(msg, rec)
+
+
+def _fill_warnings(msg: Any, rec: RankedRecommendation) -> None:
+    """The warnings and safety flags (RecommendResponse fields 5 and 6)."""
     for w in rec.warnings:
         msg.warnings.add(kind=_WARNING.get(w.kind.value, 0), field=w.field, message=w.message)
     for f in rec.safety_flags:
         msg.safety_flags.add(code=f.code, severity=_SEVERITY.get(f.severity.value, 0), message=f.message)
+
+
+def _fill_readings(msg: Any, rec: RankedRecommendation) -> None:
+    """Functional phenotypes, medications, guideline context and ranking summary (RecommendResponse fields 10 on)."""
     for g in rec.functional_phenotypes:
         msg.functional_phenotypes.add(
             gene=g.gene,
@@ -1099,7 +1115,6 @@ def recommend_response_bytes(scored: ScoredRecommendation, request_id: str = "")
     """
     rec = scored.recommendation
     catalog = scored.catalog
-    t = _feature_table(catalog)
     raw_values = scored.values.tolist()
     values = [None if math.isnan(x) else x for x in raw_values]
     ids = scored.option_ids
@@ -1125,11 +1140,21 @@ def recommend_response_bytes(scored: ScoredRecommendation, request_id: str = "")
     parts += [
         _EXCLUDED.encode(o, explanations.get(o.option_id, b""), harm_parts(o.option_id)) for o in rec.excluded
     ]
-    rest = service_pb2.RecommendResponse(request_id=request_id, patient_ref=rec.patient_ref or "")
-    _fill_patient_safety(rest, rec)
-    rest.provenance.MergeFromString(_provenance_bytes(rec.provenance))
-    _fill_features(rest, t.ids, raw_values)
-    parts.append(rest.SerializeToString())
+    # the rest in field order, as protobuf writes it: the fields before the provenance by protobuf, the provenance
+    # and the features as bytes (the feature ids are the catalog's, written once), the fields after by protobuf
+    head = service_pb2.RecommendResponse(request_id=request_id, patient_ref=rec.patient_ref or "")
+    _fill_warnings(head, rec)
+    parts.append(head.SerializeToString())
+    provenance = _provenance_bytes(rec.provenance)
+    parts.append(_PROVENANCE_KEY + _varint(len(provenance)) + provenance)
+    codec = _explanation_codec(catalog)
+    parts.append(codec.feature_ids)
+    if k_features := scored.values.shape[0]:
+        parts.append(codec.values_key + _varint(8 * k_features))
+        parts.append(np.asarray(scored.values, dtype="<f8").tobytes())
+    tail = service_pb2.RecommendResponse()
+    _fill_readings(tail, rec)
+    parts.append(tail.SerializeToString())
     return b"".join(parts)
 
 
@@ -1234,6 +1259,7 @@ def _explanation_bytes(
 
 
 _PROVENANCE_CACHE: list[tuple[Provenance, bytes]] = []
+_PROVENANCE_KEY = _key(service_pb2.RecommendResponse, "provenance", _WIRE_LEN)
 
 
 def _provenance_bytes(p: Provenance) -> bytes:
