@@ -100,9 +100,10 @@ DOSE_TEXT = {
 
 def check_candidates(candidate_ids: Sequence[str] | None, options: OptionCatalog) -> tuple[str, ...]:
     """The option ids to rank; an id not in the catalog is a violation at ``candidate_option_ids[i]``."""
-    if not candidate_ids:
-        return options.ids
-    known = set(options.ids)
+    every = _catalog_facts(options).ids
+    if not candidate_ids or tuple(candidate_ids) == every:  # all of them: what the engine passes
+        return every
+    known = set(every)
     problems = [
         Violation(
             f"candidate_option_ids[{i}]", "is not an option id in models/treatment_options.yaml", "string"
@@ -116,7 +117,7 @@ def check_candidates(candidate_ids: Sequence[str] | None, options: OptionCatalog
             problems.append(Violation(f"candidate_option_ids[{i}]", "repeats an option id", "string"))
         seen.add(c)
     ProfileValidationError.raise_if_any("candidate options", problems)
-    return tuple(c for c in options.ids if c in seen)
+    return tuple(c for c in every if c in seen)
 
 
 def _to_guidance(g: CpicGuidance) -> Guidance:
@@ -355,23 +356,33 @@ class _OptionFacts:
     modality: str
 
 
-_OPTION_FACTS: dict[int, tuple[OptionCatalog, Mapping[str, _OptionFacts]]] = {}
+@dataclass(frozen=True, slots=True)
+class _CatalogFacts:
+    ids: tuple[str, ...]  # the catalog's option ids, in catalog order
+    by_id: Mapping[str, _OptionFacts]
+
+
+_CATALOG_FACTS: dict[int, tuple[OptionCatalog, _CatalogFacts]] = {}
 _VERDICT_TEXT = {v: v.value for v in Verdict}
 
 
-def _option_facts(options: OptionCatalog) -> Mapping[str, _OptionFacts]:
-    """:class:`_OptionFacts` by option id, kept per catalog object (by identity, the catalog held so that its id is
-    not reused: hashing a catalog walks all its fields)."""
-    hit = _OPTION_FACTS.get(id(options))
+def _catalog_facts(options: OptionCatalog) -> _CatalogFacts:
+    """The catalog's ids and :class:`_OptionFacts`, kept per catalog object (by identity, the catalog held so that
+    its id is not reused: hashing a catalog walks all its fields, and its ``ids`` are built per call)."""
+    hit = _CATALOG_FACTS.get(id(options))
     if hit is not None and hit[0] is options:
         return hit[1]
-    facts = {
-        o.id: _OptionFacts(o, o.display_name, o.option_class.value, o.modality.value)
-        for o in (options.get(i) for i in options.ids)
-    }
-    if len(_OPTION_FACTS) >= 8:  # one catalog per loaded model: a few at most
-        _OPTION_FACTS.clear()
-    _OPTION_FACTS[id(options)] = (options, facts)
+    ids = options.ids
+    facts = _CatalogFacts(
+        ids,
+        {
+            o.id: _OptionFacts(o, o.display_name, o.option_class.value, o.modality.value)
+            for o in (options.get(i) for i in ids)
+        },
+    )
+    if len(_CATALOG_FACTS) >= 8:  # one catalog per loaded model: a few at most
+        _CATALOG_FACTS.clear()
+    _CATALOG_FACTS[id(options)] = (options, facts)
     return facts
 
 
@@ -449,7 +460,7 @@ def rank_options(
     usable_drugs = sum(
         1 for o in safety.options if o.modality == "drug" and o.verdict is not Verdict.excluded
     )
-    facts = _option_facts(options)
+    facts = _catalog_facts(options).by_id
     for option_id in wanted:
         shown = facts[option_id]
         option = shown.option
