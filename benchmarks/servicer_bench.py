@@ -12,6 +12,8 @@ what collection passes over the long-lived heap cost; serve_bench's (b) adds the
 ``--stages`` then answers one ``RecommendBatch`` of ``--calls`` new patients (serving's collector settings) with
 each stage of the answer timed apart in thread CPU time, per patient: reading the request, features, the models
 with TreeSHAP, building the predictions, the safety rules, the data warnings, the ranking and the wire codec.
+``--stage-runs N`` answers N such batches (other new patients each time) and prints each stage's median over
+them: on a shared machine one batch's figures move by tens of percent from run to run.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -37,6 +40,9 @@ def main() -> None:
     parser.add_argument("--cohort", type=int, default=20_000, help="training patients when training")
     parser.add_argument("--calls", type=int, default=400, help="timed calls per setting (distinct patients)")
     parser.add_argument("--stages", action="store_true", help="also time each stage of a batch's answers")
+    parser.add_argument(
+        "--stage-runs", type=int, default=1, help="batches of new patients timed by stage (medians printed)"
+    )
     args = parser.parse_args()
 
     from precisionpain.catalog.catalogs import load_catalogs
@@ -66,7 +72,14 @@ def main() -> None:
             print(f"{label}: {per_call_ms:.2f} ms per call, response {size / len(batch) / 1024:.1f} KiB")
         gc.enable()
         if args.stages:
-            stages(servicer, patient_requests(args.calls, 23), call)
+            runs = [
+                stages(servicer, patient_requests(args.calls, 23 + run), call)
+                for run in range(max(1, args.stage_runs))
+            ]
+            if len(runs) > 1:
+                print(f"Median of {len(runs)} batches, thread CPU per patient:")
+                for label in runs[0]:
+                    print(f"  {label}: {statistics.median(r[label] for r in runs):.3f} ms")
 
 
 STAGES = {
@@ -81,8 +94,9 @@ STAGES = {
 }
 
 
-def stages(servicer: Any, requests: list[Any], call: Any) -> None:
-    """One RecommendBatch of ``requests`` (new patients) with each stage timed apart (thread CPU, per patient)."""
+def stages(servicer: Any, requests: list[Any], call: Any) -> dict[str, float]:
+    """One RecommendBatch of ``requests`` (new patients) with each stage timed apart (thread CPU, per patient);
+    returns the milliseconds per patient by stage ("in all" and "the rest" included)."""
     import functools
     import importlib
 
@@ -116,9 +130,13 @@ def stages(servicer: Any, requests: list[Any], call: Any) -> None:
             setattr(owner, name, original)
     n = len(requests)
     print(f"RecommendBatch of {n} new patients, thread CPU per patient: {total / n * 1e3:.3f} ms in all")
+    out = {"in all": total / n * 1e3}
     for label, seconds in sorted(spent.items(), key=lambda kv: -kv[1]):
         print(f"  {label}: {seconds / n * 1e3:.3f} ms")
-    print(f"  the rest: {(total - sum(spent.values())) / n * 1e3:.3f} ms")
+        out[label] = seconds / n * 1e3
+    out["the rest"] = (total - sum(spent.values())) / n * 1e3
+    print(f"  the rest: {out['the rest']:.3f} ms")
+    return out
 
 
 def _serving_threshold() -> tuple[int, int, int]:
