@@ -323,8 +323,11 @@ def _cautions(
 
 
 def _cautions_entry_bytes(key: tuple[Any, ...], entry: tuple[Any, ...]) -> int:
-    """What one cached cautions tuple holds beyond the reasons and views it is keyed by: its cautions' texts."""
-    return sum(text_bytes(c.text) + 256 for c in entry[2]) + 512
+    """What one cached cautions tuple holds: its cautions' texts, and the reasons and CPIC view it keeps alive (their
+    texts; a view as much as one entry of the CPIC view cache)."""
+    reasons, _, cautions = entry
+    held = sum(text_bytes(r.text, *r.facts) + 256 for r in reasons) + 2048
+    return held + sum(text_bytes(c.text) + 256 for c in cautions) + 512
 
 
 _CAUTIONS: ByteBoundedLRU[tuple[Any, ...], tuple[Any, ...]] = ByteBoundedLRU(
