@@ -28,11 +28,10 @@ def paired(diff: np.ndarray) -> str:
 
 def main() -> None:
     from precisionpain.features.assemble import assemble_features
-    from precisionpain.models.evaluation import check_table, held_out, split_by_patient, usable_policy
+    from precisionpain.models.evaluation import held_out, split_by_patient, usable_policy
     from precisionpain.models.metrics import first_usable_in_order, usable_oracle_metrics
-    from precisionpain.models.outcomes import with_observed_harms
     from precisionpain.models.registry import Registry, store_location
-    from precisionpain.models.training import load_registered, read_table
+    from precisionpain.models.training import check_evaluation_table, load_registered, read_table
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--home", type=Path, required=True, help="The embedded MLflow store's folder.")
@@ -47,17 +46,7 @@ def main() -> None:
         _, pkg = load_registered(registry, f"models:/{args.model}/{version}", tmp / version)
         meta = pkg.metadata
         options = tuple(str(o) for o in pkg.estimator.options_)
-        frame = check_table(
-            with_observed_harms(raw, meta.harms, meta.outcome.treatment_column, "evaluation data"),
-            outcome=meta.outcome,
-            option_ids=options,
-            known_option_ids=pkg.options.ids,
-            catalog=pkg.catalog,
-            tables=pkg.tables,
-            group_column=meta.split.group_column,
-            what="evaluation data",
-            harms=meta.harms,
-        )
+        frame = check_evaluation_table(raw, pkg)
         frame = frame.iloc[split_by_patient(frame, meta.split)[1]].reset_index(drop=True)
         X = assemble_features(frame, pkg.catalog, pkg.tables, validate=False).values
         data = held_out(frame, X, meta.outcome, options, pkg.options, pkg.tables, harms=meta.harms)

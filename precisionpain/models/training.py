@@ -981,6 +981,24 @@ def evaluate_registered(
     return evaluation.model_copy(update={"provenance": provenance})
 
 
+def check_evaluation_table(raw: pd.DataFrame, pkg: LoadedPackage, *, grouped: bool = True) -> pd.DataFrame:
+    """``raw`` checked as evaluation data of ``pkg`` (its options, catalog, tables, outcome and harms; with
+    ``grouped``, the split's patient column too), the observed harms derived where the table has only the
+    truth's."""
+    meta = pkg.metadata
+    return check_table(
+        with_observed_harms(raw, meta.harms, meta.outcome.treatment_column, "evaluation data"),
+        outcome=meta.outcome,
+        option_ids=tuple(str(o) for o in pkg.estimator.options_),
+        known_option_ids=pkg.options.ids,
+        catalog=pkg.catalog,
+        tables=pkg.tables,
+        group_column=meta.split.group_column if grouped else None,
+        what="evaluation data",
+        harms=meta.harms,
+    )
+
+
 def _evaluate_package(
     pkg: LoadedPackage,
     data_path: Path,
@@ -997,17 +1015,7 @@ def _evaluate_package(
     step("reading and checking the table", 0.1)
     raw = read_table(data_path, "evaluation data")
     fingerprint = data_fingerprint(data_path, raw)
-    frame = check_table(
-        with_observed_harms(raw, meta.harms, meta.outcome.treatment_column, "evaluation data"),
-        outcome=meta.outcome,
-        option_ids=option_ids,
-        known_option_ids=pkg.options.ids,
-        catalog=pkg.catalog,
-        tables=pkg.tables,
-        group_column=meta.split.group_column if split != "all" else None,
-        what="evaluation data",
-        harms=meta.harms,
-    )
+    frame = check_evaluation_table(raw, pkg, grouped=split != "all")
     if split != "all":
         train_idx, test_idx = split_by_patient(frame, meta.split)
         frame = frame.iloc[test_idx if split == "test" else train_idx].reset_index(drop=True)
