@@ -107,6 +107,14 @@ def _print_evaluation(console: Console, evaluation: EvaluationResult) -> None:
             f"{h['kendall_tau']:.3f}, true policy value {h['true_policy_value']:.3f}",
             highlight=False,
         )
+    if "regret_usable" in h:
+        console.print(
+            "like for like, against the best option the safety rules allow: regret "
+            f"{h['regret_usable']:.3f} (best single option under the same rules "
+            f"{h['regret_best_single_option_usable']:.3f}); every option usable: "
+            f"{h['regret_all_usable']:.3f} (best single option {h['regret_best_single_option_all_usable']:.3f})",
+            highlight=False,
+        )
 
 
 def train_cmd(
@@ -166,6 +174,8 @@ def train_cmd(
         "best_single_option_dr_value",
         "regret",
         "regret_best_single_option",
+        "regret_usable",
+        "regret_best_single_option_usable",
     )
     err_console.print("  " + "  ".join(f"{k}={h[k]:.3f}" for k in shown if k in h), highlight=False)
 

@@ -88,6 +88,12 @@ def test_cli_evaluate_and_promote(history: History, store: Store, small_cohort_f
     saved = json.loads(out.read_text())
     assert saved["provenance"]["model_version"] == "3" and "dr_policy_value" in saved["headline"]
     assert "codeine" in result.output
+    h = saved["headline"]
+    like_for_like = (
+        f"regret {h['regret_usable']:.3f} (best single option under the same rules "
+        f"{h['regret_best_single_option_usable']:.3f}); every option usable: {h['regret_all_usable']:.3f}"
+    )
+    assert like_for_like in " ".join(result.output.split())
 
     bad = runner.invoke(
         app, ["evaluate", "--model", uri, "--data", str(tmp_path / "missing.parquet"), "--tracking-uri", store.tracking_uri]
