@@ -37,7 +37,7 @@ from precisionpain.benefit_harm import (
     resolve,
     utility_text,
 )
-from precisionpain.bounded_cache import ByteBoundedLRU, lru_cache_bytes, text_bytes
+from precisionpain.bounded_cache import lru_cache_bytes, text_bytes
 from precisionpain.catalog.guidelines import GuidelineCatalog
 from precisionpain.catalog.loader import FeatureCatalog, OptionCatalog
 from precisionpain.catalog.types import DOMAIN_LABELS, FieldType, MissingPolicy, TreatmentOption
@@ -81,7 +81,6 @@ CONDITION_FIELD = "clinical.pain_condition"
 #: Byte budgets of the caches keyed by what patients carry (gene readings, rule facts such as an eGFR value).
 CPIC_VIEW_CACHE_BYTES = 16 * 1024 * 1024
 RULE_CAUTION_CACHE_BYTES = 4 * 1024 * 1024
-CAUTIONS_CACHE_BYTES = 4 * 1024 * 1024
 CAUTION_ACTIONS = {"REDUCE_DOSE", "CONSIDER_ALTERNATIVE", "USE_WITH_CAUTION"}
 
 DOSE_TEXT = {
@@ -306,33 +305,12 @@ def _cautions(
     untested = _untested_cautions(option, profile)
     if not reasons and not cpic.cautions and not untested:  # most options of most patients: the catalog's
         return _catalog_cautions(option)
-    # the safety engine shares its reasons between patients alike, and the CPIC views are cached: keyed by their
-    # identity (held with the entry, so an id is not reused while it lives)
-    key = (option.id, id(reasons), id(cpic), bool(untested))
-    found, hit = _CAUTIONS.get(key)
-    if found and hit is not None and hit[0] is reasons and hit[1] is cpic:
-        return hit[2]
     out: list[Caution] = [_rule_caution(r) for r in reasons if not r.is_cpic]
     out.extend(cpic.cautions)
     out.extend(untested)
     out.sort(key=lambda c: _SEVERITY_ORDER[c.severity])
     out.extend(_catalog_cautions(option))
-    cautions = tuple(out)
-    _CAUTIONS.put(key, (reasons, cpic, cautions))
-    return cautions
-
-
-def _cautions_entry_bytes(key: tuple[Any, ...], entry: tuple[Any, ...]) -> int:
-    """What one cached cautions tuple holds: its cautions' texts, and the reasons and CPIC view it keeps alive (their
-    texts; a view as much as one entry of the CPIC view cache)."""
-    reasons, _, cautions = entry
-    held = sum(text_bytes(r.text, *r.facts) + 256 for r in reasons) + 2048
-    return held + sum(text_bytes(c.text) + 256 for c in cautions) + 512
-
-
-_CAUTIONS: ByteBoundedLRU[tuple[Any, ...], tuple[Any, ...]] = ByteBoundedLRU(
-    CAUTIONS_CACHE_BYTES, _cautions_entry_bytes
-)
+    return tuple(out)
 
 
 def _catalog_cautions(option: TreatmentOption) -> tuple[Caution, ...]:

@@ -134,15 +134,14 @@ def test_wire_bytes_equal_the_plain_ones_for_every_kind_of_answer(engine, cohort
 
 
 def test_the_rankings_caches_give_what_a_cold_ranking_gives(engine, cohort_profiles, patient_examples) -> None:  # type: ignore[no-untyped-def]
-    """The ranking keeps an option's cautions by the safety engine's shared reasons and the CPIC view, and the
-    catalog's facts by catalog: each answer ranked after many others equals the same answer ranked with every
-    cache of the ranking emptied first."""
+    """The ranking keeps the catalog's facts per catalog, cautions by the reasons' parts, CPIC views by the gene
+    readings and safety warnings by their texts: each answer ranked after many others equals the same answer ranked
+    with every cache of the ranking emptied first."""
     from precisionpain import ranking
 
     profiles = cohort_profiles + [validate_profile(d) for d in patient_examples.values()]
     warm = [scored.recommendation for scored in engine.score(profiles)]
     for profile, expected in zip(profiles, warm, strict=True):
-        ranking._CAUTIONS.clear()
         ranking._CATALOG_FACTS.clear()
         ranking._caution_of.cache.clear()
         ranking._drug_view.cache.clear()
