@@ -452,7 +452,7 @@ def rank_options(
         others = usable_drugs - (verdict.modality == "drug" and verdict.verdict is not Verdict.excluded)
         cpic = _cpic_view(option, states, prior, tables, others > 0)
         is_excluded = verdict.verdict is Verdict.excluded
-        entry = dict(
+        entry: dict[str, Any] = dict(
             option_id=option_id,
             display_name=shown.display_name,
             option_class=shown.option_class,
