@@ -1013,7 +1013,8 @@ class _OptionCodec:
         self._guidelines.remember(id(g), (g, data), 2 * len(data) + self._ENTRY_BYTES)
         return data
 
-    def _harm_bytes(self, h: OutcomePrediction, explanation: bytes) -> bytes:
+    def _harm_parts(self, h: OutcomePrediction, explanation: bytes) -> tuple[bytes, ...]:
+        """A HarmEstimate field as parts to join (the explanation's bytes are not copied into a part)."""
         prefix = self._harm_prefixes.get(h.outcome)
         if prefix is None:
             prefix = self._harm_prefixes[h.outcome] = (
@@ -1022,12 +1023,14 @@ class _OptionCodec:
             )
         iv = h.interval
         k_lo, k_up, k_lv = self._interval_keys
-        body = prefix + self._harm_numbers.pack(
+        numbers = prefix + self._harm_numbers.pack(
             h.probability, self._harm_interval_head, 27, k_lo, iv.lower, k_up, iv.upper, k_lv, iv.level
         )
-        if explanation:
-            body += self.harm_explanation_key + _varint(len(explanation)) + explanation
-        return self.harms_key + _varint(len(body)) + body
+        if not explanation:
+            return (self.harms_key + _varint(len(numbers)) + numbers,)
+        head = self.harm_explanation_key + _varint(len(explanation))
+        size = len(numbers) + len(head) + len(explanation)
+        return self.harms_key + _varint(size) + numbers + head, explanation
 
     def _net_benefit_bytes(self, nb: NetBenefit) -> bytes:
         iv = nb.interval
@@ -1045,8 +1048,9 @@ class _OptionCodec:
 
     def encode(
         self, o: RankedOption, explanation: bytes, harm_explanations: Mapping[str, bytes] | None = None
-    ) -> bytes:
-        """The option as a field of RecommendResponse (options or excluded); ``harm_explanations`` holds each
+    ) -> list[bytes]:
+        """The option as a field of RecommendResponse (options or excluded), as parts to join (the explanations'
+        bytes are parts of their own, never copied until the answer is joined); ``harm_explanations`` holds each
         harm outcome's Explanation bytes of this option, by outcome name."""
         identity = self._identity.get((o.option_id, o.display_name, o.option_class, o.modality))
         parts = [identity if identity is not None else self._identity_bytes(o)]
@@ -1081,10 +1085,10 @@ class _OptionCodec:
                 hit[1] if hit is not None and hit[0] is position else self._guideline_bytes(position)
             )
         if explanation:
-            parts.append(self.explanation_key + _varint(len(explanation)) + explanation)
+            parts += (self.explanation_key + _varint(len(explanation)), explanation)
         harm_bytes = harm_explanations or {}
         for h in o.harms:  # the outcome is a StrEnum: it is its own name as a key
-            parts.append(self._harm_bytes(h, harm_bytes.get(h.outcome, b"")))
+            parts += self._harm_parts(h, harm_bytes.get(h.outcome, b""))
         if o.net_benefit is not None:
             parts.append(self._net_benefit_bytes(o.net_benefit))
         if self.overridden_key:
@@ -1094,8 +1098,8 @@ class _OptionCodec:
                 parts.append(self.group_key + _varint(o.tie_group))
             if o.probability_best:
                 parts.append(self.best_key + _DOUBLE.pack(o.probability_best))
-        body = b"".join(parts)
-        return self.field_key + _varint(len(body)) + body
+        parts[0] = self.field_key + _varint(sum(map(len, parts))) + parts[0]
+        return parts
 
 
 _RANKED = _OptionCodec(recommendation_pb2.RankedOption, "options")
@@ -1134,12 +1138,11 @@ def recommend_response_bytes(scored: ScoredRecommendation, request_id: str = "")
     def harm_parts(option_id: str) -> dict[str, bytes]:
         return by_option.get(option_id, no_harms)
 
-    parts = [
-        _RANKED.encode(o, explanations.get(o.option_id, b""), harm_parts(o.option_id)) for o in rec.options
-    ]
-    parts += [
-        _EXCLUDED.encode(o, explanations.get(o.option_id, b""), harm_parts(o.option_id)) for o in rec.excluded
-    ]
+    parts: list[bytes] = []
+    for o in rec.options:
+        parts += _RANKED.encode(o, explanations.get(o.option_id, b""), harm_parts(o.option_id))
+    for o in rec.excluded:
+        parts += _EXCLUDED.encode(o, explanations.get(o.option_id, b""), harm_parts(o.option_id))
     # the rest in field order, as protobuf writes it: the fields before the provenance by protobuf, the provenance
     # and the features as bytes (the feature ids are the catalog's, written once), the fields after by protobuf
     head = service_pb2.RecommendResponse(request_id=request_id, patient_ref=rec.patient_ref or "")
