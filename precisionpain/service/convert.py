@@ -507,6 +507,7 @@ def _feature_table(catalog: FeatureCatalog) -> _FeatureTable:
 
 
 # Protobuf wire format (https://protobuf.dev/programming-guides/encoding/) for the Explanation messages.
+_Wire = bytes | memoryview  # written bytes, or a view of bytes written in one piece with others
 _WIRE_VARINT, _WIRE_I64, _WIRE_LEN = 0, 1, 2
 _DOUBLE = struct.Struct("<d")
 _ONE_BYTE = tuple(bytes([n]) for n in range(0x80))
@@ -1013,7 +1014,7 @@ class _OptionCodec:
         self._guidelines.remember(id(g), (g, data), 2 * len(data) + self._ENTRY_BYTES)
         return data
 
-    def _harm_parts(self, h: OutcomePrediction, explanation: bytes) -> tuple[bytes, ...]:
+    def _harm_parts(self, h: OutcomePrediction, explanation: _Wire) -> tuple[_Wire, ...]:
         """A HarmEstimate field as parts to join (the explanation's bytes are not copied into a part)."""
         prefix = self._harm_prefixes.get(h.outcome)
         if prefix is None:
@@ -1047,8 +1048,8 @@ class _OptionCodec:
         return self.net_benefit_key + _varint(len(body)) + body
 
     def encode(
-        self, o: RankedOption, explanation: bytes, harm_explanations: Mapping[str, bytes] | None = None
-    ) -> list[bytes]:
+        self, o: RankedOption, explanation: _Wire, harm_explanations: Mapping[str, _Wire] | None = None
+    ) -> list[_Wire]:
         """The option as a field of RecommendResponse (options or excluded), as parts to join (the explanations'
         bytes are parts of their own, never copied until the answer is joined); ``harm_explanations`` holds each
         harm outcome's Explanation bytes of this option, by outcome name."""
@@ -1133,12 +1134,12 @@ def recommend_response_bytes(scored: ScoredRecommendation, request_id: str = "")
     explanations = dict(zip(ids, written[:k], strict=True))
     outcomes = tuple(scored.harm_shap)
     by_option = {o: {h: written[(g + 1) * k + j] for g, h in enumerate(outcomes)} for j, o in enumerate(ids)}
-    no_harms: dict[str, bytes] = {}
+    no_harms: dict[str, _Wire] = {}
 
-    def harm_parts(option_id: str) -> dict[str, bytes]:
+    def harm_parts(option_id: str) -> dict[str, _Wire]:
         return by_option.get(option_id, no_harms)
 
-    parts: list[bytes] = []
+    parts: list[_Wire] = []
     for o in rec.options:
         parts += _RANKED.encode(o, explanations.get(o.option_id, b""), harm_parts(o.option_id))
     for o in rec.excluded:
@@ -1202,7 +1203,7 @@ class _ShapGroup:
 
 def _explanation_bytes(
     groups: Sequence[_ShapGroup], catalog: FeatureCatalog, values: Sequence[float | None]
-) -> list[bytes]:
+) -> list[_Wire]:
     """Every Explanation message of an answer as wire bytes, the groups' rows one after the other: the top
     ``top_k`` contributions by absolute value (ties in feature order), the rest summed, totals per domain.
 
@@ -1256,7 +1257,7 @@ def _explanation_bytes(
     written = np.cumsum(flat_sizes)
     index = np.arange(int(written[-1]) if written.size else 0, dtype=np.int64)
     index += np.repeat(flat_starts - (written - flat_sizes), flat_sizes)
-    out = source[index].tobytes()
+    out = source[index].data  # each explanation a view: its bytes are copied once, into the answer
     row_ends = [0, *np.cumsum(sizes.sum(axis=1)).tolist()]
     return [out[a:b] for a, b in pairwise(row_ends)]
 
