@@ -9,7 +9,6 @@ Keys should be validated and bounded before they get here; the byte bound is the
 
 from __future__ import annotations
 
-import contextlib
 import sys
 import threading
 from collections import OrderedDict
@@ -62,8 +61,10 @@ class ByteBoundedLRU(Generic[K, V]):
         if found is None:
             self._misses += 1
             return False, None
-        with contextlib.suppress(KeyError):  # evicted meanwhile
+        try:  # noqa: SIM105 (a plain try costs a third of contextlib.suppress: run per option per answer)
             entries.move_to_end(key)
+        except KeyError:  # evicted meanwhile
+            pass
         self._hits += 1
         return True, found[0]
 
