@@ -38,14 +38,19 @@ import numpy as np
 
 
 def export(data: Path, config_path: Path, out: Path) -> None:
+    from precisionpain.catalog.catalogs import load_catalogs
     from precisionpain.models.config import load_train_config
+    from precisionpain.models.evaluation import held_out
     from precisionpain.models.training import prepare_data
 
     config = load_train_config(config_path)
-    prepared = prepare_data(data, config)
+    cats = load_catalogs(None)
+    prepared = prepare_data(data, config, cats)
     options = list(prepared.option_ids)
     truth = prepared.test_frame[[f"true_p_response__{o}" for o in options]].to_numpy(dtype=np.float64)
     index = {o: j for j, o in enumerate(options)}
+    # which options the safety rules exclude for each held-out patient (the matrix the evaluation uses)
+    test = held_out(prepared.test_frame, prepared.X_test, config.outcome, options, cats.options, cats.tables)
     np.savez_compressed(
         out,
         X_train=prepared.X_train,
@@ -54,6 +59,7 @@ def export(data: Path, config_path: Path, out: Path) -> None:
         y_train=np.asarray(prepared.y_train, dtype=np.float64),
         truth=truth,
         options=np.array(options),
+        avoid=test.avoid,
     )
     print(
         f"wrote {out}: {prepared.X_train.shape[0]:,} training, {prepared.X_test.shape[0]:,} held-out patients"

@@ -6,7 +6,11 @@ response probabilities of the held-out patients).
     .venv/bin/python experiments/strategies/seed_spread.py --npz /tmp/pp-work/28opt-s7.npz --seeds 1 2 3 4 5
 
 Prints, per strategy, the regret for each seed, their mean and standard deviation, and per seed the paired
-difference to the T-learner (same seed), so a gain can be read against the spread a seed alone makes. The
+difference to the T-learner (same seed), so a gain can be read against the spread a seed alone makes. When the
+export holds the safety rules' exclusions (``avoid``), the same with the rules applied, as the evaluation's
+``regret_usable`` and ``regret_best_single_option_usable`` measure it: the top allowed option against the best
+allowed one, and the best single option under the same rules (:func:`precisionpain.models.metrics
+.usable_oracle_metrics`). The
 XGBoost settings are the experiments' (depth 4, learning rate 0.05, early stopping after 50 rounds, 5 folds, one
 thread), intervals off (they do not change the point predictions). Nothing here is imported by the package.
 """
@@ -50,23 +54,50 @@ def main() -> None:
         n_jobs=1,
         interval_method="none",
     )
-    regrets: dict[str, list[float]] = {}
+    avoid = d["avoid"] if "avoid" in d.files else None
+    options = [str(o) for o in d["options"]]
+    if avoid is not None:
+        from precisionpain.models.evaluation import usable_policy
+        from precisionpain.models.metrics import usable_oracle_metrics
+
+        usable = ~avoid
+        single = usable_oracle_metrics(
+            truth, usable, options, np.asarray(options, dtype=object)[usable_policy(truth, avoid)]
+        )
+        print(
+            f"with the safety rules: best single option under the same rules {single.best_single_regret:.4f}"
+        )
+    regrets: dict[str, dict[str, list[float]]] = {"every option usable": {}, "with the safety rules": {}}
     for name, params in STRATEGIES.items():
         for seed in args.seeds:
             start = time.perf_counter()
             model = TreatmentResponseModel(**{**base, **params, "random_state": seed}).fit(X, t, y)  # type: ignore[arg-type]
-            pick = model.predict_outcomes(Xt).argmax(axis=1)
-            regrets.setdefault(name, []).append(float((best - truth[rows, pick]).mean()))
-            print(f"{name:>20} seed {seed}: regret {regrets[name][-1]:.4f} ({time.perf_counter() - start:.0f} s)", flush=True)
-    reference = np.array(regrets["T-learner"])
-    print(f"{'strategy':>20}  {'mean':>7}  {'sd':>7}  {'min':>7}  {'max':>7}  vs T-learner, paired by seed")
-    for name, values in regrets.items():
-        v = np.array(values)
-        diff = (v - reference) / reference
+            p = model.predict_outcomes(Xt)
+            regrets["every option usable"].setdefault(name, []).append(
+                float((best - truth[rows, p.argmax(axis=1)]).mean())
+            )
+            shown = f"regret {regrets['every option usable'][name][-1]:.4f}"
+            if avoid is not None:
+                chosen = np.asarray(options, dtype=object)[usable_policy(p, avoid)]
+                found = usable_oracle_metrics(truth, usable, options, chosen)
+                regrets["with the safety rules"].setdefault(name, []).append(found.regret)
+                shown += f", with the safety rules {found.regret:.4f}"
+            print(f"{name:>20} seed {seed}: {shown} ({time.perf_counter() - start:.0f} s)", flush=True)
+    for label, table in regrets.items():
+        if not table:
+            continue
+        reference = np.array(table["T-learner"])
+        print(f"{label}:")
         print(
-            f"{name:>20}  {v.mean():.4f}  {v.std(ddof=1):.4f}  {v.min():.4f}  {v.max():.4f}  "
-            f"{diff.mean():+.1%} (seeds {', '.join(f'{x:+.0%}' for x in diff)})"
+            f"{'strategy':>20}  {'mean':>7}  {'sd':>7}  {'min':>7}  {'max':>7}  vs T-learner, paired by seed"
         )
+        for name, values in table.items():
+            v = np.array(values)
+            diff = (v - reference) / reference
+            print(
+                f"{name:>20}  {v.mean():.4f}  {v.std(ddof=1):.4f}  {v.min():.4f}  {v.max():.4f}  "
+                f"{diff.mean():+.1%} (seeds {', '.join(f'{x:+.0%}' for x in diff)})"
+            )
 
 
 if __name__ == "__main__":
