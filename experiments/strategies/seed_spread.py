@@ -39,6 +39,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--npz", type=Path, required=True, help="an export of library_references.py")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
+    parser.add_argument(
+        "--strategies", nargs="+", choices=list(STRATEGIES), default=list(STRATEGIES), help="(the T-learner always)"
+    )
     args = parser.parse_args()
     d = np.load(args.npz, allow_pickle=False)
     X, Xt, t, y, truth = d["X_train"], d["X_test"], d["t_train"], d["y_train"], d["truth"]
@@ -69,6 +72,8 @@ def main() -> None:
         )
     regrets: dict[str, dict[str, list[float]]] = {"every option usable": {}, "with the safety rules": {}}
     for name, params in STRATEGIES.items():
+        if name != "T-learner" and name not in args.strategies:
+            continue
         for seed in args.seeds:
             start = time.perf_counter()
             model = TreatmentResponseModel(**{**base, **params, "random_state": seed}).fit(X, t, y)  # type: ignore[arg-type]
