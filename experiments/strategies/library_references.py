@@ -36,6 +36,18 @@ os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
 import numpy as np
 
+#: TreatmentResponseModel's settings in these experiments (seed_spread.py uses them too): the experiments' XGBoost
+#: settings, one thread, intervals off (they do not change the point predictions)
+OUR_SETTINGS: dict[str, object] = dict(
+    learning_rate=0.05,
+    max_depth=4,
+    n_estimators=2000,
+    early_stopping_rounds=50,
+    n_folds=5,
+    n_jobs=1,
+    interval_method="none",
+)
+
 
 def export(data: Path, config_path: Path, out: Path) -> None:
     from precisionpain.catalog.catalogs import load_catalogs
@@ -128,16 +140,7 @@ def ours(npz: Path, only: list[str]) -> None:
 
     d = np.load(npz, allow_pickle=False)
     X, Xt, t, y, truth = d["X_train"], d["X_test"], d["t_train"], d["y_train"], d["truth"]
-    base = dict(
-        learning_rate=0.05,
-        max_depth=4,
-        n_estimators=2000,
-        early_stopping_rounds=50,
-        n_folds=5,
-        n_jobs=1,
-        random_state=7,
-        interval_method="none",
-    )
+    base = {**OUR_SETTINGS, "random_state": 7}
     variants: dict[str, dict[str, object]] = {
         "T-learner": {"strategy": "t_learner"},
         "T-learner, shrunk": {"strategy": "t_learner", "shrinkage": "auto"},

@@ -34,6 +34,9 @@ STRATEGIES: dict[str, dict[str, object]] = {
 
 
 def main() -> None:
+    # library_references.py is this folder's script: run as a script, its folder is on the path
+    from library_references import OUR_SETTINGS
+
     from precisionpain.models import TreatmentResponseModel
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -48,15 +51,7 @@ def main() -> None:
     best, rows = truth.max(axis=1), np.arange(truth.shape[0])
     print(f"{args.npz.name}: {X.shape[0]:,} training, {Xt.shape[0]:,} held-out, {truth.shape[1]} options")
     print(f"best single option for everyone: regret {float((best - truth.mean(axis=0).max()).mean()):.4f}")
-    base = dict(
-        learning_rate=0.05,
-        max_depth=4,
-        n_estimators=2000,
-        early_stopping_rounds=50,
-        n_folds=5,
-        n_jobs=1,
-        interval_method="none",
-    )
+    base = OUR_SETTINGS
     avoid = d["avoid"] if "avoid" in d.files else None
     options = [str(o) for o in d["options"]]
     if avoid is not None:
