@@ -1,4 +1,5 @@
-"""A least-recently-used cache bounded by the bytes it holds, for caches whose keys come from callers.
+"""A least-recently-used cache bounded by the bytes it holds, for caches whose keys come from callers, and
+:func:`per_object`, for values derived from a process's few long-lived frozen objects.
 
 A cache keyed by what a request carries (a diplotype spelling, a measured value) must not grow with the
 number of distinct requests. ``functools.lru_cache`` bounds entries, and an entry's size is whatever the
@@ -19,6 +20,7 @@ K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 P = ParamSpec("P")
 R = TypeVar("R")
+T = TypeVar("T")
 
 #: What one entry costs beyond the objects its key and value refer to: the OrderedDict node and the tuples.
 ENTRY_OVERHEAD_BYTES = 256
@@ -141,5 +143,40 @@ def lru_cache_bytes(
 
     def wrap(fn: Callable[P, R]) -> BytesCachedFunction[P, R]:
         return BytesCachedFunction(fn, max_bytes, size_of)
+
+    return wrap
+
+
+class PerObject(Generic[T, R]):
+    """A function of one frozen object whose results are kept per object: see :func:`per_object`."""
+
+    def __init__(self, fn: Callable[[T], R], max_objects: int) -> None:
+        self.__wrapped__ = fn
+        self.__doc__ = fn.__doc__
+        self.__name__ = getattr(fn, "__name__", "cached")
+        self.max_objects = max_objects
+        self._kept: dict[int, tuple[T, R]] = {}
+
+    def __call__(self, obj: T) -> R:
+        hit = self._kept.get(id(obj))
+        if hit is not None and hit[0] is obj:
+            return hit[1]
+        value = self.__wrapped__(obj)
+        if len(self._kept) >= self.max_objects:
+            self._kept.clear()
+        self._kept[id(obj)] = (obj, value)
+        return value
+
+    def cache_clear(self) -> None:
+        self._kept.clear()
+
+
+def per_object(max_objects: int) -> Callable[[Callable[[T], R]], PerObject[T, R]]:
+    """Decorator for a function of one frozen object (a catalog): its result kept per object, by identity, with
+    the object held so that its id is not reused (hashing a catalog walks all its fields). For the few long-lived
+    objects of a process, such as one catalog per loaded model: all are dropped when ``max_objects`` are held."""
+
+    def wrap(fn: Callable[[T], R]) -> PerObject[T, R]:
+        return PerObject(fn, max_objects)
 
     return wrap

@@ -37,7 +37,7 @@ from precisionpain.benefit_harm import (
     resolve,
     utility_text,
 )
-from precisionpain.bounded_cache import lru_cache_bytes, text_bytes
+from precisionpain.bounded_cache import lru_cache_bytes, per_object, text_bytes
 from precisionpain.catalog.guidelines import GuidelineCatalog
 from precisionpain.catalog.loader import FeatureCatalog, OptionCatalog
 from precisionpain.catalog.types import DOMAIN_LABELS, FieldType, MissingPolicy, TreatmentOption
@@ -343,28 +343,20 @@ class _CatalogFacts:
     by_id: Mapping[str, _OptionFacts]
 
 
-_CATALOG_FACTS: dict[int, tuple[OptionCatalog, _CatalogFacts]] = {}
 _VERDICT_TEXT = {v: v.value for v in Verdict}
 
 
+@per_object(8)  # one catalog per loaded model: a few at most
 def _catalog_facts(options: OptionCatalog) -> _CatalogFacts:
-    """The catalog's ids and :class:`_OptionFacts`, kept per catalog object (by identity, the catalog held so that
-    its id is not reused: hashing a catalog walks all its fields, and its ``ids`` are built per call)."""
-    hit = _CATALOG_FACTS.get(id(options))
-    if hit is not None and hit[0] is options:
-        return hit[1]
+    """The catalog's ids and :class:`_OptionFacts`, kept per catalog object (its ``ids`` are built per call)."""
     ids = options.ids
-    facts = _CatalogFacts(
+    return _CatalogFacts(
         ids,
         {
             o.id: _OptionFacts(o, o.display_name, o.option_class.value, o.modality.value)
             for o in (options.get(i) for i in ids)
         },
     )
-    if len(_CATALOG_FACTS) >= 8:  # one catalog per loaded model: a few at most
-        _CATALOG_FACTS.clear()
-    _CATALOG_FACTS[id(options)] = (options, facts)
-    return facts
 
 
 def _exclusion_reason(reasons: Sequence[SafetyReason], guidance: Sequence[Guidance]) -> str:

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from precisionpain.base import FrozenModel
+from precisionpain.bounded_cache import per_object
 
 SNAKE_ID = r"^[a-z][a-z0-9_]*$"
 
@@ -285,20 +286,11 @@ class TreatmentOptionCatalog(FrozenModel):
         return tuple(o.id for o in self.options)
 
 
-#: Each option catalog's options by id, kept beside the catalog (frozen: its options never change); the ranking
-#: looks every option up per patient, which a scan of the tuple made quadratic in the number of options.
-_OPTION_INDEXES: dict[int, tuple[TreatmentOptionCatalog, dict[str, TreatmentOption]]] = {}
-
-
+@per_object(16)  # catalogs of models loaded and unloaded: the last few
 def _option_index(catalog: TreatmentOptionCatalog) -> dict[str, TreatmentOption]:
-    hit = _OPTION_INDEXES.get(id(catalog))
-    if hit is not None and hit[0] is catalog:
-        return hit[1]
-    index = {o.id: o for o in catalog.options}
-    if len(_OPTION_INDEXES) >= 16:  # catalogs of models loaded and unloaded: keep the last few
-        _OPTION_INDEXES.clear()
-    _OPTION_INDEXES[id(catalog)] = (catalog, index)  # holding the catalog keeps its id from being reused
-    return index
+    """Each option catalog's options by id, kept beside the catalog (frozen: its options never change); the ranking
+    looks every option up per patient, which a scan of the tuple made quadratic in the number of options."""
+    return {o.id: o for o in catalog.options}
 
 
 PhenotypeTerm = Literal[

@@ -142,7 +142,7 @@ def test_the_rankings_caches_give_what_a_cold_ranking_gives(engine, cohort_profi
     profiles = cohort_profiles + [validate_profile(d) for d in patient_examples.values()]
     warm = [scored.recommendation for scored in engine.score(profiles)]
     for profile, expected in zip(profiles, warm, strict=True):
-        ranking._CATALOG_FACTS.clear()
+        ranking._catalog_facts.cache_clear()
         ranking._caution_of.cache.clear()
         ranking._drug_view.cache.clear()
         ranking._catalog_cautions_of.cache_clear()

@@ -75,3 +75,21 @@ def test_concurrent_use_keeps_the_byte_count_exact() -> None:
         th.join()
     assert cache.nbytes == len(cache) * (ENTRY_OVERHEAD_BYTES + 20)
     assert cache.nbytes <= cache.max_bytes
+
+
+def test_per_object_keeps_a_result_per_object_by_identity_and_stays_bounded() -> None:
+    from precisionpain.bounded_cache import per_object
+
+    calls: list[int] = []
+
+    @per_object(2)
+    def size(obj: list[int]) -> int:
+        calls.append(id(obj))
+        return len(obj)
+
+    a, b, c = [1], [1], [1, 2]  # a and b are equal but distinct objects
+    assert (size(a), size(a), size(b)) == (1, 1, 1)
+    assert len(calls) == 2, "an equal object is not the same object; the same one is computed once"
+    assert size(c) == 2 and size(a) == 1 and len(calls) == 4, "a third object dropped the two kept"
+    size.cache_clear()
+    assert size(c) == 2 and len(calls) == 5
