@@ -15,8 +15,14 @@ from collections.abc import Iterator
 
 GC_THRESHOLD = (20_000, 20, 20)
 
-_held = [0]  # how many serving_threshold blocks are running, and the threshold before the first
-_before: list[tuple[int, int, int]] = []
+
+class _Held:
+    """How many :func:`serving_threshold` blocks are running, and the threshold before the first of them."""
+
+    count = 0
+    before: tuple[int, int, int] = (700, 10, 10)
+
+
 _lock = threading.Lock()
 
 
@@ -33,14 +39,14 @@ def serving_threshold() -> Iterator[None]:
     """The serving threshold while the block runs (for work in a process that does other things too, such as a
     Dask worker's task); the threshold before is back when the last of the blocks running at once ends."""
     with _lock:
-        if _held[0] == 0:
-            _before[:] = [gc.get_threshold()]
+        if _Held.count == 0:
+            _Held.before = gc.get_threshold()
             gc.set_threshold(*GC_THRESHOLD)
-        _held[0] += 1
+        _Held.count += 1
     try:
         yield
     finally:
         with _lock:
-            _held[0] -= 1
-            if _held[0] == 0:
-                gc.set_threshold(*_before[0])
+            _Held.count -= 1
+            if _Held.count == 0:
+                gc.set_threshold(*_Held.before)
