@@ -90,7 +90,12 @@ def save_model(
         raise ModelError("save_model: the directory already holds a saved model (pass overwrite=True)")
     options = model.options_
     encoded_options = [_encode_option(o) for o in options]
-    params = _jsonable(model.get_params(deep=False), "the estimator parameters")
+    params = model.get_params(deep=False)
+    if params["strategy"] == "auto":  # saved as a model of the strategy it chose (as training registers it)
+        params["strategy"] = str(model.strategy_)
+        params["shrinkage"] = "none" if model.shrinkage_ is None else float(model.shrinkage_)
+    stacked = params["strategy"] == "s_learner"
+    params = _jsonable(params, "the estimator parameters")
     (root / BOOSTER_DIR).mkdir(parents=True, exist_ok=True)
 
     files: dict[str, str] = {}
@@ -101,7 +106,7 @@ def save_model(
         files[rel] = _sha256(root / rel)
         return rel
 
-    if model.strategy == "s_learner":
+    if stacked:
         shared = model.boosters_[options[0]]
         point = [write(shared, "shared")] * len(options)
         shared_reps = [
@@ -116,7 +121,7 @@ def save_model(
         ]
     merged_point, merged_interval = model.serving_boosters
     serving = {
-        "point": None if model.strategy == "s_learner" else write(merged_point, "serving_point"),
+        "point": None if stacked else write(merged_point, "serving_point"),
         "interval": None if merged_interval is None else write(merged_interval, "serving_interval"),
     }
     names = getattr(model, "feature_names_in_", None)

@@ -110,3 +110,26 @@ def test_malformed_metadata(
 def test_missing_directory(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match=r"model\.json"):
         load_model(tmp_path / "nothing")
+
+
+@pytest.mark.parametrize("candidates", [("s_learner",), ("t_learner_shrunk",)])
+def test_an_auto_model_is_saved_as_the_strategy_it_chose(
+    candidates: tuple[str, ...], monkeypatch: pytest.MonkeyPatch, tmp_path: Path, hte_test: dict[str, Any]
+) -> None:
+    # the choice itself is tested in test_auto_strategy; here it is narrowed so that each layout is saved
+    from precisionpain.models import estimator
+    from tests.unit.models.models_testdata import simulate_hte
+
+    monkeypatch.setattr(estimator, "AUTO_CANDIDATES", candidates)
+    train = simulate_hte(800, seed=1, confounding=1.0)
+    auto = TreatmentResponseModel(strategy="auto", **{**FAST, "n_estimators": 40, "n_folds": 3})
+    auto.fit(train["X"], train["t"], train["y"])
+    meta = json.loads(save_model(auto, tmp_path / "m").read_text())
+    loaded = load_model(tmp_path / "m")
+    assert meta["params"]["strategy"] == loaded.strategy == auto.strategy_ == candidates[0].removesuffix("_shrunk")
+    assert (loaded.shrinkage == "none") == (auto.shrinkage_ is None)
+    X = hte_test["X"]
+    assert np.array_equal(auto.predict_outcomes(X), loaded.predict_outcomes(X))
+    assert np.array_equal(auto.predict_interval(X).upper, loaded.predict_interval(X).upper)
+    ea, eb = auto.explain(X.iloc[:20]), loaded.explain(X.iloc[:20])
+    assert np.array_equal(ea.contributions, eb.contributions)
