@@ -62,8 +62,30 @@ from precisionpain.schema import (
     RankedRecommendation,
 )
 
+#: Fitted strategies served by one compiled TreeSHAP pass over every outcome's boosters. Per option: one booster
+#: per option over the features (merged into one ensemble set). Stacked: one booster for all options over the
+#: features and the options' one-hot columns, explained on each patient's row once per option (its one-hot
+#: columns' contributions belong to the option, so they join the base value, as ``TreatmentResponseModel.explain``
+#: does). Any other strategy, or outcomes fitted with both kinds, is served through the estimators' own methods.
 PER_OPTION_STRATEGIES = ("t_learner", "ipw_t_learner")
+STACKED_STRATEGIES = ("s_learner",)
 _SEP = "\x1f"
+
+
+def fitted_strategy(model: Any) -> str:
+    """The strategy a fitted estimator's boosters follow (for ``strategy="auto"``, the one it chose)."""
+    return str(getattr(model, "strategy_", model.strategy))
+
+
+def serving_layout(models: Sequence[Any]) -> str | None:
+    """``"per_option"`` or ``"stacked"`` when every outcome's model is served by the compiled path of that kind
+    (see ``PER_OPTION_STRATEGIES``), else None."""
+    fitted = {fitted_strategy(m) for m in models}
+    if fitted <= set(PER_OPTION_STRATEGIES):
+        return "per_option"
+    if fitted <= set(STACKED_STRATEGIES):
+        return "stacked"
+    return None
 
 #: Called between stages and between patients; raises to stop the work (e.g. when a deadline has passed).
 Checkpoint = Callable[[], None]
@@ -230,7 +252,6 @@ class Recommender:
                 f"the model ranks options missing from its catalog: {', '.join(unknown)}"
             )
         self._option_index = {o: j for j, o in enumerate(self.option_ids)}
-        self.fast = est.strategy in PER_OPTION_STRATEGIES
         self.alpha = meta.interval_alpha
         #: how answers weigh harms against the response and order the options (the model spec's ``ranking``)
         self.ranking: RankingSettings = meta.ranking
@@ -251,20 +272,26 @@ class Recommender:
         self._point: Any = None
         self._replicates: Any = None
         self._n_replicates = 0
-        if self.fast:
-            # Every outcome's boosters in one ensemble set (explained in one pass), the response's first under
-            # the option ids themselves; the interval replicates likewise in one set (margins only).
+        #: how the compiled path serves the models (see ``serving_layout``); None: their own methods
+        self.layout = serving_layout(self._models)
+        if self.layout is not None:
+            # Every outcome's boosters in one ensemble set (explained in one pass), in outcome order; the interval
+            # replicates likewise in one set (margins only). Per option: the response's under the option ids
+            # themselves. Stacked: one booster per outcome, its input the features and the one-hot columns.
             names = list(meta.feature_ids)
             boosters: dict[str, Any] = {}
             reps: dict[str, Any] = {}
             counts = set()
             for outcome, model in zip(self.outcomes, self._models, strict=True):
                 tag = "" if outcome == "response" else f"{_SEP}{outcome}"
-                boosters.update({f"{o}{tag}": model.boosters_[o] for o in model.options_})
-                for o in model.options_:
+                served = model.options_[:1] if self.layout == "stacked" else model.options_
+                boosters.update({f"{o}{tag}": model.boosters_[o] for o in served})
+                for o in served:
                     found = model.interval_boosters_.get(o, ())
                     counts.add(len(found))
                     reps.update({f"{o}{tag}{_SEP}{r}": b for r, b in enumerate(found)})
+            if self.layout == "stacked":
+                names += [f"{_SEP}option{_SEP}{o}" for o in self.option_ids]
             self._point = TreeEnsembleSet.from_boosters(boosters, names)
             if reps and len(counts) == 1:
                 self._n_replicates = counts.pop()
@@ -338,7 +365,7 @@ class Recommender:
 
     def _score(self, X: np.ndarray) -> tuple[OutcomeScores, ...]:
         """Every outcome's estimates for the rows of X (:class:`OutcomeScores`, in ``outcomes`` order)."""
-        if not self.fast:
+        if self.layout is None:
             out = []
             for model in self._models:
                 explanation = model.explain(X)
@@ -355,26 +382,47 @@ class Recommender:
                 )
             return tuple(out)
         n, k = X.shape[0], len(self.option_ids)
-        shap = self._point.explain(X)
-        base = np.broadcast_to(self._point.base_values, shap.margins.shape)
-        reps = None
-        if self._replicates is not None:
-            reps = self._replicates.margins(X).reshape(n, len(self._models), k, self._n_replicates)
+        if self.layout == "stacked":
+            contributions, base, all_margins, reps = self._stacked(X)
+        else:
+            shap = self._point.explain(X)
+            contributions, all_margins = shap.contributions, shap.margins
+            base = np.broadcast_to(self._point.base_values, all_margins.shape)
+            reps = None
+            if self._replicates is not None:
+                reps = self._replicates.margins(X).reshape(n, len(self._models), k, self._n_replicates)
         out = []
         for i, model in enumerate(self._models):
             cols = slice(i * k, (i + 1) * k)
-            margins = shap.margins[:, cols]
+            margins = all_margins[:, cols]
             replicates = None
             if reps is not None:
                 p, lower, upper, replicates = self._interval(model, self._interval_q[i], margins, reps[:, i])
             else:
                 p = lower = upper = model.outcomes_from_margins(margins)
-            out.append(
-                OutcomeScores(
-                    p, lower, upper, shap.contributions[:, cols], base[:, cols], margins, replicates
-                )
-            )
+            out.append(OutcomeScores(p, lower, upper, contributions[:, cols], base[:, cols], margins, replicates))
         return tuple(out)
+
+    def _stacked(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+        """The stacked layout's (contributions (n, m*k, p), base values (n, m*k), margins (n, m*k), replicate
+        margins (n, m, k, r) or None) for the rows of X, in the per-option layout's order (outcome-major): each
+        row is explained once per option with that option's one-hot column set, the one-hot columns'
+        contributions added to the base value."""
+        n, p = X.shape
+        k, m = len(self.option_ids), len(self._models)
+        design = np.empty((k * n, p + k), dtype=np.float64)  # option-major, as the estimator stacks it
+        design[:, :p] = np.tile(X, (k, 1))
+        design[:, p:] = np.repeat(np.eye(k), n, axis=0)
+        shap = self._point.explain(design)
+        phi = shap.contributions.reshape(k, n, m, p + k)
+        contributions = phi[..., :p].transpose(1, 2, 0, 3).reshape(n, m * k, p)
+        base = (self._point.base_values + phi[..., p:].sum(axis=3)).transpose(1, 2, 0).reshape(n, m * k)
+        margins = shap.margins.reshape(k, n, m).transpose(1, 2, 0).reshape(n, m * k)
+        reps = None
+        if self._replicates is not None:
+            r = self._n_replicates
+            reps = self._replicates.margins(design).reshape(k, n, m, r).transpose(1, 2, 0, 3)
+        return contributions, base, margins, reps
 
     def _interval(
         self, model: Any, q: float | None, margins: np.ndarray, reps: np.ndarray

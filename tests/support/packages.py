@@ -15,10 +15,17 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def build_package(
-    directory: Path, *, n: int = 4000, seed: int = 5, n_estimators: int = 60, harms: bool = True
+    directory: Path,
+    *,
+    n: int = 4000,
+    seed: int = 5,
+    n_estimators: int = 60,
+    harms: bool = True,
+    strategy: str = "t_learner",
 ) -> Path:
-    """A package of every option of the catalog; with ``harms`` (default) also the harm outcomes of the shipped
-    spec (models/response_model.yaml), fitted on the same patients with the same settings."""
+    """A package of every option of the catalog, fitted by ``strategy``; with ``harms`` (default) also the harm
+    outcomes of the shipped spec (models/response_model.yaml), fitted on the same patients with the same
+    settings."""
     from precisionpain.catalog.loader import load_feature_catalog, load_treatment_options
     from precisionpain.catalog.pgx_tables import load_pgx_tables
     from precisionpain.cohort import generate_cohort
@@ -42,6 +49,7 @@ def build_package(
         "n_folds": 3,
         "random_state": seed,
         "n_jobs": 1,
+        "strategy": strategy,
     }
     treatment = frame["assigned_option"].to_numpy(dtype=object)
     model = TreatmentResponseModel(**params).fit(X, treatment, frame["responded"].to_numpy(dtype=float))
