@@ -19,6 +19,7 @@ convert straight from the arrays; :meth:`ScoredRecommendation.explained` gives t
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -291,11 +292,15 @@ class Recommender:
                     counts.add(len(found))
                     reps.update({f"{o}{tag}{_SEP}{r}": b for r, b in enumerate(found)})
             if self.layout == "stacked":
-                names += [f"{_SEP}option{_SEP}{o}" for o in self.option_ids]
-            self._point = TreeEnsembleSet.from_boosters(boosters, names)
+                build = functools.partial(
+                    TreeEnsembleSet.from_option_column_boosters, option_ids=self.option_ids, separator=_SEP
+                )
+            else:
+                build = TreeEnsembleSet.from_boosters
+            self._point = build(boosters, names)
             if reps and len(counts) == 1:
                 self._n_replicates = counts.pop()
-                self._replicates = TreeEnsembleSet.from_boosters(reps, names)
+                self._replicates = build(reps, names)
         self._interval_q = tuple(
             _interval_quantile(m.interval_method, self.alpha, self._n_replicates) for m in self._models
         )
@@ -405,24 +410,30 @@ class Recommender:
 
     def _stacked(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
         """The stacked layout's (contributions (n, m*k, p), base values (n, m*k), margins (n, m*k), replicate
-        margins (n, m, k, r) or None) for the rows of X, in the per-option layout's order (outcome-major): each
-        row is explained once per option with that option's one-hot column set, the one-hot columns'
-        contributions added to the base value."""
+        margins (n, m, k, r) or None) for the rows of X, in the per-option layout's order (outcome-major).
+
+        Each booster was laid out by ``TreeEnsembleSet.from_option_column_boosters``: its whole part plus
+        option j's part is the booster on the row with option j's column set, so both come from one row per
+        patient; the option columns' contributions go to the base value, as ``TreatmentResponseModel.explain``
+        puts them."""
+        from precisionpain.explain.treeshap import option_column_rows
+
         n, p = X.shape
         k, m = len(self.option_ids), len(self._models)
-        design = np.empty((k * n, p + k), dtype=np.float64)  # option-major, as the estimator stacks it
-        design[:, :p] = np.tile(X, (k, 1))
-        design[:, p:] = np.repeat(np.eye(k), n, axis=0)
-        shap = self._point.explain(design)
-        phi = shap.contributions.reshape(k, n, m, p + k)
-        contributions = phi[..., :p].transpose(1, 2, 0, 3).reshape(n, m * k, p)
-        base = (self._point.base_values + phi[..., p:].sum(axis=3)).transpose(1, 2, 0).reshape(n, m * k)
-        margins = shap.margins.reshape(k, n, m).transpose(1, 2, 0).reshape(n, m * k)
+        rows = option_column_rows(X, k)
+        shap = self._point.explain(rows)
+        phi = shap.contributions.reshape(n, m, k + 1, p + 2 * k)
+        contributions = (phi[:, :, :1, :p] + phi[:, :, 1:, :p]).reshape(n, m * k, p)
+        columns = phi[..., p:].sum(axis=3)
+        values = self._point.base_values.reshape(m, k + 1)
+        base = (values[:, :1] + values[:, 1:]) + (columns[:, :, :1] + columns[:, :, 1:])
+        margins = shap.margins.reshape(n, m, k + 1)
+        margins = margins[:, :, :1] + margins[:, :, 1:]
         reps = None
         if self._replicates is not None:
-            r = self._n_replicates
-            reps = self._replicates.margins(design).reshape(k, n, m, r).transpose(1, 2, 0, 3)
-        return contributions, base, margins, reps
+            r = self._replicates.margins(rows).reshape(n, m, self._n_replicates, k + 1)
+            reps = (r[..., :1] + r[..., 1:]).transpose(0, 1, 3, 2)
+        return contributions, base.reshape(n, m * k), margins.reshape(n, m * k), reps
 
     def _interval(
         self, model: Any, q: float | None, margins: np.ndarray, reps: np.ndarray

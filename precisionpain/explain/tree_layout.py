@@ -325,6 +325,35 @@ def _parse_tree(doc: Mapping[str, Any], n_features: int) -> tuple[ParsedTree | N
     )
 
 
+def option_parts(
+    booster: ParsedBooster, n_features: int, option_ids: tuple[str, ...], separator: str
+) -> list[ParsedBooster]:
+    """A booster over ``n_features`` features and one 0/1 column per option (columns ``n_features + j``) as the
+    parts :meth:`~precisionpain.explain.treeshap.TreeEnsembleSet.from_option_column_boosters` lays out: the
+    booster itself, then per option the trees with a split on its column twice, once with that column moved to
+    ``n_features + len(option_ids) + j`` and once with negated leaves (no base margin)."""
+    k = len(option_ids)
+    parts = [booster]
+    remapped: list[list[ParsedTree]] = [[] for _ in range(k)]
+    negated: list[list[ParsedTree]] = [[] for _ in range(k)]
+    for tree in booster.trees:
+        splits = tree.feature[tree.left >= 0]
+        for j in np.unique(splits[splits >= n_features]) - n_features:
+            column = n_features + int(j)
+            feature = np.where(tree.feature == column, column + k, tree.feature)
+            remapped[j].append(_replace(tree, feature=feature))
+            negated[j].append(_replace(tree, value=-tree.value))
+    for j, option in enumerate(option_ids):
+        trees = tuple(remapped[j] + negated[j])
+        parts.append(ParsedBooster(f"{booster.option_id}{separator}{option}", booster.objective, 0.0, trees))
+    return parts
+
+
+def _replace(tree: ParsedTree, **changes: Any) -> ParsedTree:
+    fields = {name: getattr(tree, name) for name in ParsedTree.__slots__}
+    return ParsedTree(**(fields | changes))
+
+
 # ---------------------------------------------------------------------------------------------- layout
 
 

@@ -34,6 +34,7 @@ from precisionpain.explain.tree_layout import (
     ModelProblem,
     ParsedBooster,
     build_layout,
+    option_parts,
     parse_booster_json,
 )
 from precisionpain.explain.treeshap_kernels import load_kernels, quadrature_size
@@ -41,7 +42,7 @@ from precisionpain.explain.treeshap_kernels import load_kernels, quadrature_size
 if TYPE_CHECKING:
     import xgboost
 
-__all__ = ["MAX_TREE_DEPTH", "SUPPORTED_OBJECTIVES", "TreeEnsembleSet", "TreeShapResult"]
+__all__ = ["MAX_TREE_DEPTH", "SUPPORTED_OBJECTIVES", "TreeEnsembleSet", "TreeShapResult", "option_column_rows"]
 
 
 class TreeShapResult(NamedTuple):
@@ -49,6 +50,57 @@ class TreeShapResult(NamedTuple):
 
     contributions: npt.NDArray[np.float64]
     margins: npt.NDArray[np.float64]
+
+
+def _json_models(boosters: Mapping[str, xgboost.Booster]) -> dict[str, bytes]:
+    """Each booster's JSON model (its saved form, not its state)."""
+    models: dict[str, bytes] = {}
+    for option_id, booster in boosters.items():
+        save_raw = getattr(booster, "save_raw", None)
+        if not callable(save_raw):
+            raise ModelError(
+                f"cannot explain option {option_id!r}: expected an xgboost.Booster (received {kind_of(booster)})"
+            )
+        models[option_id] = bytes(save_raw("json"))
+    return models
+
+
+def _parse_all(models: Mapping[str, Any], names: tuple[str, ...]) -> list[ParsedBooster]:
+    """Every model parsed, or one error listing every problem (see :meth:`TreeEnsembleSet.from_model_json`)."""
+    problems: list[ModelProblem] = []
+    if not models:
+        raise ModelError("cannot explain an empty set of boosters: at least one option is required")
+    if not names or not all(isinstance(n, str) and n for n in names) or len(set(names)) != len(names):
+        raise ModelError("feature_names must be non-empty, distinct strings")
+    parsed: list[ParsedBooster] = []
+    for option_id, model in models.items():
+        if not isinstance(option_id, str) or not option_id:
+            problems.append(ModelProblem(str(option_id), "option ids must be non-empty strings"))
+            continue
+        booster, found = parse_booster_json(option_id, model, names)
+        problems.extend(found)
+        if booster is not None:
+            parsed.append(booster)
+    if problems:
+        lines = "\n".join(f"  - {p.describe()}" for p in problems)
+        n = len(problems)
+        message = f"cannot explain the boosters: {n} problem{'s' if n != 1 else ''}\n{lines}"
+        if all(p.catalog_mismatch for p in problems):
+            raise ModelCatalogMismatchError(message)
+        raise ModelError(message)
+    return parsed
+
+
+def option_column_rows(X: npt.ArrayLike, n_options: int) -> npt.NDArray[np.float64]:
+    """The rows :meth:`TreeEnsembleSet.from_option_column_boosters` explains: X (n, p), then n_options zeros
+    and n_options ones."""
+    x = np.asarray(X, dtype=np.float64)
+    n = x.shape[0] if x.ndim == 2 else 0
+    out = np.empty((n, (x.shape[1] if x.ndim == 2 else 0) + 2 * n_options), dtype=np.float64)
+    out[:, : out.shape[1] - 2 * n_options] = x
+    out[:, out.shape[1] - 2 * n_options : out.shape[1] - n_options] = 0.0
+    out[:, out.shape[1] - n_options :] = 1.0
+    return out
 
 
 class TreeEnsembleSet:
@@ -75,16 +127,7 @@ class TreeEnsembleSet:
         cls, boosters: Mapping[str, xgboost.Booster], feature_names: Sequence[str]
     ) -> TreeEnsembleSet:
         """One ensemble per option id, from trained boosters (their JSON model is read, not their state)."""
-        models: dict[str, bytes] = {}
-        for option_id, booster in boosters.items():
-            save_raw = getattr(booster, "save_raw", None)
-            if not callable(save_raw):
-                raise ModelError(
-                    f"cannot explain option {option_id!r}: expected an xgboost.Booster "
-                    f"(received {kind_of(booster)})"
-                )
-            models[option_id] = bytes(save_raw("json"))
-        return cls.from_model_json(models, feature_names)
+        return cls.from_model_json(_json_models(boosters), feature_names)
 
     @classmethod
     def from_model_json(
@@ -99,28 +142,38 @@ class TreeEnsembleSet:
         when the only problems are feature-list disagreements).
         """
         names = tuple(feature_names)
-        problems: list[ModelProblem] = []
-        if not models:
-            raise ModelError("cannot explain an empty set of boosters: at least one option is required")
-        if not names or not all(isinstance(n, str) and n for n in names) or len(set(names)) != len(names):
-            raise ModelError("feature_names must be non-empty, distinct strings")
-        parsed: list[ParsedBooster] = []
-        for option_id, model in models.items():
-            if not isinstance(option_id, str) or not option_id:
-                problems.append(ModelProblem(str(option_id), "option ids must be non-empty strings"))
-                continue
-            booster, found = parse_booster_json(option_id, model, names)
-            problems.extend(found)
-            if booster is not None:
-                parsed.append(booster)
-        if problems:
-            lines = "\n".join(f"  - {p.describe()}" for p in problems)
-            n = len(problems)
-            message = f"cannot explain the boosters: {n} problem{'s' if n != 1 else ''}\n{lines}"
-            if all(p.catalog_mismatch for p in problems):
-                raise ModelCatalogMismatchError(message)
-            raise ModelError(message)
+        parsed = _parse_all(models, names)
         return cls([b.option_id for b in parsed], names, build_layout(parsed, len(names)))
+
+    @classmethod
+    def from_option_column_boosters(
+        cls,
+        boosters: Mapping[str, xgboost.Booster],
+        feature_names: Sequence[str],
+        option_ids: Sequence[str],
+        separator: str = "\x1f",
+    ) -> TreeEnsembleSet:
+        """Boosters whose input is the features followed by one 0/1 column per option (an S-learner's), laid out
+        so that ONE row per patient, :func:`option_column_rows`, explains every option exactly.
+
+        For each booster ``name`` the set holds ``name`` (all its trees; on the row every option column is 0)
+        and, per option, ``name + separator + option``: the trees that split on that option's column, once with
+        the split moved to a column that is 1 in the row and once with their leaves negated. A tree that does
+        not split on an option's column decides alike whether that column is 0 or 1, so option ``o``'s margin
+        and contributions are ``name``'s plus ``name + separator + o``'s: those of the booster on the row with
+        ``o``'s column 1 and the others 0, exactly (tree SHAP is linear in the leaves), at the cost of the trees
+        that split on an option column twice more instead of every tree once per option. The output's feature
+        axis is the features, then the zero and the one block of the option columns; their contributions are
+        the option's (an S-learner folds them into the base value)."""
+        names = tuple(feature_names)
+        options = tuple(option_ids)
+        p, k = len(names), len(options)
+        column_names = [f"{separator}{side}{separator}{o}" for side in ("0", "1") for o in options]
+        parsed = _parse_all(_json_models(boosters), (*names, *column_names[:k]))
+        out: list[ParsedBooster] = []
+        for booster in parsed:
+            out.extend(option_parts(booster, p, options, separator))
+        return cls([b.option_id for b in out], (*names, *column_names), build_layout(out, p + 2 * k))
 
     # ------------------------------------------------------------------------------------------ properties
 
