@@ -115,6 +115,20 @@ VALIDATION_METRICS: dict[str, MetricMeaning] = {
         "The same over every held-out patient, whichever option they received.",
         "points",
     ),
+    "ece_true_floor_max": MetricMeaning(
+        "Calibration",
+        "Floor of the calibration error against the true chance, worst option (synthetic data)",
+        "What that error would be for a model exactly right on average for each kind of patient: each patient's "
+        "own true chance differs from that average by effects the inputs do not record, and a few hundred "
+        "patients per bin cannot average that away.",
+        "points",
+    ),
+    "ece_true_excess_max": MetricMeaning(
+        "Calibration",
+        "Calibration error against the true chance beyond its floor, worst option (synthetic data)",
+        "The most by which any option's error against the true chance exceeds its own floor.",
+        "points",
+    ),
     "brier_mean": MetricMeaning(
         "Calibration",
         "Brier score, average over options",
@@ -613,14 +627,14 @@ def model_card(
         "",
         "## Quantitative analyses",
         "",
-        "| option | n | AUC | Brier | log loss | ECE | ECE noise floor | ECE vs truth |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| option | n | AUC | Brier | log loss | ECE | ECE noise floor | ECE vs truth | its floor |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for opt in evaluation.per_option:
         m = opt.metrics
         lines.append(
             f"| {opt.option_id} | {m.n:,} | {_fmt(m.auc)} | {_fmt(m.brier)} | {_fmt(m.log_loss)} | {_fmt(m.ece)} "
-            f"| {_fmt(opt.ece_noise_floor)} | {_fmt(opt.ece_true)} |"
+            f"| {_fmt(opt.ece_noise_floor)} | {_fmt(opt.ece_true)} | {_fmt(opt.ece_true_floor)} |"
         )
     pol = evaluation.policy
     lines += [
@@ -654,7 +668,9 @@ def model_card(
             f"- true value of the model's policy {_fmt(h.get('true_policy_value'))} vs DR estimate "
             f"{_fmt(pol.policy.dr.estimate)} ({'inside' if h.get('dr_ci_covers_true_value') else 'outside'} its "
             "interval);",
-            f"- ECE against the true probabilities: at most {_fmt(h.get('ece_true_max'))} over options;",
+            f"- ECE against the true probabilities: at most {_fmt(h.get('ece_true_max'))} over options (a model "
+            f"exactly right on average would score up to {_fmt(h.get('ece_true_floor_max'))}; the most any option "
+            f"is above its own floor: {_fmt(h.get('ece_true_excess_max'))});",
         ]
         if evaluation.interval_coverage is not None:
             lines.append(

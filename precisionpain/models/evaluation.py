@@ -26,6 +26,7 @@ from precisionpain.models.metrics import (
     UsableOracleMetrics,
     calibration_curve,
     ece_against_truth,
+    ece_truth_noise_floor,
     ece_noise_floor,
     evaluate_policy,
     oracle_metrics,
@@ -275,7 +276,10 @@ class OptionEvaluation(FrozenModel):
 
     ``metrics.ece`` is the usual binned ECE against observed outcomes; ``ece_noise_floor`` is what a perfectly
     calibrated model would score on the same patients (sampling noise) and ``ece_excess`` the part above it.
-    With the synthetic truth: ``ece_true`` (these patients) and ``ece_true_all`` (every held-out patient)."""
+    With the synthetic truth: ``ece_true`` (these patients) and ``ece_true_all`` (every held-out patient); and
+    ``ece_true_floor``, what ``ece_true`` would be for a model exactly right in expectation, given how far the
+    patients' own true probabilities scatter around E[true p | x] (:func:`ece_truth_noise_floor`, the scatter
+    taken from the cross-fitted estimate of E[true p | x]; None without it)."""
 
     option_id: str
     metrics: ClassificationMetrics
@@ -283,6 +287,7 @@ class OptionEvaluation(FrozenModel):
     ece_excess: float
     ece_true: float | None = None
     ece_true_all: float | None = None
+    ece_true_floor: float | None = None
     calibration_predicted: tuple[float, ...]
     calibration_observed: tuple[float, ...]
     calibration_count: tuple[int, ...]
@@ -471,9 +476,11 @@ def _per_option_evaluations(
     options: Sequence[str],
     config: EvaluationConfig,
     seed: int,
+    residual_sd: np.ndarray | None = None,
 ) -> tuple[OptionEvaluation, ...]:
     """Each option's discrimination and calibration on the patients who received it (and, with the truth, its
-    calibration against the true probabilities), for one outcome's predictions ``p`` (n, k)."""
+    calibration against the true probabilities and that calibration's floor, from ``residual_sd`` (k,): see
+    :func:`residual_sd`), for one outcome's predictions ``p`` (n, k)."""
     metrics = per_option_metrics(y, treatment, p, options, n_bins=config.calibration_bins)
     codes_t = pd.Categorical(treatment, categories=list(options)).codes
     out = []
@@ -483,10 +490,14 @@ def _per_option_evaluations(
         rows = codes_t == j
         curve = calibration_curve(y[rows], p[rows, j], n_bins=config.calibration_bins)
         floor = ece_noise_floor(p[rows, j], n_bins=config.calibration_bins, random_state=seed + j)
-        true_ece = true_ece_all = None
+        true_ece = true_ece_all = true_floor = None
         if true_p is not None:
             true_ece = ece_against_truth(p[rows, j], true_p[rows, j], n_bins=config.calibration_bins)
             true_ece_all = ece_against_truth(p[:, j], true_p[:, j], n_bins=config.calibration_bins)
+            if residual_sd is not None:
+                true_floor = ece_truth_noise_floor(
+                    p[rows, j], float(residual_sd[j]), n_bins=config.calibration_bins, random_state=seed + j
+                )
         out.append(
             OptionEvaluation(
                 option_id=opt,
@@ -495,6 +506,7 @@ def _per_option_evaluations(
                 ece_excess=max(0.0, metrics[opt].ece - floor),
                 ece_true=true_ece,
                 ece_true_all=true_ece_all,
+                ece_true_floor=true_floor,
                 calibration_predicted=tuple(float(x) for x in curve.mean_predicted),
                 calibration_observed=tuple(float(x) for x in curve.observed_rate),
                 calibration_count=tuple(round(x) for x in curve.count),
@@ -594,6 +606,16 @@ def _coverage(
     )
 
 
+def residual_sd(true_p: np.ndarray | None, expected: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray | None:
+    """Per option, the sd of the patients' own true probabilities around the estimate of E[true p | x] on the rows
+    it covers (see :func:`expected_truth`): the scatter no model of the recorded inputs can follow. The estimate's
+    own error adds to it, so floors computed from it are upper bounds of sorts."""
+    if true_p is None or expected is None:
+        return None
+    idx, estimate = expected
+    return np.asarray((true_p[idx] - estimate).std(axis=0), dtype=np.float64)
+
+
 def _expected_truths(
     data: HeldOut, outcomes: Sequence[str], config: EvaluationConfig, seed: int, nthread: int
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -610,6 +632,18 @@ def _expected_truths(
                 data.X, values, rows=config.expected_truth_rows, seed=seed, nthread=nthread
             )
     return out
+
+
+def _truth_floor_headline(per_option: Sequence[OptionEvaluation]) -> dict[str, float]:
+    """``ece_true_floor_max`` (the worst option's floor) and ``ece_true_excess_max`` (the most any option's
+    ``ece_true`` exceeds its own floor), when the floors are known."""
+    pairs = [(m.ece_true, m.ece_true_floor) for m in per_option if m.ece_true is not None]
+    if not pairs or any(f is None for _, f in pairs):
+        return {}
+    return {
+        "ece_true_floor_max": float(max(f for _, f in pairs if f is not None)),
+        "ece_true_excess_max": float(max(max(0.0, e - f) for e, f in pairs if f is not None)),
+    }
 
 
 def _harm_evaluation(
@@ -629,7 +663,9 @@ def _harm_evaluation(
 
     p = predict_in_order(model, data.X, options)
     true_p = data.harm_true_p.get(name)
-    per_option = _per_option_evaluations(p, data.harm_y[name], data.treatment, true_p, options, config, seed)
+    per_option = _per_option_evaluations(
+        p, data.harm_y[name], data.treatment, true_p, options, config, seed, residual_sd(true_p, expected)
+    )
     coverage = (
         _coverage(model, data.X, true_p, options, interval_alpha, expected) if true_p is not None else None
     )
@@ -644,6 +680,7 @@ def _harm_evaluation(
     }
     if true_p is not None:
         headline["ece_true_all_max"] = float(np.nanmax([m.ece_true_all or 0.0 for m in per_option]))
+        headline.update(_truth_floor_headline(per_option))
     if coverage is not None:
         headline["interval_coverage"] = coverage.individual
         headline["interval_mean_width"] = coverage.mean_width
@@ -723,7 +760,9 @@ def evaluate(
     codes = usable_policy(p, data.avoid)
     policy_labels = np.asarray(options, dtype=object)[codes]
 
-    per_option = _per_option_evaluations(p, data.y, data.treatment, data.true_p, options, config, seed)
+    per_option = _per_option_evaluations(
+        p, data.y, data.treatment, data.true_p, options, config, seed, residual_sd(data.true_p, expected.get("response"))
+    )
     codes_t = pd.Categorical(data.treatment, categories=options).codes
 
     policy = evaluate_policy(
@@ -831,6 +870,7 @@ def evaluate(
                 ),
             }
         )
+        headline.update(_truth_floor_headline(per_option))
         if oracle_usable is not None and oracle_usable.n > 0:
             headline["regret_usable"] = oracle_usable.regret
             headline["top1_agreement_usable"] = oracle_usable.top1_agreement

@@ -254,6 +254,34 @@ def ece_against_truth(p: Any, true_p: Any, n_bins: int = 10, strategy: BinStrate
     return float((count[keep] * gap).sum() / count[keep].sum())
 
 
+def ece_truth_noise_floor(
+    p: Any,
+    residual_sd: float,
+    n_bins: int = 10,
+    strategy: BinStrategy = "quantile",
+    n_sim: int = 200,
+    random_state: int = 0,
+) -> float:
+    """Expected :func:`ece_against_truth` of a model that is exactly right in expectation, E[true p | x] = p, when
+    each patient's own true probability scatters around it with sd ``residual_sd`` (effects the inputs do not
+    record): the mean ECE of ``p`` against ``p + N(0, residual_sd**2)`` over ``n_sim`` draws. With a few
+    hundred patients per bin this floor is of the order of ``0.8 * residual_sd / sqrt(patients per bin)``,
+    so a binned ECE against the truth cannot go below it however good the model."""
+    pp = np.asarray(p, dtype=np.float64)
+    if not len(pp) or not np.isfinite(residual_sd) or residual_sd <= 0:
+        return 0.0
+    rng = np.random.default_rng(random_state)
+    b = _bins(pp, n_bins, strategy)
+    size = int(b.max()) + 1
+    count = np.bincount(b, minlength=size).astype(np.float64)
+    keep = count > 0
+    out = np.empty(n_sim)
+    for s in range(n_sim):
+        noise = np.bincount(b, weights=rng.normal(scale=residual_sd, size=pp.shape[0]), minlength=size)
+        out[s] = float(np.abs(noise[keep]).sum() / count[keep].sum())
+    return float(out.mean())
+
+
 class ClassificationMetrics(MetricResult):
     n: int
     prevalence: float

@@ -671,7 +671,7 @@ def evaluation_metrics(evaluation: EvaluationResult) -> dict[str, float]:
     for opt in evaluation.per_option:
         for k, v in opt.metrics.flat().items():
             metrics[f"option.{opt.option_id}.{k}"] = v
-        for k in ("ece_noise_floor", "ece_excess", "ece_true", "ece_true_all"):
+        for k in ("ece_noise_floor", "ece_excess", "ece_true", "ece_true_all", "ece_true_floor"):
             value = getattr(opt, k)
             if value is not None:
                 metrics[f"option.{opt.option_id}.{k}"] = value

@@ -24,3 +24,31 @@ def test_the_estimate_recovers_the_expected_probability_under_unrecorded_noise()
     error_estimate = np.sqrt(np.mean((estimate - expected[rows]) ** 2))
     error_individual = np.sqrt(np.mean((individual[rows] - expected[rows]) ** 2))
     assert error_estimate < 0.5 * error_individual, (error_estimate, error_individual)
+
+
+def test_the_truth_floor_is_what_an_exactly_right_model_scores_against_scattered_truth() -> None:
+    from precisionpain.models.metrics import ece_against_truth, ece_truth_noise_floor
+
+    rng = np.random.default_rng(4)
+    for n, sd in ((1000, 0.16), (4000, 0.16), (1000, 0.08)):
+        p = rng.uniform(0.2, 0.7, size=n)  # a model exactly right in expectation
+        observed = [ece_against_truth(p, p + rng.normal(scale=sd, size=n)) for _ in range(100)]
+        floor = ece_truth_noise_floor(p, sd, random_state=1)
+        assert abs(floor - np.mean(observed)) < 0.1 * floor, (n, sd)
+        # about 0.8 sd / sqrt(patients per bin)
+        assert abs(floor - 0.8 * sd / np.sqrt(n / 10)) < 0.15 * floor, (n, sd)
+    assert ece_truth_noise_floor(rng.uniform(size=50), 0.0) == 0.0
+
+
+def test_the_residual_scatter_is_measured_around_the_estimate_of_the_expectation() -> None:
+    from precisionpain.models.evaluation import residual_sd
+
+    rng = np.random.default_rng(5)
+    n = 8000
+    X = rng.normal(size=(n, 3))
+    expected = np.column_stack([expit(X[:, 0]), expit(-X[:, 1])])
+    individual = expected + rng.normal(scale=[0.05, 0.15], size=expected.shape)
+    found = residual_sd(individual, expected_truth(X, individual, rows=n, seed=2, nthread=1))
+    assert found is not None and found.shape == (2,)
+    assert 0.05 <= found[0] < 0.065 and 0.15 <= found[1] < 0.17, found
+    assert residual_sd(None, None) is None
