@@ -86,6 +86,9 @@ class ModelConfig(FrozenModel):
     #: shrink every option's difference to the most common option towards its population mean: "none", "auto"
     #: (lambda chosen on the training patients) or a lambda in [0, 1] (see TreatmentResponseModel's shrinkage)
     shrinkage: Literal["none", "auto"] | Annotated[float, Field(ge=0.0, le=1.0)] = "none"
+    #: what each option's calibrator is fitted to: "none", its own patients; "inverse_propensity", its patients
+    #: weighted to the whole population's mix (see TreatmentResponseModel's calibration_weighting)
+    calibration_weighting: Literal["none", "inverse_propensity"] = "none"
 
     def estimator_params(self, objective: str, seed: int, *, single_class: str = "error") -> dict[str, Any]:
         """Keyword arguments for TreatmentResponseModel (``single_class="prior"`` for a harm outcome, which some
@@ -107,6 +110,7 @@ class ModelConfig(FrozenModel):
             "xgb_params": extra or None,
             "tuning_trials": self.tuning_trials,
             "shrinkage": self.shrinkage,
+            "calibration_weighting": self.calibration_weighting,
             **tree,
         }
 

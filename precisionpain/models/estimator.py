@@ -86,6 +86,7 @@ PRIOR_WEIGHT = 0.5
 TREE_METHODS: tuple[str, ...] = ("hist", "approx", "exact")
 #: the named ``shrinkage`` settings (a number in [0, 1] is the lambda itself)
 SHRINKAGE_SETTINGS: tuple[str, ...] = ("none", "auto")
+CALIBRATION_WEIGHTINGS: tuple[str, ...] = ("none", "inverse_propensity")
 
 #: the tuning search (``tuning_trials``): max_depth from these, learning_rate and min_child_weight log-uniform
 TUNING_MAX_DEPTH: tuple[int, ...] = (2, 3, 4, 5, 6)
@@ -305,6 +306,12 @@ class TreatmentResponseModel(BaseEstimator):
         shrunk out-of-fold margins. Costs the prognosis booster (one more fit on all patients), the cross-fitted
         propensity (k-class logistic fits, one per fold), the cross-fitted calibration of every lambda tried
         and, when served, the prognosis' trees once more per option.
+    calibration_weighting: ``"none"`` (default): each option's calibrator is fitted on its own patients'
+        out-of-fold margins, so its probabilities are calibrated for patients like those who received it;
+        ``"inverse_propensity"``: the same patients weighted by stabilised, clipped inverse propensities
+        (``propensity_clip``), so the calibration targets the whole population's covariate mix, which is who
+        the estimates are shown for (every option, every patient). Binary objective only; not with shrinkage
+        (its choice of lambda calibrates with the plain weights).
 
     Attributes (after fit)
     ----------------------
@@ -347,6 +354,7 @@ class TreatmentResponseModel(BaseEstimator):
         xgb_params: Mapping[str, Any] | None = None,
         tuning_trials: int = 0,
         shrinkage: str | float = "none",
+        calibration_weighting: str = "none",
     ) -> None:
         self.objective = objective
         self.strategy = strategy
@@ -373,6 +381,7 @@ class TreatmentResponseModel(BaseEstimator):
         self.xgb_params = xgb_params
         self.tuning_trials = tuning_trials
         self.shrinkage = shrinkage
+        self.calibration_weighting = calibration_weighting
 
     # ------------------------------------------------------------------ parameters
 
@@ -437,6 +446,25 @@ class TreatmentResponseModel(BaseEstimator):
                     kind_of(self.shrinkage),
                 )
             )
+        _choice(v, "calibration_weighting", self.calibration_weighting, CALIBRATION_WEIGHTINGS)
+        if self.calibration_weighting != "none":
+            if self.objective != "binary":
+                v.append(
+                    Violation(
+                        "calibration_weighting",
+                        "must be 'none' for objective='regression' (nothing is calibrated)",
+                        "string",
+                    )
+                )
+            if self.shrinkage != "none" or self.strategy == "auto":
+                v.append(
+                    Violation(
+                        "calibration_weighting",
+                        "must be 'none' with shrinkage or strategy='auto' (their choices calibrate with the plain "
+                        "weights)",
+                        "string",
+                    )
+                )
         if self.xgb_params is not None:
             if not isinstance(self.xgb_params, Mapping) or not all(
                 isinstance(k, str) for k in self.xgb_params
@@ -685,6 +713,9 @@ class TreatmentResponseModel(BaseEstimator):
         train_w = base_w.copy()
         if strategy == "ipw_t_learner":
             train_w *= stabilised_weights(e, codes, propensity.shares, float(self.propensity_clip))
+        calibration_w = base_w
+        if self.calibration_weighting == "inverse_propensity":
+            calibration_w = base_w * stabilised_weights(e, codes, propensity.shares, float(self.propensity_clip))
 
         X32 = np.ascontiguousarray(Xv, dtype=np.float32)
         if strategy == "s_learner":
@@ -748,7 +779,7 @@ class TreatmentResponseModel(BaseEstimator):
                 choice = fit_calibrator(
                     oof,
                     y[rows],
-                    base_w[rows],
+                    calibration_w[rows],
                     method=method,
                     rng=np.random.default_rng([seed, j, 7]),
                 )
