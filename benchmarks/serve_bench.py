@@ -4,8 +4,8 @@
 
 Without ``--model-path`` it first trains a realistic model: a 50,000-patient synthetic cohort and
 TreatmentResponseModel with its defaults (n_jobs=2) for the response and, as training ships it, for each harm
-outcome of the shipped spec (``--no-harms``: the response only), written as a model package (``--save-model``
-keeps it). Every option's response and harms are then estimated and explained in every answer.
+outcome of the shipped spec (``--no-harms``: the response only; ``--strategy``: another strategy, e.g. s_learner, for
+every outcome), written as a model package (``--save-model`` keeps it). Every option's response and harms are then estimated and explained in every answer.
 Patients are drawn from a separate synthetic cohort, so every call carries a different profile. It prints:
 
 (a) the in-process floor: XGBoost ``predict`` (margins) + ``predict(pred_contribs=True)`` on one row, every
@@ -67,9 +67,12 @@ def load_average() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def train_package(directory: Path, n: int, seed: int, *, harms: bool = True) -> Path:
-    """A package of every option with the estimator's defaults; with ``harms`` also one model per option for each
-    harm outcome of the shipped spec (models/response_model.yaml), as training ships it."""
+def train_package(
+    directory: Path, n: int, seed: int, *, harms: bool = True, strategy: str = "t_learner"
+) -> Path:
+    """A package of every option with the estimator's defaults and ``strategy`` (the same for every outcome); with
+    ``harms`` also one model per option for each harm outcome of the shipped spec (models/response_model.yaml), as
+    training ships it."""
     from precisionpain.catalog.loader import load_feature_catalog, load_treatment_options
     from precisionpain.catalog.pgx_tables import load_pgx_tables
     from precisionpain.cohort import generate_cohort
@@ -87,14 +90,14 @@ def train_package(directory: Path, n: int, seed: int, *, harms: bool = True) -> 
     frame = generate_cohort(n, seed, catalog=catalog, options=options, tables=tables)
     X = assemble_features(frame, catalog, tables).values
     treatment = frame["assigned_option"].to_numpy(dtype=object)
-    model = TreatmentResponseModel(n_jobs=2, random_state=seed).fit(
+    model = TreatmentResponseModel(n_jobs=2, random_state=seed, strategy=strategy).fit(
         X, treatment, frame["responded"].to_numpy(dtype=float)
     )
     spec = load_train_config(default_config_path(REPO))
     harm_configs = spec.harms if harms else ()
     observed = with_observed_harms(frame, harm_configs, "assigned_option")
     harm_models = {
-        h.name: TreatmentResponseModel(n_jobs=2, random_state=seed, single_class="prior").fit(
+        h.name: TreatmentResponseModel(n_jobs=2, random_state=seed, strategy=strategy, single_class="prior").fit(
             X, treatment, observed[h.column].to_numpy(dtype=float), propensity_model=model.propensity_model_
         )
         for h in harm_configs
@@ -425,6 +428,9 @@ def main() -> None:
     parser.add_argument("--save-model", type=Path, help="keep the trained package in this folder")
     parser.add_argument("--cohort", type=int, default=50_000, help="training patients when training")
     parser.add_argument("--no-harms", action="store_true", help="train the response model only (no harm outcomes)")
+    parser.add_argument(
+        "--strategy", default="t_learner", help="the estimator's strategy for every outcome when training"
+    )
     parser.add_argument("--patients", type=int, default=2_000, help="distinct patients sent")
     parser.add_argument("--calls", type=int, default=1_000, help="sequential Recommend calls timed")
     parser.add_argument("--clients", type=int, default=8)
@@ -463,7 +469,8 @@ def main() -> None:
         package_dir = args.model_path
         if package_dir is None:
             package_dir = train_package(
-                args.save_model or Path(tmp) / "package", args.cohort, seed=7, harms=not args.no_harms
+                args.save_model or Path(tmp) / "package", args.cohort, seed=7, harms=not args.no_harms,
+                strategy=args.strategy,
             )
         if args.without_safety_rules:
             package_dir = without_safety_rules(package_dir, Path(tmp) / "package-without-rules")
