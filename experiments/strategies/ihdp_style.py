@@ -12,7 +12,7 @@ of the covariates with 139 / 747 treated on average (IHDP's treated group differ
 Hill's removal of non-white treated children). Figures are therefore comparable between strategies in the same
 run, and only roughly with the published 0.76-0.95 of representation learners on the real covariates.
 
-    .venv/bin/python experiments/strategies/ihdp_style.py [--replications 10] [--seed 0]
+    .venv/bin/python experiments/strategies/ihdp_style.py [--replications 10] [--seed 0] [--strategies ...]
 
 Prints, per strategy, the mean and standard error of sqrt-PEHE over replications (in-sample, as in the IHDP
 literature's "within-sample" figure, and on 2,000 new children of the same design: "out-of-sample").
@@ -30,9 +30,11 @@ import numpy as np
 from scipy.special import expit
 
 from precisionpain.models import TreatmentResponseModel
+from precisionpain.models.estimator import SHRUNK_SUFFIX, candidate_setting
 
 N, N_TREATED, N_CONT, N_BIN = 747, 139, 6, 19
-STRATEGIES = ("t_learner", "s_learner", "x_learner", "dr_learner", "auto")
+#: a name ending in SHRUNK_SUFFIX is that strategy with shrinkage="auto" (as auto's candidates are named)
+STRATEGIES = ("t_learner", "t_learner" + SHRUNK_SUFFIX, "s_learner", "x_learner", "dr_learner", "auto")
 MODEL = {
     "objective": "regression",
     "n_estimators": 1000,
@@ -54,7 +56,7 @@ def covariates(rng: np.random.Generator, n: int, shares: np.ndarray, load: np.nd
     return np.concatenate([cont, binary], axis=1)
 
 
-def replication(seed: int) -> dict[str, tuple[float, float]]:
+def replication(seed: int, strategies: tuple[str, ...] = STRATEGIES) -> dict[str, tuple[float, float]]:
     rng = np.random.default_rng(seed)
     shares = rng.uniform(0.1, 0.6, size=N_BIN)
     load = rng.normal(scale=0.5, size=N_BIN)
@@ -76,8 +78,9 @@ def replication(seed: int) -> dict[str, tuple[float, float]]:
     new0, new1_raw = surfaces(X_new)
     tau, tau_new = mu1 - mu0, (new1_raw - omega) - new0
     out = {}
-    for strategy in STRATEGIES:
-        model = TreatmentResponseModel(strategy=strategy, random_state=seed, **MODEL).fit(X, t, y)
+    for strategy in strategies:
+        base, shrinkage = candidate_setting(strategy)
+        model = TreatmentResponseModel(strategy=base, shrinkage=shrinkage, random_state=seed, **MODEL).fit(X, t, y)
         within = model.predict_effects(X, reference=0)[:, 1]
         beyond = model.predict_effects(X_new, reference=0)[:, 1]
         out[strategy] = (
@@ -94,22 +97,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--replications", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--strategies", nargs="+", choices=STRATEGIES, default=list(STRATEGIES))
     args = parser.parse_args()
-    results = [replication(args.seed + r) for r in range(args.replications)]
+    strategies = tuple(args.strategies)
+    results = [replication(args.seed + r, strategies) for r in range(args.replications)]
     print(f"IHDP-style response surface B, {args.replications} replications, n={N} (treated: see below)")
-    print(f"{'strategy':>14} {'sqrt-PEHE within':>18} {'sqrt-PEHE out-of-sample':>24}")
-    for strategy in STRATEGIES:
+    print(f"{'strategy':>17} {'sqrt-PEHE within':>18} {'sqrt-PEHE out-of-sample':>24}")
+    for strategy in strategies:
         within = np.array([r[strategy][0] for r in results])
         beyond = np.array([r[strategy][1] for r in results])
         se = np.sqrt(args.replications)
         print(
-            f"{strategy:>14} {within.mean():10.3f} +- {within.std(ddof=1) / se:.3f} "
+            f"{strategy:>17} {within.mean():10.3f} +- {within.std(ddof=1) / se:.3f} "
             f"{beyond.mean():15.3f} +- {beyond.std(ddof=1) / se:.3f}"
         )
     treated = [r["n_treated"][0] for r in results]
     print(f"treated children per replication: {min(treated):.0f}-{max(treated):.0f}")
     chose = [k.removeprefix("auto_chose_") for r in results for k in r if k.startswith("auto_chose_")]
-    print("auto chose: " + ", ".join(f"{c} x{chose.count(c)}" for c in sorted(set(chose))))
+    if "auto" in strategies:
+        print("auto chose: " + ", ".join(f"{c} x{chose.count(c)}" for c in sorted(set(chose))))
 
 
 if __name__ == "__main__":
