@@ -291,6 +291,7 @@ class Recommender:
                     found = model.interval_boosters_.get(o, ())
                     counts.add(len(found))
                     reps.update({f"{o}{tag}{_SEP}{r}": b for r, b in enumerate(found)})
+            build: Callable[[Mapping[str, Any], Sequence[str]], Any]
             if self.layout == "stacked":
                 build = functools.partial(
                     TreeEnsembleSet.from_option_column_boosters, option_ids=self.option_ids, separator=_SEP

@@ -73,6 +73,6 @@ def test_margins_alone_agree_with_the_explanation() -> None:
 
 
 def test_a_booster_without_the_option_columns_is_refused() -> None:
-    booster, X = _s_booster(4, 3)
+    booster, _ = _s_booster(4, 3)
     with pytest.raises(Exception, match="features"):
         TreeEnsembleSet.from_option_column_boosters({"b": booster}, [f"x{i}" for i in range(5)], OPTIONS[:2])
