@@ -123,12 +123,6 @@ VALIDATION_METRICS: dict[str, MetricMeaning] = {
         "patients per bin cannot average that away.",
         "points",
     ),
-    "ece_true_excess_max": MetricMeaning(
-        "Calibration",
-        "Calibration error against the true chance beyond its floor, worst option (synthetic data)",
-        "The most by which any option's error against the true chance exceeds its own floor.",
-        "points",
-    ),
     "brier_mean": MetricMeaning(
         "Calibration",
         "Brier score, average over options",
@@ -668,9 +662,13 @@ def model_card(
             f"- true value of the model's policy {_fmt(h.get('true_policy_value'))} vs DR estimate "
             f"{_fmt(pol.policy.dr.estimate)} ({'inside' if h.get('dr_ci_covers_true_value') else 'outside'} its "
             "interval);",
-            f"- ECE against the true probabilities: at most {_fmt(h.get('ece_true_max'))} over options (a model "
-            f"exactly right on average would score up to {_fmt(h.get('ece_true_floor_max'))}; the most any option "
-            f"is above its own floor: {_fmt(h.get('ece_true_excess_max'))});",
+            f"- ECE against the true probabilities: at most {_fmt(h.get('ece_true_max'))} over options"
+            + (
+                f" (a model exactly right on average would score up to {_fmt(h['ece_true_floor_max'])} for the "
+                "worst option, from the scatter of the patients' own true chances alone);"
+                if h.get("ece_true_floor_max") is not None
+                else ";"
+            ),
         ]
         if evaluation.interval_coverage is not None:
             lines.append(

@@ -277,9 +277,11 @@ class OptionEvaluation(FrozenModel):
     ``metrics.ece`` is the usual binned ECE against observed outcomes; ``ece_noise_floor`` is what a perfectly
     calibrated model would score on the same patients (sampling noise) and ``ece_excess`` the part above it.
     With the synthetic truth: ``ece_true`` (these patients) and ``ece_true_all`` (every held-out patient); and
-    ``ece_true_floor``, what ``ece_true`` would be for a model exactly right in expectation, given how far the
-    patients' own true probabilities scatter around E[true p | x] (:func:`ece_truth_noise_floor`, the scatter
-    taken from the cross-fitted estimate of E[true p | x]; None without it)."""
+    ``ece_true_floor``, what ``ece_true`` would be in expectation for a model exactly right in expectation, given
+    how far the patients' own true probabilities scatter around E[true p | x] (:func:`ece_truth_noise_floor`,
+    the scatter taken from the cross-fitted estimate of E[true p | x], whose own error adds to it: an upper bound
+    of sorts; None without it). An ``ece_true`` near its floor is consistent with no miscalibration; above it,
+    the difference is only a lower bound of the miscalibration (a bin's gap is |bias + scatter|)."""
 
     option_id: str
     metrics: ClassificationMetrics
@@ -635,15 +637,13 @@ def _expected_truths(
 
 
 def _truth_floor_headline(per_option: Sequence[OptionEvaluation]) -> dict[str, float]:
-    """``ece_true_floor_max`` (the worst option's floor) and ``ece_true_excess_max`` (the most any option's
-    ``ece_true`` exceeds its own floor), when the floors are known."""
-    pairs = [(m.ece_true, m.ece_true_floor) for m in per_option if m.ece_true is not None]
-    if not pairs or any(f is None for _, f in pairs):
+    """``ece_true_floor_max``, the worst option's floor, when the floors are known. (Not subtracted from the
+    ECE: a bin's gap is |bias + scatter|, so ECE minus floor is not the miscalibration; it only bounds it from
+    below.)"""
+    floors = [m.ece_true_floor for m in per_option if m.ece_true is not None]
+    if not floors or any(f is None for f in floors):
         return {}
-    return {
-        "ece_true_floor_max": float(max(f for _, f in pairs if f is not None)),
-        "ece_true_excess_max": float(max(max(0.0, e - f) for e, f in pairs if f is not None)),
-    }
+    return {"ece_true_floor_max": float(max(f for f in floors if f is not None))}
 
 
 def _harm_evaluation(
