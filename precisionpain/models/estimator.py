@@ -310,8 +310,8 @@ class TreatmentResponseModel(BaseEstimator):
         out-of-fold margins, so its probabilities are calibrated for patients like those who received it;
         ``"inverse_propensity"``: the same patients weighted by stabilised, clipped inverse propensities
         (``propensity_clip``), so the calibration targets the whole population's covariate mix, which is who
-        the estimates are shown for (every option, every patient). Binary objective only; not with shrinkage
-        (its choice of lambda calibrates with the plain weights).
+        the estimates are shown for (every option, every patient). Binary objective with a calibrator only; not
+        with shrinkage or ``"auto"`` (their choices calibrate with the plain weights).
 
     Attributes (after fit)
     ----------------------
@@ -453,6 +453,14 @@ class TreatmentResponseModel(BaseEstimator):
                     Violation(
                         "calibration_weighting",
                         "must be 'none' for objective='regression' (nothing is calibrated)",
+                        "string",
+                    )
+                )
+            elif self.calibration == "none":
+                v.append(
+                    Violation(
+                        "calibration_weighting",
+                        "must be 'none' with calibration='none' (no calibrator)",
                         "string",
                     )
                 )
@@ -715,7 +723,9 @@ class TreatmentResponseModel(BaseEstimator):
             train_w *= stabilised_weights(e, codes, propensity.shares, float(self.propensity_clip))
         calibration_w = base_w
         if self.calibration_weighting == "inverse_propensity":
-            calibration_w = base_w * stabilised_weights(e, codes, propensity.shares, float(self.propensity_clip))
+            calibration_w = base_w * stabilised_weights(
+                e, codes, propensity.shares, float(self.propensity_clip)
+            )
 
         X32 = np.ascontiguousarray(Xv, dtype=np.float32)
         if strategy == "s_learner":

@@ -31,14 +31,17 @@ def _given_where_it_works(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np
 def test_weighted_calibration_is_calibrated_for_the_whole_population(strategy: str) -> None:
     X, t, y, _ = _given_where_it_works(6000, 1)
     X_new, _, _, p_new = _given_where_it_works(20000, 101)
-    bias = {}
+    bias, margins = {}, {}
     for weighting in ("none", "inverse_propensity"):
         model = TreatmentResponseModel(
             strategy=strategy, calibration_weighting=weighting, **{**FAST, "n_estimators": 200}
         )
         p = model.fit(X, t, y).predict_outcomes(X_new)
         bias[weighting] = np.abs(p.mean(axis=0) - p_new.mean(axis=0))[1:].sum()  # the two confounded arms
+        margins[weighting] = model.explain(X_new[:200]).margins
     assert bias["inverse_propensity"] < 0.5 * bias["none"], bias
+    # only the calibrators are weighted: the boosters are the same
+    assert np.array_equal(margins["none"], margins["inverse_propensity"])
 
 
 @pytest.mark.parametrize(
@@ -46,6 +49,7 @@ def test_weighted_calibration_is_calibrated_for_the_whole_population(strategy: s
     [
         ({"calibration_weighting": "population"}, "must be one of 'none', 'inverse_propensity'"),
         ({"calibration_weighting": "inverse_propensity", "objective": "regression"}, "objective='regression'"),
+        ({"calibration_weighting": "inverse_propensity", "calibration": "none"}, "calibration='none'"),
         ({"calibration_weighting": "inverse_propensity", "shrinkage": "auto"}, "with shrinkage"),
         ({"calibration_weighting": "inverse_propensity", "strategy": "auto"}, "with shrinkage or strategy='auto'"),
     ],

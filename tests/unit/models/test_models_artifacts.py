@@ -127,7 +127,7 @@ def test_an_auto_model_is_saved_as_the_strategy_it_chose(
     meta = json.loads(save_model(auto, tmp_path / "m").read_text())
     loaded = load_model(tmp_path / "m")
     assert meta["params"]["strategy"] == loaded.strategy == auto.strategy_ == candidates[0].removesuffix("_shrunk")
-    assert (loaded.shrinkage == "none") == (auto.shrinkage_ is None)
+    assert loaded.shrinkage == ("none" if auto.shrinkage_ is None else auto.shrinkage_)
     X = hte_test["X"]
     assert np.array_equal(auto.predict_outcomes(X), loaded.predict_outcomes(X))
     assert np.array_equal(auto.predict_interval(X).upper, loaded.predict_interval(X).upper)
