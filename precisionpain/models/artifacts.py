@@ -197,6 +197,9 @@ def load_model(directory: str | os.PathLike[str]) -> TreatmentResponseModel:
                 int(f["n_rounds"]),
                 str(f["calibration"]),
                 {str(k): float(v) for k, v in f["calibration_cv_brier"].items()},
+                {str(k): float(v) for k, v in f.get("tuned", {}).items()},
+                None if f.get("shrinkage") is None else float(f["shrinkage"]),
+                None if f.get("calibration_effective_n") is None else float(f["calibration_effective_n"]),
             )
             for o, f in zip(options, meta["option_fits"], strict=True)
         }

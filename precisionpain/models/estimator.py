@@ -175,6 +175,9 @@ class OptionFit:
     tuned: Mapping[str, float] = dataclasses.field(default_factory=dict)
     #: the shrinkage lambda applied (None without shrinkage; see :mod:`precisionpain.models.shrinkage`)
     shrinkage: float | None = None
+    #: with ``calibration_weighting``: how many equally weighted patients the calibrator's weights are worth,
+    #: (sum w)^2 / sum w^2 (None without weighting)
+    calibration_effective_n: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = {
@@ -187,6 +190,8 @@ class OptionFit:
             out["tuned"] = dict(self.tuned)
         if self.shrinkage is not None:
             out["shrinkage"] = self.shrinkage
+        if self.calibration_effective_n is not None:
+            out["calibration_effective_n"] = self.calibration_effective_n
         return out
 
 
@@ -797,7 +802,11 @@ class TreatmentResponseModel(BaseEstimator):
                 kind, scores = choice.calibrator.kind, dict(choice.cv_brier)
             tuned = fitted[0].tuned if strategy == "s_learner" else fitted[j].tuned
             lam = None if shrunk is None else shrunk.lam
-            fits[opt] = OptionFit(opt, int(rows.sum()), n_rounds, kind, scores, tuned, lam)
+            effective = None
+            if self.calibration_weighting != "none":
+                w = calibration_w[rows]
+                effective = float(w.sum() ** 2 / (w**2).sum())
+            fits[opt] = OptionFit(opt, int(rows.sum()), n_rounds, kind, scores, tuned, lam, effective)
 
         if strategy == "s_learner":
             boosters = {opt: fitted[0].booster for opt in options}

@@ -431,6 +431,9 @@ def train(
             [str(o) for o in estimator.options_],
         )
         mlflow.log_metric("fit_seconds", fit_seconds)
+        effective = [f.calibration_effective_n for f in estimator.option_fits_.values()]
+        if all(e is not None for e in effective):  # calibration_weighting: the thinnest weighted calibrator
+            mlflow.log_metric("calibration_effective_n_min", min(e for e in effective if e is not None))
         strategy = str(estimator.strategy_)
         if estimator.shrinkage_ is not None:
             mlflow.log_metric("shrinkage_lambda", estimator.shrinkage_)

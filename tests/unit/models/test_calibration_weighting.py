@@ -69,4 +69,10 @@ def test_the_setting_survives_saving(tmp_path) -> None:  # type: ignore[no-untyp
     save_model(model, tmp_path / "m")
     loaded = load_model(tmp_path / "m")
     assert loaded.calibration_weighting == "inverse_propensity"
+    # how many equally weighted patients each calibrator is worth, kept with the fit
+    for option, fit in model.option_fits_.items():
+        assert fit.calibration_effective_n is not None and 1.0 <= fit.calibration_effective_n <= fit.n_patients
+        assert loaded.option_fits_[option] == fit
+    plain = TreatmentResponseModel(**FAST).fit(X, t, y)
+    assert all(f.calibration_effective_n is None for f in plain.option_fits_.values())
     assert np.array_equal(loaded.predict_outcomes(X[:50]), model.predict_outcomes(X[:50]))
