@@ -680,6 +680,7 @@ def _harm_evaluation(
     }
     if true_p is not None:
         headline["ece_true_all_max"] = float(np.nanmax([m.ece_true_all or 0.0 for m in per_option]))
+        headline["ece_true_max"] = float(np.nanmax([m.ece_true or 0.0 for m in per_option]))
         headline.update(_truth_floor_headline(per_option))
     if coverage is not None:
         headline["interval_coverage"] = coverage.individual

@@ -686,8 +686,10 @@ def evaluation_metrics(evaluation: EvaluationResult) -> dict[str, float]:
         for opt in harm.per_option:
             for k, v in opt.metrics.flat().items():
                 metrics[f"{name}.option.{opt.option_id}.{k}"] = v
-            if opt.ece_true_all is not None:
-                metrics[f"{name}.option.{opt.option_id}.ece_true_all"] = opt.ece_true_all
+            for k in ("ece_true", "ece_true_all", "ece_true_floor"):
+                value = getattr(opt, k)
+                if value is not None:
+                    metrics[f"{name}.option.{opt.option_id}.{k}"] = value
         for o, v in harm.interval_coverage_per_option.items():
             metrics[f"{name}.option.{o}.interval_coverage"] = v
         for o, v in harm.interval_coverage_expected_per_option.items():

@@ -46,8 +46,14 @@ def test_each_outcome_is_evaluated_per_option(trained: Any) -> None:
         for o in harm.per_option:
             assert 0.0 <= o.metrics.ece < 0.3 and 0.0 < o.metrics.brier < 0.3
             assert o.ece_true_all is not None and o.ece_true_all < 0.15  # against the cohort's true probabilities
+            # on the option's own patients, beside what scatter alone gives an exactly right model (0 where the
+            # truth does not scatter: an option whose harm is never simulated)
+            assert o.ece_true is not None and o.ece_true_floor is not None and 0.0 <= o.ece_true_floor < 0.2
+        assert any((o.ece_true_floor or 0.0) > 0.0 for o in harm.per_option)
         assert harm.interval_coverage is not None and 0.0 < harm.interval_coverage <= 1.0
         assert evaluation.headline[f"{name}_ece_max"] == max(o.metrics.ece for o in harm.per_option)
+        assert harm.headline["ece_true_max"] == max(o.ece_true or 0.0 for o in harm.per_option)
+        assert harm.headline["ece_true_floor_max"] == max(o.ece_true_floor or 0.0 for o in harm.per_option)
     # dropout is common enough on every option to be discriminated better than chance on average
     assert evaluation.harms["dropout"].headline["auc_mean"] > 0.5
 
@@ -75,6 +81,7 @@ def test_the_run_logs_every_outcome(trained: Any, store: Store, tmp_path: Path) 
     for name in HARMS:
         for o in OPTIONS:
             assert f"{name}.option.{o}.ece" in metrics and f"{name}.option.{o}.n" in metrics
+            assert f"{name}.option.{o}.ece_true" in metrics and f"{name}.option.{o}.ece_true_floor" in metrics
         assert f"{name}_auc_mean" in metrics and f"{name}_interval_coverage_expected" in metrics
         assert f"{name}.option.codeine.interval_coverage_expected" in metrics
     folder = Path(download_artifacts(run_id=trained.run_id, dst_path=str(tmp_path), tracking_uri=store.tracking_uri))
