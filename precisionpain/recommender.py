@@ -44,6 +44,7 @@ from precisionpain.explain.contributions import DEFAULT_TOP_K, explain_options, 
 from precisionpain.features.assemble import encode_columns
 from precisionpain.features.frame import flat_columns, profile_to_row
 from precisionpain.models.card import model_summary
+from precisionpain.models.estimator import fitted_strategy
 from precisionpain.models.outcomes import ALL_PATIENTS
 from precisionpain.models.package import LoadedPackage
 from precisionpain.provenance import code_version
@@ -71,11 +72,6 @@ from precisionpain.schema import (
 PER_OPTION_STRATEGIES = ("t_learner", "ipw_t_learner")
 STACKED_STRATEGIES = ("s_learner",)
 _SEP = "\x1f"
-
-
-def fitted_strategy(model: Any) -> str:
-    """The strategy a fitted estimator's boosters follow (for ``strategy="auto"``, the one it chose)."""
-    return str(getattr(model, "strategy_", model.strategy))
 
 
 def serving_layout(models: Sequence[Any]) -> str | None:

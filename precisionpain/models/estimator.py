@@ -98,6 +98,12 @@ _CHUNK_ROWS = 65_536  # rows scored per XGBoost call; bounds memory for the stac
 SMALL_BATCH_ROWS = 16
 
 
+def fitted_strategy(model: Any) -> str:
+    """The strategy a fitted estimator's boosters follow: ``strategy_`` (for ``strategy="auto"``, the one it
+    chose), else ``strategy`` (a loaded model: saved as the strategy it was fitted with)."""
+    return str(getattr(model, "strategy_", model.strategy))
+
+
 def candidate_setting(candidate: str) -> tuple[str, str]:
     """The (strategy, shrinkage) of an ``AUTO_CANDIDATES`` name."""
     if candidate.endswith(SHRUNK_SUFFIX):

@@ -19,7 +19,7 @@ columns in the order of ``options``. Nothing here reads files or prints.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -222,16 +222,21 @@ def ece_noise_floor(
     ECE is biased upwards by sampling noise of about this size."""
     pp = np.asarray(p, dtype=np.float64)
     rng = np.random.default_rng(random_state)
+    return _simulated_ece(pp, n_bins, strategy, n_sim, lambda: (rng.random(pp.shape[0]) < pp) - pp)
+
+
+def _simulated_ece(
+    pp: np.ndarray, n_bins: int, strategy: BinStrategy, n_sim: int, deviation: Callable[[], np.ndarray]
+) -> float:
+    """The mean over ``n_sim`` draws of the binned ECE of ``pp`` against ``pp + deviation()`` (a simulated
+    outcome or true probability per row): per bin of ``pp``, |sum of the deviations|, over all rows."""
+    if not len(pp):
+        return float("nan")
     b = _bins(pp, n_bins, strategy)
-    size = int(b.max()) + 1 if len(b) else 1
-    count = np.bincount(b, minlength=size).astype(np.float64)
-    keep = count > 0
-    mean_p = np.bincount(b, weights=pp, minlength=size)[keep] / count[keep]
+    size = int(b.max()) + 1
     out = np.empty(n_sim)
     for s in range(n_sim):
-        y_sim = rng.random(pp.shape[0]) < pp
-        rate = np.bincount(b, weights=y_sim.astype(np.float64), minlength=size)[keep] / count[keep]
-        out[s] = float((count[keep] * np.abs(rate - mean_p)).sum() / count[keep].sum())
+        out[s] = float(np.abs(np.bincount(b, weights=deviation(), minlength=size)).sum() / pp.shape[0])
     return float(out.mean())
 
 
@@ -271,15 +276,9 @@ def ece_truth_noise_floor(
     if not len(pp) or not np.isfinite(residual_sd) or residual_sd <= 0:
         return 0.0
     rng = np.random.default_rng(random_state)
-    b = _bins(pp, n_bins, strategy)
-    size = int(b.max()) + 1
-    count = np.bincount(b, minlength=size).astype(np.float64)
-    keep = count > 0
-    out = np.empty(n_sim)
-    for s in range(n_sim):
-        noise = np.bincount(b, weights=rng.normal(scale=residual_sd, size=pp.shape[0]), minlength=size)
-        out[s] = float(np.abs(noise[keep]).sum() / count[keep].sum())
-    return float(out.mean())
+    return _simulated_ece(
+        pp, n_bins, strategy, n_sim, lambda: np.asarray(rng.normal(scale=residual_sd, size=pp.shape[0]))
+    )
 
 
 class ClassificationMetrics(MetricResult):

@@ -628,10 +628,10 @@ def fit_harms(response: Any, prepared: PreparedData, config: TrainConfig) -> dic
     reusing its propensity model and its strategy (the one ``strategy: auto`` chose); an option none of whose
     patients had the harm gets the estimator's prior (``single_class="prior"``). Returned in answer order
     (``config.outcome_names``)."""
-    from precisionpain.models.estimator import TreatmentResponseModel
+    from precisionpain.models.estimator import TreatmentResponseModel, fitted_strategy
 
     params = config.model.estimator_params("binary", config.seed, single_class="prior")
-    params["strategy"] = getattr(response, "strategy_", response.strategy)
+    params["strategy"] = fitted_strategy(response)
     params["shrinkage"] = response.shrinkage_setting_
     out: dict[str, Any] = {}
     for name in config.outcome_names[1:]:
