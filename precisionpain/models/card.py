@@ -109,6 +109,13 @@ VALIDATION_METRICS: dict[str, MetricMeaning] = {
         "received the option.",
         "points",
     ),
+    "ece_true_mean": MetricMeaning(
+        "Calibration",
+        "Calibration error against the true chance, average over options (synthetic data)",
+        "The same gap averaged over the options: steadier than the worst option, which is mostly the option "
+        "whose patients' outcomes happened to stray furthest from their true chance.",
+        "points",
+    ),
     "ece_true_all_max": MetricMeaning(
         "Calibration",
         "Calibration error against the true chance in all patients, worst option (synthetic data)",
@@ -121,6 +128,12 @@ VALIDATION_METRICS: dict[str, MetricMeaning] = {
         "What that error would be for a model exactly right on average for each kind of patient: each patient's "
         "own true chance differs from that average by effects the inputs do not record, and a few hundred "
         "patients per bin cannot average that away.",
+        "points",
+    ),
+    "ece_true_floor_mean": MetricMeaning(
+        "Calibration",
+        "Floor of the calibration error against the true chance, average over options (synthetic data)",
+        "The same floor averaged over the options, to read beside the average error.",
         "points",
     ),
     "brier_mean": MetricMeaning(
@@ -662,10 +675,12 @@ def model_card(
             f"- true value of the model's policy {_fmt(h.get('true_policy_value'))} vs DR estimate "
             f"{_fmt(pol.policy.dr.estimate)} ({'inside' if h.get('dr_ci_covers_true_value') else 'outside'} its "
             "interval);",
-            f"- ECE against the true probabilities: at most {_fmt(h.get('ece_true_max'))} over options"
+            f"- ECE against the true probabilities: at most {_fmt(h.get('ece_true_max'))} over options, "
+            f"{_fmt(h.get('ece_true_mean'))} on average"
             + (
                 f" (a model exactly right on average would score up to {_fmt(h['ece_true_floor_max'])} for the "
-                "worst option, from the scatter of the patients' own true chances alone);"
+                f"worst option and {_fmt(h.get('ece_true_floor_mean'))} on average, from the scatter of the "
+                "patients' own true chances alone);"
                 if h.get("ece_true_floor_max") is not None
                 else ";"
             ),

@@ -54,6 +54,10 @@ def test_each_outcome_is_evaluated_per_option(trained: Any) -> None:
         assert evaluation.headline[f"{name}_ece_max"] == max(o.metrics.ece for o in harm.per_option)
         assert harm.headline["ece_true_max"] == max(o.ece_true or 0.0 for o in harm.per_option)
         assert harm.headline["ece_true_floor_max"] == max(o.ece_true_floor or 0.0 for o in harm.per_option)
+        assert harm.headline["ece_true_mean"] == pytest.approx(np.mean([o.ece_true for o in harm.per_option]))
+        assert harm.headline["ece_true_floor_mean"] == pytest.approx(
+            np.mean([o.ece_true_floor for o in harm.per_option])
+        )
     # dropout is common enough on every option to be discriminated better than chance on average
     assert evaluation.harms["dropout"].headline["auc_mean"] > 0.5
 

@@ -74,6 +74,10 @@ def test_metrics_per_option_policy_oracle_and_subgroups(run: Any) -> None:
         assert 0.0 < m[f"option.{o}.ece_true_floor"] < 0.2
     floors = [m[f"option.{o}.ece_true_floor"] for o in OPTIONS]
     assert m["ece_true_floor_max"] == max(floors)
+    assert m["ece_true_floor_mean"] == pytest.approx(np.mean(floors))
+    own = [m[f"option.{o}.ece_true"] for o in OPTIONS]
+    assert m["ece_true_max"] == max(own) and m["ece_true_mean"] == pytest.approx(np.mean(own))
+    assert min(own) < m["ece_true_mean"] < max(own)
     for key in ("policy.policy.dr", "policy.policy.ipw", "policy.best_single.dr", "policy.observed"):
         assert m[f"{key}.ci_low"] <= m[f"{key}.estimate"] <= m[f"{key}.ci_high"], key
     assert 0.0 < m["policy.policy.dr.estimate"] < 1.0
