@@ -162,7 +162,10 @@ def load_model(directory: str | os.PathLike[str]) -> TreatmentResponseModel:
             f"load_model: format_version must be {FORMAT_VERSION} (this version of precisionpain cannot read others)"
         )
     try:
-        model = TreatmentResponseModel(**meta["params"])
+        params = dict(meta["params"])
+        if "first_stage_features" in params:  # a JSON list: back to the tuple it was saved from
+            params["first_stage_features"] = tuple(params["first_stage_features"])
+        model = TreatmentResponseModel(**params)
         options = tuple(_decode_option(o) for o in meta["options"])
         booster_meta = meta["boosters"]
         checksums: dict[str, str] = booster_meta["sha256"]
@@ -200,6 +203,7 @@ def load_model(directory: str | os.PathLike[str]) -> TreatmentResponseModel:
                 {str(k): float(v) for k, v in f.get("tuned", {}).items()},
                 None if f.get("shrinkage") is None else float(f["shrinkage"]),
                 None if f.get("calibration_effective_n") is None else float(f["calibration_effective_n"]),
+                None if f.get("first_stage_rounds") is None else int(f["first_stage_rounds"]),
             )
             for o, f in zip(options, meta["option_fits"], strict=True)
         }

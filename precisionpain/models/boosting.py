@@ -138,6 +138,23 @@ def _eval_loss(booster: xgb.Booster, dval: xgb.DMatrix, iteration: int, metric: 
     return value * value if metric == "rmse" else value
 
 
+def intercept_fold_losses(y: np.ndarray, weight: np.ndarray, fold: np.ndarray, metric: str) -> np.ndarray:
+    """Per fold, the weighted held-out loss (as :func:`cross_fit`'s ``fold_losses``: the fold's weight sum times
+    its mean ``metric``, "logloss" or "rmse" squared) of the intercept-only model: the other folds' weighted
+    mean outcome."""
+    out = np.empty(int(fold.max()) + 1)
+    for k in range(out.shape[0]):
+        tr, va = fold != k, fold == k
+        mean = float(np.average(y[tr], weights=weight[tr]))
+        if metric == "logloss":
+            m = min(max(mean, 1e-15), 1 - 1e-15)
+            loss = -(y[va] * np.log(m) + (1 - y[va]) * np.log(1 - m))
+        else:
+            loss = (y[va] - mean) ** 2
+        out[k] = float(weight[va].sum()) * float(np.average(loss, weights=weight[va]))
+    return out
+
+
 def cross_fit(
     X: np.ndarray,
     y: np.ndarray,

@@ -93,6 +93,15 @@ TUNING_MAX_DEPTH: tuple[int, ...] = (2, 3, 4, 5, 6)
 TUNING_LEARNING_RATE: tuple[float, float] = (0.02, 0.2)
 TUNING_MIN_CHILD_WEIGHT: tuple[float, float] = (1.0, 50.0)
 
+#: the first stage (``first_stage_features``): boosted with a larger step on its few columns, stopped early
+#: after fewer idle rounds; its leaves are shrunk by ``first_stage_lambda`` (see the class doc)
+FIRST_STAGE_LEARNING_RATE = 0.3
+FIRST_STAGE_MAX_ROUNDS = 200
+FIRST_STAGE_PATIENCE = 10
+#: the strategies a first stage applies to (one booster per option on its own patients)
+FIRST_STAGE_STRATEGIES: tuple[str, ...] = ("t_learner", "ipw_t_learner")
+MAX_FIRST_STAGE_FEATURES = 256
+
 _CHUNK_ROWS = 65_536  # rows scored per XGBoost call; bounds memory for the stacked S-learner input
 #: up to this many rows, interval replicates are scored by the compiled tree table instead of XGBoost
 SMALL_BATCH_ROWS = 16
@@ -126,6 +135,32 @@ def choose_candidate(values: Mapping[str, np.ndarray], weight: np.ndarray) -> tu
         if score > best:
             chosen, best = candidate, score
     return chosen, scores
+
+
+@dataclass(frozen=True)
+class _FirstStage:
+    """An option's first stage (``first_stage_features``): the rows with only its columns, its parameters and
+    round count, its out-of-fold margins and fold boosters, and (once :meth:`refit`) the booster on all rows
+    with its margins on them."""
+
+    X: np.ndarray
+    params: Mapping[str, Any]
+    n_rounds: int
+    oof_margin: np.ndarray
+    folds: tuple[xgb.Booster, ...]
+    booster: xgb.Booster | None = None
+    margin: np.ndarray | None = None
+
+    def refit(self, y: np.ndarray, w: np.ndarray) -> _FirstStage:
+        """The first stage's booster on all rows with weights ``w`` (the fitted round count)."""
+        booster = boosting.train(self.X, y, w, self.params, self.n_rounds)
+        margin = boosting.predict_margins(booster, self.X)[:, 0]
+        return dataclasses.replace(self, booster=booster, margin=margin)
+
+    def then(self, correction: xgb.Booster) -> xgb.Booster:
+        """One booster: this stage's trees followed by ``correction``'s (fitted on :attr:`margin`)."""
+        assert self.booster is not None, "refit() first"
+        return boosting.concat_boosters(self.booster, [correction])
 
 
 class NotFittedModelError(ModelError, NotFittedError):
@@ -184,6 +219,9 @@ class OptionFit:
     #: with ``calibration_weighting``: how many equally weighted patients the calibrator's weights are worth,
     #: (sum w)^2 / sum w^2 (None without weighting)
     calibration_effective_n: float | None = None
+    #: with ``first_stage_features``: the first stage's boosting rounds (in ``n_rounds``; 0 when the first stage
+    #: did not beat the option's mean on the held-out folds and was left out)
+    first_stage_rounds: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = {
@@ -198,6 +236,8 @@ class OptionFit:
             out["shrinkage"] = self.shrinkage
         if self.calibration_effective_n is not None:
             out["calibration_effective_n"] = self.calibration_effective_n
+        if self.first_stage_rounds is not None:
+            out["first_stage_rounds"] = self.first_stage_rounds
         return out
 
 
@@ -208,6 +248,7 @@ class _Fitted:
     oof_margin: np.ndarray
     n_rounds: int
     tuned: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    first_stage_rounds: int | None = None  # see OptionFit
 
 
 def sorted_options(labels: Sequence[Hashable]) -> tuple[Hashable, ...]:
@@ -323,6 +364,22 @@ class TreatmentResponseModel(BaseEstimator):
         (``propensity_clip``), so the calibration targets the whole population's covariate mix, which is who
         the estimates are shown for (every option, every patient). Binary objective with a calibrator only; not
         with shrinkage or ``"auto"`` (their choices calibrate with the plain weights).
+    first_stage_features: ``()`` (default) or the columns (positions, or names when X is a DataFrame) each
+        option's booster starts from. A first booster is fitted on those columns alone (the others missing),
+        cross-fitted and early-stopped on the same folds, with step ``FIRST_STAGE_LEARNING_RATE`` and leaves
+        shrunk by ``first_stage_lambda``; the usual booster is then fitted as a correction to its (out-of-fold)
+        margins, and the option's booster is the first one's trees followed by the correction's
+        (:func:`boosting.concat_boosters`: calibration, intervals, serving and exact TreeSHAP work unchanged;
+        the first stage's share of every explanation goes to its columns). Meant for a few strong effect
+        modifiers that few patients share, such as the pain condition: an early-stopped booster on every feature
+        spends its few rounds on what most patients share and leaves a small condition where an option does not
+        work (NSAIDs in fibromyalgia) at the option's average. An option whose first stage does not predict its
+        held-out folds better than their training folds' mean outcome is fitted without it
+        (``OptionFit.first_stage_rounds`` 0). Per-option strategies (``FIRST_STAGE_STRATEGIES``) without
+        shrinkage only.
+    first_stage_lambda: L2 penalty of the first stage's leaves (XGBoost's ``lambda``), in hessian units: about
+        ``first_stage_lambda / (p (1 - p))`` patients of prior weight at the option's mean, so a condition with
+        few patients stays near the option's mean.
 
     Attributes (after fit)
     ----------------------
@@ -335,6 +392,7 @@ class TreatmentResponseModel(BaseEstimator):
     calibrators_: dict option -> Calibrator (binary only; empty dict for regression).
     propensity_model_: PropensityModel; overlap_: OverlapReport on the training data.
     option_fits_: dict option -> OptionFit (patients, boosting rounds, calibration chosen); seed_: int.
+    first_stage_columns_: the positions of ``first_stage_features`` in X (empty without a first stage).
     """
 
     def __init__(
@@ -366,6 +424,8 @@ class TreatmentResponseModel(BaseEstimator):
         tuning_trials: int = 0,
         shrinkage: str | float = "none",
         calibration_weighting: str = "none",
+        first_stage_features: Sequence[int | str] = (),
+        first_stage_lambda: float = 20.0,
     ) -> None:
         self.objective = objective
         self.strategy = strategy
@@ -393,6 +453,8 @@ class TreatmentResponseModel(BaseEstimator):
         self.tuning_trials = tuning_trials
         self.shrinkage = shrinkage
         self.calibration_weighting = calibration_weighting
+        self.first_stage_features = first_stage_features
+        self.first_stage_lambda = first_stage_lambda
 
     # ------------------------------------------------------------------ parameters
 
@@ -484,6 +546,7 @@ class TreatmentResponseModel(BaseEstimator):
                         "string",
                     )
                 )
+        self._check_first_stage(v)
         if self.xgb_params is not None:
             if not isinstance(self.xgb_params, Mapping) or not all(
                 isinstance(k, str) for k in self.xgb_params
@@ -506,6 +569,68 @@ class TreatmentResponseModel(BaseEstimator):
                     )
         if v:
             raise ConfigError("TreatmentResponseModel parameters", v)
+
+    def _check_first_stage(self, v: list[Violation]) -> None:
+        _number(v, "first_stage_lambda", self.first_stage_lambda, low=0.0, high=1e6)
+        columns = self.first_stage_features
+        if isinstance(columns, str | bytes) or not isinstance(columns, Sequence):
+            v.append(
+                Violation("first_stage_features", "must be a list of column positions or names", kind_of(columns))
+            )
+            return
+        if len(columns) > MAX_FIRST_STAGE_FEATURES:
+            v.append(
+                Violation(
+                    "first_stage_features",
+                    f"must list at most {MAX_FIRST_STAGE_FEATURES} columns",
+                    f"{len(columns)} columns",
+                )
+            )
+            return
+        for i, c in enumerate(columns):
+            if isinstance(c, bool) or not isinstance(c, int | np.integer | str) or (
+                not isinstance(c, str) and c < 0
+            ):
+                v.append(
+                    Violation(
+                        f"first_stage_features[{i}]", "must be a column position (>= 0) or name", kind_of(c)
+                    )
+                )
+        if len(set(columns)) != len(columns):
+            v.append(Violation("first_stage_features", "must not list a column twice", "a repeated column"))
+        if columns and (self.strategy not in FIRST_STAGE_STRATEGIES or self.shrinkage != "none"):
+            v.append(
+                Violation(
+                    "first_stage_features",
+                    f"must be empty unless strategy is one of {', '.join(FIRST_STAGE_STRATEGIES)} without "
+                    "shrinkage (a first stage is fitted per option)",
+                    f"strategy={self.strategy!r}, shrinkage={self.shrinkage!r}",
+                )
+            )
+
+    def _first_stage_columns(self, names: tuple[str, ...] | None, p: int) -> tuple[tuple[int, ...], list[Violation]]:
+        """The positions of ``first_stage_features`` in X (names need a DataFrame's column names)."""
+        out: list[int] = []
+        v: list[Violation] = []
+        for i, c in enumerate(self.first_stage_features):
+            if isinstance(c, str):
+                if names is None or c not in names:
+                    v.append(
+                        Violation(
+                            f"first_stage_features[{i}]",
+                            "must name a column of X" if names is not None else "a name needs X as a DataFrame",
+                            "an unknown column name" if names is not None else "a column name",
+                        )
+                    )
+                else:
+                    out.append(names.index(c))
+            elif int(c) >= p:
+                v.append(
+                    Violation(f"first_stage_features[{i}]", f"must be a column position below {p}", "integer")
+                )
+            else:
+                out.append(int(c))
+        return tuple(out), v
 
     def _params(self, *, nthread: int, seed: int) -> dict[str, Any]:
         return boosting.booster_params(
@@ -544,8 +669,11 @@ class TreatmentResponseModel(BaseEstimator):
         self._check_params()
         n = _n_rows(X)
         Xv, names, violations = check_features(X)
+        first_stage: tuple[int, ...] = ()
         if Xv is not None:
             n = Xv.shape[0]
+            first_stage, v = self._first_stage_columns(names, Xv.shape[1])
+            violations += v
         labels, v = check_treatment(treatment, n)
         violations += v
         yv, v = check_outcome(y, n, self.objective)
@@ -616,6 +744,7 @@ class TreatmentResponseModel(BaseEstimator):
                 )
             )
         ValidationError.raise_if_any("TreatmentResponseModel.fit", violations)
+        self.first_stage_columns_ = first_stage
         assert Xv is not None and yv is not None and labels is not None  # narrowed by the checks above
         scores: dict[str, float] = {}
         chosen, shrink = str(self.strategy), self.shrinkage
@@ -812,7 +941,8 @@ class TreatmentResponseModel(BaseEstimator):
             if self.calibration_weighting != "none":
                 w = calibration_w[rows]
                 effective = float(w.sum() ** 2 / (w**2).sum())
-            fits[opt] = OptionFit(opt, int(rows.sum()), n_rounds, kind, scores, tuned, lam, effective)
+            first = None if strategy == "s_learner" else fitted[j].first_stage_rounds
+            fits[opt] = OptionFit(opt, int(rows.sum()), n_rounds, kind, scores, tuned, lam, effective, first)
 
         if strategy == "s_learner":
             boosters = {opt: fitted[0].booster for opt in options}
@@ -1012,6 +1142,7 @@ class TreatmentResponseModel(BaseEstimator):
         fold = boosting.make_folds(strata, int(self.n_folds), rng)
         tuned: dict[str, float] = {}
         try:
+            first = self._fit_first_stage(X, y, w, fold, params, stop)
             candidates = [params, *self._tuning_candidates(params, np.random.default_rng([seed, key, 41]))]
             fits = [
                 boosting.cross_fit(
@@ -1023,6 +1154,7 @@ class TreatmentResponseModel(BaseEstimator):
                     max_rounds=int(self.n_estimators),
                     patience=int(self.early_stopping_rounds),
                     stop=stop,
+                    base_margin=None if first is None else first.oof_margin,
                 )
                 for p in candidates
             ]
@@ -1040,21 +1172,71 @@ class TreatmentResponseModel(BaseEstimator):
                     "min_child_weight": float(params["min_child_weight"]),
                 }
             boosting.raise_if_stopped(stop)
-            full = boosting.train(X, y, w, params, cf.n_rounds)
+            if first is None:
+                full = boosting.train(X, y, w, params, cf.n_rounds)
+            else:
+                full = first.then(boosting.train(X, y, w, params, cf.n_rounds, base_margin=first.margin))
             replicates: tuple[xgb.Booster, ...] = ()
             if self.interval_method == "jackknife":
-                replicates = cf.boosters
+                replicates = (
+                    cf.boosters
+                    if first is None
+                    else tuple(
+                        boosting.concat_boosters(f, [b]) for f, b in zip(first.folds, cf.boosters, strict=True)
+                    )
+                )
             elif self.interval_method == "bootstrap":
                 reps = []
                 for _b in range(int(self.n_bootstrap)):
                     boosting.raise_if_stopped(stop)
                     counts = rng.multinomial(X.shape[0], np.full(X.shape[0], 1.0 / X.shape[0]))
                     params_b = dict(params, seed=int(rng.integers(2**31 - 1)))
-                    reps.append(boosting.train(X, y, w * counts, params_b, cf.n_rounds))
+                    if first is None:
+                        reps.append(boosting.train(X, y, w * counts, params_b, cf.n_rounds))
+                    else:  # the first stage refitted on the same resample, then the correction on its margins
+                        first_b = first.refit(y, w * counts)
+                        correction = boosting.train(
+                            X, y, w * counts, params_b, cf.n_rounds, base_margin=first_b.margin
+                        )
+                        reps.append(first_b.then(correction))
                 replicates = tuple(reps)
         except xgb.core.XGBoostError as exc:
             raise ModelError(f"XGBoost failed while fitting: {str(exc).splitlines()[0]}") from None
-        return _Fitted(full, replicates, cf.oof_margin, cf.n_rounds, tuned)
+        rounds = cf.n_rounds + (0 if first is None else first.n_rounds)
+        first_rounds = None if not getattr(self, "first_stage_columns_", ()) else rounds - cf.n_rounds
+        return _Fitted(full, replicates, cf.oof_margin, rounds, tuned, first_rounds)
+
+    def _fit_first_stage(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        w: np.ndarray,
+        fold: np.ndarray,
+        params: Mapping[str, Any],
+        stop: threading.Event | None,
+    ) -> _FirstStage | None:
+        """The first stage on ``first_stage_columns_`` (see the class doc), or None without one."""
+        columns = getattr(self, "first_stage_columns_", ())
+        if not columns:
+            return None
+        only = np.full_like(X, np.nan)
+        only[:, list(columns)] = X[:, list(columns)]
+        p1 = dict(
+            params,
+            eta=FIRST_STAGE_LEARNING_RATE,
+            subsample=1.0,
+            colsample_bytree=1.0,
+            **{"lambda": float(self.first_stage_lambda)},
+        )
+        cf = boosting.cross_fit(
+            only, y, w, fold, p1, max_rounds=FIRST_STAGE_MAX_ROUNDS, patience=FIRST_STAGE_PATIENCE, stop=stop
+        )
+        boosting.raise_if_stopped(stop)
+        # kept only if it predicts the held-out folds better than each fold's mean outcome: a first stage that
+        # learnt nothing would only add its folds' noise to the margins the main booster starts from
+        if sum(cf.fold_losses) >= boosting.intercept_fold_losses(y, w, fold, str(p1["eval_metric"])).sum():
+            return None
+        return _FirstStage(only, p1, cf.n_rounds, cf.oof_margin, cf.boosters).refit(y, w)
 
     def _tuning_candidates(self, params: Mapping[str, Any], rng: np.random.Generator) -> list[dict[str, Any]]:
         """``tuning_trials`` seeded random settings of the tuned tree parameters (see the class doc)."""
