@@ -361,7 +361,11 @@ def main() -> int:
             response, harms = package.estimator, dict(package.harms)
             print(f"models read from {args.model_path}")
         else:
-            response = TreatmentResponseModel(**config.model.estimator_params(config.outcome.objective, config.seed))
+            response = TreatmentResponseModel(
+                **config.model.estimator_params(
+                    config.outcome.objective, config.seed, feature_ids=cats.features.feature_ids
+                )
+            )
             response.fit(prepared.X_train, prepared.t_train, prepared.y_train)
             harms = fit_harms(response, prepared, config)
             print(

@@ -70,16 +70,16 @@ def load_average() -> str:
 def train_package(
     directory: Path, n: int, seed: int, *, harms: bool = True, strategy: str = "t_learner"
 ) -> Path:
-    """A package of every option with the estimator's defaults and ``strategy`` (the same for every outcome); with
-    ``harms`` also one model per option for each harm outcome of the shipped spec (models/response_model.yaml), as
-    training ships it."""
+    """A package of every option with the estimator's defaults and ``strategy`` (the same for every outcome) and,
+    for a strategy that takes one, the shipped spec's first stage (models/response_model.yaml); with ``harms`` also
+    one model per option for each harm outcome of the shipped spec, as training ships it."""
     from precisionpain.catalog.loader import load_feature_catalog, load_treatment_options
     from precisionpain.catalog.pgx_tables import load_pgx_tables
     from precisionpain.cohort import generate_cohort
     from precisionpain.features.assemble import assemble_features
     from precisionpain.models.card import LIMITATIONS
     from precisionpain.models.config import default_config_path, load_train_config
-    from precisionpain.models.estimator import TreatmentResponseModel
+    from precisionpain.models.estimator import FIRST_STAGE_STRATEGIES, TreatmentResponseModel
     from precisionpain.models.outcomes import table_means, with_observed_harms
     from precisionpain.models.package import package_metadata, write_package
 
@@ -90,16 +90,21 @@ def train_package(
     frame = generate_cohort(n, seed, catalog=catalog, options=options, tables=tables)
     X = assemble_features(frame, catalog, tables).values
     treatment = frame["assigned_option"].to_numpy(dtype=object)
-    model = TreatmentResponseModel(n_jobs=2, random_state=seed, strategy=strategy).fit(
-        X, treatment, frame["responded"].to_numpy(dtype=float)
-    )
     spec = load_train_config(default_config_path(REPO))
+    first_stage = (
+        spec.model.estimator_params("binary", seed, feature_ids=catalog.feature_ids)["first_stage_features"]
+        if strategy in FIRST_STAGE_STRATEGIES
+        else ()
+    )
+    model = TreatmentResponseModel(
+        n_jobs=2, random_state=seed, strategy=strategy, first_stage_features=first_stage
+    ).fit(X, treatment, frame["responded"].to_numpy(dtype=float))
     harm_configs = spec.harms if harms else ()
     observed = with_observed_harms(frame, harm_configs, "assigned_option")
     harm_models = {
-        h.name: TreatmentResponseModel(n_jobs=2, random_state=seed, strategy=strategy, single_class="prior").fit(
-            X, treatment, observed[h.column].to_numpy(dtype=float), propensity_model=model.propensity_model_
-        )
+        h.name: TreatmentResponseModel(
+            n_jobs=2, random_state=seed, strategy=strategy, single_class="prior", first_stage_features=first_stage
+        ).fit(X, treatment, observed[h.column].to_numpy(dtype=float), propensity_model=model.propensity_model_)
         for h in harm_configs
     }
     metadata = package_metadata(

@@ -596,6 +596,15 @@ def model_card(
         "and policy evaluation.",
         *_auto_lines(metadata.strategy, strategy_scores, shrunk=shrinkage is not None),
         *([f"- Shrinkage: {shrinkage}."] if shrinkage else []),
+        *(
+            [
+                f"- Each option's booster starts from a first stage on {len(config.model.first_stage_features)} "
+                f"features alone ({', '.join(config.model.first_stage_features)}; leaves shrunk by lambda "
+                f"{config.model.first_stage_lambda:g}); the usual booster is a correction to it."
+            ]
+            if config.model.first_stage_features
+            else []
+        ),
         f"- Features: {len(metadata.feature_ids)} from catalog {metadata.catalog_id} v{metadata.catalog_version} "
         f"(sha256 {metadata.catalog_sha256[:12]}...).",
         "- Model card format: Mitchell et al. 2019, Model Cards for Model Reporting (arXiv:1810.03993).",

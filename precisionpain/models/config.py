@@ -89,12 +89,40 @@ class ModelConfig(FrozenModel):
     #: what each option's calibrator is fitted to: "none", its own patients; "inverse_propensity", its patients
     #: weighted to the whole population's mix (see TreatmentResponseModel's calibration_weighting)
     calibration_weighting: Literal["none", "inverse_propensity"] = "none"
+    #: feature ids (of the feature catalog) each option's booster starts from: a first booster on them alone, the
+    #: usual booster a correction to it (see TreatmentResponseModel's first_stage_features); () = none
+    first_stage_features: tuple[Annotated[str, Field(min_length=1, max_length=200)], ...] = Field(
+        default=(), max_length=256
+    )
+    #: L2 penalty of the first stage's leaves (see TreatmentResponseModel's first_stage_lambda)
+    first_stage_lambda: float = Field(default=20.0, ge=0.0, le=1e6)
 
-    def estimator_params(self, objective: str, seed: int, *, single_class: str = "error") -> dict[str, Any]:
+    def estimator_params(
+        self,
+        objective: str,
+        seed: int,
+        *,
+        single_class: str = "error",
+        feature_ids: Sequence[str] | None = None,
+    ) -> dict[str, Any]:
         """Keyword arguments for TreatmentResponseModel (``single_class="prior"`` for a harm outcome, which some
-        options' patients may never have had)."""
+        options' patients may never have had). With ``feature_ids`` (the columns of the matrix the estimator is
+        fitted on, in order) ``first_stage_features`` become column positions (a ConfigError names an id that is
+        not one of them); without, they stay names (for an X with column names)."""
         tree = {k: v for k, v in self.xgboost.items() if k in ESTIMATOR_TREE_PARAMS}
         extra = {k: v for k, v in self.xgboost.items() if k not in ESTIMATOR_TREE_PARAMS}
+        first_stage: tuple[int | str, ...] = self.first_stage_features
+        if feature_ids is not None and first_stage:
+            index = {f: i for i, f in enumerate(feature_ids)}
+            ConfigError.raise_if_any(
+                "training config",
+                [
+                    Violation(f"model.first_stage_features[{i}]", "must be a feature id of the feature catalog", "string")
+                    for i, f in enumerate(first_stage)
+                    if f not in index
+                ],
+            )
+            first_stage = tuple(index[str(f)] for f in first_stage)
         return {
             "objective": objective,
             "strategy": self.strategy,
@@ -111,6 +139,8 @@ class ModelConfig(FrozenModel):
             "tuning_trials": self.tuning_trials,
             "shrinkage": self.shrinkage,
             "calibration_weighting": self.calibration_weighting,
+            "first_stage_features": first_stage,
+            "first_stage_lambda": self.first_stage_lambda,
             **tree,
         }
 

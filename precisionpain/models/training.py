@@ -382,6 +382,8 @@ def train(
     started = time.perf_counter()
     step = progress or _noop
     cats = load_catalogs(catalog_root)
+    # the estimator's settings (first-stage features as catalog columns) are checked before anything is read
+    params = config.model.estimator_params(config.outcome.objective, config.seed, feature_ids=cats.features.feature_ids)
     step("reading and checking the training table", 0.0)
     prepared = prepare_data(data_path, config, cats)
     option_ids = prepared.option_ids
@@ -417,9 +419,7 @@ def train(
         _log_training_patients(prepared, config)
 
         step(f"fitting {len(option_ids)} option models on {n_train:,} patients", 0.1)
-        estimator = TreatmentResponseModel(
-            **config.model.estimator_params(config.outcome.objective, config.seed)
-        )
+        estimator = TreatmentResponseModel(**params)
         t0 = time.perf_counter()
         estimator.fit(prepared.X_train, prepared.t_train, prepared.y_train)
         harms = fit_harms(estimator, prepared, config)
@@ -633,6 +633,7 @@ def fit_harms(response: Any, prepared: PreparedData, config: TrainConfig) -> dic
     params = config.model.estimator_params("binary", config.seed, single_class="prior")
     params["strategy"] = fitted_strategy(response)
     params["shrinkage"] = response.shrinkage_setting_
+    params["first_stage_features"] = response.first_stage_features  # the response's, resolved to columns
     out: dict[str, Any] = {}
     for name in config.outcome_names[1:]:
         out[name] = TreatmentResponseModel(**params).fit(

@@ -26,11 +26,14 @@ REPO = Path(__file__).resolve().parents[2]
 OPTIONS = ("codeine", "tramadol", "carbamazepine", "pregabalin", "duloxetine", "physical_therapy")
 
 #: a model that learns something on ~10,000 patients in about a second
+#: the shipped spec's shape: every option's booster starts from a first stage on pain-condition features
+FIRST_STAGE_FEATURES = ["pain_type_neuropathic", "pain_condition_trigeminal_neuralgia", "pain_condition_fibromyalgia"]
 GOOD_MODEL: dict[str, Any] = {
     "strategy": "t_learner",
     "n_folds": 3,
     "n_jobs": 1,
     "xgboost": {"learning_rate": 0.1, "max_depth": 3, "n_estimators": 120, "early_stopping_rounds": 10},
+    "first_stage_features": FIRST_STAGE_FEATURES,
 }
 #: a model that can learn nothing: one split of one tree with a tiny step (near-constant predictions)
 WEAK_MODEL: dict[str, Any] = {

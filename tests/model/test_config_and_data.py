@@ -183,3 +183,23 @@ def test_split_keeps_each_patient_on_one_side() -> None:
     assert np.array_equal(again[1], test_rows)
     with pytest.raises(DataError, match="group_column"):
         split_by_patient(frame.drop(columns=["patient_id"]), SplitConfig())
+
+
+def test_first_stage_features_are_catalog_columns(
+    cohort_file: Path, tmp_path: Path, store: Store, make_config: Any, model_name: str
+) -> None:
+    from precisionpain.catalog.loader import load_feature_catalog
+    from precisionpain.models.training import train
+
+    ids = load_feature_catalog(REPO).feature_ids
+    config, _ = make_config(model_name, model={**WEAK_MODEL, "first_stage_features": [ids[3], ids[0]]})
+    params = config.model.estimator_params("binary", 7, feature_ids=ids)
+    assert params["first_stage_features"] == (3, 0) and params["first_stage_lambda"] == 20.0
+    assert config.model.estimator_params("binary", 7)["first_stage_features"] == (ids[3], ids[0])
+    # an id the catalog does not have is refused before anything is tracked, naming its place in the list
+    config, path = make_config(model_name, model={**WEAK_MODEL, "first_stage_features": [ids[0], "no_such_feature"]})
+    with pytest.raises(ConfigError) as err:
+        train(cohort_file, config, config_path=path, **store.kwargs)
+    assert [v.path for v in err.value.violations] == ["model.first_stage_features[1]"]
+    assert "no_such_feature" not in str(err.value)
+    assert store.registry().snapshot(model_name).versions == {}

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.model.conftest import OPTIONS, REPO, Store
+from tests.model.conftest import FIRST_STAGE_FEATURES, OPTIONS, REPO, Store
 
 HARMS = ("adverse_event", "dropout")
 
@@ -95,6 +95,7 @@ def test_the_run_logs_every_outcome(trained: Any, store: Store, tmp_path: Path) 
         assert (folder / "evaluation" / f"shap_mean_abs_{name}.json").is_file()
     card = (folder / "model_card.md").read_text()
     assert "Harm outcome `adverse_event`" in card and "Harm outcome `dropout`" in card
+    assert f"first stage on {len(FIRST_STAGE_FEATURES)} features alone ({', '.join(FIRST_STAGE_FEATURES)};" in card
 
 
 def test_the_package_and_the_pyfunc_hold_every_outcome(
@@ -108,6 +109,10 @@ def test_the_package_and_the_pyfunc_hold_every_outcome(
 
     _, pkg = load_registered(store.registry(), trained.model_uri, tmp_path / "package")
     assert pkg.metadata.outcomes == ("response", *HARMS) and tuple(pkg.harms) == HARMS
+    # the config's first-stage features, as positions of the catalog's columns, for the response and every harm
+    columns = [pkg.catalog.feature_ids.index(f) for f in FIRST_STAGE_FEATURES]
+    for estimator in (pkg.estimator, *pkg.harms.values()):
+        assert list(estimator.first_stage_features) == columns
     mlflow.set_tracking_uri(store.tracking_uri)
     mlflow.set_registry_uri(store.tracking_uri)
     model = mlflow.pyfunc.load_model(trained.model_uri)

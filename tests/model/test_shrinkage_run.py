@@ -26,7 +26,7 @@ def test_a_shrunk_run_logs_lambda_and_the_card_and_package_follow_it(
 
     config, path = make_config(
         model_name,
-        model={**GOOD_MODEL, "shrinkage": "auto"},
+        model={**GOOD_MODEL, "shrinkage": "auto", "first_stage_features": []},  # a first stage is per option, unshrunk
         harms=[
             {"name": "adverse_event", "column": "adverse_event", "factual_prefix": "true_adverse_event__"}
         ],

@@ -22,7 +22,12 @@ def test_an_auto_run_logs_every_candidate_and_records_the_choice(
     from precisionpain.models.estimator import AUTO_CANDIDATES
     from precisionpain.models.training import load_registered, train
 
-    model = {**GOOD_MODEL, "strategy": "auto", "xgboost": {**GOOD_MODEL["xgboost"], "n_estimators": 40}}
+    model = {
+        **GOOD_MODEL,
+        "strategy": "auto",
+        "xgboost": {**GOOD_MODEL["xgboost"], "n_estimators": 40},
+        "first_stage_features": [],  # each candidate fits its own way
+    }
     config, path = make_config(
         model_name,
         model=model,
