@@ -4,7 +4,7 @@ who received it, the floor an exactly right model would score there, and the sam
 estimator can know removed: the sampling noise of the outcomes it was trained on.
 
     .venv/bin/python experiments/strategies/ece_limits.py --home /tmp/pp-e200-t2 \
-        --data /tmp/pp-work/c200k.parquet 1
+        --data /tmp/pp-work/c200k.parquet 1 [--by-condition ibuprofen carbamazepine]
 
 Per option (the held-out patients of the version's own training run, the same table and split as
 ``precisionpain evaluate --split test``):
@@ -19,8 +19,9 @@ Per option (the held-out patients of the version's own training run, the same ta
   training patients equals their mean *true* probability (only a synthetic cohort can do this), scored on the
   same held-out patients. It removes the training outcomes' noise in the level, not in the shape.
 
-The worst option and the mean over options are printed for each column. Nothing here is imported by the
-package.
+The worst option and the mean over options are printed for each column. With ``--by-condition``, for the
+options named, the mean estimate minus the mean truth over all held-out patients of each pain condition, and how
+many training patients of that condition received the option. Nothing here is imported by the package.
 """
 
 from __future__ import annotations
@@ -63,6 +64,14 @@ def main() -> None:
     parser.add_argument("--home", type=Path, required=True, help="The embedded MLflow store's folder.")
     parser.add_argument("--data", type=Path, required=True, help="The training run's patient table.")
     parser.add_argument("--model", default="precisionpain-response", help="Registered model name.")
+    parser.add_argument(
+        "--by-condition",
+        nargs="*",
+        default=[],
+        metavar="OPTION",
+        help="also print, for these options, the mean estimate minus the mean truth over all held-out patients "
+        "of each pain condition, with how many training patients of that condition received the option",
+    )
     parser.add_argument("version")
     args = parser.parse_args()
     registry = Registry(*store_location(args.home, None))
@@ -84,6 +93,10 @@ def main() -> None:
                     "the table has no true response probabilities (a synthetic cohort's p_true_*)"
                 )
             parts[name] = (X, t, y, truth, pkg.estimator.predict_outcomes(X))
+        conditions = {
+            name: frame.iloc[idx]["pain_condition"].fillna("(not given)").astype(str).to_numpy()
+            for name, idx in (("train", train_idx), ("test", test_idx))
+        }
         X, t, _, truth, p = parts["test"]
         _, t_tr, y_tr, truth_tr, p_tr = parts["train"]
         sd = residual_sd(truth, expected_truth(X, truth, rows=10_000, seed=0, nthread=2))
@@ -126,6 +139,14 @@ def main() -> None:
     )
     over = [r[0] for r in rows if r[3] > 0.02]
     print(f"options above 0.02: {len(over)} as fitted, {sum(r[7] > 0.02 for r in rows)} at the truth's level")
+    for option in args.by_condition:
+        j = options.index(option)
+        print(f"\n{option}: estimate minus truth over all held-out patients, by pain condition")
+        for c in sorted(set(conditions["test"])):
+            rows_c = conditions["test"] == c
+            trained = int(((t_tr == option) & (conditions["train"] == c)).sum())
+            bias = float(p[rows_c, j].mean() - truth[rows_c, j].mean())
+            print(f"  {c:30s} {int(rows_c.sum()):7d} held-out {bias:+.3f}   ({trained} trained on)")
 
 
 if __name__ == "__main__":
