@@ -14,6 +14,11 @@ each stage of the answer timed apart in thread CPU time, per patient: reading th
 with TreeSHAP, building the predictions, the safety rules, the data warnings, the ranking and the wire codec.
 ``--stage-runs N`` answers N such batches (other new patients each time) and prints each stage's median over
 them: on a shared machine one batch's figures move by tens of percent from run to run.
+
+``--processes N`` then answers ``RecommendBatch`` of ``--calls`` new patients in N forked processes at once
+(each with the model loaded before the fork, as ``serving.workers`` processes hold it) and prints each
+process's patients per second and all of them together: what splitting one batch over the cores could give at
+most, before any transport.
 """
 
 from __future__ import annotations
@@ -42,6 +47,9 @@ def main() -> None:
     parser.add_argument("--stages", action="store_true", help="also time each stage of a batch's answers")
     parser.add_argument(
         "--stage-runs", type=int, default=1, help="batches of new patients timed by stage (medians printed)"
+    )
+    parser.add_argument(
+        "--processes", type=int, default=0, help="also answer a batch in this many processes at once"
     )
     args = parser.parse_args()
 
@@ -80,6 +88,42 @@ def main() -> None:
                 print(f"Median of {len(runs)} batches, thread CPU per patient:")
                 for label in runs[0]:
                     print(f"  {label}: {statistics.median(r[label] for r in runs):.3f} ms")
+        if args.processes > 0:
+            in_processes(servicer, call, args.processes, args.calls)
+
+
+def in_processes(servicer: Any, call: Any, n: int, calls: int) -> None:
+    """``RecommendBatch`` of ``calls`` new patients answered in ``n`` forked processes started together."""
+    import multiprocessing
+
+    from precisionpain.v1 import service_pb2
+
+    batches = [service_pb2.RecommendBatchRequest(requests=patient_requests(calls, 101 + i)) for i in range(n)]
+    servicer.recommend_batch_wire(service_pb2.RecommendBatchRequest(requests=patient_requests(50, 99)), call)
+    gc.collect()
+    gc.freeze()
+    ctx = multiprocessing.get_context("fork")
+    start = ctx.Barrier(n + 1)
+    results = ctx.SimpleQueue()
+
+    def answer(i: int) -> None:
+        start.wait()
+        began = time.perf_counter()
+        servicer.recommend_batch_wire(batches[i], call)
+        results.put((i, time.perf_counter() - began))
+
+    workers = [ctx.Process(target=answer, args=(i,)) for i in range(n)]
+    for w in workers:
+        w.start()
+    start.wait()
+    began = time.perf_counter()
+    walls = [results.get() for _ in workers]
+    total = time.perf_counter() - began
+    for w in workers:
+        w.join()
+    for i, wall in sorted(walls):
+        print(f"process {i + 1}: RecommendBatch of {calls} in {wall:.2f} s, {calls / wall:.0f} patients/s")
+    print(f"{n} processes together: {n * calls / total:.0f} patients/s ({n * calls} patients in {total:.2f} s)")
 
 
 STAGES = {

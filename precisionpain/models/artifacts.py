@@ -95,6 +95,9 @@ def save_model(
         params["strategy"] = str(model.strategy_)
         params["shrinkage"] = "none" if model.shrinkage_ is None else float(model.shrinkage_)
     stacked = params["strategy"] == "s_learner"
+    params["first_stage_features"] = [  # numpy integers as plain ones
+        c if isinstance(c, str) else int(c) for c in params.get("first_stage_features", ())
+    ]
     params = _jsonable(params, "the estimator parameters")
     (root / BOOSTER_DIR).mkdir(parents=True, exist_ok=True)
 
@@ -214,6 +217,11 @@ def load_model(directory: str | os.PathLike[str]) -> TreatmentResponseModel:
         if meta["feature_names_in"] is not None:
             model.feature_names_in_ = np.asarray(meta["feature_names_in"], dtype=object)
         model.seed_ = int(meta["seed"])
+        if hasattr(model, "feature_names_in_") or all(isinstance(c, int) for c in model.first_stage_features):
+            names = getattr(model, "feature_names_in_", None)
+            model.first_stage_columns_, _ = model._first_stage_columns(
+                None if names is None else tuple(str(x) for x in names), model.n_features_in_
+            )
         serving = booster_meta["serving"]
         merged_point = None if serving["point"] is None else read(serving["point"])
         merged_interval = None if serving["interval"] is None else read(serving["interval"])

@@ -138,20 +138,26 @@ def _eval_loss(booster: xgb.Booster, dval: xgb.DMatrix, iteration: int, metric: 
     return value * value if metric == "rmse" else value
 
 
-def intercept_fold_losses(y: np.ndarray, weight: np.ndarray, fold: np.ndarray, metric: str) -> np.ndarray:
-    """Per fold, the weighted held-out loss (as :func:`cross_fit`'s ``fold_losses``: the fold's weight sum times
-    its mean ``metric``, "logloss" or "rmse" squared) of the intercept-only model: the other folds' weighted
-    mean outcome."""
+def intercept_fold_losses(
+    y: np.ndarray, weight: np.ndarray, fold: np.ndarray, metric: str, intercept: float | None = None
+) -> np.ndarray:
+    """Per fold, the weighted held-out loss (as :func:`cross_fit`'s ``fold_losses``: the sum over the fold's rows
+    of weight times ``metric``'s loss, log loss or squared error) of a model without trees: ``intercept`` (a
+    probability or mean, such as the ``base_score`` the boosters start from) or else the other folds' weighted
+    mean outcome (the whole table's where the other folds weigh nothing)."""
     out = np.empty(int(fold.max()) + 1)
     for k in range(out.shape[0]):
         tr, va = fold != k, fold == k
-        mean = float(np.average(y[tr], weights=weight[tr]))
+        mean = intercept
+        if mean is None:
+            rows = tr if weight[tr].sum() > 0 else np.ones_like(tr)
+            mean = float(weight[rows] @ y[rows] / weight[rows].sum())
         if metric == "logloss":
             m = min(max(mean, 1e-15), 1 - 1e-15)
             loss = -(y[va] * np.log(m) + (1 - y[va]) * np.log(1 - m))
         else:
             loss = (y[va] - mean) ** 2
-        out[k] = float(weight[va].sum()) * float(np.average(loss, weights=weight[va]))
+        out[k] = float(weight[va] @ loss)
     return out
 
 
@@ -168,20 +174,25 @@ def cross_fit(
     base_margin: np.ndarray | None = None,
     obj: Objective | None = None,
     min_improvement: float = 1e-12,
+    fold_base_margins: Sequence[np.ndarray] | None = None,
 ) -> CrossFit:
     """K boosters trained in lockstep; stop when the weighted sum of the K held-out losses has not improved for
     ``patience`` rounds (the rule of ``xgboost.cv``, which is steadier on small data than one split). Setting
     ``stop`` abandons the fit at the next round (ModelError). ``base_margin`` (per row) makes the trees a
     correction to it (the out-of-fold margins then include it); ``obj`` replaces the objective's gradient. A
     round improves only when it lowers the loss by more than ``min_improvement`` (relative): a noise-free target
-    (a distillation) would otherwise improve by ever smaller amounts up to ``max_rounds``."""
+    (a distillation) would otherwise improve by ever smaller amounts up to ``max_rounds``. ``fold_base_margins``
+    (instead of ``base_margin``): one per-row starting margin per fold, fold k's booster starting from the k-th on
+    its training and held-out rows alike (the margins of an earlier stage's fold-k booster, so that no fold's
+    out-of-fold margins depend on its own outcomes)."""
     n_folds = int(fold.max()) + 1
     metric = str(params["eval_metric"])
     parts = []
     for k in range(n_folds):
         tr, va = fold != k, fold == k
-        bm_tr = None if base_margin is None else base_margin[tr]
-        bm_va = None if base_margin is None else base_margin[va]
+        start = base_margin if fold_base_margins is None else fold_base_margins[k]
+        bm_tr = None if start is None else start[tr]
+        bm_va = None if start is None else start[va]
         dtrain = training_matrix(X[tr], y[tr], weight[tr], params, bm_tr)
         dval = xgb.DMatrix(
             X[va],

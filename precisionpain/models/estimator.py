@@ -140,13 +140,13 @@ def choose_candidate(values: Mapping[str, np.ndarray], weight: np.ndarray) -> tu
 @dataclass(frozen=True)
 class _FirstStage:
     """An option's first stage (``first_stage_features``): the rows with only its columns, its parameters and
-    round count, its out-of-fold margins and fold boosters, and (once :meth:`refit`) the booster on all rows
-    with its margins on them."""
+    round count, each fold booster's margins on every row and the fold boosters, and (once :meth:`refit`) the
+    booster on all rows with its margins on them."""
 
     X: np.ndarray
     params: Mapping[str, Any]
     n_rounds: int
-    oof_margin: np.ndarray
+    fold_margins: tuple[np.ndarray, ...]
     folds: tuple[xgb.Booster, ...]
     booster: xgb.Booster | None = None
     margin: np.ndarray | None = None
@@ -367,8 +367,10 @@ class TreatmentResponseModel(BaseEstimator):
     first_stage_features: ``()`` (default) or the columns (positions, or names when X is a DataFrame) each
         option's booster starts from. A first booster is fitted on those columns alone (the others missing),
         cross-fitted and early-stopped on the same folds, with step ``FIRST_STAGE_LEARNING_RATE`` and leaves
-        shrunk by ``first_stage_lambda``; the usual booster is then fitted as a correction to its (out-of-fold)
-        margins, and the option's booster is the first one's trees followed by the correction's
+        shrunk by ``first_stage_lambda``; the usual booster is then fitted as a correction to its margins (fold
+        k's correction starts from fold k's first-stage booster, so every out-of-fold margin is free of its own
+        fold's outcomes and jackknife replicate k is fold k's two boosters), and the option's booster is the first
+        one's trees followed by the correction's
         (:func:`boosting.concat_boosters`: calibration, intervals, serving and exact TreeSHAP work unchanged;
         the first stage's share of every explanation goes to its columns). Meant for a few strong effect
         modifiers that few patients share, such as the pain condition: an early-stopped booster on every feature
@@ -377,9 +379,11 @@ class TreatmentResponseModel(BaseEstimator):
         held-out folds better than their training folds' mean outcome is fitted without it
         (``OptionFit.first_stage_rounds`` 0). Per-option strategies (``FIRST_STAGE_STRATEGIES``) without
         shrinkage only.
-    first_stage_lambda: L2 penalty of the first stage's leaves (XGBoost's ``lambda``), in hessian units: about
-        ``first_stage_lambda / (p (1 - p))`` patients of prior weight at the option's mean, so a condition with
-        few patients stays near the option's mean.
+    first_stage_lambda: L2 penalty of the first stage's leaves (XGBoost's ``lambda``), in hessian units: each
+        round moves a condition's margin by at most its patients' hessian over that plus ``first_stage_lambda``
+        of the way (about ``first_stage_lambda / (p (1 - p))`` patients of prior weight), so a condition with few
+        patients moves slowly; over many rounds it can still get most of the way, and early stopping on the
+        held-out folds' loss is what ends it.
 
     Attributes (after fit)
     ----------------------
@@ -587,6 +591,7 @@ class TreatmentResponseModel(BaseEstimator):
                 )
             )
             return
+        before = len(v)
         for i, c in enumerate(columns):
             if isinstance(c, bool) or not isinstance(c, int | np.integer | str) or (
                 not isinstance(c, str) and c < 0
@@ -596,7 +601,7 @@ class TreatmentResponseModel(BaseEstimator):
                         f"first_stage_features[{i}]", "must be a column position (>= 0) or name", kind_of(c)
                     )
                 )
-        if len(set(columns)) != len(columns):
+        if len(v) == before and len(set(columns)) != len(columns):  # every element valid (hashable) by now
             v.append(Violation("first_stage_features", "must not list a column twice", "a repeated column"))
         if columns and (self.strategy not in FIRST_STAGE_STRATEGIES or self.shrinkage != "none"):
             v.append(
@@ -604,7 +609,7 @@ class TreatmentResponseModel(BaseEstimator):
                     "first_stage_features",
                     f"must be empty unless strategy is one of {', '.join(FIRST_STAGE_STRATEGIES)} without "
                     "shrinkage (a first stage is fitted per option)",
-                    f"strategy={self.strategy!r}, shrinkage={self.shrinkage!r}",
+                    "another strategy" if self.strategy not in FIRST_STAGE_STRATEGIES else "shrinkage set",
                 )
             )
 
@@ -1154,7 +1159,7 @@ class TreatmentResponseModel(BaseEstimator):
                     max_rounds=int(self.n_estimators),
                     patience=int(self.early_stopping_rounds),
                     stop=stop,
-                    base_margin=None if first is None else first.oof_margin,
+                    fold_base_margins=None if first is None else first.fold_margins,
                 )
                 for p in candidates
             ]
@@ -1232,11 +1237,19 @@ class TreatmentResponseModel(BaseEstimator):
             only, y, w, fold, p1, max_rounds=FIRST_STAGE_MAX_ROUNDS, patience=FIRST_STAGE_PATIENCE, stop=stop
         )
         boosting.raise_if_stopped(stop)
-        # kept only if it predicts the held-out folds better than each fold's mean outcome: a first stage that
-        # learnt nothing would only add its folds' noise to the margins the main booster starts from
-        if sum(cf.fold_losses) >= boosting.intercept_fold_losses(y, w, fold, str(p1["eval_metric"])).sum():
+        # kept only if it predicts the held-out folds better than the boosters' start (their base score, or each
+        # fold's mean outcome): a first stage that learnt nothing would only add its folds' noise to the margins
+        # the main booster starts from
+        start = p1.get("base_score")
+        baseline = boosting.intercept_fold_losses(
+            y, w, fold, str(p1["eval_metric"]), None if start is None else float(start)
+        )
+        if sum(cf.fold_losses) >= baseline.sum():
             return None
-        return _FirstStage(only, p1, cf.n_rounds, cf.oof_margin, cf.boosters).refit(y, w)
+        # each fold booster's margins on every row: fold k's correction starts from them on its training and
+        # held-out rows alike, so its out-of-fold margins depend on no outcome of fold k
+        fold_margins = tuple(boosting.predict_margins(b, only)[:, 0] for b in cf.boosters)
+        return _FirstStage(only, p1, cf.n_rounds, fold_margins, cf.boosters).refit(y, w)
 
     def _tuning_candidates(self, params: Mapping[str, Any], rng: np.random.Generator) -> list[dict[str, Any]]:
         """``tuning_trials`` seeded random settings of the tuned tree parameters (see the class doc)."""

@@ -159,26 +159,29 @@ class DaskBoosting:
         base_margin: np.ndarray | None = None,
         obj: Any = None,
         min_improvement: float = 1e-12,
+        fold_base_margins: Any = None,
     ) -> Any:
         from precisionpain.models.boosting import CrossFit
 
         n_folds = int(fold.max()) + 1
-        pieces = []
-        for k in range(n_folds):
-            rows = fold == k
-            pieces.append(
-                self._piece(
-                    X[rows], y[rows], weight[rows], None if base_margin is None else base_margin[rows]
-                )
-            )
+
+        def pieces_from(start: np.ndarray | None) -> list[_Piece]:
+            return [
+                self._piece(X[rows], y[rows], weight[rows], None if start is None else start[rows])
+                for rows in (fold == k for k in range(n_folds))
+            ]
+
+        # with a starting margin per fold, fold k's booster sees every fold's rows with the k-th margins
+        per_fold = None if fold_base_margins is None else [pieces_from(m) for m in fold_base_margins]
         fitted = self.cross_fit_pieces(
-            pieces,
+            pieces_from(base_margin) if per_fold is None else per_fold[0],
             params,
             max_rounds=max_rounds,
             patience=patience,
             stop=stop,
             obj=obj,
             min_improvement=min_improvement,
+            fold_pieces=per_fold,
         )
         oof = np.empty(X.shape[0], dtype=np.float64)
         for k, margins in enumerate(fitted.fold_margins):
@@ -195,10 +198,12 @@ class DaskBoosting:
         stop: threading.Event | None = None,
         obj: Any = None,
         min_improvement: float = 1e-12,
+        fold_pieces: list[list[_Piece]] | None = None,
     ) -> PiecesFit:
         """The cross-fit over rows already on the workers, one piece per fold: fold k's booster trained on the
         other pieces with piece k as its evaluation set, all cut at the round the local engine's rule keeps, and
-        each fold's out-of-fold margins (in its piece's row order)."""
+        each fold's out-of-fold margins (in its piece's row order). ``fold_pieces``: fold k's booster uses
+        ``fold_pieces[k]`` instead of ``pieces`` (the same rows with fold k's own starting margins)."""
         from xgboost import dask as dxgb
 
         from precisionpain.models.boosting import raise_if_stopped
@@ -207,13 +212,14 @@ class DaskBoosting:
         trained, curves = [], []
         for k in range(len(pieces)):
             raise_if_stopped(stop)
-            dtrain = self._matrix([p for j, p in enumerate(pieces) if j != k], params, quantile=True)
-            dval = self._matrix([pieces[k]], params, quantile=False)
+            mine = pieces if fold_pieces is None else fold_pieces[k]
+            dtrain = self._matrix([p for j, p in enumerate(mine) if j != k], params, quantile=True)
+            dval = self._matrix([mine[k]], params, quantile=False)
             out = self._train(
                 params, dtrain, max_rounds, evals=[(dval, "v")], early_stopping_rounds=patience, obj=obj
             )
             loss = np.asarray(out["history"]["v"][metric], dtype=np.float64)
-            curves.append(pieces[k].weight_sum * (loss * loss if metric == "rmse" else loss))
+            curves.append(mine[k].weight_sum * (loss * loss if metric == "rmse" else loss))
             trained.append((out["booster"], dval))
         n_rounds = _best_rounds(curves, patience, min_improvement)
         boosters, fold_margins = [], []

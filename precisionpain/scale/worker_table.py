@@ -422,8 +422,14 @@ class WorkerTable:
 def response_params(config: TrainConfig, option_index: int) -> dict[str, Any]:
     """The XGBoost parameters of the run's estimator (its own mapping of the config's settings), one thread, seeded
     per option from the run's seed."""
+    from precisionpain.errors import ConfigError, Violation
     from precisionpain.models.estimator import TreatmentResponseModel
 
+    if config.model.first_stage_features:  # fit_option fits the plain per-option booster only
+        raise ConfigError(
+            "training config",
+            [Violation("model.first_stage_features", "must be empty for a table the workers read", "a list")],
+        )
     estimator = TreatmentResponseModel(**config.model.estimator_params(config.outcome.objective, config.seed))
     rng = np.random.default_rng([config.seed, option_index])
     params: dict[str, Any] = estimator._params(nthread=1, seed=int(rng.integers(2**31 - 1)))

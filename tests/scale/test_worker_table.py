@@ -56,7 +56,10 @@ def config(tmp_path_factory: pytest.TempPathFactory) -> Any:
     from precisionpain.models.config import load_train_config
 
     path = tmp_path_factory.mktemp("worker-table-config") / "train.yaml"
-    return load_train_config(write_config(path, config_dict("pp-worker-table", GOOD_MODEL)))
+    # the plain T-learner: a table the workers read is fitted without a first stage (refused with one)
+    return load_train_config(
+        write_config(path, config_dict("pp-worker-table", {**GOOD_MODEL, "first_stage_features": []}))
+    )
 
 
 @pytest.fixture(scope="module")
@@ -218,3 +221,15 @@ def test_too_few_patients_of_an_option_is_refused_before_any_fitting(
     with pytest.raises(DataError) as caught:
         WorkerTable.prepare(client, cohort_folder, config, partition_rows=PARTITION_ROWS)
     assert "training patient(s); min_samples_per_option is 5000" in str(caught.value)
+
+
+def test_a_first_stage_is_refused_for_a_table_the_workers_read(tmp_path: Path) -> None:
+    from precisionpain.errors import ConfigError
+    from precisionpain.models.config import load_train_config
+    from precisionpain.scale.worker_table import response_params
+
+    config = load_train_config(write_config(tmp_path / "first.yaml", config_dict("pp-worker-table-first", GOOD_MODEL)))
+    assert config.model.first_stage_features
+    with pytest.raises(ConfigError) as err:
+        response_params(config, 0)
+    assert [v.path for v in err.value.violations] == ["model.first_stage_features"]

@@ -77,8 +77,52 @@ def test_a_first_stage_that_predicts_no_better_than_the_mean_is_left_out() -> No
     assert np.array_equal(noisy.predict_outcomes(X[:200]), plain.predict_outcomes(X[:200]))
 
 
+def test_the_baseline_of_folds_that_weigh_nothing_is_finite() -> None:
+    """Sample weights can leave a fold, or all the other folds, weighing nothing: its loss is then 0, and the
+    other folds' mean falls back to the whole table's, instead of a division by zero."""
+    from precisionpain.models import boosting
+
+    y = np.array([0.0, 1.0, 1.0, 0.0, 1.0, 0.0])
+    fold = np.array([0, 0, 1, 1, 2, 2])
+    w = np.array([1.0, 1.0, 0.0, 0.0, 0.0, 0.0])  # folds 1 and 2 weigh nothing
+    losses = boosting.intercept_fold_losses(y, w, fold, "logloss")
+    assert losses[1] == losses[2] == 0.0
+    assert losses[0] == pytest.approx(2 * np.log(2))  # fold 0 against the whole table's mean, 1/2
+
+
+def test_cross_fit_starts_each_fold_from_its_own_margins() -> None:
+    """``fold_base_margins``: fold k's booster starts from the k-th margins on its held-out rows (so a first stage's
+    fold-k booster, which never saw fold k, is all its out-of-fold margins rest on); one margin for every fold is
+    the same as ``base_margin``."""
+    import xgboost as xgb
+
+    from precisionpain.models import boosting
+
+    rng = np.random.default_rng(10)
+    n = 1200
+    X = rng.normal(size=(n, 4))
+    y = (rng.random(n) < expit(X[:, 0])).astype(float)
+    w = np.ones(n)
+    fold = rng.integers(0, 3, size=n)
+    params = {**boosting.booster_params(objective="binary", learning_rate=0.1, max_depth=3, min_child_weight=1.0,
+              subsample=1.0, colsample_bytree=1.0, reg_lambda=1.0, tree_method="hist", max_bin=64, nthread=1, seed=0,
+              extra=None)}  # fmt: skip
+    starts = [rng.normal(scale=0.5, size=n) for _ in range(3)]
+    cf = boosting.cross_fit(X, y, w, fold, params, max_rounds=30, patience=5, fold_base_margins=starts)
+    for k, booster in enumerate(cf.boosters):
+        va = fold == k
+        trees = booster.predict(xgb.DMatrix(X[va], base_margin=np.zeros(int(va.sum()))), output_margin=True)
+        np.testing.assert_allclose(cf.oof_margin[va], starts[k][va] + trees, atol=1e-5)
+    same = boosting.cross_fit(X, y, w, fold, params, max_rounds=30, patience=5, fold_base_margins=[starts[0]] * 3)
+    one = boosting.cross_fit(X, y, w, fold, params, max_rounds=30, patience=5, base_margin=starts[0])
+    assert np.array_equal(same.oof_margin, one.oof_margin) and same.n_rounds == one.n_rounds
+
+
+@pytest.mark.parametrize("intercept", [None, 0.2])
 @pytest.mark.parametrize(("objective", "metric"), [("binary:logistic", "logloss"), ("reg:squarederror", "rmse")])
-def test_the_intercept_losses_are_those_xgboost_reports_for_a_model_without_trees(objective: str, metric: str) -> None:
+def test_the_intercept_losses_are_those_xgboost_reports_for_a_model_without_trees(
+    objective: str, metric: str, intercept: float | None
+) -> None:
     import xgboost as xgb
 
     from precisionpain.models import boosting
@@ -89,10 +133,11 @@ def test_the_intercept_losses_are_those_xgboost_reports_for_a_model_without_tree
     y = (rng.random(n) < 0.3).astype(float) if metric == "logloss" else rng.normal(2.0, 1.5, size=n)
     w = rng.uniform(0.5, 2.0, size=n)
     fold = rng.integers(0, 3, size=n)
-    ours = boosting.intercept_fold_losses(y, w, fold, metric)
+    ours = boosting.intercept_fold_losses(y, w, fold, metric, intercept)
     for k in range(3):
         tr, va = fold != k, fold == k
-        params = {"objective": objective, "eval_metric": metric, "base_score": float(np.average(y[tr], weights=w[tr]))}
+        start = float(np.average(y[tr], weights=w[tr])) if intercept is None else intercept
+        params = {"objective": objective, "eval_metric": metric, "base_score": start}
         booster = xgb.train(params, xgb.DMatrix(X[tr], label=y[tr], weight=w[tr]), num_boost_round=0)
         dval = xgb.DMatrix(X[va], label=y[va], weight=w[va])
         theirs = w[va].sum() * boosting._eval_loss(booster, dval, 0, metric)
