@@ -376,7 +376,8 @@ class TreatmentResponseModel(BaseEstimator):
         modifiers that few patients share, such as the pain condition: an early-stopped booster on every feature
         spends its few rounds on what most patients share and leaves a small condition where an option does not
         work (NSAIDs in fibromyalgia) at the option's average. An option whose first stage does not predict its
-        held-out folds better than their training folds' mean outcome is fitted without it
+        held-out folds better than the boosters' own start (``base_score`` when set, else the training folds'
+        mean outcome) is fitted without it
         (``OptionFit.first_stage_rounds`` 0). Per-option strategies (``FIRST_STAGE_STRATEGIES``) without
         shrinkage only.
     first_stage_lambda: L2 penalty of the first stage's leaves (XGBoost's ``lambda``), in hessian units: each
