@@ -590,8 +590,10 @@ def model_card(
         f"- Trained {metadata.trained_at} in MLflow experiment `{config.experiment}`, run `{metadata.run_id}`; "
         f"registered as one model version holding every option's booster.",
         f"- One gradient-boosted (XGBoost) model per treatment option ({len(metadata.option_ids)} options), "
-        f"strategy `{metadata.strategy}`, calibration `{config.model.calibration}` chosen per option on "
-        f"out-of-fold predictions ({config.model.n_folds} folds), `{config.model.interval.method}` intervals at "
+        f"strategy `{metadata.strategy}`, calibration `{config.model.calibration}` "
+        + ("chosen" if config.model.calibration == "auto" else "fitted")
+        + f" per option on out-of-fold predictions ({config.model.n_folds} folds), "
+        f"`{config.model.interval.method}` intervals at "
         f"{1 - config.model.interval.alpha:.0%}; a multinomial logistic propensity model for overlap diagnostics "
         "and policy evaluation.",
         *_auto_lines(metadata.strategy, strategy_scores, shrunk=shrinkage is not None),
