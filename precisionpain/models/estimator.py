@@ -1208,9 +1208,11 @@ class TreatmentResponseModel(BaseEstimator):
                 replicates = tuple(reps)
         except xgb.core.XGBoostError as exc:
             raise ModelError(f"XGBoost failed while fitting: {str(exc).splitlines()[0]}") from None
-        rounds = cf.n_rounds + (0 if first is None else first.n_rounds)
-        first_rounds = None if not getattr(self, "first_stage_columns_", ()) else rounds - cf.n_rounds
-        return _Fitted(full, replicates, cf.oof_margin, rounds, tuned, first_rounds)
+        first_rounds = 0 if first is None else first.n_rounds  # None below: no first stage was asked for
+        asked = bool(getattr(self, "first_stage_columns_", ()))
+        return _Fitted(
+            full, replicates, cf.oof_margin, cf.n_rounds + first_rounds, tuned, first_rounds if asked else None
+        )
 
     def _fit_first_stage(
         self,
